@@ -1,0 +1,58 @@
+# fog — build, test and measure. Needs only Go (see go.mod for the version).
+
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 5s
+BENCHTIME ?= 1s
+EXAMPLES  := $(notdir $(wildcard examples/*))
+
+.PHONY: all build examples test vet fmt-check unit bench fuzz-short devnet clean
+
+all: build
+
+## build: the fog binary in bin/fog
+build:
+	$(GO) build -o bin/fog ./cmd/fog
+
+## examples: the example tasks as WebAssembly (WASI) modules in examples/bin
+examples:
+	@mkdir -p examples/bin
+	@for e in $(EXAMPLES); do \
+		if [ -f examples/$$e/main.go ]; then \
+			echo "wasm examples/bin/$$e.wasm"; \
+			GOOS=wasip1 GOARCH=wasm $(GO) build -o examples/bin/$$e.wasm ./examples/$$e || exit 1; \
+		fi; \
+	done
+
+## test: vet, formatting and the whole test suite with the race detector
+test: vet fmt-check unit
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -race -timeout 25m $(PKGS)
+
+## bench: every benchmark, once each (BENCHTIME=5s for steadier figures)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem $(PKGS)
+
+## fuzz-short: each fuzz target for FUZZTIME (default 5s)
+fuzz-short:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+## devnet: five real nodes on loopback; Ctrl-C stops them
+devnet:
+	$(GO) run ./cmd/fog devnet --nodes 5
+
+clean:
+	rm -rf bin examples/bin

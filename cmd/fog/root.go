@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/creachadair/jrpc2"
+	"github.com/spf13/cobra"
+
+	"github.com/fog-compute/fog/node"
+)
+
+// app holds what every command shares: the data dir flag, output mode and
+// the streams to write to.
+type app struct {
+	path   string
+	json   bool
+	out    io.Writer
+	errOut io.Writer
+}
+
+func newRootCmd(out, errOut io.Writer) *cobra.Command {
+	a := &app{out: out, errOut: errOut}
+	root := &cobra.Command{
+		Use:   "fog",
+		Short: "fog: a decentralized fog-compute node",
+		Long: `fog runs a node of a decentralized fog-compute network: nodes find each
+other through a Kademlia DHT, advertise spare compute and run each other's
+WebAssembly tasks, with no central coordinator.
+
+A node lives in a data directory: ~/.fog, or $FOG_PATH, or --path.
+Start with 'fog init', then 'fog run'; the other commands talk to the
+running node through its local JSON-RPC API. To try a small network on this
+machine, run 'fog devnet --nodes 5'.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.PersistentFlags().StringVar(&a.path, "path", "", "data directory (default $FOG_PATH or ~/.fog)")
+	root.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON instead of text")
+	root.AddCommand(
+		a.initCmd(), a.runCmd(), a.idCmd(), a.versionCmd(),
+		a.statusCmd(), a.peersCmd(), a.connectCmd(), a.disconnectCmd(),
+		a.devnetCmd(),
+	)
+	return root
+}
+
+// dataDir resolves --path, FOG_PATH and ~/.fog in that order.
+func (a *app) dataDir() (node.DataDir, error) {
+	if a.path != "" {
+		return node.DataDir(a.path), nil
+	}
+	return node.DefaultDataDir()
+}
+
+// call dials the daemon of the data dir and calls method.
+func (a *app) call(ctx context.Context, method string, params, result any) error {
+	dir, err := a.dataDir()
+	if err != nil {
+		return err
+	}
+	c, err := node.Dial(dir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return c.Call(ctx, method, params, result)
+}
+
+// print writes v as indented JSON with --json, or calls human otherwise.
+func (a *app) print(v any, human func(io.Writer) error) error {
+	if a.json {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	return human(a.out)
+}
+
+// oneLine turns an error into the one-line reason a command exits with.
+func oneLine(err error) string {
+	var je *jrpc2.Error
+	if errors.As(err, &je) {
+		return je.Message
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+}

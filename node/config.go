@@ -1,0 +1,215 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/fog-compute/fog/p2p"
+)
+
+// ErrConfig is wrapped by every configuration error; the message names the
+// field (as it is spelled in config.toml) and the bad value.
+var ErrConfig = errors.New("node: invalid config")
+
+// Duration is a time.Duration written in config.toml as a string such as
+// "1m30s".
+type Duration time.Duration
+
+// MarshalText writes d as Go duration syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads Go duration syntax ("500ms", "1m").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: want e.g. \"30s\" or \"5m\"", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is a node's configuration: the schema of config.toml. Programs that
+// embed a node (devnet, simulator, tests) fill it directly.
+type Config struct {
+	Log   LogConfig   `toml:"log" comment:"Logging."`
+	P2P   P2PConfig   `toml:"p2p" comment:"The libp2p host: addresses, bootstrap peers, connection limits."`
+	API   APIConfig   `toml:"api" comment:"The local JSON-RPC API that the fog command talks to."`
+	Store StoreConfig `toml:"store" comment:"The Badger database in the data directory."`
+}
+
+// LogConfig configures log/slog.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `toml:"level" comment:"debug, info, warn or error. info says what the node does without chatter."`
+	// Format is text or json.
+	Format string `toml:"format" comment:"text (for people) or json (for log collectors)."`
+}
+
+// P2PConfig is the [p2p] section; see p2p.Config for the meaning of each
+// field.
+type P2PConfig struct {
+	Listen       []string `toml:"listen" comment:"Multiaddrs to listen on. TCP and QUIC on port 4001, the port other fog nodes expect."`
+	Bootstrap    []string `toml:"bootstrap" comment:"Peers to join the network through: multiaddrs ending in /p2p/<peer id>.\nThe node keeps redialling them in the background; a malformed entry stops the node at start."`
+	ConnLow      int      `toml:"conn_low" comment:"Connection manager low water mark: trimming stops here."`
+	ConnHigh     int      `toml:"conn_high" comment:"Connection manager high water mark: above this many connections the node trims to conn_low."`
+	ConnGrace    Duration `toml:"conn_grace" comment:"New connections are not trimmed for this long."`
+	ResourceMiB  int64    `toml:"resource_memory_mib" comment:"Memory libp2p's resource manager may hand to connections and streams, in MiB. 0 scales to the machine (1/8 of RAM)."`
+	AutoNAT      bool     `toml:"autonat" comment:"Ask peers whether this node is reachable from outside."`
+	HolePunching bool     `toml:"hole_punching" comment:"Try direct connections through NATs."`
+	RelayClient  bool     `toml:"relay_client" comment:"Be reachable through circuit relays when behind a NAT."`
+	MDNS         bool     `toml:"mdns" comment:"Find other fog nodes on the local network by multicast DNS."`
+}
+
+// APIConfig is the [api] section.
+type APIConfig struct {
+	// Listen is the host:port of the JSON-RPC and metrics listener.
+	Listen string `toml:"listen" comment:"host:port of the JSON-RPC API (/rpc) and Prometheus metrics (/metrics).\nKeep it on 127.0.0.1: anyone who can reach it and read the token controls the node."`
+	// MaxBodyBytes limits a request body.
+	MaxBodyBytes int64 `toml:"max_body_bytes" comment:"Largest request body accepted, in bytes; a task module upload must fit."`
+}
+
+// StoreConfig is the [store] section.
+type StoreConfig struct {
+	// SyncWrites fsyncs every acknowledged write.
+	SyncWrites bool `toml:"sync_writes" comment:"fsync every write before acknowledging it. Turning this off risks losing the last writes in a power cut."`
+}
+
+// DefaultConfig returns the configuration fog init writes.
+func DefaultConfig() Config {
+	pc := p2p.DefaultConfig()
+	return Config{
+		Log: LogConfig{Level: "info", Format: "text"},
+		P2P: P2PConfig{
+			Listen:       pc.ListenAddrs,
+			Bootstrap:    []string{},
+			ConnLow:      pc.ConnLow,
+			ConnHigh:     pc.ConnHigh,
+			ConnGrace:    Duration(pc.ConnGrace),
+			AutoNAT:      pc.AutoNAT,
+			HolePunching: pc.HolePunching,
+			RelayClient:  pc.RelayClient,
+			MDNS:         pc.MDNS,
+		},
+		API:   APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20},
+		Store: StoreConfig{SyncWrites: true},
+	}
+}
+
+// TestConfig returns a configuration for tests and devnets: loopback only,
+// ports chosen by the OS, no NAT helpers or mDNS.
+func TestConfig() Config {
+	c := DefaultConfig()
+	tc := p2p.TestConfig()
+	c.P2P.Listen = tc.ListenAddrs
+	c.P2P.AutoNAT, c.P2P.HolePunching, c.P2P.RelayClient, c.P2P.MDNS = false, false, false, false
+	c.API.Listen = "127.0.0.1:0"
+	c.Log.Level = "warn"
+	return c
+}
+
+// p2pConfig derives the host configuration. Timers not in the file come from
+// base (p2p.DefaultConfig or p2p.TestConfig).
+func (c Config) p2pConfig(base p2p.Config) p2p.Config {
+	base.ListenAddrs = c.P2P.Listen
+	base.Bootstrap = c.P2P.Bootstrap
+	base.ConnLow, base.ConnHigh = c.P2P.ConnLow, c.P2P.ConnHigh
+	base.ConnGrace = time.Duration(c.P2P.ConnGrace)
+	base.ResourceMemory = c.P2P.ResourceMiB << 20
+	base.AutoNAT, base.HolePunching, base.RelayClient, base.MDNS = c.P2P.AutoNAT, c.P2P.HolePunching, c.P2P.RelayClient, c.P2P.MDNS
+	return base
+}
+
+// logLevel parses Log.Level.
+func (c Config) logLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		return 0, fmt.Errorf("%w: log.level %q: want debug, info, warn or error", ErrConfig, c.Log.Level)
+	}
+	return l, nil
+}
+
+// Validate checks every field and names the first bad one as config.toml
+// spells it.
+func (c Config) Validate() error {
+	if _, err := c.logLevel(); err != nil {
+		return err
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("%w: log.format %q: want text or json", ErrConfig, c.Log.Format)
+	}
+	if err := c.p2pConfig(p2p.DefaultConfig()).Validate(); err != nil {
+		// p2p names its fields the way [p2p] spells them.
+		return fmt.Errorf("%w: p2p.%s", ErrConfig, strings.TrimPrefix(err.Error(), p2p.ErrConfig.Error()+": "))
+	}
+	if c.P2P.ResourceMiB < 0 {
+		return fmt.Errorf("%w: p2p.resource_memory_mib %d is negative", ErrConfig, c.P2P.ResourceMiB)
+	}
+	host, port, err := net.SplitHostPort(c.API.Listen)
+	if err != nil || port == "" {
+		return fmt.Errorf("%w: api.listen %q: want host:port", ErrConfig, c.API.Listen)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && ip == nil {
+		return fmt.Errorf("%w: api.listen %q: want an IP address or localhost", ErrConfig, c.API.Listen)
+	}
+	if c.API.MaxBodyBytes < 1024 {
+		return fmt.Errorf("%w: api.max_body_bytes %d: want at least 1024", ErrConfig, c.API.MaxBodyBytes)
+	}
+	return nil
+}
+
+// ParseConfig reads config.toml's contents. Unknown keys are errors, so a
+// typo does not silently leave a default in place. Keys the file omits keep
+// their defaults.
+func ParseConfig(data []byte) (Config, error) {
+	c := DefaultConfig()
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return Config{}, fmt.Errorf("%w: %s", ErrConfig, strings.TrimSpace(sm.String()))
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return Config{}, fmt.Errorf("%w: line %d column %d: %v", ErrConfig, row, col, de)
+		}
+		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// LoadConfig reads and validates the config file at path.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("node: read config: %w", err)
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// MarshalConfig renders c as commented TOML.
+func MarshalConfig(c Config) ([]byte, error) {
+	body, err := toml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("node: encode config: %w", err)
+	}
+	head := "# fog node configuration, written by `fog init`.\n" +
+		"# Every key is optional: a key left out keeps the default shown here.\n" +
+		"# Durations are written like \"500ms\", \"30s\" or \"5m\".\n\n"
+	return append([]byte(head), body...), nil
+}

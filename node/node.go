@@ -1,0 +1,277 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fog-compute/fog/p2p"
+	"github.com/fog-compute/fog/store"
+)
+
+// Options are what Start needs besides Config: where the node lives and the
+// knobs that embedders (devnet, simulator, tests) set but config.toml does
+// not.
+type Options struct {
+	// Dir is the data directory with the identity key, the API token and
+	// the Badger store. Required unless Identity is set and InMemory is on.
+	Dir DataDir
+	// Logger receives the node's logs; nil logs to stderr as cfg.Log says.
+	Logger *slog.Logger
+	// Supervisor tunes restarts and health checks; the zero value means
+	// DefaultSupervisorConfig.
+	Supervisor SupervisorConfig
+	// P2P supplies the host timers config.toml does not carry (dial
+	// timeout, bootstrap backoff); nil means p2p.DefaultConfig.
+	P2P *p2p.Config
+	// InMemory keeps the store in memory (simulator); nothing survives Close.
+	InMemory bool
+	// Identity overrides the key file in Dir.
+	Identity crypto.PrivKey
+	// NoAPI skips the JSON-RPC listener (the simulator runs hundreds of
+	// nodes that nobody calls over HTTP).
+	NoAPI bool
+}
+
+// Node is a running fog node. Its methods are safe for concurrent use.
+type Node struct {
+	cfg     Config
+	dir     DataDir
+	log     *slog.Logger
+	started time.Time
+
+	store *store.DB
+	host  *p2p.Host
+	api   *API
+	reg   *prometheus.Registry
+	sup   *supervisor
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start opens the store, builds the host, starts the node's services in
+// dependency order and returns once the API (if any) serves. On error
+// everything already opened is closed again.
+func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = NewLogger(os.Stderr, cfg.Log)
+	}
+	sc := opts.Supervisor
+	if sc == (SupervisorConfig{}) {
+		sc = DefaultSupervisorConfig()
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Dir == "" && (opts.Identity == nil || !opts.InMemory) {
+		return nil, fmt.Errorf("%w: no data directory", ErrConfig)
+	}
+	priv := opts.Identity
+	if priv == nil {
+		var err error
+		if priv, err = p2p.LoadIdentity(opts.Dir.Identity()); err != nil {
+			return nil, err
+		}
+	}
+	n := &Node{cfg: cfg, dir: opts.Dir, log: log, started: time.Now(), reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	scfg := store.DefaultConfig(opts.Dir.Store())
+	if opts.InMemory {
+		scfg = store.InMemoryConfig()
+	}
+	scfg.SyncWrites = cfg.Store.SyncWrites
+	scfg.Logger = log.With("subsystem", "store")
+	if n.store, err = store.Open(scfg); err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, fmt.Errorf("node: %s is in use by another fog process: %w", opts.Dir, err)
+		}
+		return nil, err
+	}
+	bans, err := p2p.NewBanList(ctx, n.store.Datastore("/p2p"))
+	if err != nil {
+		return nil, err
+	}
+	base := p2p.DefaultConfig()
+	if opts.P2P != nil {
+		base = *opts.P2P
+	}
+	n.host, err = p2p.New(ctx, cfg.p2pConfig(base), p2p.Options{
+		Identity:   priv,
+		Bans:       bans,
+		Registerer: n.reg,
+		Logger:     log.With("subsystem", "p2p"),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	n.sup = newSupervisor(sc, log.With("subsystem", "supervisor"))
+	n.sup.addCore("store", n.storeHealth)
+	n.sup.addCore("host", n.hostHealth)
+	n.sup.addCore("bootstrap", n.bootstrapHealth)
+	n.reg.MustRegister(n.metrics()...)
+
+	if !opts.NoAPI {
+		tok, err := opts.Dir.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		n.api = newAPI(cfg.API, tok, n.reg, log.With("subsystem", "api"))
+		n.api.onBound = n.writeAddr
+		if err := n.registerNodeMethods(); err != nil {
+			return nil, err
+		}
+		if err := n.sup.start(ctx, n.api); err != nil {
+			return nil, err
+		}
+	}
+	log.Info("node started", "peer", n.host.ID(), "api", n.APIAddr())
+	return n, nil
+}
+
+// NewLogger builds the slog logger cfg describes, writing to w.
+func NewLogger(w io.Writer, cfg LogConfig) *slog.Logger {
+	lvl, _ := Config{Log: cfg}.logLevel()
+	o := &slog.HandlerOptions{Level: lvl}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+// Host returns the node's libp2p host.
+func (n *Node) Host() *p2p.Host { return n.host }
+
+// Store returns the node's Badger store.
+func (n *Node) Store() *store.DB { return n.store }
+
+// API returns the JSON-RPC server, or nil with Options.NoAPI.
+func (n *Node) API() *API { return n.api }
+
+// APIAddr returns the address the API listens on, or "" without one.
+func (n *Node) APIAddr() string {
+	if n.api == nil {
+		return ""
+	}
+	if a := n.api.Addr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// Dir returns the node's data directory ("" in memory).
+func (n *Node) Dir() DataDir { return n.dir }
+
+// Services returns every service's status in start order.
+func (n *Node) Services() []ServiceStatus { return n.sup.statuses() }
+
+// writeAddr records where the API listens, for clients of this data dir.
+func (n *Node) writeAddr(a net.Addr) {
+	if n.dir == "" {
+		return
+	}
+	if err := writeFileSync(n.dir.Addr(), []byte(a.String()+"\n"), 0o600); err != nil {
+		n.log.Warn("cannot record the API address", "err", err)
+	}
+}
+
+func (n *Node) storeHealth(ctx context.Context) error {
+	return n.store.Badger().View(func(*badger.Txn) error { return nil })
+}
+
+func (n *Node) hostHealth(context.Context) error {
+	if len(n.host.Network().ListenAddresses()) == 0 {
+		return errors.New("not listening on any address")
+	}
+	return nil
+}
+
+func (n *Node) bootstrapHealth(context.Context) error {
+	peers := n.host.Bootstrap.Peers()
+	if len(peers) == 0 {
+		return nil
+	}
+	for _, p := range peers {
+		if p.Connected {
+			return nil
+		}
+	}
+	return fmt.Errorf("none of %d bootstrap peers is connected", len(peers))
+}
+
+// metrics returns fog's own node-level collectors.
+func (n *Node) metrics() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "fog", Name: "peers", Help: "Peers this node is connected to.",
+		}, func() float64 { return float64(len(n.host.Network().Peers())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "fog", Name: "uptime_seconds", Help: "Seconds since the node started.",
+		}, func() float64 { return time.Since(n.started).Seconds() }),
+		&restartCollector{sup: n.sup, desc: prometheus.NewDesc("fog_service_restarts_total",
+			"Restarts of each service after a failure.", []string{"service"}, nil)},
+	}
+}
+
+type restartCollector struct {
+	sup  *supervisor
+	desc *prometheus.Desc
+}
+
+func (c *restartCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *restartCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.sup.statuses() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(s.Restarts), s.Name)
+	}
+}
+
+// Close stops the services in reverse order, then the host (closing every
+// stream and connection), then the store. It is idempotent and returns the
+// first error.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		if n.sup != nil {
+			n.sup.stop()
+		}
+		if n.host != nil {
+			errs = append(errs, n.host.Close())
+		}
+		if n.store != nil {
+			errs = append(errs, n.store.Close())
+		}
+		if n.dir != "" && n.api != nil {
+			if err := os.Remove(n.dir.Addr()); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		n.closeErr = errors.Join(errs...)
+		if n.closeErr == nil {
+			n.log.Info("node stopped")
+		}
+	})
+	return n.closeErr
+}

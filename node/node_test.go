@@ -1,0 +1,346 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creachadair/jrpc2"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/fog-compute/fog/p2p"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-flow-metrics.(*sweeper).run"),
+		// net/http keeps idle client connections' readers until they time out.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+// testNode is a node started from a fresh data dir.
+type testNode struct {
+	*Node
+	dir DataDir
+	cfg Config
+}
+
+func initTestDir(t *testing.T, mutate func(*Config)) (DataDir, Config) {
+	t.Helper()
+	dir := DataDir(filepath.Join(t.TempDir(), "fog"))
+	cfg := TestConfig()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	_, err := Init(dir, cfg)
+	require.NoError(t, err)
+	return dir, cfg
+}
+
+func startAt(t *testing.T, dir DataDir, cfg Config) *testNode {
+	t.Helper()
+	p2pc := p2p.TestConfig()
+	n, err := Start(context.Background(), cfg, Options{
+		Dir: dir, P2P: &p2pc, Supervisor: TestSupervisorConfig(),
+		Logger: NewLogger(io.Discard, cfg.Log),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { n.Close() })
+	return &testNode{Node: n, dir: dir, cfg: cfg}
+}
+
+func startTestNode(t *testing.T, mutate func(*Config)) *testNode {
+	dir, cfg := initTestDir(t, mutate)
+	return startAt(t, dir, cfg)
+}
+
+func (n *testNode) client(t *testing.T) *Client {
+	c, err := Dial(n.dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func (n *testNode) p2pAddr() string {
+	return fmt.Sprintf("%s/p2p/%s", n.Host().Addrs()[0], n.Host().ID())
+}
+
+func TestNodeAnswersStatus(t *testing.T) {
+	n := startTestNode(t, nil)
+	c := n.client(t)
+	var st Status
+	require.NoError(t, c.Call(context.Background(), "node.status", nil, &st))
+	assert.Equal(t, n.Host().ID().String(), st.PeerID)
+	assert.Equal(t, Version, st.Version)
+	assert.NotEmpty(t, st.ListenAddrs)
+	names := map[string]ServiceState{}
+	for _, s := range st.Services {
+		names[s.Name] = s.State
+		assert.True(t, s.Healthy, s.Name)
+	}
+	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "api": StateRunning}, names)
+
+	var v VersionInfo
+	require.NoError(t, c.Call(context.Background(), "node.version", nil, &v))
+	assert.Equal(t, Version, v.Version)
+}
+
+func TestNodesFindEachOtherThroughBootstrap(t *testing.T) {
+	for _, size := range []int{2, 5} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			first := startTestNode(t, nil)
+			var rest []*testNode
+			for range size - 1 {
+				rest = append(rest, startTestNode(t, func(c *Config) { c.P2P.Bootstrap = []string{first.p2pAddr()} }))
+			}
+			require.Eventually(t, func() bool {
+				for _, n := range rest {
+					// both ends: the dialer sees the connection before the listener does
+					if n.Host().Network().Connectedness(first.Host().ID()) != network.Connected ||
+						first.Host().Network().Connectedness(n.Host().ID()) != network.Connected {
+						return false
+					}
+				}
+				return true
+			}, 20*time.Second, 10*time.Millisecond)
+			var peers []PeerInfo
+			require.NoError(t, first.client(t).Call(context.Background(), "node.peers", nil, &peers))
+			assert.Len(t, peers, size-1)
+			var st Status
+			require.NoError(t, rest[0].client(t).Call(context.Background(), "node.status", nil, &st))
+			require.Len(t, st.Bootstrap, 1)
+			assert.True(t, st.Bootstrap[0].Connected)
+		})
+	}
+}
+
+func TestRestartKeepsIdentityAndBans(t *testing.T) {
+	dir, cfg := initTestDir(t, nil)
+	other := startTestNode(t, nil)
+	n := startAt(t, dir, cfg)
+	id := n.Host().ID()
+	c := n.client(t)
+	var ban p2p.Ban
+	require.NoError(t, c.Call(context.Background(), "node.ban", BanParams{Peer: other.Host().ID().String(), Reason: "spam"}, &ban))
+	assert.Equal(t, other.Host().ID(), ban.Peer)
+	require.NoError(t, n.Close())
+
+	n2 := startAt(t, dir, cfg)
+	assert.Equal(t, id, n2.Host().ID())
+	var bans []p2p.Ban
+	require.NoError(t, n2.client(t).Call(context.Background(), "node.bans", nil, &bans))
+	require.Len(t, bans, 1)
+	assert.Equal(t, other.Host().ID(), bans[0].Peer)
+	assert.Equal(t, "spam", bans[0].Reason)
+	// and the ban is enforced by the restarted host
+	err := n2.Host().Connect(context.Background(), other.Host().AddrInfo())
+	require.Error(t, err)
+}
+
+// post sends body to the node's /rpc with the given Authorization header.
+func post(t *testing.T, n *testNode, auth string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+n.APIAddr()+"/rpc", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rsp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer rsp.Body.Close()
+	b, err := io.ReadAll(rsp.Body)
+	require.NoError(t, err)
+	return rsp, b
+}
+
+func TestAPIAuth(t *testing.T) {
+	n := startTestNode(t, nil)
+	tok, err := n.dir.ReadToken()
+	require.NoError(t, err)
+	call := []byte(`{"jsonrpc":"2.0","id":1,"method":"node.status"}`)
+	tests := []struct {
+		name string
+		auth string
+		code int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"wrong token", "Bearer " + strings.Repeat("0", len(tok)), http.StatusUnauthorized},
+		{"prefix of token", "Bearer " + tok[:10], http.StatusUnauthorized},
+		{"basic auth", "Basic " + tok, http.StatusUnauthorized},
+		{"right token", "Bearer " + tok, http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rsp, body := post(t, n, tc.auth, call)
+			assert.Equal(t, tc.code, rsp.StatusCode)
+			if tc.code == http.StatusUnauthorized {
+				assert.Empty(t, body, "a refused call gets nothing else")
+			}
+		})
+	}
+	// metrics need the token too, and include libp2p's and fog's
+	req, _ := http.NewRequest(http.MethodGet, "http://"+n.APIAddr()+"/metrics", nil)
+	rsp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	rsp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, rsp.StatusCode)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rsp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	assert.Contains(t, string(metrics), "fog_peers")
+	assert.Contains(t, string(metrics), "fog_rpc_calls_total")
+	assert.Contains(t, string(metrics), "libp2p_rcmgr")
+
+	// the client reports a refused token as such
+	bad := NewClient(n.APIAddr(), "nope")
+	defer bad.Close()
+	require.ErrorIs(t, bad.Call(context.Background(), "node.status", nil, nil), ErrUnauthorized)
+}
+
+func TestAPIBadRequests(t *testing.T) {
+	n := startTestNode(t, func(c *Config) { c.API.MaxBodyBytes = 4096 })
+	tok, err := n.dir.ReadToken()
+	require.NoError(t, err)
+	auth := "Bearer " + tok
+	tests := []struct {
+		name string
+		body string
+		code jrpc2.Code
+	}{
+		{"malformed json", `{"jsonrpc":"2.0","id":1,"method":`, jrpc2.ParseError},
+		{"not json", `hello`, jrpc2.ParseError},
+		{"empty", ``, jrpc2.ParseError},
+		{"empty batch", `[]`, jrpc2.InvalidRequest},
+		{"unknown method", `{"jsonrpc":"2.0","id":1,"method":"node.nope"}`, jrpc2.MethodNotFound},
+		{"wrong params type", `{"jsonrpc":"2.0","id":1,"method":"node.connect","params":{"addr":42}}`, jrpc2.InvalidParams},
+		{"unknown param", `{"jsonrpc":"2.0","id":1,"method":"node.connect","params":{"adr":"x"}}`, jrpc2.InvalidParams},
+		{"bad multiaddr", `{"jsonrpc":"2.0","id":1,"method":"node.connect","params":{"addr":"nonsense"}}`, jrpc2.InvalidParams},
+		{"bad peer id", `{"jsonrpc":"2.0","id":1,"method":"node.disconnect","params":{"peer":"nonsense"}}`, jrpc2.InvalidParams},
+		{"no version", `{"id":1,"method":"node.status"}`, jrpc2.InvalidRequest},
+		{"oversized", `{"jsonrpc":"2.0","id":1,"method":"node.status","params":{"x":"` + strings.Repeat("a", 5000) + `"}}`, jrpc2.InvalidRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rsp, body := post(t, n, auth, []byte(tc.body))
+			require.Equal(t, http.StatusOK, rsp.StatusCode, string(body))
+			var out struct {
+				Error *jrpc2.Error `json:"error"`
+			}
+			require.NoError(t, json.Unmarshal(body, &out), string(body))
+			require.NotNil(t, out.Error, string(body))
+			assert.Equal(t, tc.code, out.Error.Code, out.Error.Message)
+		})
+	}
+	// the node still answers after all that
+	var st Status
+	require.NoError(t, n.client(t).Call(context.Background(), "node.status", nil, &st))
+}
+
+func TestClientDaemonNotRunning(t *testing.T) {
+	n := startTestNode(t, nil)
+	c := n.client(t)
+	require.NoError(t, n.Close())
+	_, err := os.Stat(n.dir.Addr())
+	assert.True(t, os.IsNotExist(err), "api.addr is removed on a clean stop")
+	err = c.Call(context.Background(), "node.status", nil, nil)
+	require.ErrorIs(t, err, ErrNotRunning)
+}
+
+func TestStartRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir DataDir, cfg *Config)
+		want  string
+	}{
+		{"bad bootstrap entry", func(t *testing.T, _ DataDir, c *Config) {
+			c.P2P.Bootstrap = []string{"/ip4/127.0.0.1/tcp/1"}
+		}, `p2p.bootstrap[0] "/ip4/127.0.0.1/tcp/1"`},
+		{"bad listen address", func(t *testing.T, _ DataDir, c *Config) {
+			c.P2P.Listen = []string{"/ip4/localhost/tcp/1"}
+		}, `p2p.listen[0] "/ip4/localhost/tcp/1"`},
+		{"unreadable key", func(t *testing.T, d DataDir, _ *Config) {
+			require.NoError(t, os.Chmod(d.Identity(), 0o644))
+		}, "identity.key has mode 0644"},
+		{"corrupt key", func(t *testing.T, d DataDir, _ *Config) {
+			require.NoError(t, os.WriteFile(d.Identity(), []byte("junk"), 0o600))
+		}, "identity key file is corrupt"},
+		{"missing key", func(t *testing.T, d DataDir, _ *Config) {
+			require.NoError(t, os.Remove(d.Identity()))
+		}, "identity key file is missing"},
+		{"api port", func(t *testing.T, _ DataDir, c *Config) { c.API.Listen = "127.0.0.1" }, `api.listen "127.0.0.1"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, cfg := initTestDir(t, nil)
+			tc.setup(t, dir, &cfg)
+			_, err := Start(context.Background(), cfg, Options{Dir: dir, Logger: NewLogger(io.Discard, cfg.Log)})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestAPIPortInUse(t *testing.T) {
+	a := startTestNode(t, nil)
+	_, err := func() (*Node, error) {
+		dir, cfg := initTestDir(t, func(c *Config) { c.API.Listen = a.APIAddr() })
+		return Start(context.Background(), cfg, Options{Dir: dir, Supervisor: TestSupervisorConfig(), Logger: NewLogger(io.Discard, cfg.Log)})
+	}()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "start api")
+	assert.Contains(t, err.Error(), a.APIAddr())
+}
+
+func TestTwoNodesOneDir(t *testing.T) {
+	n := startTestNode(t, nil)
+	_, err := Start(context.Background(), n.cfg, Options{Dir: n.dir, Logger: NewLogger(io.Discard, n.cfg.Log)})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "in use by another fog process")
+}
+
+// BenchmarkStatusRPC measures node.status calls per second over loopback
+// HTTP, with as many concurrent callers as GOMAXPROCS.
+func BenchmarkStatusRPC(b *testing.B) {
+	dir := DataDir(filepath.Join(b.TempDir(), "fog"))
+	cfg := TestConfig()
+	_, err := Init(dir, cfg)
+	require.NoError(b, err)
+	n, err := Start(context.Background(), cfg, Options{Dir: dir, Logger: NewLogger(io.Discard, cfg.Log)})
+	require.NoError(b, err)
+	defer n.Close()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := Dial(dir)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		var st Status
+		for pb.Next() {
+			if err := c.Call(context.Background(), "node.status", nil, &st); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}

@@ -1,0 +1,26 @@
+// Package p2p owns a fog node's libp2p host: its Ed25519 identity, the
+// transports it listens on (TCP and QUIC), the security (Noise, TLS) and
+// multiplexing (yamux) it negotiates, libp2p's resource manager with limits
+// scaled to the machine, the connection manager, a connection gater fed by a
+// persistent ban list, the optional NAT helpers (AutoNAT, hole punching,
+// relay client), mDNS discovery on a LAN, the bootstrap list that the node
+// keeps dialling in the background, and the naming and version negotiation
+// of fog's protocol IDs.
+//
+// # Invariants
+//
+//   - The identity key file is only read when it is private to its owner
+//     (no group or other permission bits); LoadIdentity refuses any other.
+//   - A banned peer is never accepted nor dialled while its ban lasts, and
+//     the ban list survives restarts (it lives in a go-datastore, which the
+//     node backs with Badger).
+//   - Protocol IDs are /fog/<name>/<major.minor.patch>; a node serves every
+//     version it supports and [Protocol.Open] asks for the highest first, so
+//     peers settle on the highest common version.
+//
+// # Concurrency
+//
+// [Host], [BanList] and [Bootstrapper] are safe for concurrent use. Host owns
+// the goroutines it starts (bootstrapper, mDNS) and stops them in Close,
+// which is idempotent.
+package p2p

@@ -1,0 +1,223 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/pbnjay/memory"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options are the collaborators New needs beyond Config.
+type Options struct {
+	// Identity is the node's key (from LoadIdentity). Required.
+	Identity crypto.PrivKey
+	// Bans is the persistent ban list that gates connections. Required.
+	Bans *BanList
+	// Registerer receives libp2p's metrics; nil disables them.
+	Registerer prometheus.Registerer
+	// Logger receives the host's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Host is a fog node's libp2p host with its ban list, bootstrapper and
+// optional mDNS discovery.
+type Host struct {
+	host.Host
+	// Bans is the ban list that gates the host's connections.
+	Bans *BanList
+	// Bootstrap keeps the host connected to its bootstrap peers.
+	Bootstrap *Bootstrapper
+
+	log       *slog.Logger
+	mdns      mdns.Service
+	ctx       context.Context // cancelled by Close; bounds mDNS dials
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New builds the host cfg describes, starts listening and starts dialling the
+// bootstrap peers in the background. A malformed config fails here with an
+// error naming the field or entry; an unreachable bootstrap peer does not.
+func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Identity == nil {
+		return nil, fmt.Errorf("%w: no identity", ErrConfig)
+	}
+	if opts.Bans == nil {
+		return nil, fmt.Errorf("%w: no ban list", ErrConfig)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	listen, _ := ParseListenAddrs(cfg.ListenAddrs)
+	boot, _ := ParseBootstrap(cfg.Bootstrap)
+
+	rm, err := newResourceManager(cfg, opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("p2p: connection manager: %w", err)
+	}
+	lo := []libp2p.Option{
+		libp2p.Identity(opts.Identity),
+		libp2p.ListenAddrs(listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(tls.ID, tls.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(opts.Bans),
+		libp2p.UserAgent(cfg.UserAgent),
+		libp2p.WithDialTimeout(cfg.DialTimeout),
+	}
+	if opts.Registerer != nil {
+		lo = append(lo, libp2p.PrometheusRegisterer(opts.Registerer))
+	} else {
+		lo = append(lo, libp2p.DisableMetrics())
+	}
+	if cfg.AutoNAT {
+		lo = append(lo, libp2p.EnableNATService(), libp2p.EnableAutoNATv2())
+	}
+	if cfg.HolePunching {
+		lo = append(lo, libp2p.EnableHolePunching())
+	}
+	if cfg.RelayClient {
+		lo = append(lo, libp2p.EnableRelay())
+	} else {
+		lo = append(lo, libp2p.DisableRelay())
+	}
+	h, err := libp2p.New(lo...)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: start host: %w", err)
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	hh := &Host{Host: h, Bans: opts.Bans, log: log, ctx: hctx, cancel: cancel}
+	hh.Bootstrap, err = NewBootstrapper(h, cfg, boot, log)
+	if err != nil {
+		cancel()
+		h.Close()
+		return nil, fmt.Errorf("p2p: bootstrapper: %w", err)
+	}
+	if cfg.MDNS {
+		hh.mdns = mdns.NewMdnsService(h, cfg.MDNSService, &mdnsNotifee{h: hh, timeout: cfg.DialTimeout})
+		if err := hh.mdns.Start(); err != nil {
+			hh.Close()
+			return nil, fmt.Errorf("p2p: mdns: %w", err)
+		}
+	}
+	log.Info("host started", "peer", h.ID(), "addrs", h.Addrs())
+	return hh, nil
+}
+
+func newResourceManager(cfg Config, reg prometheus.Registerer) (network.ResourceManager, error) {
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	var concrete rcmgr.ConcreteLimitConfig
+	if cfg.ResourceMemory == 0 && cfg.ResourceFDs == 0 {
+		concrete = limits.AutoScale()
+	} else {
+		mem, fds := cfg.ResourceMemory, cfg.ResourceFDs
+		if mem == 0 {
+			mem = int64(memory.TotalMemory() / 8)
+		}
+		if fds == 0 {
+			fds = defaultResourceFDs
+		}
+		concrete = limits.Scale(mem, fds)
+	}
+	var ro []rcmgr.Option
+	if reg != nil {
+		rcmgr.MustRegisterWith(reg)
+		str, err := rcmgr.NewStatsTraceReporter()
+		if err != nil {
+			return nil, fmt.Errorf("p2p: resource manager metrics: %w", err)
+		}
+		ro = append(ro, rcmgr.WithTraceReporter(str))
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(concrete), ro...)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: resource manager: %w", err)
+	}
+	return rm, nil
+}
+
+// defaultResourceFDs is the file descriptor budget used when only
+// ResourceMemory is configured.
+const defaultResourceFDs = 4096
+
+// AddrInfo returns the host's ID and listen addresses.
+func (h *Host) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
+}
+
+// Close stops mDNS and the bootstrapper, then closes the host and with it
+// every connection and stream. It is idempotent and returns the first error.
+func (h *Host) Close() error {
+	h.closeOnce.Do(func() {
+		var errs []error
+		if h.mdns != nil {
+			errs = append(errs, h.mdns.Close())
+		}
+		h.cancel()
+		h.wg.Wait()
+		if h.Bootstrap != nil {
+			errs = append(errs, h.Bootstrap.Close())
+		}
+		errs = append(errs, h.Host.Close())
+		h.closeErr = errors.Join(errs...)
+	})
+	return h.closeErr
+}
+
+type mdnsNotifee struct {
+	h       *Host
+	timeout time.Duration
+}
+
+// HandlePeerFound dials a peer found on the LAN, unless it is banned.
+func (n *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
+	if ai.ID == n.h.ID() || n.h.Bans.IsBanned(ai.ID) {
+		return
+	}
+	n.h.log.Debug("mdns: found peer", "peer", ai.ID)
+	if n.h.ctx.Err() != nil {
+		return
+	}
+	n.h.wg.Add(1)
+	go func() {
+		defer n.h.wg.Done()
+		ctx, cancel := context.WithTimeout(n.h.ctx, n.timeout)
+		defer cancel()
+		if err := n.h.Connect(ctx, ai); err != nil {
+			n.h.log.Debug("mdns: dial failed", "peer", ai.ID, "err", err)
+		}
+	}()
+}

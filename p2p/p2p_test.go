@@ -1,0 +1,299 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Process-wide workers started once by libp2p's dependencies.
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreTopFunction("github.com/libp2p/go-libp2p/p2p/transport/tcpreuse.(*ConnMgr).useReuseport"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-flow-metrics.(*sweeper).run"),
+	)
+}
+
+type testNode struct {
+	*Host
+	store ds.Batching
+}
+
+func newTestHost(t *testing.T, mutate func(*Config)) *testNode {
+	t.Helper()
+	cfg := TestConfig()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	priv, _, err := crypto.GenerateEd25519Key(nil)
+	require.NoError(t, err)
+	store := dssync.MutexWrap(ds.NewMapDatastore())
+	bans, err := NewBanList(context.Background(), store)
+	require.NoError(t, err)
+	h, err := New(context.Background(), cfg, Options{Identity: priv, Bans: bans})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, h.Close()) })
+	return &testNode{Host: h, store: store}
+}
+
+func p2pAddr(h *Host) string {
+	return fmt.Sprintf("%s/p2p/%s", h.Addrs()[0], h.ID())
+}
+
+func TestIdentity(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "identity.key")
+
+	_, err := LoadIdentity(path)
+	require.ErrorIs(t, err, ErrKeyMissing)
+	assert.Contains(t, err.Error(), path)
+
+	priv, err := CreateIdentity(path)
+	require.NoError(t, err)
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, KeyFileMode, st.Mode().Perm())
+
+	_, err = CreateIdentity(path)
+	require.ErrorIs(t, err, ErrKeyExists)
+
+	got, err := LoadIdentity(path)
+	require.NoError(t, err)
+	assert.True(t, priv.Equals(got))
+
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, p string)
+		want  error
+	}{
+		{"group readable", func(t *testing.T, p string) { require.NoError(t, os.Chmod(p, 0o640)) }, ErrKeyPermissions},
+		{"world readable", func(t *testing.T, p string) { require.NoError(t, os.Chmod(p, 0o604)) }, ErrKeyPermissions},
+		{"garbage", func(t *testing.T, p string) { require.NoError(t, os.WriteFile(p, []byte("not a key"), 0o600)) }, ErrKeyCorrupt},
+		{"empty", func(t *testing.T, p string) { require.NoError(t, os.WriteFile(p, nil, 0o600)) }, ErrKeyCorrupt},
+		{"truncated", func(t *testing.T, p string) {
+			raw, err := crypto.MarshalPrivateKey(priv)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(p, raw[:len(raw)/2], 0o600))
+		}, ErrKeyCorrupt},
+		{"secp256k1", func(t *testing.T, p string) {
+			k, _, err := crypto.GenerateSecp256k1Key(nil)
+			require.NoError(t, err)
+			raw, err := crypto.MarshalPrivateKey(k)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(p, raw, 0o600))
+		}, ErrKeyCorrupt},
+		{"directory", func(t *testing.T, p string) { require.NoError(t, os.Mkdir(p, 0o700)) }, ErrKeyCorrupt},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "identity.key")
+			raw, err := crypto.MarshalPrivateKey(priv)
+			require.NoError(t, err)
+			if tc.name != "directory" {
+				require.NoError(t, os.WriteFile(p, raw, 0o600))
+			}
+			tc.setup(t, p)
+			_, err = LoadIdentity(p)
+			require.ErrorIs(t, err, tc.want)
+			assert.Contains(t, err.Error(), p)
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	goodPeer := "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWGzBtjB3ccXGGzQ1nXwhQxxnYMrGnX2Lqws2hSYUjPTnp"
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string // substring of the error, "" for valid
+	}{
+		{"default", func(*Config) {}, ""},
+		{"good bootstrap", func(c *Config) { c.Bootstrap = []string{goodPeer} }, ""},
+		{"bootstrap not a multiaddr", func(c *Config) { c.Bootstrap = []string{goodPeer, "nonsense"} }, `bootstrap[1] "nonsense"`},
+		{"bootstrap without peer id", func(c *Config) { c.Bootstrap = []string{"/ip4/1.2.3.4/tcp/4001"} }, `bootstrap[0] "/ip4/1.2.3.4/tcp/4001"`},
+		{"bootstrap only peer id", func(c *Config) {
+			c.Bootstrap = []string{"/p2p/12D3KooWGzBtjB3ccXGGzQ1nXwhQxxnYMrGnX2Lqws2hSYUjPTnp"}
+		}, "no transport address"},
+		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/999.1.1.1/tcp/1"} }, `listen[1] "/ip4/999.1.1.1/tcp/1"`},
+		{"no listen", func(c *Config) { c.ListenAddrs = nil }, "listen: no address"},
+		{"conn marks", func(c *Config) { c.ConnHigh = c.ConnLow }, "conn_high"},
+		{"backoff", func(c *Config) { c.BackoffMax = c.BackoffMin / 2 }, "backoff_max"},
+		{"dial timeout", func(c *Config) { c.DialTimeout = 0 }, "dial_timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := TestConfig()
+			tc.mutate(&c)
+			err := c.Validate()
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrConfig)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestParseBootstrapMergesPeer(t *testing.T) {
+	id := "12D3KooWGzBtjB3ccXGGzQ1nXwhQxxnYMrGnX2Lqws2hSYUjPTnp"
+	got, err := ParseBootstrap([]string{
+		"/ip4/127.0.0.1/tcp/1/p2p/" + id,
+		"/ip4/127.0.0.1/udp/1/quic-v1/p2p/" + id,
+	})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Len(t, got[0].Addrs, 2)
+}
+
+func TestBootstrapConnectsAndRedials(t *testing.T) {
+	a := newTestHost(t, nil)
+	b := newTestHost(t, func(c *Config) { c.Bootstrap = []string{p2pAddr(a.Host)} })
+	connected := func() bool { return b.Network().Connectedness(a.ID()) == network.Connected }
+	require.Eventually(t, connected, 10*time.Second, 10*time.Millisecond)
+
+	// A drops B; B's bootstrapper notices and dials again.
+	require.NoError(t, a.Network().ClosePeer(b.ID()))
+	require.Eventually(t, func() bool {
+		return !connected() || len(b.Network().ConnsToPeer(a.ID())) > 0
+	}, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, connected, 10*time.Second, 10*time.Millisecond)
+	peers := b.Bootstrap.Peers()
+	require.Len(t, peers, 1)
+	assert.True(t, peers[0].Connected)
+}
+
+func TestBootstrapUnreachableIsNotFatal(t *testing.T) {
+	// A peer that exists but does not listen where we say it does.
+	gone := newTestHost(t, nil)
+	addr := p2pAddr(gone.Host)
+	require.NoError(t, gone.Close())
+
+	b := newTestHost(t, func(c *Config) { c.Bootstrap = []string{addr} })
+	require.Eventually(t, func() bool {
+		ps := b.Bootstrap.Peers()
+		return len(ps) == 1 && ps[0].Attempts >= 2 && ps[0].LastError != ""
+	}, 10*time.Second, 10*time.Millisecond, "the bootstrapper keeps retrying with backoff")
+}
+
+func TestFiveNodesThroughBootstrap(t *testing.T) {
+	first := newTestHost(t, nil)
+	var others []*testNode
+	for range 4 {
+		others = append(others, newTestHost(t, func(c *Config) { c.Bootstrap = []string{p2pAddr(first.Host)} }))
+	}
+	require.Eventually(t, func() bool {
+		if len(first.Network().Peers()) != 4 {
+			return false
+		}
+		for _, o := range others {
+			if o.Network().Connectedness(first.ID()) != network.Connected {
+				return false
+			}
+		}
+		return true
+	}, 15*time.Second, 10*time.Millisecond)
+}
+
+func TestBanListGatesAndPersists(t *testing.T) {
+	ctx := context.Background()
+	a := newTestHost(t, nil)
+	b := newTestHost(t, nil)
+
+	_, err := a.Bans.Ban(ctx, b.ID(), "test", 0)
+	require.NoError(t, err)
+	assert.True(t, a.Bans.IsBanned(b.ID()))
+
+	// Outbound dials to a banned peer are refused by the gater.
+	err = a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()})
+	require.Error(t, err)
+	// Inbound connections from a banned peer are refused once secured.
+	err = b.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Addrs()})
+	if err == nil {
+		require.Eventually(t, func() bool {
+			return a.Network().Connectedness(b.ID()) != network.Connected
+		}, 5*time.Second, 10*time.Millisecond)
+	}
+
+	// The ban survives a reload from the same datastore.
+	reloaded, err := NewBanList(ctx, a.store)
+	require.NoError(t, err)
+	assert.True(t, reloaded.IsBanned(b.ID()))
+	require.Len(t, reloaded.List(), 1)
+	assert.Equal(t, "test", reloaded.List()[0].Reason)
+
+	require.NoError(t, reloaded.Unban(ctx, b.ID()))
+	again, err := NewBanList(ctx, a.store)
+	require.NoError(t, err)
+	assert.False(t, again.IsBanned(b.ID()))
+}
+
+func TestBanExpires(t *testing.T) {
+	bl, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()))
+	require.NoError(t, err)
+	now := time.Unix(1000, 0)
+	bl.now = func() time.Time { return now }
+	id := peer.ID("x")
+	_, err = bl.Ban(context.Background(), "", "bad", time.Minute)
+	require.Error(t, err, "empty peer id is refused")
+	id, err = peer.Decode("12D3KooWGzBtjB3ccXGGzQ1nXwhQxxnYMrGnX2Lqws2hSYUjPTnp")
+	require.NoError(t, err)
+	_, err = bl.Ban(context.Background(), id, "bad", time.Minute)
+	require.NoError(t, err)
+	assert.True(t, bl.IsBanned(id))
+	now = now.Add(time.Minute)
+	assert.False(t, bl.IsBanned(id))
+	assert.Empty(t, bl.List())
+}
+
+func TestProtocolNegotiatesHighestCommon(t *testing.T) {
+	v := func(s string) Version {
+		v, err := ParseVersion(s)
+		require.NoError(t, err)
+		return v
+	}
+	tests := []struct {
+		name           string
+		server, client []Version
+		want           string
+	}{
+		{"same", []Version{v("1.0.0"), v("1.1.0")}, []Version{v("1.1.0"), v("1.0.0")}, "/fog/echo/1.1.0"},
+		{"old client", []Version{v("1.0.0"), v("1.1.0")}, []Version{v("1.0.0")}, "/fog/echo/1.0.0"},
+		{"old server", []Version{v("1.0.0")}, []Version{v("1.0.0"), v("2.0.0")}, "/fog/echo/1.0.0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newTestHost(t, nil)
+			cli := newTestHost(t, nil)
+			sp := MustProtocol("echo", tc.server...)
+			cp := MustProtocol("echo", tc.client...)
+			sp.Handle(srv.Host, func(s network.Stream) { s.Close() })
+			require.NoError(t, cli.Connect(context.Background(), srv.AddrInfo()))
+			s, err := cp.Open(context.Background(), cli.Host, srv.ID())
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, string(s.Protocol()))
+			s.Close()
+		})
+	}
+	_, err := NewProtocol("Bad Name", v("1.0.0"))
+	require.Error(t, err)
+	_, err = NewProtocol("ok")
+	require.Error(t, err)
+	for _, bad := range []string{"1.0", "1.0.x", "01.0.0", "-1.0.0", ""} {
+		_, err := ParseVersion(bad)
+		assert.Error(t, err, bad)
+	}
+}

@@ -1,0 +1,148 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Version is a protocol version major.minor.patch.
+type Version struct {
+	Major, Minor, Patch int
+}
+
+// String formats v as major.minor.patch.
+func (v Version) String() string {
+	return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
+}
+
+// Less reports whether v orders before w.
+func (v Version) Less(w Version) bool {
+	if v.Major != w.Major {
+		return v.Major < w.Major
+	}
+	if v.Minor != w.Minor {
+		return v.Minor < w.Minor
+	}
+	return v.Patch < w.Patch
+}
+
+// ParseVersion parses "major.minor.patch".
+func ParseVersion(s string) (Version, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return Version{}, fmt.Errorf("p2p: version %q: want major.minor.patch", s)
+	}
+	var n [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 || (len(p) > 1 && p[0] == '0') {
+			return Version{}, fmt.Errorf("p2p: version %q: bad number %q", s, p)
+		}
+		n[i] = v
+	}
+	return Version{n[0], n[1], n[2]}, nil
+}
+
+var protoName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// Protocol is one fog protocol with every version this node speaks. Its IDs
+// are /fog/<name>/<major.minor.patch>.
+type Protocol struct {
+	name     string
+	versions []Version // highest first
+}
+
+// NewProtocol returns the protocol name spoken in the given versions. It
+// returns an error if the name is not lower-case ASCII letters, digits and
+// dashes or if no version is given.
+func NewProtocol(name string, versions ...Version) (Protocol, error) {
+	if !protoName.MatchString(name) {
+		return Protocol{}, fmt.Errorf("p2p: protocol name %q: want [a-z][a-z0-9-]*", name)
+	}
+	if len(versions) == 0 {
+		return Protocol{}, fmt.Errorf("p2p: protocol %q: no version", name)
+	}
+	vs := slices.Clone(versions)
+	slices.SortFunc(vs, func(a, b Version) int {
+		switch {
+		case b.Less(a):
+			return -1
+		case a.Less(b):
+			return 1
+		}
+		return 0
+	})
+	vs = slices.Compact(vs)
+	return Protocol{name: name, versions: vs}, nil
+}
+
+// MustProtocol is NewProtocol for package-level constants with literal
+// arguments; it panics on a programming error, never on input.
+func MustProtocol(name string, versions ...Version) Protocol {
+	p, err := NewProtocol(name, versions...)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// ID returns the protocol ID of version v.
+func (p Protocol) ID(v Version) protocol.ID {
+	return protocol.ID("/fog/" + p.name + "/" + v.String())
+}
+
+// IDs returns the IDs of every supported version, highest first.
+func (p Protocol) IDs() []protocol.ID {
+	ids := make([]protocol.ID, len(p.versions))
+	for i, v := range p.versions {
+		ids[i] = p.ID(v)
+	}
+	return ids
+}
+
+// Name returns the protocol's name.
+func (p Protocol) Name() string { return p.name }
+
+// VersionOf returns the version of id if it is one of p's IDs.
+func (p Protocol) VersionOf(id protocol.ID) (Version, bool) {
+	for _, v := range p.versions {
+		if p.ID(v) == id {
+			return v, true
+		}
+	}
+	return Version{}, false
+}
+
+// Handle serves every version of p on h. The handler learns the negotiated
+// version from s.Protocol() (see VersionOf).
+func (p Protocol) Handle(h host.Host, handler network.StreamHandler) {
+	for _, id := range p.IDs() {
+		h.SetStreamHandler(id, handler)
+	}
+}
+
+// Unhandle removes the handlers Handle installed.
+func (p Protocol) Unhandle(h host.Host) {
+	for _, id := range p.IDs() {
+		h.RemoveStreamHandler(id)
+	}
+}
+
+// Open opens a stream to peer id, proposing p's versions highest first, so
+// both sides settle on the highest version they share.
+func (p Protocol) Open(ctx context.Context, h host.Host, id peer.ID) (network.Stream, error) {
+	s, err := h.NewStream(ctx, id, p.IDs()...)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: open %s to %s: %w", p.name, id, err)
+	}
+	return s, nil
+}
