@@ -1,0 +1,247 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// errOutputFull is what the guest's fd_write sees (as EIO) once the output
+// limit is reached.
+var errOutputFull = errors.New("wasm: output limit reached")
+
+// run is the per-task state handed to wazero: stdin, the capped output
+// writers, the memory allocator that enforces the page limit, and the
+// deterministic clocks and random source. Runs are pooled by the Executor,
+// each with a ModuleConfig bound to its fields, so that a task costs wazero
+// no configuration clones beyond its args and env. All of its methods are
+// called on the goroutine running the guest, except Free (see there).
+type run struct {
+	stdin  bytes.Reader
+	stdout stream
+	stderr stream
+	out    output
+	mem    memory
+	rand   detRand
+	// virt is the virtual time of a task without Clock, in nanoseconds
+	// since its start (see fakeNanotime).
+	virt int64
+	ctx  context.Context // the run's context, for real sleeps
+	// cfg is the Executor's base ModuleConfig with this run's stdin,
+	// stdout, stderr, fake clocks and deterministic random source.
+	cfg wazero.ModuleConfig
+}
+
+// newRun returns a run whose cfg derives from base.
+func newRun(base wazero.ModuleConfig) *run {
+	r := &run{}
+	r.stdout = stream{out: &r.out}
+	r.stderr = stream{out: &r.out, stderr: true}
+	r.cfg = base.WithStdin(&r.stdin).WithStdout(&r.stdout).WithStderr(&r.stderr).
+		WithRandSource(&r.rand).
+		WithWalltime(r.fakeWalltime, sys.ClockResolution(time.Microsecond)).
+		WithNanotime(r.fakeNanotime, sys.ClockResolution(1)).
+		WithNanosleep(r.fakeNanosleep)
+	return r
+}
+
+// reset prepares r for a task.
+func (r *run) reset(ctx context.Context, stdin []byte, lim *Limits, seed ModuleID, kill context.CancelFunc) {
+	r.stdin.Reset(stdin)
+	r.out = output{left: lim.OutputBytes, kill: kill}
+	r.mem = memory{limit: uint64(lim.MemoryPages) * PageSize, spare: r.mem.spare}
+	r.rand.seed = seed
+	r.rand.seeded = false
+	r.virt = 0
+	r.ctx = ctx
+}
+
+// maxSpareMemory is the largest linear memory a pooled run keeps for the
+// next task (zeroed): small tasks then cost no large allocation, and the
+// pool holds at most this much per idle run.
+const maxSpareMemory = 1 << 20
+
+// clear drops what r holds of a finished task, before it is pooled. The
+// guest's memory, if small, is zeroed and kept as the next task's.
+func (r *run) clear() {
+	r.stdin.Reset(nil)
+	r.out = output{}
+	spare := r.mem.spare
+	if b := r.mem.buf; b != nil && cap(b) <= maxSpareMemory {
+		clear(b) // [len, cap) is zero already: the guest never saw it
+		spare = b[:0]
+	}
+	r.mem = memory{spare: spare}
+	r.ctx = nil
+}
+
+// fakeEpoch is the fake wall clock's reading at virtual time 0:
+// 2022-01-01T00:00:00Z, as wazero's own fake clock.
+const fakeEpoch = 1640995200 * int64(time.Second)
+
+// maxVirt bounds virtual time so that sleeps cannot overflow it (about
+// 146 years).
+const maxVirt = 1 << 62
+
+// fakeWalltime is the wall clock of a task without Clock: fakeEpoch plus
+// the virtual time, which each reading advances by 1 ms.
+func (r *run) fakeWalltime() (sec int64, nsec int32) {
+	t := fakeEpoch + r.virt
+	r.advance(int64(time.Millisecond))
+	return t / int64(time.Second), int32(t % int64(time.Second))
+}
+
+// fakeNanotime is the monotonic clock of a task without Clock: the virtual
+// time, starting at 0, which each reading advances by 1 ms. The virtual time
+// depends only on what the guest did (its clock readings and sleeps), so it
+// is the same on every run.
+func (r *run) fakeNanotime() int64 {
+	t := r.virt
+	r.advance(int64(time.Millisecond))
+	return t
+}
+
+// fakeNanosleep is the sleep of a task without Clock: it returns at once,
+// having advanced the virtual time by ns, so that the guest sees the time
+// it asked to sleep pass (a Go program's time.Sleep returns after one call).
+func (r *run) fakeNanosleep(ns int64) { r.advance(ns) }
+
+func (r *run) advance(ns int64) {
+	switch {
+	case ns <= 0:
+	case ns >= maxVirt-r.virt:
+		r.virt = maxVirt
+	default:
+		r.virt += ns
+	}
+}
+
+// output is the shared budget of stdout and stderr.
+type output struct {
+	stdout, stderr []byte
+	left           int64 // bytes the guest may still write
+	truncated      bool
+	kill           context.CancelFunc // stops the guest when the budget is exceeded
+}
+
+// stream is one of the guest's output files.
+type stream struct {
+	out    *output
+	stderr bool
+}
+
+// Write accepts p up to the remaining budget. Past it, the rest of p is
+// dropped, the run is cancelled (the guest stops at its next check) and the
+// guest's write fails.
+func (s *stream) Write(p []byte) (int, error) {
+	o := s.out
+	n := len(p)
+	if int64(n) > o.left {
+		n = int(o.left)
+	}
+	if s.stderr {
+		o.stderr = append(o.stderr, p[:n]...)
+	} else {
+		o.stdout = append(o.stdout, p[:n]...)
+	}
+	o.left -= int64(n)
+	if n < len(p) {
+		if !o.truncated {
+			o.truncated = true
+			o.kill()
+		}
+		return n, errOutputFull
+	}
+	return n, nil
+}
+
+// memory is the guest's linear memory. It implements wazero's experimental
+// MemoryAllocator and LinearMemory so that a per-task page limit can be
+// enforced with compiled modules shared by all tasks: growing past limit
+// fails, which the guest sees as memory.grow returning -1.
+//
+// A module has at most one memory (multi-memory is not enabled), so one
+// allocator serves one run.
+//
+// Invariant: the bytes of buf past its length, and all of spare, are zero.
+type memory struct {
+	buf     []byte
+	limit   uint64 // bytes
+	refused bool   // a grow past limit was refused
+	spare   []byte // zeroed memory left by an earlier task, reused if large enough
+}
+
+// Allocate implements experimental.MemoryAllocator.
+func (m *memory) Allocate(capacity, _ uint64) experimental.LinearMemory {
+	if capacity <= uint64(cap(m.spare)) {
+		m.buf, m.spare = m.spare[:0], nil
+	} else {
+		m.buf = make([]byte, 0, min(capacity, m.limit))
+	}
+	return m
+}
+
+// Reallocate implements experimental.LinearMemory. Memory only grows; bytes
+// past the old length are zero (fresh from make, never written).
+func (m *memory) Reallocate(size uint64) []byte {
+	if size > m.limit {
+		m.refused = true
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	// Grow by at least half so that a guest growing page by page does not
+	// copy quadratically, but never reserve past the limit.
+	c := max(size, uint64(cap(m.buf))+uint64(cap(m.buf))/2)
+	c = min(c, m.limit)
+	buf := make([]byte, size, c)
+	copy(buf, m.buf)
+	m.buf = buf
+	return buf
+}
+
+// Free implements experimental.LinearMemory. wazero calls it when the module
+// closes, which for a stopped guest happens on another goroutine while the
+// guest may still be unwinding: so it leaves the buffer alone and lets the
+// garbage collector take it with the run.
+func (m *memory) Free() {}
+
+// size is the memory's current (and so peak) size in bytes.
+func (m *memory) size() uint64 { return uint64(len(m.buf)) }
+
+// detRand is the deterministic random source of a task without Random: a
+// ChaCha8 stream keyed by the module ID, created on first use so that tasks
+// that never ask for randomness do not pay for it.
+type detRand struct {
+	seed   ModuleID
+	rng    rand.ChaCha8
+	seeded bool
+}
+
+// Read implements io.Reader.
+func (d *detRand) Read(p []byte) (int, error) {
+	if !d.seeded {
+		d.rng.Seed(d.seed)
+		d.seeded = true
+	}
+	return d.rng.Read(p)
+}
+
+// sleep is the guest's nanosleep when it has the real clock: it sleeps for
+// real, but no longer than the run lasts.
+func (r *run) sleep(ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.ctx.Done():
+	}
+}
