@@ -1,0 +1,185 @@
+package lottery
+
+import (
+	"fmt"
+	"time"
+)
+
+// Limits that Config.Validate enforces.
+const (
+	// MaxNetworkIDLen bounds Config.NetworkID, which goes into every VRF
+	// input and signature with a one-byte length prefix.
+	MaxNetworkIDLen = 64
+	// MaxTargetRelays bounds Config.TargetRelays. It keeps the expected
+	// number of seats of any one candidate (at most TargetRelays) far inside
+	// the range where Seats walks the binomial distribution exactly.
+	MaxTargetRelays = 100_000
+	// MaxLayers bounds Config.Layers: a layer travels in one byte.
+	MaxLayers = 255
+)
+
+// Config fixes the parameters of one network's lottery. Every node of a
+// network must use the same NetworkID, Genesis, EpochLength, TargetRelays and
+// Layers, or their claims will not verify for each other; the other fields
+// are local tolerances. The zero value is not valid: start from DefaultConfig
+// or SimConfig.
+type Config struct {
+	// NetworkID separates networks: it is hashed into every VRF input, seed
+	// and signature, so a claim for one network is worthless on another.
+	// "fog" names the public network; test networks and the simulator use
+	// their own.
+	NetworkID string
+	// Genesis is the start of epoch 0. Epoch e runs from
+	// Genesis + e*EpochLength for EpochLength. The default is a fixed
+	// instant (2026-01-01 00:00 UTC) that every node of the public network
+	// agrees on; the simulator sets its own start time.
+	Genesis time.Time
+	// EpochLength is how long one relay directory lives. Ten minutes (the
+	// issue's default) rotates relays and mix keys often enough to limit
+	// what one compromised epoch key reveals, while the few seconds of claim
+	// traffic per epoch stay negligible. The simulator uses seconds.
+	EpochLength time.Duration
+	// TargetRelays (R) is the expected number of seats won per epoch: the
+	// per-unit-of-weight success probability is p = R / total weight. 30
+	// gives 10 relays per layer on average, enough for route diversity in a
+	// small network; large networks raise it.
+	TargetRelays int
+	// Layers is the number of mix layers (3, the stratified
+	// topology: entry, middle, exit). Each winner serves one layer.
+	Layers int
+	// ClaimWindow is how long after its epoch starts a claim for it is
+	// accepted; then the directory of the epoch is final. Winners publish at
+	// the start plus twice MaxClockSkew, so the window must cover that, the
+	// skew of the receivers and gossip propagation; 30 s is many times the
+	// few seconds gossipsub needs to reach every peer.
+	ClaimWindow time.Duration
+	// RevealWindow is how long before its epoch ends a relay publishes its
+	// seed reveal; reveals arriving after the epoch ends no longer count.
+	// 30 s, for the same propagation reasons as ClaimWindow. A shorter window
+	// keeps the next seed unknown for longer (see docs/lottery.md).
+	RevealWindow time.Duration
+	// MaxClockSkew is the largest difference this node assumes between any
+	// two honest clocks. Winners wait 2*MaxClockSkew after the epoch start
+	// before they publish, and messages up to 2*MaxClockSkew early are
+	// buffered rather than dropped. 2 s is generous for NTP-synchronised
+	// machines; the simulator shares one clock.
+	MaxClockSkew time.Duration
+	// MaxMessageSize is the largest lottery message (claim or reveal) a node
+	// accepts from the wire; larger input is rejected before decoding. 512
+	// bytes leaves room above the 258-byte claim for a future version; the
+	// gossip topic should enforce the same limit.
+	MaxMessageSize int
+	// KeepEpochs is how many past epochs' directories and seeds a node keeps
+	// after a new epoch starts. The mix layer needs the previous epoch's
+	// keys for packets in flight across the boundary; 4 leaves slack for a
+	// slow peer and for inspection through the API.
+	KeepEpochs int
+	// MaxPending bounds the early messages a node buffers (ErrEarly) until
+	// their phase begins. 1024 claims are about 260 kB, and the honest load
+	// is about TargetRelays claims per epoch.
+	MaxPending int
+}
+
+// DefaultConfig returns the parameters of the public network.
+func DefaultConfig() Config {
+	return Config{
+		NetworkID:      "fog",
+		Genesis:        time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC),
+		EpochLength:    10 * time.Minute,
+		TargetRelays:   30,
+		Layers:         3,
+		ClaimWindow:    30 * time.Second,
+		RevealWindow:   30 * time.Second,
+		MaxClockSkew:   2 * time.Second,
+		MaxMessageSize: 512,
+		KeepEpochs:     4,
+		MaxPending:     1024,
+	}
+}
+
+// SimConfig returns parameters for tests and the simulator: 10-second epochs
+// whose directory closes 4 s after the start (inside the 5-second agreement
+// target), reveals in the last 2 s, and 50 ms of tolerated skew. The
+// simulator usually overrides Genesis with its own start time.
+func SimConfig() Config {
+	c := DefaultConfig()
+	c.NetworkID = "fog-sim"
+	c.EpochLength = 10 * time.Second
+	c.ClaimWindow = 4 * time.Second
+	c.RevealWindow = 2 * time.Second
+	c.MaxClockSkew = 50 * time.Millisecond
+	return c
+}
+
+// Validate checks every field and returns an error wrapping ErrConfig that
+// names the first bad one.
+func (c Config) Validate() error {
+	skew4 := 4 * c.MaxClockSkew
+	switch {
+	case c.NetworkID == "":
+		return fmt.Errorf("%w: network_id is empty", ErrConfig)
+	case len(c.NetworkID) > MaxNetworkIDLen:
+		return fmt.Errorf("%w: network_id has %d bytes, at most %d", ErrConfig, len(c.NetworkID), MaxNetworkIDLen)
+	case c.Genesis.IsZero():
+		return fmt.Errorf("%w: genesis is not set", ErrConfig)
+	case c.EpochLength <= 0:
+		return fmt.Errorf("%w: epoch_length %s must be positive", ErrConfig, c.EpochLength)
+	case c.TargetRelays < 1 || c.TargetRelays > MaxTargetRelays:
+		return fmt.Errorf("%w: target_relays %d must be in [1, %d]", ErrConfig, c.TargetRelays, MaxTargetRelays)
+	case c.Layers < 1 || c.Layers > MaxLayers:
+		return fmt.Errorf("%w: layers %d must be in [1, %d]", ErrConfig, c.Layers, MaxLayers)
+	case c.MaxClockSkew < 0:
+		return fmt.Errorf("%w: max_clock_skew %s is negative", ErrConfig, c.MaxClockSkew)
+	case c.ClaimWindow <= skew4:
+		return fmt.Errorf("%w: claim_window %s must exceed 4*max_clock_skew (%s)", ErrConfig, c.ClaimWindow, skew4)
+	case c.RevealWindow <= 2*c.MaxClockSkew:
+		return fmt.Errorf("%w: reveal_window %s must exceed 2*max_clock_skew (%s)", ErrConfig, c.RevealWindow, 2*c.MaxClockSkew)
+	case c.ClaimWindow+c.RevealWindow+skew4 > c.EpochLength:
+		return fmt.Errorf("%w: epoch_length %s must be at least claim_window + reveal_window + 4*max_clock_skew (%s)",
+			ErrConfig, c.EpochLength, c.ClaimWindow+c.RevealWindow+skew4)
+	case c.MaxMessageSize < ClaimSize:
+		return fmt.Errorf("%w: max_message_size %d is below the claim size %d", ErrConfig, c.MaxMessageSize, ClaimSize)
+	case c.KeepEpochs < 1:
+		return fmt.Errorf("%w: keep_epochs %d must be at least 1", ErrConfig, c.KeepEpochs)
+	case c.MaxPending < 0:
+		return fmt.Errorf("%w: max_pending %d is negative", ErrConfig, c.MaxPending)
+	}
+	return nil
+}
+
+// EpochStart returns when epoch e starts: Genesis + e*EpochLength. The
+// result saturates at the largest time.Time offset a Duration can express
+// instead of overflowing.
+func (c Config) EpochStart(e uint64) time.Time {
+	if c.EpochLength <= 0 {
+		return c.Genesis
+	}
+	maxEpochs := uint64(maxDuration / c.EpochLength)
+	if e > maxEpochs {
+		e = maxEpochs
+	}
+	return c.Genesis.Add(time.Duration(e) * c.EpochLength)
+}
+
+// EpochAt returns the epoch running at time t, and false before Genesis.
+func (c Config) EpochAt(t time.Time) (uint64, bool) {
+	if t.Before(c.Genesis) || c.EpochLength <= 0 {
+		return 0, false
+	}
+	return uint64(t.Sub(c.Genesis) / c.EpochLength), true
+}
+
+// ClaimClose returns the end of epoch e's claim window: EpochStart(e) +
+// ClaimWindow. Claims for e received at or after it are late, and the
+// directory of e is final.
+func (c Config) ClaimClose(e uint64) time.Time { return c.EpochStart(e).Add(c.ClaimWindow) }
+
+// publishDelay is how long after an epoch starts a winner publishes its
+// claim: long enough that every receiver's clock, up to 2*MaxClockSkew
+// behind the sender's, has reached the epoch start too.
+func (c Config) publishDelay() time.Duration { return 2 * c.MaxClockSkew }
+
+// revealAt returns when relays of epoch e publish their reveal.
+func (c Config) revealAt(e uint64) time.Time { return c.EpochStart(e + 1).Add(-c.RevealWindow) }
+
+const maxDuration = time.Duration(1<<63 - 1)
