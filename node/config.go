@@ -12,6 +12,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -41,6 +42,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 type Config struct {
 	Log   LogConfig   `toml:"log" comment:"Logging."`
 	P2P   P2PConfig   `toml:"p2p" comment:"The libp2p host: addresses, bootstrap peers, connection limits."`
+	DHT   DHTConfig   `toml:"dht" comment:"The Kademlia DHT (protocol /fog/kad/1.0.0)."`
 	API   APIConfig   `toml:"api" comment:"The local JSON-RPC API that the fog command talks to."`
 	Store StoreConfig `toml:"store" comment:"The Badger database in the data directory."`
 }
@@ -68,6 +70,12 @@ type P2PConfig struct {
 	MDNS         bool     `toml:"mdns" comment:"Find other fog nodes on the local network by multicast DNS."`
 }
 
+// DHTConfig is the [dht] section; see dht.Config.
+type DHTConfig struct {
+	Mode            string   `toml:"mode" comment:"auto (serve the DHT only while publicly reachable), server or client."`
+	RefreshInterval Duration `toml:"refresh_interval" comment:"How often every routing table bucket is refreshed by a lookup."`
+}
+
 // APIConfig is the [api] section.
 type APIConfig struct {
 	// Listen is the host:port of the JSON-RPC and metrics listener.
@@ -85,6 +93,7 @@ type StoreConfig struct {
 // DefaultConfig returns the configuration fog init writes.
 func DefaultConfig() Config {
 	pc := p2p.DefaultConfig()
+	dc := dht.DefaultConfig()
 	return Config{
 		Log: LogConfig{Level: "info", Format: "text"},
 		P2P: P2PConfig{
@@ -97,6 +106,10 @@ func DefaultConfig() Config {
 			HolePunching: pc.HolePunching,
 			RelayClient:  pc.RelayClient,
 			MDNS:         pc.MDNS,
+		},
+		DHT: DHTConfig{
+			Mode:            dc.Mode,
+			RefreshInterval: Duration(dc.RefreshInterval),
 		},
 		API:   APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20},
 		Store: StoreConfig{SyncWrites: true},
@@ -112,7 +125,16 @@ func TestConfig() Config {
 	c.P2P.AutoNAT, c.P2P.HolePunching, c.P2P.RelayClient, c.P2P.MDNS = false, false, false, false
 	c.API.Listen = "127.0.0.1:0"
 	c.Log.Level = "warn"
+	c.DHT.Mode = dht.ModeServer // loopback peers are reachable: serve
 	return c
+}
+
+// dhtConfig derives the DHT configuration; timers not in the file come from
+// base (dht.DefaultConfig or dht.TestConfig).
+func (c Config) dhtConfig(base dht.Config) dht.Config {
+	base.Mode = c.DHT.Mode
+	base.RefreshInterval = time.Duration(c.DHT.RefreshInterval)
+	return base
 }
 
 // p2pConfig derives the host configuration. Timers not in the file come from
@@ -148,6 +170,9 @@ func (c Config) Validate() error {
 	if err := c.p2pConfig(p2p.DefaultConfig()).Validate(); err != nil {
 		// p2p names its fields the way [p2p] spells them.
 		return fmt.Errorf("%w: p2p.%s", ErrConfig, strings.TrimPrefix(err.Error(), p2p.ErrConfig.Error()+": "))
+	}
+	if err := c.dhtConfig(dht.DefaultConfig()).Validate(); err != nil {
+		return fmt.Errorf("%w: dht.%s", ErrConfig, strings.TrimPrefix(err.Error(), dht.ErrConfig.Error()+": "))
 	}
 	if c.P2P.ResourceMiB < 0 {
 		return fmt.Errorf("%w: p2p.resource_memory_mib %d is negative", ErrConfig, c.P2P.ResourceMiB)

@@ -13,9 +13,11 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -35,8 +37,18 @@ type Options struct {
 	// P2P supplies the host timers config.toml does not carry (dial
 	// timeout, bootstrap backoff); nil means p2p.DefaultConfig.
 	P2P *p2p.Config
+	// DHT supplies the DHT timers config.toml does not carry; nil means
+	// dht.DefaultConfig.
+	DHT *dht.Config
 	// InMemory keeps the store in memory (simulator); nothing survives Close.
 	InMemory bool
+	// Store is a store the caller opened and owns (the simulator keeps a
+	// crashed node's in-memory store to restart it from). The node uses it
+	// instead of opening one and does not close it.
+	Store *store.DB
+	// NewHost builds the libp2p host instead of p2p.New (the simulator puts
+	// hosts on libp2p's mocknet). The node wraps it with p2p.Attach.
+	NewHost func(priv crypto.PrivKey) (host.Host, error)
 	// Identity overrides the key file in Dir.
 	Identity crypto.PrivKey
 	// NoAPI skips the JSON-RPC listener (the simulator runs hundreds of
@@ -51,11 +63,13 @@ type Node struct {
 	log     *slog.Logger
 	started time.Time
 
-	store *store.DB
-	host  *p2p.Host
-	api   *API
-	reg   *prometheus.Registry
-	sup   *supervisor
+	store      *store.DB
+	storeOwned bool
+	host       *p2p.Host
+	dht        *dht.DHT
+	api        *API
+	reg        *prometheus.Registry
+	sup        *supervisor
 
 	closeOnce sync.Once
 	closeErr  error
@@ -79,7 +93,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Dir == "" && (opts.Identity == nil || !opts.InMemory) {
+	if opts.Dir == "" && (opts.Identity == nil || (!opts.InMemory && opts.Store == nil)) {
 		return nil, fmt.Errorf("%w: no data directory", ErrConfig)
 	}
 	priv := opts.Identity
@@ -97,19 +111,24 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}()
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	scfg := store.DefaultConfig(opts.Dir.Store())
-	if opts.InMemory {
-		scfg = store.InMemoryConfig()
-	}
-	scfg.SyncWrites = cfg.Store.SyncWrites
-	scfg.Logger = log.With("subsystem", "store")
-	if n.store, err = store.Open(scfg); err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return nil, fmt.Errorf("node: %s is in use by another fog process: %w", opts.Dir, err)
+	if opts.Store != nil {
+		n.store, n.storeOwned = opts.Store, false
+	} else {
+		scfg := store.DefaultConfig(opts.Dir.Store())
+		if opts.InMemory {
+			scfg = store.InMemoryConfig()
 		}
-		return nil, err
+		scfg.SyncWrites = cfg.Store.SyncWrites
+		scfg.Logger = log.With("subsystem", "store")
+		if n.store, err = store.Open(scfg); err != nil {
+			if errors.Is(err, store.ErrLocked) {
+				return nil, fmt.Errorf("node: %s is in use by another fog process: %w", opts.Dir, err)
+			}
+			return nil, err
+		}
+		n.storeOwned = true
 	}
-	bans, err := p2p.NewBanList(ctx, n.store.Datastore("/p2p"))
+	bans, err := p2p.NewBanList(ctx, n.store.Datastore(store.PrefixP2P))
 	if err != nil {
 		return nil, err
 	}
@@ -117,13 +136,32 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if opts.P2P != nil {
 		base = *opts.P2P
 	}
-	n.host, err = p2p.New(ctx, cfg.p2pConfig(base), p2p.Options{
-		Identity:   priv,
-		Bans:       bans,
-		Registerer: n.reg,
-		Logger:     log.With("subsystem", "p2p"),
-	})
-	if err != nil {
+	pcfg := cfg.p2pConfig(base)
+	popts := p2p.Options{Identity: priv, Bans: bans, Registerer: n.reg, Logger: log.With("subsystem", "p2p")}
+	if opts.NewHost != nil {
+		h, err := opts.NewHost(priv)
+		if err != nil {
+			return nil, fmt.Errorf("node: host: %w", err)
+		}
+		if n.host, err = p2p.Attach(h, pcfg, popts); err != nil {
+			h.Close()
+			return nil, err
+		}
+	} else if n.host, err = p2p.New(ctx, pcfg, popts); err != nil {
+		return nil, err
+	}
+	boot, _ := p2p.ParseBootstrap(pcfg.Bootstrap)
+	dbase := dht.DefaultConfig()
+	if opts.DHT != nil {
+		dbase = *opts.DHT
+	}
+	if n.dht, err = dht.New(ctx, cfg.dhtConfig(dbase), dht.Options{
+		Host:      n.host,
+		Identity:  priv,
+		Datastore: n.store.Datastore(store.PrefixDHT),
+		Bootstrap: boot,
+		Logger:    log.With("subsystem", "dht"),
+	}); err != nil {
 		return nil, err
 	}
 
@@ -132,6 +170,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	n.sup.addCore("host", n.hostHealth)
 	n.sup.addCore("bootstrap", n.bootstrapHealth)
 	n.reg.MustRegister(n.metrics()...)
+	if err := n.sup.start(ctx, n.dht); err != nil {
+		return nil, err
+	}
 
 	if !opts.NoAPI {
 		tok, err := opts.Dir.ReadToken()
@@ -140,8 +181,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		}
 		n.api = newAPI(cfg.API, tok, n.reg, log.With("subsystem", "api"))
 		n.api.onBound = n.writeAddr
-		if err := n.registerNodeMethods(); err != nil {
-			return nil, err
+		for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods} {
+			if err := reg(); err != nil {
+				return nil, err
+			}
 		}
 		if err := n.sup.start(ctx, n.api); err != nil {
 			return nil, err
@@ -163,6 +206,9 @@ func NewLogger(w io.Writer, cfg LogConfig) *slog.Logger {
 
 // Host returns the node's libp2p host.
 func (n *Node) Host() *p2p.Host { return n.host }
+
+// DHT returns the node's Kademlia DHT.
+func (n *Node) DHT() *dht.DHT { return n.dht }
 
 // Store returns the node's Badger store.
 func (n *Node) Store() *store.DB { return n.store }
@@ -257,10 +303,13 @@ func (n *Node) Close() error {
 		if n.sup != nil {
 			n.sup.stop()
 		}
+		if n.dht != nil {
+			errs = append(errs, n.dht.Close())
+		}
 		if n.host != nil {
 			errs = append(errs, n.host.Close())
 		}
-		if n.store != nil {
+		if n.store != nil && n.storeOwned {
 			errs = append(errs, n.store.Close())
 		}
 		if n.dir != "" && n.api != nil {

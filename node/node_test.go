@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -54,9 +55,9 @@ func initTestDir(t *testing.T, mutate func(*Config)) (DataDir, Config) {
 
 func startAt(t *testing.T, dir DataDir, cfg Config) *testNode {
 	t.Helper()
-	p2pc := p2p.TestConfig()
+	p2pc, dhtc := p2p.TestConfig(), dht.TestConfig()
 	n, err := Start(context.Background(), cfg, Options{
-		Dir: dir, P2P: &p2pc, Supervisor: TestSupervisorConfig(),
+		Dir: dir, P2P: &p2pc, DHT: &dhtc, Supervisor: TestSupervisorConfig(),
 		Logger: NewLogger(io.Discard, cfg.Log),
 	})
 	require.NoError(t, err)
@@ -93,7 +94,7 @@ func TestNodeAnswersStatus(t *testing.T) {
 		names[s.Name] = s.State
 		assert.True(t, s.Healthy, s.Name)
 	}
-	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "api": StateRunning}, names)
+	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "dht": StateRunning, "api": StateRunning}, names)
 
 	var v VersionInfo
 	require.NoError(t, c.Call(context.Background(), "node.version", nil, &v))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	connmgrcore "github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -48,9 +49,12 @@ type Host struct {
 
 	log       *slog.Logger
 	mdns      mdns.Service
-	ctx       context.Context // cancelled by Close; bounds mDNS dials
+	connMgr   *connmgr.BasicConnMgr // set by Attach for hosts built without one
+	ctx       context.Context       // cancelled by Close; bounds mDNS dials
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	spawnMu   sync.Mutex
+	closing   bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -173,6 +177,15 @@ func newResourceManager(cfg Config, reg prometheus.Registerer) (network.Resource
 // ResourceMemory is configured.
 const defaultResourceFDs = 4096
 
+// ConnManager returns the host's connection manager: libp2p's own, or the
+// one Attach brought for a host that had none.
+func (h *Host) ConnManager() connmgrcore.ConnManager {
+	if h.connMgr != nil {
+		return h.connMgr
+	}
+	return h.Host.ConnManager()
+}
+
 // AddrInfo returns the host's ID and listen addresses.
 func (h *Host) AddrInfo() peer.AddrInfo {
 	return peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
@@ -186,15 +199,36 @@ func (h *Host) Close() error {
 		if h.mdns != nil {
 			errs = append(errs, h.mdns.Close())
 		}
+		h.spawnMu.Lock()
+		h.closing = true
+		h.spawnMu.Unlock()
 		h.cancel()
 		h.wg.Wait()
 		if h.Bootstrap != nil {
 			errs = append(errs, h.Bootstrap.Close())
 		}
 		errs = append(errs, h.Host.Close())
+		if h.connMgr != nil {
+			errs = append(errs, h.connMgr.Close())
+		}
 		h.closeErr = errors.Join(errs...)
 	})
 	return h.closeErr
+}
+
+// spawn runs f in a goroutine the host owns (Close cancels its context and
+// waits for it), unless the host is closing.
+func (h *Host) spawn(f func(ctx context.Context)) {
+	h.spawnMu.Lock()
+	defer h.spawnMu.Unlock()
+	if h.closing {
+		return
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		f(h.ctx)
+	}()
 }
 
 type mdnsNotifee struct {
@@ -208,16 +242,53 @@ func (n *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 		return
 	}
 	n.h.log.Debug("mdns: found peer", "peer", ai.ID)
-	if n.h.ctx.Err() != nil {
-		return
-	}
-	n.h.wg.Add(1)
-	go func() {
-		defer n.h.wg.Done()
-		ctx, cancel := context.WithTimeout(n.h.ctx, n.timeout)
+	n.h.spawn(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, n.timeout)
 		defer cancel()
 		if err := n.h.Connect(ctx, ai); err != nil {
 			n.h.log.Debug("mdns: dial failed", "peer", ai.ID, "err", err)
 		}
-	}()
+	})
+}
+
+// Attach wraps a host built elsewhere — libp2p's mocknet in the simulator —
+// with the ban list, bootstrapper and protocol conventions of New. Such a
+// host has no connection gater, so Attach enforces bans by closing any
+// connection a banned peer makes. The Host takes ownership of h: Close
+// closes it.
+func Attach(h host.Host, cfg Config, opts Options) (*Host, error) {
+	if opts.Bans == nil {
+		return nil, fmt.Errorf("%w: no ban list", ErrConfig)
+	}
+	boot, err := ParseBootstrap(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// mocknet hosts have no connection manager: bring our own, so that the
+	// simulator's nodes keep a connection budget like real ones.
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	if err != nil {
+		return nil, fmt.Errorf("p2p: connection manager: %w", err)
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	hh := &Host{Host: h, Bans: opts.Bans, log: log, ctx: hctx, cancel: cancel, connMgr: cm}
+	h.Network().Notify(cm.Notifee())
+	h.Network().Notify(&network.NotifyBundle{
+		ConnectedF: func(n network.Network, c network.Conn) {
+			if opts.Bans.IsBanned(c.RemotePeer()) {
+				// Not from inside the notification: closing there can deadlock.
+				hh.spawn(func(context.Context) { _ = c.Close() })
+			}
+		},
+	})
+	if hh.Bootstrap, err = NewBootstrapper(hh, cfg, boot, log); err != nil {
+		cancel()
+		cm.Close()
+		return nil, fmt.Errorf("p2p: bootstrapper: %w", err)
+	}
+	return hh, nil
 }

@@ -14,6 +14,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
+	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
 )
@@ -63,7 +64,7 @@ type devnet struct {
 // startDevnet starts n nodes in base, the others bootstrapping to the first.
 func startDevnet(ctx context.Context, base string, n int, logCfg node.LogConfig, logOut io.Writer) (*devnet, error) {
 	d := &devnet{base: base}
-	p2pBase := p2p.TestConfig()
+	p2pBase, dhtBase := p2p.TestConfig(), dht.TestConfig()
 	var boot string
 	for i := range n {
 		dir := node.DataDir(filepath.Join(base, fmt.Sprintf("node%d", i)))
@@ -76,7 +77,7 @@ func startDevnet(ctx context.Context, base string, n int, logCfg node.LogConfig,
 			d.Close()
 			return nil, err
 		}
-		nd, err := node.Start(ctx, cfg, node.Options{Dir: dir, P2P: &p2pBase, Logger: node.NewLogger(logOut, cfg.Log)})
+		nd, err := node.Start(ctx, cfg, node.Options{Dir: dir, P2P: &p2pBase, DHT: &dhtBase, Logger: node.NewLogger(logOut, cfg.Log)})
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("node%d: %w", i, err)

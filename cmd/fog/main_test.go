@@ -279,3 +279,52 @@ func TestDevnet(t *testing.T) {
 	}
 	_ = p2p.TestConfig
 }
+
+func TestDHTCommands(t *testing.T) {
+	base := t.TempDir()
+	d, err := startDevnet(context.Background(), base, 4, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, d.waitConnected(ctx, nil))
+	require.Eventually(t, func() bool {
+		for _, n := range d.nodes {
+			if n.DHT().Table().Size < 2 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond)
+	p0, p3 := string(d.dirs[0]), string(d.dirs[3])
+	id3 := d.nodes[3].Host().ID().String()
+
+	out, _, err := fog(t, ctx, "dht", "provide", "module:1234", "--path", p3)
+	require.NoError(t, err)
+	assert.Contains(t, out, "providing")
+	out, _, err = fog(t, ctx, "dht", "providers", "module:1234", "--path", p0)
+	require.NoError(t, err)
+	assert.Contains(t, out, id3)
+
+	out, _, err = fog(t, ctx, "dht", "put", "motd", "hello fog", "--path", p3)
+	require.NoError(t, err)
+	assert.Contains(t, out, "/fog/"+id3+"/motd seq 1")
+	out, _, err = fog(t, ctx, "dht", "get", id3, "motd", "--path", p0, "--json")
+	require.NoError(t, err)
+	var rec node.DHTRecord
+	require.NoError(t, json.Unmarshal([]byte(out), &rec))
+	assert.Equal(t, "hello fog", rec.Value)
+
+	out, _, err = fog(t, ctx, "dht", "find-peer", id3, "--path", p0)
+	require.NoError(t, err)
+	assert.Contains(t, out, id3)
+	out, _, err = fog(t, ctx, "dht", "table", "--path", p0)
+	require.NoError(t, err)
+	assert.Contains(t, out, "mode server")
+
+	_, _, err = fog(t, ctx, "dht", "get", id3, "nothing-here", "--path", p0)
+	require.Error(t, err)
+	_, _, err = fog(t, ctx, "dht", "get", "not-a-peer", "x", "--path", p0)
+	require.Error(t, err)
+	assert.Contains(t, oneLine(err), "not a peer ID")
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/fog-compute/fog/sim"
+)
+
+func (a *app) simCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sim SCENARIO",
+		Short: "Run a simulated network of real nodes in this process and report figures",
+		Long: `sim runs N real fog nodes in this process on libp2p's in-process network
+(mocknet), each with an in-memory store, with link latency, loss, churn and
+partitions, and measures how the network behaves. Every random choice comes
+from --seed, so a run can be repeated.`,
+	}
+	cmd.AddCommand(a.simDHTCmd())
+	return cmd
+}
+
+// simFlags are the flags every scenario shares.
+type simFlags struct {
+	nodes   int
+	seed    uint64
+	out     string
+	latMin  time.Duration
+	latMax  time.Duration
+	loss    float64
+	quiet   bool
+	timeout time.Duration
+}
+
+func (f *simFlags) register(cmd *cobra.Command, nodes int) {
+	cmd.Flags().IntVar(&f.nodes, "nodes", nodes, "number of nodes")
+	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed of every random choice")
+	cmd.Flags().StringVar(&f.out, "out", "", "directory to write the JSON result and PNG plots to")
+	cmd.Flags().DurationVar(&f.latMin, "latency-min", 20*time.Millisecond, "least one-way link latency")
+	cmd.Flags().DurationVar(&f.latMax, "latency-max", 120*time.Millisecond, "greatest one-way link latency")
+	cmd.Flags().Float64Var(&f.loss, "loss", 0, "probability that a request on a link is lost (retried after a timeout)")
+	cmd.Flags().BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", time.Hour, "give up after this long")
+}
+
+func (f *simFlags) network(n int) (sim.Config, error) {
+	if f.nodes < 2 || f.nodes > 5000 {
+		return sim.Config{}, fmt.Errorf("--nodes %d: want 2 to 5000", f.nodes)
+	}
+	c := sim.DefaultConfig(n)
+	c.Seed = f.seed
+	c.Links.LatencyMin, c.Links.LatencyMax, c.Links.Loss = f.latMin, f.latMax, f.loss
+	return c, c.Links.Validate()
+}
+
+// bar draws scenario progress on w.
+type bar struct {
+	w   io.Writer
+	bar *progressbar.ProgressBar
+}
+
+func (b *bar) Phase(name string, total int) {
+	if b.bar != nil {
+		b.bar.Finish()
+		fmt.Fprintln(b.w)
+	}
+	b.bar = progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(b.w),
+		progressbar.OptionSetDescription(fmt.Sprintf("%-34s", name)),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+	)
+}
+
+func (b *bar) Step(n int) {
+	if b.bar != nil {
+		b.bar.Add(n)
+	}
+}
+
+func (b *bar) done() {
+	if b.bar != nil {
+		b.bar.Finish()
+		fmt.Fprintln(b.w)
+	}
+}
+
+func (a *app) progress(quiet bool) (sim.Progress, func()) {
+	if quiet || a.json {
+		return nil, func() {}
+	}
+	if f, ok := a.errOut.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		l := &lines{w: a.errOut}
+		return l, l.done
+	}
+	b := &bar{w: a.errOut}
+	return b, b.done
+}
+
+// lines reports progress as one line per phase, for logs and pipes.
+type lines struct {
+	mu    sync.Mutex
+	w     io.Writer
+	name  string
+	total int
+	done0 int
+	start time.Time
+}
+
+func (l *lines) Phase(name string, total int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.finish()
+	l.name, l.total, l.done0, l.start = name, total, 0, time.Now()
+	fmt.Fprintf(l.w, "%s (%d)...\n", name, total)
+}
+
+func (l *lines) Step(n int) {
+	l.mu.Lock()
+	l.done0 += n
+	l.mu.Unlock()
+}
+
+func (l *lines) done() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.finish()
+}
+
+func (l *lines) finish() {
+	if l.name != "" {
+		fmt.Fprintf(l.w, "%s: %d/%d in %s\n", l.name, l.done0, l.total, time.Since(l.start).Round(time.Millisecond))
+		l.name = ""
+	}
+}
+
+func (a *app) simDHTCmd() *cobra.Command {
+	var f simFlags
+	var churn float64
+	var partition bool
+	var lookups int
+	var duration time.Duration
+	cmd := &cobra.Command{
+		Use:   "dht",
+		Short: "Boot a network and measure DHT lookups (optionally under churn or across a healed partition)",
+		Example: `  fog sim dht --nodes 200
+  fog sim dht --nodes 200 --churn 0.1 --json
+  fog sim dht --nodes 200 --partition --out sim-out/partition`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			netCfg, err := f.network(f.nodes)
+			if err != nil {
+				return err
+			}
+			if churn < 0 || churn > 1 {
+				return fmt.Errorf("--churn %v: want a fraction of nodes per minute between 0 and 1", churn)
+			}
+			if churn > 0 && partition {
+				return fmt.Errorf("--churn and --partition are separate scenarios: give one")
+			}
+			s := sim.DefaultDHTScenario(f.nodes)
+			s.Network = netCfg
+			s.Churn, s.Partition, s.Lookups, s.Duration = churn, partition, lookups, duration
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			ctx, stop := signalContext(ctx, a.errOut)
+			defer stop()
+			prog, done := a.progress(f.quiet)
+			res, err := s.Run(ctx, prog)
+			done()
+			if err != nil {
+				return err
+			}
+			if f.out != "" {
+				if err := writeDHTOut(f.out, res); err != nil {
+					return err
+				}
+			}
+			return a.print(res, func(w io.Writer) error {
+				fmt.Fprintf(w, "nodes %d, seed %d: boot %.1fs, %.2f MiB heap and %.0f goroutines per node, routing table p50 %.0f peers\n",
+					res.Nodes, res.Seed, res.BootSeconds, res.HeapMiBPerNode, res.GoroutinesPerNode, res.RoutingTableP50)
+				if res.Churn > 0 {
+					fmt.Fprintf(w, "churn %.0f%%/min: %d departures; %d lookups whose target left were not counted\n", res.Churn*100, res.Departures, res.TargetLeft)
+				}
+				if res.Partition {
+					fmt.Fprintf(w, "partition: within-group success %.2f%%\n", res.WithinGroupOK*100)
+					for _, b := range res.Batches {
+						fmt.Fprintf(w, "  %5.0fs after heal: %3d cross-cut lookups, %.2f%% found\n", b.AfterHealSeconds, b.Lookups, b.SuccessRate*100)
+					}
+				}
+				fmt.Fprintf(w, "lookups %d: success %.2f%%, hops p50 %.0f p99 %.0f, latency p50 %.0f ms p99 %.0f ms\n",
+					res.Lookups, res.LookupSuccessRate*100, res.HopsP50, res.HopsP99, res.LatencyMsP50, res.LatencyMsP99)
+				if len(res.Failures) > 0 {
+					keys := make([]string, 0, len(res.Failures))
+					for k := range res.Failures {
+						keys = append(keys, k)
+					}
+					sort.Strings(keys)
+					for _, k := range keys {
+						fmt.Fprintf(w, "  failed (%s): %d\n", k, res.Failures[k])
+					}
+				}
+				if f.out != "" {
+					fmt.Fprintf(w, "wrote %s\n", f.out)
+				}
+				return nil
+			})
+		},
+	}
+	f.register(cmd, 50)
+	cmd.Flags().Float64Var(&churn, "churn", 0, "fraction of nodes that leave per minute (each returns after 30 s; half crash, half stop)")
+	cmd.Flags().BoolVar(&partition, "partition", false, "split the network in two for 30 s, heal it, and measure cross-cut lookups for 60 s")
+	cmd.Flags().IntVar(&lookups, "lookups", 1000, "number of lookups")
+	cmd.Flags().DurationVar(&duration, "duration", 2*time.Minute, "with --churn: how long the lookups are spread over")
+	return cmd
+}
+
+func writeDHTOut(dir string, res sim.DHTResult) error {
+	if err := sim.WriteJSON(dir, "dht.json", res); err != nil {
+		return err
+	}
+	if err := sim.Histogram(filepath.Join(dir, "dht-hops.png"), fmt.Sprintf("DHT lookup hops, %d nodes", res.Nodes), "hops", res.Hops); err != nil {
+		return err
+	}
+	return sim.CDF(filepath.Join(dir, "dht-latency-cdf.png"), fmt.Sprintf("DHT lookup latency, %d nodes", res.Nodes), "ms", res.LatenciesMs)
+}

@@ -1,0 +1,118 @@
+package dht
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/routing"
+)
+
+// LookupStats describes one FindPeer lookup.
+type LookupStats struct {
+	// Found reports whether the target's addresses were found.
+	Found bool `json:"found"`
+	// Hops is the length of the chain of peers that led to the target: 1
+	// when a peer of our own routing table knew it, 0 when we were already
+	// connected to it.
+	Hops int `json:"hops"`
+	// Queried counts the peers asked.
+	Queried int `json:"queried"`
+	// Duration is the lookup's wall time.
+	Duration time.Duration `json:"duration"`
+}
+
+// FindPeerStats looks target up like FindPeer (which answers at once for a
+// peer it is connected to) and reports how the lookup went. It follows the lookup through go-libp2p's routing query events: a
+// peer first learnt from a response of a peer at depth d has depth d+1, and
+// the hops are the depth of the peer whose response named the target.
+func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo, LookupStats, error) {
+	start := time.Now()
+	if d.h.Network().Connectedness(target) == network.Connected {
+		ai := d.h.Peerstore().PeerInfo(target)
+		return ai, LookupStats{Found: true, Duration: time.Since(start)}, nil
+	}
+	var ai peer.AddrInfo
+	st, err := d.traced(ctx, target, func(ctx context.Context) error {
+		var err error
+		ai, err = d.kad.FindPeer(ctx, target)
+		return err
+	})
+	st.Duration = time.Since(start)
+	if err != nil {
+		st.Found = false
+		return peer.AddrInfo{}, st, fmt.Errorf("dht: find peer %s: %w", target, err)
+	}
+	st.Found = true
+	return ai, st, nil
+}
+
+// Lookup runs a full Kademlia lookup for target's key, whether or not this
+// node is connected to target, and reports whether target was reached: being
+// the closest peer to its own key, a reachable target is queried and
+// answers; an unreachable one (or one no peer knows) is not found. The
+// simulator measures routing with it, as FindPeer short-circuits for
+// connected peers.
+func (d *DHT) Lookup(ctx context.Context, target peer.ID) (LookupStats, error) {
+	start := time.Now()
+	st, err := d.traced(ctx, target, func(ctx context.Context) error {
+		_, err := d.kad.GetClosestPeers(ctx, string(target))
+		return err
+	})
+	st.Duration = time.Since(start)
+	if err != nil {
+		return st, fmt.Errorf("dht: lookup %s: %w", target, err)
+	}
+	if !st.Found {
+		return st, fmt.Errorf("dht: lookup %s: %w", target, ErrNotFound)
+	}
+	return st, nil
+}
+
+// traced runs one lookup with routing query events on and counts its hops
+// and queries.
+func (d *DHT) traced(ctx context.Context, target peer.ID, run func(context.Context) error) (LookupStats, error) {
+	ectx, cancel := context.WithCancel(ctx)
+	ectx, events := routing.RegisterForQueryEvents(ectx)
+	type tally struct {
+		hops, queried int
+		answered      bool // the target itself responded
+	}
+	done := make(chan tally, 1)
+	go func() {
+		depth := map[peer.ID]int{}
+		var t tally
+		for ev := range events {
+			switch ev.Type {
+			case routing.SendingQuery:
+				if _, ok := depth[ev.ID]; !ok {
+					depth[ev.ID] = 1
+				}
+				t.queried++
+			case routing.PeerResponse:
+				if ev.ID == target {
+					t.answered = true
+				}
+				dd := depth[ev.ID]
+				if dd == 0 {
+					dd = 1
+				}
+				for _, r := range ev.Responses {
+					if _, ok := depth[r.ID]; !ok {
+						depth[r.ID] = dd + 1
+					}
+					if r.ID == target && t.hops == 0 {
+						t.hops = dd
+					}
+				}
+			}
+		}
+		done <- t
+	}()
+	err := run(ectx)
+	cancel() // closes events once the lookup's publishers are done
+	t := <-done
+	return LookupStats{Hops: t.hops, Queried: t.queried, Found: t.answered}, err
+}

@@ -1,0 +1,581 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/node"
+	"github.com/fog-compute/fog/p2p"
+	"github.com/fog-compute/fog/store"
+)
+
+// Errors of the simulated network.
+var (
+	// ErrLost is the error of a stream whose opening was lost on every
+	// retry of a lossy link.
+	ErrLost = errors.New("sim: request lost on a lossy link")
+	// ErrDown means the node is not running.
+	ErrDown = errors.New("sim: node is down")
+)
+
+// Links describes the simulated links between every pair of nodes.
+type Links struct {
+	// LatencyMin and LatencyMax bound the one-way latency of a link, drawn
+	// uniformly per pair of nodes from the seed. 20–120 ms spans a metro
+	// link to an intercontinental one.
+	LatencyMin, LatencyMax time.Duration
+	// Bandwidth is each link's bandwidth in bytes per second; 0 is
+	// unlimited.
+	Bandwidth float64
+	// Loss is the probability that one attempt to open a stream (a request)
+	// on a link is lost. A lost attempt costs a retransmission timeout
+	// (twice the round trip, at least 200 ms) and is retried; after three
+	// lost attempts the stream fails with ErrLost, as a connection attempt
+	// does after its SYN retries.
+	Loss float64
+}
+
+// DefaultLinks are links of 20–120 ms, unlimited bandwidth, no loss.
+func DefaultLinks() Links {
+	return Links{LatencyMin: 20 * time.Millisecond, LatencyMax: 120 * time.Millisecond}
+}
+
+// Validate names the first bad field.
+func (l Links) Validate() error {
+	switch {
+	case l.LatencyMin < 0 || l.LatencyMax < l.LatencyMin:
+		return fmt.Errorf("sim: latency range %s–%s is not a range", l.LatencyMin, l.LatencyMax)
+	case l.Bandwidth < 0:
+		return fmt.Errorf("sim: bandwidth %v is negative", l.Bandwidth)
+	case l.Loss < 0 || l.Loss >= 1:
+		return fmt.Errorf("sim: loss %v: want 0 <= loss < 1", l.Loss)
+	}
+	return nil
+}
+
+// Config describes a simulated network.
+type Config struct {
+	// Nodes is how many nodes the network has.
+	Nodes int
+	// Seed seeds every random choice of the simulation: keys, link
+	// latencies, which node bootstraps to which, faults and workloads. Two
+	// runs with one seed make the same choices; goroutine scheduling still
+	// makes timings differ.
+	Seed uint64
+	// Links describes the links.
+	Links Links
+	// BootstrapPeers is how many earlier nodes each node bootstraps to
+	// (chosen at random); 3 gives every node a few ways in without making
+	// node 0 a hub.
+	BootstrapPeers int
+	// Node is the configuration of every node (Node.TestConfig by default).
+	Node node.Config
+	// DHT holds the DHT timers of every node.
+	DHT dht.Config
+	// P2P holds the host timers of every node.
+	P2P p2p.Config
+	// Supervisor holds the service supervisor's timers of every node.
+	Supervisor node.SupervisorConfig
+	// Store configures every node's in-memory store.
+	Store store.Config
+	// Logger receives every node's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a network of n nodes with DefaultLinks.
+func DefaultConfig(n int) Config {
+	sup := node.TestSupervisorConfig()
+	// Hundreds of nodes share two cores: check health every few seconds.
+	sup.HealthInterval, sup.StableAfter = 5*time.Second, 10*time.Second
+	d := dht.TestConfig()
+	d.SnapshotInterval = 5 * time.Second
+	nc := node.TestConfig()
+	// A modest connection budget, as on a home machine: without it every
+	// simulated node ends up connected to every other and lookups are moot.
+	nc.P2P.ConnLow, nc.P2P.ConnHigh, nc.P2P.ConnGrace = 24, 48, node.Duration(20*time.Second)
+	return Config{
+		Nodes:          n,
+		Seed:           1,
+		Links:          DefaultLinks(),
+		BootstrapPeers: 3,
+		Node:           nc,
+		DHT:            d,
+		P2P:            p2p.TestConfig(),
+		Supervisor:     sup,
+		Store:          simStore(),
+	}
+}
+
+// simStore is the in-memory store of a simulated node: a 1 MiB memtable
+// (Badger allocates each memtable's arena whole, so at 2 MiB it was two
+// thirds of a node's heap); values up to about 150 KiB fit.
+func simStore() store.Config {
+	c := store.InMemoryConfig()
+	c.MemTableSize = 1 << 20
+	c.Logger = nil
+	return c
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	if c.Nodes < 1 {
+		return fmt.Errorf("sim: nodes %d: want at least 1", c.Nodes)
+	}
+	if err := c.Store.Validate(); err != nil {
+		return err
+	}
+	if !c.Store.InMemory {
+		return errors.New("sim: store must be in memory")
+	}
+	if c.BootstrapPeers < 1 {
+		return fmt.Errorf("sim: bootstrap peers %d: want at least 1", c.BootstrapPeers)
+	}
+	if err := c.Links.Validate(); err != nil {
+		return err
+	}
+	return c.Node.Validate()
+}
+
+// Node is one simulated node: its identity and store outlive restarts.
+type Node struct {
+	// Index is the node's position in the network.
+	Index int
+	// ID is the node's peer ID.
+	ID peer.ID
+
+	key   crypto.PrivKey
+	boot  []int
+	group int
+
+	mu    sync.Mutex
+	store *store.DB // the "disk": survives crashes and restarts
+	node  *node.Node
+}
+
+// Running returns the node while it runs, nil while it is down.
+func (n *Node) Running() *node.Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.node
+}
+
+// Network is an in-process network of real fog nodes on libp2p's mocknet.
+// Its methods are safe for concurrent use.
+type Network struct {
+	cfg   Config
+	mn    mocknet.Mocknet
+	nodes []*Node
+	log   *slog.Logger
+
+	index map[peer.ID]int // immutable after New
+
+	mu          sync.Mutex // guards links, groups, present and partitioned
+	partitioned bool
+	present     []bool     // the node's host is on the mocknet and linked
+	rng         *rand.Rand // guarded by rngMu
+	rngMu       sync.Mutex
+}
+
+// New creates a network of cfg.Nodes nodes; none runs until Start.
+func New(cfg Config) (*Network, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	nw := &Network{cfg: cfg, mn: mocknet.New(), log: log, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
+		index: make(map[peer.ID]int, cfg.Nodes), present: make([]bool, cfg.Nodes)}
+	for i := range cfg.Nodes {
+		// Ed25519 keys from the seed: the same seed gives the same peer IDs.
+		seed := make([]byte, 32)
+		for j := range seed {
+			seed[j] = byte(nw.rng.Uint32())
+		}
+		key, _, err := crypto.GenerateEd25519Key(&seedReader{b: seed})
+		if err != nil {
+			return nil, fmt.Errorf("sim: key: %w", err)
+		}
+		id, err := peer.IDFromPrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		n := &Node{Index: i, ID: id, key: key}
+		if i > 0 {
+			perm := nw.rng.Perm(i)
+			n.boot = perm[:min(cfg.BootstrapPeers, i)]
+		}
+		nw.nodes = append(nw.nodes, n)
+		nw.index[id] = i
+	}
+	return nw, nil
+}
+
+// seedReader yields its bytes then zeros: a deterministic source for key
+// generation.
+type seedReader struct{ b []byte }
+
+func (r *seedReader) Read(p []byte) (int, error) {
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	for i := n; i < len(p); i++ {
+		p[i] = 0
+	}
+	return len(p), nil
+}
+
+// Nodes returns the network's nodes.
+func (nw *Network) Nodes() []*Node { return nw.nodes }
+
+// Node returns node i.
+func (nw *Network) Node(i int) *Node { return nw.nodes[i] }
+
+// Rand runs f with the network's seeded random source.
+func (nw *Network) Rand(f func(r *rand.Rand)) {
+	nw.rngMu.Lock()
+	defer nw.rngMu.Unlock()
+	f(nw.rng)
+}
+
+// addr is a node's address on the mocknet (never used by the OS).
+func addr(i int) ma.Multiaddr {
+	return ma.StringCast(fmt.Sprintf("/ip4/127.%d.%d.%d/tcp/4001", 1+i/65025, (i/255)%255, i%255+1))
+}
+
+// latency is the one-way latency of the link between nodes i and j: uniform
+// in [LatencyMin, LatencyMax], fixed by the seed and the pair.
+func (nw *Network) latency(i, j int) time.Duration {
+	if i > j {
+		i, j = j, i
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%d/%d", nw.cfg.Seed, i, j)
+	span := nw.cfg.Links.LatencyMax - nw.cfg.Links.LatencyMin
+	if span <= 0 {
+		return nw.cfg.Links.LatencyMin
+	}
+	return nw.cfg.Links.LatencyMin + time.Duration(h.Sum64()%uint64(span+1))
+}
+
+// Latency returns the one-way latency between nodes i and j.
+func (nw *Network) Latency(i, j int) time.Duration { return nw.latency(i, j) }
+
+// Start starts node i (from its store, if it ran before). Node i
+// bootstraps to the nodes chosen for it when the network was made.
+func (nw *Network) Start(ctx context.Context, i int) error {
+	n := nw.nodes[i]
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.node != nil {
+		return nil
+	}
+	if n.store == nil {
+		db, err := store.Open(nw.cfg.Store)
+		if err != nil {
+			return fmt.Errorf("sim: node %d store: %w", i, err)
+		}
+		n.store = db
+	}
+	cfg := nw.cfg.Node
+	cfg.P2P.Bootstrap = nil
+	for _, b := range n.boot {
+		cfg.P2P.Bootstrap = append(cfg.P2P.Bootstrap, fmt.Sprintf("%s/p2p/%s", addr(b), nw.nodes[b].ID))
+	}
+	p2pc, dhtc := nw.cfg.P2P, nw.cfg.DHT
+	nd, err := node.Start(ctx, cfg, node.Options{
+		Identity:   n.key,
+		Store:      n.store,
+		NoAPI:      true,
+		P2P:        &p2pc,
+		DHT:        &dhtc,
+		Supervisor: nw.cfg.Supervisor,
+		Logger:     nw.log.With("node", i),
+		NewHost: func(priv crypto.PrivKey) (host.Host, error) {
+			h, err := nw.mn.AddPeer(priv, addr(i))
+			if err != nil {
+				return nil, err
+			}
+			nw.linkNode(i)
+			return &simHost{Host: h, nw: nw, idx: i}, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("sim: start node %d: %w", i, err)
+	}
+	n.node = nd
+	return nil
+}
+
+// linkNode links node i to every node present on the mocknet (in its group
+// while the network is partitioned).
+func (nw *Network) linkNode(i int) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	me := nw.nodes[i]
+	nw.present[i] = true
+	for j, o := range nw.nodes {
+		if j == i || !nw.present[j] {
+			continue
+		}
+		if nw.partitioned && o.group != me.group {
+			continue
+		}
+		nw.link(i, j)
+	}
+}
+
+// link creates the link between i and j with its latency; nw.mu held.
+func (nw *Network) link(i, j int) {
+	a, b := nw.nodes[i].ID, nw.nodes[j].ID
+	if len(nw.mn.LinksBetweenPeers(a, b)) > 0 {
+		return
+	}
+	l, err := nw.mn.LinkPeers(a, b)
+	if err != nil {
+		return
+	}
+	l.SetOptions(mocknet.LinkOptions{Latency: nw.latency(i, j), Bandwidth: nw.cfg.Links.Bandwidth})
+}
+
+// unlinkNode removes every link of node i; nw.mu held.
+func (nw *Network) unlinkNode(i int) {
+	nw.present[i] = false
+	for j := range nw.nodes {
+		if j != i {
+			for _, l := range nw.mn.LinksBetweenPeers(nw.nodes[i].ID, nw.nodes[j].ID) {
+				_ = nw.mn.Unlink(l)
+			}
+		}
+	}
+}
+
+// Stop stops node i gracefully: its services save their state and its
+// connections close, as when a person stops fog.
+func (nw *Network) Stop(i int) error {
+	n := nw.nodes[i]
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.node == nil {
+		return nil
+	}
+	err := n.node.Close()
+	n.node = nil
+	nw.mu.Lock()
+	nw.unlinkNode(i)
+	nw.mu.Unlock()
+	return err
+}
+
+// Crash drops node i as a power cut would: what its store held at the
+// instant of the crash survives (the simulator copies it), nothing the node
+// would have written while shutting down does, and its peers see its
+// connections vanish.
+func (nw *Network) Crash(i int) error {
+	n := nw.nodes[i]
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.node == nil {
+		return nil
+	}
+	// Cut the node off first, so it can neither be reached nor tell anyone.
+	nw.mu.Lock()
+	nw.unlinkNode(i)
+	nw.mu.Unlock()
+	nd := n.node
+	for _, c := range nd.Host().Network().Conns() {
+		_ = c.Close()
+	}
+	disk, err := snapshot(n.store, nw.cfg.Store)
+	if err != nil {
+		return fmt.Errorf("sim: crash node %d: %w", i, err)
+	}
+	_ = nd.Close() // writes made now go to the old store, which is dropped
+	n.node = nil
+	old := n.store
+	n.store = disk
+	return old.Close()
+}
+
+// snapshot copies an in-memory store into a new one.
+func snapshot(db *store.DB, cfg store.Config) (*store.DB, error) {
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := db.Badger().Backup(pw, 0)
+		pw.CloseWithError(err)
+		errc <- err
+	}()
+	cp, err := store.Open(cfg)
+	if err != nil {
+		pr.Close()
+		<-errc
+		return nil, err
+	}
+	if err := cp.Badger().Load(pr, 256); err != nil {
+		pr.CloseWithError(err)
+		<-errc
+		cp.Close()
+		return nil, fmt.Errorf("load snapshot: %w", err)
+	}
+	if err := <-errc; err != nil {
+		cp.Close()
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	return cp, nil
+}
+
+// Partition splits the network: node i goes to group groupOf(i), links and
+// connections between groups are cut until Heal.
+func (nw *Network) Partition(groupOf func(i int) int) {
+	nw.mu.Lock()
+	nw.partitioned = true
+	for i, n := range nw.nodes {
+		n.group = groupOf(i)
+	}
+	for i := range nw.nodes {
+		for j := i + 1; j < len(nw.nodes); j++ {
+			if nw.nodes[i].group != nw.nodes[j].group {
+				for _, l := range nw.mn.LinksBetweenPeers(nw.nodes[i].ID, nw.nodes[j].ID) {
+					_ = nw.mn.Unlink(l)
+				}
+			}
+		}
+	}
+	nw.mu.Unlock()
+	groups := make([]int, len(nw.nodes))
+	nw.mu.Lock()
+	for i, n := range nw.nodes {
+		groups[i] = n.group
+	}
+	nw.mu.Unlock()
+	for i, n := range nw.nodes {
+		nd := n.Running()
+		if nd == nil {
+			continue
+		}
+		for _, c := range nd.Host().Network().Conns() {
+			if j := nw.indexOf(c.RemotePeer()); j >= 0 && groups[j] != groups[i] {
+				_ = c.Close()
+			}
+		}
+	}
+}
+
+// Heal relinks every pair of running nodes.
+func (nw *Network) Heal() {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	nw.partitioned = false
+	for i := range nw.nodes {
+		if !nw.present[i] {
+			continue
+		}
+		for j := i + 1; j < len(nw.nodes); j++ {
+			if nw.present[j] {
+				nw.link(i, j)
+			}
+		}
+	}
+}
+
+// Group returns node i's group in the last partition.
+func (nw *Network) Group(i int) int {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	return nw.nodes[i].group
+}
+
+// indexOf returns the index of the node with id, or -1.
+func (nw *Network) indexOf(id peer.ID) int {
+	if i, ok := nw.index[id]; ok {
+		return i
+	}
+	return -1
+}
+
+// Close stops every node and the mocknet.
+func (nw *Network) Close() error {
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sem := make(chan struct{}, 16)
+	for i := range nw.nodes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := nw.Stop(i)
+			n := nw.nodes[i]
+			n.mu.Lock()
+			if n.store != nil {
+				err = errors.Join(err, n.store.Close())
+				n.store = nil
+			}
+			n.mu.Unlock()
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	errs = append(errs, nw.mn.Close())
+	return errors.Join(errs...)
+}
+
+// simHost is a mocknet host whose outgoing streams suffer the link's loss.
+type simHost struct {
+	host.Host
+	nw  *Network
+	idx int
+}
+
+// NewStream opens a stream, losing attempts with the link's loss
+// probability: each lost attempt costs a retransmission timeout.
+func (h *simHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
+	loss := h.nw.cfg.Links.Loss
+	if loss > 0 {
+		j := h.nw.indexOf(p)
+		rto := time.Duration(0)
+		if j >= 0 {
+			rto = max(200*time.Millisecond, 4*h.nw.latency(h.idx, j))
+		}
+		for attempt := 0; ; attempt++ {
+			var lost bool
+			h.nw.Rand(func(r *rand.Rand) { lost = r.Float64() < loss })
+			if !lost {
+				break
+			}
+			if attempt == 2 {
+				return nil, fmt.Errorf("%w: %s to %s", ErrLost, h.ID(), p)
+			}
+			t := time.NewTimer(rto)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+	return h.Host.NewStream(ctx, p, pids...)
+}

@@ -1,0 +1,159 @@
+package sim
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-flow-metrics.(*sweeper).run"),
+		goleak.IgnoreTopFunction("github.com/patrickmn/go-cache.(*janitor).Run"),
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+	)
+}
+
+// smallNet returns a booted network of n nodes with short timers.
+func smallNet(t *testing.T, n int) *Network {
+	t.Helper()
+	cfg := DefaultConfig(n)
+	cfg.Links.LatencyMin, cfg.Links.LatencyMax = 5*time.Millisecond, 30*time.Millisecond
+	cfg.DHT.SnapshotInterval = 200 * time.Millisecond
+	nw, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, nw.Close()) })
+	require.NoError(t, Boot(context.Background(), nw, time.Minute, nil))
+	return nw
+}
+
+// lookupAll runs a full lookup from every running node in from to every
+// running node in to and returns the failures.
+func lookupAll(nw *Network, from, to []int) int {
+	failed := 0
+	for _, i := range from {
+		src := nw.Node(i).Running()
+		for _, j := range to {
+			if i == j || src == nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if _, err := src.DHT().Lookup(ctx, nw.Node(j).ID); err != nil {
+				failed++
+			}
+			cancel()
+		}
+	}
+	return failed
+}
+
+func TestDHTScenarioNoFaults(t *testing.T) {
+	s := DefaultDHTScenario(24)
+	s.Network.Links.LatencyMin, s.Network.Links.LatencyMax = 5*time.Millisecond, 30*time.Millisecond
+	s.Lookups = 150
+	res, err := s.Run(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, res.LookupSuccessRate, "failures: %v", res.Failures)
+	assert.Equal(t, 150, res.Lookups)
+	assert.Len(t, res.Hops, 150)
+	assert.Greater(t, res.LatencyMsP50, 0.0)
+	assert.Greater(t, res.HeapMiBPerNode, 0.0)
+}
+
+func TestLookupsAcrossHealedPartition(t *testing.T) {
+	nw := smallNet(t, 20)
+	group := func(i int) int { return i % 2 }
+	nw.Partition(group)
+	var even, odd []int
+	for i := range 20 {
+		if group(i) == 0 {
+			even = append(even, i)
+		} else {
+			odd = append(odd, i)
+		}
+	}
+	// split: within a group lookups work, across they cannot
+	assert.Zero(t, lookupAll(nw, even[:3], even), "lookups within a group")
+	assert.Equal(t, 3*len(odd), lookupAll(nw, even[:3], odd), "nothing crosses the cut")
+	nw.Heal()
+	require.Eventually(t, func() bool {
+		return lookupAll(nw, even[:4], odd) == 0 && lookupAll(nw, odd[:4], even) == 0
+	}, 60*time.Second, 500*time.Millisecond, "lookups across the former cut succeed again")
+}
+
+func TestCrashedNodeRestartsWithRoutingTable(t *testing.T) {
+	nw := smallNet(t, 16)
+	n := nw.Node(5)
+	size := n.Running().DHT().Table().Size
+	require.Greater(t, size, 0)
+	// wait until a snapshot holding the table has been written
+	require.Eventually(t, func() bool {
+		return n.Running().DHT().SaveSnapshot(context.Background()) == nil
+	}, 5*time.Second, 100*time.Millisecond)
+	require.NoError(t, nw.Crash(5))
+	assert.Nil(t, n.Running())
+	require.NoError(t, nw.Start(context.Background(), 5))
+	info := n.Running().DHT().Table()
+	assert.Equal(t, size, info.Restored, "every peer of the snapshot is restored")
+	assert.GreaterOrEqual(t, info.Size, info.Restored)
+	// and the restarted node routes again
+	assert.Zero(t, lookupAll(nw, []int{5}, []int{0, 1, 2, 3, 9, 12}))
+}
+
+func TestStopLeavesNoGoroutinesAndRestarts(t *testing.T) {
+	nw := smallNet(t, 6)
+	require.NoError(t, nw.Stop(2))
+	require.NoError(t, nw.Stop(2)) // idempotent
+	assert.Equal(t, 1, lookupAll(nw, []int{0}, []int{2}), "a stopped node cannot be found")
+	require.NoError(t, nw.Start(context.Background(), 2))
+	require.Eventually(t, func() bool { return lookupAll(nw, []int{0}, []int{2}) == 0 }, 30*time.Second, 200*time.Millisecond)
+}
+
+func TestLinksAndConfig(t *testing.T) {
+	cfg := DefaultConfig(10)
+	nw, err := New(cfg)
+	require.NoError(t, err)
+	defer nw.Close()
+	for i := range 10 {
+		for j := range 10 {
+			if i != j {
+				l := nw.Latency(i, j)
+				assert.GreaterOrEqual(t, l, cfg.Links.LatencyMin)
+				assert.LessOrEqual(t, l, cfg.Links.LatencyMax)
+				assert.Equal(t, l, nw.Latency(j, i))
+			}
+		}
+	}
+	// the same seed gives the same identities
+	again, err := New(cfg)
+	require.NoError(t, err)
+	defer again.Close()
+	assert.Equal(t, nw.Node(3).ID, again.Node(3).ID)
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.Nodes = 0 },
+		func(c *Config) { c.Links.Loss = 1 },
+		func(c *Config) { c.Links.LatencyMax = c.Links.LatencyMin - 1 },
+		func(c *Config) { c.BootstrapPeers = 0 },
+	} {
+		c := DefaultConfig(3)
+		bad(&c)
+		assert.Error(t, c.Validate())
+	}
+}
+
+func TestLossyLinksStillRoute(t *testing.T) {
+	cfg := DefaultConfig(12)
+	cfg.Links.LatencyMin, cfg.Links.LatencyMax = 2*time.Millisecond, 10*time.Millisecond
+	cfg.Links.Loss = 0.2
+	s := DefaultDHTScenario(12)
+	s.Network = cfg
+	s.Lookups = 60
+	res, err := s.Run(context.Background(), nil)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, res.LookupSuccessRate, 0.95, "failures: %v", res.Failures)
+}
