@@ -90,13 +90,15 @@ type DHTResult struct {
 	RoutingTableP50   float64 `json:"routing_table_p50"`
 	// Churn: departures during the run, and lookups whose target left
 	// while they ran (not counted in the success rate).
-	Churn          float64        `json:"churn_per_min,omitempty"`
-	Departures     int            `json:"departures,omitempty"`
-	TargetLeft     int            `json:"target_left_during_lookup,omitempty"`
-	Partition      bool           `json:"partition,omitempty"`
-	WithinGroupOK  float64        `json:"within_group_success_rate,omitempty"`
-	Batches        []Batch        `json:"post_heal_batches,omitempty"`
-	RecoverySecs   float64        `json:"recovery_seconds,omitempty"`
+	Churn         float64 `json:"churn_per_min,omitempty"`
+	Departures    int     `json:"departures,omitempty"`
+	TargetLeft    int     `json:"target_left_during_lookup,omitempty"`
+	Partition     bool    `json:"partition,omitempty"`
+	WithinGroupOK float64 `json:"within_group_success_rate,omitempty"`
+	Batches       []Batch `json:"post_heal_batches,omitempty"`
+	// RecoverySecs is when, after the heal, the first batch of cross-cut
+	// lookups reached 99 % success (nil if none did).
+	RecoverySecs   *float64       `json:"recovery_seconds,omitempty"`
 	Failures       map[string]int `json:"failures,omitempty"`
 	Hops           []int          `json:"-"`
 	LatenciesMs    []float64      `json:"-"`
@@ -453,7 +455,6 @@ func (s DHTScenario) runPartition(ctx context.Context, nw *Network, res *DHTResu
 	per := max(s.Lookups/steps, 1)
 	progress.Phase("cross-cut lookups after the heal", per*steps)
 	var all []lookupOutcome
-	res.RecoverySecs = -1
 	for k := range steps {
 		at := healed.Add(time.Duration(k) * s.RecoveryStep)
 		if d := time.Until(at); d > 0 {
@@ -474,8 +475,9 @@ func (s DHTScenario) runPartition(ctx context.Context, nw *Network, res *DHTResu
 		}
 		rate := float64(good) / float64(max(len(b), 1))
 		res.Batches = append(res.Batches, Batch{AfterHealSeconds: at.Sub(healed).Seconds(), Lookups: len(b), SuccessRate: rate})
-		if rate >= 0.99 && res.RecoverySecs < 0 {
-			res.RecoverySecs = at.Sub(healed).Seconds()
+		if rate >= 0.99 && res.RecoverySecs == nil {
+			secs := at.Sub(healed).Seconds()
+			res.RecoverySecs = &secs
 		}
 		all = append(all, b...)
 	}

@@ -199,6 +199,11 @@ func (a *app) simDHTCmd() *cobra.Command {
 					for _, b := range res.Batches {
 						fmt.Fprintf(w, "  %5.0fs after heal: %3d cross-cut lookups, %.2f%% found\n", b.AfterHealSeconds, b.Lookups, b.SuccessRate*100)
 					}
+					if res.RecoverySecs != nil {
+						fmt.Fprintf(w, "cross-cut lookups at >= 99%% from %.0f s after the heal\n", *res.RecoverySecs)
+					} else {
+						fmt.Fprintln(w, "cross-cut lookups never reached 99% in the window")
+					}
 				}
 				fmt.Fprintf(w, "lookups %d: success %.2f%%, hops p50 %.0f p99 %.0f, latency p50 %.0f ms p99 %.0f ms\n",
 					res.Lookups, res.LookupSuccessRate*100, res.HopsP50, res.HopsP99, res.LatencyMsP50, res.LatencyMsP99)
