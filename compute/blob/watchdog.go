@@ -1,0 +1,68 @@
+package blob
+
+import (
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// watchdog resets a stream that makes no progress for idle or outlives its
+// total time. It sets the stream's deadlines too, but does not rely on
+// them: not every transport honours them (mocknet's streams ignore them),
+// and a reset unblocks a read or write on any of them.
+type watchdog struct {
+	st    network.Stream
+	end   time.Time
+	idle  time.Duration
+	timer *time.Timer
+	fired atomic.Bool
+}
+
+func newWatchdog(st network.Stream, total, idle time.Duration) *watchdog {
+	w := &watchdog{st: st, end: time.Now().Add(total), idle: idle}
+	d := w.next()
+	_ = st.SetDeadline(time.Now().Add(d))
+	w.timer = time.AfterFunc(d, func() {
+		w.fired.Store(true)
+		_ = st.Reset()
+	})
+	return w
+}
+
+// next is how long the stream may now go without progress.
+func (w *watchdog) next() time.Duration { return min(w.idle, time.Until(w.end)) }
+
+// progress restarts the idle timer (but never past the total time).
+func (w *watchdog) progress() {
+	d := w.next()
+	w.timer.Reset(d)
+	_ = w.st.SetDeadline(time.Now().Add(d))
+}
+
+// stop disarms the watchdog.
+func (w *watchdog) stop() { w.timer.Stop() }
+
+// err attributes err to the watchdog if it reset the stream.
+func (w *watchdog) err(err error) error {
+	if w.fired.Load() {
+		return fmt.Errorf("%w (%v)", ErrTimeout, err)
+	}
+	return err
+}
+
+// progressReader tells the watchdog of every read that returns bytes.
+type progressReader struct {
+	r io.Reader
+	w *watchdog
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.w.progress()
+	}
+	return n, err
+}
