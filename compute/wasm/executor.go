@@ -308,6 +308,9 @@ func (e *Executor) Run(ctx context.Context, spec Spec) (Result, error) {
 			ErrMemoryLimit, ent.minPages, lim.MemoryPages)
 	}
 
+	// Usage.Wall is measured from the moment the limit's clock starts, so a
+	// task stopped by its limit always reports at least the limit.
+	start := time.Now()
 	runCtx, cancel := context.WithTimeoutCause(ctx, lim.WallTime, errWallTime)
 	defer cancel()
 	r, _ := e.runs.Get().(*run)
@@ -346,7 +349,6 @@ func (e *Executor) Run(ctx context.Context, spec Spec) (Result, error) {
 		cfg = cfg.WithFSConfig(wazero.NewFSConfig().WithDirMount(dir, "/scratch"))
 	}
 
-	start := time.Now()
 	mod, err := e.rt.InstantiateModule(experimental.WithMemoryAllocator(runCtx, &r.mem), ent.compiled, cfg)
 	if mod != nil {
 		_ = mod.Close(ctx)
