@@ -13,6 +13,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -40,11 +41,13 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // Config is a node's configuration: the schema of config.toml. Programs that
 // embed a node (devnet, simulator, tests) fill it directly.
 type Config struct {
-	Log   LogConfig   `toml:"log" comment:"Logging."`
-	P2P   P2PConfig   `toml:"p2p" comment:"The libp2p host: addresses, bootstrap peers, connection limits."`
-	DHT   DHTConfig   `toml:"dht" comment:"The Kademlia DHT (protocol /fog/kad/1.0.0)."`
-	API   APIConfig   `toml:"api" comment:"The local JSON-RPC API that the fog command talks to."`
-	Store StoreConfig `toml:"store" comment:"The Badger database in the data directory."`
+	Log     LogConfig     `toml:"log" comment:"Logging."`
+	P2P     P2PConfig     `toml:"p2p" comment:"The libp2p host: addresses, bootstrap peers, connection limits."`
+	DHT     DHTConfig     `toml:"dht" comment:"The Kademlia DHT (protocol /fog/kad/1.0.0)."`
+	Gossip  GossipConfig  `toml:"gossip" comment:"Gossipsub: capacity adverts on /fog/capacity/1."`
+	Compute ComputeConfig `toml:"compute" comment:"What this node offers to run for others."`
+	API     APIConfig     `toml:"api" comment:"The local JSON-RPC API that the fog command talks to."`
+	Store   StoreConfig   `toml:"store" comment:"The Badger database in the data directory."`
 }
 
 // LogConfig configures log/slog.
@@ -76,6 +79,20 @@ type DHTConfig struct {
 	RefreshInterval Duration `toml:"refresh_interval" comment:"How often every routing table bucket is refreshed by a lookup."`
 }
 
+// GossipConfig is the [gossip] section; see gossip.Config.
+type GossipConfig struct {
+	AdvertInterval Duration `toml:"advert_interval" comment:"How often this node re-publishes its capacity advert when nothing changed."`
+}
+
+// ComputeConfig is the [compute] section.
+type ComputeConfig struct {
+	Offer     bool   `toml:"offer" comment:"Offer this machine's compute: advertise capacity and accept tasks."`
+	Cores     int    `toml:"cores" comment:"CPU cores offered (and tasks run at once). 0 offers every core."`
+	MemoryMiB uint64 `toml:"memory_mib" comment:"Most memory offered, in MiB; the advert says the lesser of this and what is free. 0: half of the machine."`
+	DiskMiB   uint64 `toml:"disk_mib" comment:"Most disk offered, in MiB; the advert says the lesser of this and what is free. 0: no cap."`
+	Price     uint64 `toml:"price" comment:"Price of one CPU-second, in micro-credits (millionths of a credit)."`
+}
+
 // APIConfig is the [api] section.
 type APIConfig struct {
 	// Listen is the host:port of the JSON-RPC and metrics listener.
@@ -94,6 +111,7 @@ type StoreConfig struct {
 func DefaultConfig() Config {
 	pc := p2p.DefaultConfig()
 	dc := dht.DefaultConfig()
+	gc := gossip.DefaultConfig()
 	return Config{
 		Log: LogConfig{Level: "info", Format: "text"},
 		P2P: P2PConfig{
@@ -111,6 +129,11 @@ func DefaultConfig() Config {
 			Mode:            dc.Mode,
 			RefreshInterval: Duration(dc.RefreshInterval),
 		},
+		Gossip: GossipConfig{AdvertInterval: Duration(gc.Advert.Interval)},
+		Compute: ComputeConfig{
+			Offer: true,
+			Price: 1000, // 0.001 credit per CPU-second
+		},
 		API:   APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20},
 		Store: StoreConfig{SyncWrites: true},
 	}
@@ -126,7 +149,29 @@ func TestConfig() Config {
 	c.API.Listen = "127.0.0.1:0"
 	c.Log.Level = "warn"
 	c.DHT.Mode = dht.ModeServer // loopback peers are reachable: serve
+	c.Gossip.AdvertInterval = Duration(gossip.TestConfig().Advert.Interval)
+	c.Compute.Cores = 2
+	c.Compute.MemoryMiB = 1024
 	return c
+}
+
+// gossipConfig derives the gossip configuration; timers not in the file
+// come from base (gossip.DefaultConfig or gossip.TestConfig).
+func (c Config) gossipConfig(base gossip.Config) gossip.Config {
+	iv := time.Duration(c.Gossip.AdvertInterval)
+	if iv != base.Advert.Interval && iv > 0 {
+		a := &base.Advert
+		// adverts live three intervals, so two lost ones do not drop a node
+		a.Interval, a.TTL = iv, 3*iv
+		a.MaxTTL = max(a.MaxTTL, a.TTL)
+		// a short interval brings the change-triggered gap and the rate
+		// limit along, so that honest adverts stay within the limit
+		a.MinGap = min(a.MinGap, iv/5)
+		a.Poll = min(a.Poll, max(a.MinGap/4, time.Millisecond))
+		base.Capacity.Rate = max(base.Capacity.Rate, 2.5/a.MinGap.Seconds())
+		base.Capacity.Burst = max(base.Capacity.Burst, 3)
+	}
+	return base
 }
 
 // dhtConfig derives the DHT configuration; timers not in the file come from
@@ -173,6 +218,14 @@ func (c Config) Validate() error {
 	}
 	if err := c.dhtConfig(dht.DefaultConfig()).Validate(); err != nil {
 		return fmt.Errorf("%w: dht.%s", ErrConfig, strings.TrimPrefix(err.Error(), dht.ErrConfig.Error()+": "))
+	}
+	// The other gossip timers come from Options.Gossip, so the full check
+	// happens when the node starts (gossip.New names the field).
+	if c.Gossip.AdvertInterval <= 0 {
+		return fmt.Errorf("%w: gossip.advert_interval must be positive", ErrConfig)
+	}
+	if c.Compute.Cores < 0 {
+		return fmt.Errorf("%w: compute.cores %d is negative", ErrConfig, c.Compute.Cores)
 	}
 	if c.P2P.ResourceMiB < 0 {
 		return fmt.Errorf("%w: p2p.resource_memory_mib %d is negative", ErrConfig, c.P2P.ResourceMiB)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -40,6 +41,9 @@ type Options struct {
 	// DHT supplies the DHT timers config.toml does not carry; nil means
 	// dht.DefaultConfig.
 	DHT *dht.Config
+	// Gossip supplies the gossip timers and scoring parameters config.toml
+	// does not carry; nil means gossip.DefaultConfig.
+	Gossip *gossip.Config
 	// InMemory keeps the store in memory (simulator); nothing survives Close.
 	InMemory bool
 	// Store is a store the caller opened and owns (the simulator keeps a
@@ -67,6 +71,8 @@ type Node struct {
 	storeOwned bool
 	host       *p2p.Host
 	dht        *dht.DHT
+	gossip     *gossip.Gossip
+	capacity   *capacity
 	api        *API
 	reg        *prometheus.Registry
 	sup        *supervisor
@@ -173,6 +179,27 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err := n.sup.start(ctx, n.dht); err != nil {
 		return nil, err
 	}
+	gbase := gossip.DefaultConfig()
+	if opts.Gossip != nil {
+		gbase = *opts.Gossip
+	}
+	if n.gossip, err = gossip.New(ctx, n.host, cfg.gossipConfig(gbase), gossip.Options{
+		Logger:  log.With("subsystem", "gossip"),
+		Latency: n.host.Peerstore().LatencyEWMA,
+		Version: Version,
+	}); err != nil {
+		if errors.Is(err, gossip.ErrConfig) {
+			return nil, fmt.Errorf("%w: gossip: %v (check gossip.advert_interval)", ErrConfig, err)
+		}
+		return nil, err
+	}
+	n.sup.addCore("gossip", n.gossip.Health)
+	n.capacity = &capacity{cfg: cfg.Compute, dir: opts.Dir}
+	if cfg.Compute.Offer {
+		if err := n.sup.start(ctx, gossip.NewAdvertiser(n.gossip, n.capacity)); err != nil {
+			return nil, err
+		}
+	}
 
 	if !opts.NoAPI {
 		tok, err := opts.Dir.ReadToken()
@@ -181,7 +208,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		}
 		n.api = newAPI(cfg.API, tok, n.reg, log.With("subsystem", "api"))
 		n.api.onBound = n.writeAddr
-		for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods} {
+		for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods} {
 			if err := reg(); err != nil {
 				return nil, err
 			}
@@ -209,6 +236,9 @@ func (n *Node) Host() *p2p.Host { return n.host }
 
 // DHT returns the node's Kademlia DHT.
 func (n *Node) DHT() *dht.DHT { return n.dht }
+
+// Gossip returns the node's gossipsub router and capacity directory.
+func (n *Node) Gossip() *gossip.Gossip { return n.gossip }
 
 // Store returns the node's Badger store.
 func (n *Node) Store() *store.DB { return n.store }
@@ -302,6 +332,9 @@ func (n *Node) Close() error {
 		var errs []error
 		if n.sup != nil {
 			n.sup.stop()
+		}
+		if n.gossip != nil {
+			errs = append(errs, n.gossip.Close())
 		}
 		if n.dht != nil {
 			errs = append(errs, n.dht.Close())

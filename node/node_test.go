@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -55,9 +56,9 @@ func initTestDir(t *testing.T, mutate func(*Config)) (DataDir, Config) {
 
 func startAt(t *testing.T, dir DataDir, cfg Config) *testNode {
 	t.Helper()
-	p2pc, dhtc := p2p.TestConfig(), dht.TestConfig()
+	p2pc, dhtc, gc := p2p.TestConfig(), dht.TestConfig(), gossip.TestConfig()
 	n, err := Start(context.Background(), cfg, Options{
-		Dir: dir, P2P: &p2pc, DHT: &dhtc, Supervisor: TestSupervisorConfig(),
+		Dir: dir, P2P: &p2pc, DHT: &dhtc, Gossip: &gc, Supervisor: TestSupervisorConfig(),
 		Logger: NewLogger(io.Discard, cfg.Log),
 	})
 	require.NoError(t, err)
@@ -94,7 +95,8 @@ func TestNodeAnswersStatus(t *testing.T) {
 		names[s.Name] = s.State
 		assert.True(t, s.Healthy, s.Name)
 	}
-	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "dht": StateRunning, "api": StateRunning}, names)
+	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "dht": StateRunning,
+		"gossip": StateCore, "advertiser": StateRunning, "api": StateRunning}, names)
 
 	var v VersionInfo
 	require.NoError(t, c.Call(context.Background(), "node.version", nil, &v))
@@ -344,4 +346,52 @@ func BenchmarkStatusRPC(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+func TestDirectoryOverRPC(t *testing.T) {
+	first := startTestNode(t, func(c *Config) { c.Compute.Price = 500 })
+	second := startTestNode(t, func(c *Config) {
+		c.P2P.Bootstrap = []string{first.p2pAddr()}
+		c.Compute.Price = 100
+		c.Compute.Cores = 4
+	})
+	third := startTestNode(t, func(c *Config) {
+		c.P2P.Bootstrap = []string{first.p2pAddr()}
+		c.Compute.Offer = false
+	})
+	c := third.client(t)
+	ctx := context.Background()
+	var entries []DirectoryEntry
+	require.Eventually(t, func() bool {
+		entries = nil
+		return c.Call(ctx, "directory.list", DirectoryParams{}, &entries) == nil && len(entries) == 2
+	}, 30*time.Second, 50*time.Millisecond, "the two offering nodes reach the third's directory")
+	assert.Equal(t, second.Host().ID().String(), entries[0].Peer, "sorted by price")
+	assert.Equal(t, uint64(100), entries[0].Price)
+	assert.Equal(t, []string{"wasm"}, entries[0].Runtimes)
+
+	require.NoError(t, c.Call(ctx, "directory.list", DirectoryParams{MinCores: 3}, &entries))
+	require.Len(t, entries, 1)
+	assert.Equal(t, uint32(4), entries[0].Cores)
+
+	var e DirectoryEntry
+	require.NoError(t, first.client(t).Call(ctx, "directory.get", DHTPeerParams{Peer: first.Host().ID().String()}, &e))
+	assert.True(t, e.Self, "a node that offers compute holds its own advert")
+	err := c.Call(ctx, "directory.get", DHTPeerParams{Peer: third.Host().ID().String()}, &e)
+	var je *jrpc2.Error
+	require.ErrorAs(t, err, &je)
+	assert.Equal(t, CodeNotFound, je.Code)
+	err = c.Call(ctx, "directory.list", DirectoryParams{Sort: "cheapness"}, &entries)
+	require.ErrorAs(t, err, &je)
+	assert.Equal(t, jrpc2.InvalidParams, je.Code)
+
+	var topics []TopicInfo
+	require.NoError(t, c.Call(ctx, "gossip.topics", nil, &topics))
+	require.Len(t, topics, 1)
+	assert.Equal(t, "/fog/capacity/1", topics[0].Name)
+	var peers []GossipPeer
+	require.NoError(t, c.Call(ctx, "gossip.peers", GossipPeersParams{Topic: topics[0].Name}, &peers))
+	assert.NotEmpty(t, peers)
+	err = c.Call(ctx, "gossip.peers", GossipPeersParams{Topic: "/nope"}, &peers)
+	require.ErrorAs(t, err, &je)
 }

@@ -1,0 +1,59 @@
+package node
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/pbnjay/memory"
+
+	"github.com/fog-compute/fog/gossip"
+)
+
+// capacity is the node's offer as the advertiser publishes it: cores and
+// price from config, free memory and disk read from the machine (capped by
+// config), and the task counts from the local runner once one is attached.
+type capacity struct {
+	cfg  ComputeConfig
+	dir  DataDir
+	load atomic.Pointer[func() (queued, running uint32)]
+}
+
+// Cores returns the number of cores offered.
+func (c *capacity) Cores() int {
+	if c.cfg.Cores > 0 {
+		return c.cfg.Cores
+	}
+	return runtime.NumCPU()
+}
+
+// Capacity implements gossip.CapacitySource.
+func (c *capacity) Capacity(context.Context) (gossip.Capacity, error) {
+	memCap := c.cfg.MemoryMiB << 20
+	if memCap == 0 {
+		memCap = memory.TotalMemory() / 2
+	}
+	mem := min(memCap, memory.FreeMemory())
+	var disk uint64
+	if c.dir != "" {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(string(c.dir), &st); err == nil {
+			disk = st.Bavail * uint64(st.Bsize)
+		}
+	}
+	if c.cfg.DiskMiB > 0 && (disk == 0 || c.cfg.DiskMiB<<20 < disk) {
+		disk = c.cfg.DiskMiB << 20
+	}
+	out := gossip.Capacity{
+		Cores:    uint32(c.Cores()),
+		Memory:   mem,
+		Disk:     disk,
+		Price:    c.cfg.Price,
+		Runtimes: []string{gossip.RuntimeWasm},
+	}
+	if f := c.load.Load(); f != nil {
+		out.Queue, out.Running = (*f)()
+	}
+	return out, nil
+}
