@@ -20,6 +20,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
@@ -90,6 +91,8 @@ type Config struct {
 	DHT dht.Config
 	// P2P holds the host timers of every node.
 	P2P p2p.Config
+	// Gossip holds the gossip timers and scoring of every node.
+	Gossip gossip.Config
 	// Supervisor holds the service supervisor's timers of every node.
 	Supervisor node.SupervisorConfig
 	// Store configures every node's in-memory store.
@@ -106,6 +109,11 @@ func DefaultConfig(n int) Config {
 	d := dht.TestConfig()
 	d.SnapshotInterval = 5 * time.Second
 	nc := node.TestConfig()
+	// Adverts every 10 s: with hundreds of nodes on two cores, validating
+	// every node's advert each second would crowd out what is measured.
+	nc.Gossip.AdvertInterval = node.Duration(10 * time.Second)
+	g := gossip.DefaultConfig()
+	g.Score.InspectPeriod = 100 * time.Millisecond // to time graylisting
 	// A modest connection budget, as on a home machine: without it every
 	// simulated node ends up connected to every other and lookups are moot.
 	nc.P2P.ConnLow, nc.P2P.ConnHigh, nc.P2P.ConnGrace = 24, 48, node.Duration(20*time.Second)
@@ -117,6 +125,7 @@ func DefaultConfig(n int) Config {
 		Node:           nc,
 		DHT:            d,
 		P2P:            p2p.TestConfig(),
+		Gossip:         g,
 		Supervisor:     sup,
 		Store:          simStore(),
 	}
@@ -298,13 +307,14 @@ func (nw *Network) Start(ctx context.Context, i int) error {
 	for _, b := range n.boot {
 		cfg.P2P.Bootstrap = append(cfg.P2P.Bootstrap, fmt.Sprintf("%s/p2p/%s", addr(b), nw.nodes[b].ID))
 	}
-	p2pc, dhtc := nw.cfg.P2P, nw.cfg.DHT
+	p2pc, dhtc, gc := nw.cfg.P2P, nw.cfg.DHT, nw.cfg.Gossip
 	nd, err := node.Start(ctx, cfg, node.Options{
 		Identity:   n.key,
 		Store:      n.store,
 		NoAPI:      true,
 		P2P:        &p2pc,
 		DHT:        &dhtc,
+		Gossip:     &gc,
 		Supervisor: nw.cfg.Supervisor,
 		Logger:     nw.log.With("node", i),
 		NewHost: func(priv crypto.PrivKey) (host.Host, error) {
@@ -364,6 +374,29 @@ func (nw *Network) unlinkNode(i int) {
 			}
 		}
 	}
+}
+
+// AddHost adds a bare host that is not a fog node — an attacker, say — to
+// the network, linked to every running node. Its links get the latency of a
+// node at index i.
+func (nw *Network) AddHost(key crypto.PrivKey, i int) (host.Host, error) {
+	h, err := nw.mn.AddPeer(key, addr(i))
+	if err != nil {
+		return nil, fmt.Errorf("sim: add host: %w", err)
+	}
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	for j, o := range nw.nodes {
+		if !nw.present[j] {
+			continue
+		}
+		l, err := nw.mn.LinkPeers(h.ID(), o.ID)
+		if err != nil {
+			return nil, err
+		}
+		l.SetOptions(mocknet.LinkOptions{Latency: nw.latency(i, j), Bandwidth: nw.cfg.Links.Bandwidth})
+	}
+	return h, nil
 }
 
 // Stop stops node i gracefully: its services save their state and its

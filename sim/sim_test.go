@@ -157,3 +157,21 @@ func TestLossyLinksStillRoute(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, res.LookupSuccessRate, 0.95, "failures: %v", res.Failures)
 }
+
+func TestGossipScenarioConvergesAndResistsAttackers(t *testing.T) {
+	s := DefaultGossipScenario(20)
+	s.Network.Links.LatencyMin, s.Network.Links.LatencyMax = 5*time.Millisecond, 40*time.Millisecond
+	s.Interval = 2 * time.Second
+	s.Rounds = 3
+	s.Attackers = 4
+	s.AttackTargets = 4
+	res, err := s.Run(context.Background(), nil)
+	require.NoError(t, err)
+	t.Logf("%+v", res)
+	assert.True(t, res.DirectoriesConverged, "convergence %v ms", res.ConvergenceMs)
+	assert.GreaterOrEqual(t, res.HonestDeliveryRate, 0.99)
+	assert.Equal(t, 4, res.Graylisted, "every attacker graylisted by all its honest neighbours")
+	assert.Zero(t, res.HonestGraylisted)
+	assert.Greater(t, res.Adverts, 20)
+	assert.Greater(t, res.AttackMessages, uint64(0))
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
 )
@@ -64,7 +65,7 @@ type devnet struct {
 // startDevnet starts n nodes in base, the others bootstrapping to the first.
 func startDevnet(ctx context.Context, base string, n int, logCfg node.LogConfig, logOut io.Writer) (*devnet, error) {
 	d := &devnet{base: base}
-	p2pBase, dhtBase := p2p.TestConfig(), dht.TestConfig()
+	p2pBase, dhtBase, gossipBase := p2p.TestConfig(), dht.TestConfig(), gossip.TestConfig()
 	var boot string
 	for i := range n {
 		dir := node.DataDir(filepath.Join(base, fmt.Sprintf("node%d", i)))
@@ -77,7 +78,7 @@ func startDevnet(ctx context.Context, base string, n int, logCfg node.LogConfig,
 			d.Close()
 			return nil, err
 		}
-		nd, err := node.Start(ctx, cfg, node.Options{Dir: dir, P2P: &p2pBase, DHT: &dhtBase, Logger: node.NewLogger(logOut, cfg.Log)})
+		nd, err := node.Start(ctx, cfg, node.Options{Dir: dir, P2P: &p2pBase, DHT: &dhtBase, Gossip: &gossipBase, Logger: node.NewLogger(logOut, cfg.Log)})
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("node%d: %w", i, err)

@@ -322,6 +322,11 @@ func TestDHTCommands(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "mode server")
 
+	require.Eventually(t, func() bool {
+		out, _, err := fog(t, ctx, "nodes", "--path", p0)
+		return err == nil && strings.Count(out, "12D3KooW") == 4 && strings.Contains(out, "(this node)")
+	}, 30*time.Second, 100*time.Millisecond, "every devnet node offers compute and is listed")
+
 	_, _, err = fog(t, ctx, "dht", "get", id3, "nothing-here", "--path", p0)
 	require.Error(t, err)
 	_, _, err = fog(t, ctx, "dht", "get", "not-a-peer", "x", "--path", p0)

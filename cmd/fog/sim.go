@@ -26,7 +26,7 @@ func (a *app) simCmd() *cobra.Command {
 partitions, and measures how the network behaves. Every random choice comes
 from --seed, so a run can be repeated.`,
 	}
-	cmd.AddCommand(a.simDHTCmd())
+	cmd.AddCommand(a.simDHTCmd(), a.simGossipCmd())
 	return cmd
 }
 
@@ -240,4 +240,69 @@ func writeDHTOut(dir string, res sim.DHTResult) error {
 		return err
 	}
 	return sim.CDF(filepath.Join(dir, "dht-latency-cdf.png"), fmt.Sprintf("DHT lookup latency, %d nodes", res.Nodes), "ms", res.LatenciesMs)
+}
+
+func (a *app) simGossipCmd() *cobra.Command {
+	var f simFlags
+	var attackers, targets, rounds int
+	var interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "gossip",
+		Short: "Measure how capacity adverts spread, directory convergence, and resistance to attackers",
+		Example: `  fog sim gossip --nodes 200
+  fog sim gossip --nodes 160 --attackers 40 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			netCfg, err := f.network(f.nodes)
+			if err != nil {
+				return err
+			}
+			if attackers < 0 || attackers > 5000 {
+				return fmt.Errorf("--attackers %d: want 0 to 5000", attackers)
+			}
+			s := sim.DefaultGossipScenario(f.nodes)
+			s.Network = netCfg
+			s.Attackers, s.AttackTargets, s.Rounds, s.Interval = attackers, targets, rounds, interval
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			ctx, stop := signalContext(ctx, a.errOut)
+			defer stop()
+			prog, done := a.progress(f.quiet)
+			res, err := s.Run(ctx, prog)
+			done()
+			if err != nil {
+				return err
+			}
+			if f.out != "" {
+				if err := sim.WriteJSON(f.out, "gossip.json", res); err != nil {
+					return err
+				}
+			}
+			return a.print(res, func(w io.Writer) error {
+				fmt.Fprintf(w, "nodes %d honest + %d attackers, seed %d: %d adverts measured over %d intervals of %s\n",
+					res.Nodes, res.Attackers, res.Seed, res.Adverts, rounds, interval)
+				for _, sp := range res.Spread {
+					p99 := fmt.Sprintf("%.0f ms", sp.P99Ms)
+					if sp.P99Ms < 0 {
+						p99 = "never (some adverts did not get there)"
+					}
+					fmt.Fprintf(w, "  reached %3.0f%% of nodes: p50 %.0f ms, p99 %s\n", sp.Share*100, sp.P50Ms, p99)
+				}
+				fmt.Fprintf(w, "coverage %.2f%%, duplicates per message %.2f\n", res.CoverageFraction*100, res.DuplicatesPerMessage)
+				fmt.Fprintf(w, "directories converged: %v (after %.0f ms)\n", res.DirectoriesConverged, res.ConvergenceMs)
+				if res.Attackers > 0 {
+					fmt.Fprintf(w, "attack: %d messages; honest delivery %.2f%%; %d/%d attackers graylisted by every honest neighbour (p50 %.1f s, max %.1f s)\n",
+						res.AttackMessages, res.HonestDeliveryRate*100, res.Graylisted, res.Attackers, res.GraylistP50Seconds, res.GraylistMaxSeconds)
+				}
+				fmt.Fprintf(w, "honest nodes graylisted by honest peers: %d\n", res.HonestGraylisted)
+				return nil
+			})
+		},
+	}
+	f.register(cmd, 50)
+	cmd.Flags().IntVar(&attackers, "attackers", 0, "hostile hosts flooding invalid, oversized and replayed messages")
+	cmd.Flags().IntVar(&targets, "attack-targets", 8, "honest nodes each attacker connects to")
+	cmd.Flags().IntVar(&rounds, "rounds", 4, "advert intervals to measure")
+	cmd.Flags().DurationVar(&interval, "interval", 5*time.Second, "advert interval of every node")
+	return cmd
 }
