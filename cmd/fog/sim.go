@@ -38,6 +38,7 @@ type simFlags struct {
 	latMin  time.Duration
 	latMax  time.Duration
 	loss    float64
+	bw      float64
 	quiet   bool
 	timeout time.Duration
 }
@@ -49,6 +50,7 @@ func (f *simFlags) register(cmd *cobra.Command, nodes int) {
 	cmd.Flags().DurationVar(&f.latMin, "latency-min", 20*time.Millisecond, "least one-way link latency")
 	cmd.Flags().DurationVar(&f.latMax, "latency-max", 120*time.Millisecond, "greatest one-way link latency")
 	cmd.Flags().Float64Var(&f.loss, "loss", 0, "probability that a request on a link is lost (retried after a timeout)")
+	cmd.Flags().Float64Var(&f.bw, "bandwidth", 0, "bandwidth of every link in bytes per second (0: unlimited)")
 	cmd.Flags().BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", time.Hour, "give up after this long")
 }
@@ -59,7 +61,7 @@ func (f *simFlags) network(n int) (sim.Config, error) {
 	}
 	c := sim.DefaultConfig(n)
 	c.Seed = f.seed
-	c.Links.LatencyMin, c.Links.LatencyMax, c.Links.Loss = f.latMin, f.latMax, f.loss
+	c.Links.LatencyMin, c.Links.LatencyMax, c.Links.Loss, c.Links.Bandwidth = f.latMin, f.latMax, f.loss, f.bw
 	return c, c.Links.Validate()
 }
 

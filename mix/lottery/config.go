@@ -113,36 +113,42 @@ func SimConfig() Config {
 
 // Validate checks every field and returns an error wrapping ErrConfig that
 // names the first bad one.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.validate("") }
+
+// validate is Validate with prefix put before every field name, so that a
+// config file section can name its fields the way it spells them
+// (ServiceConfig passes "relay.").
+func (c Config) validate(prefix string) error {
 	skew4 := 4 * c.MaxClockSkew
+	f := func(name string) string { return prefix + name }
 	switch {
 	case c.NetworkID == "":
-		return fmt.Errorf("%w: network_id is empty", ErrConfig)
+		return fmt.Errorf("%w: %s is empty", ErrConfig, f("network_id"))
 	case len(c.NetworkID) > MaxNetworkIDLen:
-		return fmt.Errorf("%w: network_id has %d bytes, at most %d", ErrConfig, len(c.NetworkID), MaxNetworkIDLen)
+		return fmt.Errorf("%w: %s has %d bytes, at most %d", ErrConfig, f("network_id"), len(c.NetworkID), MaxNetworkIDLen)
 	case c.Genesis.IsZero():
-		return fmt.Errorf("%w: genesis is not set", ErrConfig)
+		return fmt.Errorf("%w: %s is not set", ErrConfig, f("genesis"))
 	case c.EpochLength <= 0:
-		return fmt.Errorf("%w: epoch_length %s must be positive", ErrConfig, c.EpochLength)
+		return fmt.Errorf("%w: %s %s must be positive", ErrConfig, f("epoch_length"), c.EpochLength)
 	case c.TargetRelays < 1 || c.TargetRelays > MaxTargetRelays:
-		return fmt.Errorf("%w: target_relays %d must be in [1, %d]", ErrConfig, c.TargetRelays, MaxTargetRelays)
+		return fmt.Errorf("%w: %s %d must be in [1, %d]", ErrConfig, f("target_relays"), c.TargetRelays, MaxTargetRelays)
 	case c.Layers < 1 || c.Layers > MaxLayers:
-		return fmt.Errorf("%w: layers %d must be in [1, %d]", ErrConfig, c.Layers, MaxLayers)
+		return fmt.Errorf("%w: %s %d must be in [1, %d]", ErrConfig, f("layers"), c.Layers, MaxLayers)
 	case c.MaxClockSkew < 0:
-		return fmt.Errorf("%w: max_clock_skew %s is negative", ErrConfig, c.MaxClockSkew)
+		return fmt.Errorf("%w: %s %s is negative", ErrConfig, f("max_clock_skew"), c.MaxClockSkew)
 	case c.ClaimWindow <= skew4:
-		return fmt.Errorf("%w: claim_window %s must exceed 4*max_clock_skew (%s)", ErrConfig, c.ClaimWindow, skew4)
+		return fmt.Errorf("%w: %s %s must exceed 4*max_clock_skew (%s)", ErrConfig, f("claim_window"), c.ClaimWindow, skew4)
 	case c.RevealWindow <= 2*c.MaxClockSkew:
-		return fmt.Errorf("%w: reveal_window %s must exceed 2*max_clock_skew (%s)", ErrConfig, c.RevealWindow, 2*c.MaxClockSkew)
+		return fmt.Errorf("%w: %s %s must exceed 2*max_clock_skew (%s)", ErrConfig, f("reveal_window"), c.RevealWindow, 2*c.MaxClockSkew)
 	case c.ClaimWindow+c.RevealWindow+skew4 > c.EpochLength:
-		return fmt.Errorf("%w: epoch_length %s must be at least claim_window + reveal_window + 4*max_clock_skew (%s)",
-			ErrConfig, c.EpochLength, c.ClaimWindow+c.RevealWindow+skew4)
+		return fmt.Errorf("%w: %s %s must be at least claim_window + reveal_window + 4*max_clock_skew (%s)",
+			ErrConfig, f("epoch_length"), c.EpochLength, c.ClaimWindow+c.RevealWindow+skew4)
 	case c.MaxMessageSize < ClaimSize:
-		return fmt.Errorf("%w: max_message_size %d is below the claim size %d", ErrConfig, c.MaxMessageSize, ClaimSize)
+		return fmt.Errorf("%w: %s %d is below the claim size %d", ErrConfig, f("max_message_size"), c.MaxMessageSize, ClaimSize)
 	case c.KeepEpochs < 1:
-		return fmt.Errorf("%w: keep_epochs %d must be at least 1", ErrConfig, c.KeepEpochs)
+		return fmt.Errorf("%w: %s %d must be at least 1", ErrConfig, f("keep_epochs"), c.KeepEpochs)
 	case c.MaxPending < 0:
-		return fmt.Errorf("%w: max_pending %d is negative", ErrConfig, c.MaxPending)
+		return fmt.Errorf("%w: %s %d is negative", ErrConfig, f("max_pending"), c.MaxPending)
 	}
 	return nil
 }
