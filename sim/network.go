@@ -112,8 +112,10 @@ func DefaultConfig(n int) Config {
 	// Adverts every 10 s: with hundreds of nodes on two cores, validating
 	// every node's advert each second would crowd out what is measured.
 	nc.Gossip.AdvertInterval = node.Duration(10 * time.Second)
+	// gossip's defaults, including a 1 s score snapshot: snapshotting every
+	// 100 ms on hundreds of nodes contended for pubsub's score lock and
+	// stalled every node's message loop.
 	g := gossip.DefaultConfig()
-	g.Score.InspectPeriod = 100 * time.Millisecond // to time graylisting
 	// A modest connection budget, as on a home machine: without it every
 	// simulated node ends up connected to every other and lookups are moot.
 	nc.P2P.ConnLow, nc.P2P.ConnHigh, nc.P2P.ConnGrace = 24, 48, node.Duration(20*time.Second)

@@ -1,10 +1,11 @@
-// Package lottery is the deterministic core of fog's relay lottery: who
-// serves as a mix relay in each epoch, in which layer, under which mix key,
-// and the public randomness (the epoch seed) that the draw uses. It owns the
-// sortition, the seed chain, the claim and reveal wire formats, their
-// verification, and the per-epoch relay directory. Gossip, RPC and the
-// simulator drive it from outside; docs/lottery.md is the full
-// specification, with the seed's limits and the measured fairness.
+// Package lottery is fog's relay lottery: who serves as a mix relay in
+// each epoch, in which layer, under which mix key, and the public
+// randomness (the epoch seed) that the draw uses. Its deterministic core
+// owns the sortition, the seed chain, the claim and reveal wire formats,
+// their verification, and the per-epoch relay directory; its Service runs
+// that core on a node over gossip, with persistence, and is what RPC and
+// the simulator use. docs/lottery.md is the full specification, with the
+// seed's limits, the wiring and the measured figures.
 //
 // # How an epoch works
 //
@@ -22,6 +23,21 @@
 // the end of the epoch each relay publishes a Reveal, a second VRF proof;
 // the smallest reveal output received before the epoch ends goes into the
 // next seed (NextSeed). State runs this schedule for one node.
+//
+// # Running it on a node
+//
+// Service is the node's lottery: it drives a State with the node's clock,
+// carries claims, reveals and candidacies on the gossip topic
+// TopicName(NetworkID) and maps the State's verdicts onto gossip's (a peer
+// that forwards a forged claim loses score), persists this node's claims
+// and mix keys before publishing them together with a log of what it
+// received (so a restart rebuilds the exact state and never equivocates),
+// adopts the network's seed chain when it joins late, and answers
+// questions about epochs, directories and wins (Status, Directory,
+// DirectoryInfo, MixKey, Closed, MeasureAgreement). The candidate set comes
+// from ServiceConfig.Candidates (fixed), from a StakeOracle, or from
+// candidacies announced over gossip into a CandidateBook.
+// docs/lottery.md section 11 describes the wiring.
 //
 // # Invariants
 //
@@ -43,5 +59,7 @@
 // The functions are pure and safe for concurrent use. Directory and State
 // are not safe for concurrent use: State is meant to be owned by one
 // goroutine (or by the simulator's event loop) and hands out Directory
-// copies. UniformStake is safe for concurrent use.
+// copies. UniformStake, CandidateBook and Service are safe for concurrent
+// use; a Service's Run owns its goroutine (stopped by cancelling Run's
+// context) and serialises every call into its State under one lock.
 package lottery
