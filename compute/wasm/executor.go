@@ -392,6 +392,9 @@ func (e *Executor) outcome(ctx, runCtx context.Context, r *run, lim *Limits, err
 			res.Err = err.Error()
 		}
 	}
+	// A guest whose real sleep was cut short by the end of its context may
+	// still return normally; it was stopped all the same.
+	interrupted = interrupted || (r.sleepCut && runCtx.Err() != nil)
 	switch {
 	case r.out.truncated:
 		// Checked first: the cap is exact, so this outcome does not depend

@@ -531,3 +531,35 @@ func TestModuleIDString(t *testing.T) {
 	_, err = ParseModuleID(strings.Repeat("zz", 32))
 	require.Error(t, err)
 }
+
+func TestInterruptedRealSleepIsNotSuccess(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(e *Executor, id ModuleID) (Result, error)
+		want error
+	}{
+		{"time limit", func(e *Executor, id ModuleID) (Result, error) {
+			return e.Run(context.Background(), Spec{Module: id, Clock: true, Limits: Limits{WallTime: 100 * time.Millisecond}})
+		}, ErrTimeout},
+		{"cancelled", func(e *Executor, id ModuleID) (Result, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			return e.Run(ctx, Spec{Module: id, Clock: true})
+		}, context.DeadlineExceeded},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestExecutor(t, nil)
+			id := compileTestdata(t, e, "sleepwrite")
+			res, err := tc.run(e, id)
+			require.ErrorIs(t, err, tc.want, "a guest woken by the end of its run returns normally, but was stopped")
+			assert.NotEmpty(t, res.Err)
+		})
+	}
+	// without Clock the sleep is virtual and the task completes at once
+	e := newTestExecutor(t, nil)
+	id := compileTestdata(t, e, "sleepwrite")
+	res, err := e.Run(context.Background(), Spec{Module: id})
+	require.NoError(t, err)
+	assert.Equal(t, "awake\n", string(res.Stdout))
+}

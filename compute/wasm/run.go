@@ -33,6 +33,9 @@ type run struct {
 	// since its start (see fakeNanotime).
 	virt int64
 	ctx  context.Context // the run's context, for real sleeps
+	// sleepCut is set when a real sleep ended because the run's context
+	// did: the guest may then finish normally, but it was interrupted.
+	sleepCut bool
 	// cfg is the Executor's base ModuleConfig with this run's stdin,
 	// stdout, stderr, fake clocks and deterministic random source.
 	cfg wazero.ModuleConfig
@@ -60,6 +63,7 @@ func (r *run) reset(ctx context.Context, stdin []byte, lim *Limits, seed ModuleI
 	r.rand.seeded = false
 	r.virt = 0
 	r.ctx = ctx
+	r.sleepCut = false
 }
 
 // maxSpareMemory is the largest linear memory a pooled run keeps for the
@@ -243,5 +247,6 @@ func (r *run) sleep(ns int64) {
 	select {
 	case <-t.C:
 	case <-r.ctx.Done():
+		r.sleepCut = true
 	}
 }

@@ -1,0 +1,369 @@
+package compute
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/compute/blob"
+	"github.com/fog-compute/fog/compute/queue"
+)
+
+// jobID names, in the local execution queue, the task taskID of
+// submitter: tasks of different submitters never share an ID, and a
+// submitter can name only its own (the stream authenticates it).
+func jobID(submitter peer.ID, taskID string) string { return submitter.String() + "." + taskID }
+
+// handleStream serves one task stream: Submit, Attach or Cancel, then
+// the task's status and result.
+func (s *Service) handleStream(st network.Stream) {
+	remote := st.Conn().RemotePeer()
+	if !s.acquireStream(remote) {
+		// Too many streams (or closing): say so without reading.
+		code := RefuseBusy
+		if s.closed.Load() {
+			code = RefuseShutdown
+		}
+		s.countRefusal(code)
+		b, _ := EncodeMessage(&RefuseMsg{Code: code, RetryAfter: s.cfg.RetryAfter, Reason: "too many task streams"})
+		_, _ = st.Write(b)
+		_ = st.Close()
+		return
+	}
+	defer s.releaseStream(remote)
+	c := newConn(st, s.cfg.maxSubmitFrame())
+	graceful := false
+	defer func() { c.close(graceful) }()
+
+	first := time.NewTimer(s.cfg.IdleTimeout)
+	defer first.Stop()
+	var m Message
+	select {
+	case m = <-c.frames:
+	case <-first.C:
+	case <-s.ctx.Done():
+	}
+	if m == nil {
+		if err := c.readErr(); errors.As(err, new(*FrameTooLargeError)) {
+			graceful = s.refuse(c, RefuseLimits, "compute: %v", err)
+		}
+		return
+	}
+	switch m := m.(type) {
+	case *SubmitMsg:
+		graceful = s.serveSubmit(c, remote, m)
+	case *AttachMsg:
+		id := jobID(remote, m.TaskID)
+		if _, err := s.execQueue().Get(s.ctx, id); err != nil {
+			graceful = s.refuse(c, RefuseUnknown, "compute: no task %s of yours here", m.TaskID)
+			return
+		}
+		graceful = s.watch(c, remote, m.TaskID, id)
+	case *CancelMsg:
+		id := jobID(remote, m.TaskID)
+		if _, err := s.execQueue().Cancel(s.ctx, id); err != nil && !errors.Is(err, queue.ErrBadTransition) {
+			graceful = s.refuse(c, RefuseUnknown, "compute: no task %s of yours here", m.TaskID)
+			return
+		}
+		graceful = s.watch(c, remote, m.TaskID, id)
+	default:
+		graceful = s.refuse(c, RefuseMalformed, "compute: a conversation starts with submit, attach or cancel, not type %d", m.Type())
+	}
+}
+
+// execQueue returns the execution queue, or a closed stand-in for a node
+// that does not offer compute (whose lookups all fail).
+func (s *Service) execQueue() jobQueue {
+	if s.execQ == nil {
+		return noQueue{}
+	}
+	return s.execQ
+}
+
+// jobQueue is the part of *queue.Queue the provider side uses.
+type jobQueue interface {
+	Get(ctx context.Context, id string) (queue.Job, error)
+	Cancel(ctx context.Context, id string) (queue.Job, error)
+}
+
+type noQueue struct{}
+
+// Get finds nothing.
+func (noQueue) Get(context.Context, string) (queue.Job, error) { return queue.Job{}, queue.ErrNotFound }
+
+// Cancel finds nothing.
+func (noQueue) Cancel(context.Context, string) (queue.Job, error) {
+	return queue.Job{}, queue.ErrNotFound
+}
+
+func (s *Service) acquireStream(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() || s.streams >= s.cfg.MaxStreams || s.perPeer[p] >= s.cfg.MaxStreamsPerPeer {
+		return false
+	}
+	s.streams++
+	s.perPeer[p]++
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Service) releaseStream(p peer.ID) {
+	s.mu.Lock()
+	s.streams--
+	if s.perPeer[p]--; s.perPeer[p] <= 0 {
+		delete(s.perPeer, p)
+	}
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *Service) countRefusal(code RefuseCode) {
+	v, _ := s.refusedBy.LoadOrStore(code, new(atomic.Uint64))
+	v.(*atomic.Uint64).Add(1)
+}
+
+// refuse sends a refusal and reports whether it went out (the stream can
+// then be closed gracefully).
+func (s *Service) refuse(c *conn, code RefuseCode, format string, a ...any) bool {
+	s.countRefusal(code)
+	m := &RefuseMsg{Code: code, Reason: clip(fmt.Sprintf(format, a...), MaxReasonLen)}
+	if code == RefuseBusy || code == RefuseShutdown {
+		m.RetryAfter = s.cfg.RetryAfter
+	}
+	return c.write(m) == nil
+}
+
+// serveSubmit checks a submitted task against this node's limits, price
+// and capacity, obtains its module, queues it and watches it.
+func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
+	cfg := &s.cfg
+	sp := &m.Spec
+	lim := Limits{MemoryPages: sp.Limits.MemoryPages, WallTime: sp.Limits.WallTime, OutputBytes: sp.Limits.OutputBytes}
+	argsSize := (&Spec{Args: sp.Args, Env: sp.Env}).argsSize()
+	switch {
+	case !cfg.Offer:
+		return s.refuse(c, RefuseNotOffering, "compute: this node does not run tasks for others")
+	case s.closed.Load():
+		return s.refuse(c, RefuseShutdown, "compute: shutting down")
+	case lim.above(cfg.MaxLimits) != "":
+		return s.refuse(c, RefuseLimits, "compute: %s", lim.above(cfg.MaxLimits))
+	case len(sp.Stdin) > cfg.MaxStdinBytes:
+		return s.refuse(c, RefuseLimits, "compute: stdin of %d bytes exceeds %d", len(sp.Stdin), cfg.MaxStdinBytes)
+	case argsSize > cfg.MaxArgsBytes:
+		return s.refuse(c, RefuseLimits, "compute: args and env of %d bytes exceed %d", argsSize, cfg.MaxArgsBytes)
+	case m.MaxPrice != 0 && m.MaxPrice < cfg.Price:
+		return s.refuse(c, RefusePrice, "compute: price %d exceeds the task's maximum %d", cfg.Price, m.MaxPrice)
+	case !m.Deadline.IsZero() && !m.Deadline.After(time.Now()):
+		return s.refuse(c, RefuseDeadline, "compute: the task's deadline has passed")
+	}
+	if sp.Limits.MemoryPages == 0 || sp.Limits.WallTime == 0 || sp.Limits.OutputBytes == 0 {
+		// Run under this node's defaults, which fit its store, rather
+		// than the executor's.
+		l := &sp.Limits
+		l.MemoryPages = cmp.Or(l.MemoryPages, cfg.DefaultLimits.MemoryPages)
+		l.WallTime = cmp.Or(l.WallTime, cfg.DefaultLimits.WallTime)
+		l.OutputBytes = cmp.Or(l.OutputBytes, cfg.DefaultLimits.OutputBytes)
+		m.task = nil
+		if _, err := m.encodeTask(); err != nil {
+			return s.refuse(c, RefuseMalformed, "compute: %v", err)
+		}
+	}
+	id := jobID(remote, m.TaskID)
+	if _, err := s.execQ.Get(s.ctx, id); err == nil {
+		return s.watch(c, remote, m.TaskID, id) // submitted again: the same task
+	}
+	if !s.reserve() {
+		return s.refuse(c, RefuseBusy, "compute: %d tasks held, the most this node takes", s.cfg.capacity())
+	}
+	reserved := true
+	defer func() {
+		if reserved {
+			s.unreserve()
+		}
+	}()
+	unpin := s.blob.Store().Pin(sp.Module)
+	defer unpin()
+	if code, err := s.fetchModule(c, remote, m); err != nil {
+		if code == 0 {
+			return false // the submitter went away or cancelled
+		}
+		return s.refuse(c, code, "compute: %v", err)
+	}
+	_, err := s.execQ.Enqueue(s.ctx, queue.Job{
+		ID: id, Owner: remote.String(), Priority: m.Priority, CrashPolicy: m.CrashPolicy.queue(),
+		Deadline: m.Deadline, Payload: m.task,
+	})
+	s.unreserve()
+	reserved = false
+	switch {
+	case err == nil:
+		s.accepted.Add(1)
+	case errors.Is(err, queue.ErrExists):
+	case errors.Is(err, queue.ErrFull):
+		return s.refuse(c, RefuseBusy, "compute: queue full")
+	case errors.Is(err, queue.ErrTooLarge):
+		return s.refuse(c, RefuseLimits, "compute: %v", err)
+	case errors.Is(err, queue.ErrInvalidJob):
+		return s.refuse(c, RefuseDeadline, "compute: %v", err)
+	default:
+		return s.refuse(c, RefuseShutdown, "compute: %v", err)
+	}
+	return s.watch(c, remote, m.TaskID, id)
+}
+
+// reserve takes a place for a task being accepted, if the node holds
+// fewer than its capacity.
+func (s *Service) reserve() bool {
+	q, r := s.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if int(q)+int(r)+s.accepting >= s.cfg.capacity() {
+		return false
+	}
+	s.accepting++
+	return true
+}
+
+func (s *Service) unreserve() {
+	s.mu.Lock()
+	s.accepting--
+	s.mu.Unlock()
+}
+
+// fetchModule makes sure the task's module is stored here, downloading it
+// from the submitter (or the DHT's providers) and verifying its hash. It
+// returns the refusal code for a failure, or 0 if the submitter went away
+// or cancelled meanwhile.
+func (s *Service) fetchModule(c *conn, remote peer.ID, m *SubmitMsg) (RefuseCode, error) {
+	id := m.Spec.Module
+	if s.blob.Store().Has(id) {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.FetchTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	s.wg.Go(func() {
+		_, err := s.blob.Fetch(ctx, id, peer.AddrInfo{ID: remote})
+		done <- err
+	})
+	for {
+		select {
+		case err := <-done:
+			switch {
+			case err == nil:
+				return 0, nil
+			case errors.Is(err, blob.ErrHashMismatch):
+				return RefuseHash, fmt.Errorf("module hash mismatch: the bytes served for module %s do not hash to it: %w", id, err)
+			default:
+				return RefuseModule, fmt.Errorf("module %s unavailable: %w", id, err)
+			}
+		case f, ok := <-c.frames:
+			if !ok || isCancel(f, m.TaskID) {
+				cancel()
+				<-done
+				if ok {
+					return RefuseUnknown, errors.New("cancelled before it was accepted")
+				}
+				return 0, c.readErr()
+			}
+		}
+	}
+}
+
+func isCancel(m Message, taskID string) bool {
+	c, ok := m.(*CancelMsg)
+	return ok && c.TaskID == taskID
+}
+
+// watch streams a held task's status until it finishes, then sends its
+// signed result. A Cancel from the submitter cancels it. If the stream
+// breaks, the task goes on (the submitter may attach again); watch then
+// returns at once. It reports whether the result went out.
+func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	type waited struct {
+		j   queue.Job
+		err error
+	}
+	wait := make(chan waited, 1)
+	s.wg.Go(func() {
+		j, err := s.execQ.Wait(ctx, id)
+		wait <- waited{j, err}
+	})
+	defer func() {
+		cancel()
+		<-wait
+	}()
+	if c.write(&AcceptMsg{}) != nil {
+		return false
+	}
+	tick := time.NewTicker(s.cfg.StatusInterval)
+	defer tick.Stop()
+	frames := c.frames
+	cancelled := false
+	for {
+		select {
+		case w := <-wait:
+			wait <- w // for the deferred receive
+			switch {
+			case errors.Is(w.err, queue.ErrNotFound):
+				return s.refuse(c, RefuseUnknown, "compute: task %s expired", taskID)
+			case w.err != nil:
+				return s.refuse(c, RefuseShutdown, "compute: %v", w.err)
+			}
+			s.signalRoom()
+			return s.sendResult(c, remote, taskID, w.j)
+		case <-tick.C:
+			j, err := s.execQ.Get(ctx, id)
+			if err != nil {
+				continue
+			}
+			if c.write(&StatusMsg{Running: j.State == queue.StateRunning}) != nil {
+				return false
+			}
+		case f, ok := <-frames:
+			if !ok {
+				if errors.Is(c.readErr(), io.EOF) {
+					frames = nil // the submitter closed its side; go on
+					continue
+				}
+				return false
+			}
+			if !isCancel(f, taskID) || cancelled {
+				// Only one cancel has a meaning; anything else breaks the
+				// protocol (and must not cost a store write each).
+				_ = s.refuse(c, RefuseMalformed, "compute: unexpected message of type %d", f.Type())
+				return false
+			}
+			cancelled = true
+			if _, err := s.execQ.Cancel(ctx, id); err != nil && !errors.Is(err, queue.ErrBadTransition) {
+				s.log.Warn("cancel", "job", id, "err", err)
+			}
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// sendResult signs a finished job's result for its submitter and sends it.
+func (s *Service) sendResult(c *conn, remote peer.ID, taskID string, j queue.Job) bool {
+	m := jobResult(j)
+	if err := m.Sign(s.key, taskID, remote); err != nil {
+		s.log.Error("signing a result", "job", j.ID, "err", err)
+		return false
+	}
+	if c.write(m) != nil {
+		return false
+	}
+	s.results.Add(1)
+	return true
+}

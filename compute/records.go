@@ -1,0 +1,182 @@
+package compute
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/compute/runner"
+)
+
+// The submitter's records, kept in the store:
+//
+//   - the task, as the payload of its job in the submission queue
+//     (encodeSpec: compact binary, as stdin may be large);
+//   - each attempt, under /compute/<SubmitNamespace>.attempt.<task>/<n>
+//     (encodeAttempt), written before it is sent and when it ends;
+//   - the outcome, as the job's result when it finishes (encodeOutcome).
+//
+// An attempt and an outcome are a uvarint length, a JSON document of
+// their metadata, and the raw output of the answer they carry (runner's
+// encoding), so that output is stored as it came, not base64-inflated.
+
+const specVersion = 1
+
+// encodeSpec encodes a resolved spec:
+//
+//	version byte (1) | flags byte (1: crash policy fail)
+//	replicas, quorum, max price, deadline (unix ms) uvarint
+//	priority zigzag uvarint | strategy string | task (runner.EncodeTask)
+func encodeSpec(s *Spec) ([]byte, error) {
+	task, err := runner.EncodeTask(runner.Task{Spec: s.wasm()})
+	if err != nil {
+		return nil, fmt.Errorf("compute: %w", err)
+	}
+	b := make([]byte, 0, len(task)+64)
+	var flags byte
+	if s.CrashPolicy == CrashFail {
+		flags |= 1
+	}
+	b = append(b, specVersion, flags)
+	b = binary.AppendUvarint(b, uint64(s.Replicas))
+	b = binary.AppendUvarint(b, uint64(s.Quorum))
+	b = binary.AppendUvarint(b, s.MaxPrice)
+	b = binary.AppendUvarint(b, unixMilli(s.Deadline))
+	b = binary.AppendUvarint(b, zigzag(s.Priority))
+	b = appendString(b, string(s.Strategy))
+	return appendBytes(b, task), nil
+}
+
+// decodeSpec decodes encodeSpec's output.
+func decodeSpec(b []byte) (Spec, error) {
+	var s Spec
+	d := reader{b: b}
+	if d.byte() != specVersion {
+		d.fail("spec version")
+	}
+	flags := d.byte()
+	if flags&^1 != 0 {
+		d.fail("spec flags")
+	}
+	s.CrashPolicy = CrashRerun
+	if flags&1 != 0 {
+		s.CrashPolicy = CrashFail
+	}
+	s.Replicas = int(min(d.uvarint(), MaxReplicas+1))
+	s.Quorum = int(min(d.uvarint(), MaxReplicas+1))
+	s.MaxPrice = d.uvarint()
+	s.Deadline = d.time()
+	s.Priority = unzigzag(d.uvarint(), &d)
+	s.Strategy = Strategy(d.string(32))
+	task := d.bytes()
+	if d.err == nil && d.off != len(b) {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return Spec{}, fmt.Errorf("compute: task record: %w", d.err)
+	}
+	t, err := runner.DecodeTask(task)
+	if err != nil {
+		return Spec{}, fmt.Errorf("compute: task record: %w", err)
+	}
+	w := t.Spec
+	s.Module, s.Args, s.Env, s.Stdin = w.Module, w.Args, w.Env, w.Stdin
+	s.Limits = Limits{MemoryPages: w.Limits.MemoryPages, WallTime: w.Limits.WallTime, OutputBytes: w.Limits.OutputBytes}
+	s.Scratch, s.Clock, s.Random = w.Scratch, w.Clock, w.Random
+	if err := s.Validate(); err != nil {
+		return Spec{}, fmt.Errorf("compute: task record: %w", err)
+	}
+	return s, nil
+}
+
+// attemptRecord is an attempt as stored.
+type attemptRecord struct {
+	N        int          `json:"n"`
+	Provider peer.ID      `json:"provider"`
+	Local    bool         `json:"local,omitempty"`
+	State    AttemptState `json:"state"`
+	Error    string       `json:"error,omitempty"`
+	// Lost says a failed attempt may have run at its provider.
+	Lost    bool      `json:"lost,omitempty"`
+	Hash    string    `json:"hash,omitempty"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	// The answer, once answered: the provider's result message without
+	// its output, which follows the JSON.
+	ResultState State  `json:"result_state,omitempty"`
+	Kind        Kind   `json:"kind,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Signature   []byte `json:"signature,omitempty"`
+	Output      []byte `json:"-"`
+}
+
+func (a *attemptRecord) answer() *ResultMsg {
+	return &ResultMsg{State: a.ResultState, Kind: a.Kind, Reason: a.Reason, Output: a.Output, Signature: a.Signature}
+}
+
+// outcomeRecord is a finished task's outcome as stored in its job's
+// result; Output (the accepted answer's output) follows the JSON.
+type outcomeRecord struct {
+	Error       string    `json:"error,omitempty"`
+	Attempts    []Attempt `json:"attempts"`
+	Refusals    int       `json:"refusals,omitempty"`
+	Kind        Kind      `json:"kind,omitempty"`
+	Agreed      bool      `json:"agreed"`
+	Hash        string    `json:"hash,omitempty"`
+	Providers   []peer.ID `json:"providers,omitempty"`
+	Answers     []Answer  `json:"answers,omitempty"`
+	Disagreeing []peer.ID `json:"disagreeing,omitempty"`
+	Output      []byte    `json:"-"`
+}
+
+func encodeWithTail(meta any, tail []byte) ([]byte, error) {
+	j, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("compute: encode record: %w", err)
+	}
+	b := make([]byte, 0, binary.MaxVarintLen64+len(j)+len(tail))
+	b = binary.AppendUvarint(b, uint64(len(j)))
+	b = append(b, j...)
+	return append(b, tail...), nil
+}
+
+func decodeWithTail(b []byte, meta any) (tail []byte, err error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, fmt.Errorf("compute: record: bad length")
+	}
+	if err := json.Unmarshal(b[k:k+int(n)], meta); err != nil {
+		return nil, fmt.Errorf("compute: record: %w", err)
+	}
+	if tail = b[k+int(n):]; len(tail) == 0 {
+		tail = nil
+	}
+	return tail, nil
+}
+
+func encodeAttempt(a *attemptRecord) ([]byte, error) { return encodeWithTail(a, a.Output) }
+
+func decodeAttempt(b []byte) (*attemptRecord, error) {
+	a := &attemptRecord{}
+	out, err := decodeWithTail(b, a)
+	if err != nil {
+		return nil, err
+	}
+	a.Output = out
+	return a, nil
+}
+
+func encodeOutcome(o *outcomeRecord) ([]byte, error) { return encodeWithTail(o, o.Output) }
+
+func decodeOutcome(b []byte) (*outcomeRecord, error) {
+	o := &outcomeRecord{}
+	out, err := decodeWithTail(b, o)
+	if err != nil {
+		return nil, err
+	}
+	o.Output = out
+	return o, nil
+}

@@ -1,0 +1,302 @@
+package compute
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/compute/wasm"
+)
+
+// Bounds on a Spec that do not depend on a node's configuration.
+const (
+	// MaxReplicas is the most providers one task may be run on.
+	MaxReplicas = 16
+	// MaxTaskIDLen bounds a task ID, on the wire and in the API.
+	MaxTaskIDLen = 64
+	// MaxArgsLimit is the largest value Config.MaxArgsBytes may take: the
+	// args and environment of a task together, in bytes.
+	MaxArgsLimit = 1 << 20
+	// MaxStdinLimit is the largest value Config.MaxStdinBytes may take.
+	MaxStdinLimit = 16 << 20
+)
+
+// TaskID names a task on the node that submitted it: 26 characters of
+// lowercase base32 that sort by submission time. Providers know the task
+// by its submitter and this ID.
+type TaskID string
+
+// validTaskID reports whether s may name a task: 1 to MaxTaskIDLen
+// characters among lowercase letters, digits and '-'. Generated IDs are a
+// subset; the wider set keeps the protocol open to other submitters.
+func validTaskID(s string) bool {
+	if len(s) == 0 || len(s) > MaxTaskIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseTaskID checks that s can name a task.
+func ParseTaskID(s string) (TaskID, error) {
+	if !validTaskID(s) {
+		return "", fmt.Errorf("%w: %q is not a task ID (1 to %d of a-z, 0-9 and '-')", ErrInvalidSpec, s, MaxTaskIDLen)
+	}
+	return TaskID(s), nil
+}
+
+// Strategy names how the submitting node chooses providers among the
+// candidates of its capacity directory (see Pick).
+type Strategy string
+
+// The placement strategies.
+const (
+	// RoundRobin takes the candidates in turn, by peer ID, from where the
+	// previous choice of this node left off.
+	RoundRobin Strategy = "round-robin"
+	// LeastLoaded takes the candidate with the fewest tasks queued and
+	// running per core.
+	LeastLoaded Strategy = "least-loaded"
+	// LowestPrice takes the cheapest candidate per CPU-second.
+	LowestPrice Strategy = "lowest-price"
+	// LowestLatency takes the candidate with the smallest measured round
+	// trip (this node itself first; unmeasured peers last).
+	LowestLatency Strategy = "lowest-latency"
+	// PowerOfTwo draws two candidates at random and takes the less loaded:
+	// nearly the balance of LeastLoaded without every submitter piling onto
+	// the same provider between two adverts.
+	PowerOfTwo Strategy = "power-of-two"
+)
+
+// Strategies lists every strategy.
+var Strategies = []Strategy{RoundRobin, LeastLoaded, LowestPrice, LowestLatency, PowerOfTwo}
+
+// ParseStrategy parses a strategy name.
+func ParseStrategy(s string) (Strategy, error) {
+	for _, k := range Strategies {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("%w: unknown placement strategy %q", ErrInvalidSpec, s)
+}
+
+// CrashPolicy says what happens to a task whose run was lost: its provider
+// crashed, or stopped answering, after accepting it, so it may or may not
+// have run.
+type CrashPolicy string
+
+// The crash policies.
+const (
+	// CrashRerun runs the task again, on another provider (or, for a run on
+	// the submitting node itself, after its restart): for tasks that may
+	// safely run more than once. The default.
+	CrashRerun CrashPolicy = "rerun"
+	// CrashFail never replaces a lost run: the task fails unless the runs
+	// still alive can reach its quorum. For tasks that must not run twice.
+	CrashFail CrashPolicy = "fail"
+)
+
+func (p CrashPolicy) queue() queue.CrashPolicy {
+	if p == CrashFail {
+		return queue.CrashFail
+	}
+	return queue.CrashRerun
+}
+
+// Limits bound one run of a task. At Submit, a zero field takes the
+// submitting node's Config.DefaultLimits, so every replica of a task runs
+// under the same limits whatever its provider's defaults.
+type Limits struct {
+	// MemoryPages is the most linear memory, in 64 KiB pages.
+	MemoryPages uint32 `json:"memory_pages,omitempty"`
+	// WallTime is how long one run may take, from start to exit.
+	WallTime time.Duration `json:"wall_time,omitempty"`
+	// OutputBytes caps stdout and stderr together.
+	OutputBytes int64 `json:"output_bytes,omitempty"`
+}
+
+func (l Limits) wasm() wasm.Limits {
+	return wasm.Limits{MemoryPages: l.MemoryPages, WallTime: l.WallTime, OutputBytes: l.OutputBytes}
+}
+
+// above reports the first field of l above max, or "".
+func (l Limits) above(max Limits) string {
+	switch {
+	case l.MemoryPages > max.MemoryPages:
+		return fmt.Sprintf("Limits.MemoryPages %d exceeds %d", l.MemoryPages, max.MemoryPages)
+	case l.WallTime > max.WallTime:
+		return fmt.Sprintf("Limits.WallTime %v exceeds %v", l.WallTime, max.WallTime)
+	case l.OutputBytes > max.OutputBytes:
+		return fmt.Sprintf("Limits.OutputBytes %d exceeds %d", l.OutputBytes, max.OutputBytes)
+	}
+	return ""
+}
+
+// Spec is a task as a person submits it: a WebAssembly module (WASI
+// preview 1 command) named by its SHA-256, its input and limits, and how
+// the network is to run it.
+type Spec struct {
+	// Module is the SHA-256 of the module binary. Submit fills it from the
+	// module's bytes when they are given and it is zero.
+	Module wasm.ModuleID `json:"module"`
+	// Args is the guest's argv (Args[0] is by convention the program name).
+	// No element may contain a NUL byte.
+	Args []string `json:"args,omitempty"`
+	// Env is the guest's environment: keys non-empty, without '=' or NUL;
+	// values without NUL.
+	Env map[string]string `json:"env,omitempty"`
+	// Stdin is what the guest reads from standard input.
+	Stdin []byte `json:"stdin,omitempty"`
+	// Limits bounds each run; zero fields take the node's defaults.
+	Limits Limits `json:"limits"`
+	// Scratch, Clock and Random give the guest a scratch directory, the
+	// host's clocks, the host's randomness (see wasm.Spec). Any of them
+	// makes the result depend on the provider: replicas of such a task may
+	// legitimately disagree.
+	Scratch bool `json:"scratch,omitempty"`
+	Clock   bool `json:"clock,omitempty"`
+	Random  bool `json:"random,omitempty"`
+	// Replicas is how many distinct providers run the task; 0 means 1.
+	Replicas int `json:"replicas,omitempty"`
+	// Quorum is how many of them must return the same result for it to be
+	// accepted; 0 means a majority of Replicas.
+	Quorum int `json:"quorum,omitempty"`
+	// MaxPrice is the most the submitter pays per CPU-second, in
+	// micro-credits; providers asking more are not used. 0 means no limit.
+	MaxPrice uint64 `json:"max_price,omitempty"`
+	// Deadline is when the task fails if it has not finished, waiting for
+	// room included. Zero means Config.DefaultDeadline after Submit.
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Priority orders the submitter's queue (higher first) and is passed
+	// to providers, which order their own queues by it.
+	Priority int32 `json:"priority,omitempty"`
+	// Strategy chooses the providers; empty means Config.DefaultStrategy.
+	Strategy Strategy `json:"strategy,omitempty"`
+	// CrashPolicy says what to do with a lost run; empty means CrashRerun.
+	CrashPolicy CrashPolicy `json:"crash_policy,omitempty"`
+}
+
+// specJSON is Spec with its module ID in hex.
+type specJSON Spec
+
+// MarshalJSON encodes the spec with its module ID in hex.
+func (s Spec) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		specJSON
+		Module string `json:"module"`
+	}{specJSON(s), s.Module.String()})
+}
+
+// UnmarshalJSON decodes a spec whose module ID is in hex (or absent).
+func (s *Spec) UnmarshalJSON(b []byte) error {
+	var v struct {
+		specJSON
+		Module string `json:"module"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Spec(v.specJSON)
+	s.Module = wasm.ModuleID{}
+	if v.Module != "" {
+		id, err := wasm.ParseModuleID(v.Module)
+		if err != nil {
+			return fmt.Errorf("compute: spec: module: %w", err)
+		}
+		s.Module = id
+	}
+	return nil
+}
+
+// replicas returns Replicas with its default.
+func (s *Spec) replicas() int { return max(s.Replicas, 1) }
+
+// quorum returns Quorum with its default, a majority of the replicas.
+func (s *Spec) quorum() int {
+	if s.Quorum > 0 {
+		return s.Quorum
+	}
+	return s.replicas()/2 + 1
+}
+
+// deterministic reports whether the task's result is a function of its
+// spec alone, so that replicas must agree.
+func (s *Spec) deterministic() bool { return !s.Scratch && !s.Clock && !s.Random }
+
+func (s *Spec) wasm() wasm.Spec {
+	return wasm.Spec{
+		Module: s.Module, Args: s.Args, Env: s.Env, Stdin: s.Stdin, Limits: s.Limits.wasm(),
+		Scratch: s.Scratch, Clock: s.Clock, Random: s.Random,
+	}
+}
+
+// Validate checks what a spec can be checked for without a node's
+// configuration: a module, replicas and quorum in range, a known strategy
+// and crash policy, non-negative limits, well-formed args and environment
+// within MaxArgsLimit, and stdin within MaxStdinLimit. Submit also checks
+// the spec against the node's Config. The error wraps ErrInvalidSpec and
+// names the field.
+func (s *Spec) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case s.Module == wasm.ModuleID{}:
+		return bad("Module is missing")
+	case s.Replicas < 0 || s.Replicas > MaxReplicas:
+		return bad("Replicas %d is outside [0, %d]", s.Replicas, MaxReplicas)
+	case s.Quorum < 0 || s.Quorum > s.replicas():
+		return bad("Quorum %d is outside [0, Replicas=%d]", s.Quorum, s.replicas())
+	case s.Limits.WallTime < 0:
+		return bad("Limits.WallTime %v is negative", s.Limits.WallTime)
+	case s.Limits.OutputBytes < 0:
+		return bad("Limits.OutputBytes %d is negative", s.Limits.OutputBytes)
+	case len(s.Stdin) > MaxStdinLimit:
+		return bad("Stdin of %d bytes exceeds %d", len(s.Stdin), MaxStdinLimit)
+	}
+	if s.Strategy != "" {
+		if _, err := ParseStrategy(string(s.Strategy)); err != nil {
+			return bad("Strategy %q is unknown", s.Strategy)
+		}
+	}
+	if s.CrashPolicy != "" && s.CrashPolicy != CrashRerun && s.CrashPolicy != CrashFail {
+		return bad("CrashPolicy %q is neither %q nor %q", s.CrashPolicy, CrashRerun, CrashFail)
+	}
+	if n := s.argsSize(); n > MaxArgsLimit {
+		return bad("Args and Env take %d bytes, more than %d", n, MaxArgsLimit)
+	}
+	for i, a := range s.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return bad("Args[%d] contains a NUL byte", i)
+		}
+	}
+	for k, v := range s.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return bad("Env key %q is empty or contains '=' or NUL", k)
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return bad("Env[%q] contains a NUL byte", k)
+		}
+	}
+	return nil
+}
+
+// argsSize is the size of the args and environment.
+func (s *Spec) argsSize() int {
+	n := 0
+	for _, a := range s.Args {
+		n += len(a) + 1
+	}
+	for k, v := range s.Env {
+		n += len(k) + len(v) + 2
+	}
+	return n
+}

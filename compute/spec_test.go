@@ -1,0 +1,179 @@
+package compute
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/compute/runner"
+	"github.com/fog-compute/fog/compute/wasm"
+)
+
+func TestSpecValidate(t *testing.T) {
+	ok := Spec{Module: wasm.IDOf([]byte("m"))}
+	require.NoError(t, ok.Validate())
+	tests := []struct {
+		field  string
+		change func(*Spec)
+	}{
+		{"Module", func(s *Spec) { s.Module = wasm.ModuleID{} }},
+		{"Replicas", func(s *Spec) { s.Replicas = MaxReplicas + 1 }},
+		{"Replicas", func(s *Spec) { s.Replicas = -1 }},
+		{"Quorum", func(s *Spec) { s.Replicas, s.Quorum = 3, 4 }},
+		{"Quorum", func(s *Spec) { s.Quorum = -1 }},
+		{"Limits.WallTime", func(s *Spec) { s.Limits.WallTime = -time.Second }},
+		{"Limits.OutputBytes", func(s *Spec) { s.Limits.OutputBytes = -1 }},
+		{"Stdin", func(s *Spec) { s.Stdin = make([]byte, MaxStdinLimit+1) }},
+		{"Strategy", func(s *Spec) { s.Strategy = "nearest" }},
+		{"CrashPolicy", func(s *Spec) { s.CrashPolicy = "retry" }},
+		{"Args[1]", func(s *Spec) { s.Args = []string{"a", "b\x00"} }},
+		{"Env key", func(s *Spec) { s.Env = map[string]string{"A=B": "c"} }},
+		{"Env key", func(s *Spec) { s.Env = map[string]string{"": "c"} }},
+		{"Env[", func(s *Spec) { s.Env = map[string]string{"A": "\x00"} }},
+		{"Args and Env", func(s *Spec) { s.Args = []string{strings.Repeat("x", MaxArgsLimit)} }},
+	}
+	for _, tt := range tests {
+		s := ok
+		tt.change(&s)
+		err := s.Validate()
+		require.ErrorIs(t, err, ErrInvalidSpec, tt.field)
+		assert.Contains(t, err.Error(), tt.field)
+	}
+	s := ok
+	s.Replicas, s.Quorum = 4, 0
+	assert.Equal(t, 3, s.quorum(), "a majority of 4")
+	s.Replicas = 0
+	assert.Equal(t, 1, s.replicas())
+	assert.Equal(t, 1, s.quorum())
+}
+
+func TestSpecJSON(t *testing.T) {
+	s := sampleSpec()
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"module":"`+s.Module.String()+`"`)
+	var back Spec
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, s.Module, back.Module)
+	assert.Equal(t, s.Args, back.Args)
+	assert.Equal(t, s.Strategy, back.Strategy)
+	assert.True(t, s.Deadline.Equal(back.Deadline))
+	require.Error(t, json.Unmarshal([]byte(`{"module":"xyz"}`), &back))
+	require.NoError(t, json.Unmarshal([]byte(`{"stdin":"aGk="}`), &back))
+	assert.Equal(t, wasm.ModuleID{}, back.Module)
+	assert.Equal(t, "hi", string(back.Stdin))
+}
+
+func TestSpecRecordRoundTrip(t *testing.T) {
+	s := sampleSpec()
+	b, err := encodeSpec(&s)
+	require.NoError(t, err)
+	back, err := decodeSpec(b)
+	require.NoError(t, err)
+	assert.Equal(t, s.Module, back.Module)
+	assert.Equal(t, s.Args, back.Args)
+	assert.Equal(t, s.Env, back.Env)
+	assert.Equal(t, s.Stdin, back.Stdin)
+	assert.Equal(t, s.Limits, back.Limits)
+	assert.Equal(t, s.Random, back.Random)
+	assert.Equal(t, []any{s.Replicas, s.Quorum, s.MaxPrice, s.Priority, s.Strategy, s.CrashPolicy},
+		[]any{back.Replicas, back.Quorum, back.MaxPrice, back.Priority, back.Strategy, back.CrashPolicy})
+	assert.True(t, s.Deadline.Equal(back.Deadline))
+	_, err = decodeSpec(append(b, 0))
+	assert.Error(t, err)
+	_, err = decodeSpec(b[:len(b)-1])
+	assert.Error(t, err)
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	out := runner.EncodeResult(wasm.Result{Stdout: []byte("x")})
+	_, p := testKey(t, 5)
+	a := &attemptRecord{N: 3, Provider: p, State: AttemptAnswered, Kind: KindCompleted, Reason: "r", Signature: []byte{1, 2}, Output: out, Lost: true}
+	b, err := encodeAttempt(a)
+	require.NoError(t, err)
+	back, err := decodeAttempt(b)
+	require.NoError(t, err)
+	assert.Equal(t, a, back)
+	o := &outcomeRecord{Agreed: true, Kind: KindCompleted, Hash: "ab", Output: out, Answers: []Answer{{Provider: p, Kind: KindCompleted}}, Providers: []peer.ID{p}}
+	b, err = encodeOutcome(o)
+	require.NoError(t, err)
+	ob, err := decodeOutcome(b)
+	require.NoError(t, err)
+	assert.Equal(t, o, ob)
+	_, err = decodeOutcome([]byte{200})
+	assert.Error(t, err)
+}
+
+func TestConfigValidate(t *testing.T) {
+	require.NoError(t, DefaultConfig().Validate())
+	require.NoError(t, TestConfig().Validate())
+	tests := []struct {
+		field  string
+		change func(*Config)
+	}{
+		{"Cores", func(c *Config) { c.Cores = 0 }},
+		{"MaxQueuedPerCore", func(c *Config) { c.MaxQueuedPerCore = -1 }},
+		{"Prefetch", func(c *Config) { c.Prefetch = -1 }},
+		{"MaxLimits", func(c *Config) { c.MaxLimits.WallTime = 0 }},
+		{"DefaultLimits", func(c *Config) { c.DefaultLimits.MemoryPages = 0 }},
+		{"DefaultLimits", func(c *Config) { c.DefaultLimits.WallTime = c.MaxLimits.WallTime + 1 }},
+		{"MaxStdinBytes", func(c *Config) { c.MaxStdinBytes = MaxStdinLimit + 1 }},
+		{"MaxArgsBytes", func(c *Config) { c.MaxArgsBytes = -1 }},
+		{"ExecNamespace", func(c *Config) { c.ExecNamespace = "Exec" }},
+		{"SubmitNamespace", func(c *Config) { c.SubmitNamespace = "" }},
+		{"SubmitNamespace", func(c *Config) { c.SubmitNamespace = c.ExecNamespace }},
+		{"ResultTTL", func(c *Config) { c.ResultTTL = 0 }},
+		{"MaxInFlight", func(c *Config) { c.MaxInFlight = 0 }},
+		{"MaxWaiting", func(c *Config) { c.MaxWaiting = 0 }},
+		{"MaxRetries", func(c *Config) { c.MaxRetries = -1 }},
+		{"DefaultDeadline", func(c *Config) { c.DefaultDeadline = 0 }},
+		{"StatusInterval", func(c *Config) { c.StatusInterval = 0 }},
+		{"IdleTimeout", func(c *Config) { c.IdleTimeout = c.StatusInterval }},
+		{"FetchTimeout", func(c *Config) { c.FetchTimeout = 0 }},
+		{"AcceptTimeout", func(c *Config) { c.AcceptTimeout = c.FetchTimeout }},
+		{"AttemptSlack", func(c *Config) { c.AttemptSlack = 0 }},
+		{"StragglerGrace", func(c *Config) { c.StragglerGrace = -1 }},
+		{"CancelTimeout", func(c *Config) { c.CancelTimeout = 0 }},
+		{"RetryAfter", func(c *Config) { c.RetryAfter = 0 }},
+		{"MaxStreams", func(c *Config) { c.MaxStreams = 0 }},
+		{"MaxStreamsPerPeer", func(c *Config) { c.MaxStreamsPerPeer = c.MaxStreams + 1 }},
+		{"MaxProviderRecords", func(c *Config) { c.MaxProviderRecords = 0 }},
+		{"DefaultStrategy", func(c *Config) { c.DefaultStrategy = "" }},
+		{"Breaker.Threshold", func(c *Config) { c.Breaker.Threshold = 0 }},
+	}
+	for _, tt := range tests {
+		c := DefaultConfig()
+		tt.change(&c)
+		err := c.Validate()
+		require.ErrorIs(t, err, ErrInvalidConfig, tt.field)
+		assert.Contains(t, err.Error(), tt.field)
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, s := range Strategies {
+		got, err := ParseStrategy(string(s))
+		require.NoError(t, err)
+		assert.Equal(t, s, got)
+	}
+	_, err := ParseStrategy("fastest")
+	assert.ErrorIs(t, err, ErrInvalidSpec)
+	id, err := ParseTaskID("33lhqtmqbu8um396fldstege34")
+	require.NoError(t, err)
+	assert.Equal(t, TaskID("33lhqtmqbu8um396fldstege34"), id)
+	for _, bad := range []string{"", "UPPER", "a/b", strings.Repeat("a", MaxTaskIDLen+1)} {
+		_, err := ParseTaskID(bad)
+		assert.ErrorIs(t, err, ErrInvalidSpec, bad)
+	}
+	// Generated IDs are valid and sort by time.
+	a, b := newTaskID(time.Unix(1, 0)), newTaskID(time.Unix(2, 0))
+	assert.True(t, validTaskID(string(a)))
+	assert.Less(t, string(a), string(b))
+	assert.True(t, StateDone.Terminal())
+	assert.False(t, StateRunning.Terminal())
+}

@@ -1,0 +1,908 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/store"
+)
+
+// placeLoop takes tasks from the submission queue and runs each on its
+// own goroutine, at most Config.MaxInFlight at once, until ctx ends.
+// Several takers call Next at once, so that the synced commits that move
+// tasks to running are shared (group commit) rather than taken in turn.
+func (s *Service) placeLoop(ctx context.Context) error {
+	sem := make(chan struct{}, s.cfg.MaxInFlight)
+	var tasks, takers sync.WaitGroup
+	defer tasks.Wait()
+	errc := make(chan error, placeTakers)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range min(placeTakers, s.cfg.MaxInFlight) {
+		takers.Go(func() {
+			for {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				if !s.waitGate(ctx) {
+					<-sem
+					return
+				}
+				j, err := s.subQ.Next(ctx)
+				if err != nil {
+					<-sem
+					if ctx.Err() == nil {
+						errc <- fmt.Errorf("compute: submission queue: %w", err)
+						cancel()
+					}
+					return
+				}
+				tasks.Go(func() {
+					defer func() { <-sem }()
+					s.runTask(ctx, j)
+				})
+			}
+		})
+	}
+	takers.Wait()
+	close(errc)
+	return <-errc
+}
+
+// placeTakers is the number of goroutines taking tasks from the
+// submission queue at once.
+const placeTakers = 16
+
+// task is a submitted task being placed and run: the goroutine running
+// loop owns it; status reads the fields under mu.
+type task struct {
+	s     *Service
+	id    TaskID
+	job   queue.Job
+	spec  Spec
+	sub   *SubmitMsg // the task as offered to providers, encoded once
+	tally *tally
+
+	events   chan event
+	cancelCh chan struct{} // closed when its cancel is requested
+	cancelMu sync.Once
+	wg       sync.WaitGroup // attempt goroutines
+
+	used     map[peer.ID]bool // providers that got an attempt
+	excluded map[peer.ID]bool // providers that refused it for good
+	nextN    int
+	abort    error         // a write of the task's state failed: give it up
+	wake     chan struct{} // a room signal (capacity 1)
+
+	queued   bool   // in Service.waiters; guarded by Service.mu
+	triedGen uint64 // room generation of its last failed placement; guarded by Service.mu
+
+	mu       sync.Mutex
+	attempts []*attempt
+	waiting  string
+	refusals int
+}
+
+// attempt is one run of a task on one provider, run by its own goroutine,
+// which sends exactly one event when it ends.
+type attempt struct {
+	rec  attemptRecord // guarded by task.mu once the attempt is running
+	hash [32]byte
+
+	ctx    context.Context // ends when the attempt is abandoned (shutdown)
+	cancel context.CancelFunc
+	stop   context.Context // ends when the provider is to cancel it
+	halt   context.CancelFunc
+}
+
+type evKind int
+
+const (
+	evAnswer    evKind = iota // a result with a kind
+	evFail                    // ended without an answer
+	evRefuse                  // the provider refused the task
+	evCancelled               // stopped at our request
+	evAbandoned               // dropped because this node stops
+)
+
+type event struct {
+	a      *attempt
+	kind   evKind
+	msg    *ResultMsg
+	hash   [32]byte
+	err    error
+	lost   bool // the provider may have run the task
+	fault  bool // the provider's fault (for its breaker)
+	refuse *RefuseMsg
+}
+
+// runTask places and runs one task taken from the submission queue, and
+// records its outcome there.
+func (s *Service) runTask(ctx context.Context, j queue.Job) {
+	id := TaskID(j.ID)
+	s.mu.Lock()
+	_, fresh := s.fresh[id]
+	delete(s.fresh, id)
+	s.mu.Unlock()
+	spec, err := decodeSpec(j.Payload)
+	if err != nil {
+		if _, err := s.subQ.Fail(context.WithoutCancel(ctx), j.ID, err.Error(), nil); err != nil {
+			s.persistFailed(err)
+		}
+		s.failed.Add(1)
+		return
+	}
+	t := &task{
+		s: s, id: id, job: j, spec: spec,
+		sub: &SubmitMsg{
+			TaskID: string(id), Priority: spec.Priority, CrashPolicy: spec.CrashPolicy,
+			MaxPrice: spec.MaxPrice, Deadline: spec.Deadline, Spec: spec.wasm(),
+		},
+		tally:    newTally(spec.Replicas, spec.Quorum, spec.Replicas+s.cfg.MaxRetries),
+		events:   make(chan event, 4),
+		cancelCh: make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		used:     make(map[peer.ID]bool),
+		excluded: make(map[peer.ID]bool),
+	}
+	if _, err := t.sub.encodeTask(); err != nil {
+		t.finish(ctx, StateFailed, err.Error(), nil)
+		return
+	}
+	s.mu.Lock()
+	s.tasks[id] = t
+	s.mu.Unlock()
+	defer func() {
+		s.unwait(t, false)
+		t.setWaiting("")
+		s.mu.Lock()
+		delete(s.tasks, id)
+		s.mu.Unlock()
+	}()
+	if err := s.subQ.NotifyCancel(j.ID, t.requestCancel); err != nil {
+		return // no longer running: cancelled or finished meanwhile
+	}
+	unpin := s.blob.Store().Pin(spec.Module)
+	defer unpin()
+	if !s.blob.Store().Has(spec.Module) {
+		t.finish(ctx, StateFailed, fmt.Sprintf("module %s is no longer stored on this node", spec.Module), nil)
+		return
+	}
+	if !fresh {
+		if err := t.recover(ctx); err != nil {
+			s.persistFailed(err)
+			t.abandon()
+			return
+		}
+	}
+	t.loop(ctx)
+}
+
+func (t *task) requestCancel() { t.cancelMu.Do(func() { close(t.cancelCh) }) }
+
+// nudge wakes the task's loop to try placing again.
+func (t *task) nudge() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop is the task's event loop: it launches attempts as the tally asks,
+// waits for room without polling, and finishes the task.
+func (t *task) loop(ctx context.Context) {
+	s := t.s
+	deadline := time.NewTimer(time.Until(t.spec.Deadline))
+	defer deadline.Stop()
+	var (
+		cancelling, expired bool
+		cancelCh            = t.cancelCh
+		grace               *time.Timer
+		graceC              <-chan time.Time
+		wake                *time.Timer
+		woken               bool // by a room signal, since the last placement
+	)
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+		if wake != nil {
+			wake.Stop()
+		}
+	}()
+	for {
+		if t.abort != nil {
+			t.abandon()
+			return
+		}
+		if t.tally.inflight == 0 {
+			switch {
+			case t.tally.decided:
+				t.finishDecided(ctx)
+				return
+			case cancelling:
+				t.finish(ctx, StateCancelled, queue.ReasonStopped, nil)
+				return
+			case expired:
+				t.finish(ctx, StateFailed, fmt.Sprintf("deadline: not finished by %s", t.spec.Deadline.Format(time.RFC3339Nano)), nil)
+				return
+			case t.tally.stuck():
+				t.finishStuck(ctx)
+				return
+			}
+		}
+		if t.tally.decided && grace == nil {
+			grace = time.NewTimer(s.cfg.StragglerGrace)
+			graceC = grace.C
+		}
+		var dirCh <-chan struct{}
+		var wakeC <-chan time.Time
+		if !cancelling && !expired {
+			if n := t.tally.need(); n > 0 {
+				w := t.place(ctx, n, woken)
+				woken = false
+				if w != nil {
+					dirCh = w.dir
+					if !w.at.IsZero() {
+						if wake == nil {
+							wake = time.NewTimer(time.Until(w.at))
+						} else {
+							wake.Reset(time.Until(w.at))
+						}
+						wakeC = wake.C
+					}
+				}
+				if t.abort != nil {
+					continue
+				}
+			}
+		}
+		select {
+		case ev := <-t.events:
+			t.handle(ev)
+		case <-dirCh:
+		case <-t.wake:
+			woken = true
+		case <-wakeC:
+		case <-deadline.C:
+			expired = true
+			t.stopAll()
+		case <-cancelCh:
+			cancelling, cancelCh = true, nil
+			t.stopAll()
+		case <-graceC:
+			graceC = nil
+			t.stopAll()
+		case <-ctx.Done():
+			t.abandon()
+			if _, err := s.subQ.Requeue(context.WithoutCancel(ctx), string(t.id)); err != nil && !errors.Is(err, queue.ErrClosed) {
+				s.persistFailed(err)
+			}
+			return
+		}
+	}
+}
+
+// waitSet is what a task without room waits for, besides a room signal
+// (task.wake).
+type waitSet struct {
+	dir <-chan struct{} // the directory changes
+	at  time.Time       // a provider's retry-after or breaker cooldown ends
+}
+
+// place launches up to n attempts on providers chosen by the task's
+// strategy. If it cannot launch them all, the task joins the tasks
+// waiting for room, and place returns what else to wait for. woken says a
+// room signal woke the task (see Service.signalRoom).
+func (t *task) place(ctx context.Context, n int, woken bool) *waitSet {
+	s := t.s
+	for ; n > 0; n-- {
+		var dirCh <-chan struct{}
+		if s.dir != nil {
+			dirCh = s.dir.Updated()
+		}
+		s.mu.Lock()
+		gen := s.roomGen
+		s.mu.Unlock()
+		p, local, why, at, ok := s.choose(t, time.Now(), gen, woken)
+		if !ok {
+			t.setWaiting(why)
+			return &waitSet{dir: dirCh, at: at}
+		}
+		if !t.launch(ctx, p, local, nil) {
+			return nil
+		}
+	}
+	s.unwait(t, woken)
+	t.setWaiting("")
+	return nil
+}
+
+// setWaiting records why the task waits for room ("" when it does not).
+func (t *task) setWaiting(why string) {
+	t.mu.Lock()
+	was := t.waiting != ""
+	t.waiting = why
+	t.mu.Unlock()
+	switch {
+	case !was && why != "":
+		t.s.countWaiting(1)
+	case was && why == "":
+		t.s.countWaiting(-1)
+	}
+}
+
+// choose picks a provider for an attempt of t and reserves it (its
+// breaker's probe, an attempt in flight). Without one it says why, and
+// when a provider's refusal or open breaker expires.
+//
+// A failed choice makes t wait for room (waitLocked) under the same lock
+// as the candidates' state it read, so that no room signal is lost
+// between the two; gen is the room generation before the directory and
+// this node's load were read.
+func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer.ID, local bool, why string, wake time.Time, ok bool) {
+	var entries []gossip.Entry
+	if s.dir != nil {
+		entries = s.dir.Query(gossip.Query{
+			Runtime:   gossip.RuntimeWasm,
+			MinMemory: uint64(t.spec.Limits.MemoryPages) * wasm.PageSize,
+		})
+	}
+	var selfQ, selfR uint32
+	if s.cfg.Offer {
+		selfQ, selfR = s.Load()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cands := make([]Candidate, 0, len(entries)+1)
+	var seen, nUsed, nPrice, nFull, nOpen int
+	later := func(at time.Time) {
+		if at.After(now) && (wake.IsZero() || at.Before(wake)) {
+			wake = at
+		}
+	}
+	consider := func(c Candidate) {
+		seen++
+		switch {
+		case t.used[c.Peer] || t.excluded[c.Peer]:
+			nUsed++
+			return
+		case t.spec.MaxPrice != 0 && c.Price > t.spec.MaxPrice:
+			nPrice++
+			return
+		}
+		if ps := s.book[c.Peer]; ps != nil {
+			c.InFlight = uint32(ps.inflight)
+			if ps.fullUntil.After(now) {
+				nFull++
+				later(ps.fullUntil)
+				return
+			}
+			if !ps.breaker.Available(now) {
+				nOpen++
+				later(ps.breaker.Reopens())
+				return
+			}
+		}
+		if int(c.InFlight) >= int(c.Cores)*(1+s.cfg.MaxQueuedPerCore) {
+			nFull++
+			return
+		}
+		cands = append(cands, c)
+	}
+	for _, e := range entries {
+		if e.Advert.Peer == s.self || e.Advert.Cores == 0 {
+			continue
+		}
+		consider(CandidateOf(e, s.self))
+	}
+	if s.cfg.Offer && t.spec.Limits.above(s.cfg.MaxLimits) == "" {
+		if int(selfQ)+int(selfR)+s.accepting >= s.cfg.capacity() && !t.used[s.self] {
+			seen++
+			nFull++
+		} else {
+			consider(Candidate{Peer: s.self, Self: true, Cores: uint32(s.cfg.Cores), Queued: selfQ, Running: selfR, Price: s.cfg.Price})
+		}
+	}
+	sortCandidates(cands)
+	for len(cands) > 0 {
+		i := Pick(t.spec.Strategy, cands, &s.pick)
+		c := cands[i]
+		ps := s.providerLocked(c.Peer, now)
+		if ps.breaker.Allow(now) {
+			ps.inflight++
+			ps.rec.Attempts++
+			ps.rec.Updated = now
+			return c.Peer, c.Self, "", time.Time{}, true
+		}
+		nOpen++
+		cands = slices.Delete(cands, i, i+1)
+	}
+	s.waitLocked(t, gen, woken, nFull+nOpen > 0)
+	if seen == 0 {
+		return "", false, "no provider has room: none is known that offers compute with enough memory", wake, false
+	}
+	return "", false, fmt.Sprintf("no provider has room: of %d known, %d already ran or refused this task, %d are full, %d have an open circuit breaker, %d ask more than the task's price",
+		seen, nUsed, nFull, nOpen, nPrice), wake, false
+}
+
+// launch starts an attempt on provider p (rec is nil for a new attempt,
+// else the stored attempt to re-attach). A new attempt is stored before it
+// is sent. It reports false if that write failed (t.abort is set).
+func (t *task) launch(ctx context.Context, p peer.ID, local bool, rec *attemptRecord) bool {
+	s := t.s
+	reattach := rec != nil
+	if rec == nil {
+		rec = &attemptRecord{N: t.nextN, Provider: p, Local: local, State: AttemptSent, Started: time.Now()}
+		t.nextN++
+		if err := t.store(rec); err != nil {
+			t.abort = err
+			s.mu.Lock()
+			ps := s.providerLocked(p, time.Now())
+			ps.inflight--
+			ps.breaker.Release()
+			s.mu.Unlock()
+			return false
+		}
+	}
+	a := &attempt{rec: *rec}
+	a.ctx, a.cancel = context.WithCancel(ctx)
+	a.stop, a.halt = context.WithCancel(context.Background())
+	t.mu.Lock()
+	t.attempts = append(t.attempts, a)
+	t.mu.Unlock()
+	t.used[p] = true
+	t.tally.launch()
+	s.attempts.Add(1)
+	t.wg.Go(func() {
+		var ev event
+		if local {
+			ev = t.runLocal(a)
+		} else {
+			ev = t.runRemote(a, reattach)
+		}
+		ev.a = a
+		t.events <- ev
+	})
+	return true
+}
+
+// stopAll asks the providers of every attempt in flight to cancel it.
+func (t *task) stopAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, a := range t.attempts {
+		a.halt()
+	}
+}
+
+// abandon drops every attempt in flight without a word to its provider
+// (this node stops; the next Run re-attaches them) and waits for their
+// goroutines.
+func (t *task) abandon() {
+	t.mu.Lock()
+	for _, a := range t.attempts {
+		a.cancel()
+	}
+	t.mu.Unlock()
+	for t.tally.inflight > 0 {
+		t.handle(<-t.events)
+	}
+	t.wg.Wait()
+	t.mu.Lock()
+	for _, a := range t.attempts {
+		a.halt()
+	}
+	t.mu.Unlock()
+}
+
+// handle applies an attempt's end to the tally, the attempt's record,
+// the provider's record and breaker.
+func (t *task) handle(ev event) {
+	s := t.s
+	a := ev.a
+	now := time.Now()
+	defer a.halt()
+	defer a.cancel()
+	t.mu.Lock()
+	rec := &a.rec
+	rec.Ended = now
+	switch ev.kind {
+	case evAnswer:
+		t.tally.answer(ev.hash)
+		a.hash = ev.hash
+		rec.State, rec.Hash = AttemptAnswered, hexHash(ev.hash)
+		rec.ResultState, rec.Kind, rec.Reason, rec.Signature, rec.Output = ev.msg.State, ev.msg.Kind, ev.msg.Reason, ev.msg.Signature, ev.msg.Output
+	case evFail:
+		t.tally.fail(ev.lost, t.spec.CrashPolicy == CrashFail)
+		rec.State, rec.Error, rec.Lost = AttemptFailed, clip(errString(ev.err), MaxReasonLen), ev.lost
+		s.lost.Add(1)
+	case evCancelled:
+		t.tally.stopped()
+		rec.State = AttemptCancelled
+	case evRefuse:
+		t.tally.refused()
+		t.refusals++
+		t.attempts = slices.DeleteFunc(t.attempts, func(x *attempt) bool { return x == a })
+		delete(t.used, rec.Provider)
+		if !ev.refuse.Code.transient() {
+			t.excluded[rec.Provider] = true
+		}
+		s.refusals.Add(1)
+	case evAbandoned:
+		t.tally.stopped()
+	}
+	snapshot := *rec
+	t.mu.Unlock()
+
+	s.mu.Lock()
+	ps := s.providerLocked(rec.Provider, now)
+	ps.inflight--
+	ps.rec.Updated = now
+	switch ev.kind {
+	case evAnswer:
+		ps.rec.Answers++
+		ps.breaker.Success(now)
+	case evFail:
+		ps.rec.Failures++
+		ps.rec.LastError = snapshot.Error
+		if ev.fault {
+			ps.breaker.Failure(now)
+		} else {
+			ps.breaker.Release()
+		}
+	case evRefuse:
+		ps.rec.Refusals++
+		ps.breaker.Release()
+		if ev.refuse.Code.transient() {
+			ps.fullUntil = now.Add(max(ev.refuse.RetryAfter, s.cfg.RetryAfter/4, time.Millisecond))
+		}
+	default:
+		ps.breaker.Release()
+	}
+	s.mu.Unlock()
+	s.signalRoom()
+
+	switch ev.kind {
+	case evRefuse:
+		t.unstore(snapshot.N)
+	case evAbandoned:
+	default:
+		if err := t.store(&snapshot); err != nil {
+			t.abort = err
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// attemptKind is the store kind of a task's attempts.
+func (s *Service) attemptKind(id TaskID) string {
+	return s.cfg.SubmitNamespace + ".attempt." + string(id)
+}
+
+func (t *task) key(n int) datastore.Key { return store.Key(t.s.attemptKind(t.id), strconv.Itoa(n)) }
+
+// store writes an attempt's record, durably, to live until the task's
+// deadline and then as long as results do.
+func (t *task) store(rec *attemptRecord) error {
+	b, err := encodeAttempt(rec)
+	if err != nil {
+		return err
+	}
+	ttl := time.Until(t.spec.Deadline) + t.s.cfg.ResultTTL
+	if err := t.s.ds.PutWithTTL(context.Background(), t.key(rec.N), b, max(ttl, time.Second)); err != nil {
+		t.s.persistFailed(err)
+		return fmt.Errorf("compute: store attempt: %w", err)
+	}
+	return nil
+}
+
+func (t *task) unstore(n int) {
+	if err := t.s.ds.Delete(context.Background(), t.key(n)); err != nil {
+		t.s.persistFailed(err)
+	}
+}
+
+// recover loads the attempts stored for a task taken up again after this
+// node stopped: answers and failures count as they did, and attempts that
+// were in flight are re-attached.
+func (t *task) recover(ctx context.Context) error {
+	s := t.s
+	res, err := s.ds.Query(ctx, query.Query{Prefix: "/" + s.attemptKind(t.id)})
+	if err != nil {
+		return fmt.Errorf("compute: load attempts: %w", err)
+	}
+	all, err := res.Rest()
+	if err != nil {
+		return fmt.Errorf("compute: load attempts: %w", err)
+	}
+	recs := make([]*attemptRecord, 0, len(all))
+	for _, e := range all {
+		r, err := decodeAttempt(e.Value)
+		if err != nil {
+			s.log.Warn("dropping an undecodable attempt", "task", t.id, "key", e.Key, "err", err)
+			continue
+		}
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(a, b *attemptRecord) int { return a.N - b.N })
+	now := time.Now()
+	for _, r := range recs {
+		t.nextN = max(t.nextN, r.N+1)
+		switch r.State {
+		case AttemptAnswered, AttemptFailed, AttemptCancelled:
+			a := &attempt{rec: *r}
+			a.ctx, a.cancel = context.WithCancel(ctx)
+			a.stop, a.halt = context.WithCancel(context.Background())
+			a.cancel()
+			a.halt()
+			t.mu.Lock()
+			t.attempts = append(t.attempts, a)
+			t.mu.Unlock()
+			t.used[r.Provider] = true
+			t.tally.launch()
+			switch r.State {
+			case AttemptAnswered:
+				_, h, err := r.answer().decodeOutput()
+				if err != nil {
+					t.tally.fail(false, false)
+					t.mu.Lock()
+					a.rec.State, a.rec.Error = AttemptFailed, err.Error()
+					t.mu.Unlock()
+					continue
+				}
+				a.hash = h
+				t.tally.answer(h)
+			case AttemptFailed:
+				t.tally.fail(r.Lost, t.spec.CrashPolicy == CrashFail)
+			default:
+				t.tally.stopped()
+			}
+		default:
+			s.mu.Lock()
+			ps := s.providerLocked(r.Provider, now)
+			ps.inflight++
+			ps.rec.Attempts++
+			s.mu.Unlock()
+			s.reattached.Add(1)
+			r.State = AttemptSent
+			if !t.launch(ctx, r.Provider, r.Local, r) {
+				return t.abort
+			}
+		}
+	}
+	return nil
+}
+
+// status returns the task's status as its goroutine sees it.
+func (t *task) status() Status {
+	st := baseStatus(t.id, &t.spec, t.job)
+	st.State = StateRunning
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st.Waiting, st.Refusals = t.waiting, t.refusals
+	st.Attempts = make([]Attempt, len(t.attempts))
+	for i, a := range t.attempts {
+		st.Attempts[i] = a.rec.view()
+	}
+	return st
+}
+
+func (r *attemptRecord) view() Attempt {
+	return Attempt{
+		N: r.N, Provider: r.Provider, Local: r.Local, State: r.State, Error: r.Error,
+		Kind: r.Kind, ResultHash: r.Hash, Started: r.Started, Ended: r.Ended,
+	}
+}
+
+func (t *task) setAttemptState(a *attempt, st AttemptState) {
+	t.mu.Lock()
+	a.rec.State = st
+	t.mu.Unlock()
+}
+
+// finishDecided ends a task whose quorum agreed.
+func (t *task) finishDecided(ctx context.Context) {
+	o := t.outcome(t.tally.winner, true)
+	state, reason := StateDone, ""
+	if o.Kind != KindCompleted {
+		state, reason = StateFailed, o.Error
+	}
+	t.finish(ctx, state, reason, o)
+}
+
+// finishStuck ends a task that cannot reach its quorum.
+func (t *task) finishStuck(ctx context.Context) {
+	h, votes := t.tally.best()
+	o := t.outcome(h, false)
+	var reason string
+	switch {
+	case t.tally.answered > 0:
+		reason = fmt.Sprintf("no quorum: %d answers in %d groups, the largest of %d where %d are needed", t.tally.answered, len(t.tally.votes), votes, t.spec.Quorum)
+	case t.tally.noMore:
+		reason = "lost: a provider lost the task, and its crash policy forbids running it again"
+	default:
+		reason = fmt.Sprintf("all %d attempts failed", t.tally.launched)
+	}
+	t.mu.Lock()
+	for i := len(t.attempts) - 1; i >= 0; i-- {
+		if e := t.attempts[i].rec.Error; e != "" {
+			reason += "; last: " + e
+			break
+		}
+	}
+	t.mu.Unlock()
+	o.Error = reason
+	t.finish(ctx, StateFailed, reason, o)
+}
+
+// outcome assembles a task's answers around hash h (agreed says a quorum
+// returned it).
+func (t *task) outcome(h [32]byte, agreed bool) *outcomeRecord {
+	s := t.s
+	o := &outcomeRecord{Agreed: agreed, Providers: []peer.ID{}}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o.Refusals = t.refusals
+	var chosen *attempt
+	for _, a := range t.attempts {
+		o.Attempts = append(o.Attempts, a.rec.view())
+		if a.rec.State != AttemptAnswered {
+			continue
+		}
+		m := a.rec.answer()
+		res, _, _ := m.decodeOutput()
+		ok := a.hash == h
+		ans := Answer{
+			Provider: a.rec.Provider, Local: a.rec.Local, Agreed: ok && agreed, Kind: m.Kind, ResultHash: a.rec.Hash,
+			ExitCode: res.ExitCode, GuestError: clip(firstNonEmpty(res.Err, m.Reason), MaxReasonLen),
+			Stdout: preview(res.Stdout), Stderr: preview(res.Stderr), StdoutBytes: len(res.Stdout), StderrBytes: len(res.Stderr),
+		}
+		o.Answers = append(o.Answers, ans)
+		if ok && agreed {
+			o.Providers = append(o.Providers, a.rec.Provider)
+			if chosen == nil {
+				chosen = a
+			}
+		} else if agreed {
+			o.Disagreeing = append(o.Disagreeing, a.rec.Provider)
+		}
+	}
+	if chosen != nil {
+		o.Kind, o.Hash, o.Output = chosen.rec.Kind, chosen.rec.Hash, chosen.rec.Output
+		if o.Kind != KindCompleted {
+			o.Error = firstNonEmpty(chosen.rec.Reason, string(o.Kind))
+		}
+	}
+	if agreed {
+		now := time.Now()
+		s.mu.Lock()
+		for _, p := range o.Providers {
+			ps := s.providerLocked(p, now)
+			ps.rec.Agreed++
+		}
+		for _, p := range o.Disagreeing {
+			ps := s.providerLocked(p, now)
+			ps.rec.Disagreed++
+			ps.rec.Updated = now
+		}
+		s.mu.Unlock()
+	}
+	return o
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func preview(b []byte) []byte {
+	if len(b) > AnswerPreviewBytes {
+		return b[:AnswerPreviewBytes]
+	}
+	return b
+}
+
+// finish records a task's outcome in the submission queue, durably, and
+// drops its attempts' records.
+func (t *task) finish(ctx context.Context, state State, reason string, o *outcomeRecord) {
+	s := t.s
+	ctx = context.WithoutCancel(ctx)
+	if o == nil {
+		o = t.outcome([32]byte{}, false)
+	}
+	if o.Error == "" {
+		o.Error = reason
+	}
+	record := func(o *outcomeRecord) error {
+		b, err := encodeOutcome(o)
+		if err != nil {
+			return err
+		}
+		switch state {
+		case StateDone:
+			_, err = s.subQ.Complete(ctx, string(t.id), b)
+		case StateCancelled:
+			_, err = s.subQ.ConfirmCancel(ctx, string(t.id), b)
+		default:
+			_, err = s.subQ.Fail(ctx, string(t.id), clip(reason, 4*MaxReasonLen), b)
+		}
+		return err
+	}
+	err := record(o)
+	if errors.Is(err, queue.ErrTooLarge) {
+		state, reason = StateFailed, "the outcome is too large to store: "+reason
+		o.Output, o.Error = nil, reason
+		for i := range o.Answers {
+			o.Answers[i].Stdout, o.Answers[i].Stderr = nil, nil
+		}
+		err = record(o)
+	}
+	if err != nil {
+		if !errors.Is(err, queue.ErrBadTransition) {
+			s.persistFailed(fmt.Errorf("compute: record the outcome of %s: %w", t.id, err))
+		}
+		return
+	}
+	switch state {
+	case StateDone:
+		s.done.Add(1)
+	case StateCancelled:
+		s.cancelled.Add(1)
+	default:
+		s.failed.Add(1)
+	}
+	t.setWaiting("")
+	t.mu.Lock()
+	ns := make([]int, 0, len(t.attempts))
+	for _, a := range t.attempts {
+		ns = append(ns, a.rec.N)
+	}
+	t.mu.Unlock()
+	if len(ns) > 0 {
+		b, err := s.ds.Batch(ctx)
+		if err == nil {
+			for _, n := range ns {
+				_ = b.Delete(ctx, t.key(n))
+			}
+			err = b.Commit(ctx)
+		}
+		if err != nil {
+			s.log.Warn("dropping a finished task's attempts", "task", t.id, "err", err)
+		}
+	}
+}
+
+// refusedError is a provider's refusal, as an attempt's error.
+type refusedError struct {
+	Provider peer.ID
+	RefuseMsg
+}
+
+// Error names the provider, the code and the reason.
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("compute: %s refused the task (%s): %s", e.Provider, e.Code, strings.TrimPrefix(e.Reason, "compute: "))
+}

@@ -1,0 +1,669 @@
+package compute
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/fog-compute/fog/compute/runner"
+	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/p2p"
+)
+
+// Protocol is the task protocol, /fog/task/1.0.0. See the package
+// documentation for its messages and conversations.
+var Protocol = p2p.MustProtocol("task", p2p.Version{Major: 1})
+
+// ErrMalformed is returned (wrapped) for bytes that are not a valid
+// message of the task protocol, and for a peer that breaks the protocol's
+// conversation.
+var ErrMalformed = errors.New("compute: malformed message")
+
+// Limits of the protocol's fields.
+const (
+	// MaxReasonLen bounds the reason of a refusal or a result.
+	MaxReasonLen = 1024
+	// MaxSignatureLen bounds a result's signature (an Ed25519 signature is
+	// 64 bytes; RSA-4096 512).
+	MaxSignatureLen = 1024
+	// MaxFrameLimit is the largest body length a frame may announce; a
+	// reader also applies its own, smaller, limit before reading the body.
+	MaxFrameLimit = 256 << 20
+)
+
+// MsgType is the first byte of a frame.
+type MsgType uint8
+
+// The message types. Submit, Attach and Cancel go from a submitter to a
+// provider; Accept, Refuse, Status and Result back.
+const (
+	TypeSubmit MsgType = 1
+	TypeAttach MsgType = 2
+	TypeCancel MsgType = 3
+	TypeAccept MsgType = 4
+	TypeRefuse MsgType = 5
+	TypeStatus MsgType = 6
+	TypeResult MsgType = 7
+)
+
+// Message is one message of the task protocol.
+type Message interface {
+	// Type returns the message's type byte.
+	Type() MsgType
+	appendBody(b []byte) []byte
+}
+
+// SubmitMsg offers a task to a provider.
+type SubmitMsg struct {
+	// TaskID names the task on its submitter (the stream's remote peer).
+	TaskID string
+	// Priority orders the provider's queue.
+	Priority int32
+	// CrashPolicy is applied by the provider's queue if it crashes while
+	// the task runs.
+	CrashPolicy CrashPolicy
+	// MaxPrice is the most the submitter pays per CPU-second (0: any).
+	MaxPrice uint64
+	// Deadline is when the task is of no more use (zero: none); the
+	// provider fails it if it is still queued then. Millisecond precision.
+	Deadline time.Time
+	// Spec is the run: module ID, args, env, stdin, limits, flags. Its
+	// encoding is runner.EncodeTask's, without module code.
+	Spec wasm.Spec
+
+	task []byte // Spec encoded (set by the decoder and by encoding)
+}
+
+// AttachMsg asks a provider for the status and result of a task it
+// accepted from the same submitter earlier (after a broken stream or the
+// submitter's restart).
+type AttachMsg struct{ TaskID string }
+
+// CancelMsg asks a provider to cancel a task of the same submitter. On a
+// stream that carries the task it names, it is sent after Submit or
+// Attach; on a fresh stream it is the first message.
+type CancelMsg struct{ TaskID string }
+
+// AcceptMsg tells the submitter that the provider holds the task; Status
+// and Result follow.
+type AcceptMsg struct{}
+
+// RefuseCode says why a provider refused a task.
+type RefuseCode uint8
+
+// The refusal codes.
+const (
+	// RefuseBusy: the provider has no room now (queue full, too many
+	// streams); RetryAfter hints when to try again.
+	RefuseBusy RefuseCode = 1
+	// RefuseLimits: the task asks for more than the provider allows
+	// (memory, wall time, output, stdin).
+	RefuseLimits RefuseCode = 2
+	// RefusePrice: the provider asks more than the task's MaxPrice.
+	RefusePrice RefuseCode = 3
+	// RefuseModule: the provider could not obtain the module.
+	RefuseModule RefuseCode = 4
+	// RefuseHash: the bytes served for the module do not hash to its ID.
+	RefuseHash RefuseCode = 5
+	// RefuseMalformed: the message broke the protocol.
+	RefuseMalformed RefuseCode = 6
+	// RefuseNotOffering: the node does not run tasks for others.
+	RefuseNotOffering RefuseCode = 7
+	// RefuseShutdown: the node is shutting down.
+	RefuseShutdown RefuseCode = 8
+	// RefuseUnknown: Attach or Cancel named a task the provider does not
+	// hold for this submitter.
+	RefuseUnknown RefuseCode = 9
+	// RefuseDeadline: the task's deadline has passed.
+	RefuseDeadline RefuseCode = 10
+)
+
+var refuseNames = map[RefuseCode]string{
+	RefuseBusy: "busy", RefuseLimits: "limits", RefusePrice: "price", RefuseModule: "module",
+	RefuseHash: "module-hash", RefuseMalformed: "malformed", RefuseNotOffering: "not-offering",
+	RefuseShutdown: "shutdown", RefuseUnknown: "unknown-task", RefuseDeadline: "deadline",
+}
+
+// String names the code.
+func (c RefuseCode) String() string {
+	if s, ok := refuseNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("refuse(%d)", uint8(c))
+}
+
+// transient reports whether the refusal may not hold later: the provider
+// may be asked again for the same task.
+func (c RefuseCode) transient() bool { return c == RefuseBusy || c == RefuseShutdown }
+
+// RefuseMsg refuses a task, with a reason for people and a hint of when
+// to try again.
+type RefuseMsg struct {
+	Code       RefuseCode
+	RetryAfter time.Duration // millisecond precision
+	Reason     string
+}
+
+// StatusMsg reports the task's state at the provider: sent when it
+// changes and every Config.StatusInterval while the task is not finished,
+// so that a silent provider is noticed.
+type StatusMsg struct {
+	// Running is false while the task is queued.
+	Running bool
+}
+
+// ResultMsg is the provider's answer, signed with its identity key.
+type ResultMsg struct {
+	// State is the provider's job state: done, failed or cancelled.
+	State State
+	// Kind classifies the answer; empty for a run that did not produce one
+	// (cancelled, or failed for a reason of the provider's own).
+	Kind Kind
+	// Reason says why a failed or cancelled run did not complete.
+	Reason string
+	// Output is the run's wasm.Result in runner.EncodeResult's encoding;
+	// empty if the run produced none.
+	Output []byte
+	// Signature signs SigningBytes with the provider's identity key.
+	Signature []byte
+}
+
+// Type implements Message.
+func (*SubmitMsg) Type() MsgType { return TypeSubmit }
+
+// Type implements Message.
+func (*AttachMsg) Type() MsgType { return TypeAttach }
+
+// Type implements Message.
+func (*CancelMsg) Type() MsgType { return TypeCancel }
+
+// Type implements Message.
+func (*AcceptMsg) Type() MsgType { return TypeAccept }
+
+// Type implements Message.
+func (*RefuseMsg) Type() MsgType { return TypeRefuse }
+
+// Type implements Message.
+func (*StatusMsg) Type() MsgType { return TypeStatus }
+
+// Type implements Message.
+func (*ResultMsg) Type() MsgType { return TypeResult }
+
+// On the wire, a State and a Kind are one byte each.
+var (
+	wireStates = []State{"", StateDone, StateFailed, StateCancelled}
+	wireKinds  = []Kind{"", KindCompleted, KindTimeout, KindMemory, KindOutput, KindInvalid}
+)
+
+func stateByte(s State) byte {
+	for i, v := range wireStates {
+		if v == s && i > 0 {
+			return byte(i)
+		}
+	}
+	return 0
+}
+
+func kindByte(k Kind) byte {
+	for i, v := range wireKinds {
+		if v == k {
+			return byte(i)
+		}
+	}
+	return 0xff
+}
+
+func (m *SubmitMsg) encodeTask() ([]byte, error) {
+	if m.task == nil {
+		t, err := runner.EncodeTask(runner.Task{Spec: m.Spec})
+		if err != nil {
+			return nil, fmt.Errorf("compute: %w", err)
+		}
+		m.task = t
+	}
+	return m.task, nil
+}
+
+func (m *SubmitMsg) appendBody(b []byte) []byte {
+	b = appendString(b, m.TaskID)
+	b = binary.AppendUvarint(b, zigzag(m.Priority))
+	var crash byte
+	if m.CrashPolicy == CrashFail {
+		crash = 1
+	}
+	b = append(b, crash)
+	b = binary.AppendUvarint(b, m.MaxPrice)
+	b = binary.AppendUvarint(b, unixMilli(m.Deadline))
+	return appendBytes(b, m.task)
+}
+
+func (m *AttachMsg) appendBody(b []byte) []byte { return appendString(b, m.TaskID) }
+func (m *CancelMsg) appendBody(b []byte) []byte { return appendString(b, m.TaskID) }
+func (*AcceptMsg) appendBody(b []byte) []byte   { return b }
+
+func (m *RefuseMsg) appendBody(b []byte) []byte {
+	b = append(b, byte(m.Code))
+	b = binary.AppendUvarint(b, uint64(max(m.RetryAfter, 0)/time.Millisecond))
+	return appendString(b, m.Reason)
+}
+
+func (m *StatusMsg) appendBody(b []byte) []byte {
+	if m.Running {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func (m *ResultMsg) appendBody(b []byte) []byte {
+	b = append(b, stateByte(m.State), kindByte(m.Kind))
+	b = appendString(b, m.Reason)
+	b = appendBytes(b, m.Output)
+	return appendBytes(b, m.Signature)
+}
+
+// EncodeMessage returns m as one frame:
+//
+//	type   byte (MsgType)
+//	length uvarint, the body's size
+//	body   the message's fields, as the package documentation lists them
+//
+// It fails for a message that DecodeMessage would reject (an invalid task
+// ID, a reason or signature too long, a Submit whose spec cannot be
+// encoded), so that a node never sends what its peers must refuse.
+func EncodeMessage(m Message) ([]byte, error) {
+	if err := checkMessage(m); err != nil {
+		return nil, err
+	}
+	if s, ok := m.(*SubmitMsg); ok {
+		if _, err := s.encodeTask(); err != nil {
+			return nil, err
+		}
+	}
+	body := m.appendBody(make([]byte, 0, 64))
+	if len(body) > MaxFrameLimit {
+		return nil, fmt.Errorf("%w: %d-byte body exceeds %d", ErrMalformed, len(body), MaxFrameLimit)
+	}
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(body))
+	b = append(b, byte(m.Type()))
+	b = binary.AppendUvarint(b, uint64(len(body)))
+	return append(b, body...), nil
+}
+
+// checkMessage applies the decoder's field rules to a message about to be
+// encoded.
+func checkMessage(m Message) error {
+	bad := func(f string, a ...any) error { return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(f, a...)) }
+	switch m := m.(type) {
+	case *SubmitMsg:
+		if !validTaskID(m.TaskID) {
+			return bad("task ID %q", m.TaskID)
+		}
+		if m.CrashPolicy != "" && m.CrashPolicy != CrashRerun && m.CrashPolicy != CrashFail {
+			return bad("crash policy %q", m.CrashPolicy)
+		}
+	case *AttachMsg:
+		if !validTaskID(m.TaskID) {
+			return bad("task ID %q", m.TaskID)
+		}
+	case *CancelMsg:
+		if !validTaskID(m.TaskID) {
+			return bad("task ID %q", m.TaskID)
+		}
+	case *RefuseMsg:
+		if refuseNames[m.Code] == "" {
+			return bad("refusal code %d", m.Code)
+		}
+		if len(m.Reason) > MaxReasonLen {
+			return bad("reason of %d bytes", len(m.Reason))
+		}
+	case *ResultMsg:
+		if stateByte(m.State) == 0 {
+			return bad("result state %q", m.State)
+		}
+		if kindByte(m.Kind) == 0xff {
+			return bad("result kind %q", m.Kind)
+		}
+		if len(m.Reason) > MaxReasonLen || len(m.Signature) > MaxSignatureLen {
+			return bad("reason of %d or signature of %d bytes", len(m.Reason), len(m.Signature))
+		}
+		if len(m.Output) > 0 {
+			if _, err := runner.DecodeResult(m.Output); err != nil {
+				return bad("result output: %v", err)
+			}
+		}
+	case *AcceptMsg, *StatusMsg:
+	default:
+		return bad("unknown message %T", m)
+	}
+	return nil
+}
+
+// WriteMessage encodes m and writes it to w in one Write.
+func WriteMessage(w io.Writer, m Message) error {
+	b, err := EncodeMessage(m)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// FrameTooLargeError is ReadMessage's error for a frame whose announced
+// body exceeds the reader's limit; the body has not been read.
+type FrameTooLargeError struct {
+	Type        MsgType
+	Size, Limit uint64
+}
+
+// Error says how large the frame was and what the limit is.
+func (e *FrameTooLargeError) Error() string {
+	return fmt.Sprintf("compute: %d-byte message of type %d exceeds the limit of %d", e.Size, e.Type, e.Limit)
+}
+
+// Unwrap makes the error match ErrMalformed.
+func (e *FrameTooLargeError) Unwrap() error { return ErrMalformed }
+
+// ReadMessage reads one frame from r and decodes it. It refuses a body
+// longer than limit before reading it (*FrameTooLargeError), and allocates
+// no more than the body's announced size, which it reads only as it
+// arrives. An EOF before the first byte is io.EOF itself.
+func ReadMessage(r *bufio.Reader, limit int) (Message, error) {
+	t, err := r.ReadByte()
+	if err != nil {
+		return nil, err
+	}
+	n, err := readUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(limit) || n > MaxFrameLimit {
+		return nil, &FrameTooLargeError{Type: MsgType(t), Size: n, Limit: uint64(min(limit, MaxFrameLimit))}
+	}
+	body, err := readFull(r, int(n))
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody(MsgType(t), body)
+}
+
+// readFull reads n bytes, growing its buffer as they arrive so that a peer
+// announcing a large body and sending little costs little memory.
+func readFull(r io.Reader, n int) ([]byte, error) {
+	const step = 64 << 10
+	b := make([]byte, 0, min(n, step))
+	for len(b) < n {
+		if len(b) == cap(b) {
+			nb := make([]byte, len(b), min(n, 2*cap(b)))
+			copy(nb, b)
+			b = nb
+		}
+		k, err := io.ReadFull(r, b[len(b):cap(b)])
+		b = b[:len(b)+k]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("%w: truncated body: %w", ErrMalformed, err)
+		}
+	}
+	return b, nil
+}
+
+// readUvarint reads a minimal uvarint.
+func readUvarint(r io.ByteReader) (uint64, error) {
+	var x uint64
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, fmt.Errorf("%w: truncated length: %w", ErrMalformed, err)
+		}
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			break
+		}
+		x |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			if c == 0 && i > 0 {
+				return 0, fmt.Errorf("%w: length not minimal", ErrMalformed)
+			}
+			return x, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: length overflows 64 bits", ErrMalformed)
+}
+
+// DecodeMessage decodes one whole frame (as EncodeMessage makes it, with
+// nothing after it). It never panics; it accepts only canonical
+// encodings, so DecodeMessage and EncodeMessage are inverses.
+func DecodeMessage(b []byte) (Message, error) {
+	if len(b) < 2 {
+		return nil, fmt.Errorf("%w: frame of %d bytes", ErrMalformed, len(b))
+	}
+	d := reader{b: b, off: 1}
+	n := d.uvarint()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if n != uint64(len(b)-d.off) {
+		return nil, fmt.Errorf("%w: frame announces %d bytes, carries %d", ErrMalformed, n, len(b)-d.off)
+	}
+	return decodeBody(MsgType(b[0]), b[d.off:])
+}
+
+// decodeBody decodes the body of a message of type t.
+func decodeBody(t MsgType, body []byte) (Message, error) {
+	d := reader{b: body}
+	var m Message
+	switch t {
+	case TypeSubmit:
+		s := &SubmitMsg{TaskID: d.taskID()}
+		s.Priority = unzigzag(d.uvarint(), &d)
+		switch d.byte() {
+		case 0:
+			s.CrashPolicy = CrashRerun
+		case 1:
+			s.CrashPolicy = CrashFail
+		default:
+			d.fail("crash policy")
+		}
+		s.MaxPrice = d.uvarint()
+		s.Deadline = d.time()
+		s.task = d.bytes()
+		if d.err == nil {
+			task, err := runner.DecodeTask(s.task)
+			switch {
+			case err != nil:
+				d.err = fmt.Errorf("%w: task: %w", ErrMalformed, err)
+			case len(task.Code) > 0:
+				d.fail("task carries module code")
+			default:
+				s.Spec = task.Spec
+			}
+		}
+		m = s
+	case TypeAttach:
+		m = &AttachMsg{TaskID: d.taskID()}
+	case TypeCancel:
+		m = &CancelMsg{TaskID: d.taskID()}
+	case TypeAccept:
+		m = &AcceptMsg{}
+	case TypeRefuse:
+		r := &RefuseMsg{Code: RefuseCode(d.byte())}
+		if d.err == nil && refuseNames[r.Code] == "" {
+			d.fail("refusal code")
+		}
+		ms := d.uvarint()
+		if ms > uint64(math.MaxInt64/time.Millisecond) {
+			d.fail("retry-after overflows")
+		}
+		r.RetryAfter = time.Duration(ms) * time.Millisecond
+		r.Reason = d.string(MaxReasonLen)
+		m = r
+	case TypeStatus:
+		switch d.byte() {
+		case 0:
+			m = &StatusMsg{}
+		case 1:
+			m = &StatusMsg{Running: true}
+		default:
+			d.fail("status")
+		}
+	case TypeResult:
+		r := &ResultMsg{}
+		st, k := d.byte(), d.byte()
+		if d.err == nil && (st == 0 || int(st) >= len(wireStates) || int(k) >= len(wireKinds)) {
+			d.fail("result state or kind")
+		}
+		if d.err == nil {
+			r.State, r.Kind = wireStates[st], wireKinds[k]
+		}
+		r.Reason = d.string(MaxReasonLen)
+		r.Output = d.bytes()
+		r.Signature = d.bytes()
+		if d.err == nil && len(r.Signature) > MaxSignatureLen {
+			d.fail("signature too long")
+		}
+		if d.err == nil && len(r.Output) > 0 {
+			if _, err := runner.DecodeResult(r.Output); err != nil {
+				d.err = fmt.Errorf("%w: result output: %w", ErrMalformed, err)
+			}
+		}
+		m = r
+	default:
+		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
+	}
+	if d.err == nil && d.off != len(body) {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return m, nil
+}
+
+func zigzag(v int32) uint64 { return uint64(uint32(v<<1) ^ uint32(v>>31)) }
+
+func unzigzag(u uint64, d *reader) int32 {
+	if u > math.MaxUint32 {
+		d.fail("priority exceeds 32 bits")
+		return 0
+	}
+	x := uint32(u)
+	return int32(x>>1) ^ -int32(x&1)
+}
+
+func unixMilli(t time.Time) uint64 {
+	if t.IsZero() || t.UnixMilli() <= 0 {
+		return 0
+	}
+	return uint64(t.UnixMilli())
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytes(b, s []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// reader decodes the primitives of the protocol; the first error sticks.
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (d *reader) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s at byte %d", ErrMalformed, what, d.off)
+	}
+}
+
+func (d *reader) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if d.off >= len(d.b) {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.b[d.off]
+	d.off++
+	return c
+}
+
+// uvarint reads a minimal unsigned varint.
+func (d *reader) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("bad uvarint")
+		return 0
+	}
+	if n > 1 && d.b[d.off+n-1] == 0 {
+		d.fail("uvarint not minimal")
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+// bytes reads a length-prefixed byte string, aliasing the input; an empty
+// one is nil.
+func (d *reader) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)-d.off) {
+		d.fail("length overruns the message")
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	s := d.b[d.off : d.off+int(n) : d.off+int(n)]
+	d.off += int(n)
+	return s
+}
+
+func (d *reader) string(limit int) string {
+	s := d.bytes()
+	if len(s) > limit {
+		d.fail("string too long")
+		return ""
+	}
+	return string(s)
+}
+
+func (d *reader) taskID() string {
+	s := d.string(MaxTaskIDLen)
+	if d.err == nil && !validTaskID(s) {
+		d.fail("invalid task ID")
+	}
+	return s
+}
+
+// time reads a time in unix milliseconds, 0 being the zero time.
+func (d *reader) time() time.Time {
+	ms := d.uvarint()
+	if d.err != nil || ms == 0 {
+		return time.Time{}
+	}
+	if ms > math.MaxInt64/2 {
+		d.fail("time out of range")
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(ms))
+}
