@@ -91,6 +91,8 @@ type ComputeConfig struct {
 	MemoryMiB uint64 `toml:"memory_mib" comment:"Most memory offered, in MiB; the advert says the lesser of this and what is free. 0: half of the machine."`
 	DiskMiB   uint64 `toml:"disk_mib" comment:"Most disk offered, in MiB; the advert says the lesser of this and what is free. 0: no cap."`
 	Price     uint64 `toml:"price" comment:"Price of one CPU-second, in micro-credits (millionths of a credit)."`
+	// ModuleCacheMiB caps the module cache.
+	ModuleCacheMiB uint64 `toml:"module_cache_mib" comment:"Most disk the cache of task modules may use, in MiB; least recently used modules go first."`
 }
 
 // APIConfig is the [api] section.
@@ -131,8 +133,9 @@ func DefaultConfig() Config {
 		},
 		Gossip: GossipConfig{AdvertInterval: Duration(gc.Advert.Interval)},
 		Compute: ComputeConfig{
-			Offer: true,
-			Price: 1000, // 0.001 credit per CPU-second
+			Offer:          true,
+			Price:          1000, // 0.001 credit per CPU-second
+			ModuleCacheMiB: 1024,
 		},
 		API:   APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20},
 		Store: StoreConfig{SyncWrites: true},
@@ -223,6 +226,9 @@ func (c Config) Validate() error {
 	// happens when the node starts (gossip.New names the field).
 	if c.Gossip.AdvertInterval <= 0 {
 		return fmt.Errorf("%w: gossip.advert_interval must be positive", ErrConfig)
+	}
+	if c.Compute.ModuleCacheMiB < 16 {
+		return fmt.Errorf("%w: compute.module_cache_mib %d: want at least 16", ErrConfig, c.Compute.ModuleCacheMiB)
 	}
 	if c.Compute.Cores < 0 {
 		return fmt.Errorf("%w: compute.cores %d is negative", ErrConfig, c.Compute.Cores)

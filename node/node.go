@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/compute/blob"
+	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/p2p"
@@ -44,6 +48,13 @@ type Options struct {
 	// Gossip supplies the gossip timers and scoring parameters config.toml
 	// does not carry; nil means gossip.DefaultConfig.
 	Gossip *gossip.Config
+	// Compute supplies the compute limits and timers config.toml does not
+	// carry; nil means compute.DefaultConfig (compute.TestConfig for a store
+	// in memory, whose values are smaller).
+	Compute *compute.Config
+	// Seed makes placement's random draws reproducible (simulator); 0
+	// draws one.
+	Seed uint64
 	// InMemory keeps the store in memory (simulator); nothing survives Close.
 	InMemory bool
 	// Store is a store the caller opened and owns (the simulator keeps a
@@ -73,6 +84,9 @@ type Node struct {
 	dht        *dht.DHT
 	gossip     *gossip.Gossip
 	capacity   *capacity
+	exec       *wasm.Executor
+	blob       *blob.Service
+	compute    *compute.Service
 	api        *API
 	reg        *prometheus.Registry
 	sup        *supervisor
@@ -195,6 +209,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}
 	n.sup.addCore("gossip", n.gossip.Health)
 	n.capacity = &capacity{cfg: cfg.Compute, dir: opts.Dir}
+	if err := n.startCompute(ctx, cfg, opts, priv); err != nil {
+		return nil, err
+	}
 	if cfg.Compute.Offer {
 		if err := n.sup.start(ctx, gossip.NewAdvertiser(n.gossip, n.capacity)); err != nil {
 			return nil, err
@@ -208,7 +225,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		}
 		n.api = newAPI(cfg.API, tok, n.reg, log.With("subsystem", "api"))
 		n.api.onBound = n.writeAddr
-		for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods} {
+		for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods} {
 			if err := reg(); err != nil {
 				return nil, err
 			}
@@ -239,6 +256,9 @@ func (n *Node) DHT() *dht.DHT { return n.dht }
 
 // Gossip returns the node's gossipsub router and capacity directory.
 func (n *Node) Gossip() *gossip.Gossip { return n.gossip }
+
+// Compute returns the node's task service.
+func (n *Node) Compute() *compute.Service { return n.compute }
 
 // Store returns the node's Badger store.
 func (n *Node) Store() *store.DB { return n.store }
@@ -333,6 +353,15 @@ func (n *Node) Close() error {
 		if n.sup != nil {
 			n.sup.stop()
 		}
+		if n.compute != nil {
+			errs = append(errs, n.compute.Close())
+		}
+		if n.blob != nil {
+			errs = append(errs, n.blob.Close())
+		}
+		if n.exec != nil {
+			errs = append(errs, n.exec.Close())
+		}
 		if n.gossip != nil {
 			errs = append(errs, n.gossip.Close())
 		}
@@ -356,4 +385,48 @@ func (n *Node) Close() error {
 		}
 	})
 	return n.closeErr
+}
+
+// startCompute builds the executor, the module store and the task service
+// and starts the services among them.
+func (n *Node) startCompute(ctx context.Context, cfg Config, opts Options, priv crypto.PrivKey) error {
+	inMemory := n.dir == "" || opts.InMemory || opts.Store != nil
+	wc := wasm.DefaultConfig()
+	bc := blob.DefaultConfig()
+	cc := compute.DefaultConfig()
+	if inMemory {
+		wc, bc, cc = wasm.TestConfig(), blob.TestConfig(), compute.TestConfig()
+		wc.CacheDir, bc.Dir = "", ""
+	} else {
+		wc.CacheDir = filepath.Join(string(n.dir), "wasm-cache")
+		bc.Dir = filepath.Join(string(n.dir), "modules")
+	}
+	if opts.Compute != nil {
+		cc = *opts.Compute
+	}
+	bc.MaxBytes = int64(cfg.Compute.ModuleCacheMiB) << 20
+	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, n.capacity.Cores(), cfg.Compute.Price
+	cc.Logger = n.log.With("subsystem", "compute")
+	var err error
+	if n.exec, err = wasm.New(ctx, wc); err != nil {
+		return err
+	}
+	if n.blob, err = blob.New(bc, blob.Options{Host: n.host, Providers: n.dht, Logger: n.log.With("subsystem", "blob")}); err != nil {
+		return err
+	}
+	if err := n.sup.start(ctx, n.blob); err != nil {
+		return err
+	}
+	if n.compute, err = compute.New(ctx, cc, compute.Options{
+		Host: n.host, DB: n.store, Directory: n.gossip.Directory(),
+		Blob: n.blob, Executor: n.exec, Key: priv, Seed: opts.Seed,
+	}); err != nil {
+		return err
+	}
+	if err := n.sup.start(ctx, n.compute); err != nil {
+		return err
+	}
+	load := n.compute.Load
+	n.capacity.load.Store(&load)
+	return nil
 }

@@ -15,10 +15,12 @@ import (
 
 	"github.com/creachadair/jrpc2"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/p2p"
@@ -96,7 +98,7 @@ func TestNodeAnswersStatus(t *testing.T) {
 		assert.True(t, s.Healthy, s.Name)
 	}
 	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "dht": StateRunning,
-		"gossip": StateCore, "advertiser": StateRunning, "api": StateRunning}, names)
+		"gossip": StateCore, "blob": StateRunning, "compute": StateRunning, "advertiser": StateRunning, "api": StateRunning}, names)
 
 	var v VersionInfo
 	require.NoError(t, c.Call(context.Background(), "node.version", nil, &v))
@@ -394,4 +396,61 @@ func TestDirectoryOverRPC(t *testing.T) {
 	assert.NotEmpty(t, peers)
 	err = c.Call(ctx, "gossip.peers", GossipPeersParams{Topic: "/nope"}, &peers)
 	require.ErrorAs(t, err, &je)
+}
+
+func TestTasksOverRPC(t *testing.T) {
+	first := startTestNode(t, nil)
+	boot := func(c *Config) { c.P2P.Bootstrap = []string{first.p2pAddr()} }
+	second, third := startTestNode(t, boot), startTestNode(t, boot)
+	c := first.client(t)
+	ctx := context.Background()
+	// every node offers compute; wait until the submitter sees all three
+	require.Eventually(t, func() bool {
+		var es []DirectoryEntry
+		return c.Call(ctx, "directory.list", DirectoryParams{}, &es) == nil && len(es) == 3
+	}, 30*time.Second, 50*time.Millisecond)
+
+	echo, err := os.ReadFile("../compute/testdata/echo.wasm")
+	require.NoError(t, err)
+	var sub TaskSubmitResult
+	require.NoError(t, c.Call(ctx, "task.submit", TaskSubmitParams{Module: echo, Stdin: []byte("hello fog\n"), Replicas: 3}, &sub))
+	var res compute.Result
+	require.NoError(t, c.Call(ctx, "task.result", TaskIDParams{ID: string(sub.ID), Wait: true}, &res))
+	assert.Equal(t, compute.StateDone, res.State, res.Error)
+	assert.Equal(t, "hello fog\n", string(res.Stdout))
+	assert.True(t, res.Agreed)
+	assert.ElementsMatch(t, []peer.ID{first.Host().ID(), second.Host().ID(), third.Host().ID()}, res.Providers,
+		"replicas 3 on three nodes: the submitter counts as one")
+
+	// the module is stored now: submit by ID
+	require.NoError(t, c.Call(ctx, "task.submit", TaskSubmitParams{ModuleID: sub.Module, Stdin: []byte("again")}, &sub))
+	require.NoError(t, c.Call(ctx, "task.result", TaskIDParams{ID: string(sub.ID), Wait: true}, &res))
+	assert.Equal(t, "again", string(res.Stdout))
+
+	var list []compute.Status
+	require.NoError(t, c.Call(ctx, "task.list", TaskListParams{State: "done"}, &list))
+	assert.Len(t, list, 2)
+
+	var je *jrpc2.Error
+	tests := []struct {
+		name   string
+		method string
+		params any
+		code   jrpc2.Code
+	}{
+		{"no module", "task.submit", TaskSubmitParams{}, jrpc2.InvalidParams},
+		{"not wasm", "task.submit", TaskSubmitParams{Module: []byte("not wasm")}, jrpc2.InvalidParams},
+		{"bad strategy", "task.submit", TaskSubmitParams{Module: echo, Strategy: "random"}, jrpc2.InvalidParams},
+		{"bad module id", "task.submit", TaskSubmitParams{ModuleID: "abc"}, jrpc2.InvalidParams},
+		{"unknown task", "task.status", TaskIDParams{ID: "0000000000000000000000000000000000"}, CodeNotFound},
+		{"bad task id", "task.status", TaskIDParams{ID: "x/y"}, jrpc2.InvalidParams},
+		{"bad state", "task.list", TaskListParams{State: "sleeping"}, jrpc2.InvalidParams},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := c.Call(ctx, tc.method, tc.params, nil)
+			require.ErrorAs(t, err, &je)
+			assert.Equal(t, tc.code, je.Code, je.Message)
+		})
+	}
 }

@@ -27,6 +27,7 @@ type devnetOptions struct {
 	dir     string
 	level   string
 	timeout time.Duration
+	noDemo  bool
 }
 
 func (a *app) devnetCmd() *cobra.Command {
@@ -37,8 +38,10 @@ func (a *app) devnetCmd() *cobra.Command {
 		Long: `devnet starts N real fog nodes in this process, on 127.0.0.1 with ports
 chosen by the OS and a data directory each under a temporary directory.
 Every node bootstraps to the first. It prints each node's API address and
-data directory, and commands to try from another terminal; Ctrl-C stops the
-network and deletes the data directories unless --keep is given.`,
+data directory, then submits a demo task from node0 — the examples/wordcount
+program built for WASI, run by three nodes that must agree on its output —
+and prints the result, and commands to try from another terminal. Ctrl-C
+stops the network and deletes the data directories unless --keep is given.`,
 		Example: "  fog devnet --nodes 5\n  fog devnet --nodes 3 --keep --dir /tmp/fognet",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,6 +55,7 @@ network and deletes the data directories unless --keep is given.`,
 	cmd.Flags().StringVar(&o.dir, "dir", "", "parent directory for the nodes' data directories (default: a new temporary directory)")
 	cmd.Flags().StringVar(&o.level, "log-level", "warn", "log level of the nodes: debug, info, warn or error")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", time.Minute, "how long to wait for the network to connect")
+	cmd.Flags().BoolVar(&o.noDemo, "no-demo", false, "do not submit the demo task (examples/wordcount, three replicas) once the network is up")
 	return cmd
 }
 
@@ -194,6 +198,15 @@ func (a *app) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 	}
 	fmt.Fprintf(a.errOut, "\nnetwork connected in %s\n\n", time.Since(started).Round(time.Millisecond))
 	a.printDevnet(d)
+	if !o.noDemo {
+		fmt.Fprintln(a.out)
+		if err := a.runDemo(ctx, d, base); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(a.errOut, "the demo task did not work: %v\n", err)
+		}
+		fmt.Fprintf(a.out, "\nSubmit your own (make examples builds examples/bin/*.wasm):\n")
+		fmt.Fprintf(a.out, "  fog --path %s task submit examples/bin/primes.wasm --replicas %d --wait -- 1000000\n", d.dirs[0], min(3, len(d.nodes)))
+		fmt.Fprintf(a.out, "\nPress Ctrl-C to stop.\n")
+	}
 	<-ctx.Done()
 	return nil
 }
@@ -206,10 +219,9 @@ func (a *app) printDevnet(d *devnet) {
 		fmt.Fprintf(tw, "node%d\t%s\thttp://%s/rpc\t%s\n", i, n.Host().ID(), n.APIAddr(), d.dirs[i])
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nTry, from another terminal:\n")
+	fmt.Fprintf(w, "\nTry, from another terminal (build fog first: go build -o bin/fog ./cmd/fog, or go install ./cmd/fog):\n")
 	fmt.Fprintf(w, "  fog --path %s status\n", d.dirs[0])
 	fmt.Fprintf(w, "  fog --path %s peers\n", d.dirs[0])
 	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $(cat %s)\" -H 'Content-Type: application/json' \\\n", d.dirs[0].Token())
 	fmt.Fprintf(w, "    -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"node.status\"}' http://%s/rpc\n", d.nodes[0].APIAddr())
-	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n")
 }

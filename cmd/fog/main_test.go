@@ -269,6 +269,12 @@ func TestDevnet(t *testing.T) {
 	(&app{out: &out}).printDevnet(d)
 	assert.Contains(t, out.String(), "node4")
 	assert.Contains(t, out.String(), "fog --path "+filepath.Join(base, "node0")+" status")
+	// the demo task runs on three nodes (the built-in echo task: this test
+	// does not run from the repository root, where examples/ is)
+	out.Reset()
+	require.NoError(t, (&app{out: &out, errOut: &bytes.Buffer{}}).runDemo(ctx, d, t.TempDir()))
+	assert.Contains(t, out.String(), "done, exit code 0, 3/3 replicas agreed")
+	assert.Contains(t, out.String(), "fog is a decentralized fog-compute node.")
 	// each node answers its own API with its data dir's token
 	for _, dir := range d.dirs {
 		c, err := node.Dial(dir)
@@ -332,4 +338,53 @@ func TestDHTCommands(t *testing.T) {
 	_, _, err = fog(t, ctx, "dht", "get", "not-a-peer", "x", "--path", p0)
 	require.Error(t, err)
 	assert.Contains(t, oneLine(err), "not a peer ID")
+}
+
+func TestTaskCommands(t *testing.T) {
+	d, err := startDevnet(context.Background(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, d.waitConnected(ctx, nil))
+	require.Eventually(t, func() bool { return d.nodes[0].Gossip().Directory().Len() == 3 }, 30*time.Second, 50*time.Millisecond)
+	p0 := string(d.dirs[0])
+	mod := filepath.Join(t.TempDir(), "echo.wasm")
+	require.NoError(t, os.WriteFile(mod, echoWasm, 0o644))
+	in := filepath.Join(t.TempDir(), "in.txt")
+	require.NoError(t, os.WriteFile(in, []byte("fog\n"), 0o644))
+
+	out, _, err := fog(t, ctx, "task", "submit", mod, "--stdin", in, "--replicas", "3", "--wait", "--json", "--path", p0)
+	require.NoError(t, err)
+	var o taskOutcome
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	assert.Equal(t, "done", string(o.Status))
+	assert.Equal(t, "fog\n", o.Stdout)
+	assert.True(t, o.Agreed)
+	assert.Len(t, o.Providers, 3)
+	assert.Zero(t, o.ExitCode)
+
+	out, _, err = fog(t, ctx, "task", "logs", o.ID, "--path", p0)
+	require.NoError(t, err)
+	assert.Equal(t, "fog\n", out)
+	out, _, err = fog(t, ctx, "task", "ls", "--path", p0)
+	require.NoError(t, err)
+	assert.Contains(t, out, o.ID)
+	out, _, err = fog(t, ctx, "task", "status", o.ID, "--path", p0)
+	require.NoError(t, err)
+	assert.Contains(t, out, "done")
+
+	out, _, err = fog(t, ctx, "task", "submit", mod, "--path", p0)
+	require.NoError(t, err)
+	assert.Contains(t, out, "submitted ")
+
+	bad := filepath.Join(t.TempDir(), "bad.wasm")
+	require.NoError(t, os.WriteFile(bad, []byte("not wasm"), 0o644))
+	_, _, err = fog(t, ctx, "task", "submit", bad, "--path", p0)
+	require.Error(t, err)
+	assert.Contains(t, oneLine(err), "invalid module")
+	_, _, err = fog(t, ctx, "task", "submit", mod, "--env", "NOEQUALS", "--path", p0)
+	require.Error(t, err)
+	_, _, err = fog(t, ctx, "task", "submit", filepath.Join(t.TempDir(), "missing.wasm"), "--path", p0)
+	require.Error(t, err)
 }

@@ -47,7 +47,7 @@ machine, run 'fog devnet --nodes 5'.`,
 	root.AddCommand(
 		a.initCmd(), a.runCmd(), a.idCmd(), a.versionCmd(),
 		a.statusCmd(), a.peersCmd(), a.connectCmd(), a.disconnectCmd(),
-		a.dhtCmd(), a.nodesCmd(), a.devnetCmd(), a.simCmd(),
+		a.dhtCmd(), a.nodesCmd(), a.taskCmd(), a.devnetCmd(), a.simCmd(),
 	)
 	return root
 }
@@ -60,8 +60,17 @@ func (a *app) dataDir() (node.DataDir, error) {
 	return node.DefaultDataDir()
 }
 
-// call dials the daemon of the data dir and calls method.
+// call dials the daemon of the data dir and calls method, giving up after
+// two minutes.
 func (a *app) call(ctx context.Context, method string, params, result any) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return a.callWait(ctx, method, params, result)
+}
+
+// callWait is call without the time limit, for calls that wait for the
+// network (a task's result); Ctrl-C ends them.
+func (a *app) callWait(ctx context.Context, method string, params, result any) error {
 	dir, err := a.dataDir()
 	if err != nil {
 		return err
@@ -71,8 +80,6 @@ func (a *app) call(ctx context.Context, method string, params, result any) error
 		return err
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
 	return c.Call(ctx, method, params, result)
 }
 

@@ -1,0 +1,243 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/creachadair/jrpc2"
+
+	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/compute/wasm"
+)
+
+// CodeConflict means the call does not fit the task's state (its result is
+// asked for before it finished, or it is cancelled after it finished).
+const CodeConflict jrpc2.Code = 409
+
+// TaskSubmitParams are task.submit's parameters.
+type TaskSubmitParams struct {
+	// Module is the WebAssembly module (WASI preview 1 command), base64 in
+	// JSON. Either it or ModuleID is required.
+	Module []byte `json:"module,omitempty"`
+	// ModuleID names, in hex SHA-256, a module this node already stores
+	// (from an earlier submission).
+	ModuleID string `json:"module_id,omitempty"`
+	// Args is the guest's argv; Args[0] is the program name by convention
+	// (the CLI puts the module's file name there).
+	Args []string          `json:"args,omitempty"`
+	Env  map[string]string `json:"env,omitempty"`
+	// Stdin is the guest's standard input, base64 in JSON.
+	Stdin []byte `json:"stdin,omitempty"`
+	// MemoryMiB, TimeoutSeconds and OutputBytes limit each run; 0 takes the
+	// node's defaults.
+	MemoryMiB      uint32  `json:"memory_mib,omitempty"`
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
+	OutputBytes    int64   `json:"output_bytes,omitempty"`
+	// Clock, Random and Scratch give the task the host's clocks, the host's
+	// randomness or a scratch directory (each makes it non-deterministic).
+	Clock   bool `json:"clock,omitempty"`
+	Random  bool `json:"random,omitempty"`
+	Scratch bool `json:"scratch,omitempty"`
+	// Replicas is how many distinct providers run it (default 1), Quorum
+	// how many must agree (default a majority).
+	Replicas int `json:"replicas,omitempty"`
+	Quorum   int `json:"quorum,omitempty"`
+	// Strategy is round-robin, least-loaded (default), lowest-price,
+	// lowest-latency or power-of-two.
+	Strategy string `json:"strategy,omitempty"`
+	// MaxPrice caps the price per CPU-second in micro-credits (0: any).
+	MaxPrice uint64 `json:"max_price,omitempty"`
+	// DeadlineSeconds is how long the task may take, waiting for room
+	// included (default one hour).
+	DeadlineSeconds float64 `json:"deadline_seconds,omitempty"`
+	Priority        int32   `json:"priority,omitempty"`
+	// CrashPolicy is rerun (default) or fail: what to do with a run lost to
+	// a crashed provider.
+	CrashPolicy string `json:"crash_policy,omitempty"`
+}
+
+// TaskSubmitResult is task.submit's result.
+type TaskSubmitResult struct {
+	ID     compute.TaskID `json:"id"`
+	Module string         `json:"module"`
+}
+
+// TaskIDParams name a task.
+type TaskIDParams struct {
+	ID string `json:"id"`
+	// Wait, for task.result, waits until the task has finished.
+	Wait bool `json:"wait,omitempty"`
+}
+
+// TaskListParams are task.list's parameters.
+type TaskListParams struct {
+	State string `json:"state,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// spec turns submit parameters into a task spec.
+func (p TaskSubmitParams) spec() (compute.Spec, error) {
+	s := compute.Spec{
+		Args: p.Args, Env: p.Env, Stdin: p.Stdin,
+		Limits: compute.Limits{
+			MemoryPages: p.MemoryMiB * 16, // 16 pages of 64 KiB per MiB
+			WallTime:    time.Duration(p.TimeoutSeconds * float64(time.Second)),
+			OutputBytes: p.OutputBytes,
+		},
+		Clock: p.Clock, Random: p.Random, Scratch: p.Scratch,
+		Replicas: p.Replicas, Quorum: p.Quorum, MaxPrice: p.MaxPrice, Priority: p.Priority,
+	}
+	switch {
+	case len(p.Module) == 0 && p.ModuleID == "":
+		return s, invalidParams("module or module_id is required")
+	case len(p.Module) > 0 && p.ModuleID != "":
+		return s, invalidParams("give module or module_id, not both")
+	case p.TimeoutSeconds < 0 || p.DeadlineSeconds < 0:
+		return s, invalidParams("timeout_seconds and deadline_seconds must not be negative")
+	}
+	if p.ModuleID != "" {
+		id, err := wasm.ParseModuleID(p.ModuleID)
+		if err != nil {
+			return s, invalidParams("module_id %q: %v", p.ModuleID, err)
+		}
+		s.Module = id
+	}
+	if p.Strategy != "" {
+		st, err := compute.ParseStrategy(p.Strategy)
+		if err != nil {
+			return s, invalidParams("strategy %q: want round-robin, least-loaded, lowest-price, lowest-latency or power-of-two", p.Strategy)
+		}
+		s.Strategy = st
+	}
+	switch p.CrashPolicy {
+	case "":
+	case string(compute.CrashRerun), string(compute.CrashFail):
+		s.CrashPolicy = compute.CrashPolicy(p.CrashPolicy)
+	default:
+		return s, invalidParams("crash_policy %q: want rerun or fail", p.CrashPolicy)
+	}
+	if p.DeadlineSeconds > 0 {
+		s.Deadline = time.Now().Add(time.Duration(p.DeadlineSeconds * float64(time.Second)))
+	}
+	return s, nil
+}
+
+// taskError maps compute errors to API errors callers can branch on.
+func taskError(err error) error {
+	var je *jrpc2.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &je):
+		return err
+	case errors.Is(err, compute.ErrNotFound):
+		return &jrpc2.Error{Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, compute.ErrNotFinished), errors.Is(err, compute.ErrFinished):
+		return &jrpc2.Error{Code: CodeConflict, Message: err.Error()}
+	case errors.Is(err, compute.ErrInvalidSpec), errors.Is(err, compute.ErrModule), errors.Is(err, wasm.ErrInvalidModule),
+		errors.Is(err, wasm.ErrHashMismatch):
+		return &jrpc2.Error{Code: jrpc2.InvalidParams, Message: err.Error()}
+	case errors.Is(err, compute.ErrClosed), errors.Is(err, compute.ErrNotRunning):
+		return &jrpc2.Error{Code: CodeUnavailable, Message: err.Error()}
+	}
+	return err
+}
+
+func parseTaskID(s string) (compute.TaskID, error) {
+	id, err := compute.ParseTaskID(s)
+	if err != nil {
+		return "", invalidParams("id %q is not a task ID: %v", s, err)
+	}
+	return id, nil
+}
+
+func (n *Node) registerTaskMethods() error {
+	c := n.compute
+	methods := map[string]any{
+		"task.submit": func(ctx context.Context, p TaskSubmitParams) (TaskSubmitResult, error) {
+			spec, err := p.spec()
+			if err != nil {
+				return TaskSubmitResult{}, err
+			}
+			if len(p.Module) > 0 {
+				// Refuse what could never run before it enters the queue (and
+				// warm this node's cache of compiled modules on the way).
+				if _, err := n.exec.Compile(ctx, p.Module); err != nil {
+					return TaskSubmitResult{}, taskError(err)
+				}
+			}
+			id, err := c.Submit(ctx, spec, p.Module)
+			if err != nil {
+				return TaskSubmitResult{}, taskError(err)
+			}
+			st, err := c.Status(ctx, id)
+			if err != nil {
+				return TaskSubmitResult{}, taskError(err)
+			}
+			return TaskSubmitResult{ID: id, Module: st.Module}, nil
+		},
+		"task.status": func(ctx context.Context, p TaskIDParams) (compute.Status, error) {
+			id, err := parseTaskID(p.ID)
+			if err != nil {
+				return compute.Status{}, err
+			}
+			st, err := c.Status(ctx, id)
+			return st, taskError(err)
+		},
+		"task.result": func(ctx context.Context, p TaskIDParams) (compute.Result, error) {
+			id, err := parseTaskID(p.ID)
+			if err != nil {
+				return compute.Result{}, err
+			}
+			var res compute.Result
+			if p.Wait {
+				res, err = c.Wait(ctx, id)
+			} else {
+				res, err = c.Result(ctx, id)
+			}
+			return res, taskError(err)
+		},
+		"task.cancel": func(ctx context.Context, p TaskIDParams) (compute.Status, error) {
+			id, err := parseTaskID(p.ID)
+			if err != nil {
+				return compute.Status{}, err
+			}
+			st, err := c.Cancel(ctx, id)
+			return st, taskError(err)
+		},
+		"task.list": func(ctx context.Context, p TaskListParams) ([]compute.Status, error) {
+			f := compute.ListFilter{State: compute.State(p.State), Limit: p.Limit}
+			switch f.State {
+			case "", compute.StateQueued, compute.StateRunning, compute.StateDone, compute.StateFailed, compute.StateCancelled:
+			default:
+				return nil, invalidParams("state %q: want queued, running, done, failed or cancelled", p.State)
+			}
+			if f.Limit == 0 {
+				f.Limit = 100
+			}
+			if f.Limit < 0 || f.Limit > 10000 {
+				return nil, invalidParams("limit %d: want 1 to 10000", p.Limit)
+			}
+			out, err := c.List(ctx, f)
+			if out == nil {
+				out = []compute.Status{}
+			}
+			return out, taskError(err)
+		},
+		"task.providers": func(context.Context) ([]compute.ProviderRecord, error) {
+			out := c.Providers()
+			if out == nil {
+				out = []compute.ProviderRecord{}
+			}
+			return out, nil
+		},
+	}
+	for name, fn := range methods {
+		if err := n.api.Register(name, fn); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	return nil
+}
