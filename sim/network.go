@@ -19,6 +19,7 @@ import (
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/node"
@@ -93,6 +94,8 @@ type Config struct {
 	P2P p2p.Config
 	// Gossip holds the gossip timers and scoring of every node.
 	Gossip gossip.Config
+	// Compute holds the compute limits and timers of every node.
+	Compute compute.Config
 	// Supervisor holds the service supervisor's timers of every node.
 	Supervisor node.SupervisorConfig
 	// Store configures every node's in-memory store.
@@ -128,9 +131,20 @@ func DefaultConfig(n int) Config {
 		DHT:            d,
 		P2P:            p2p.TestConfig(),
 		Gossip:         g,
+		Compute:        simCompute(),
 		Supervisor:     sup,
 		Store:          simStore(),
 	}
+}
+
+// simCompute is compute's test preset with inputs and outputs small enough
+// for the simulator's small store values (see simStore).
+func simCompute() compute.Config {
+	c := compute.TestConfig()
+	c.MaxStdinBytes, c.MaxArgsBytes = 16<<10, 8<<10
+	c.DefaultLimits.OutputBytes = min(c.DefaultLimits.OutputBytes, 16<<10)
+	c.MaxLimits.OutputBytes = 16 << 10
+	return c
 }
 
 // simStore is the in-memory store of a simulated node: a 1 MiB memtable
@@ -309,7 +323,7 @@ func (nw *Network) Start(ctx context.Context, i int) error {
 	for _, b := range n.boot {
 		cfg.P2P.Bootstrap = append(cfg.P2P.Bootstrap, fmt.Sprintf("%s/p2p/%s", addr(b), nw.nodes[b].ID))
 	}
-	p2pc, dhtc, gc := nw.cfg.P2P, nw.cfg.DHT, nw.cfg.Gossip
+	p2pc, dhtc, gc, cc := nw.cfg.P2P, nw.cfg.DHT, nw.cfg.Gossip, nw.cfg.Compute
 	nd, err := node.Start(ctx, cfg, node.Options{
 		Identity:   n.key,
 		Store:      n.store,
@@ -317,6 +331,8 @@ func (nw *Network) Start(ctx context.Context, i int) error {
 		P2P:        &p2pc,
 		DHT:        &dhtc,
 		Gossip:     &gc,
+		Compute:    &cc,
+		Seed:       nw.cfg.Seed + uint64(i),
 		Supervisor: nw.cfg.Supervisor,
 		Logger:     nw.log.With("node", i),
 		NewHost: func(priv crypto.PrivKey) (host.Host, error) {

@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/fog-compute/fog/node"
 )
 
 func TestMain(m *testing.M) {
@@ -174,4 +176,21 @@ func TestGossipScenarioConvergesAndResistsAttackers(t *testing.T) {
 	assert.Zero(t, res.HonestGraylisted)
 	assert.Greater(t, res.Adverts, 20)
 	assert.Greater(t, res.AttackMessages, uint64(0))
+}
+
+func TestComputeScenarioUnderChurn(t *testing.T) {
+	s := DefaultComputeScenario(12)
+	s.Network.Links.LatencyMin, s.Network.Links.LatencyMax = 5*time.Millisecond, 30*time.Millisecond
+	s.Network.Node.Gossip.AdvertInterval = node.Duration(time.Second)
+	s.Tasks, s.Duration = 60, 10*time.Second
+	s.SleepMin, s.SleepMax = 200*time.Millisecond, time.Second
+	s.Deadline = 30 * time.Second
+	s.Churn, s.ChurnDowntime = 1, 3*time.Second
+	res, err := s.Run(context.Background(), nil)
+	require.NoError(t, err)
+	t.Logf("%+v", res)
+	assert.Equal(t, 60, res.Submitted+res.SubmitErrors)
+	assert.Equal(t, res.Submitted, res.Terminal, "every task reaches a terminal state: %v", res.Failed)
+	assert.GreaterOrEqual(t, res.SuccessRate, 0.9, "failures: %v", res.Failed)
+	assert.Greater(t, res.Departures, 0)
 }

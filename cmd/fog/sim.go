@@ -26,7 +26,7 @@ func (a *app) simCmd() *cobra.Command {
 partitions, and measures how the network behaves. Every random choice comes
 from --seed, so a run can be repeated.`,
 	}
-	cmd.AddCommand(a.simDHTCmd(), a.simGossipCmd())
+	cmd.AddCommand(a.simDHTCmd(), a.simGossipCmd(), a.simComputeCmd())
 	return cmd
 }
 
@@ -306,5 +306,64 @@ func (a *app) simGossipCmd() *cobra.Command {
 	cmd.Flags().IntVar(&targets, "attack-targets", 8, "honest nodes each attacker connects to")
 	cmd.Flags().IntVar(&rounds, "rounds", 4, "advert intervals to measure")
 	cmd.Flags().DurationVar(&interval, "interval", 5*time.Second, "advert interval of every node")
+	return cmd
+}
+
+func (a *app) simComputeCmd() *cobra.Command {
+	var f simFlags
+	var churn float64
+	var tasks, replicas int
+	var duration, deadline time.Duration
+	cmd := &cobra.Command{
+		Use:   "compute",
+		Short: "Submit tasks from random nodes while nodes churn; count how many end and succeed in time",
+		Example: `  fog sim compute --nodes 50 --churn 0.1
+  fog sim compute --nodes 50 --churn 0.1 --replicas 3 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			netCfg, err := f.network(f.nodes)
+			if err != nil {
+				return err
+			}
+			if churn < 0 || churn > 1 {
+				return fmt.Errorf("--churn %v: want a fraction of nodes per minute between 0 and 1", churn)
+			}
+			s := sim.DefaultComputeScenario(f.nodes)
+			s.Network = netCfg
+			s.Churn, s.Tasks, s.Replicas, s.Duration, s.Deadline = churn, tasks, replicas, duration, deadline
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			ctx, stop := signalContext(ctx, a.errOut)
+			defer stop()
+			prog, done := a.progress(f.quiet)
+			res, err := s.Run(ctx, prog)
+			done()
+			if err != nil {
+				return err
+			}
+			if f.out != "" {
+				if err := sim.WriteJSON(f.out, "compute.json", res); err != nil {
+					return err
+				}
+			}
+			return a.print(res, func(w io.Writer) error {
+				fmt.Fprintf(w, "nodes %d, seed %d, churn %.0f%%/min (%d departures), replicas %d\n", res.Nodes, res.Seed, res.Churn*100, res.Departures, res.Replicas)
+				fmt.Fprintf(w, "tasks submitted %d (%d refused at submission)\n", res.Submitted, res.SubmitErrors)
+				fmt.Fprintf(w, "reached a terminal state: %d (%.2f%%)\n", res.Terminal, res.TerminalRate*100)
+				fmt.Fprintf(w, "succeeded before their deadline: %d (%.2f%%); %d needed a retry\n", res.Succeeded, res.SuccessRate*100, res.Retried)
+				fmt.Fprintf(w, "latency p50 %.0f ms, p99 %.0f ms\n", res.LatencyMsP50, res.LatencyMsP99)
+				for k, v := range res.Failed {
+					fmt.Fprintf(w, "  %s: %d\n", k, v)
+				}
+				return nil
+			})
+		},
+	}
+	f.register(cmd, 50)
+	cmd.Flags().Float64Var(&churn, "churn", 0, "fraction of nodes that leave per minute (each returns after 30 s; half crash, half stop)")
+	cmd.Flags().IntVar(&tasks, "tasks", 500, "tasks to submit")
+	cmd.Flags().IntVar(&replicas, "replicas", 1, "providers per task")
+	cmd.Flags().DurationVar(&duration, "duration", 2*time.Minute, "how long submissions are spread over")
+	cmd.Flags().DurationVar(&deadline, "deadline", time.Minute, "each task's deadline after its submission")
 	return cmd
 }
