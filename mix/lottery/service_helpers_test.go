@@ -1,0 +1,193 @@
+package lottery
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/store"
+)
+
+// svcConfig is SimServiceConfig with 3-second epochs (1.2 s claim window,
+// 800 ms reveals, 50 ms skew) so that a test runs several epochs quickly,
+// with room for a loaded two-core machine; under the race detector, which
+// slows the cryptography about sixfold, 6-second epochs with wider
+// windows: the tests share two cores with whatever else the machine runs.
+func svcConfig(genesis time.Time) ServiceConfig {
+	c := SimServiceConfig()
+	c.NetworkID = "fog-test"
+	c.Genesis = genesis
+	c.EpochLength = 3 * time.Second
+	c.ClaimWindow = 1200 * time.Millisecond
+	c.RevealWindow = 800 * time.Millisecond
+	if raceEnabled {
+		c.EpochLength = 6 * time.Second
+		c.ClaimWindow = 2600 * time.Millisecond
+		c.RevealWindow = 2400 * time.Millisecond
+	}
+	c.MaxClockSkew = 50 * time.Millisecond
+	c.WarmUp = 200 * time.Millisecond
+	c.FlushInterval = 100 * time.Millisecond
+	c.JoinQuorum = 2
+	c.TargetRelays = 6
+	return c
+}
+
+// cluster is a gossiptest network with a lottery Service per node.
+type cluster struct {
+	t    *testing.T
+	net  *gossiptest.Network
+	db   *store.DB
+	mu   sync.Mutex
+	svcs []*Service
+	runs []*run
+}
+
+type run struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newCluster(t *testing.T, nodes int, seed uint64) *cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	net, err := gossiptest.NewNetwork(ctx, gossiptest.NetworkConfig{
+		Nodes: nodes, Degree: 4, MinLatency: 2 * time.Millisecond, MaxLatency: 15 * time.Millisecond,
+		Seed: seed, Config: gossip.TestConfig(),
+	})
+	require.NoError(t, err)
+	db, err := store.Open(store.InMemoryConfig())
+	require.NoError(t, err)
+	c := &cluster{t: t, net: net, db: db, svcs: make([]*Service, nodes), runs: make([]*run, nodes)}
+	t.Cleanup(func() {
+		for i := range c.runs {
+			c.stop(i)
+		}
+		require.NoError(t, net.Close())
+		require.NoError(t, db.Close())
+	})
+	return c
+}
+
+// ds returns node i's part of the shared in-memory store.
+func (c *cluster) ds(i int) datastore.Batching {
+	return c.db.Datastore(store.Prefix(fmt.Sprintf("/lottery%d", i)))
+}
+
+// start runs a new Service for node i with cfg on ds and waits until it is
+// ready.
+func (c *cluster) start(i int, cfg ServiceConfig, ds datastore.Batching) *Service {
+	c.t.Helper()
+	s, err := NewService(cfg, ServiceOptions{Gossip: c.net.Nodes[i], Store: ds, Identity: c.net.Keys[i]})
+	require.NoError(c.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan struct{})
+	go func() { r.done <- s.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-r.done:
+		cancel()
+		c.t.Fatalf("node %d: Run: %v", i, err)
+	}
+	c.mu.Lock()
+	c.svcs[i], c.runs[i] = s, r
+	c.mu.Unlock()
+	return s
+}
+
+// stop ends node i's Run and returns its error.
+func (c *cluster) stop(i int) error {
+	c.mu.Lock()
+	r := c.runs[i]
+	c.runs[i] = nil
+	c.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.cancel()
+	return <-r.done
+}
+
+// peerIDs returns the peer IDs of nodes.
+func (c *cluster) peerIDs(nodes ...int) []peer.ID {
+	out := make([]peer.ID, len(nodes))
+	for k, i := range nodes {
+		out[k] = c.net.Hosts[i].ID()
+	}
+	return out
+}
+
+// waitTopic waits until each of nodes sees its connected neighbours among
+// nodes subscribed to the lottery topic.
+func (c *cluster) waitTopic(ctx context.Context, topic string, nodes []int) {
+	c.t.Helper()
+	in := map[peer.ID]bool{}
+	for _, i := range nodes {
+		in[c.net.Hosts[i].ID()] = true
+	}
+	require.Eventually(c.t, func() bool {
+		for _, i := range nodes {
+			subs := map[peer.ID]bool{}
+			for _, p := range c.net.Nodes[i].TopicPeers(topic) {
+				subs[p] = true
+			}
+			for _, p := range c.net.Hosts[i].Network().Peers() {
+				if in[p] && !subs[p] {
+					return false
+				}
+			}
+		}
+		return ctx.Err() == nil
+	}, 10*time.Second, 10*time.Millisecond, "lottery topic meshes")
+}
+
+// services returns the Services of nodes.
+func (c *cluster) services(nodes ...int) []*Service {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Service, len(nodes))
+	for k, i := range nodes {
+		out[k] = c.svcs[i]
+	}
+	return out
+}
+
+// waitUntil blocks until the wall clock reaches at: the lottery is driven
+// by its schedule, so tests wait for protocol time, not for goroutines.
+func waitUntil(t *testing.T, at time.Time) {
+	t.Helper()
+	if d := time.Until(at); d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		<-timer.C
+	}
+}
+
+// indexes returns the node indexes [from, to).
+func indexes(from, to int) []int {
+	out := make([]int, 0, to-from)
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// measure waits for epoch e to close on svcs and requires agreement.
+func measure(t *testing.T, svcs []*Service, e uint64, timeout time.Duration) Agreement {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	a, err := MeasureAgreement(ctx, svcs, e)
+	require.NoError(t, err)
+	return a
+}
