@@ -10,10 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -46,6 +48,7 @@ type Config struct {
 	DHT     DHTConfig     `toml:"dht" comment:"The Kademlia DHT (protocol /fog/kad/1.0.0)."`
 	Gossip  GossipConfig  `toml:"gossip" comment:"Gossipsub: capacity adverts on /fog/capacity/1."`
 	Compute ComputeConfig `toml:"compute" comment:"What this node offers to run for others."`
+	Relay   RelayConfig   `toml:"relay" comment:"The relay lottery: mix relays elected per epoch by a VRF lottery. Every node of a network must share network_id, genesis, epoch_length and target_relays."`
 	API     APIConfig     `toml:"api" comment:"The local JSON-RPC API that the fog command talks to."`
 	Store   StoreConfig   `toml:"store" comment:"The Badger database in the data directory."`
 }
@@ -95,6 +98,16 @@ type ComputeConfig struct {
 	ModuleCacheMiB uint64 `toml:"module_cache_mib" comment:"Most disk the cache of task modules may use, in MiB; least recently used modules go first."`
 }
 
+// RelayConfig is the [relay] section; see lottery.ServiceConfig.
+type RelayConfig struct {
+	Candidate    bool     `toml:"candidate" comment:"Stand for election as a mix relay (relays carry other people's onion traffic)."`
+	NetworkID    string   `toml:"network_id" comment:"The network's name: lotteries of different networks never mix."`
+	Genesis      string   `toml:"genesis" comment:"When epoch 0 began (RFC 3339); a constant of the network."`
+	EpochLength  Duration `toml:"epoch_length" comment:"How long one epoch of relays lasts."`
+	TargetRelays int      `toml:"target_relays" comment:"Relay seats elected per epoch, on average."`
+	Candidates   []string `toml:"candidates" comment:"Fix the candidate set to these peer IDs (every node must list the same). Empty: candidates announce themselves over gossip."`
+}
+
 // APIConfig is the [api] section.
 type APIConfig struct {
 	// Listen is the host:port of the JSON-RPC and metrics listener.
@@ -114,6 +127,7 @@ func DefaultConfig() Config {
 	pc := p2p.DefaultConfig()
 	dc := dht.DefaultConfig()
 	gc := gossip.DefaultConfig()
+	rc := lottery.DefaultServiceConfig()
 	return Config{
 		Log: LogConfig{Level: "info", Format: "text"},
 		P2P: P2PConfig{
@@ -137,7 +151,15 @@ func DefaultConfig() Config {
 			Price:          1000, // 0.001 credit per CPU-second
 			ModuleCacheMiB: 1024,
 		},
-		API:   APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20},
+		Relay: RelayConfig{
+			Candidate:    rc.Candidate,
+			NetworkID:    rc.NetworkID,
+			Genesis:      rc.Genesis.UTC().Format(time.RFC3339),
+			EpochLength:  Duration(rc.EpochLength),
+			TargetRelays: rc.TargetRelays,
+			Candidates:   []string{},
+		},
+		API: APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20},
 		Store: StoreConfig{SyncWrites: true},
 	}
 }
@@ -155,7 +177,45 @@ func TestConfig() Config {
 	c.Gossip.AdvertInterval = Duration(gossip.TestConfig().Advert.Interval)
 	c.Compute.Cores = 2
 	c.Compute.MemoryMiB = 1024
+	c.Relay.EpochLength = Duration(10 * time.Second) // lottery.SimConfig's epochs
 	return c
+}
+
+// relayConfig derives the lottery service configuration; timers not in
+// the file come from base (lottery.DefaultServiceConfig or
+// lottery.SimServiceConfig).
+func (c Config) relayConfig(base lottery.ServiceConfig) (lottery.ServiceConfig, error) {
+	base.Candidate = c.Relay.Candidate
+	base.NetworkID = c.Relay.NetworkID
+	g, err := time.Parse(time.RFC3339, c.Relay.Genesis)
+	if err != nil {
+		return base, fmt.Errorf("%w: relay.genesis %q: want RFC 3339, e.g. 2026-01-01T00:00:00Z", ErrConfig, c.Relay.Genesis)
+	}
+	base.Genesis = g
+	if l := time.Duration(c.Relay.EpochLength); l != base.EpochLength && l > 0 {
+		// Short epochs (devnets) keep lottery.SimConfig's proportions;
+		// longer ones lottery.DefaultConfig's windows.
+		base.EpochLength = l
+		if l < 2*time.Minute {
+			base.ClaimWindow, base.RevealWindow, base.MaxClockSkew = 2*l/5, l/5, l/200
+		} else {
+			def := lottery.DefaultConfig()
+			base.ClaimWindow, base.RevealWindow, base.MaxClockSkew = def.ClaimWindow, def.RevealWindow, def.MaxClockSkew
+		}
+	}
+	base.TargetRelays = c.Relay.TargetRelays
+	base.Candidates = nil
+	for i, s := range c.Relay.Candidates {
+		id, err := peer.Decode(s)
+		if err != nil {
+			return base, fmt.Errorf("%w: relay.candidates[%d] %q: %v", ErrConfig, i, s, err)
+		}
+		base.Candidates = append(base.Candidates, id)
+	}
+	if err := base.Validate(); err != nil {
+		return base, fmt.Errorf("%w: %s", ErrConfig, strings.TrimPrefix(err.Error(), lottery.ErrConfig.Error()+": "))
+	}
+	return base, nil
 }
 
 // gossipConfig derives the gossip configuration; timers not in the file
@@ -226,6 +286,9 @@ func (c Config) Validate() error {
 	// happens when the node starts (gossip.New names the field).
 	if c.Gossip.AdvertInterval <= 0 {
 		return fmt.Errorf("%w: gossip.advert_interval must be positive", ErrConfig)
+	}
+	if _, err := c.relayConfig(lottery.DefaultServiceConfig()); err != nil {
+		return err
 	}
 	if c.Compute.ModuleCacheMiB < 16 {
 		return fmt.Errorf("%w: compute.module_cache_mib %d: want at least 16", ErrConfig, c.Compute.ModuleCacheMiB)

@@ -23,6 +23,7 @@ import (
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -55,6 +56,10 @@ type Options struct {
 	// Seed makes placement's random draws reproducible (simulator); 0
 	// draws one.
 	Seed uint64
+	// Relay, when set, is the lottery service's whole configuration and
+	// the [relay] section is not used (the simulator gives every node the
+	// same genesis and candidate set).
+	Relay *lottery.ServiceConfig
 	// InMemory keeps the store in memory (simulator); nothing survives Close.
 	InMemory bool
 	// Store is a store the caller opened and owns (the simulator keeps a
@@ -84,6 +89,7 @@ type Node struct {
 	dht        *dht.DHT
 	gossip     *gossip.Gossip
 	capacity   *capacity
+	lottery    *lottery.Service
 	exec       *wasm.Executor
 	blob       *blob.Service
 	compute    *compute.Service
@@ -209,6 +215,21 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}
 	n.sup.addCore("gossip", n.gossip.Health)
 	n.capacity = &capacity{cfg: cfg.Compute, dir: opts.Dir}
+	rcfg := lottery.DefaultServiceConfig()
+	if opts.Relay != nil {
+		rcfg = *opts.Relay
+	} else if rcfg, err = cfg.relayConfig(rcfg); err != nil {
+		return nil, err
+	}
+	if n.lottery, err = lottery.NewService(rcfg, lottery.ServiceOptions{
+		Gossip: n.gossip, Store: n.store.Datastore(store.PrefixMix), Identity: priv,
+		Logger: log.With("subsystem", "lottery"),
+	}); err != nil {
+		return nil, err
+	}
+	if err := n.sup.start(ctx, n.lottery); err != nil {
+		return nil, err
+	}
 	if err := n.startCompute(ctx, cfg, opts, priv); err != nil {
 		return nil, err
 	}
@@ -225,7 +246,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		}
 		n.api = newAPI(cfg.API, tok, n.reg, log.With("subsystem", "api"))
 		n.api.onBound = n.writeAddr
-		for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods} {
+		for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods} {
 			if err := reg(); err != nil {
 				return nil, err
 			}
@@ -256,6 +277,9 @@ func (n *Node) DHT() *dht.DHT { return n.dht }
 
 // Gossip returns the node's gossipsub router and capacity directory.
 func (n *Node) Gossip() *gossip.Gossip { return n.gossip }
+
+// Lottery returns the node's relay lottery service.
+func (n *Node) Lottery() *lottery.Service { return n.lottery }
 
 // Compute returns the node's task service.
 func (n *Node) Compute() *compute.Service { return n.compute }

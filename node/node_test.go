@@ -98,7 +98,8 @@ func TestNodeAnswersStatus(t *testing.T) {
 		assert.True(t, s.Healthy, s.Name)
 	}
 	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "dht": StateRunning,
-		"gossip": StateCore, "blob": StateRunning, "compute": StateRunning, "advertiser": StateRunning, "api": StateRunning}, names)
+		"gossip": StateCore, "lottery": StateRunning, "blob": StateRunning, "compute": StateRunning, "advertiser": StateRunning,
+		"api": StateRunning}, names)
 
 	var v VersionInfo
 	require.NoError(t, c.Call(context.Background(), "node.version", nil, &v))
@@ -389,8 +390,9 @@ func TestDirectoryOverRPC(t *testing.T) {
 
 	var topics []TopicInfo
 	require.NoError(t, c.Call(ctx, "gossip.topics", nil, &topics))
-	require.Len(t, topics, 1)
+	require.Len(t, topics, 2)
 	assert.Equal(t, "/fog/capacity/1", topics[0].Name)
+	assert.Equal(t, "/fog/lottery/1/fog", topics[1].Name)
 	var peers []GossipPeer
 	require.NoError(t, c.Call(ctx, "gossip.peers", GossipPeersParams{Topic: topics[0].Name}, &peers))
 	assert.NotEmpty(t, peers)

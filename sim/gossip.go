@@ -172,7 +172,11 @@ func (s GossipScenario) Run(ctx context.Context, progress Progress) (GossipResul
 	progress.Phase("forming gossip meshes", n)
 	want := min(cfg.Gossip.Dlo, n-1)
 	ready := make([]bool, n)
+	meshBy := time.Now().Add(s.BootTimeout)
 	for done := 0; done < n; {
+		if time.Now().After(meshBy) {
+			return res, fmt.Errorf("sim: gossip: %d of %d nodes have %d topic peers after %s", done, n, want, s.BootTimeout)
+		}
 		for i, nd := range nw.Nodes() {
 			if !ready[i] && len(nd.Running().Gossip().TopicPeers(gossip.CapacityTopic)) >= want {
 				ready[i] = true

@@ -22,6 +22,7 @@ import (
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
@@ -96,6 +97,11 @@ type Config struct {
 	Gossip gossip.Config
 	// Compute holds the compute limits and timers of every node.
 	Compute compute.Config
+	// Relay, when set, is every node's relay lottery configuration (the
+	// same network, genesis and epochs for all), with Candidate set for the
+	// first RelayCandidates nodes only. Nil: each node's [relay] config.
+	Relay           *lottery.ServiceConfig
+	RelayCandidates int
 	// Supervisor holds the service supervisor's timers of every node.
 	Supervisor node.SupervisorConfig
 	// Store configures every node's in-memory store.
@@ -324,7 +330,14 @@ func (nw *Network) Start(ctx context.Context, i int) error {
 		cfg.P2P.Bootstrap = append(cfg.P2P.Bootstrap, fmt.Sprintf("%s/p2p/%s", addr(b), nw.nodes[b].ID))
 	}
 	p2pc, dhtc, gc, cc := nw.cfg.P2P, nw.cfg.DHT, nw.cfg.Gossip, nw.cfg.Compute
+	var relay *lottery.ServiceConfig
+	if nw.cfg.Relay != nil {
+		rc := *nw.cfg.Relay
+		rc.Candidate = i < nw.cfg.RelayCandidates
+		relay = &rc
+	}
 	nd, err := node.Start(ctx, cfg, node.Options{
+		Relay:      relay,
 		Identity:   n.key,
 		Store:      n.store,
 		NoAPI:      true,

@@ -194,3 +194,19 @@ func TestComputeScenarioUnderChurn(t *testing.T) {
 	assert.GreaterOrEqual(t, res.SuccessRate, 0.9, "failures: %v", res.Failed)
 	assert.Greater(t, res.Departures, 0)
 }
+
+func TestLotteryScenarioAgrees(t *testing.T) {
+	s := DefaultLotteryScenario(16)
+	s.Network.Links.LatencyMin, s.Network.Links.LatencyMax = 5*time.Millisecond, 40*time.Millisecond
+	s.Candidates, s.TargetRelays, s.Epochs = 10, 5, 2
+	s.EpochLength, s.GenesisDelay = 6*time.Second, 4*time.Second
+	res, err := s.Run(context.Background(), nil)
+	require.NoError(t, err)
+	t.Logf("%+v", res)
+	assert.True(t, res.AllAgree, "every node holds the identical directory: %+v", res.Epochs)
+	for _, e := range res.Epochs {
+		assert.Equal(t, 16, e.Closed)
+		assert.Positive(t, e.Relays, "some candidates won")
+	}
+	assert.Positive(t, res.ClaimsVerified)
+}

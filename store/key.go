@@ -20,6 +20,7 @@ const (
 	PrefixP2P     Prefix = "/p2p"     // p2p: ban list, peer records
 	PrefixDHT     Prefix = "/dht"     // dht: Kademlia provider and value records
 	PrefixCompute Prefix = "/compute" // compute: the local task queue and results
+	PrefixMix     Prefix = "/mix"     // mix: the relay lottery's own claims, mix keys and message log
 	PrefixChat    Prefix = "/chat"    // chat: history, mailboxes, transfers
 	PrefixToken   Prefix = "/token"   // token: hash chains, escrow, votes
 	PrefixNode    Prefix = "/node"    // node: the composition root's own state

@@ -71,10 +71,15 @@ func startDevnet(ctx context.Context, base string, n int, logCfg node.LogConfig,
 	d := &devnet{base: base}
 	p2pBase, dhtBase, gossipBase := p2p.TestConfig(), dht.TestConfig(), gossip.TestConfig()
 	var boot string
+	// Every node of the devnet stands in the relay lottery, whose epoch 0
+	// starts just after they are up (10 s epochs; candidates announce
+	// themselves, so relays are elected from epoch 1 on).
+	genesis := time.Now().Add(3 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
 	for i := range n {
 		dir := node.DataDir(filepath.Join(base, fmt.Sprintf("node%d", i)))
 		cfg := node.TestConfig()
 		cfg.Log = logCfg
+		cfg.Relay.Candidate, cfg.Relay.Genesis, cfg.Relay.TargetRelays = true, genesis, min(n, 3)
 		if boot != "" {
 			cfg.P2P.Bootstrap = []string{boot}
 		}

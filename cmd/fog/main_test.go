@@ -324,6 +324,20 @@ func TestDHTCommands(t *testing.T) {
 	out, _, err = fog(t, ctx, "dht", "find-peer", id3, "--path", p0)
 	require.NoError(t, err)
 	assert.Contains(t, out, id3)
+	out, _, err = fog(t, ctx, "relay", "status", "--path", p0)
+	require.NoError(t, err)
+	assert.Contains(t, out, "network fog, candidate")
+	var rst struct {
+		Current struct{ Epoch uint64 } `json:"current"`
+	}
+	out, _, err = fog(t, ctx, "relay", "status", "--path", p0, "--json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(out), &rst))
+	_, _, err = fog(t, ctx, "relay", "ls", "123456789", "--path", p0)
+	require.Error(t, err, "no directory for a far epoch")
+	_, _, err = fog(t, ctx, "relay", "ls", "x", "--path", p0)
+	require.Error(t, err)
+
 	out, _, err = fog(t, ctx, "dht", "table", "--path", p0)
 	require.NoError(t, err)
 	assert.Contains(t, out, "mode server")

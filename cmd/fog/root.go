@@ -47,7 +47,7 @@ machine, run 'fog devnet --nodes 5'.`,
 	root.AddCommand(
 		a.initCmd(), a.runCmd(), a.idCmd(), a.versionCmd(),
 		a.statusCmd(), a.peersCmd(), a.connectCmd(), a.disconnectCmd(),
-		a.dhtCmd(), a.nodesCmd(), a.taskCmd(), a.devnetCmd(), a.simCmd(),
+		a.dhtCmd(), a.nodesCmd(), a.taskCmd(), a.relayCmd(), a.devnetCmd(), a.simCmd(),
 	)
 	return root
 }

@@ -26,7 +26,7 @@ func (a *app) simCmd() *cobra.Command {
 partitions, and measures how the network behaves. Every random choice comes
 from --seed, so a run can be repeated.`,
 	}
-	cmd.AddCommand(a.simDHTCmd(), a.simGossipCmd(), a.simComputeCmd())
+	cmd.AddCommand(a.simDHTCmd(), a.simGossipCmd(), a.simComputeCmd(), a.simLotteryCmd())
 	return cmd
 }
 
@@ -365,5 +365,64 @@ func (a *app) simComputeCmd() *cobra.Command {
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "providers per task")
 	cmd.Flags().DurationVar(&duration, "duration", 2*time.Minute, "how long submissions are spread over")
 	cmd.Flags().DurationVar(&deadline, "deadline", time.Minute, "each task's deadline after its submission")
+	return cmd
+}
+
+func (a *app) simLotteryCmd() *cobra.Command {
+	var f simFlags
+	var candidates, relays, epochs int
+	var epoch time.Duration
+	var static bool
+	cmd := &cobra.Command{
+		Use:   "lottery",
+		Short: "Run the relay lottery on a network and check every node holds the same relay directory",
+		Example: `  fog sim lottery --nodes 100
+  fog sim lottery --nodes 100 --candidates 40 --relays 10 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			netCfg, err := f.network(f.nodes)
+			if err != nil {
+				return err
+			}
+			s := sim.DefaultLotteryScenario(f.nodes)
+			s.Network = netCfg
+			if candidates > 0 {
+				s.Candidates = candidates
+			}
+			s.TargetRelays, s.Epochs, s.EpochLength, s.Static = relays, epochs, epoch, static
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			ctx, stop := signalContext(ctx, a.errOut)
+			defer stop()
+			prog, done := a.progress(f.quiet)
+			res, err := s.Run(ctx, prog)
+			done()
+			if err != nil {
+				return err
+			}
+			if f.out != "" {
+				if err := sim.WriteJSON(f.out, "lottery.json", res); err != nil {
+					return err
+				}
+			}
+			return a.print(res, func(w io.Writer) error {
+				fmt.Fprintf(w, "nodes %d, %d candidates (%s), R = %d, seed %d\n", res.Nodes, res.Candidates, res.Mode, res.TargetRelays, res.Seed)
+				for _, e := range res.Epochs {
+					fmt.Fprintf(w, "  epoch %d: %d/%d nodes closed it, %d distinct directories, %d relays / %d seats; last node final %.0f ms, closed %.0f ms after the epoch start\n",
+						e.Epoch, e.Closed, e.Nodes, e.Digests, e.Relays, e.Seats,
+						float64(e.Complete)/float64(time.Millisecond), float64(e.Close)/float64(time.Millisecond))
+				}
+				fmt.Fprintf(w, "every node identical in every epoch: %v; latest final directory %.0f ms after an epoch start\n", res.AllAgree, res.AgreementMsMax)
+				fmt.Fprintf(w, "claims verified: %d (%.0f/s over the network, %.0f per core-second)\n", res.ClaimsVerified, res.ClaimsPerSecond, res.ClaimsPerCoreSecond)
+				return nil
+			})
+		},
+	}
+	f.register(cmd, 100)
+	cmd.Flags().IntVar(&candidates, "candidates", 0, "how many nodes stand for election (default: all)")
+	cmd.Flags().IntVar(&relays, "relays", 30, "target relay seats per epoch (R)")
+	cmd.Flags().IntVar(&epochs, "epochs", 5, "epochs to measure")
+	cmd.Flags().DurationVar(&epoch, "epoch", 10*time.Second, "epoch length")
+	cmd.Flags().BoolVar(&static, "static", false, "fix the candidate set in config instead of candidates announcing themselves")
 	return cmd
 }

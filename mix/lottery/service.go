@@ -349,6 +349,14 @@ func (s *Service) restore(ctx context.Context) error {
 			prev, confirmed = interval{from: m.spanFrom, to: m.alive}, false
 		}
 	}
+	// A node that will not trust its own chain (it joined late, or was
+	// away) adopts the network's seed at the next window it sees whole, so
+	// there is nothing to gain from stepping through every epoch it missed
+	// — millions of them for short epochs and an old genesis. It starts at
+	// the current epoch instead.
+	if nowEpoch, ok := s.cfg.EpochAt(now); ok && !confirmed && cp.Epoch+uint64(s.cfg.KeepEpochs) < nowEpoch {
+		cp = Checkpoint{Epoch: nowEpoch, Seed: cp.Seed}
+	}
 	st, err := New(s.cfg.Config, stake, s.key, cp, s.rnd)
 	if err != nil {
 		return err

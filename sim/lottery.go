@@ -1,0 +1,180 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fog-compute/fog/mix/lottery"
+)
+
+// LotteryScenario boots a network whose nodes run the relay lottery and
+// measures, epoch by epoch, whether every node holds the identical relay
+// directory and how soon after the epoch's start.
+type LotteryScenario struct {
+	// Network is the simulated network.
+	Network Config
+	// Candidates is how many nodes stand for election.
+	Candidates int
+	// TargetRelays is R, the seats elected per epoch on average.
+	TargetRelays int
+	// EpochLength is the length of an epoch (claim and reveal windows scale
+	// as in lottery.SimConfig).
+	EpochLength time.Duration
+	// Epochs is how many epochs are measured, starting with the second
+	// epoch that starts after the boot (candidates announce themselves one
+	// epoch ahead).
+	Epochs int
+	// Static fixes the candidate set in every node's config instead of
+	// letting candidates announce themselves over gossip.
+	Static bool
+	// GenesisDelay is how long after the nodes start epoch 0 begins; 0
+	// means 20 s plus 100 ms per node, which covers the boot on two cores.
+	GenesisDelay time.Duration
+	// BootTimeout bounds the boot.
+	BootTimeout time.Duration
+}
+
+// DefaultLotteryScenario returns a scenario of n nodes, all candidates,
+// R = 30, 10-second epochs, 5 epochs measured.
+func DefaultLotteryScenario(n int) LotteryScenario {
+	return LotteryScenario{
+		Network:      DefaultConfig(n),
+		Candidates:   n,
+		TargetRelays: 30,
+		EpochLength:  10 * time.Second,
+		Epochs:       5,
+		BootTimeout:  10 * time.Minute,
+	}
+}
+
+// LotteryResult is what a LotteryScenario measured.
+type LotteryResult struct {
+	Nodes        int    `json:"nodes"`
+	Candidates   int    `json:"candidates"`
+	TargetRelays int    `json:"target_relays"`
+	Seed         uint64 `json:"seed"`
+	Mode         string `json:"candidate_mode"`
+	// Epochs holds each measured epoch.
+	Epochs []lottery.Agreement `json:"epochs"`
+	// AllAgree says every node held the identical directory in every
+	// measured epoch.
+	AllAgree bool `json:"all_agree"`
+	// AgreementMsMax is the latest, over measured epochs, that the last node
+	// received its final directory, after the epoch's start; CloseMsMax the
+	// latest it closed it.
+	AgreementMsMax float64 `json:"agreement_ms_max"`
+	CloseMsMax     float64 `json:"close_ms_max"`
+	// ClaimsVerified is how many claims the nodes verified while measured,
+	// ClaimsPerSecond that over the measured time (all nodes together), and
+	// ClaimsPerCoreSecond claims per second of one core spent verifying.
+	ClaimsVerified      uint64  `json:"claims_verified"`
+	ClaimsPerSecond     float64 `json:"claims_verified_per_s"`
+	ClaimsPerCoreSecond float64 `json:"claims_verified_per_core_s"`
+	BootSeconds         float64 `json:"boot_seconds"`
+	RunSeconds          float64 `json:"run_seconds"`
+}
+
+// Run runs the scenario.
+func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryResult, error) {
+	progress = orNoProgress(progress)
+	begin := time.Now()
+	n := s.Network.Nodes
+	if s.Epochs < 1 || s.Candidates < 1 || s.Candidates > n || s.TargetRelays < 1 {
+		return LotteryResult{}, errors.New("sim: epochs, candidates (at most nodes) and target relays must be positive")
+	}
+	rc := lottery.SimServiceConfig()
+	rc.NetworkID = "sim"
+	rc.TargetRelays = s.TargetRelays
+	if s.EpochLength > 0 && s.EpochLength != rc.EpochLength {
+		l := s.EpochLength
+		rc.EpochLength, rc.ClaimWindow, rc.RevealWindow, rc.MaxClockSkew = l, 2*l/5, l/5, l/200
+	}
+	// Epoch 0 starts once the network has probably booted; epochs that
+	// start during a slower boot are simply not measured.
+	delay := s.GenesisDelay
+	if delay <= 0 {
+		delay = 20*time.Second + time.Duration(n)*100*time.Millisecond
+	}
+	rc.Genesis = time.Now().Add(delay)
+	cfg := s.Network
+	cfg.Relay, cfg.RelayCandidates = &rc, s.Candidates
+	res := LotteryResult{Nodes: n, Candidates: s.Candidates, TargetRelays: s.TargetRelays, Seed: cfg.Seed, Mode: "announced"}
+	nw, err := New(cfg)
+	if err != nil {
+		return res, err
+	}
+	if s.Static {
+		for i := range s.Candidates {
+			rc.Candidates = append(rc.Candidates, nw.Node(i).ID)
+		}
+		res.Mode = "static"
+	}
+	if err := rc.Validate(); err != nil {
+		return res, err
+	}
+	defer nw.Close()
+	bootStart := time.Now()
+	if err := Boot(ctx, nw, s.BootTimeout, progress); err != nil {
+		return res, err
+	}
+	res.BootSeconds = time.Since(bootStart).Seconds()
+	first, _ := rc.EpochAt(time.Now())
+	if time.Now().Before(rc.Genesis) {
+		first = 0
+	}
+	first += 2
+	var services []*lottery.Service
+	for _, nd := range nw.Nodes() {
+		services = append(services, nd.Running().Lottery())
+	}
+	var verified0 uint64
+	var busyT0 time.Duration
+	wait := time.Until(rc.EpochStart(first))
+	progress.Phase(fmt.Sprintf("waiting for epoch %d", first), int(wait/time.Second)+1)
+	if wait > rc.EpochLength/2 {
+		if err := sleepCtx(ctx, wait-rc.EpochLength/2); err != nil {
+			return res, err
+		}
+	}
+	for _, sv := range services {
+		st := sv.Stats()
+		verified0 += st.ClaimsVerified
+		busyT0 += st.VerifyTime
+	}
+	measureStart := time.Now()
+	progress.Phase("measuring epochs", s.Epochs)
+	res.AllAgree = true
+	for e := first; e < first+uint64(s.Epochs); e++ {
+		ectx, cancel := context.WithDeadline(ctx, rc.EpochStart(e+1).Add(rc.EpochLength))
+		a, err := lottery.MeasureAgreement(ectx, services, e)
+		cancel()
+		progress.Step(1)
+		res.Epochs = append(res.Epochs, a)
+		if err != nil || !a.Agree {
+			res.AllAgree = false
+		}
+		res.AgreementMsMax = max(res.AgreementMsMax, float64(a.Complete)/float64(time.Millisecond))
+		res.CloseMsMax = max(res.CloseMsMax, float64(a.Close)/float64(time.Millisecond))
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	}
+	var verified uint64
+	var busy time.Duration
+	for _, sv := range services {
+		st := sv.Stats()
+		verified += st.ClaimsVerified
+		busy += st.VerifyTime
+	}
+	res.ClaimsVerified = verified - verified0
+	if el := time.Since(measureStart).Seconds(); el > 0 {
+		res.ClaimsPerSecond = float64(res.ClaimsVerified) / el
+	}
+	if b := (busy - busyT0).Seconds(); b > 0 {
+		res.ClaimsPerCoreSecond = float64(res.ClaimsVerified) / b
+	}
+	res.RunSeconds = time.Since(begin).Seconds()
+	return res, nil
+}
