@@ -159,7 +159,7 @@ func DefaultConfig() Config {
 			TargetRelays: rc.TargetRelays,
 			Candidates:   []string{},
 		},
-		API: APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20},
+		API:   APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20},
 		Store: StoreConfig{SyncWrites: true},
 	}
 }
