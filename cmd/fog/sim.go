@@ -55,6 +55,42 @@ func (f *simFlags) register(cmd *cobra.Command, nodes int) {
 	cmd.Flags().DurationVar(&f.timeout, "timeout", time.Hour, "give up after this long")
 }
 
+// runScenario runs one scenario within --timeout, stopping on Ctrl-C, with
+// progress on stderr; then writes name.json (and whatever more writes) to
+// --out and prints the result as JSON or with human.
+func runScenario[R any](cmd *cobra.Command, a *app, f *simFlags, name string,
+	run func(context.Context, sim.Progress) (R, error), more func(dir string, res R) error, human func(io.Writer, R) error) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	defer cancel()
+	ctx, stop := signalContext(ctx, a.errOut)
+	defer stop()
+	prog, done := a.progress(f.quiet)
+	res, err := run(ctx, prog)
+	done()
+	if err != nil {
+		return err
+	}
+	if f.out != "" {
+		if err := sim.WriteJSON(f.out, name+".json", res); err != nil {
+			return err
+		}
+		if more != nil {
+			if err := more(f.out, res); err != nil {
+				return err
+			}
+		}
+	}
+	return a.print(res, func(w io.Writer) error {
+		if err := human(w, res); err != nil {
+			return err
+		}
+		if f.out != "" {
+			fmt.Fprintf(w, "wrote %s\n", f.out)
+		}
+		return nil
+	})
+}
+
 func (f *simFlags) network(n int) (sim.Config, error) {
 	if f.nodes < 2 || f.nodes > 5000 {
 		return sim.Config{}, fmt.Errorf("--nodes %d: want 2 to 5000", f.nodes)
@@ -175,22 +211,7 @@ func (a *app) simDHTCmd() *cobra.Command {
 			s := sim.DefaultDHTScenario(f.nodes)
 			s.Network = netCfg
 			s.Churn, s.Partition, s.Lookups, s.Duration = churn, partition, lookups, duration
-			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-			defer cancel()
-			ctx, stop := signalContext(ctx, a.errOut)
-			defer stop()
-			prog, done := a.progress(f.quiet)
-			res, err := s.Run(ctx, prog)
-			done()
-			if err != nil {
-				return err
-			}
-			if f.out != "" {
-				if err := writeDHTOut(f.out, res); err != nil {
-					return err
-				}
-			}
-			return a.print(res, func(w io.Writer) error {
+			return runScenario(cmd, a, &f, "dht", s.Run, writeDHTPlots, func(w io.Writer, res sim.DHTResult) error {
 				fmt.Fprintf(w, "nodes %d, seed %d: boot %.1fs, %.2f MiB heap and %.0f goroutines per node, routing table p50 %.0f peers\n",
 					res.Nodes, res.Seed, res.BootSeconds, res.HeapMiBPerNode, res.GoroutinesPerNode, res.RoutingTableP50)
 				if res.Churn > 0 {
@@ -219,9 +240,6 @@ func (a *app) simDHTCmd() *cobra.Command {
 						fmt.Fprintf(w, "  failed (%s): %d\n", k, res.Failures[k])
 					}
 				}
-				if f.out != "" {
-					fmt.Fprintf(w, "wrote %s\n", f.out)
-				}
 				return nil
 			})
 		},
@@ -234,10 +252,8 @@ func (a *app) simDHTCmd() *cobra.Command {
 	return cmd
 }
 
-func writeDHTOut(dir string, res sim.DHTResult) error {
-	if err := sim.WriteJSON(dir, "dht.json", res); err != nil {
-		return err
-	}
+// writeDHTPlots writes the hop histogram and the latency CDF.
+func writeDHTPlots(dir string, res sim.DHTResult) error {
 	if err := sim.Histogram(filepath.Join(dir, "dht-hops.png"), fmt.Sprintf("DHT lookup hops, %d nodes", res.Nodes), "hops", res.Hops); err != nil {
 		return err
 	}
@@ -265,22 +281,7 @@ func (a *app) simGossipCmd() *cobra.Command {
 			s := sim.DefaultGossipScenario(f.nodes)
 			s.Network = netCfg
 			s.Attackers, s.AttackTargets, s.Rounds, s.Interval = attackers, targets, rounds, interval
-			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-			defer cancel()
-			ctx, stop := signalContext(ctx, a.errOut)
-			defer stop()
-			prog, done := a.progress(f.quiet)
-			res, err := s.Run(ctx, prog)
-			done()
-			if err != nil {
-				return err
-			}
-			if f.out != "" {
-				if err := sim.WriteJSON(f.out, "gossip.json", res); err != nil {
-					return err
-				}
-			}
-			return a.print(res, func(w io.Writer) error {
+			return runScenario(cmd, a, &f, "gossip", s.Run, nil, func(w io.Writer, res sim.GossipResult) error {
 				fmt.Fprintf(w, "nodes %d honest + %d attackers, seed %d: %d adverts measured over %d intervals of %s\n",
 					res.Nodes, res.Attackers, res.Seed, res.Adverts, rounds, interval)
 				for _, sp := range res.Spread {
@@ -331,22 +332,7 @@ func (a *app) simComputeCmd() *cobra.Command {
 			s := sim.DefaultComputeScenario(f.nodes)
 			s.Network = netCfg
 			s.Churn, s.Tasks, s.Replicas, s.Duration, s.Deadline = churn, tasks, replicas, duration, deadline
-			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-			defer cancel()
-			ctx, stop := signalContext(ctx, a.errOut)
-			defer stop()
-			prog, done := a.progress(f.quiet)
-			res, err := s.Run(ctx, prog)
-			done()
-			if err != nil {
-				return err
-			}
-			if f.out != "" {
-				if err := sim.WriteJSON(f.out, "compute.json", res); err != nil {
-					return err
-				}
-			}
-			return a.print(res, func(w io.Writer) error {
+			return runScenario(cmd, a, &f, "compute", s.Run, nil, func(w io.Writer, res sim.ComputeResult) error {
 				fmt.Fprintf(w, "nodes %d, seed %d, churn %.0f%%/min (%d departures), replicas %d\n", res.Nodes, res.Seed, res.Churn*100, res.Departures, res.Replicas)
 				fmt.Fprintf(w, "tasks submitted %d (%d refused at submission)\n", res.Submitted, res.SubmitErrors)
 				fmt.Fprintf(w, "reached a terminal state: %d (%.2f%%)\n", res.Terminal, res.TerminalRate*100)
@@ -390,22 +376,7 @@ func (a *app) simLotteryCmd() *cobra.Command {
 				s.Candidates = candidates
 			}
 			s.TargetRelays, s.Epochs, s.EpochLength, s.Static = relays, epochs, epoch, static
-			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-			defer cancel()
-			ctx, stop := signalContext(ctx, a.errOut)
-			defer stop()
-			prog, done := a.progress(f.quiet)
-			res, err := s.Run(ctx, prog)
-			done()
-			if err != nil {
-				return err
-			}
-			if f.out != "" {
-				if err := sim.WriteJSON(f.out, "lottery.json", res); err != nil {
-					return err
-				}
-			}
-			return a.print(res, func(w io.Writer) error {
+			return runScenario(cmd, a, &f, "lottery", s.Run, nil, func(w io.Writer, res sim.LotteryResult) error {
 				fmt.Fprintf(w, "nodes %d, %d candidates (%s), R = %d, seed %d\n", res.Nodes, res.Candidates, res.Mode, res.TargetRelays, res.Seed)
 				for _, e := range res.Epochs {
 					fmt.Fprintf(w, "  epoch %d: %d/%d nodes closed it, %d distinct directories, %d relays / %d seats; last node final %.0f ms, closed %.0f ms after the epoch start\n",
