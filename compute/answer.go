@@ -13,6 +13,7 @@ import (
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/binenc"
 )
 
 // Domain separators: a signature or hash made for one purpose can never
@@ -71,13 +72,13 @@ func ResultHash(kind Kind, r *wasm.Result) [32]byte {
 func SigningBytes(taskID string, submitter, provider peer.ID, hash [32]byte, m *ResultMsg) []byte {
 	b := make([]byte, 0, len(resultDomain)+len(taskID)+len(submitter)+len(provider)+len(m.Reason)+len(m.Output)+64)
 	b = append(b, resultDomain...)
-	b = appendString(b, taskID)
-	b = appendString(b, string(submitter))
-	b = appendString(b, string(provider))
+	b = binenc.AppendString(b, taskID)
+	b = binenc.AppendString(b, string(submitter))
+	b = binenc.AppendString(b, string(provider))
 	b = append(b, hash[:]...)
 	b = append(b, stateByte(m.State), kindByte(m.Kind))
-	b = appendString(b, m.Reason)
-	return appendBytes(b, m.Output)
+	b = binenc.AppendString(b, m.Reason)
+	return binenc.AppendBytes(b, m.Output)
 }
 
 // decodeOutput decodes a result's output and computes its hash.

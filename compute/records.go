@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/compute/runner"
+	"github.com/fog-compute/fog/internal/binenc"
 )
 
 // The submitter's records, kept in the store:
@@ -46,37 +47,35 @@ func encodeSpec(s *Spec) ([]byte, error) {
 	b = binary.AppendUvarint(b, s.MaxPrice)
 	b = binary.AppendUvarint(b, unixMilli(s.Deadline))
 	b = binary.AppendUvarint(b, zigzag(s.Priority))
-	b = appendString(b, string(s.Strategy))
-	return appendBytes(b, task), nil
+	b = binenc.AppendString(b, string(s.Strategy))
+	return binenc.AppendBytes(b, task), nil
 }
 
 // decodeSpec decodes encodeSpec's output.
 func decodeSpec(b []byte) (Spec, error) {
 	var s Spec
-	d := reader{b: b}
-	if d.byte() != specVersion {
-		d.fail("spec version")
+	d := reader{binenc.NewReader(b, ErrMalformed)}
+	if d.Byte() != specVersion {
+		d.Fail("spec version")
 	}
-	flags := d.byte()
+	flags := d.Byte()
 	if flags&^1 != 0 {
-		d.fail("spec flags")
+		d.Fail("spec flags")
 	}
 	s.CrashPolicy = CrashRerun
 	if flags&1 != 0 {
 		s.CrashPolicy = CrashFail
 	}
-	s.Replicas = int(min(d.uvarint(), MaxReplicas+1))
-	s.Quorum = int(min(d.uvarint(), MaxReplicas+1))
-	s.MaxPrice = d.uvarint()
+	s.Replicas = int(min(d.Uvarint(), MaxReplicas+1))
+	s.Quorum = int(min(d.Uvarint(), MaxReplicas+1))
+	s.MaxPrice = d.Uvarint()
 	s.Deadline = d.time()
-	s.Priority = unzigzag(d.uvarint(), &d)
-	s.Strategy = Strategy(d.string(32))
-	task := d.bytes()
-	if d.err == nil && d.off != len(b) {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return Spec{}, fmt.Errorf("compute: task record: %w", d.err)
+	s.Priority = unzigzag(d.Uvarint(), d)
+	s.Strategy = Strategy(d.String(32))
+	task := d.Bytes()
+	d.End()
+	if d.Err() != nil {
+		return Spec{}, fmt.Errorf("compute: task record: %w", d.Err())
 	}
 	t, err := runner.DecodeTask(task)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/binenc"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -229,7 +230,7 @@ func (m *SubmitMsg) encodeTask() ([]byte, error) {
 }
 
 func (m *SubmitMsg) appendBody(b []byte) []byte {
-	b = appendString(b, m.TaskID)
+	b = binenc.AppendString(b, m.TaskID)
 	b = binary.AppendUvarint(b, zigzag(m.Priority))
 	var crash byte
 	if m.CrashPolicy == CrashFail {
@@ -238,17 +239,17 @@ func (m *SubmitMsg) appendBody(b []byte) []byte {
 	b = append(b, crash)
 	b = binary.AppendUvarint(b, m.MaxPrice)
 	b = binary.AppendUvarint(b, unixMilli(m.Deadline))
-	return appendBytes(b, m.task)
+	return binenc.AppendBytes(b, m.task)
 }
 
-func (m *AttachMsg) appendBody(b []byte) []byte { return appendString(b, m.TaskID) }
-func (m *CancelMsg) appendBody(b []byte) []byte { return appendString(b, m.TaskID) }
+func (m *AttachMsg) appendBody(b []byte) []byte { return binenc.AppendString(b, m.TaskID) }
+func (m *CancelMsg) appendBody(b []byte) []byte { return binenc.AppendString(b, m.TaskID) }
 func (*AcceptMsg) appendBody(b []byte) []byte   { return b }
 
 func (m *RefuseMsg) appendBody(b []byte) []byte {
 	b = append(b, byte(m.Code))
 	b = binary.AppendUvarint(b, uint64(max(m.RetryAfter, 0)/time.Millisecond))
-	return appendString(b, m.Reason)
+	return binenc.AppendString(b, m.Reason)
 }
 
 func (m *StatusMsg) appendBody(b []byte) []byte {
@@ -260,9 +261,9 @@ func (m *StatusMsg) appendBody(b []byte) []byte {
 
 func (m *ResultMsg) appendBody(b []byte) []byte {
 	b = append(b, stateByte(m.State), kindByte(m.Kind))
-	b = appendString(b, m.Reason)
-	b = appendBytes(b, m.Output)
-	return appendBytes(b, m.Signature)
+	b = binenc.AppendString(b, m.Reason)
+	b = binenc.AppendBytes(b, m.Output)
+	return binenc.AppendBytes(b, m.Signature)
 }
 
 // EncodeMessage returns m as one frame:
@@ -445,43 +446,44 @@ func DecodeMessage(b []byte) (Message, error) {
 	if len(b) < 2 {
 		return nil, fmt.Errorf("%w: frame of %d bytes", ErrMalformed, len(b))
 	}
-	d := reader{b: b, off: 1}
-	n := d.uvarint()
-	if d.err != nil {
-		return nil, d.err
+	d := binenc.NewReader(b, ErrMalformed)
+	d.Skip(1)
+	n := d.Uvarint()
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
-	if n != uint64(len(b)-d.off) {
-		return nil, fmt.Errorf("%w: frame announces %d bytes, carries %d", ErrMalformed, n, len(b)-d.off)
+	if n != uint64(d.Len()) {
+		return nil, fmt.Errorf("%w: frame announces %d bytes, carries %d", ErrMalformed, n, d.Len())
 	}
-	return decodeBody(MsgType(b[0]), b[d.off:])
+	return decodeBody(MsgType(b[0]), d.Rest())
 }
 
 // decodeBody decodes the body of a message of type t.
 func decodeBody(t MsgType, body []byte) (Message, error) {
-	d := reader{b: body}
+	d := reader{binenc.NewReader(body, ErrMalformed)}
 	var m Message
 	switch t {
 	case TypeSubmit:
 		s := &SubmitMsg{TaskID: d.taskID()}
-		s.Priority = unzigzag(d.uvarint(), &d)
-		switch d.byte() {
+		s.Priority = unzigzag(d.Uvarint(), d)
+		switch d.Byte() {
 		case 0:
 			s.CrashPolicy = CrashRerun
 		case 1:
 			s.CrashPolicy = CrashFail
 		default:
-			d.fail("crash policy")
+			d.Fail("crash policy")
 		}
-		s.MaxPrice = d.uvarint()
+		s.MaxPrice = d.Uvarint()
 		s.Deadline = d.time()
-		s.task = d.bytes()
-		if d.err == nil {
+		s.task = d.Bytes()
+		if d.Err() == nil {
 			task, err := runner.DecodeTask(s.task)
 			switch {
 			case err != nil:
-				d.err = fmt.Errorf("%w: task: %w", ErrMalformed, err)
+				d.FailErr("task", err)
 			case len(task.Code) > 0:
-				d.fail("task carries module code")
+				d.Fail("task carries module code")
 			default:
 				s.Spec = task.Spec
 			}
@@ -494,64 +496,62 @@ func decodeBody(t MsgType, body []byte) (Message, error) {
 	case TypeAccept:
 		m = &AcceptMsg{}
 	case TypeRefuse:
-		r := &RefuseMsg{Code: RefuseCode(d.byte())}
-		if d.err == nil && refuseNames[r.Code] == "" {
-			d.fail("refusal code")
+		r := &RefuseMsg{Code: RefuseCode(d.Byte())}
+		if d.Err() == nil && refuseNames[r.Code] == "" {
+			d.Fail("refusal code")
 		}
-		ms := d.uvarint()
+		ms := d.Uvarint()
 		if ms > uint64(math.MaxInt64/time.Millisecond) {
-			d.fail("retry-after overflows")
+			d.Fail("retry-after overflows")
 		}
 		r.RetryAfter = time.Duration(ms) * time.Millisecond
-		r.Reason = d.string(MaxReasonLen)
+		r.Reason = d.String(MaxReasonLen)
 		m = r
 	case TypeStatus:
-		switch d.byte() {
+		switch d.Byte() {
 		case 0:
 			m = &StatusMsg{}
 		case 1:
 			m = &StatusMsg{Running: true}
 		default:
-			d.fail("status")
+			d.Fail("status")
 		}
 	case TypeResult:
 		r := &ResultMsg{}
-		st, k := d.byte(), d.byte()
-		if d.err == nil && (st == 0 || int(st) >= len(wireStates) || int(k) >= len(wireKinds)) {
-			d.fail("result state or kind")
+		st, k := d.Byte(), d.Byte()
+		if d.Err() == nil && (st == 0 || int(st) >= len(wireStates) || int(k) >= len(wireKinds)) {
+			d.Fail("result state or kind")
 		}
-		if d.err == nil {
+		if d.Err() == nil {
 			r.State, r.Kind = wireStates[st], wireKinds[k]
 		}
-		r.Reason = d.string(MaxReasonLen)
-		r.Output = d.bytes()
-		r.Signature = d.bytes()
-		if d.err == nil && len(r.Signature) > MaxSignatureLen {
-			d.fail("signature too long")
+		r.Reason = d.String(MaxReasonLen)
+		r.Output = d.Bytes()
+		r.Signature = d.Bytes()
+		if d.Err() == nil && len(r.Signature) > MaxSignatureLen {
+			d.Fail("signature too long")
 		}
-		if d.err == nil && len(r.Output) > 0 {
+		if d.Err() == nil && len(r.Output) > 0 {
 			if _, err := runner.DecodeResult(r.Output); err != nil {
-				d.err = fmt.Errorf("%w: result output: %w", ErrMalformed, err)
+				d.FailErr("result output", err)
 			}
 		}
 		m = r
 	default:
 		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 	}
-	if d.err == nil && d.off != len(body) {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return nil, d.err
+	d.End()
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	return m, nil
 }
 
 func zigzag(v int32) uint64 { return uint64(uint32(v<<1) ^ uint32(v>>31)) }
 
-func unzigzag(u uint64, d *reader) int32 {
+func unzigzag(u uint64, d reader) int32 {
 	if u > math.MaxUint32 {
-		d.fail("priority exceeds 32 bits")
+		d.Fail("priority exceeds 32 bits")
 		return 0
 	}
 	x := uint32(u)
@@ -565,104 +565,25 @@ func unixMilli(t time.Time) uint64 {
 	return uint64(t.UnixMilli())
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendBytes(b, s []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
 // reader decodes the primitives of the protocol; the first error sticks.
-type reader struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (d *reader) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s at byte %d", ErrMalformed, what, d.off)
-	}
-}
-
-func (d *reader) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if d.off >= len(d.b) {
-		d.fail("truncated")
-		return 0
-	}
-	c := d.b[d.off]
-	d.off++
-	return c
-}
-
-// uvarint reads a minimal unsigned varint.
-func (d *reader) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	if n > 1 && d.b[d.off+n-1] == 0 {
-		d.fail("uvarint not minimal")
-		return 0
-	}
-	d.off += n
-	return v
-}
-
-// bytes reads a length-prefixed byte string, aliasing the input; an empty
-// one is nil.
-func (d *reader) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)-d.off) {
-		d.fail("length overruns the message")
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	s := d.b[d.off : d.off+int(n) : d.off+int(n)]
-	d.off += int(n)
-	return s
-}
-
-func (d *reader) string(limit int) string {
-	s := d.bytes()
-	if len(s) > limit {
-		d.fail("string too long")
-		return ""
-	}
-	return string(s)
-}
+type reader struct{ *binenc.Reader }
 
 func (d *reader) taskID() string {
-	s := d.string(MaxTaskIDLen)
-	if d.err == nil && !validTaskID(s) {
-		d.fail("invalid task ID")
+	s := d.String(MaxTaskIDLen)
+	if d.Err() == nil && !validTaskID(s) {
+		d.Fail("invalid task ID")
 	}
 	return s
 }
 
 // time reads a time in unix milliseconds, 0 being the zero time.
 func (d *reader) time() time.Time {
-	ms := d.uvarint()
-	if d.err != nil || ms == 0 {
+	ms := d.Uvarint()
+	if d.Err() != nil || ms == 0 {
 		return time.Time{}
 	}
 	if ms > math.MaxInt64/2 {
-		d.fail("time out of range")
+		d.Fail("time out of range")
 		return time.Time{}
 	}
 	return time.UnixMilli(int64(ms))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/fog-compute/fog/internal/binenc"
 )
 
 // recordVersion is the first byte of every job record.
@@ -69,7 +71,6 @@ func recordSize(j *Job) int {
 // decodeJob decodes a record made by appendJob. Payload and Result alias b.
 func decodeJob(b []byte) (Job, error) {
 	var j Job
-	d := decoder{b: b}
 	if len(b) < 4 {
 		return j, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
 	}
@@ -81,97 +82,29 @@ func decodeJob(b []byte) (Job, error) {
 		return j, fmt.Errorf("%w: header %x", ErrCorrupt, b[:4])
 	}
 	j.CancelRequested = b[3]&flagCancelRequested != 0
-	d.off = 4
-	prio := d.varint()
+	d := binenc.NewReader(b, ErrCorrupt)
+	d.Skip(4)
+	prio := d.Varint()
 	if prio < math.MinInt32 || prio > math.MaxInt32 {
-		d.fail("priority out of range")
+		d.Fail("priority out of range")
 	}
 	j.Priority = int32(prio)
-	j.Seq = d.uvarint()
-	j.Attempts = d.uint32()
-	j.MaxAttempts = d.uint32()
+	j.Seq = d.Uvarint()
+	j.Attempts = d.Uint32()
+	j.MaxAttempts = d.Uint32()
 	for _, t := range [...]*time.Time{&j.Deadline, &j.Created, &j.Started, &j.Finished} {
-		*t = fromUnixNano(d.varint())
+		*t = fromUnixNano(d.Varint())
 	}
-	j.ID = string(d.bytes())
-	j.Owner = string(d.bytes())
-	j.Payload = d.bytes()
-	j.Result = d.bytes()
-	j.Error = string(d.bytes())
-	if d.err == nil && d.off != len(b) {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return Job{}, d.err
+	j.ID = string(d.Bytes())
+	j.Owner = string(d.Bytes())
+	j.Payload = d.Bytes()
+	j.Result = d.Bytes()
+	j.Error = string(d.Bytes())
+	d.End()
+	if d.Err() != nil {
+		return Job{}, d.Err()
 	}
 	return j, nil
-}
-
-// decoder reads the primitives of a record; the first error sticks.
-type decoder struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s at byte %d", ErrCorrupt, what, d.off)
-	}
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	d.off += n
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.off += n
-	return v
-}
-
-func (d *decoder) uint32() uint32 {
-	v := d.uvarint()
-	if v > math.MaxUint32 {
-		d.fail("value exceeds 32 bits")
-		return 0
-	}
-	return uint32(v)
-}
-
-// bytes reads a length-prefixed byte string, aliasing the input; an empty
-// string is nil.
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)-d.off) {
-		d.fail("length overruns the record")
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	s := d.b[d.off : d.off+int(n) : d.off+int(n)]
-	d.off += int(n)
-	return s
 }
 
 func unixNano(t time.Time) int64 {
@@ -271,17 +204,18 @@ func decodeLive(b []byte) (live, error) {
 	}
 	l.state = State(b[0])
 	l.cancel = b[1]&flagCancelRequested != 0
-	d := decoder{b: b, off: 2}
-	l.attempts = d.uint32()
-	l.started = d.varint()
-	l.deadline = d.varint()
-	if d.err != nil {
-		return live{}, d.err
+	d := binenc.NewReader(b, ErrCorrupt)
+	d.Skip(2)
+	l.attempts = d.Uint32()
+	l.started = d.Varint()
+	l.deadline = d.Varint()
+	if d.Err() != nil {
+		return live{}, d.Err()
 	}
-	if d.off == len(b) {
+	if d.Len() == 0 {
 		return live{}, fmt.Errorf("%w: live value without an ID", ErrCorrupt)
 	}
-	l.id = string(b[d.off:])
+	l.id = string(d.Rest())
 	return l, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/binenc"
 )
 
 // ErrMalformed is returned (wrapped) by DecodeTask and DecodeResult for
@@ -84,7 +85,7 @@ func EncodeTask(t Task) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(s.Limits.OutputBytes))
 	b = binary.AppendUvarint(b, uint64(len(s.Args)))
 	for _, a := range s.Args {
-		b = appendString(b, a)
+		b = binenc.AppendString(b, a)
 	}
 	keys := make([]string, 0, len(s.Env))
 	for k := range s.Env {
@@ -93,8 +94,8 @@ func EncodeTask(t Task) ([]byte, error) {
 	slices.Sort(keys)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
-		b = appendString(b, k)
-		b = appendString(b, s.Env[k])
+		b = binenc.AppendString(b, k)
+		b = binenc.AppendString(b, s.Env[k])
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Stdin)))
 	b = append(b, s.Stdin...)
@@ -109,7 +110,6 @@ func EncodeTask(t Task) ([]byte, error) {
 // most in proportion to len(b). Stdin and Code alias b.
 func DecodeTask(b []byte) (Task, error) {
 	var t Task
-	d := reader{b: b}
 	if len(b) < 2+len(t.Spec.Module) {
 		return t, fmt.Errorf("%w: task of %d bytes", ErrMalformed, len(b))
 	}
@@ -125,44 +125,43 @@ func DecodeTask(b []byte) (Task, error) {
 	s.Clock = flags&taskClock != 0
 	s.Random = flags&taskRandom != 0
 	copy(s.Module[:], b[2:])
-	d.off = 2 + len(s.Module)
-	pages := d.uvarint()
+	d := binenc.NewReader(b, ErrMalformed)
+	d.Skip(2 + len(s.Module))
+	pages := d.Uvarint()
 	if pages > math.MaxUint32 {
-		d.fail("memory pages exceed 32 bits")
+		d.Fail("memory pages exceed 32 bits")
 	}
 	s.Limits.MemoryPages = uint32(pages)
-	s.Limits.WallTime = time.Duration(d.int63("wall time"))
-	s.Limits.OutputBytes = d.int63("output bytes")
-	if n := d.count(); n > 0 {
+	s.Limits.WallTime = time.Duration(d.Int63("wall time"))
+	s.Limits.OutputBytes = d.Int63("output bytes")
+	if n := d.Count(); n > 0 {
 		s.Args = make([]string, n)
 		for i := range s.Args {
-			s.Args[i] = string(d.bytes())
+			s.Args[i] = string(d.Bytes())
 		}
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(); n > 0 {
 		s.Env = make(map[string]string, n)
 		prev := ""
 		for i := range n {
-			k := string(d.bytes())
+			k := string(d.Bytes())
 			if i > 0 && k <= prev {
-				d.fail("env keys not strictly ascending")
+				d.Fail("env keys not strictly ascending")
 			}
-			s.Env[k] = string(d.bytes())
+			s.Env[k] = string(d.Bytes())
 			prev = k
 		}
 	}
-	s.Stdin = d.bytes()
+	s.Stdin = d.Bytes()
 	if flags&taskCode != 0 {
-		t.Code = d.bytes()
-		if d.err == nil && len(t.Code) == 0 {
-			d.fail("empty code")
+		t.Code = d.Bytes()
+		if d.Err() == nil && len(t.Code) == 0 {
+			d.Fail("empty code")
 		}
 	}
-	if d.err == nil && d.off != len(b) {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return Task{}, d.err
+	d.End()
+	if d.Err() != nil {
+		return Task{}, d.Err()
 	}
 	return t, nil
 }
@@ -205,7 +204,7 @@ func EncodeResult(r wasm.Result) []byte {
 	b = append(b, r.Stdout...)
 	b = binary.AppendUvarint(b, uint64(len(r.Stderr)))
 	b = append(b, r.Stderr...)
-	return appendString(b, r.Err)
+	return binenc.AppendString(b, r.Err)
 }
 
 // DecodeResult decodes an encoded result. It never panics; Stdout and
@@ -223,98 +222,21 @@ func DecodeResult(b []byte) (wasm.Result, error) {
 	}
 	r.Truncated = b[1]&resultTruncated != 0
 	r.NonDeterministic = b[1]&resultNonDeterministic != 0
-	d := reader{b: b, off: 2}
-	code := d.uvarint()
+	d := binenc.NewReader(b, ErrMalformed)
+	d.Skip(2)
+	code := d.Uvarint()
 	if code > math.MaxUint32 {
-		d.fail("exit code exceeds 32 bits")
+		d.Fail("exit code exceeds 32 bits")
 	}
 	r.ExitCode = uint32(code)
-	r.Usage.Wall = time.Duration(d.int63("wall time"))
-	r.Usage.PeakMemoryBytes = d.uvarint()
-	r.Stdout = d.bytes()
-	r.Stderr = d.bytes()
-	r.Err = string(d.bytes())
-	if d.err == nil && d.off != len(b) {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return wasm.Result{}, d.err
+	r.Usage.Wall = time.Duration(d.Int63("wall time"))
+	r.Usage.PeakMemoryBytes = d.Uvarint()
+	r.Stdout = d.Bytes()
+	r.Stderr = d.Bytes()
+	r.Err = string(d.Bytes())
+	d.End()
+	if d.Err() != nil {
+		return wasm.Result{}, d.Err()
 	}
 	return r, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// reader decodes the primitives of the encodings; the first error sticks.
-type reader struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (d *reader) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s at byte %d", ErrMalformed, what, d.off)
-	}
-}
-
-// uvarint reads a minimal unsigned varint.
-func (d *reader) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	if n > 1 && d.b[d.off+n-1] == 0 {
-		d.fail("uvarint not minimal")
-		return 0
-	}
-	d.off += n
-	return v
-}
-
-func (d *reader) int63(what string) int64 {
-	v := d.uvarint()
-	if v > math.MaxInt64 {
-		d.fail(what + " exceeds 63 bits")
-		return 0
-	}
-	return int64(v)
-}
-
-// count reads a number of elements, each of which takes at least one more
-// byte, so that a count cannot make the decoder allocate more than the
-// input justifies.
-func (d *reader) count() int {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)-d.off) {
-		d.fail("count exceeds the remaining bytes")
-		return 0
-	}
-	return int(n)
-}
-
-// bytes reads a length-prefixed byte string, aliasing the input; an empty
-// one is nil.
-func (d *reader) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)-d.off) {
-		d.fail("length overruns the input")
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	s := d.b[d.off : d.off+int(n) : d.off+int(n)]
-	d.off += int(n)
-	return s
 }

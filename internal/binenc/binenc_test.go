@@ -1,0 +1,111 @@
+package binenc
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var errBad = errors.New("bad")
+
+func TestRoundTrip(t *testing.T) {
+	var b []byte
+	b = append(b, 7)
+	b = binary.AppendUvarint(b, 300)
+	b = binary.AppendVarint(b, -5)
+	b = binary.AppendUvarint(b, math.MaxUint32)
+	b = AppendString(b, "fog")
+	b = AppendBytes(b, nil)
+	b = binary.AppendUvarint(b, 2) // a count of two one-byte items
+	b = append(b, 1, 2)
+	d := NewReader(b, errBad)
+	assert.Equal(t, byte(7), d.Byte())
+	assert.Equal(t, uint64(300), d.Uvarint())
+	assert.Equal(t, int64(-5), d.Varint())
+	assert.Equal(t, uint32(math.MaxUint32), d.Uint32())
+	assert.Equal(t, "fog", d.String(3))
+	assert.Nil(t, d.Bytes())
+	assert.Equal(t, 2, d.Count())
+	assert.Equal(t, byte(1), d.Byte())
+	assert.Equal(t, 1, d.Len())
+	assert.Equal(t, byte(2), d.Byte())
+	d.End()
+	require.NoError(t, d.Err())
+}
+
+func TestSkipRest(t *testing.T) {
+	d := NewReader([]byte{1, 2, 3, 4}, errBad)
+	d.Skip(1)
+	assert.Equal(t, byte(2), d.Byte())
+	assert.Equal(t, []byte{3, 4}, d.Rest())
+	assert.Zero(t, d.Len())
+	d.End()
+	require.NoError(t, d.Err())
+
+	inner := errors.New("inner")
+	d = NewReader(nil, errBad)
+	d.FailErr("part", nil) // no error, nothing recorded
+	require.NoError(t, d.Err())
+	d.FailErr("part", inner)
+	require.ErrorIs(t, d.Err(), errBad)
+	require.ErrorIs(t, d.Err(), inner)
+	assert.Nil(t, d.Rest())
+}
+
+func TestRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		b    []byte
+		read func(d *Reader)
+	}{
+		{"truncated byte", nil, func(d *Reader) { d.Byte() }},
+		{"truncated uvarint", []byte{0x80}, func(d *Reader) { d.Uvarint() }},
+		{"non-minimal uvarint", []byte{0x81, 0x00}, func(d *Reader) { d.Uvarint() }},
+		{"non-minimal varint", []byte{0x82, 0x00}, func(d *Reader) { d.Varint() }},
+		{"overlong uvarint", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, func(d *Reader) { d.Uvarint() }},
+		{"above 32 bits", binary.AppendUvarint(nil, 1<<32), func(d *Reader) { d.Uint32() }},
+		{"above 63 bits", binary.AppendUvarint(nil, 1<<63), func(d *Reader) { d.Int63("x") }},
+		{"length overruns", []byte{5, 'a'}, func(d *Reader) { d.Bytes() }},
+		{"count overruns", []byte{9, 1}, func(d *Reader) { d.Count() }},
+		{"string too long", AppendString(nil, "abcd"), func(d *Reader) { d.String(3) }},
+		{"trailing", []byte{1, 2}, func(d *Reader) { d.Byte(); d.End() }},
+		{"skip past the end", []byte{1, 2}, func(d *Reader) { d.Skip(3) }},
+		{"negative skip", []byte{1, 2}, func(d *Reader) { d.Skip(-1) }},
+		{"inner error", []byte{1}, func(d *Reader) { d.FailErr("inner", errors.New("x")) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewReader(tc.b, errBad)
+			tc.read(d)
+			require.ErrorIs(t, d.Err(), errBad)
+			// the first error sticks and later reads return zero values
+			assert.Zero(t, d.Uvarint())
+			assert.Nil(t, d.Bytes())
+		})
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	f.Add([]byte{1, 0x81, 0x00, 3, 'f', 'o', 'g'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := NewReader(b, errBad)
+		for d.Err() == nil && d.Len() > 0 {
+			switch d.Byte() % 5 {
+			case 0:
+				d.Uvarint()
+			case 1:
+				d.Varint()
+			case 2:
+				_ = d.Bytes()
+			case 3:
+				_ = d.Count()
+			case 4:
+				_ = d.String(8)
+			}
+		}
+	})
+}
