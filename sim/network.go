@@ -392,7 +392,8 @@ func (nw *Network) link(i, j int) {
 	if err != nil {
 		return
 	}
-	l.SetOptions(mocknet.LinkOptions{Latency: nw.latency(i, j), Bandwidth: nw.cfg.Links.Bandwidth})
+	// The latency is the streams' own (see laggedStream), not mocknet's.
+	l.SetOptions(mocknet.LinkOptions{Bandwidth: nw.cfg.Links.Bandwidth})
 }
 
 // unlinkNode removes every link of node i; nw.mu held.
@@ -606,11 +607,32 @@ func (nw *Network) Close() error {
 	return errors.Join(errs...)
 }
 
-// simHost is a mocknet host whose outgoing streams suffer the link's loss.
+// simHost is a mocknet host whose streams to other nodes have the link's
+// latency (laggedStream) and whose outgoing streams suffer the link's loss.
 type simHost struct {
 	host.Host
 	nw  *Network
 	idx int
+}
+
+// lag gives s the latency of the link to its remote node; a stream to a
+// host that is not a node (AddHost) has mocknet's latency instead.
+func (h *simHost) lag(s network.Stream) network.Stream {
+	j := h.nw.indexOf(s.Conn().RemotePeer())
+	if j < 0 {
+		return s
+	}
+	return lag(s, h.nw.latency(h.idx, j))
+}
+
+// SetStreamHandler sets a handler that sees lagged streams.
+func (h *simHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	h.Host.SetStreamHandler(pid, func(s network.Stream) { handler(h.lag(s)) })
+}
+
+// SetStreamHandlerMatch sets a handler that sees lagged streams.
+func (h *simHost) SetStreamHandlerMatch(pid protocol.ID, match func(protocol.ID) bool, handler network.StreamHandler) {
+	h.Host.SetStreamHandlerMatch(pid, match, func(s network.Stream) { handler(h.lag(s)) })
 }
 
 // NewStream opens a stream, losing attempts with the link's loss
@@ -641,5 +663,9 @@ func (h *simHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID)
 			}
 		}
 	}
-	return h.Host.NewStream(ctx, p, pids...)
+	s, err := h.Host.NewStream(ctx, p, pids...)
+	if err != nil {
+		return nil, err
+	}
+	return h.lag(s), nil
 }
