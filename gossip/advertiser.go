@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -80,7 +81,11 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 	ready()
 	poll := time.NewTicker(a.cfg.Poll)
 	defer poll.Stop()
-	next := time.NewTimer(a.cfg.Interval)
+	// The second advert comes after a random part of the interval, so that
+	// nodes started together (a restarted network, the simulator) do not
+	// advertise in step: 200 nodes publishing within the same second made
+	// every node verify 200 adverts at once, and spread took seconds.
+	next := time.NewTimer(time.Duration(rand.Int64N(int64(a.cfg.Interval)) + 1))
 	defer next.Stop()
 	for {
 		select {
@@ -90,7 +95,7 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 			return ErrClosed
 		case <-next.C:
 			_, _ = a.Publish(ctx)
-			next.Reset(a.until(a.cfg.Interval))
+			next.Reset(a.until(a.jittered()))
 		case <-poll.C:
 			c, err := a.src.Capacity(ctx)
 			if err != nil {
@@ -104,10 +109,17 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 					continue
 				}
 				_, _ = a.publish(ctx, c)
-				next.Reset(a.until(a.cfg.Interval))
+				next.Reset(a.until(a.jittered()))
 			}
 		}
 	}
+}
+
+// jittered returns the interval ±10 %, drawn anew for every advert, so
+// that nodes keep out of step.
+func (a *Advertiser) jittered() time.Duration {
+	i := int64(a.cfg.Interval)
+	return time.Duration(i - i/10 + rand.Int64N(i/5+1))
 }
 
 // until returns how long from now until gap after the last advert.

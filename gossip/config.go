@@ -202,7 +202,9 @@ const historyLength = 5
 type AdvertConfig struct {
 	// Interval is how often a node re-publishes its advert even when
 	// nothing changed. 30 s: a directory learns of a new node within one
-	// interval, and the steady load is N/30 adverts per second.
+	// interval, and the steady load is N/30 adverts per second. Each
+	// period is drawn within ±10 % of it, and the first after start within
+	// (0, Interval], so that nodes started together drift out of step.
 	Interval time.Duration
 	// MinGap is the least time between two adverts of one node, so a
 	// fluctuating load does not flood the topic; it must exceed
