@@ -40,7 +40,7 @@ type LotteryScenario struct {
 // R = 30, 10-second epochs, 5 epochs measured.
 func DefaultLotteryScenario(n int) LotteryScenario {
 	return LotteryScenario{
-		Network:      DefaultConfig(n),
+		Network:      quietConfig(n),
 		Candidates:   n,
 		TargetRelays: 30,
 		EpochLength:  10 * time.Second,

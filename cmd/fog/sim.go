@@ -91,14 +91,15 @@ func runScenario[R any](cmd *cobra.Command, a *app, f *simFlags, name string,
 	})
 }
 
-func (f *simFlags) network(n int) (sim.Config, error) {
+// apply sets the flags' seed and links on a scenario's network, after
+// checking --nodes.
+func (f *simFlags) apply(c *sim.Config) error {
 	if f.nodes < 2 || f.nodes > 5000 {
-		return sim.Config{}, fmt.Errorf("--nodes %d: want 2 to 5000", f.nodes)
+		return fmt.Errorf("--nodes %d: want 2 to 5000", f.nodes)
 	}
-	c := sim.DefaultConfig(n)
 	c.Seed = f.seed
 	c.Links.LatencyMin, c.Links.LatencyMax, c.Links.Loss, c.Links.Bandwidth = f.latMin, f.latMax, f.loss, f.bw
-	return c, c.Links.Validate()
+	return c.Links.Validate()
 }
 
 // bar draws scenario progress on w.
@@ -136,7 +137,7 @@ func (b *bar) done() {
 }
 
 func (a *app) progress(quiet bool) (sim.Progress, func()) {
-	if quiet || a.json {
+	if quiet {
 		return nil, func() {}
 	}
 	if f, ok := a.errOut.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
@@ -147,28 +148,38 @@ func (a *app) progress(quiet bool) (sim.Progress, func()) {
 	return b, b.done
 }
 
-// lines reports progress as one line per phase, for logs and pipes.
+// lines reports progress as one line per phase, for logs and pipes, and a
+// line with the count so far when a phase has been quiet for linesEvery.
 type lines struct {
-	mu    sync.Mutex
-	w     io.Writer
-	name  string
-	total int
-	done0 int
-	start time.Time
+	mu      sync.Mutex
+	w       io.Writer
+	name    string
+	total   int
+	done0   int
+	start   time.Time
+	printed time.Time
 }
+
+// linesEvery is how often lines reports a long phase's progress.
+const linesEvery = 10 * time.Second
 
 func (l *lines) Phase(name string, total int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.finish()
 	l.name, l.total, l.done0, l.start = name, total, 0, time.Now()
+	l.printed = l.start
 	fmt.Fprintf(l.w, "%s (%d)...\n", name, total)
 }
 
 func (l *lines) Step(n int) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.done0 += n
-	l.mu.Unlock()
+	if now := time.Now(); l.name != "" && now.Sub(l.printed) >= linesEvery {
+		l.printed = now
+		fmt.Fprintf(l.w, "%s: %d/%d after %s\n", l.name, l.done0, l.total, now.Sub(l.start).Round(time.Second))
+	}
 }
 
 func (l *lines) done() {
@@ -198,10 +209,6 @@ func (a *app) simDHTCmd() *cobra.Command {
   fog sim dht --nodes 200 --partition --out sim-out/partition`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			netCfg, err := f.network(f.nodes)
-			if err != nil {
-				return err
-			}
 			if churn < 0 || churn > 1 {
 				return fmt.Errorf("--churn %v: want a fraction of nodes per minute between 0 and 1", churn)
 			}
@@ -209,7 +216,9 @@ func (a *app) simDHTCmd() *cobra.Command {
 				return fmt.Errorf("--churn and --partition are separate scenarios: give one")
 			}
 			s := sim.DefaultDHTScenario(f.nodes)
-			s.Network = netCfg
+			if err := f.apply(&s.Network); err != nil {
+				return err
+			}
 			s.Churn, s.Partition, s.Lookups, s.Duration = churn, partition, lookups, duration
 			return runScenario(cmd, a, &f, "dht", s.Run, writeDHTPlots, func(w io.Writer, res sim.DHTResult) error {
 				fmt.Fprintf(w, "nodes %d, seed %d: boot %.1fs, %.2f MiB heap and %.0f goroutines per node, routing table p50 %.0f peers\n",
@@ -271,19 +280,20 @@ func (a *app) simGossipCmd() *cobra.Command {
   fog sim gossip --nodes 160 --attackers 40 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			netCfg, err := f.network(f.nodes)
-			if err != nil {
-				return err
-			}
 			if attackers < 0 || attackers > 5000 {
 				return fmt.Errorf("--attackers %d: want 0 to 5000", attackers)
 			}
 			s := sim.DefaultGossipScenario(f.nodes)
-			s.Network = netCfg
-			s.Attackers, s.AttackTargets, s.Rounds, s.Interval = attackers, targets, rounds, interval
+			if err := f.apply(&s.Network); err != nil {
+				return err
+			}
+			s.Attackers, s.AttackTargets, s.Rounds = attackers, targets, rounds
+			if interval != 0 {
+				s.Interval = interval
+			}
 			return runScenario(cmd, a, &f, "gossip", s.Run, nil, func(w io.Writer, res sim.GossipResult) error {
 				fmt.Fprintf(w, "nodes %d honest + %d attackers, seed %d: %d adverts measured over %d intervals of %s\n",
-					res.Nodes, res.Attackers, res.Seed, res.Adverts, rounds, interval)
+					res.Nodes, res.Attackers, res.Seed, res.Adverts, rounds, s.Interval)
 				for _, sp := range res.Spread {
 					p99 := fmt.Sprintf("%.0f ms", sp.P99Ms)
 					if sp.P99Ms < 0 {
@@ -306,7 +316,7 @@ func (a *app) simGossipCmd() *cobra.Command {
 	cmd.Flags().IntVar(&attackers, "attackers", 0, "hostile hosts flooding invalid, oversized and replayed messages")
 	cmd.Flags().IntVar(&targets, "attack-targets", 8, "honest nodes each attacker connects to")
 	cmd.Flags().IntVar(&rounds, "rounds", 4, "advert intervals to measure")
-	cmd.Flags().DurationVar(&interval, "interval", 5*time.Second, "advert interval of every node")
+	cmd.Flags().DurationVar(&interval, "interval", 0, "advert interval of every node (default: nodes × 100 ms, at least 5s, so that the network publishes 10 adverts/s)")
 	return cmd
 }
 
@@ -322,15 +332,13 @@ func (a *app) simComputeCmd() *cobra.Command {
   fog sim compute --nodes 50 --churn 0.1 --replicas 3 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			netCfg, err := f.network(f.nodes)
-			if err != nil {
-				return err
-			}
 			if churn < 0 || churn > 1 {
 				return fmt.Errorf("--churn %v: want a fraction of nodes per minute between 0 and 1", churn)
 			}
 			s := sim.DefaultComputeScenario(f.nodes)
-			s.Network = netCfg
+			if err := f.apply(&s.Network); err != nil {
+				return err
+			}
 			s.Churn, s.Tasks, s.Replicas, s.Duration, s.Deadline = churn, tasks, replicas, duration, deadline
 			return runScenario(cmd, a, &f, "compute", s.Run, nil, func(w io.Writer, res sim.ComputeResult) error {
 				fmt.Fprintf(w, "nodes %d, seed %d, churn %.0f%%/min (%d departures), replicas %d\n", res.Nodes, res.Seed, res.Churn*100, res.Departures, res.Replicas)
@@ -366,12 +374,10 @@ func (a *app) simLotteryCmd() *cobra.Command {
   fog sim lottery --nodes 100 --candidates 40 --relays 10 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			netCfg, err := f.network(f.nodes)
-			if err != nil {
+			s := sim.DefaultLotteryScenario(f.nodes)
+			if err := f.apply(&s.Network); err != nil {
 				return err
 			}
-			s := sim.DefaultLotteryScenario(f.nodes)
-			s.Network = netCfg
 			if candidates > 0 {
 				s.Candidates = candidates
 			}
