@@ -19,6 +19,13 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 )
 
+// cacheInit serializes the creation of on-disk compilation caches: wazero
+// v1.12 stores its version string in an unsynchronized package variable the
+// first time it is asked for it (which NewCompilationCacheWithDir does), so
+// two executors starting at once in one process (a devnet, parallel tests)
+// raced on it.
+var cacheInit sync.Mutex
+
 // errWallTime is the cancellation cause of a run that reached its
 // wall-time limit.
 var errWallTime = errors.New("wasm: task wall-time limit reached")
@@ -77,7 +84,10 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		var err error
-		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
+		cacheInit.Lock()
+		cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		cacheInit.Unlock()
+		if err != nil {
 			return nil, fmt.Errorf("wasm: compilation cache: %w", err)
 		}
 	} else {
