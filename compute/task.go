@@ -180,8 +180,15 @@ func (s *Service) runTask(ctx context.Context, j queue.Job) {
 	unpin := s.blob.Store().Pin(spec.Module)
 	defer unpin()
 	if !s.blob.Store().Has(spec.Module) {
-		t.finish(ctx, StateFailed, fmt.Sprintf("module %s is no longer stored on this node", spec.Module), nil)
-		return
+		// Evicted from the cache while the task waited, or lost with a
+		// store kept in memory: nodes that ran it announced it in the DHT.
+		fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
+		_, err := s.blob.Fetch(fctx, spec.Module)
+		cancel()
+		if err != nil {
+			t.finish(ctx, StateFailed, fmt.Sprintf("module %s is no longer stored on this node and could not be fetched: %v", spec.Module, err), nil)
+			return
+		}
 	}
 	if !fresh {
 		if err := t.recover(ctx); err != nil {
