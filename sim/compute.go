@@ -128,7 +128,7 @@ func (s ComputeScenario) Run(ctx context.Context, progress Progress) (ComputeRes
 	}
 	// Directories fill within one advert interval.
 	progress.Phase("filling capacity directories", cfg.Nodes)
-	for i, done := 0, 0; done < cfg.Nodes; i++ {
+	for done := 0; done < cfg.Nodes; {
 		done = 0
 		for _, nd := range nw.Nodes() {
 			if nd.Running().Gossip().Directory().Len() >= cfg.Nodes*9/10 {

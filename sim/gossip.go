@@ -281,19 +281,9 @@ func (s GossipScenario) Run(ctx context.Context, progress Progress) (GossipResul
 		dups += st.Duplicates - statsBefore[i].Duplicates
 		delivered += st.Delivered - statsBefore[i].Delivered
 		for why, c := range st.Rejected {
-			if d := c - statsBefore[i].Rejected[why]; d > 0 {
-				if res.Dropped == nil {
-					res.Dropped = map[string]uint64{}
-				}
-				res.Dropped[why] += d
-			}
+			addDropped(&res, why, c-statsBefore[i].Rejected[why])
 		}
-		if d := st.Undeliverable - statsBefore[i].Undeliverable; d > 0 {
-			if res.Dropped == nil {
-				res.Dropped = map[string]uint64{}
-			}
-			res.Dropped["undeliverable"] += d
-		}
+		addDropped(&res, "undeliverable", st.Undeliverable-statsBefore[i].Undeliverable)
 		for _, o := range nw.Nodes() {
 			if o != nd && nd.Running().Gossip().Graylisted(o.ID) {
 				res.HonestGraylisted++
@@ -311,19 +301,14 @@ func (s GossipScenario) Run(ctx context.Context, progress Progress) (GossipResul
 // [t0, t0+window).
 func (s GossipScenario) summarize(res *GossipResult, nw *Network, rec *recorder, t0 time.Time, window time.Duration) {
 	n := len(nw.Nodes())
-	index := map[peer.ID]int{}
-	for i, nd := range nw.Nodes() {
-		index[nd.ID] = i
-	}
 	shares := []float64{0.5, 0.95, 0.99, 1}
 	times := make([][]float64, len(shares))
-	var fractions []float64
 	delivered, expected := 0, 0
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	for k, issued := range rec.issued {
-		author, honest := index[k.author]
-		if !honest || issued.Before(t0) || !issued.Before(t0.Add(window)) {
+		author := nw.indexOf(k.author)
+		if author < 0 || issued.Before(t0) || !issued.Before(t0.Add(window)) {
 			continue
 		}
 		var ds []float64
@@ -337,7 +322,6 @@ func (s GossipScenario) summarize(res *GossipResult, nw *Network, rec *recorder,
 		res.Adverts++
 		delivered += len(ds)
 		expected += others
-		fractions = append(fractions, float64(len(ds))/float64(max(others, 1)))
 		for j, q := range shares {
 			need := int(float64(others)*q + 0.999999)
 			if need <= len(ds) && need > 0 {
@@ -359,16 +343,24 @@ func (s GossipScenario) summarize(res *GossipResult, nw *Network, rec *recorder,
 			res.CoverageP99Ms = sp.P99Ms
 		}
 	}
+	// Every advert has the same n-1 honest recipients, so the mean share of
+	// nodes an advert reached and the share of honest deliveries made are
+	// one number, reported under both names.
 	if expected > 0 {
 		res.HonestDeliveryRate = float64(delivered) / float64(expected)
 	}
-	sum := 0.0
-	for _, f := range fractions {
-		sum += f
+	res.CoverageFraction = res.HonestDeliveryRate
+}
+
+// addDropped counts n messages dropped for reason why, if any.
+func addDropped(res *GossipResult, why string, n uint64) {
+	if n == 0 {
+		return
 	}
-	if len(fractions) > 0 {
-		res.CoverageFraction = sum / float64(len(fractions))
+	if res.Dropped == nil {
+		res.Dropped = map[string]uint64{}
 	}
+	res.Dropped[why] += n
 }
 
 // allDirectoriesFull reports whether every node's directory holds every

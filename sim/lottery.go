@@ -105,6 +105,7 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	if err != nil {
 		return res, err
 	}
+	defer nw.Close()
 	if s.Static {
 		for i := range s.Candidates {
 			rc.Candidates = append(rc.Candidates, nw.Node(i).ID)
@@ -114,7 +115,6 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	if err := rc.Validate(); err != nil {
 		return res, err
 	}
-	defer nw.Close()
 	bootStart := time.Now()
 	if err := Boot(ctx, nw, s.BootTimeout, progress); err != nil {
 		return res, err
