@@ -274,9 +274,8 @@ func isLowOrderX25519(u []byte) bool {
 	copy(b[:], u)
 	b[31] &= 0x7f
 	n := leInt(b[:])
-	p := curve25519P()
-	if n.Cmp(p) >= 0 {
-		n.Sub(n, p)
+	if n.Cmp(p25519) >= 0 {
+		n.Sub(n, p25519)
 	}
 	for _, lo := range lowOrderU {
 		if n.Cmp(lo) == 0 {
@@ -285,6 +284,9 @@ func isLowOrderX25519(u []byte) bool {
 	}
 	return false
 }
+
+// p25519 is the field prime 2^255-19; read-only.
+var p25519 = curve25519P()
 
 func curve25519P() *big.Int {
 	p := new(big.Int).Lsh(big.NewInt(1), 255)

@@ -1,6 +1,7 @@
 package lottery
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"crypto/sha256"
@@ -228,26 +229,13 @@ func (p *persister) load(ctx context.Context, fp [sha256.Size]byte) (loaded, err
 		return out, err
 	}
 	slices.SortFunc(p.logKeys, func(a, b logEntry) int {
-		if a.epoch != b.epoch {
-			return cmpU64(a.epoch, b.epoch)
-		}
-		return cmpU64(a.seq, b.seq)
+		return cmp.Or(cmp.Compare(a.epoch, b.epoch), cmp.Compare(a.seq, b.seq))
 	})
 	return out, nil
 }
 
 func boolInt(b bool) int {
 	if b {
-		return 1
-	}
-	return 0
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
 		return 1
 	}
 	return 0
@@ -348,7 +336,7 @@ func (p *persister) flush(ctx context.Context, entries []logEntry, m meta, keepO
 	for _, l := range entries {
 		p.logKeys = append(p.logKeys, logEntry{epoch: l.epoch, seq: l.seq})
 	}
-	slices.SortStableFunc(p.logKeys, func(a, b logEntry) int { return cmpU64(a.epoch, b.epoch) })
+	slices.SortStableFunc(p.logKeys, func(a, b logEntry) int { return cmp.Compare(a.epoch, b.epoch) })
 	p.ownKeys = keptOwn
 	return nil
 }

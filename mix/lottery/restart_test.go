@@ -100,7 +100,7 @@ func TestServiceRestartDoesNotEquivocate(t *testing.T) {
 	// network's chain at the close of epoch 1, and its own claim of epoch
 	// 1, drawn on its old seed, is not in its directory: then it holds no
 	// mix key for epoch 1, before and after.)
-	<-r0.Closed(1)
+	waitClosed(t, r0, 1, 30*time.Second)
 	quietEnd := cfg.revealAt(1).Add(-2 * cfg.MaxClockSkew)
 	d1, _ := r0.Directory(1)
 	k1, won1 := r0.MixKey(1)

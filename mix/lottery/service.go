@@ -2,6 +2,7 @@ package lottery
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"crypto/ed25519"
@@ -110,7 +111,7 @@ type Service struct {
 	loopWall     time.Time
 	topic        *gossip.Topic[*wireMsg]
 	own          map[uint64]ownClaim
-	outgoing     map[[sha256.Size]byte]int
+	outgoing     map[string]int // this node's messages being published, by content
 	pending      []logEntry
 	logSeq       uint64
 	flushDue     time.Time
@@ -202,7 +203,7 @@ func NewService(cfg ServiceConfig, opts ServiceOptions) (*Service, error) {
 		log:      opts.Logger,
 		wake:     make(chan struct{}, 1),
 		own:      map[uint64]ownClaim{},
-		outgoing: map[[sha256.Size]byte]int{},
+		outgoing: map[string]int{},
 		closed:   map[uint64]ClosedInfo{},
 		waiters:  map[uint64]chan struct{}{},
 		changed:  map[uint64]time.Time{},
@@ -381,7 +382,7 @@ func (s *Service) restore(ctx context.Context) error {
 		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
-		return cmpU64(a.seq, b.seq)
+		return cmp.Compare(a.seq, b.seq)
 	})
 	for _, it := range items {
 		if it.data[0] == kindCandidacy {
@@ -492,7 +493,7 @@ func (s *Service) check(m *wireMsg, _ time.Time) error {
 	if !s.live {
 		return fmt.Errorf("%w: %w", gossip.ErrIgnore, ErrNotRunning)
 	}
-	if s.outgoing[m.hash] > 0 {
+	if s.outgoing[string(m.data)] > 0 {
 		return nil // this node's own claim or reveal: the State made it
 	}
 	now := s.tickTime()
@@ -534,7 +535,7 @@ func (s *Service) checkCandidacy(now time.Time, m *wireMsg) (Verdict, error) {
 func (s *Service) checkClaim(now time.Time, m *wireMsg) (Verdict, error) {
 	start := time.Now()
 	pend := s.st.Pending()
-	v, err := s.st.Receive(now, m.data)
+	v, err := s.st.receiveMsg(now, m)
 	switch {
 	case v == Accept:
 		s.recordLocked(now, m.epoch, m.data)
@@ -602,7 +603,7 @@ func (s *Service) foreignClaim(now time.Time, m *wireMsg, err error) (Verdict, e
 
 func (s *Service) checkReveal(now time.Time, m *wireMsg) (Verdict, error) {
 	pend := s.st.Pending()
-	v, err := s.st.Receive(now, m.data)
+	v, err := s.st.receiveMsg(now, m)
 	switch {
 	case v == Accept:
 		s.recordLocked(now, m.epoch, m.data)
@@ -789,7 +790,7 @@ func (s *Service) publish(ctx context.Context, topic *gossip.Topic[*wireMsg], da
 	if topic == nil {
 		return
 	}
-	h := sha256.Sum256(data)
+	h := string(data)
 	if own {
 		s.mu.Lock()
 		s.outgoing[h]++
@@ -917,9 +918,7 @@ func (s *Service) epochStartedLocked(e EpochStarted) {
 		if s.book != nil {
 			s.book.Prune(old)
 		}
-		for _, m := range []map[uint64]time.Time{s.changed} {
-			maps.DeleteFunc(m, func(k uint64, _ time.Time) bool { return k < old })
-		}
+		maps.DeleteFunc(s.changed, func(k uint64, _ time.Time) bool { return k < old })
 		maps.DeleteFunc(s.closed, func(k uint64, _ ClosedInfo) bool { return k < old })
 		maps.DeleteFunc(s.waiters, func(k uint64, ch chan struct{}) bool {
 			if k < old {

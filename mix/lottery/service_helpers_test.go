@@ -173,6 +173,19 @@ func waitUntil(t *testing.T, at time.Time) {
 	}
 }
 
+// waitClosed waits, at most timeout, until svc's directory of epoch e is
+// final.
+func waitClosed(t *testing.T, svc *Service, e uint64, timeout time.Duration) {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-svc.Closed(e):
+	case <-timer.C:
+		t.Fatalf("directory of epoch %d not closed within %s", e, timeout)
+	}
+}
+
 // indexes returns the node indexes [from, to).
 func indexes(from, to int) []int {
 	out := make([]int, 0, to-from)

@@ -43,7 +43,7 @@ func TestServiceNetworkAgrees(t *testing.T) {
 
 	// Late joiners: after epoch 0's claim window, so they cannot know
 	// epoch 1's candidates and must wait for epoch 2 to decide.
-	<-c.svcs[0].Closed(0)
+	waitClosed(t, c.svcs[0], 0, 30*time.Second)
 	late := cfg
 	late.Candidate = true
 	c.start(nodes-1, late, c.ds(nodes-1))

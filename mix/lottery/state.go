@@ -382,6 +382,23 @@ func (s *State) Receive(now time.Time, data []byte) (Verdict, error) {
 	return s.receive(now, data)
 }
 
+// receiveMsg is Receive for a message gossip's validator chain already
+// decoded (decodeWire): it checks the claim or reveal without decoding the
+// bytes again.
+func (s *State) receiveMsg(now time.Time, m *wireMsg) (Verdict, error) {
+	if len(m.data) > s.cfg.MaxMessageSize {
+		return Reject, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(m.data), s.cfg.MaxMessageSize)
+	}
+	s.advance(now, false)
+	switch {
+	case m.kind == kindClaim && m.claim != nil:
+		return s.receiveClaim(now, m.claim, m.data)
+	case m.kind == kindReveal && m.reveal != nil:
+		return s.receiveReveal(now, m.reveal, m.data)
+	}
+	return s.receive(now, m.data)
+}
+
 func (s *State) receive(now time.Time, data []byte) (Verdict, error) {
 	if len(data) == 0 {
 		return Reject, fmt.Errorf("%w: empty message", ErrMalformed)

@@ -2,7 +2,6 @@ package lottery
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -41,7 +40,6 @@ type wireMsg struct {
 	epoch  uint64
 	key    ed25519.PublicKey
 	author peer.ID
-	hash   [sha256.Size]byte
 }
 
 // decodeWire decodes a claim, reveal or candidacy and derives the peer ID
@@ -51,7 +49,7 @@ func decodeWire(b []byte) (*wireMsg, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty message", ErrMalformed)
 	}
-	m := &wireMsg{kind: b[0], data: b, hash: sha256.Sum256(b)}
+	m := &wireMsg{kind: b[0], data: b}
 	switch b[0] {
 	case kindClaim:
 		c, err := DecodeClaim(b)
