@@ -74,20 +74,20 @@ func (e *env) close() {
 func (e *env) crash() {
 	e.t.Helper()
 	queue.Crash(e.q)
-	if e.dir != "" {
-		require.NoError(e.t, e.db.Close())
-		e.open()
-		return
-	}
-	q, err := queue.Open(e.t.Context(), e.db, e.cfg)
-	require.NoError(e.t, err)
-	e.q = q
+	e.restart()
 }
 
 // reopen closes the queue cleanly and opens it again.
 func (e *env) reopen() {
 	e.t.Helper()
 	require.NoError(e.t, e.q.Close())
+	e.restart()
+}
+
+// restart opens the queue again after it was stopped; on disk the store is
+// closed and reopened too.
+func (e *env) restart() {
+	e.t.Helper()
 	if e.dir != "" {
 		require.NoError(e.t, e.db.Close())
 		e.open()

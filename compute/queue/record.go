@@ -43,16 +43,11 @@ func appendJob(dst []byte, j *Job) []byte {
 	for _, t := range [...]time.Time{j.Deadline, j.Created, j.Started, j.Finished} {
 		dst = binary.AppendVarint(dst, unixNano(t))
 	}
-	for _, s := range [...]string{j.ID, j.Owner} {
-		dst = binary.AppendUvarint(dst, uint64(len(s)))
-		dst = append(dst, s...)
-	}
-	for _, b := range [...][]byte{j.Payload, j.Result} {
-		dst = binary.AppendUvarint(dst, uint64(len(b)))
-		dst = append(dst, b...)
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(j.Error)))
-	return append(dst, j.Error...)
+	dst = binenc.AppendString(dst, j.ID)
+	dst = binenc.AppendString(dst, j.Owner)
+	dst = binenc.AppendBytes(dst, j.Payload)
+	dst = binenc.AppendBytes(dst, j.Result)
+	return binenc.AppendString(dst, j.Error)
 }
 
 // recordSize is len(appendJob(nil, j)), computed without encoding.

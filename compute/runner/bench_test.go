@@ -28,6 +28,18 @@ import (
 //
 //	go test -run '^$' -bench 'LocalThroughput|DirectWazero' -count 5 ./compute/runner/
 //
+// runInBackground runs rn until the returned function is called, which
+// stops it and checks that Run returned no error.
+func runInBackground(tb testing.TB, ctx context.Context, rn *runner.Runner) (stop func()) {
+	runCtx, cancel := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- rn.Run(runCtx, nil) }()
+	return func() {
+		cancel()
+		require.NoError(tb, <-ran)
+	}
+}
+
 // BenchmarkLocalThroughput reports, per sub-benchmark:
 //
 //   - tasks/s: tasks completed per second of wall time, with "inflight"
@@ -100,13 +112,7 @@ func localThroughput(b *testing.B, inflight, prefetch int) {
 	rcfg.Logger = nil
 	rn, err := runner.New(q, exec, rcfg)
 	require.NoError(b, err)
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- rn.Run(runCtx, nil) }()
-	defer func() {
-		stop()
-		require.NoError(b, <-ran)
-	}()
+	defer runInBackground(b, ctx, rn)()
 	payload, err := runner.EncodeTask(runner.Task{Spec: wasm.Spec{Module: id, Args: []string{"minimal"}, Stdin: benchStdin}})
 	require.NoError(b, err)
 

@@ -187,13 +187,7 @@ func TestCrashRecovery(t *testing.T) {
 	cfg.Logger = nil
 	rn, err := runner.New(q, ex, cfg)
 	require.NoError(t, err)
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- rn.Run(runCtx, nil) }()
-	defer func() {
-		stop()
-		require.NoError(t, <-ran)
-	}()
+	defer runInBackground(t, ctx, rn)()
 	for _, id := range toRun {
 		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		j, err := q.Wait(wctx, id)

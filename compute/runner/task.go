@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -97,11 +96,9 @@ func EncodeTask(t Task) ([]byte, error) {
 		b = binenc.AppendString(b, k)
 		b = binenc.AppendString(b, s.Env[k])
 	}
-	b = binary.AppendUvarint(b, uint64(len(s.Stdin)))
-	b = append(b, s.Stdin...)
+	b = binenc.AppendBytes(b, s.Stdin)
 	if len(t.Code) > 0 {
-		b = binary.AppendUvarint(b, uint64(len(t.Code)))
-		b = append(b, t.Code...)
+		b = binenc.AppendBytes(b, t.Code)
 	}
 	return b, nil
 }
@@ -127,11 +124,7 @@ func DecodeTask(b []byte) (Task, error) {
 	copy(s.Module[:], b[2:])
 	d := binenc.NewReader(b, ErrMalformed)
 	d.Skip(2 + len(s.Module))
-	pages := d.Uvarint()
-	if pages > math.MaxUint32 {
-		d.Fail("memory pages exceed 32 bits")
-	}
-	s.Limits.MemoryPages = uint32(pages)
+	s.Limits.MemoryPages = d.Uint32()
 	s.Limits.WallTime = time.Duration(d.Int63("wall time"))
 	s.Limits.OutputBytes = d.Int63("output bytes")
 	if n := d.Count(); n > 0 {
@@ -200,10 +193,8 @@ func EncodeResult(r wasm.Result) []byte {
 	b = binary.AppendUvarint(b, uint64(r.ExitCode))
 	b = binary.AppendUvarint(b, uint64(max(r.Usage.Wall, 0)))
 	b = binary.AppendUvarint(b, r.Usage.PeakMemoryBytes)
-	b = binary.AppendUvarint(b, uint64(len(r.Stdout)))
-	b = append(b, r.Stdout...)
-	b = binary.AppendUvarint(b, uint64(len(r.Stderr)))
-	b = append(b, r.Stderr...)
+	b = binenc.AppendBytes(b, r.Stdout)
+	b = binenc.AppendBytes(b, r.Stderr)
 	return binenc.AppendString(b, r.Err)
 }
 
@@ -224,11 +215,7 @@ func DecodeResult(b []byte) (wasm.Result, error) {
 	r.NonDeterministic = b[1]&resultNonDeterministic != 0
 	d := binenc.NewReader(b, ErrMalformed)
 	d.Skip(2)
-	code := d.Uvarint()
-	if code > math.MaxUint32 {
-		d.Fail("exit code exceeds 32 bits")
-	}
-	r.ExitCode = uint32(code)
+	r.ExitCode = d.Uint32()
 	r.Usage.Wall = time.Duration(d.Int63("wall time"))
 	r.Usage.PeakMemoryBytes = d.Uvarint()
 	r.Stdout = d.Bytes()
