@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"runtime"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/pbnjay/memory"
@@ -13,17 +12,17 @@ import (
 
 // capacity is the node's offer as the advertiser publishes it: cores and
 // price from config, free memory and disk read from the machine (capped by
-// config), and the task counts from the local runner once one is attached.
+// config), and the task counts from the local task service.
 type capacity struct {
 	cfg  ComputeConfig
 	dir  DataDir
-	load atomic.Pointer[func() (queued, running uint32)]
+	load func() (queued, running uint32)
 }
 
-// Cores returns the number of cores offered.
-func (c *capacity) Cores() int {
-	if c.cfg.Cores > 0 {
-		return c.cfg.Cores
+// cores returns the number of cores offered.
+func (c ComputeConfig) cores() int {
+	if c.Cores > 0 {
+		return c.Cores
 	}
 	return runtime.NumCPU()
 }
@@ -46,14 +45,12 @@ func (c *capacity) Capacity(context.Context) (gossip.Capacity, error) {
 		disk = c.cfg.DiskMiB << 20
 	}
 	out := gossip.Capacity{
-		Cores:    uint32(c.Cores()),
+		Cores:    uint32(c.cfg.cores()),
 		Memory:   mem,
 		Disk:     disk,
 		Price:    c.cfg.Price,
 		Runtimes: []string{gossip.RuntimeWasm},
 	}
-	if f := c.load.Load(); f != nil {
-		out.Queue, out.Running = (*f)()
-	}
+	out.Queue, out.Running = c.load()
 	return out, nil
 }

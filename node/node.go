@@ -88,7 +88,6 @@ type Node struct {
 	host       *p2p.Host
 	dht        *dht.DHT
 	gossip     *gossip.Gossip
-	capacity   *capacity
 	lottery    *lottery.Service
 	exec       *wasm.Executor
 	blob       *blob.Service
@@ -214,7 +213,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.sup.addCore("gossip", n.gossip.Health)
-	n.capacity = &capacity{cfg: cfg.Compute, dir: opts.Dir}
 	rcfg := lottery.DefaultServiceConfig()
 	if opts.Relay != nil {
 		rcfg = *opts.Relay
@@ -234,7 +232,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	if cfg.Compute.Offer {
-		if err := n.sup.start(ctx, gossip.NewAdvertiser(n.gossip, n.capacity)); err != nil {
+		offer := &capacity{cfg: cfg.Compute, dir: opts.Dir, load: n.compute.Load}
+		if err := n.sup.start(ctx, gossip.NewAdvertiser(n.gossip, offer)); err != nil {
 			return nil, err
 		}
 	}
@@ -429,7 +428,7 @@ func (n *Node) startCompute(ctx context.Context, cfg Config, opts Options, priv 
 		cc = *opts.Compute
 	}
 	bc.MaxBytes = int64(cfg.Compute.ModuleCacheMiB) << 20
-	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, n.capacity.Cores(), cfg.Compute.Price
+	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price
 	cc.Logger = n.log.With("subsystem", "compute")
 	var err error
 	if n.exec, err = wasm.New(ctx, wc); err != nil {
@@ -447,10 +446,5 @@ func (n *Node) startCompute(ctx context.Context, cfg Config, opts Options, priv 
 	}); err != nil {
 		return err
 	}
-	if err := n.sup.start(ctx, n.compute); err != nil {
-		return err
-	}
-	load := n.compute.Load
-	n.capacity.load.Store(&load)
-	return nil
+	return n.sup.start(ctx, n.compute)
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/creachadair/jrpc2"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/gossip"
 )
@@ -40,8 +39,20 @@ type DirectoryParams struct {
 	Runtime string `json:"runtime,omitempty"`
 	// Sort is price (default), load or latency.
 	Sort string `json:"sort,omitempty"`
-	// Limit caps the answer (default 100, at most 10000).
+	// Limit caps the answer (default 100, at most 10000; see listLimit).
 	Limit int `json:"limit,omitempty"`
+}
+
+// listLimit applies the default and the bound of directory.list's and
+// task.list's limit parameter.
+func listLimit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return 100, nil
+	case n < 0 || n > 10000:
+		return 0, invalidParams("limit %d: want 1 to 10000", n)
+	}
+	return n, nil
 }
 
 // DirectoryEntry is one node's offer as the API shows it.
@@ -116,11 +127,9 @@ func (n *Node) registerGossipMethods() error {
 				}
 				q.Sort = k
 			}
-			if q.Limit == 0 {
-				q.Limit = 100
-			}
-			if q.Limit < 0 || q.Limit > 10000 {
-				return nil, invalidParams("limit %d: want 1 to 10000", p.Limit)
+			var err error
+			if q.Limit, err = listLimit(p.Limit); err != nil {
+				return nil, err
 			}
 			out := []DirectoryEntry{}
 			for _, e := range n.gossip.Directory().Query(q) {
@@ -129,9 +138,9 @@ func (n *Node) registerGossipMethods() error {
 			return out, nil
 		},
 		"directory.get": func(_ context.Context, p DHTPeerParams) (DirectoryEntry, error) {
-			id, err := peer.Decode(p.Peer)
+			id, err := parsePeer(p.Peer)
 			if err != nil {
-				return DirectoryEntry{}, invalidParams("peer %q is not a peer ID: %v", p.Peer, err)
+				return DirectoryEntry{}, err
 			}
 			e, ok := n.gossip.Directory().Get(id)
 			if !ok {

@@ -88,14 +88,16 @@ func (p TaskSubmitParams) spec() (compute.Spec, error) {
 		},
 		Clock: p.Clock, Random: p.Random, Scratch: p.Scratch,
 		Replicas: p.Replicas, Quorum: p.Quorum, MaxPrice: p.MaxPrice, Priority: p.Priority,
+		// Submit checks these (and the limits) with compute.Spec.Validate.
+		Strategy: compute.Strategy(p.Strategy), CrashPolicy: compute.CrashPolicy(p.CrashPolicy),
 	}
 	switch {
 	case len(p.Module) == 0 && p.ModuleID == "":
 		return s, invalidParams("module or module_id is required")
 	case len(p.Module) > 0 && p.ModuleID != "":
 		return s, invalidParams("give module or module_id, not both")
-	case p.TimeoutSeconds < 0 || p.DeadlineSeconds < 0:
-		return s, invalidParams("timeout_seconds and deadline_seconds must not be negative")
+	case p.DeadlineSeconds < 0:
+		return s, invalidParams("deadline_seconds %v is negative", p.DeadlineSeconds)
 	}
 	if p.ModuleID != "" {
 		id, err := wasm.ParseModuleID(p.ModuleID)
@@ -103,20 +105,6 @@ func (p TaskSubmitParams) spec() (compute.Spec, error) {
 			return s, invalidParams("module_id %q: %v", p.ModuleID, err)
 		}
 		s.Module = id
-	}
-	if p.Strategy != "" {
-		st, err := compute.ParseStrategy(p.Strategy)
-		if err != nil {
-			return s, invalidParams("strategy %q: want round-robin, least-loaded, lowest-price, lowest-latency or power-of-two", p.Strategy)
-		}
-		s.Strategy = st
-	}
-	switch p.CrashPolicy {
-	case "":
-	case string(compute.CrashRerun), string(compute.CrashFail):
-		s.CrashPolicy = compute.CrashPolicy(p.CrashPolicy)
-	default:
-		return s, invalidParams("crash_policy %q: want rerun or fail", p.CrashPolicy)
 	}
 	if p.DeadlineSeconds > 0 {
 		s.Deadline = time.Now().Add(time.Duration(p.DeadlineSeconds * float64(time.Second)))
@@ -164,7 +152,7 @@ func (n *Node) registerTaskMethods() error {
 			if len(p.Module) > 0 {
 				// Refuse what could never run before it enters the queue (and
 				// warm this node's cache of compiled modules on the way).
-				if _, err := n.exec.Compile(ctx, p.Module); err != nil {
+				if spec.Module, err = n.exec.Compile(ctx, p.Module); err != nil {
 					return TaskSubmitResult{}, taskError(err)
 				}
 			}
@@ -172,11 +160,7 @@ func (n *Node) registerTaskMethods() error {
 			if err != nil {
 				return TaskSubmitResult{}, taskError(err)
 			}
-			st, err := c.Status(ctx, id)
-			if err != nil {
-				return TaskSubmitResult{}, taskError(err)
-			}
-			return TaskSubmitResult{ID: id, Module: st.Module}, nil
+			return TaskSubmitResult{ID: id, Module: spec.Module.String()}, nil
 		},
 		"task.status": func(ctx context.Context, p TaskIDParams) (compute.Status, error) {
 			id, err := parseTaskID(p.ID)
@@ -214,11 +198,9 @@ func (n *Node) registerTaskMethods() error {
 			default:
 				return nil, invalidParams("state %q: want queued, running, done, failed or cancelled", p.State)
 			}
-			if f.Limit == 0 {
-				f.Limit = 100
-			}
-			if f.Limit < 0 || f.Limit > 10000 {
-				return nil, invalidParams("limit %d: want 1 to 10000", p.Limit)
+			var err error
+			if f.Limit, err = listLimit(p.Limit); err != nil {
+				return nil, err
 			}
 			out, err := c.List(ctx, f)
 			if out == nil {

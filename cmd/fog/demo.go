@@ -14,7 +14,7 @@ import (
 	"github.com/fog-compute/fog/compute"
 )
 
-// echoWasm is compute/testdata/echo.wasm (stdin to stdout, 229 bytes): the
+// echoWasm is compute/testdata/echo.wasm (stdin to stdout, 194 bytes): the
 // demo task when the Go example cannot be built here.
 //
 //go:embed assets/echo.wasm
@@ -54,13 +54,21 @@ func (a *app) runDemo(ctx context.Context, d *devnet, tmp string) error {
 	name, code := demoModule(ctx, tmp, a.errOut)
 	n0 := d.nodes[0]
 	want := len(d.nodes)
-	deadline := time.Now().Add(30 * time.Second)
-	for n0.Gossip().Directory().Len() < want {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: node0's directory lists %d of %d nodes after 30 s", n0.Gossip().Directory().Len(), want)
+	dir := n0.Gossip().Directory()
+	lctx, lcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer lcancel()
+	for {
+		updated := dir.Updated()
+		if dir.Len() >= want {
+			break
 		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			return err
+		select {
+		case <-updated:
+		case <-lctx.Done():
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("demo: node0's directory lists %d of %d nodes after 30 s", dir.Len(), want)
 		}
 	}
 	replicas := min(3, len(d.nodes))
@@ -80,15 +88,4 @@ func (a *app) runDemo(ctx context.Context, d *devnet, tmp string) error {
 	o := outcomeOf(res)
 	fmt.Fprintf(a.out, "finished in %s:\n", time.Since(start).Round(time.Millisecond))
 	return printOutcome(a.out, a.errOut, o)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -346,8 +348,8 @@ func (a *app) simComputeCmd() *cobra.Command {
 				fmt.Fprintf(w, "reached a terminal state: %d (%.2f%%)\n", res.Terminal, res.TerminalRate*100)
 				fmt.Fprintf(w, "succeeded before their deadline: %d (%.2f%%); %d needed a retry\n", res.Succeeded, res.SuccessRate*100, res.Retried)
 				fmt.Fprintf(w, "latency p50 %.0f ms, p99 %.0f ms\n", res.LatencyMsP50, res.LatencyMsP99)
-				for k, v := range res.Failed {
-					fmt.Fprintf(w, "  %s: %d\n", k, v)
+				for _, k := range slices.Sorted(maps.Keys(res.Failed)) {
+					fmt.Fprintf(w, "  %s: %d\n", k, res.Failed[k])
 				}
 				return nil
 			})

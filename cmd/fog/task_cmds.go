@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/creachadair/jrpc2"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -393,7 +394,8 @@ func (a *app) taskLogsCmd() *cobra.Command {
 			defer stop()
 			err := a.callWait(ctx, "task.result", node.TaskIDParams{ID: args[0], Wait: wait}, &res)
 			if err != nil {
-				if strings.Contains(oneLine(err), "not finished") {
+				var je *jrpc2.Error
+				if errors.As(err, &je) && je.Code == node.CodeConflict {
 					return errors.New("the task has not finished; add --wait to wait for it")
 				}
 				return err
