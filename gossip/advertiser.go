@@ -84,8 +84,11 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 	// The second advert comes after a random part of the interval, so that
 	// nodes started together (a restarted network, the simulator) do not
 	// advertise in step: 200 nodes publishing within the same second made
-	// every node verify 200 adverts at once, and spread took seconds.
-	next := time.NewTimer(time.Duration(rand.Int64N(int64(a.cfg.Interval)) + 1))
+	// every node verify 200 adverts at once, and spread took seconds. It
+	// is drawn from [MinGap, Interval], so it never repeats the first
+	// advert right away.
+	gap := int64(a.cfg.MinGap)
+	next := time.NewTimer(time.Duration(gap + rand.Int64N(int64(a.cfg.Interval)-gap+1)))
 	defer next.Stop()
 	for {
 		select {
@@ -94,8 +97,11 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 		case <-a.g.ctx.Done():
 			return ErrClosed
 		case <-next.C:
+			// Counted from now, not from the last advert: after a failed
+			// attempt that would be at once, again and again. The poll
+			// retries failures sooner.
 			_, _ = a.Publish(ctx)
-			next.Reset(a.until(a.jittered()))
+			next.Reset(a.jittered())
 		case <-poll.C:
 			c, err := a.src.Capacity(ctx)
 			if err != nil {
@@ -109,7 +115,7 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 					continue
 				}
 				_, _ = a.publish(ctx, c)
-				next.Reset(a.until(a.jittered()))
+				next.Reset(a.jittered())
 			}
 		}
 	}

@@ -122,6 +122,7 @@ func TestAttackersGraylistedHonestDeliveryHolds(t *testing.T) {
 	}
 	var mu sync.Mutex
 	got := make([]map[key]bool, honest)
+	arrived := make(chan struct{}, 1) // signalled on every honest delivery
 	for i, g := range n.Nodes {
 		got[i] = map[key]bool{}
 		_, err := g.Capacity().Subscribe(func(r gossip.Received[gossip.Advert]) {
@@ -131,6 +132,10 @@ func TestAttackersGraylistedHonestDeliveryHolds(t *testing.T) {
 			mu.Lock()
 			got[i][key{r.From, r.Msg.Seq}] = true
 			mu.Unlock()
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
 		})
 		require.NoError(t, err)
 	}
@@ -182,13 +187,16 @@ func TestAttackersGraylistedHonestDeliveryHolds(t *testing.T) {
 		want += honest * (honest - 1)
 		// Wait for the round to arrive everywhere (or give up after a
 		// deadline and let the delivery rate below tell).
-		deadline := time.Now().Add(10 * time.Second)
-		for delivered() < want && time.Now().Before(deadline) {
+		deadline := time.NewTimer(10 * time.Second)
+	wait:
+		for delivered() < want {
 			select {
-			case <-n.Nodes[0].ScoresUpdated():
-			case <-time.After(50 * time.Millisecond):
+			case <-arrived:
+			case <-deadline.C:
+				break wait
 			}
 		}
+		deadline.Stop()
 	}
 	rate := float64(delivered()) / float64(want)
 	if rate < 1 {

@@ -204,7 +204,7 @@ type AdvertConfig struct {
 	// nothing changed. 30 s: a directory learns of a new node within one
 	// interval, and the steady load is N/30 adverts per second. Each
 	// period is drawn within ±10 % of it, and the first after start within
-	// (0, Interval], so that nodes started together drift out of step.
+	// [MinGap, Interval], so that nodes started together drift out of step.
 	Interval time.Duration
 	// MinGap is the least time between two adverts of one node, so a
 	// fluctuating load does not flood the topic; it must exceed

@@ -321,7 +321,7 @@ func (d *Directory) Query(q Query) []Entry {
 			return nil // nobody offers it
 		}
 	}
-	sel := selector{d: d, key: sk, limit: q.Limit}
+	sel := newSelector(d, sk, q.Limit)
 	// The filter is evaluated without branches and folded with "no worse
 	// than the worst kept": once the heap holds Limit good entries almost
 	// every row fails that test, so the one branch per row is predictable
@@ -350,7 +350,7 @@ func b2u(b bool) uint64 {
 
 // querySlow answers a query for a runtime that is not interned.
 func (d *Directory) querySlow(q Query, sk SortKey, now int64) []int {
-	sel := selector{d: d, key: sk, limit: q.Limit}
+	sel := newSelector(d, sk, q.Limit)
 	for i := range d.rows {
 		r := &d.rows[i]
 		if r.expires <= now || r.cores < q.MinCores || r.mem < q.MinMemory || r.disk < q.MinDisk ||
@@ -377,6 +377,16 @@ type selector struct {
 	key   SortKey
 	limit int
 	heap  []int
+}
+
+// newSelector returns a selector whose heap is allocated once: with a
+// limit it never holds more than limit (or every row) indices.
+func newSelector(d *Directory, key SortKey, limit int) selector {
+	s := selector{d: d, key: key, limit: limit}
+	if limit > 0 {
+		s.heap = make([]int, 0, min(limit, len(d.rows)))
+	}
+	return s
 }
 
 // cmp orders rows i and j: negative when i is better. Ties on the sort key

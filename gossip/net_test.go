@@ -292,3 +292,48 @@ func TestGossipLifecycle(t *testing.T) {
 	_, err = gossip.Join(g, noteTopic(gossip.TestConfig()))
 	assert.ErrorIs(t, err, gossip.ErrClosed)
 }
+
+// failingSource fails every read and reports when each read happened.
+type failingSource struct{ calls chan time.Time }
+
+func (s failingSource) Capacity(context.Context) (gossip.Capacity, error) {
+	select {
+	case s.calls <- time.Now():
+	default:
+	}
+	return gossip.Capacity{}, fmt.Errorf("source down")
+}
+
+// TestAdvertiserBacksOffOnFailure checks that a failing advert is retried
+// at the next period, not at once in a loop.
+func TestAdvertiserBacksOffOnFailure(t *testing.T) {
+	cfg := gossip.TestConfig()
+	cfg.Advert.Interval = 200 * time.Millisecond
+	cfg.Advert.MinGap = 200 * time.Millisecond
+	cfg.Advert.Poll = time.Hour // only the periodic timer retries
+	n := newNetwork(t, gossiptest.NetworkConfig{Nodes: 1, Config: cfg})
+	src := failingSource{calls: make(chan time.Time, 16)}
+	adv := gossip.NewAdvertiser(n.Nodes[0], src)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- adv.Run(ctx, func() {}) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	var at []time.Time
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for len(at) < 3 {
+		select {
+		case c := <-src.calls:
+			at = append(at, c)
+		case <-deadline.C:
+			t.Fatalf("only %d capacity reads", len(at))
+		}
+	}
+	// Start, first period, second period: the last two are a jittered
+	// interval (at least 180 ms) apart.
+	assert.GreaterOrEqual(t, at[2].Sub(at[1]), 100*time.Millisecond, "retried at once after a failure")
+	assert.Error(t, adv.Health(ctx))
+}
