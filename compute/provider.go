@@ -146,7 +146,7 @@ func (s *Service) refuse(c *conn, code RefuseCode, format string, a ...any) bool
 func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 	cfg := &s.cfg
 	sp := &m.Spec
-	lim := Limits{MemoryPages: sp.Limits.MemoryPages, WallTime: sp.Limits.WallTime, OutputBytes: sp.Limits.OutputBytes}
+	lim := limitsOf(sp.Limits)
 	argsSize := (&Spec{Args: sp.Args, Env: sp.Env}).argsSize()
 	switch {
 	case !cfg.Offer:

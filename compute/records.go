@@ -83,7 +83,7 @@ func decodeSpec(b []byte) (Spec, error) {
 	}
 	w := t.Spec
 	s.Module, s.Args, s.Env, s.Stdin = w.Module, w.Args, w.Env, w.Stdin
-	s.Limits = Limits{MemoryPages: w.Limits.MemoryPages, WallTime: w.Limits.WallTime, OutputBytes: w.Limits.OutputBytes}
+	s.Limits = limitsOf(w.Limits)
 	s.Scratch, s.Clock, s.Random = w.Scratch, w.Clock, w.Random
 	if err := s.Validate(); err != nil {
 		return Spec{}, fmt.Errorf("compute: task record: %w", err)

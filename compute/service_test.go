@@ -3,7 +3,6 @@ package compute_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/stretchr/testify/assert"
@@ -76,8 +75,10 @@ func TestServiceLifecycle(t *testing.T) {
 	require.NoError(t, <-ran)
 
 	// Run may run again, and Close stops it.
-	go func() { ran <- svc.Run(ctx, nil) }()
-	require.Eventually(t, func() bool { return svc.Health(ctx) == nil }, 5*time.Second, time.Millisecond)
+	ready = make(chan struct{})
+	go func() { ran <- svc.Run(ctx, func() { close(ready) }) }()
+	<-ready
+	require.NoError(t, svc.Health(ctx))
 	require.NoError(t, svc.Close())
 	require.NoError(t, <-ran)
 	require.NoError(t, svc.Close(), "idempotent")

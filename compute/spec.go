@@ -85,7 +85,16 @@ func ParseStrategy(s string) (Strategy, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("%w: unknown placement strategy %q", ErrInvalidSpec, s)
+	return "", fmt.Errorf("%w: unknown placement strategy %q (want one of %s)", ErrInvalidSpec, s, strategyNames())
+}
+
+// strategyNames lists the strategies for error messages.
+func strategyNames() string {
+	names := make([]string, len(Strategies))
+	for i, k := range Strategies {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
 }
 
 // CrashPolicy says what happens to a task whose run was lost: its provider
@@ -125,6 +134,11 @@ type Limits struct {
 
 func (l Limits) wasm() wasm.Limits {
 	return wasm.Limits{MemoryPages: l.MemoryPages, WallTime: l.WallTime, OutputBytes: l.OutputBytes}
+}
+
+// limitsOf is the inverse of Limits.wasm.
+func limitsOf(w wasm.Limits) Limits {
+	return Limits{MemoryPages: w.MemoryPages, WallTime: w.WallTime, OutputBytes: w.OutputBytes}
 }
 
 // above reports the first field of l above max, or "".
@@ -227,10 +241,6 @@ func (s *Spec) quorum() int {
 	return s.replicas()/2 + 1
 }
 
-// deterministic reports whether the task's result is a function of its
-// spec alone, so that replicas must agree.
-func (s *Spec) deterministic() bool { return !s.Scratch && !s.Clock && !s.Random }
-
 func (s *Spec) wasm() wasm.Spec {
 	return wasm.Spec{
 		Module: s.Module, Args: s.Args, Env: s.Env, Stdin: s.Stdin, Limits: s.Limits.wasm(),
@@ -264,7 +274,7 @@ func (s *Spec) Validate() error {
 	}
 	if s.Strategy != "" {
 		if _, err := ParseStrategy(string(s.Strategy)); err != nil {
-			return bad("Strategy %q is unknown", s.Strategy)
+			return bad("Strategy %q is unknown (want one of %s)", s.Strategy, strategyNames())
 		}
 	}
 	if s.CrashPolicy != "" && s.CrashPolicy != CrashRerun && s.CrashPolicy != CrashFail {

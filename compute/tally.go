@@ -103,6 +103,3 @@ func (t *tally) need() int {
 // stuck reports that the outcome can no longer be decided: nothing in
 // flight and nothing more to launch.
 func (t *tally) stuck() bool { return !t.decided && t.inflight == 0 && t.need() == 0 }
-
-// exhausted reports that the budget of attempts is spent.
-func (t *tally) exhausted() bool { return t.launched >= t.budget }

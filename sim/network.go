@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -467,7 +466,7 @@ func (nw *Network) Crash(i int) error {
 	for _, c := range nd.Host().Network().Conns() {
 		_ = c.Close()
 	}
-	disk, err := snapshot(n.store, nw.cfg.Store)
+	disk, err := n.store.Snapshot(nw.cfg.Store)
 	if err != nil {
 		return fmt.Errorf("sim: crash node %d: %w", i, err)
 	}
@@ -476,34 +475,6 @@ func (nw *Network) Crash(i int) error {
 	old := n.store
 	n.store = disk
 	return old.Close()
-}
-
-// snapshot copies an in-memory store into a new one.
-func snapshot(db *store.DB, cfg store.Config) (*store.DB, error) {
-	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := db.Badger().Backup(pw, 0)
-		pw.CloseWithError(err)
-		errc <- err
-	}()
-	cp, err := store.Open(cfg)
-	if err != nil {
-		pr.Close()
-		<-errc
-		return nil, err
-	}
-	if err := cp.Badger().Load(pr, 256); err != nil {
-		pr.CloseWithError(err)
-		<-errc
-		cp.Close()
-		return nil, fmt.Errorf("load snapshot: %w", err)
-	}
-	if err := <-errc; err != nil {
-		cp.Close()
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	return cp, nil
 }
 
 // Partition splits the network: node i goes to group groupOf(i), links and

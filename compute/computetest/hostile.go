@@ -66,7 +66,8 @@ func (nw *Network) AddHostile(ctx context.Context, cfg HostileConfig) (*Hostile,
 	if err != nil {
 		return nil, fmt.Errorf("computetest: hostile gossip: %w", err)
 	}
-	hs := &Hostile{Host: h, Key: k, Gossip: g, cfg: cfg}
+	runCtx, cancel := context.WithCancel(context.Background())
+	hs := &Hostile{Host: h, Key: k, Gossip: g, cfg: cfg, cancel: cancel}
 	nw.mu.Lock()
 	nw.hostiles = append(nw.hostiles, hs)
 	nw.mu.Unlock()
@@ -79,8 +80,6 @@ func (nw *Network) AddHostile(ctx context.Context, cfg HostileConfig) (*Hostile,
 		}
 	}
 	compute.Protocol.Handle(h, hs.handle)
-	runCtx, cancel := context.WithCancel(context.Background())
-	hs.cancel = cancel
 	adv := gossip.NewAdvertiser(g, gossip.StaticCapacity{
 		Cores: cfg.Cores, Memory: 1 << 32, Price: cfg.Price, Runtimes: []string{gossip.RuntimeWasm},
 	})

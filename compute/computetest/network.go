@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"sync"
 	"time"
@@ -279,7 +278,10 @@ func (nw *Network) RestartCompute(ctx context.Context, i int) error {
 // break.
 func (nw *Network) CrashRestartCompute(ctx context.Context, i int) error {
 	n := nw.Nodes[i]
-	snap, err := snapshot(n.DB)
+	if !n.DB.InMemory() {
+		return fmt.Errorf("computetest: snapshot node %d: only in-memory stores can be snapshotted", i)
+	}
+	snap, err := n.DB.Snapshot(store.InMemoryConfig())
 	if err != nil {
 		return fmt.Errorf("computetest: snapshot node %d: %w", i, err)
 	}
@@ -293,38 +295,6 @@ func (nw *Network) CrashRestartCompute(ctx context.Context, i int) error {
 		return err
 	}
 	return nw.start(ctx, n)
-}
-
-// snapshot copies an in-memory store into a new one, as it is at this
-// instant.
-func snapshot(db *store.DB) (*store.DB, error) {
-	if !db.InMemory() {
-		return nil, errors.New("computetest: only in-memory stores can be snapshotted")
-	}
-	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := db.Badger().Backup(pw, 0)
-		pw.CloseWithError(err)
-		errc <- err
-	}()
-	cp, err := store.Open(store.InMemoryConfig())
-	if err != nil {
-		pr.Close()
-		<-errc
-		return nil, err
-	}
-	if err := cp.Badger().Load(pr, 256); err != nil {
-		pr.CloseWithError(err)
-		<-errc
-		cp.Close()
-		return nil, err
-	}
-	if err := <-errc; err != nil {
-		cp.Close()
-		return nil, err
-	}
-	return cp, nil
 }
 
 // Crash takes node i down as a power cut would, as its peers see it: its
