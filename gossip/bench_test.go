@@ -123,7 +123,7 @@ func BenchmarkAdvertValidation(b *testing.B) {
 			if err := envelopeCheck(a.msg); err != nil {
 				b.Fatal(err)
 			}
-			if _, rerr := c.run(peer.ID(a.msg.From), peer.ID(a.msg.From), a.msg.Data); rerr != nil {
+			if _, rerr := c.run(peer.ID(a.msg.From), peer.ID(a.msg.From), a.msg.Data, false); rerr != nil {
 				b.Fatal(rerr)
 			}
 			t2 := time.Now()
@@ -180,7 +180,7 @@ func BenchmarkAdvertValidation(b *testing.B) {
 			}
 			a := &ads[i]
 			i++
-			if _, rerr := c.run(peer.ID(a.msg.From), peer.ID(a.msg.From), a.msg.Data); rerr != nil {
+			if _, rerr := c.run(peer.ID(a.msg.From), peer.ID(a.msg.From), a.msg.Data, false); rerr != nil {
 				b.Fatal(rerr)
 			}
 		}

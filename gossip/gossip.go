@@ -157,7 +157,7 @@ func CapacityConfig(cfg Config) TopicConfig[Advert] {
 		Encode: EncodeAdvert,
 		Decode: DecodeAdvert,
 		Header: func(a Advert) Header { return a.Header() },
-		Check: func(a Advert, _ time.Time) error {
+		Check: func(a Advert, _ time.Time, _ bool) error {
 			if ttl := a.Expires.Sub(a.Issued); ttl > maxTTL {
 				return fmt.Errorf("%w: advert lives %s, at most %s", ErrInvalid, ttl, maxTTL)
 			}

@@ -37,7 +37,7 @@ func noteTopic(cfg gossip.Config) gossip.TopicConfig[note] {
 			return n, err
 		},
 		Header: func(n note) gossip.Header { return gossip.Header{Author: n.Author, Seq: n.Seq, Time: n.Time} },
-		Check: func(n note, _ time.Time) error {
+		Check: func(n note, _ time.Time, _ bool) error {
 			if n.Text == "" {
 				return fmt.Errorf("%w: empty note", gossip.ErrInvalid)
 			}

@@ -28,9 +28,10 @@ type TopicConfig[T any] struct {
 	Header func(T) Header
 	// Check, if set, runs after the generic stateless rules (size, decode,
 	// author, time) and before seq and rate; it is given the validation
-	// time. An error rejects the message, or ignores it if it wraps
-	// ErrIgnore. It runs on pubsub's validation workers: keep it fast.
-	Check func(msg T, now time.Time) error
+	// time and whether the message is this node's own publish. An error
+	// rejects the message, or ignores it if it wraps ErrIgnore. It runs on
+	// pubsub's validation workers: keep it fast.
+	Check func(msg T, now time.Time, local bool) error
 }
 
 // Topic is a joined topic carrying messages of type T. It is safe for
@@ -125,7 +126,7 @@ type publishCarrier struct{ err error }
 // validate is the pubsub.ValidatorEx of the topic.
 func (t *Topic[T]) validate(_ context.Context, src peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	carrier, _ := m.ValidatorData.(*publishCarrier)
-	msg, rerr := t.chain.run(src, peer.ID(m.GetFrom()), m.GetData())
+	msg, rerr := t.chain.run(src, peer.ID(m.GetFrom()), m.GetData(), carrier != nil)
 	if rerr != nil {
 		if carrier != nil {
 			carrier.err = rerr

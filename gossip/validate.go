@@ -44,14 +44,14 @@ type chain[T any] struct {
 	rejectAge time.Duration
 	decode    func([]byte) (T, error)
 	header    func(T) Header
-	check     func(T, time.Time) error
+	check     func(T, time.Time, bool) error
 	now       func() time.Time
 	authors   *authorBook
 	counts    ruleCounts
 }
 
 func newChain[T any](p TopicParams, heartbeat time.Duration, decode func([]byte) (T, error),
-	header func(T) Header, check func(T, time.Time) error, now func() time.Time) *chain[T] {
+	header func(T) Header, check func(T, time.Time, bool) error, now func() time.Time) *chain[T] {
 	ra := p.RejectAge(heartbeat)
 	return &chain[T]{
 		params:    p,
@@ -64,10 +64,10 @@ func newChain[T any](p TopicParams, heartbeat time.Duration, decode func([]byte)
 	}
 }
 
-// run validates data signed by from and received from src. On success it
-// returns the decoded message and a nil error; otherwise a *RuleError with
-// the verdict.
-func (c *chain[T]) run(src, from peer.ID, data []byte) (T, *RuleError) {
+// run validates data signed by from and received from src (local: our own
+// publish). On success it returns the decoded message and a nil error;
+// otherwise a *RuleError with the verdict.
+func (c *chain[T]) run(src, from peer.ID, data []byte, local bool) (T, *RuleError) {
 	var zero T
 	if len(data) > c.params.MaxSize {
 		return zero, c.fail(RuleSize, Reject, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), c.params.MaxSize))
@@ -100,7 +100,7 @@ func (c *chain[T]) run(src, from peer.ID, data []byte) (T, *RuleError) {
 		return zero, c.fail(RuleTime, v, fmt.Errorf("%w: %s old, allowed %s", ErrTooOld, age, c.params.MaxAge))
 	}
 	if c.check != nil {
-		if err := c.check(msg, now); err != nil {
+		if err := c.check(msg, now, local); err != nil {
 			v := Reject
 			if errors.Is(err, ErrIgnore) {
 				v = Ignore

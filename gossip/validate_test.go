@@ -147,7 +147,7 @@ func TestChainRules(t *testing.T) {
 			who := map[string]peer.ID{"author": f.author, "relay": f.relay, "other": other}
 			for i, s := range tt.steps {
 				f.clock.Add(s.advance)
-				msg, rerr := f.chain.run(who[s.src], who[s.from], s.data(f))
+				msg, rerr := f.chain.run(who[s.src], who[s.from], s.data(f), false)
 				if s.rule == "" {
 					require.Nil(t, rerr, "step %d", i)
 					assert.Equal(t, f.author, msg.Peer, "step %d", i)
@@ -172,16 +172,35 @@ func TestChainTopicCheckIgnore(t *testing.T) {
 	cfg := DefaultConfig()
 	clk := newClock()
 	tc := CapacityConfig(cfg)
-	c := newChain(tc.Params, cfg.Heartbeat, tc.Decode, tc.Header, func(Advert, time.Time) error {
+	c := newChain(tc.Params, cfg.Heartbeat, tc.Decode, tc.Header, func(Advert, time.Time, bool) error {
 		return fmt.Errorf("not now: %w", ErrIgnore)
 	}, clk.Now)
 	p := newPeerID(t)
 	b, err := EncodeAdvert(testAdvert(p, 1, clk.Now()))
 	require.NoError(t, err)
-	_, rerr := c.run(p, p, b)
+	_, rerr := c.run(p, p, b, false)
 	require.NotNil(t, rerr)
 	assert.Equal(t, RuleTopic, rerr.Rule)
 	assert.Equal(t, Ignore, rerr.Verdict)
+}
+
+func TestChainTellsCheckOwnPublish(t *testing.T) {
+	cfg := DefaultConfig()
+	clk := newClock()
+	tc := CapacityConfig(cfg)
+	var seen []bool
+	c := newChain(tc.Params, cfg.Heartbeat, tc.Decode, tc.Header, func(_ Advert, _ time.Time, local bool) error {
+		seen = append(seen, local)
+		return nil
+	}, clk.Now)
+	p := newPeerID(t)
+	for seq, local := range []bool{true, false} {
+		b, err := EncodeAdvert(testAdvert(p, uint64(seq+1), clk.Now()))
+		require.NoError(t, err)
+		_, rerr := c.run(p, p, b, local)
+		require.Nil(t, rerr)
+	}
+	assert.Equal(t, []bool{true, false}, seen)
 }
 
 func TestAuthorBookBounded(t *testing.T) {

@@ -111,7 +111,6 @@ type Service struct {
 	loopWall     time.Time
 	topic        *gossip.Topic[*wireMsg]
 	own          map[uint64]ownClaim
-	outgoing     map[string]int // this node's messages being published, by content
 	pending      []logEntry
 	logSeq       uint64
 	flushDue     time.Time
@@ -193,21 +192,20 @@ func NewService(cfg ServiceConfig, opts ServiceOptions) (*Service, error) {
 			ErrConfig, ra, gc.SeenTTL)
 	}
 	s := &Service{
-		cfg:      cfg,
-		g:        opts.Gossip,
-		p:        &persister{ds: opts.Store},
-		fp:       fingerprint(cfg),
-		self:     opts.Gossip.Host().ID(),
-		clock:    opts.Now,
-		rnd:      opts.Rand,
-		log:      opts.Logger,
-		wake:     make(chan struct{}, 1),
-		own:      map[uint64]ownClaim{},
-		outgoing: map[string]int{},
-		closed:   map[uint64]ClosedInfo{},
-		waiters:  map[uint64]chan struct{}{},
-		changed:  map[uint64]time.Time{},
-		stats:    Stats{Rejected: map[string]uint64{}, Ignored: map[string]uint64{}},
+		cfg:     cfg,
+		g:       opts.Gossip,
+		p:       &persister{ds: opts.Store},
+		fp:      fingerprint(cfg),
+		self:    opts.Gossip.Host().ID(),
+		clock:   opts.Now,
+		rnd:     opts.Rand,
+		log:     opts.Logger,
+		wake:    make(chan struct{}, 1),
+		own:     map[uint64]ownClaim{},
+		closed:  map[uint64]ClosedInfo{},
+		waiters: map[uint64]chan struct{}{},
+		changed: map[uint64]time.Time{},
+		stats:   Stats{Rejected: map[string]uint64{}, Ignored: map[string]uint64{}},
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -420,7 +418,7 @@ func (s *Service) republish(ctx context.Context, topic *gossip.Topic[*wireMsg]) 
 	o, ok := s.own[s.st.Epoch()]
 	s.mu.Unlock()
 	if ok && now.Before(s.cfg.ClaimClose(o.claim.Epoch)) {
-		s.publish(ctx, topic, o.data, true)
+		s.publish(ctx, topic, o.data)
 	}
 }
 
@@ -487,13 +485,13 @@ func (s *Service) tickTime() time.Time {
 // --- validation: gossip's pubsub workers call check under s.mu ---
 
 // check is the lottery topic's check in gossip's validator chain.
-func (s *Service) check(m *wireMsg, _ time.Time) error {
+func (s *Service) check(m *wireMsg, _ time.Time, local bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.live {
 		return fmt.Errorf("%w: %w", gossip.ErrIgnore, ErrNotRunning)
 	}
-	if s.outgoing[string(m.data)] > 0 {
+	if local && m.kind != kindCandidacy {
 		return nil // this node's own claim or reveal: the State made it
 	}
 	now := s.tickTime()
@@ -768,13 +766,13 @@ func (s *Service) step(ctx context.Context) (time.Time, error) {
 		s.own[pc.Claim.Epoch] = o
 		s.mu.Unlock()
 		s.log.Info("lottery: won seats", "epoch", pc.Claim.Epoch, "seats", pc.Claim.Seats, "layer", pc.Claim.Layer)
-		s.publish(ctx, topic, pc.Data, true)
+		s.publish(ctx, topic, pc.Data)
 	}
 	for _, r := range reveals {
-		s.publish(ctx, topic, r, true)
+		s.publish(ctx, topic, r)
 	}
 	if cand != nil {
-		s.publish(ctx, topic, cand, false)
+		s.publish(ctx, topic, cand)
 	}
 	if job != nil {
 		if err := s.p.flush(sctx, job.entries, job.meta, job.keepOwn); err != nil {
@@ -784,24 +782,12 @@ func (s *Service) step(ctx context.Context) (time.Time, error) {
 	return next, nil
 }
 
-// publish sends data on the topic. own marks a message the State already
-// holds, which the topic's check must let through unjudged.
-func (s *Service) publish(ctx context.Context, topic *gossip.Topic[*wireMsg], data []byte, own bool) {
+// publish sends data on the topic. The topic's check lets this node's own
+// claims and reveals through unjudged (the State made them) and checks its
+// candidacies like anyone's.
+func (s *Service) publish(ctx context.Context, topic *gossip.Topic[*wireMsg], data []byte) {
 	if topic == nil {
 		return
-	}
-	h := string(data)
-	if own {
-		s.mu.Lock()
-		s.outgoing[h]++
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			if s.outgoing[h]--; s.outgoing[h] <= 0 {
-				delete(s.outgoing, h)
-			}
-			s.mu.Unlock()
-		}()
 	}
 	err := topic.Publish(ctx, &wireMsg{data: data})
 	s.mu.Lock()

@@ -144,7 +144,7 @@ func TopicParams(cfg Config) gossip.TopicParams {
 // sequence rule off for this topic: the State orders and deduplicates
 // lottery messages itself, and an equivocator's second claim, which must be
 // forwarded, carries no higher sequence than its first.
-func topicConfig(cfg Config, seq *atomic.Uint64, check func(*wireMsg, time.Time) error) gossip.TopicConfig[*wireMsg] {
+func topicConfig(cfg Config, seq *atomic.Uint64, check func(*wireMsg, time.Time, bool) error) gossip.TopicConfig[*wireMsg] {
 	return gossip.TopicConfig[*wireMsg]{
 		Name:   TopicName(cfg.NetworkID),
 		Params: TopicParams(cfg),
