@@ -240,6 +240,12 @@ func (db *DB) acquire() error {
 func (db *DB) release() { db.ops.Done() }
 
 // gcLoop runs value-log GC every GCInterval until Close.
+//
+// Badger v4.9.6 (PR #2310) reads the memtable's maxVersion in
+// RunValueLogGC without the lock its writer goroutine holds, so a GC that
+// overlaps a write is reported by the race detector inside Badger. It is
+// harmless on 64-bit machines (a stale value only protects more tombstones
+// from compaction); tests run GC concurrently with reads only.
 func (db *DB) gcLoop() {
 	defer db.wg.Done()
 	t := time.NewTicker(db.cfg.GCInterval)
