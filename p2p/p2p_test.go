@@ -11,6 +11,7 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/assert"
@@ -163,14 +164,37 @@ func TestBootstrapConnectsAndRedials(t *testing.T) {
 	a := newTestHost(t, nil)
 	b := newTestHost(t, func(c *Config) { c.Bootstrap = []string{p2pAddr(a.Host)} })
 	connected := func() bool { return b.Network().Connectedness(a.ID()) == network.Connected }
-	require.Eventually(t, connected, 10*time.Second, 10*time.Millisecond)
-
-	// A drops B; B's bootstrapper notices and dials again.
-	require.NoError(t, a.Network().ClosePeer(b.ID()))
+	// Both ends: the listener registers the connection after the dialer.
 	require.Eventually(t, func() bool {
-		return !connected() || len(b.Network().ConnsToPeer(a.ID())) > 0
-	}, 5*time.Second, 5*time.Millisecond)
-	require.Eventually(t, connected, 10*time.Second, 10*time.Millisecond)
+		return connected() && a.Network().Connectedness(b.ID()) == network.Connected
+	}, 10*time.Second, 10*time.Millisecond)
+
+	// A drops B; B's bootstrapper notices and dials again. B's own
+	// events say when it saw the drop and the new connection (polling
+	// could see the old connection before B notices that it closed).
+	sub, err := b.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	require.NoError(t, err)
+	defer sub.Close()
+	require.NoError(t, a.Network().ClosePeer(b.ID()))
+	dropped := false
+	deadline := time.After(10 * time.Second)
+	for reconnected := false; !reconnected; {
+		select {
+		case e := <-sub.Out():
+			ev := e.(event.EvtPeerConnectednessChanged)
+			if ev.Peer != a.ID() {
+				continue
+			}
+			if ev.Connectedness != network.Connected {
+				dropped = true
+			} else if dropped {
+				reconnected = true
+			}
+		case <-deadline:
+			t.Fatalf("B did not reconnect to A (saw the drop: %v)", dropped)
+		}
+	}
+	require.True(t, connected())
 	peers := b.Bootstrap.Peers()
 	require.Len(t, peers, 1)
 	assert.True(t, peers[0].Connected)

@@ -439,11 +439,13 @@ func (nw *Network) Stop(i int) error {
 	if n.node == nil {
 		return nil
 	}
-	err := n.node.Close()
-	n.node = nil
+	// Unlink first: a peer that dialled the node while it was closing
+	// would keep a connection to a host whose handlers still answer.
 	nw.mu.Lock()
 	nw.unlinkNode(i)
 	nw.mu.Unlock()
+	err := n.node.Close()
+	n.node = nil
 	return err
 }
 
