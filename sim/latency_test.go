@@ -117,3 +117,30 @@ func TestLaggedStreamWriteAfterClose(t *testing.T) {
 	require.ErrorIs(t, err, errStreamClosed)
 	assert.Same(t, s.(*laggedStream).Stream, lag(s.(*laggedStream).Stream, 0), "no latency, no wrapper")
 }
+
+func TestOrphanedStreamIsReset(t *testing.T) {
+	// mocknet hands out a stream on a connection that is already closed;
+	// no teardown will ever reset it, so orphaned must.
+	mn := mocknet.New()
+	t.Cleanup(func() { _ = mn.Close() })
+	a, err := mn.GenPeer()
+	require.NoError(t, err)
+	b, err := mn.GenPeer()
+	require.NoError(t, err)
+	require.NoError(t, mn.LinkAll())
+	c, err := a.Network().DialPeer(context.Background(), b.ID())
+	require.NoError(t, err)
+
+	open, err := c.NewStream(context.Background())
+	require.NoError(t, err)
+	assert.False(t, orphaned(open), "a stream of an open connection")
+	_, err = open.Write([]byte("x"))
+	require.NoError(t, err)
+
+	require.NoError(t, c.Close())
+	late, err := c.NewStream(context.Background())
+	require.NoError(t, err, "mocknet opens streams on closed connections")
+	assert.True(t, orphaned(late))
+	_, err = late.Write([]byte("x"))
+	assert.ErrorIs(t, err, network.ErrReset, "orphaned reset the stream")
+}

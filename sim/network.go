@@ -598,14 +598,40 @@ func (h *simHost) lag(s network.Stream) network.Stream {
 	return lag(s, h.nw.latency(h.idx, j))
 }
 
+// orphaned resets s and reports true if its connection is already closed.
+//
+// mocknet opens a stream on a connection without checking that it is open:
+// a stream opened while the connection is torn down (a node stops or
+// crashes) is missed by the teardown, so nothing ever resets it, and a
+// write to it blocks for good once the other end stops reading. A stream
+// is added to its connection before it is handed out, and a closing
+// connection is marked closed before the teardown lists its streams: so a
+// stream whose connection is not marked closed here will be reset by the
+// teardown, and one whose connection is marked closed is reset here.
+func orphaned(s network.Stream) bool {
+	if !s.Conn().IsClosed() {
+		return false
+	}
+	_ = s.Reset()
+	return true
+}
+
 // SetStreamHandler sets a handler that sees lagged streams.
 func (h *simHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
-	h.Host.SetStreamHandler(pid, func(s network.Stream) { handler(h.lag(s)) })
+	h.Host.SetStreamHandler(pid, func(s network.Stream) {
+		if !orphaned(s) {
+			handler(h.lag(s))
+		}
+	})
 }
 
 // SetStreamHandlerMatch sets a handler that sees lagged streams.
 func (h *simHost) SetStreamHandlerMatch(pid protocol.ID, match func(protocol.ID) bool, handler network.StreamHandler) {
-	h.Host.SetStreamHandlerMatch(pid, match, func(s network.Stream) { handler(h.lag(s)) })
+	h.Host.SetStreamHandlerMatch(pid, match, func(s network.Stream) {
+		if !orphaned(s) {
+			handler(h.lag(s))
+		}
+	})
 }
 
 // NewStream opens a stream, losing attempts with the link's loss
@@ -639,6 +665,9 @@ func (h *simHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID)
 	s, err := h.Host.NewStream(ctx, p, pids...)
 	if err != nil {
 		return nil, err
+	}
+	if orphaned(s) {
+		return nil, fmt.Errorf("sim: stream to %s: %w", p, network.ErrReset)
 	}
 	return h.lag(s), nil
 }
