@@ -196,7 +196,7 @@ func (r *queryRun) report(rctx, hard context.Context, out chan<- query.Result) {
 	}
 	if hard.Err() != nil {
 		select {
-		case out <- query.Result{Error: fmt.Errorf("store: query: %w", context.Cause(hard))}:
+		case out <- query.Result{Error: fmt.Errorf("store: query: %w", r.stopCause(hard))}:
 		default:
 		}
 		return
@@ -205,6 +205,21 @@ func (r *queryRun) report(rctx, hard context.Context, out chan<- query.Result) {
 	case out <- query.Result{Error: fmt.Errorf("store: query: %w", r.user.Err())}:
 	case <-hard.Done():
 	}
+}
+
+// stopCause is why hard ended: the error of the first stop signal (in the
+// order of r.stop) whose context is done, else hard's own cause. The
+// signals fire in goroutines of their own, so the first to cancel hard is
+// not always the first that happened: DB.Close ends the DB's context
+// before it discards open transactions, and a transaction's query must
+// then report ErrClosed, not ErrTxnDone.
+func (r *queryRun) stopCause(hard context.Context) error {
+	for _, s := range r.stop {
+		if s.ctx.Err() != nil {
+			return s.err
+		}
+	}
+	return context.Cause(hard)
 }
 
 // open creates the iterator and positions it on the first key.
