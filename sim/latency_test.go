@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -21,19 +22,26 @@ type arrival struct {
 	at time.Time
 }
 
-// lagPair returns a lagged stream from one mocknet host to another, with
-// no latency on the mocknet link itself, and the messages the other end
-// reads (msgLen bytes each) until the stream ends.
-func lagPair(t *testing.T, lat time.Duration, msgLen int) (network.Stream, <-chan arrival) {
+// linkedHosts returns two mocknet hosts with a link between them and no
+// connection yet; the network closes when the test ends.
+func linkedHosts(t *testing.T) (a, b host.Host) {
 	t.Helper()
 	mn := mocknet.New()
 	t.Cleanup(func() { _ = mn.Close() })
 	a, err := mn.GenPeer()
 	require.NoError(t, err)
-	b, err := mn.GenPeer()
+	b, err = mn.GenPeer()
 	require.NoError(t, err)
 	require.NoError(t, mn.LinkAll())
-	require.NoError(t, mn.ConnectAllButSelf())
+	return a, b
+}
+
+// lagPair returns a lagged stream from one mocknet host to another, with
+// no latency on the mocknet link itself, and the messages the other end
+// reads (msgLen bytes each) until the stream ends.
+func lagPair(t *testing.T, lat time.Duration, msgLen int) (network.Stream, <-chan arrival) {
+	t.Helper()
+	a, b := linkedHosts(t)
 	got := make(chan arrival, 1024)
 	b.SetStreamHandler(lagProto, func(s network.Stream) {
 		defer close(got)
@@ -121,13 +129,7 @@ func TestLaggedStreamWriteAfterClose(t *testing.T) {
 func TestOrphanedStreamIsReset(t *testing.T) {
 	// mocknet hands out a stream on a connection that is already closed;
 	// no teardown will ever reset it, so orphaned must.
-	mn := mocknet.New()
-	t.Cleanup(func() { _ = mn.Close() })
-	a, err := mn.GenPeer()
-	require.NoError(t, err)
-	b, err := mn.GenPeer()
-	require.NoError(t, err)
-	require.NoError(t, mn.LinkAll())
+	a, b := linkedHosts(t)
 	c, err := a.Network().DialPeer(context.Background(), b.ID())
 	require.NoError(t, err)
 
