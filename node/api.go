@@ -99,6 +99,16 @@ func (a *API) Register(name string, fn any) error {
 	return nil
 }
 
+// registerAll registers every method of methods (name to handler).
+func (a *API) registerAll(methods map[string]any) error {
+	for name, fn := range methods {
+		if err := a.Register(name, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Methods lists the registered method names, sorted.
 func (a *API) Methods() []string {
 	a.mu.Lock()

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/creachadair/jrpc2"
@@ -162,10 +161,5 @@ func (n *Node) registerDHTMethods() error {
 		},
 		"dht.routingTable": func(context.Context) (dht.TableInfo, error) { return n.dht.Table(), nil },
 	}
-	for name, fn := range methods {
-		if err := n.api.Register(name, fn); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-	}
-	return nil
+	return n.api.registerAll(methods)
 }

@@ -149,10 +149,5 @@ func (n *Node) registerGossipMethods() error {
 			return n.directoryEntry(e), nil
 		},
 	}
-	for name, fn := range methods {
-		if err := n.api.Register(name, fn); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-	}
-	return nil
+	return n.api.registerAll(methods)
 }

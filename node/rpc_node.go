@@ -147,9 +147,9 @@ func (n *Node) Connect(ctx context.Context, addr string) (PeerInfo, error) {
 
 // Disconnect closes every connection to the peer.
 func (n *Node) Disconnect(id string) (DisconnectResult, error) {
-	p, err := peer.Decode(id)
+	p, err := parsePeer(id)
 	if err != nil {
-		return DisconnectResult{}, invalidParams("peer %q is not a peer ID: %v", id, err)
+		return DisconnectResult{}, err
 	}
 	was := n.host.Network().Connectedness(p) == network.Connected
 	if err := n.host.Network().ClosePeer(p); err != nil {
@@ -192,12 +192,7 @@ func (n *Node) registerNodeMethods() error {
 			return bans, nil
 		},
 	}
-	for name, fn := range methods {
-		if err := n.api.Register(name, fn); err != nil {
-			return err
-		}
-	}
-	return nil
+	return n.api.registerAll(methods)
 }
 
 // BanParams are node.ban's parameters.
@@ -212,9 +207,9 @@ type BanParams struct {
 
 // Ban bans a peer, persists the ban and drops its connections.
 func (n *Node) Ban(ctx context.Context, p BanParams) (p2p.Ban, error) {
-	id, err := peer.Decode(p.Peer)
+	id, err := parsePeer(p.Peer)
 	if err != nil {
-		return p2p.Ban{}, invalidParams("peer %q is not a peer ID: %v", p.Peer, err)
+		return p2p.Ban{}, err
 	}
 	if p.Seconds < 0 {
 		return p2p.Ban{}, invalidParams("seconds %v is negative", p.Seconds)
@@ -232,9 +227,9 @@ func (n *Node) Ban(ctx context.Context, p BanParams) (p2p.Ban, error) {
 
 // Unban lifts a ban.
 func (n *Node) Unban(ctx context.Context, id string) error {
-	p, err := peer.Decode(id)
+	p, err := parsePeer(id)
 	if err != nil {
-		return invalidParams("peer %q is not a peer ID: %v", id, err)
+		return err
 	}
 	return n.host.Bans.Unban(ctx, p)
 }

@@ -32,10 +32,5 @@ func (n *Node) registerRelayMethods() error {
 			return d, nil
 		},
 	}
-	for name, fn := range methods {
-		if err := n.api.Register(name, fn); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-	}
-	return nil
+	return n.api.registerAll(methods)
 }

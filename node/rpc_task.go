@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/creachadair/jrpc2"
@@ -216,10 +215,5 @@ func (n *Node) registerTaskMethods() error {
 			return out, nil
 		},
 	}
-	for name, fn := range methods {
-		if err := n.api.Register(name, fn); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-	}
-	return nil
+	return n.api.registerAll(methods)
 }
