@@ -192,12 +192,13 @@ func (c Config) relayConfig(base lottery.ServiceConfig) (lottery.ServiceConfig, 
 		return base, fmt.Errorf("%w: relay.genesis %q: want RFC 3339, e.g. 2026-01-01T00:00:00Z", ErrConfig, c.Relay.Genesis)
 	}
 	base.Genesis = g
-	if l := time.Duration(c.Relay.EpochLength); l != base.EpochLength && l > 0 {
+	if l := time.Duration(c.Relay.EpochLength); l > 0 {
 		// Short epochs (devnets) keep lottery.SimConfig's proportions;
 		// longer ones lottery.DefaultConfig's windows.
 		base.EpochLength = l
 		if l < 2*time.Minute {
-			base.ClaimWindow, base.RevealWindow, base.MaxClockSkew = 2*l/5, l/5, l/200
+			sim := lottery.ScaledSimConfig(l)
+			base.ClaimWindow, base.RevealWindow, base.MaxClockSkew = sim.ClaimWindow, sim.RevealWindow, sim.MaxClockSkew
 		} else {
 			def := lottery.DefaultConfig()
 			base.ClaimWindow, base.RevealWindow, base.MaxClockSkew = def.ClaimWindow, def.RevealWindow, def.MaxClockSkew

@@ -3,6 +3,9 @@ package node
 import (
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/fog-compute/fog/mix/lottery"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,4 +63,27 @@ func TestInitRefusesExisting(t *testing.T) {
 	require.ErrorIs(t, err, ErrAlreadyInitialized)
 	_, err = DataDir(t.TempDir()).LoadConfig()
 	require.ErrorIs(t, err, ErrNotInitialized)
+}
+
+func TestRelayConfigWindows(t *testing.T) {
+	sim, def := lottery.SimConfig(), lottery.DefaultConfig()
+	tests := []struct {
+		epoch               time.Duration
+		claim, reveal, skew time.Duration
+	}{
+		{5 * time.Second, 2 * time.Second, time.Second, 25 * time.Millisecond}, // half a sim epoch
+		{sim.EpochLength, sim.ClaimWindow, sim.RevealWindow, sim.MaxClockSkew},
+		{30 * time.Minute, def.ClaimWindow, def.RevealWindow, def.MaxClockSkew},
+	}
+	for _, tc := range tests {
+		t.Run(tc.epoch.String(), func(t *testing.T) {
+			c := DefaultConfig()
+			c.Relay.EpochLength = Duration(tc.epoch)
+			got, err := c.relayConfig(lottery.DefaultServiceConfig())
+			require.NoError(t, err)
+			assert.Equal(t, tc.epoch, got.EpochLength)
+			assert.Equal(t, []time.Duration{tc.claim, tc.reveal, tc.skew}, []time.Duration{got.ClaimWindow, got.RevealWindow, got.MaxClockSkew})
+			require.NoError(t, got.Config.Validate())
+		})
+	}
 }

@@ -87,9 +87,9 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	rc := lottery.SimServiceConfig()
 	rc.NetworkID = "sim"
 	rc.TargetRelays = s.TargetRelays
-	if s.EpochLength > 0 && s.EpochLength != rc.EpochLength {
-		l := s.EpochLength
-		rc.EpochLength, rc.ClaimWindow, rc.RevealWindow, rc.MaxClockSkew = l, 2*l/5, l/5, l/200
+	if l := s.EpochLength; l > 0 {
+		sc := lottery.ScaledSimConfig(l)
+		rc.EpochLength, rc.ClaimWindow, rc.RevealWindow, rc.MaxClockSkew = l, sc.ClaimWindow, sc.RevealWindow, sc.MaxClockSkew
 	}
 	// Epoch 0 starts once the network has probably booted; epochs that
 	// start during a slower boot are simply not measured.
@@ -120,17 +120,12 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 		return res, err
 	}
 	res.BootSeconds = time.Since(bootStart).Seconds()
-	first, _ := rc.EpochAt(time.Now())
-	if time.Now().Before(rc.Genesis) {
-		first = 0
-	}
+	first, _ := rc.EpochAt(time.Now()) // 0 before genesis
 	first += 2
 	var services []*lottery.Service
 	for _, nd := range nw.Nodes() {
 		services = append(services, nd.Running().Lottery())
 	}
-	var verified0 uint64
-	var busyT0 time.Duration
 	wait := time.Until(rc.EpochStart(first))
 	progress.Phase(fmt.Sprintf("waiting for epoch %d", first), int(wait/time.Second)+1)
 	if wait > rc.EpochLength/2 {
@@ -138,11 +133,7 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 			return res, err
 		}
 	}
-	for _, sv := range services {
-		st := sv.Stats()
-		verified0 += st.ClaimsVerified
-		busyT0 += st.VerifyTime
-	}
+	verified0, busy0 := verifyStats(services)
 	measureStart := time.Now()
 	progress.Phase("measuring epochs", s.Epochs)
 	res.AllAgree = true
@@ -161,20 +152,25 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 			return res, ctx.Err()
 		}
 	}
-	var verified uint64
-	var busy time.Duration
+	verified, busy := verifyStats(services)
+	res.ClaimsVerified = verified - verified0
+	if el := time.Since(measureStart).Seconds(); el > 0 {
+		res.ClaimsPerSecond = float64(res.ClaimsVerified) / el
+	}
+	if b := (busy - busy0).Seconds(); b > 0 {
+		res.ClaimsPerCoreSecond = float64(res.ClaimsVerified) / b
+	}
+	res.RunSeconds = time.Since(begin).Seconds()
+	return res, nil
+}
+
+// verifyStats sums the claims the services verified and the time they spent
+// verifying them.
+func verifyStats(services []*lottery.Service) (verified uint64, busy time.Duration) {
 	for _, sv := range services {
 		st := sv.Stats()
 		verified += st.ClaimsVerified
 		busy += st.VerifyTime
 	}
-	res.ClaimsVerified = verified - verified0
-	if el := time.Since(measureStart).Seconds(); el > 0 {
-		res.ClaimsPerSecond = float64(res.ClaimsVerified) / el
-	}
-	if b := (busy - busyT0).Seconds(); b > 0 {
-		res.ClaimsPerCoreSecond = float64(res.ClaimsVerified) / b
-	}
-	res.RunSeconds = time.Since(begin).Seconds()
-	return res, nil
+	return verified, busy
 }

@@ -111,6 +111,20 @@ func SimConfig() Config {
 	return c
 }
 
+// ScaledSimConfig is SimConfig with epochs of length l and the claim
+// window, reveal window and clock skew scaled in proportion (devnets and
+// simulations with other short epochs).
+func ScaledSimConfig(l time.Duration) Config {
+	c := SimConfig()
+	// in ms, so that a window times l cannot overflow
+	scale := func(d time.Duration) time.Duration {
+		return time.Duration(d.Milliseconds()) * l / time.Duration(c.EpochLength.Milliseconds())
+	}
+	c.ClaimWindow, c.RevealWindow, c.MaxClockSkew = scale(c.ClaimWindow), scale(c.RevealWindow), scale(c.MaxClockSkew)
+	c.EpochLength = l
+	return c
+}
+
 // Validate checks every field and returns an error wrapping ErrConfig that
 // names the first bad one.
 func (c Config) Validate() error { return c.validate("") }
