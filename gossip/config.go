@@ -289,7 +289,7 @@ func DefaultConfig() Config {
 			Rate:       0.5,              // 2.5× the honest maximum of one advert per MinGap (5 s)
 			Burst:      3,                // a restart right after a change-triggered advert
 			MaxAuthors: 50_000,           // as many as the directory holds
-			Weight:     1,                // the only topic so far
+			Weight:     1,                // as the lottery topic: both matter alike
 		},
 		Advert: AdvertConfig{
 			Interval:        30 * time.Second,

@@ -69,21 +69,32 @@ func FuzzDecodeReveal(f *testing.F) {
 // FuzzReceive feeds arbitrary messages to a State in the middle of an
 // epoch's claim window, with a valid claim already in its directory: it must
 // never panic, every verdict must come with a sentinel error (or none for a
-// plain Accept), and whatever it accepts must verify on its own.
+// plain Accept), and whatever it accepts must verify on its own. The
+// service's path (decodeWire, then receiveMsg with the decoded message)
+// must judge every message decodeWire accepts as Receive does.
 func FuzzReceive(f *testing.F) {
 	f.Add([]byte{kindClaim})
 	f.Add([]byte{kindReveal})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fx := newClaimFixture(t)
-		s, err := New(fx.cfg, fx.stake, nil, GenesisCheckpoint(fx.cfg), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
 		now := fx.cfg.EpochStart(0).Add(fx.cfg.ClaimWindow / 2)
-		if v, err := s.Receive(now, mustEncode(t, fx.claim)); v != Accept || err != nil {
-			t.Fatalf("fixture claim: %v %v", v, err)
+		newState := func() *State {
+			s, err := New(fx.cfg, fx.stake, nil, GenesisCheckpoint(fx.cfg), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := s.Receive(now, mustEncode(t, fx.claim)); v != Accept || err != nil {
+				t.Fatalf("fixture claim: %v %v", v, err)
+			}
+			return s
 		}
-		v, err := s.Receive(now, b)
+		v, err := newState().Receive(now, b)
+		if m, derr := decodeWire(b); derr == nil {
+			v2, err2 := newState().receiveMsg(now, m)
+			if v2 != v || (err2 == nil) != (err == nil) || (err != nil && err.Error() != err2.Error()) {
+				t.Fatalf("Receive: %v %v; receiveMsg of the decoded message: %v %v", v, err, v2, err2)
+			}
+		}
 		switch v {
 		case Accept:
 			if err != nil && !errors.Is(err, ErrEquivocation) {

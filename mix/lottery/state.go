@@ -375,25 +375,21 @@ func (s *State) drainPending(e uint64, kind byte) {
 // the claimant. Messages up to 2*MaxClockSkew early are buffered (Ignore,
 // ErrEarly) and checked when their phase begins.
 func (s *State) Receive(now time.Time, data []byte) (Verdict, error) {
-	if len(data) > s.cfg.MaxMessageSize {
-		return Reject, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(data), s.cfg.MaxMessageSize)
-	}
-	s.advance(now, false)
-	return s.receive(now, data)
+	return s.receiveMsg(now, &wireMsg{data: data})
 }
 
-// receiveMsg is Receive for a message gossip's validator chain already
-// decoded (decodeWire): it checks the claim or reveal without decoding the
-// bytes again.
+// receiveMsg is Receive for a message that gossip's validator chain may
+// already have decoded (decodeWire): a decoded claim or reveal is checked
+// without decoding its bytes again; anything else is decoded here.
 func (s *State) receiveMsg(now time.Time, m *wireMsg) (Verdict, error) {
 	if len(m.data) > s.cfg.MaxMessageSize {
 		return Reject, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(m.data), s.cfg.MaxMessageSize)
 	}
 	s.advance(now, false)
 	switch {
-	case m.kind == kindClaim && m.claim != nil:
+	case m.claim != nil:
 		return s.receiveClaim(now, m.claim, m.data)
-	case m.kind == kindReveal && m.reveal != nil:
+	case m.reveal != nil:
 		return s.receiveReveal(now, m.reveal, m.data)
 	}
 	return s.receive(now, m.data)
