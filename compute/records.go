@@ -30,7 +30,7 @@ const specVersion = 1
 //
 //	version byte (1) | flags byte (1: crash policy fail)
 //	replicas, quorum, max price, deadline (unix ms) uvarint
-//	priority zigzag uvarint | strategy string | task (runner.EncodeTask)
+//	priority (zigzag) varint | strategy string | task (runner.EncodeTask)
 func encodeSpec(s *Spec) ([]byte, error) {
 	task, err := runner.EncodeTask(runner.Task{Spec: s.wasm()})
 	if err != nil {
@@ -46,7 +46,7 @@ func encodeSpec(s *Spec) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(s.Quorum))
 	b = binary.AppendUvarint(b, s.MaxPrice)
 	b = binary.AppendUvarint(b, unixMilli(s.Deadline))
-	b = binary.AppendUvarint(b, zigzag(s.Priority))
+	b = binary.AppendVarint(b, int64(s.Priority))
 	b = binenc.AppendString(b, string(s.Strategy))
 	return binenc.AppendBytes(b, task), nil
 }
@@ -70,7 +70,7 @@ func decodeSpec(b []byte) (Spec, error) {
 	s.Quorum = int(min(d.Uvarint(), MaxReplicas+1))
 	s.MaxPrice = d.Uvarint()
 	s.Deadline = d.time()
-	s.Priority = unzigzag(d.Uvarint(), d)
+	s.Priority = d.priority()
 	s.Strategy = Strategy(d.String(32))
 	task := d.Bytes()
 	d.End()

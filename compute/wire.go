@@ -231,7 +231,7 @@ func (m *SubmitMsg) encodeTask() ([]byte, error) {
 
 func (m *SubmitMsg) appendBody(b []byte) []byte {
 	b = binenc.AppendString(b, m.TaskID)
-	b = binary.AppendUvarint(b, zigzag(m.Priority))
+	b = binary.AppendVarint(b, int64(m.Priority))
 	var crash byte
 	if m.CrashPolicy == CrashFail {
 		crash = 1
@@ -465,7 +465,7 @@ func decodeBody(t MsgType, body []byte) (Message, error) {
 	switch t {
 	case TypeSubmit:
 		s := &SubmitMsg{TaskID: d.taskID()}
-		s.Priority = unzigzag(d.Uvarint(), d)
+		s.Priority = d.priority()
 		switch d.Byte() {
 		case 0:
 			s.CrashPolicy = CrashRerun
@@ -547,17 +547,6 @@ func decodeBody(t MsgType, body []byte) (Message, error) {
 	return m, nil
 }
 
-func zigzag(v int32) uint64 { return uint64(uint32(v<<1) ^ uint32(v>>31)) }
-
-func unzigzag(u uint64, d reader) int32 {
-	if u > math.MaxUint32 {
-		d.Fail("priority exceeds 32 bits")
-		return 0
-	}
-	x := uint32(u)
-	return int32(x>>1) ^ -int32(x&1)
-}
-
 func unixMilli(t time.Time) uint64 {
 	if t.IsZero() || t.UnixMilli() <= 0 {
 		return 0
@@ -574,6 +563,16 @@ func (d *reader) taskID() string {
 		d.Fail("invalid task ID")
 	}
 	return s
+}
+
+// priority reads a priority, a zigzag varint that must fit in 32 bits.
+func (d *reader) priority() int32 {
+	v := d.Varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.Fail("priority exceeds 32 bits")
+		return 0
+	}
+	return int32(v)
 }
 
 // time reads a time in unix milliseconds, 0 being the zero time.

@@ -20,14 +20,6 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
-// The local throughput targets: a minimal task (compute/wasm/testdata/
-// minimal.wasm, 138 bytes, compiled once) goes through enqueue, claim, run
-// and completion, every state change synced to disk, at 2,000 tasks/s or
-// more on 2 cores, and costs at most 1.5× running it directly with wazero on
-// the same cores. Run:
-//
-//	go test -run '^$' -bench 'LocalThroughput|DirectWazero' -count 5 ./compute/runner/
-//
 // runInBackground runs rn until the returned function is called, which
 // stops it and checks that Run returned no error.
 func runInBackground(tb testing.TB, ctx context.Context, rn *runner.Runner) (stop func()) {
@@ -40,6 +32,14 @@ func runInBackground(tb testing.TB, ctx context.Context, rn *runner.Runner) (sto
 	}
 }
 
+// The local throughput targets: a minimal task (compute/wasm/testdata/
+// minimal.wasm, 138 bytes, compiled once) goes through enqueue, claim, run
+// and completion, every state change synced to disk, at 2,000 tasks/s or
+// more on 2 cores, and costs at most 1.5× running it directly with wazero on
+// the same cores. Run:
+//
+//	go test -run '^$' -bench 'LocalThroughput|DirectWazero' -count 5 ./compute/runner/
+//
 // BenchmarkLocalThroughput reports, per sub-benchmark:
 //
 //   - tasks/s: tasks completed per second of wall time, with "inflight"
