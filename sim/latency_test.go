@@ -59,7 +59,7 @@ func lagPair(t *testing.T, lat time.Duration, msgLen int) (network.Stream, <-cha
 	return lag(s, lat), got
 }
 
-func TestLaggedStreamDelaysAndPipelines(t *testing.T) {
+func TestLaggedStreamDelaysInOrder(t *testing.T) {
 	const lat, n = 100 * time.Millisecond, 20
 	s, got := lagPair(t, lat, 1024)
 	sent := make([]time.Time, n)

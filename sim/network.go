@@ -616,22 +616,23 @@ func orphaned(s network.Stream) bool {
 	return true
 }
 
-// SetStreamHandler sets a handler that sees lagged streams.
-func (h *simHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
-	h.Host.SetStreamHandler(pid, func(s network.Stream) {
+// handle wraps handler to see lagged streams, and none that are orphaned.
+func (h *simHost) handle(handler network.StreamHandler) network.StreamHandler {
+	return func(s network.Stream) {
 		if !orphaned(s) {
 			handler(h.lag(s))
 		}
-	})
+	}
+}
+
+// SetStreamHandler sets a handler that sees lagged streams.
+func (h *simHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	h.Host.SetStreamHandler(pid, h.handle(handler))
 }
 
 // SetStreamHandlerMatch sets a handler that sees lagged streams.
 func (h *simHost) SetStreamHandlerMatch(pid protocol.ID, match func(protocol.ID) bool, handler network.StreamHandler) {
-	h.Host.SetStreamHandlerMatch(pid, match, func(s network.Stream) {
-		if !orphaned(s) {
-			handler(h.lag(s))
-		}
-	})
+	h.Host.SetStreamHandlerMatch(pid, match, h.handle(handler))
 }
 
 // NewStream opens a stream, losing attempts with the link's loss
@@ -653,12 +654,8 @@ func (h *simHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID)
 			if attempt == 2 {
 				return nil, fmt.Errorf("%w: %s to %s", ErrLost, h.ID(), p)
 			}
-			t := time.NewTimer(rto)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-t.C:
+			if err := sleepCtx(ctx, rto); err != nil {
+				return nil, err
 			}
 		}
 	}

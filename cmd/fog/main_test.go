@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
 )
@@ -327,12 +328,13 @@ func TestDHTCommands(t *testing.T) {
 	out, _, err = fog(t, ctx, "relay", "status", "--path", p0)
 	require.NoError(t, err)
 	assert.Contains(t, out, "network fog, candidate")
-	var rst struct {
-		Current struct{ Epoch uint64 } `json:"current"`
-	}
+	var rst lottery.Status
 	out, _, err = fog(t, ctx, "relay", "status", "--path", p0, "--json")
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal([]byte(out), &rst))
+	assert.Equal(t, "fog", rst.NetworkID)
+	assert.True(t, rst.Candidate)
+	assert.Equal(t, rst.Current.Epoch+1, rst.Next.Epoch)
 	_, _, err = fog(t, ctx, "relay", "ls", "123456789", "--path", p0)
 	require.Error(t, err, "no directory for a far epoch")
 	_, _, err = fog(t, ctx, "relay", "ls", "x", "--path", p0)

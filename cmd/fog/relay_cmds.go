@@ -62,7 +62,7 @@ Stand as a candidate with relay.candidate = true in config.toml.`,
 					fmt.Fprintln(w, "wins: none kept")
 				}
 				for _, win := range st.Wins {
-					fmt.Fprintf(w, "won epoch %d: layer %d, %d seats, mix key %s…\n", win.Epoch, win.Layer, win.Seats, win.MixKey[:min(16, len(win.MixKey))])
+					fmt.Fprintf(w, "won epoch %d: layer %d, %d seats, mix key %s…\n", win.Epoch, win.Layer, win.Seats, shortHash(win.MixKey))
 				}
 				fmt.Fprintf(w, "claims verified %d, accepted %d\n", st.Stats.ClaimsVerified, st.Stats.ClaimsAccepted)
 				return nil
