@@ -94,11 +94,10 @@ func (r *queryRun) run(rctx context.Context, out chan<- query.Result) {
 
 	// hard stops the query without anyone waiting for a reason: the
 	// consumer is gone, or the DB/Txn is going away.
-	hard, cancelHard := context.WithCancelCause(rctx)
-	defer cancelHard(nil)
+	hard, cancelHard := context.WithCancel(rctx)
+	defer cancelHard()
 	for _, s := range r.stop {
-		err := s.err
-		defer context.AfterFunc(s.ctx, func() { cancelHard(err) })()
+		defer context.AfterFunc(s.ctx, cancelHard)()
 	}
 	// The caller's context also stops the query, and that is reported.
 	stopped := func() bool { return hard.Err() != nil || r.user.Err() != nil }
@@ -196,7 +195,7 @@ func (r *queryRun) report(rctx, hard context.Context, out chan<- query.Result) {
 	}
 	if hard.Err() != nil {
 		select {
-		case out <- query.Result{Error: fmt.Errorf("store: query: %w", r.stopCause(hard))}:
+		case out <- query.Result{Error: fmt.Errorf("store: query: %w", r.stopCause())}:
 		default:
 		}
 		return
@@ -207,19 +206,18 @@ func (r *queryRun) report(rctx, hard context.Context, out chan<- query.Result) {
 	}
 }
 
-// stopCause is why hard ended: the error of the first stop signal (in the
-// order of r.stop) whose context is done, else hard's own cause. The
-// signals fire in goroutines of their own, so the first to cancel hard is
-// not always the first that happened: DB.Close ends the DB's context
-// before it discards open transactions, and a transaction's query must
-// then report ErrClosed, not ErrTxnDone.
-func (r *queryRun) stopCause(hard context.Context) error {
+// stopCause is why the query stopped early: the error of the first stop
+// signal, in the order of r.stop, whose context is done. It is derived
+// when asked rather than recorded by whichever signal fires first: a
+// transaction's context is a child of the DB's, so DB.Close ends both at
+// once, and the query must then report ErrClosed, not ErrTxnDone.
+func (r *queryRun) stopCause() error {
 	for _, s := range r.stop {
 		if s.ctx.Err() != nil {
 			return s.err
 		}
 	}
-	return context.Cause(hard)
+	return context.Canceled
 }
 
 // open creates the iterator and positions it on the first key.
