@@ -7,13 +7,13 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/cputime"
 	"github.com/fog-compute/fog/store"
 	"github.com/stretchr/testify/require"
 	"github.com/tetratelabs/wazero"
@@ -167,15 +167,10 @@ func localThroughput(b *testing.B, inflight, prefetch int) {
 	}
 }
 
-// cpuTime is the CPU time (user and system) the process has used: with
-// other work on the machine, it measures the cost of a task better than
-// the wall clock does.
+// cpuTime is the CPU time the process has used (see package cputime).
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	t, _ := cputime.Process()
+	return t
 }
 
 // zeroReader is a free random source for direct wazero: its default (a
