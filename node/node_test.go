@@ -439,20 +439,25 @@ func TestTasksOverRPC(t *testing.T) {
 		method string
 		params any
 		code   jrpc2.Code
+		says   string // in the message
 	}{
-		{"no module", "task.submit", TaskSubmitParams{}, jrpc2.InvalidParams},
-		{"not wasm", "task.submit", TaskSubmitParams{Module: []byte("not wasm")}, jrpc2.InvalidParams},
-		{"bad strategy", "task.submit", TaskSubmitParams{Module: echo, Strategy: "random"}, jrpc2.InvalidParams},
-		{"bad module id", "task.submit", TaskSubmitParams{ModuleID: "abc"}, jrpc2.InvalidParams},
-		{"unknown task", "task.status", TaskIDParams{ID: "0000000000000000000000000000000000"}, CodeNotFound},
-		{"bad task id", "task.status", TaskIDParams{ID: "x/y"}, jrpc2.InvalidParams},
-		{"bad state", "task.list", TaskListParams{State: "sleeping"}, jrpc2.InvalidParams},
+		{"no module", "task.submit", TaskSubmitParams{}, jrpc2.InvalidParams, "required"},
+		{"not wasm", "task.submit", TaskSubmitParams{Module: []byte("not wasm")}, jrpc2.InvalidParams, "wasm"},
+		{"bad strategy", "task.submit", TaskSubmitParams{Module: echo, Strategy: "random"}, jrpc2.InvalidParams, "Strategy"},
+		// the spec is checked before the module is compiled
+		{"bad strategy, not wasm", "task.submit", TaskSubmitParams{Module: []byte("not wasm"), Strategy: "random"}, jrpc2.InvalidParams, "Strategy"},
+		{"bad crash policy", "task.submit", TaskSubmitParams{Module: echo, CrashPolicy: "retry"}, jrpc2.InvalidParams, "CrashPolicy"},
+		{"bad module id", "task.submit", TaskSubmitParams{ModuleID: "abc"}, jrpc2.InvalidParams, "module_id"},
+		{"unknown task", "task.status", TaskIDParams{ID: "0000000000000000000000000000000000"}, CodeNotFound, "not found"},
+		{"bad task id", "task.status", TaskIDParams{ID: "x/y"}, jrpc2.InvalidParams, "task ID"},
+		{"bad state", "task.list", TaskListParams{State: "sleeping"}, jrpc2.InvalidParams, "sleeping"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := c.Call(ctx, tc.method, tc.params, nil)
 			require.ErrorAs(t, err, &je)
 			assert.Equal(t, tc.code, je.Code, je.Message)
+			assert.Contains(t, je.Message, tc.says)
 		})
 	}
 }

@@ -87,7 +87,6 @@ func (p TaskSubmitParams) spec() (compute.Spec, error) {
 		},
 		Clock: p.Clock, Random: p.Random, Scratch: p.Scratch,
 		Replicas: p.Replicas, Quorum: p.Quorum, MaxPrice: p.MaxPrice, Priority: p.Priority,
-		// Submit checks these (and the limits) with compute.Spec.Validate.
 		Strategy: compute.Strategy(p.Strategy), CrashPolicy: compute.CrashPolicy(p.CrashPolicy),
 	}
 	switch {
@@ -105,8 +104,16 @@ func (p TaskSubmitParams) spec() (compute.Spec, error) {
 		}
 		s.Module = id
 	}
+	if len(p.Module) > 0 {
+		s.Module = wasm.IDOf(p.Module)
+	}
 	if p.DeadlineSeconds > 0 {
 		s.Deadline = time.Now().Add(time.Duration(p.DeadlineSeconds * float64(time.Second)))
+	}
+	// Check the whole spec now, so that a mistake (an unknown strategy,
+	// say) costs no compilation of the module.
+	if err := s.Validate(); err != nil {
+		return s, taskError(err)
 	}
 	return s, nil
 }
@@ -151,7 +158,7 @@ func (n *Node) registerTaskMethods() error {
 			if len(p.Module) > 0 {
 				// Refuse what could never run before it enters the queue (and
 				// warm this node's cache of compiled modules on the way).
-				if spec.Module, err = n.exec.Compile(ctx, p.Module); err != nil {
+				if _, err = n.exec.Compile(ctx, p.Module); err != nil {
 					return TaskSubmitResult{}, taskError(err)
 				}
 			}
