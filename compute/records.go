@@ -131,26 +131,29 @@ type outcomeRecord struct {
 	Output      []byte    `json:"-"`
 }
 
+// encodeWithTail stores meta as JSON with its uvarint length, then tail
+// as it is (an output, which JSON would inflate by a third).
 func encodeWithTail(meta any, tail []byte) ([]byte, error) {
 	j, err := json.Marshal(meta)
 	if err != nil {
 		return nil, fmt.Errorf("compute: encode record: %w", err)
 	}
-	b := make([]byte, 0, binary.MaxVarintLen64+len(j)+len(tail))
-	b = binary.AppendUvarint(b, uint64(len(j)))
-	b = append(b, j...)
-	return append(b, tail...), nil
+	return append(binenc.AppendBytes(make([]byte, 0, binary.MaxVarintLen64+len(j)+len(tail)), j), tail...), nil
 }
 
+// decodeWithTail decodes encodeWithTail's output into meta and returns
+// the tail (aliasing b; nil if empty). The length must be minimal, so that
+// a record has one encoding.
 func decodeWithTail(b []byte, meta any) (tail []byte, err error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)-k) {
-		return nil, fmt.Errorf("compute: record: bad length")
-	}
-	if err := json.Unmarshal(b[k:k+int(n)], meta); err != nil {
+	d := binenc.NewReader(b, ErrMalformed)
+	j := d.Bytes()
+	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("compute: record: %w", err)
 	}
-	if tail = b[k+int(n):]; len(tail) == 0 {
+	if err := json.Unmarshal(j, meta); err != nil {
+		return nil, fmt.Errorf("compute: record: %w", err)
+	}
+	if tail = d.Rest(); len(tail) == 0 {
 		tail = nil
 	}
 	return tail, nil

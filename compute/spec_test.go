@@ -1,6 +1,8 @@
 package compute
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -107,6 +109,13 @@ func TestRecordsRoundTrip(t *testing.T) {
 	assert.Equal(t, o, ob)
 	_, err = decodeOutcome([]byte{200})
 	assert.Error(t, err)
+	// a length written in more bytes than it needs is not the record's
+	// encoding
+	_, k := binary.Uvarint(b)
+	long := append(append(bytes.Clone(b[:k]), 0), b[k:]...)
+	long[k-1] |= 0x80
+	_, err = decodeOutcome(long)
+	assert.ErrorIs(t, err, ErrMalformed)
 }
 
 func TestConfigValidate(t *testing.T) {
