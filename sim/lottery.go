@@ -126,12 +126,10 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	for _, nd := range nw.Nodes() {
 		services = append(services, nd.Running().Lottery())
 	}
-	wait := time.Until(rc.EpochStart(first))
-	progress.Phase(fmt.Sprintf("waiting for epoch %d", first), int(wait/time.Second)+1)
-	if wait > rc.EpochLength/2 {
-		if err := sleepCtx(ctx, wait-rc.EpochLength/2); err != nil {
-			return res, err
-		}
+	// Measuring starts half an epoch before the first measured one.
+	wait := time.Until(rc.EpochStart(first)) - rc.EpochLength/2
+	if err := waitSeconds(ctx, fmt.Sprintf("waiting for epoch %d", first), wait, progress); err != nil {
+		return res, err
 	}
 	verified0, busy0 := verifyStats(services)
 	measureStart := time.Now()
