@@ -404,3 +404,19 @@ func TestTaskCommands(t *testing.T) {
 	_, _, err = fog(t, ctx, "task", "submit", filepath.Join(t.TempDir(), "missing.wasm"), "--path", p0)
 	require.Error(t, err)
 }
+
+func TestHumanDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{1400 * time.Millisecond, "1s"},
+		{45 * time.Second, "45s"},
+		{time.Minute, "1m"},
+		{150 * time.Second, "2m30s"},
+		{3*time.Hour + 5*time.Minute + 10*time.Second, "3h05m"},
+	} {
+		assert.Equal(t, tc.want, humanDuration(tc.d), "%v", tc.d)
+	}
+}

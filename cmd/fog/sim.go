@@ -45,14 +45,16 @@ type simFlags struct {
 	timeout time.Duration
 }
 
-func (f *simFlags) register(cmd *cobra.Command, nodes int) {
-	cmd.Flags().IntVar(&f.nodes, "nodes", nodes, "number of nodes")
-	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed of every random choice")
+// register adds the shared flags, with the defaults of def, the network of
+// the scenario's default.
+func (f *simFlags) register(cmd *cobra.Command, def sim.Config) {
+	cmd.Flags().IntVar(&f.nodes, "nodes", def.Nodes, "number of nodes")
+	cmd.Flags().Uint64Var(&f.seed, "seed", def.Seed, "seed of every random choice")
 	cmd.Flags().StringVar(&f.out, "out", "", "directory to write the JSON result and PNG plots to")
-	cmd.Flags().DurationVar(&f.latMin, "latency-min", 20*time.Millisecond, "least one-way link latency")
-	cmd.Flags().DurationVar(&f.latMax, "latency-max", 120*time.Millisecond, "greatest one-way link latency")
-	cmd.Flags().Float64Var(&f.loss, "loss", 0, "probability that a request on a link is lost (retried after a timeout)")
-	cmd.Flags().Float64Var(&f.bw, "bandwidth", 0, "bandwidth of every link in bytes per second (0: unlimited)")
+	cmd.Flags().DurationVar(&f.latMin, "latency-min", def.Links.LatencyMin, "least one-way link latency")
+	cmd.Flags().DurationVar(&f.latMax, "latency-max", def.Links.LatencyMax, "greatest one-way link latency")
+	cmd.Flags().Float64Var(&f.loss, "loss", def.Links.Loss, "probability that a request on a link is lost (retried after a timeout)")
+	cmd.Flags().Float64Var(&f.bw, "bandwidth", def.Links.Bandwidth, "bandwidth of every link in bytes per second (0: unlimited)")
 	cmd.Flags().BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", time.Hour, "give up after this long")
 }
@@ -255,11 +257,12 @@ func (a *app) simDHTCmd() *cobra.Command {
 			})
 		},
 	}
-	f.register(cmd, 50)
-	cmd.Flags().Float64Var(&churn, "churn", 0, "fraction of nodes that leave per minute (each returns after 30 s; half crash, half stop)")
-	cmd.Flags().BoolVar(&partition, "partition", false, "split the network in two for 30 s, heal it, and measure cross-cut lookups for 60 s")
-	cmd.Flags().IntVar(&lookups, "lookups", 1000, "number of lookups")
-	cmd.Flags().DurationVar(&duration, "duration", 2*time.Minute, "with --churn: how long the lookups are spread over")
+	def := sim.DefaultDHTScenario(50)
+	f.register(cmd, def.Network)
+	cmd.Flags().Float64Var(&churn, "churn", def.Churn, fmt.Sprintf("fraction of nodes that leave per minute (each returns after %s; half crash, half stop)", humanDuration(def.ChurnDowntime)))
+	cmd.Flags().BoolVar(&partition, "partition", def.Partition, fmt.Sprintf("split the network in two for %s, heal it, and measure cross-cut lookups for %s", humanDuration(def.PartitionFor), humanDuration(def.RecoveryWindow)))
+	cmd.Flags().IntVar(&lookups, "lookups", def.Lookups, "number of lookups")
+	cmd.Flags().DurationVar(&duration, "duration", def.Duration, "with --churn: how long the lookups are spread over")
 	return cmd
 }
 
@@ -314,10 +317,11 @@ func (a *app) simGossipCmd() *cobra.Command {
 			})
 		},
 	}
-	f.register(cmd, 50)
-	cmd.Flags().IntVar(&attackers, "attackers", 0, "hostile hosts flooding invalid, oversized and replayed messages")
-	cmd.Flags().IntVar(&targets, "attack-targets", 8, "honest nodes each attacker connects to")
-	cmd.Flags().IntVar(&rounds, "rounds", 4, "advert intervals to measure")
+	def := sim.DefaultGossipScenario(50)
+	f.register(cmd, def.Network)
+	cmd.Flags().IntVar(&attackers, "attackers", def.Attackers, "hostile hosts flooding invalid, oversized and replayed messages")
+	cmd.Flags().IntVar(&targets, "attack-targets", def.AttackTargets, "honest nodes each attacker connects to")
+	cmd.Flags().IntVar(&rounds, "rounds", def.Rounds, "advert intervals to measure")
 	cmd.Flags().DurationVar(&interval, "interval", 0, "advert interval of every node (default: nodes × 100 ms, at least 5s, so that the network publishes 10 adverts/s)")
 	return cmd
 }
@@ -355,12 +359,13 @@ func (a *app) simComputeCmd() *cobra.Command {
 			})
 		},
 	}
-	f.register(cmd, 50)
-	cmd.Flags().Float64Var(&churn, "churn", 0, "fraction of nodes that leave per minute (each returns after 30 s; half crash, half stop)")
-	cmd.Flags().IntVar(&tasks, "tasks", 500, "tasks to submit")
-	cmd.Flags().IntVar(&replicas, "replicas", 1, "providers per task")
-	cmd.Flags().DurationVar(&duration, "duration", 2*time.Minute, "how long submissions are spread over")
-	cmd.Flags().DurationVar(&deadline, "deadline", time.Minute, "each task's deadline after its submission")
+	def := sim.DefaultComputeScenario(50)
+	f.register(cmd, def.Network)
+	cmd.Flags().Float64Var(&churn, "churn", def.Churn, fmt.Sprintf("fraction of nodes that leave per minute (each returns after %s; half crash, half stop)", humanDuration(def.ChurnDowntime)))
+	cmd.Flags().IntVar(&tasks, "tasks", def.Tasks, "tasks to submit")
+	cmd.Flags().IntVar(&replicas, "replicas", def.Replicas, "providers per task")
+	cmd.Flags().DurationVar(&duration, "duration", def.Duration, "how long submissions are spread over")
+	cmd.Flags().DurationVar(&deadline, "deadline", def.Deadline, "each task's deadline after its submission")
 	return cmd
 }
 
@@ -397,11 +402,12 @@ func (a *app) simLotteryCmd() *cobra.Command {
 			})
 		},
 	}
-	f.register(cmd, 100)
+	def := sim.DefaultLotteryScenario(100)
+	f.register(cmd, def.Network)
 	cmd.Flags().IntVar(&candidates, "candidates", 0, "how many nodes stand for election (default: all)")
-	cmd.Flags().IntVar(&relays, "relays", 30, "target relay seats per epoch (R)")
-	cmd.Flags().IntVar(&epochs, "epochs", 5, "epochs to measure")
-	cmd.Flags().DurationVar(&epoch, "epoch", 10*time.Second, "epoch length")
-	cmd.Flags().BoolVar(&static, "static", false, "fix the candidate set in config instead of candidates announcing themselves")
+	cmd.Flags().IntVar(&relays, "relays", def.TargetRelays, "target relay seats per epoch (R)")
+	cmd.Flags().IntVar(&epochs, "epochs", def.Epochs, "epochs to measure")
+	cmd.Flags().DurationVar(&epoch, "epoch", def.EpochLength, "epoch length")
+	cmd.Flags().BoolVar(&static, "static", def.Static, "fix the candidate set in config instead of candidates announcing themselves")
 	return cmd
 }
