@@ -4,12 +4,10 @@ import (
 	"context"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/fog-compute/fog/compute/queue"
-	"github.com/fog-compute/fog/internal/cputime"
+	"github.com/fog-compute/fog/compute/queue/queuetest"
 	"github.com/fog-compute/fog/store"
 	"github.com/stretchr/testify/require"
 )
@@ -75,29 +73,9 @@ func cycle(b *testing.B, onDisk bool, inflight int) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, _ := cputime.Process()
-	start := time.Now()
-	var next atomic.Int64
-	var clients sync.WaitGroup
-	for range inflight {
-		clients.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				j, err := q.Enqueue(ctx, queue.Job{Payload: payload})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if j, err = q.Wait(ctx, j.ID); err != nil || j.State != queue.StateDone {
-					b.Errorf("job %s: %v %s", j.ID, err, j.State)
-					return
-				}
-			}
-		})
-	}
-	clients.Wait()
-	elapsed := time.Since(start)
-	cpu1, _ := cputime.Process()
+	load, err := queuetest.ClosedLoop(ctx, q, b.N, inflight, payload, nil)
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tasks/s")
-	b.ReportMetric(float64(cpu1-cpu0)/1e3/float64(b.N), "cpu-us/task")
+	require.NoError(b, err)
+	b.ReportMetric(float64(b.N)/load.Wall.Seconds(), "tasks/s")
+	b.ReportMetric(float64(load.CPU)/1e3/float64(b.N), "cpu-us/task")
 }

@@ -3,6 +3,7 @@ package runner_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/compute/queue/queuetest"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/internal/cputime"
@@ -118,35 +120,16 @@ func localThroughput(b *testing.B, inflight, prefetch int) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range inflight {
-		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				j, err := q.Enqueue(ctx, queue.Job{Payload: payload})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				j, err = q.Wait(ctx, j.ID)
-				if err != nil || j.State != queue.StateDone {
-					b.Errorf("job %s: %v %s %s", j.ID, err, j.State, j.Error)
-					return
-				}
-				res, err := runner.DecodeResult(j.Result)
-				if err != nil || len(res.Stdout) != 11 {
-					b.Errorf("result %q: %v", res.Stdout, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	load, err := queuetest.ClosedLoop(ctx, q, b.N, inflight, payload, func(j queue.Job) error {
+		res, err := runner.DecodeResult(j.Result)
+		if err != nil || len(res.Stdout) != 11 {
+			return fmt.Errorf("result %q: %v", res.Stdout, err)
+		}
+		return nil
+	})
 	b.StopTimer()
+	require.NoError(b, err)
+	elapsed, cpu := load.Wall, load.CPU
 	perTask := float64(elapsed) / float64(b.N)
 	cpuPerTask := float64(cpu) / float64(b.N)
 	b.ReportMetric(1e9/perTask, "tasks/s")
