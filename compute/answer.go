@@ -53,8 +53,7 @@ func ResultHash(kind Kind, r *wasm.Result) [32]byte {
 		b = binary.AppendUvarint(b[:0], uint64(len(r.Stdout)))
 		h.Write(b)
 		h.Write(r.Stdout)
-		b = binary.AppendUvarint(b[:0], uint64(len(r.Stderr)))
-		b = append(b, r.Stderr...)
+		b = binenc.AppendBytes(b[:0], r.Stderr)
 	}
 	h.Write(b)
 	var sum [32]byte

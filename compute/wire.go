@@ -290,8 +290,7 @@ func EncodeMessage(m Message) ([]byte, error) {
 	}
 	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(body))
 	b = append(b, byte(m.Type()))
-	b = binary.AppendUvarint(b, uint64(len(body)))
-	return append(b, body...), nil
+	return binenc.AppendBytes(b, body), nil
 }
 
 // checkMessage applies the decoder's field rules to a message about to be
