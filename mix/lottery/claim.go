@@ -253,13 +253,12 @@ func (c *Claim) Verify(cfg Config, e uint64, seed Seed, stake StakeOracle) error
 // zero for every scalar: 0, 1, p-1 and the two points of order 8 (RFC 7748
 // Section 6.1 asks implementations to be able to reject them).
 var lowOrderU = func() []*big.Int {
-	p := curve25519P()
 	order8 := []string{
 		// Little-endian encodings, as on the wire.
 		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
 		"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
 	}
-	out := []*big.Int{big.NewInt(0), big.NewInt(1), new(big.Int).Sub(p, big.NewInt(1))}
+	out := []*big.Int{big.NewInt(0), big.NewInt(1), new(big.Int).Sub(p25519, big.NewInt(1))}
 	for _, h := range order8 {
 		out = append(out, leInt(mustHex(h)))
 	}
@@ -286,12 +285,7 @@ func isLowOrderX25519(u []byte) bool {
 }
 
 // p25519 is the field prime 2^255-19; read-only.
-var p25519 = curve25519P()
-
-func curve25519P() *big.Int {
-	p := new(big.Int).Lsh(big.NewInt(1), 255)
-	return p.Sub(p, big.NewInt(19))
-}
+var p25519 = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
 
 // leInt reads b as a little-endian unsigned integer.
 func leInt(b []byte) *big.Int {

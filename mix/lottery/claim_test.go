@@ -269,9 +269,8 @@ func TestLowOrderMixKeys(t *testing.T) {
 		return err != nil
 	}
 	var encodings [][]byte
-	p := curve25519P()
 	for _, u := range lowOrderU {
-		for _, v := range []*bigInt{u, new(bigInt).Add(u, p)} {
+		for _, v := range []*bigInt{u, new(bigInt).Add(u, p25519)} {
 			if v.BitLen() > 255 {
 				continue
 			}
