@@ -85,12 +85,11 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 		return LotteryResult{}, errors.New("sim: epochs, candidates (at most nodes) and target relays must be positive")
 	}
 	rc := lottery.SimServiceConfig()
+	if l := s.EpochLength; l > 0 {
+		rc.Config = lottery.ScaledSimConfig(l) // SimServiceConfig's is SimConfig
+	}
 	rc.NetworkID = "sim"
 	rc.TargetRelays = s.TargetRelays
-	if l := s.EpochLength; l > 0 {
-		sc := lottery.ScaledSimConfig(l)
-		rc.EpochLength, rc.ClaimWindow, rc.RevealWindow, rc.MaxClockSkew = l, sc.ClaimWindow, sc.RevealWindow, sc.MaxClockSkew
-	}
 	// Epoch 0 starts once the network has probably booted; epochs that
 	// start during a slower boot are simply not measured.
 	delay := s.GenesisDelay

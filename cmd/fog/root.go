@@ -102,17 +102,16 @@ func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
-// humanDuration writes d to the second: 45s, 2m30s, 2m, 3h05m.
+// humanDuration writes d to the second below an hour (45s, 2m30s, 2m),
+// to the minute above (3h05m).
 func humanDuration(d time.Duration) string {
 	d = d.Round(time.Second)
 	switch {
-	case d < time.Minute:
-		return d.String()
-	case d < time.Hour && d%time.Minute == 0:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < time.Hour:
-		return d.String()
-	default:
+	case d >= time.Hour:
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	default:
+		return d.String()
 	}
 }
