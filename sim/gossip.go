@@ -433,31 +433,3 @@ func (s GossipScenario) startAttackers(nw *Network) ([]simAttacker, error) {
 	}
 	return out, nil
 }
-
-// waitSeconds sleeps for d (nothing if d <= 0) as a progress phase named
-// name, one step per second.
-func waitSeconds(ctx context.Context, name string, d time.Duration, progress Progress) error {
-	if d <= 0 {
-		return nil
-	}
-	end := time.Now().Add(d)
-	progress.Phase(name, int((d+time.Second-1)/time.Second))
-	for left := d; left > 0; left = time.Until(end) {
-		if err := sleepCtx(ctx, min(left, time.Second)); err != nil {
-			return err
-		}
-		progress.Step(1)
-	}
-	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"context"
 	"math"
 	"sort"
+	"time"
 )
 
 // Percentile returns the p-th percentile (0–100) of xs by the nearest-rank
@@ -36,4 +38,38 @@ func orNoProgress(p Progress) Progress {
 		return noProgress{}
 	}
 	return p
+}
+
+// waitSeconds sleeps for d (nothing if d <= 0) as a progress phase named
+// name of one step per second, which ends full even if a timer fires late.
+func waitSeconds(ctx context.Context, name string, d time.Duration, progress Progress) error {
+	if d <= 0 {
+		return nil
+	}
+	end := time.Now().Add(d)
+	seconds := func(d time.Duration) int { return int((max(d, 0) + time.Second - 1) / time.Second) }
+	total := seconds(d)
+	progress.Phase(name, total)
+	done := 0
+	for left := d; left > 0; left = time.Until(end) {
+		if err := sleepCtx(ctx, min(left, time.Second)); err != nil {
+			return err
+		}
+		now := total - seconds(time.Until(end))
+		progress.Step(now - done)
+		done = now
+	}
+	return nil
+}
+
+// sleepCtx sleeps for d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
