@@ -1,5 +1,3 @@
-// Package queuetest drives a queue.Queue with load for benchmarks: the
-// queue's own and the runner's measure a task's life the same way.
 package queuetest
 
 import (
