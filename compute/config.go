@@ -212,8 +212,9 @@ func (c Config) Validate() error {
 		return bad("MaxLimits: every field must be positive, got %+v", c.MaxLimits)
 	case c.DefaultLimits.MemoryPages == 0 || c.DefaultLimits.WallTime <= 0 || c.DefaultLimits.OutputBytes <= 0:
 		return bad("DefaultLimits: every field must be positive, got %+v", c.DefaultLimits)
-	case c.DefaultLimits.above(c.MaxLimits) != "":
-		return bad("DefaultLimits: %s (MaxLimits)", c.DefaultLimits.above(c.MaxLimits))
+	case c.DefaultLimits.above(c.MaxLimits) != nil:
+		e := c.DefaultLimits.above(c.MaxLimits)
+		return bad("DefaultLimits: %s %s (MaxLimits)", e.Field, e.Reason)
 	case c.MaxStdinBytes < 0 || c.MaxStdinBytes > MaxStdinLimit:
 		return bad("MaxStdinBytes: %d is outside [0, %d]", c.MaxStdinBytes, MaxStdinLimit)
 	case c.MaxArgsBytes < 0 || c.MaxArgsBytes > MaxArgsLimit:

@@ -592,15 +592,17 @@ func (s *Service) resolve(spec *Spec, now time.Time) error {
 	if spec.Deadline.IsZero() {
 		spec.Deadline = now.Add(c.DefaultDeadline)
 	}
+	if e := l.above(c.MaxLimits); e != nil {
+		e.Reason += " (this node's maximum)"
+		return e
+	}
 	switch {
-	case l.above(c.MaxLimits) != "":
-		return fmt.Errorf("%w: %s (this node's maximum)", ErrInvalidSpec, l.above(c.MaxLimits))
 	case len(spec.Stdin) > c.MaxStdinBytes:
-		return fmt.Errorf("%w: Stdin of %d bytes exceeds this node's maximum of %d", ErrInvalidSpec, len(spec.Stdin), c.MaxStdinBytes)
+		return &SpecError{"stdin", fmt.Sprintf("%d bytes exceeds this node's maximum of %d", len(spec.Stdin), c.MaxStdinBytes)}
 	case spec.argsSize() > c.MaxArgsBytes:
-		return fmt.Errorf("%w: Args and Env take %d bytes, more than this node's maximum of %d", ErrInvalidSpec, spec.argsSize(), c.MaxArgsBytes)
+		return &SpecError{"args", fmt.Sprintf("args and env take %d bytes, more than this node's maximum of %d", spec.argsSize(), c.MaxArgsBytes)}
 	case !spec.Deadline.After(now):
-		return fmt.Errorf("%w: Deadline %s has passed", ErrInvalidSpec, spec.Deadline.Format(time.RFC3339))
+		return &SpecError{"deadline", fmt.Sprintf("%s has passed", spec.Deadline.Format(time.RFC3339))}
 	}
 	return nil
 }

@@ -142,18 +142,36 @@ func limitsOf(w wasm.Limits) Limits {
 	return Limits{MemoryPages: w.MemoryPages, WallTime: w.WallTime, OutputBytes: w.OutputBytes}
 }
 
-// above reports the first field of l above max, or "".
-func (l Limits) above(max Limits) string {
+// above reports the first field of l above max, or nil.
+func (l Limits) above(max Limits) *SpecError {
 	switch {
 	case l.MemoryPages > max.MemoryPages:
-		return fmt.Sprintf("Limits.MemoryPages %d exceeds %d", l.MemoryPages, max.MemoryPages)
+		return &SpecError{"limits.memory_pages", fmt.Sprintf("%d pages (%d MiB) exceeds %d pages (%d MiB)",
+			l.MemoryPages, l.MemoryPages/16, max.MemoryPages, max.MemoryPages/16)}
 	case l.WallTime > max.WallTime:
-		return fmt.Sprintf("Limits.WallTime %v exceeds %v", l.WallTime, max.WallTime)
+		return &SpecError{"limits.wall_time", fmt.Sprintf("%v exceeds %v", l.WallTime, max.WallTime)}
 	case l.OutputBytes > max.OutputBytes:
-		return fmt.Sprintf("Limits.OutputBytes %d exceeds %d", l.OutputBytes, max.OutputBytes)
+		return &SpecError{"limits.output_bytes", fmt.Sprintf("%d exceeds %d", l.OutputBytes, max.OutputBytes)}
 	}
-	return ""
+	return nil
 }
+
+// SpecError is a spec's first wrong field and what is wrong with it. It
+// wraps ErrInvalidSpec. Field is the field's name in the spec's JSON form
+// (for example "limits.wall_time" or "args[2]"), so that an API that takes
+// the spec's fields under other names can say which of its own is wrong.
+type SpecError struct {
+	Field  string
+	Reason string
+}
+
+// Error returns "compute: invalid task spec: <field>: <reason>".
+func (e *SpecError) Error() string {
+	return ErrInvalidSpec.Error() + ": " + e.Field + ": " + e.Reason
+}
+
+// Unwrap returns ErrInvalidSpec.
+func (e *SpecError) Unwrap() error { return ErrInvalidSpec }
 
 // Spec is a task as a person submits it: a WebAssembly module (WASI
 // preview 1 command) named by its SHA-256, its input and limits, and how
@@ -253,46 +271,45 @@ func (s *Spec) wasm() wasm.Spec {
 // configuration: a module, replicas and quorum in range, a known strategy
 // and crash policy, non-negative limits, well-formed args and environment
 // within MaxArgsLimit, and stdin within MaxStdinLimit. Submit also checks
-// the spec against the node's Config. The error wraps ErrInvalidSpec and
-// names the field.
+// the spec against the node's Config. The error is a *SpecError.
 func (s *Spec) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, a...))
+	bad := func(field, format string, a ...any) error {
+		return &SpecError{Field: field, Reason: fmt.Sprintf(format, a...)}
 	}
 	switch {
 	case s.Module == wasm.ModuleID{}:
-		return bad("Module is missing")
+		return bad("module", "missing")
 	case s.Replicas < 0 || s.Replicas > MaxReplicas:
-		return bad("Replicas %d is outside [0, %d]", s.Replicas, MaxReplicas)
+		return bad("replicas", "%d is outside [0, %d]", s.Replicas, MaxReplicas)
 	case s.Quorum < 0 || s.Quorum > s.replicas():
-		return bad("Quorum %d is outside [0, Replicas=%d]", s.Quorum, s.replicas())
+		return bad("quorum", "%d is outside [0, replicas=%d]", s.Quorum, s.replicas())
 	case s.Limits.WallTime < 0:
-		return bad("Limits.WallTime %v is negative", s.Limits.WallTime)
+		return bad("limits.wall_time", "%v is negative", s.Limits.WallTime)
 	case s.Limits.OutputBytes < 0:
-		return bad("Limits.OutputBytes %d is negative", s.Limits.OutputBytes)
+		return bad("limits.output_bytes", "%d is negative", s.Limits.OutputBytes)
 	case len(s.Stdin) > MaxStdinLimit:
-		return bad("Stdin of %d bytes exceeds %d", len(s.Stdin), MaxStdinLimit)
+		return bad("stdin", "%d bytes exceeds %d", len(s.Stdin), MaxStdinLimit)
 	}
 	if s.Strategy != "" && !slices.Contains(Strategies, s.Strategy) {
-		return bad("Strategy %q is unknown (want one of %s)", s.Strategy, strategyNames())
+		return bad("strategy", "%q is unknown (want one of %s)", s.Strategy, strategyNames())
 	}
 	if s.CrashPolicy != "" && s.CrashPolicy != CrashRerun && s.CrashPolicy != CrashFail {
-		return bad("CrashPolicy %q is neither %q nor %q", s.CrashPolicy, CrashRerun, CrashFail)
+		return bad("crash_policy", "%q is neither %q nor %q", s.CrashPolicy, CrashRerun, CrashFail)
 	}
 	if n := s.argsSize(); n > MaxArgsLimit {
-		return bad("Args and Env take %d bytes, more than %d", n, MaxArgsLimit)
+		return bad("args", "args and env take %d bytes, more than %d", n, MaxArgsLimit)
 	}
 	for i, a := range s.Args {
 		if strings.IndexByte(a, 0) >= 0 {
-			return bad("Args[%d] contains a NUL byte", i)
+			return bad(fmt.Sprintf("args[%d]", i), "contains a NUL byte")
 		}
 	}
 	for k, v := range s.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return bad("Env key %q is empty or contains '=' or NUL", k)
+			return bad("env", "key %q is empty or contains '=' or NUL", k)
 		}
 		if strings.IndexByte(v, 0) >= 0 {
-			return bad("Env[%q] contains a NUL byte", k)
+			return bad("env", "the value of %q contains a NUL byte", k)
 		}
 	}
 	return nil

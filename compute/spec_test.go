@@ -23,28 +23,31 @@ func TestSpecValidate(t *testing.T) {
 		field  string
 		change func(*Spec)
 	}{
-		{"Module", func(s *Spec) { s.Module = wasm.ModuleID{} }},
-		{"Replicas", func(s *Spec) { s.Replicas = MaxReplicas + 1 }},
-		{"Replicas", func(s *Spec) { s.Replicas = -1 }},
-		{"Quorum", func(s *Spec) { s.Replicas, s.Quorum = 3, 4 }},
-		{"Quorum", func(s *Spec) { s.Quorum = -1 }},
-		{"Limits.WallTime", func(s *Spec) { s.Limits.WallTime = -time.Second }},
-		{"Limits.OutputBytes", func(s *Spec) { s.Limits.OutputBytes = -1 }},
-		{"Stdin", func(s *Spec) { s.Stdin = make([]byte, MaxStdinLimit+1) }},
-		{"Strategy", func(s *Spec) { s.Strategy = "nearest" }},
-		{"CrashPolicy", func(s *Spec) { s.CrashPolicy = "retry" }},
-		{"Args[1]", func(s *Spec) { s.Args = []string{"a", "b\x00"} }},
-		{"Env key", func(s *Spec) { s.Env = map[string]string{"A=B": "c"} }},
-		{"Env key", func(s *Spec) { s.Env = map[string]string{"": "c"} }},
-		{"Env[", func(s *Spec) { s.Env = map[string]string{"A": "\x00"} }},
-		{"Args and Env", func(s *Spec) { s.Args = []string{strings.Repeat("x", MaxArgsLimit)} }},
+		{"module", func(s *Spec) { s.Module = wasm.ModuleID{} }},
+		{"replicas", func(s *Spec) { s.Replicas = MaxReplicas + 1 }},
+		{"replicas", func(s *Spec) { s.Replicas = -1 }},
+		{"quorum", func(s *Spec) { s.Replicas, s.Quorum = 3, 4 }},
+		{"quorum", func(s *Spec) { s.Quorum = -1 }},
+		{"limits.wall_time", func(s *Spec) { s.Limits.WallTime = -time.Second }},
+		{"limits.output_bytes", func(s *Spec) { s.Limits.OutputBytes = -1 }},
+		{"stdin", func(s *Spec) { s.Stdin = make([]byte, MaxStdinLimit+1) }},
+		{"strategy", func(s *Spec) { s.Strategy = "nearest" }},
+		{"crash_policy", func(s *Spec) { s.CrashPolicy = "retry" }},
+		{"args[1]", func(s *Spec) { s.Args = []string{"a", "b\x00"} }},
+		{"env", func(s *Spec) { s.Env = map[string]string{"A=B": "c"} }},
+		{"env", func(s *Spec) { s.Env = map[string]string{"": "c"} }},
+		{"env", func(s *Spec) { s.Env = map[string]string{"A": "\x00"} }},
+		{"args", func(s *Spec) { s.Args = []string{strings.Repeat("x", MaxArgsLimit)} }},
 	}
 	for _, tt := range tests {
 		s := ok
 		tt.change(&s)
 		err := s.Validate()
 		require.ErrorIs(t, err, ErrInvalidSpec, tt.field)
-		assert.Contains(t, err.Error(), tt.field)
+		var se *SpecError
+		require.ErrorAs(t, err, &se, tt.field)
+		assert.Equal(t, tt.field, se.Field)
+		assert.Equal(t, "compute: invalid task spec: "+se.Field+": "+se.Reason, err.Error())
 	}
 	s := ok
 	s.Replicas, s.Quorum = 4, 0

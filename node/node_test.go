@@ -443,10 +443,13 @@ func TestTasksOverRPC(t *testing.T) {
 	}{
 		{"no module", "task.submit", TaskSubmitParams{}, jrpc2.InvalidParams, "required"},
 		{"not wasm", "task.submit", TaskSubmitParams{Module: []byte("not wasm")}, jrpc2.InvalidParams, "wasm"},
-		{"bad strategy", "task.submit", TaskSubmitParams{Module: echo, Strategy: "random"}, jrpc2.InvalidParams, "Strategy"},
+		{"bad strategy", "task.submit", TaskSubmitParams{Module: echo, Strategy: "random"}, jrpc2.InvalidParams, `strategy: "random" is unknown`},
 		// the spec is checked before the module is compiled
-		{"bad strategy, not wasm", "task.submit", TaskSubmitParams{Module: []byte("not wasm"), Strategy: "random"}, jrpc2.InvalidParams, "Strategy"},
-		{"bad crash policy", "task.submit", TaskSubmitParams{Module: echo, CrashPolicy: "retry"}, jrpc2.InvalidParams, "CrashPolicy"},
+		{"bad strategy, not wasm", "task.submit", TaskSubmitParams{Module: []byte("not wasm"), Strategy: "random"}, jrpc2.InvalidParams, `strategy: "random" is unknown`},
+		{"bad crash policy", "task.submit", TaskSubmitParams{Module: echo, CrashPolicy: "retry"}, jrpc2.InvalidParams, `crash_policy: "retry"`},
+		{"negative timeout", "task.submit", TaskSubmitParams{Module: echo, TimeoutSeconds: -1}, jrpc2.InvalidParams, "timeout_seconds: -1s is negative"},
+		{"memory above the node's", "task.submit", TaskSubmitParams{Module: echo, MemoryMiB: 1 << 20}, jrpc2.InvalidParams, "memory_mib: 16777216 pages (1048576 MiB) exceeds"},
+		{"bad arg", "task.submit", TaskSubmitParams{Module: echo, Args: []string{"a", "b\x00"}}, jrpc2.InvalidParams, "args[1]: contains a NUL byte"},
 		{"bad module id", "task.submit", TaskSubmitParams{ModuleID: "abc"}, jrpc2.InvalidParams, "module_id"},
 		{"unknown task", "task.status", TaskIDParams{ID: "0000000000000000000000000000000000"}, CodeNotFound, "not found"},
 		{"bad task id", "task.status", TaskIDParams{ID: "x/y"}, jrpc2.InvalidParams, "task ID"},

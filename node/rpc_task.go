@@ -118,14 +118,33 @@ func (p TaskSubmitParams) spec() (compute.Spec, error) {
 	return s, nil
 }
 
-// taskError maps compute errors to API errors callers can branch on.
+// rpcFields names the spec fields that task.submit takes under another
+// name (and unit); the others have the same name in both.
+var rpcFields = map[string]string{
+	"limits.memory_pages": "memory_mib",
+	"limits.wall_time":    "timeout_seconds",
+	"limits.output_bytes": "output_bytes",
+	"deadline":            "deadline_seconds",
+}
+
+// taskError maps compute errors to API errors callers can branch on. A
+// spec's error names task.submit's parameter.
 func taskError(err error) error {
-	var je *jrpc2.Error
+	var (
+		je *jrpc2.Error
+		se *compute.SpecError
+	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &je):
 		return err
+	case errors.As(err, &se):
+		field := se.Field
+		if name, ok := rpcFields[field]; ok {
+			field = name
+		}
+		return invalidParams("%s: %s", field, se.Reason)
 	case errors.Is(err, compute.ErrNotFound):
 		return &jrpc2.Error{Code: CodeNotFound, Message: err.Error()}
 	case errors.Is(err, compute.ErrNotFinished), errors.Is(err, compute.ErrFinished):
