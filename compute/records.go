@@ -54,7 +54,7 @@ func encodeSpec(s *Spec) ([]byte, error) {
 // decodeSpec decodes encodeSpec's output.
 func decodeSpec(b []byte) (Spec, error) {
 	var s Spec
-	d := reader{binenc.NewReader(b, ErrMalformed)}
+	d := reader{binenc.NewReader(b, ErrCorrupt)}
 	if d.Byte() != specVersion {
 		d.Fail("spec version")
 	}
@@ -79,14 +79,14 @@ func decodeSpec(b []byte) (Spec, error) {
 	}
 	t, err := runner.DecodeTask(task)
 	if err != nil {
-		return Spec{}, fmt.Errorf("compute: task record: %w", err)
+		return Spec{}, fmt.Errorf("%w: task record: %v", ErrCorrupt, err)
 	}
 	w := t.Spec
 	s.Module, s.Args, s.Env, s.Stdin = w.Module, w.Args, w.Env, w.Stdin
 	s.Limits = limitsOf(w.Limits)
 	s.Scratch, s.Clock, s.Random = w.Scratch, w.Clock, w.Random
 	if err := s.Validate(); err != nil {
-		return Spec{}, fmt.Errorf("compute: task record: %w", err)
+		return Spec{}, fmt.Errorf("%w: task record: %v", ErrCorrupt, err)
 	}
 	return s, nil
 }
@@ -145,13 +145,13 @@ func encodeWithTail(meta any, tail []byte) ([]byte, error) {
 // the tail (aliasing b; nil if empty). The length must be minimal, so that
 // a record has one encoding.
 func decodeWithTail(b []byte, meta any) (tail []byte, err error) {
-	d := binenc.NewReader(b, ErrMalformed)
+	d := binenc.NewReader(b, ErrCorrupt)
 	j := d.Bytes()
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("compute: record: %w", err)
 	}
 	if err := json.Unmarshal(j, meta); err != nil {
-		return nil, fmt.Errorf("compute: record: %w", err)
+		return nil, fmt.Errorf("compute: record: %w: %w", ErrCorrupt, err)
 	}
 	if tail = d.Rest(); len(tail) == 0 {
 		tail = nil

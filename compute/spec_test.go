@@ -90,9 +90,18 @@ func TestSpecRecordRoundTrip(t *testing.T) {
 		[]any{back.Replicas, back.Quorum, back.MaxPrice, back.Priority, back.Strategy, back.CrashPolicy})
 	assert.True(t, s.Deadline.Equal(back.Deadline))
 	_, err = decodeSpec(append(b, 0))
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrCorrupt)
 	_, err = decodeSpec(b[:len(b)-1])
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrCorrupt)
+	// a record that decodes but holds an invalid spec is corrupt, not a
+	// caller's invalid spec
+	bad := s
+	bad.Strategy = "nearest"
+	b, err = encodeSpec(&bad)
+	require.NoError(t, err)
+	_, err = decodeSpec(b)
+	assert.ErrorIs(t, err, ErrCorrupt)
+	assert.NotErrorIs(t, err, ErrInvalidSpec)
 }
 
 func TestRecordsRoundTrip(t *testing.T) {
@@ -111,14 +120,16 @@ func TestRecordsRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, o, ob)
 	_, err = decodeOutcome([]byte{200})
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrCorrupt)
+	_, err = decodeOutcome([]byte{1, '['})
+	assert.ErrorIs(t, err, ErrCorrupt)
 	// a length written in more bytes than it needs is not the record's
 	// encoding
 	_, k := binary.Uvarint(b)
 	long := append(append(bytes.Clone(b[:k]), 0), b[k:]...)
 	long[k-1] |= 0x80
 	_, err = decodeOutcome(long)
-	assert.ErrorIs(t, err, ErrMalformed)
+	assert.ErrorIs(t, err, ErrCorrupt)
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -25,6 +25,10 @@ var (
 	// fetchable) or its bytes do not match Spec.Module (it then also
 	// matches wasm.ErrHashMismatch).
 	ErrModule = errors.New("compute: module unavailable")
+	// ErrCorrupt: a record this node stored (a task, an attempt, an
+	// outcome) does not decode; the store was damaged or written by an
+	// incompatible version.
+	ErrCorrupt = errors.New("compute: corrupt record")
 	// ErrClosed: the Service is closed.
 	ErrClosed = errors.New("compute: closed")
 	// ErrRunning: Run was called while the Service already runs.
