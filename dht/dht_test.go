@@ -53,6 +53,9 @@ func TestRecordRejections(t *testing.T) {
 	require.NoError(t, err)
 	tampered := good.Marshal()
 	tampered[len(tampered)-1] ^= 1 // the signature
+	// the same record with its sequence number in two bytes instead of one
+	enc := good.Marshal()
+	nonMinimalSeq := append(append(bytes.Clone(enc[:len(recordMagic)]), byte(good.Seq)|0x80, 0), enc[len(recordMagic)+1:]...)
 	tests := []struct {
 		name string
 		key  string
@@ -67,6 +70,9 @@ func TestRecordRejections(t *testing.T) {
 		{"bad magic", good.Key(), append([]byte("x"), good.Marshal()...), ErrBadRecord},
 		{"empty", good.Key(), nil, ErrBadRecord},
 		{"huge", good.Key(), make([]byte, MaxRecordLen+1), ErrBadRecord},
+		{"seq not minimal", good.Key(), nonMinimalSeq, ErrBadRecord},
+		{"value too long", good.Key(), Record{Seq: 1, Value: make([]byte, MaxValueLen+1), Sig: good.Sig}.Marshal(), ErrBadRecord},
+		{"signature too long", good.Key(), Record{Seq: 1, Sig: make([]byte, maxSigLen+1)}.Marshal(), ErrBadRecord},
 		{"not fog", "/pk/" + ownerID.String(), good.Marshal(), ErrBadKey},
 		{"no name", "/fog/" + ownerID.String(), good.Marshal(), ErrBadKey},
 		{"bad peer", "/fog/notapeer/n", good.Marshal(), ErrBadKey},

@@ -9,6 +9,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/internal/binenc"
 )
 
 // Namespace is the DHT key namespace of fog's signed records: a record's key
@@ -24,6 +26,8 @@ const (
 	MaxValueLen = 8 << 10
 	// MaxRecordLen bounds an encoded record: header, value and signature.
 	MaxRecordLen = MaxValueLen + 256
+	// maxSigLen bounds a record's signature (an Ed25519 one takes 64 bytes).
+	maxSigLen = 256
 )
 
 // Errors a record can be rejected with.
@@ -137,10 +141,8 @@ func (r Record) Marshal() []byte {
 	b := make([]byte, 0, len(recordMagic)+3*binary.MaxVarintLen64+len(r.Value)+len(r.Sig))
 	b = append(b, recordMagic...)
 	b = binary.AppendUvarint(b, r.Seq)
-	b = binary.AppendUvarint(b, uint64(len(r.Value)))
-	b = append(b, r.Value...)
-	b = binary.AppendUvarint(b, uint64(len(r.Sig)))
-	return append(b, r.Sig...)
+	b = binenc.AppendBytes(b, r.Value)
+	return binenc.AppendBytes(b, r.Sig)
 }
 
 // DecodeRecord decodes and verifies the record stored under key. It never
@@ -158,21 +160,19 @@ func DecodeRecord(key string, data []byte) (Record, error) {
 	if !ok {
 		return Record{}, fmt.Errorf("%w: bad magic", ErrBadRecord)
 	}
-	seq, n := binary.Uvarint(rest)
-	if n <= 0 {
-		return Record{}, fmt.Errorf("%w: bad sequence", ErrBadRecord)
-	}
-	rest = rest[n:]
-	value, rest, err := cutBytes(rest, MaxValueLen)
-	if err != nil {
-		return Record{}, fmt.Errorf("%w: value: %v", ErrBadRecord, err)
-	}
-	sig, rest, err := cutBytes(rest, 256)
-	if err != nil {
-		return Record{}, fmt.Errorf("%w: signature: %v", ErrBadRecord, err)
-	}
-	if len(rest) != 0 {
-		return Record{}, fmt.Errorf("%w: %d trailing bytes", ErrBadRecord, len(rest))
+	// Varints must be minimal, so that a record has one encoding.
+	d := binenc.NewReader(rest, ErrBadRecord)
+	seq := d.Uvarint()
+	value := d.Bytes()
+	sig := d.Bytes()
+	d.End()
+	switch {
+	case d.Err() != nil:
+		return Record{}, d.Err()
+	case len(value) > MaxValueLen:
+		return Record{}, fmt.Errorf("%w: value is %d bytes, limit %d", ErrBadRecord, len(value), MaxValueLen)
+	case len(sig) > maxSigLen:
+		return Record{}, fmt.Errorf("%w: signature is %d bytes, limit %d", ErrBadRecord, len(sig), maxSigLen)
 	}
 	pub, err := owner.ExtractPublicKey()
 	if err != nil {
@@ -183,18 +183,6 @@ func DecodeRecord(key string, data []byte) (Record, error) {
 		return Record{}, fmt.Errorf("%w: %s", ErrBadSignature, key)
 	}
 	return Record{Owner: owner, Name: name, Seq: seq, Value: bytes.Clone(value), Sig: bytes.Clone(sig)}, nil
-}
-
-func cutBytes(b []byte, limit int) ([]byte, []byte, error) {
-	l, n := binary.Uvarint(b)
-	if n <= 0 {
-		return nil, nil, errors.New("bad length")
-	}
-	b = b[n:]
-	if l > uint64(limit) || l > uint64(len(b)) {
-		return nil, nil, fmt.Errorf("length %d exceeds %d or the %d bytes left", l, limit, len(b))
-	}
-	return b[:l], b[l:], nil
 }
 
 // Validator is the libp2p record validator of the /fog namespace: a record
