@@ -227,6 +227,12 @@ type AdvertConfig struct {
 	MaxTTL time.Duration
 }
 
+// longestPeriod is the longest period between two adverts: Interval
+// jittered by +10 % (Advertiser.jittered).
+func (a AdvertConfig) longestPeriod() time.Duration {
+	return a.Interval - a.Interval/10 + a.Interval/5
+}
+
 // DirectoryConfig tunes the capacity directory.
 type DirectoryConfig struct {
 	// MaxEntries bounds the directory. 50,000 entries are about 25 MB;
@@ -382,8 +388,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: advert.poll %s must be positive", ErrConfig, a.Poll)
 	case !(a.ChangeThreshold > 0 && a.ChangeThreshold <= 1):
 		return fmt.Errorf("%w: advert.change_threshold %g must be in (0, 1]", ErrConfig, a.ChangeThreshold)
-	case a.TTL <= a.Interval:
-		return fmt.Errorf("%w: advert.ttl %s must exceed advert.interval %s", ErrConfig, a.TTL, a.Interval)
+	case a.TTL <= a.longestPeriod():
+		// An advert must outlive the period to the next one, or the node
+		// drops out of directories between them.
+		return fmt.Errorf("%w: advert.ttl %s must exceed the longest period between adverts, 1.1 × advert.interval (%s)",
+			ErrConfig, a.TTL, a.longestPeriod())
 	case a.MaxTTL < a.TTL:
 		return fmt.Errorf("%w: advert.max_ttl %s must be at least advert.ttl %s", ErrConfig, a.MaxTTL, a.TTL)
 	}

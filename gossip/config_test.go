@@ -71,6 +71,7 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"advert.poll", func(c *Config) { c.Advert.Poll = 0 }},
 		{"advert.change_threshold", func(c *Config) { c.Advert.ChangeThreshold = 0 }},
 		{"advert.ttl", func(c *Config) { c.Advert.TTL = c.Advert.Interval }},
+		{"advert.ttl", func(c *Config) { c.Advert.TTL = c.Advert.Interval * 11 / 10 }}, // a jittered period is that long
 		{"advert.max_ttl", func(c *Config) { c.Advert.MaxTTL = c.Advert.TTL - 1 }},
 		{"directory.max_entries", func(c *Config) { c.Directory.MaxEntries = 0 }},
 		{"directory.prune_interval", func(c *Config) { c.Directory.PruneInterval = 0 }},
@@ -94,4 +95,15 @@ func TestHalfLifeDecay(t *testing.T) {
 		x *= d
 	}
 	assert.InDelta(t, 0.5, x, 1e-9)
+}
+
+func TestJitteredWithinLongestPeriod(t *testing.T) {
+	for _, interval := range []time.Duration{10, 95, 101, 30 * time.Second} {
+		a := &Advertiser{cfg: AdvertConfig{Interval: interval}}
+		for range 2000 {
+			p := a.jittered()
+			require.LessOrEqual(t, p, a.cfg.longestPeriod(), "interval %v", interval)
+			require.GreaterOrEqual(t, p, interval-interval/10, "interval %v", interval)
+		}
+	}
 }
