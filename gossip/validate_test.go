@@ -32,13 +32,6 @@ func newChainFixture(t *testing.T) *chainFixture {
 	}
 }
 
-func (f *chainFixture) encode(t *testing.T, a Advert) []byte {
-	t.Helper()
-	b, err := EncodeAdvert(a)
-	require.NoError(t, err)
-	return b
-}
-
 // TestChainRules is the validator table: each rule refuses what it should,
 // with the verdict that decides whether the forwarder is penalised.
 func TestChainRules(t *testing.T) {

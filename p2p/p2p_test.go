@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,14 +305,30 @@ func TestProtocolNegotiatesHighestCommon(t *testing.T) {
 			cli := newTestHost(t, nil)
 			sp := MustProtocol("echo", tc.server...)
 			cp := MustProtocol("echo", tc.client...)
-			sp.Handle(srv.Host, func(s network.Stream) { s.Close() })
+			served := make(chan string, 1)
+			sp.Handle(srv.Host, func(s network.Stream) {
+				// the handler learns the negotiated version
+				ver, ok := sp.VersionOf(s.Protocol())
+				served <- fmt.Sprint(ver, ok)
+				s.Close()
+			})
 			require.NoError(t, cli.Connect(context.Background(), srv.AddrInfo()))
 			s, err := cp.Open(context.Background(), cli.Host, srv.ID())
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, string(s.Protocol()))
+			_, err = s.Write([]byte{0}) // the handler runs once the stream carries data
+			require.NoError(t, err)
+			select {
+			case got := <-served:
+				assert.Equal(t, strings.TrimPrefix(tc.want, "/fog/echo/")+" true", got)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the handler did not run")
+			}
 			s.Close()
 		})
 	}
+	_, ok := MustProtocol("echo", v("1.0.0")).VersionOf("/fog/echo/2.0.0")
+	assert.False(t, ok)
 	_, err := NewProtocol("Bad Name", v("1.0.0"))
 	require.Error(t, err)
 	_, err = NewProtocol("ok")

@@ -109,9 +109,6 @@ func (p Protocol) IDs() []protocol.ID {
 	return ids
 }
 
-// Name returns the protocol's name.
-func (p Protocol) Name() string { return p.name }
-
 // VersionOf returns the version of id if it is one of p's IDs.
 func (p Protocol) VersionOf(id protocol.ID) (Version, bool) {
 	for _, v := range p.versions {
