@@ -401,6 +401,16 @@ func TestTaskCommands(t *testing.T) {
 	assert.Contains(t, oneLine(err), "invalid module")
 	_, _, err = fog(t, ctx, "task", "submit", mod, "--env", "NOEQUALS", "--path", p0)
 	require.Error(t, err)
+	// the node's refusal names the flag, not the RPC parameter
+	for _, tc := range []struct{ flag, says string }{
+		{"--timeout=-1s", "--timeout: -1s is negative"},
+		{"--strategy=nearest", `--strategy: "nearest" is unknown`},
+		{"--memory=100000", "--memory: 1600000 pages (100000 MiB) exceeds"},
+	} {
+		_, _, err = fog(t, ctx, "task", "submit", mod, tc.flag, "--path", p0)
+		require.Error(t, err, tc.flag)
+		assert.Contains(t, oneLine(err), tc.says)
+	}
 	_, _, err = fog(t, ctx, "task", "submit", filepath.Join(t.TempDir(), "missing.wasm"), "--path", p0)
 	require.Error(t, err)
 }

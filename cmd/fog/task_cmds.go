@@ -110,7 +110,7 @@ func (a *app) taskSubmitCmd() *cobra.Command {
 			}
 			var sub node.TaskSubmitResult
 			if err := a.call(cmd.Context(), "task.submit", p, &sub); err != nil {
-				return err
+				return asFlagError(err)
 			}
 			if !f.wait {
 				return a.print(sub, func(w io.Writer) error {
@@ -154,6 +154,36 @@ func (a *app) taskSubmitCmd() *cobra.Command {
 	fl.BoolVar(&f.scratch, "scratch", false, "give the task a scratch directory at /scratch")
 	fl.BoolVar(&f.wait, "wait", false, "follow the task with a live display and print its result")
 	return cmd
+}
+
+// submitFlagOf names the flag of fog task submit that sets each
+// task.submit parameter whose name differs.
+var submitFlagOf = map[string]string{
+	"timeout_seconds":  "--timeout",
+	"memory_mib":       "--memory",
+	"output_bytes":     "--output",
+	"deadline_seconds": "--deadline",
+	"crash_policy":     "--crash-policy",
+	"max_price":        "--max-price",
+	"strategy":         "--strategy",
+	"replicas":         "--replicas",
+	"quorum":           "--quorum",
+	"stdin":            "--stdin",
+	"env":              "--env",
+}
+
+// asFlagError rewrites task.submit's "parameter: reason" refusals to name
+// the flag the user typed.
+func asFlagError(err error) error {
+	var je *jrpc2.Error
+	if !errors.As(err, &je) || je.Code != jrpc2.InvalidParams {
+		return err
+	}
+	param, reason, ok := strings.Cut(je.Message, ": ")
+	if flag, known := submitFlagOf[param]; ok && known {
+		return fmt.Errorf("%s: %s", flag, reason)
+	}
+	return err
 }
 
 // params builds task.submit's parameters: args[0] is the module file, the
