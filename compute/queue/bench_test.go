@@ -18,8 +18,9 @@ import (
 // put on local throughput, whatever runs the jobs. Each job costs three
 // state changes, each durable before it returns (in group commits) on
 // disk. Closed-loop clients (256 in flight) enqueue a job and wait for it;
-// 32 workers per core claim and complete jobs, as the runner's prefetch
-// does. Payload and result have the sizes of a minimal task's. Run:
+// 32 workers per core claim and complete jobs, as the runner's default
+// prefetch does ("claimers=512" has 512 per core and 1024 clients: larger
+// groups). Payload and result have the sizes of a minimal task's. Run:
 //
 //	go test -run '^$' -bench Cycle -count 5 ./compute/queue/
 //
@@ -27,17 +28,19 @@ import (
 // time of the whole process, Badger's goroutines included, per job).
 func BenchmarkCycle(b *testing.B) {
 	for _, bc := range []struct {
-		name   string
-		onDisk bool
+		name                      string
+		onDisk                    bool
+		inflight, claimersPerCore int
 	}{
-		{"disk-synced", true},
-		{"memory", false},
+		{"disk-synced", true, 256, 32},
+		{"disk-synced,claimers=512", true, 1024, 512},
+		{"memory", false, 256, 32},
 	} {
-		b.Run(bc.name, func(b *testing.B) { cycle(b, bc.onDisk, 256) })
+		b.Run(bc.name, func(b *testing.B) { cycle(b, bc.onDisk, bc.inflight, bc.claimersPerCore) })
 	}
 }
 
-func cycle(b *testing.B, onDisk bool, inflight int) {
+func cycle(b *testing.B, onDisk bool, inflight, claimersPerCore int) {
 	scfg := store.InMemoryConfig()
 	if onDisk {
 		scfg = store.DefaultConfig(b.TempDir())
@@ -56,7 +59,7 @@ func cycle(b *testing.B, onDisk bool, inflight int) {
 	var workers sync.WaitGroup
 	defer workers.Wait()
 	defer cancel()
-	for range 32 * runtime.GOMAXPROCS(0) {
+	for range claimersPerCore * runtime.GOMAXPROCS(0) {
 		workers.Go(func() {
 			for {
 				j, err := q.Next(ctx)

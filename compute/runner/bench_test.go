@@ -78,22 +78,30 @@ func readModule(tb testing.TB, name string) []byte {
 // done (Queue.Wait) and check its output, then start over: that many tasks
 // are in flight at any time, so that the syncs of their state changes are
 // shared (group commit) and overlap execution. Each task costs three synced
-// state changes (queued, running, done).
+// state changes (queued, running, done). The "memory" variant keeps the
+// store in memory (no log, no sync; a node never does): the cost of
+// everything but the disk.
 func BenchmarkLocalThroughput(b *testing.B) {
 	for _, bc := range []struct {
-		name              string
-		inflight, prefech int
+		name               string
+		inflight, prefetch int
+		memory             bool
 	}{
-		{"inflight=256", 256, -1},              // DefaultConfig: MaxPrefetch 32×cores
-		{"inflight=256,maxprefetch=2", 256, 2}, // claiming (almost) only for free slots
+		{"inflight=256", 256, -1, false},                    // DefaultConfig: MaxPrefetch 32×cores
+		{"inflight=256,maxprefetch=2", 256, 2, false},       // claiming (almost) only for free slots
+		{"inflight=1024,maxprefetch=512", 1024, 512, false}, // larger groups of claims
+		{"inflight=256,memory", 256, -1, true},
 	} {
-		b.Run(bc.name, func(b *testing.B) { localThroughput(b, bc.inflight, bc.prefech) })
+		b.Run(bc.name, func(b *testing.B) { localThroughput(b, bc.inflight, bc.prefetch, bc.memory) })
 	}
 }
 
-func localThroughput(b *testing.B, inflight, prefetch int) {
+func localThroughput(b *testing.B, inflight, prefetch int, memory bool) {
 	ctx := context.Background()
 	scfg := store.DefaultConfig(b.TempDir())
+	if memory {
+		scfg = store.InMemoryConfig()
+	}
 	scfg.Logger = nil
 	db, err := store.Open(scfg)
 	require.NoError(b, err)
