@@ -118,13 +118,20 @@ func (p TaskSubmitParams) spec() (compute.Spec, error) {
 	return s, nil
 }
 
-// rpcFields names the spec fields that task.submit takes under another
-// name (and unit); the others have the same name in both.
-var rpcFields = map[string]string{
-	"limits.memory_pages": "memory_mib",
-	"limits.wall_time":    "timeout_seconds",
-	"limits.output_bytes": "output_bytes",
-	"deadline":            "deadline_seconds",
+// rpcParam names task.submit's parameter for a spec field: some are taken
+// under another name (and unit), the others have the same name in both.
+func rpcParam(field string) string {
+	switch field {
+	case "limits.memory_pages":
+		return "memory_mib"
+	case "limits.wall_time":
+		return "timeout_seconds"
+	case "limits.output_bytes":
+		return "output_bytes"
+	case "deadline":
+		return "deadline_seconds"
+	}
+	return field
 }
 
 // taskError maps compute errors to API errors callers can branch on. A
@@ -140,11 +147,7 @@ func taskError(err error) error {
 	case errors.As(err, &je):
 		return err
 	case errors.As(err, &se):
-		field := se.Field
-		if name, ok := rpcFields[field]; ok {
-			field = name
-		}
-		return invalidParams("%s: %s", field, se.Reason)
+		return invalidParams("%s: %s", rpcParam(se.Field), se.Reason)
 	case errors.Is(err, compute.ErrNotFound):
 		return &jrpc2.Error{Code: CodeNotFound, Message: err.Error()}
 	case errors.Is(err, compute.ErrNotFinished), errors.Is(err, compute.ErrFinished):

@@ -156,20 +156,22 @@ func (a *app) taskSubmitCmd() *cobra.Command {
 	return cmd
 }
 
-// submitFlagOf names the flag of fog task submit that sets each
-// task.submit parameter whose name differs.
-var submitFlagOf = map[string]string{
-	"timeout_seconds":  "--timeout",
-	"memory_mib":       "--memory",
-	"output_bytes":     "--output",
-	"deadline_seconds": "--deadline",
-	"crash_policy":     "--crash-policy",
-	"max_price":        "--max-price",
-	"strategy":         "--strategy",
-	"replicas":         "--replicas",
-	"quorum":           "--quorum",
-	"stdin":            "--stdin",
-	"env":              "--env",
+// submitFlag names the flag of fog task submit that sets a task.submit
+// parameter, or "" if none does alone.
+func submitFlag(param string) string {
+	switch param {
+	case "timeout_seconds":
+		return "--timeout"
+	case "memory_mib":
+		return "--memory"
+	case "output_bytes":
+		return "--output"
+	case "deadline_seconds":
+		return "--deadline"
+	case "crash_policy", "max_price", "strategy", "replicas", "quorum", "stdin", "env":
+		return "--" + strings.ReplaceAll(param, "_", "-")
+	}
+	return ""
 }
 
 // asFlagError rewrites task.submit's "parameter: reason" refusals to name
@@ -180,7 +182,7 @@ func asFlagError(err error) error {
 		return err
 	}
 	param, reason, ok := strings.Cut(je.Message, ": ")
-	if flag, known := submitFlagOf[param]; ok && known {
+	if flag := submitFlag(param); ok && flag != "" {
 		return fmt.Errorf("%s: %s", flag, reason)
 	}
 	return err
