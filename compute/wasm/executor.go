@@ -19,12 +19,36 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 )
 
-// cacheInit serializes the creation of on-disk compilation caches: wazero
-// v1.12 stores its version string in an unsynchronized package variable the
-// first time it is asked for it (which NewCompilationCacheWithDir does), so
-// two executors starting at once in one process (a devnet, parallel tests)
+// wazeroInit serializes the creation of compilation caches and runtimes:
+// wazero v1.12 stores its version string in an unsynchronized package
+// variable every time it is asked for it before that succeeded once, and
+// both NewCompilationCacheWithDir and the runtime's engine ask. Two
+// executors starting at once in one process (a devnet, parallel tests)
 // raced on it.
-var cacheInit sync.Mutex
+var wazeroInit sync.Mutex
+
+// newRuntime makes the compilation cache (on disk in dir, or in memory if
+// dir is empty) and the runtime that uses it, under wazeroInit.
+func newRuntime(ctx context.Context, dir string) (wazero.CompilationCache, wazero.Runtime, error) {
+	wazeroInit.Lock()
+	defer wazeroInit.Unlock()
+	var cache wazero.CompilationCache
+	if dir == "" {
+		cache = wazero.NewCompilationCache()
+	} else {
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(dir); err != nil {
+			return nil, nil, fmt.Errorf("wasm: compilation cache: %w", err)
+		}
+	}
+	// The runtime's own memory limit stays at the WebAssembly maximum: it is
+	// baked into compiled modules, which all tasks share, so per-task limits
+	// are enforced by the memory allocator of each run instead.
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		WithCompilationCache(cache))
+	return cache, rt, nil
+}
 
 // errWallTime is the cancellation cause of a run that reached its
 // wall-time limit.
@@ -81,24 +105,10 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 			return nil, fmt.Errorf("wasm: scratch dir: %w", err)
 		}
 	}
-	var cache wazero.CompilationCache
-	if cfg.CacheDir != "" {
-		var err error
-		cacheInit.Lock()
-		cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir)
-		cacheInit.Unlock()
-		if err != nil {
-			return nil, fmt.Errorf("wasm: compilation cache: %w", err)
-		}
-	} else {
-		cache = wazero.NewCompilationCache()
+	cache, rt, err := newRuntime(ctx, cfg.CacheDir)
+	if err != nil {
+		return nil, err
 	}
-	// The runtime's own memory limit stays at the WebAssembly maximum: it is
-	// baked into compiled modules, which all tasks share, so per-task limits
-	// are enforced by the memory allocator of each run instead.
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
-		WithCompilationCache(cache))
 	if _, err := wasi_snapshot_preview1.NewBuilder(rt).Instantiate(ctx); err != nil {
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)
