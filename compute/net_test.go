@@ -520,3 +520,47 @@ func TestChurn(t *testing.T) {
 	assert.Equal(t, len(tasks), done)
 	assert.Positive(t, svc.Stats().Lost)
 }
+
+// The submitter restarts without the module of a task a provider is
+// running (evicted, or lost with a store in memory): it re-attaches the
+// attempt and fetches the module back from that provider.
+func TestRestartFetchesLostModule(t *testing.T) {
+	nw := newNetwork(t, computetest.NetworkConfig{Nodes: 2, Seed: 11, Configure: priced([]bool{false, true}, []uint64{0, 1})})
+	ctx := testCtx(t)
+	spec, mod := sleepSpec(t, 700*time.Millisecond)
+	id, err := nw.Nodes[0].Compute().Submit(ctx, spec, mod)
+	require.NoError(t, err)
+	runningAt(t, nw.Nodes[1])
+	require.NoError(t, nw.StopCompute(0))
+	require.NoError(t, nw.Nodes[0].Blob.Store().Delete(spec.Module))
+	require.NoError(t, nw.StartCompute(ctx, 0))
+	svc := nw.Nodes[0].Compute()
+	res, err := svc.Wait(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, compute.StateDone, res.State, res.Error)
+	assert.Equal(t, "awake\n", string(res.Stdout))
+	assert.Equal(t, uint64(1), svc.Stats().Reattached)
+	assert.True(t, nw.Nodes[0].Blob.Store().Has(spec.Module), "fetched back")
+}
+
+// A task waiting for room whose module is lost and held by nobody fails
+// with the reason, instead of being placed without its module.
+func TestRestartFailsUnfetchableModule(t *testing.T) {
+	nw := newNetwork(t, computetest.NetworkConfig{Nodes: 2, Seed: 12, Configure: priced([]bool{false, true}, []uint64{0, 500})})
+	ctx := testCtx(t)
+	svc := nw.Nodes[0].Compute()
+	mod := module(t, "echo")
+	id, err := svc.Submit(ctx, compute.Spec{MaxPrice: 100}, mod)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := svc.Status(ctx, id)
+		return err == nil && strings.Contains(st.Waiting, "price")
+	}, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, nw.StopCompute(0))
+	require.NoError(t, nw.Nodes[0].Blob.Store().Delete(wasm.IDOf(mod)))
+	require.NoError(t, nw.StartCompute(ctx, 0))
+	res, err := nw.Nodes[0].Compute().Wait(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, compute.StateFailed, res.State)
+	assert.Contains(t, res.Error, "could not be fetched")
+}

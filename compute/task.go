@@ -179,17 +179,6 @@ func (s *Service) runTask(ctx context.Context, j queue.Job) {
 	}
 	unpin := s.blob.Store().Pin(spec.Module)
 	defer unpin()
-	if !s.blob.Store().Has(spec.Module) {
-		// Evicted from the cache while the task waited, or lost with a
-		// store kept in memory: nodes that ran it announced it in the DHT.
-		fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
-		_, err := s.blob.Fetch(fctx, spec.Module)
-		cancel()
-		if err != nil {
-			t.finish(ctx, StateFailed, fmt.Sprintf("module %s is no longer stored on this node and could not be fetched: %v", spec.Module, err), nil)
-			return
-		}
-	}
 	if !fresh {
 		if err := t.recover(ctx); err != nil {
 			s.persistFailed(err)
@@ -197,7 +186,57 @@ func (s *Service) runTask(ctx context.Context, j queue.Job) {
 			return
 		}
 	}
+	if !s.blob.Store().Has(spec.Module) && !t.fetchModule(ctx) {
+		return
+	}
 	t.loop(ctx)
+}
+
+// fetchModule fetches the task's module, which this node no longer stores:
+// it was evicted from the cache while the task waited, or lost with a store
+// kept in memory. It asks the providers of earlier attempts first, then the
+// nodes that announced it in the DHT. The fetch ends
+// early at the task's deadline or on a cancel request, which the loop then
+// handles, as it handles a failed fetch while re-attached attempts are in
+// flight (their providers hold the module). Otherwise a failed fetch fails
+// the task, and fetchModule returns false.
+func (t *task) fetchModule(ctx context.Context) bool {
+	s := t.s
+	end := time.Now().Add(s.cfg.FetchTimeout)
+	if t.spec.Deadline.Before(end) {
+		end = t.spec.Deadline
+	}
+	fctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	go func() {
+		select {
+		case <-t.cancelCh:
+			cancel()
+		case <-fctx.Done():
+		}
+	}()
+	// The providers of re-attached attempts received the module from us.
+	var hint []peer.AddrInfo
+	for p := range t.used {
+		hint = append(hint, peer.AddrInfo{ID: p})
+	}
+	_, err := s.blob.Fetch(fctx, t.spec.Module, hint...)
+	select {
+	case <-t.cancelCh:
+		return true // the loop cancels the task
+	default:
+	}
+	switch {
+	case err == nil:
+		return true
+	case ctx.Err() != nil, !time.Now().Before(t.spec.Deadline):
+		return true // the loop stops for the shutdown, or expires the task
+	case t.tally.inflight > 0:
+		s.log.Warn("module lost and not fetchable; waiting for the attempts in flight", "task", t.id, "module", t.spec.Module, "err", err)
+		return true
+	}
+	t.finish(ctx, StateFailed, fmt.Sprintf("module %s is no longer stored on this node and could not be fetched: %v", t.spec.Module, err), nil)
+	return false
 }
 
 func (t *task) requestCancel() { t.cancelMu.Do(func() { close(t.cancelCh) }) }

@@ -264,11 +264,20 @@ func (n *Node) stopCompute() error {
 // restarting does: tasks it was placing are taken up again and their
 // attempts re-attached.
 func (nw *Network) RestartCompute(ctx context.Context, i int) error {
-	n := nw.Nodes[i]
-	if err := n.stopCompute(); err != nil {
+	if err := nw.StopCompute(i); err != nil {
 		return err
 	}
-	return nw.start(ctx, n)
+	return nw.StartCompute(ctx, i)
+}
+
+// StopCompute stops node i's compute service and advertiser cleanly; its
+// host, store, blob service and executor stay up, so a test can change
+// them before StartCompute.
+func (nw *Network) StopCompute(i int) error { return nw.Nodes[i].stopCompute() }
+
+// StartCompute starts a new compute service on node i after StopCompute.
+func (nw *Network) StartCompute(ctx context.Context, i int) error {
+	return nw.start(ctx, nw.Nodes[i])
 }
 
 // CrashRestartCompute restarts node i's compute service as after a power
