@@ -70,7 +70,7 @@ func decodeSpec(b []byte) (Spec, error) {
 	s.Quorum = int(min(d.Uvarint(), MaxReplicas+1))
 	s.MaxPrice = d.Uvarint()
 	s.Deadline = d.time()
-	s.Priority = d.priority()
+	s.Priority = d.Int32("priority")
 	s.Strategy = Strategy(d.String(32))
 	task := d.Bytes()
 	d.End()

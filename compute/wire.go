@@ -464,7 +464,7 @@ func decodeBody(t MsgType, body []byte) (Message, error) {
 	switch t {
 	case TypeSubmit:
 		s := &SubmitMsg{TaskID: d.taskID()}
-		s.Priority = d.priority()
+		s.Priority = d.Int32("priority")
 		switch d.Byte() {
 		case 0:
 			s.CrashPolicy = CrashRerun
@@ -562,16 +562,6 @@ func (d *reader) taskID() string {
 		d.Fail("invalid task ID")
 	}
 	return s
-}
-
-// priority reads a priority, a zigzag varint that must fit in 32 bits.
-func (d *reader) priority() int32 {
-	v := d.Varint()
-	if v < math.MinInt32 || v > math.MaxInt32 {
-		d.Fail("priority exceeds 32 bits")
-		return 0
-	}
-	return int32(v)
 }
 
 // time reads a time in unix milliseconds, 0 being the zero time.

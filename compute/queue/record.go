@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/fog-compute/fog/internal/binenc"
@@ -79,14 +78,10 @@ func decodeJob(b []byte) (Job, error) {
 	j.CancelRequested = b[3]&flagCancelRequested != 0
 	d := binenc.NewReader(b, ErrCorrupt)
 	d.Skip(4)
-	prio := d.Varint()
-	if prio < math.MinInt32 || prio > math.MaxInt32 {
-		d.Fail("priority out of range")
-	}
-	j.Priority = int32(prio)
+	j.Priority = d.Int32("priority")
 	j.Seq = d.Uvarint()
-	j.Attempts = d.Uint32()
-	j.MaxAttempts = d.Uint32()
+	j.Attempts = d.Uint32("attempts")
+	j.MaxAttempts = d.Uint32("max attempts")
 	for _, t := range [...]*time.Time{&j.Deadline, &j.Created, &j.Started, &j.Finished} {
 		*t = fromUnixNano(d.Varint())
 	}
@@ -201,7 +196,7 @@ func decodeLive(b []byte) (live, error) {
 	l.cancel = b[1]&flagCancelRequested != 0
 	d := binenc.NewReader(b, ErrCorrupt)
 	d.Skip(2)
-	l.attempts = d.Uint32()
+	l.attempts = d.Uint32("attempts")
 	l.started = d.Varint()
 	l.deadline = d.Varint()
 	if d.Err() != nil {

@@ -124,7 +124,7 @@ func DecodeTask(b []byte) (Task, error) {
 	copy(s.Module[:], b[2:])
 	d := binenc.NewReader(b, ErrMalformed)
 	d.Skip(2 + len(s.Module))
-	s.Limits.MemoryPages = d.Uint32()
+	s.Limits.MemoryPages = d.Uint32("memory pages")
 	s.Limits.WallTime = time.Duration(d.Int63("wall time"))
 	s.Limits.OutputBytes = d.Int63("output bytes")
 	if n := d.Count(); n > 0 {
@@ -215,7 +215,7 @@ func DecodeResult(b []byte) (wasm.Result, error) {
 	r.NonDeterministic = b[1]&resultNonDeterministic != 0
 	d := binenc.NewReader(b, ErrMalformed)
 	d.Skip(2)
-	r.ExitCode = d.Uint32()
+	r.ExitCode = d.Uint32("exit code")
 	r.Usage.Wall = time.Duration(d.Int63("wall time"))
 	r.Usage.PeakMemoryBytes = d.Uvarint()
 	r.Stdout = d.Bytes()

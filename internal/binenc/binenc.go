@@ -128,14 +128,26 @@ func (d *Reader) Varint() int64 {
 	return x
 }
 
-// Uint32 reads a uvarint that must fit in 32 bits.
-func (d *Reader) Uint32() uint32 {
+// Uint32 reads a uvarint that must fit in 32 bits; what names it in the
+// error.
+func (d *Reader) Uint32(what string) uint32 {
 	v := d.Uvarint()
 	if v > math.MaxUint32 {
-		d.Fail("value exceeds 32 bits")
+		d.Fail(what + " exceeds 32 bits")
 		return 0
 	}
 	return uint32(v)
+}
+
+// Int32 reads a zigzag varint that must fit in an int32; what names it in
+// the error.
+func (d *Reader) Int32(what string) int32 {
+	v := d.Varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.Fail(what + " exceeds 32 bits")
+		return 0
+	}
+	return int32(v)
 }
 
 // Int63 reads a uvarint that must fit in an int64; what names it in the

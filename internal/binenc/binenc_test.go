@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,6 +20,7 @@ func TestRoundTrip(t *testing.T) {
 	b = binary.AppendUvarint(b, 300)
 	b = binary.AppendVarint(b, -5)
 	b = binary.AppendUvarint(b, math.MaxUint32)
+	b = binary.AppendVarint(b, math.MinInt32)
 	b = AppendString(b, "fog")
 	b = AppendBytes(b, nil)
 	b = binary.AppendUvarint(b, 2) // a count of two one-byte items
@@ -27,7 +29,8 @@ func TestRoundTrip(t *testing.T) {
 	assert.Equal(t, byte(7), d.Byte())
 	assert.Equal(t, uint64(300), d.Uvarint())
 	assert.Equal(t, int64(-5), d.Varint())
-	assert.Equal(t, uint32(math.MaxUint32), d.Uint32())
+	assert.Equal(t, uint32(math.MaxUint32), d.Uint32("x"))
+	assert.Equal(t, int32(math.MinInt32), d.Int32("x"))
 	assert.Equal(t, "fog", d.String(3))
 	assert.Nil(t, d.Bytes())
 	assert.Equal(t, 2, d.Count())
@@ -68,8 +71,10 @@ func TestRejects(t *testing.T) {
 		{"non-minimal uvarint", []byte{0x81, 0x00}, func(d *Reader) { d.Uvarint() }},
 		{"non-minimal varint", []byte{0x82, 0x00}, func(d *Reader) { d.Varint() }},
 		{"overlong uvarint", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, func(d *Reader) { d.Uvarint() }},
-		{"above 32 bits", binary.AppendUvarint(nil, 1<<32), func(d *Reader) { d.Uint32() }},
-		{"above 63 bits", binary.AppendUvarint(nil, 1<<63), func(d *Reader) { d.Int63("x") }},
+		{"above 32 bits", binary.AppendUvarint(nil, 1<<32), func(d *Reader) { d.Uint32("exit code") }},
+		{"int32 above", binary.AppendVarint(nil, math.MaxInt32+1), func(d *Reader) { d.Int32("priority") }},
+		{"int32 below", binary.AppendVarint(nil, math.MinInt32-1), func(d *Reader) { d.Int32("priority") }},
+		{"above 63 bits", binary.AppendUvarint(nil, 1<<63), func(d *Reader) { d.Int63("wall time") }},
 		{"length overruns", []byte{5, 'a'}, func(d *Reader) { d.Bytes() }},
 		{"count overruns", []byte{9, 1}, func(d *Reader) { d.Count() }},
 		{"string too long", AppendString(nil, "abcd"), func(d *Reader) { d.String(3) }},
@@ -83,6 +88,9 @@ func TestRejects(t *testing.T) {
 			d := NewReader(tc.b, errBad)
 			tc.read(d)
 			require.ErrorIs(t, d.Err(), errBad)
+			if strings.Contains(tc.name, "bits") || strings.HasPrefix(tc.name, "int32") {
+				assert.Regexp(t, `(exit code|priority|wall time) exceeds (32|63) bits`, d.Err().Error(), "names the field")
+			}
 			// the first error sticks and later reads return zero values
 			assert.Zero(t, d.Uvarint())
 			assert.Nil(t, d.Bytes())
@@ -100,7 +108,7 @@ func FuzzReader(f *testing.F) {
 			op := d.Byte()
 			start := len(b) - d.Len()
 			var enc []byte
-			switch op % 6 {
+			switch op % 7 {
 			case 0:
 				enc = binary.AppendUvarint(nil, d.Uvarint())
 			case 1:
@@ -116,7 +124,9 @@ func FuzzReader(f *testing.F) {
 			case 4:
 				enc = AppendString(nil, d.String(8))
 			case 5:
-				enc = binary.AppendUvarint(nil, uint64(d.Uint32()))
+				enc = binary.AppendUvarint(nil, uint64(d.Uint32("x")))
+			case 6:
+				enc = binary.AppendVarint(nil, int64(d.Int32("x")))
 			}
 			if got := b[start : len(b)-d.Len()]; d.Err() == nil && !bytes.Equal(got, enc) {
 				t.Fatalf("read %x, which encodes as %x", got, enc)
