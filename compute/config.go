@@ -258,8 +258,8 @@ func (c Config) Validate() error {
 	case c.MaxProviderRecords < 1:
 		return bad("MaxProviderRecords: %d, need at least 1", c.MaxProviderRecords)
 	}
-	if _, err := ParseStrategy(string(c.DefaultStrategy)); err != nil {
-		return bad("DefaultStrategy: %q is unknown", c.DefaultStrategy)
+	if !c.DefaultStrategy.known() {
+		return bad("DefaultStrategy: %q is unknown (want one of %s)", c.DefaultStrategy, strategyNames())
 	}
 	return c.Breaker.validate()
 }

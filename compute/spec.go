@@ -76,23 +76,16 @@ const (
 	PowerOfTwo Strategy = "power-of-two"
 )
 
-// Strategies lists every strategy.
-var Strategies = []Strategy{RoundRobin, LeastLoaded, LowestPrice, LowestLatency, PowerOfTwo}
+// strategies lists every strategy.
+var strategies = [...]Strategy{RoundRobin, LeastLoaded, LowestPrice, LowestLatency, PowerOfTwo}
 
-// ParseStrategy parses a strategy name.
-func ParseStrategy(s string) (Strategy, error) {
-	for _, k := range Strategies {
-		if string(k) == s {
-			return k, nil
-		}
-	}
-	return "", fmt.Errorf("%w: unknown placement strategy %q (want one of %s)", ErrInvalidSpec, s, strategyNames())
-}
+// known reports whether k is one of the strategies.
+func (k Strategy) known() bool { return slices.Contains(strategies[:], k) }
 
 // strategyNames lists the strategies for error messages.
 func strategyNames() string {
-	names := make([]string, len(Strategies))
-	for i, k := range Strategies {
+	names := make([]string, len(strategies))
+	for i, k := range strategies {
 		names[i] = string(k)
 	}
 	return strings.Join(names, ", ")
@@ -290,7 +283,7 @@ func (s *Spec) Validate() error {
 	case len(s.Stdin) > MaxStdinLimit:
 		return bad("stdin", "%d bytes exceeds %d", len(s.Stdin), MaxStdinLimit)
 	}
-	if s.Strategy != "" && !slices.Contains(Strategies, s.Strategy) {
+	if s.Strategy != "" && !s.Strategy.known() {
 		return bad("strategy", "%q is unknown (want one of %s)", s.Strategy, strategyNames())
 	}
 	if s.CrashPolicy != "" && s.CrashPolicy != CrashRerun && s.CrashPolicy != CrashFail {
