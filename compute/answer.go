@@ -49,11 +49,12 @@ func ResultHash(kind Kind, r *wasm.Result) [32]byte {
 		b = append(b, trapped)
 		fallthrough
 	case KindMemory, KindOutput:
-		h.Write(b)
-		b = binary.AppendUvarint(b[:0], uint64(len(r.Stdout)))
-		h.Write(b)
-		h.Write(r.Stdout)
-		b = binenc.AppendBytes(b[:0], r.Stderr)
+		for _, out := range [...][]byte{r.Stdout, r.Stderr} {
+			b = binary.AppendUvarint(b, uint64(len(out)))
+			h.Write(b)
+			h.Write(out)
+			b = b[:0]
+		}
 	}
 	h.Write(b)
 	var sum [32]byte

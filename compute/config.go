@@ -201,6 +201,7 @@ func (c Config) Validate() error {
 	bad := func(f string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(f, a...))
 	}
+	over := c.DefaultLimits.above(c.MaxLimits)
 	switch {
 	case c.Cores < 1:
 		return bad("Cores: %d, need at least 1", c.Cores)
@@ -212,9 +213,8 @@ func (c Config) Validate() error {
 		return bad("MaxLimits: every field must be positive, got %+v", c.MaxLimits)
 	case c.DefaultLimits.MemoryPages == 0 || c.DefaultLimits.WallTime <= 0 || c.DefaultLimits.OutputBytes <= 0:
 		return bad("DefaultLimits: every field must be positive, got %+v", c.DefaultLimits)
-	case c.DefaultLimits.above(c.MaxLimits) != nil:
-		e := c.DefaultLimits.above(c.MaxLimits)
-		return bad("DefaultLimits: %s %s (MaxLimits)", e.Field, e.Reason)
+	case over != nil:
+		return bad("DefaultLimits: %s %s (MaxLimits)", over.Field, over.Reason)
 	case c.MaxStdinBytes < 0 || c.MaxStdinBytes > MaxStdinLimit:
 		return bad("MaxStdinBytes: %d is outside [0, %d]", c.MaxStdinBytes, MaxStdinLimit)
 	case c.MaxArgsBytes < 0 || c.MaxArgsBytes > MaxArgsLimit:

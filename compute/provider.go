@@ -148,14 +148,14 @@ func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 	sp := &m.Spec
 	lim := limitsOf(sp.Limits)
 	argsSize := (&Spec{Args: sp.Args, Env: sp.Env}).argsSize()
+	over := lim.above(cfg.MaxLimits)
 	switch {
 	case !cfg.Offer:
 		return s.refuse(c, RefuseNotOffering, "compute: this node does not run tasks for others")
 	case s.closed.Load():
 		return s.refuse(c, RefuseShutdown, "compute: shutting down")
-	case lim.above(cfg.MaxLimits) != nil:
-		e := lim.above(cfg.MaxLimits)
-		return s.refuse(c, RefuseLimits, "compute: %s %s", e.Field, e.Reason)
+	case over != nil:
+		return s.refuse(c, RefuseLimits, "compute: %s %s", over.Field, over.Reason)
 	case len(sp.Stdin) > cfg.MaxStdinBytes:
 		return s.refuse(c, RefuseLimits, "compute: stdin of %d bytes exceeds %d", len(sp.Stdin), cfg.MaxStdinBytes)
 	case argsSize > cfg.MaxArgsBytes:
