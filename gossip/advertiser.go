@@ -124,8 +124,8 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 // jittered returns the interval ±10 %, drawn anew for every advert, so
 // that nodes keep out of step.
 func (a *Advertiser) jittered() time.Duration {
-	i := int64(a.cfg.Interval)
-	return time.Duration(i - i/10 + rand.Int64N(i/5+1))
+	lo, hi := a.cfg.shortestPeriod(), a.cfg.longestPeriod()
+	return lo + time.Duration(rand.Int64N(int64(hi-lo)+1))
 }
 
 // until returns how long from now until gap after the last advert.

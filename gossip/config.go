@@ -227,11 +227,11 @@ type AdvertConfig struct {
 	MaxTTL time.Duration
 }
 
-// longestPeriod is the longest period between two adverts: Interval
-// jittered by +10 % (Advertiser.jittered).
-func (a AdvertConfig) longestPeriod() time.Duration {
-	return a.Interval - a.Interval/10 + a.Interval/5
-}
+// shortestPeriod and longestPeriod bound the period between two adverts:
+// Interval jittered by ±10 % (Advertiser.jittered draws within them).
+func (a AdvertConfig) shortestPeriod() time.Duration { return a.Interval - a.Interval/10 }
+
+func (a AdvertConfig) longestPeriod() time.Duration { return a.shortestPeriod() + a.Interval/5 }
 
 // DirectoryConfig tunes the capacity directory.
 type DirectoryConfig struct {

@@ -97,13 +97,15 @@ func TestHalfLifeDecay(t *testing.T) {
 	assert.InDelta(t, 0.5, x, 1e-9)
 }
 
-func TestJitteredWithinLongestPeriod(t *testing.T) {
-	for _, interval := range []time.Duration{10, 95, 101, 30 * time.Second} {
+func TestJitteredWithinPeriodBounds(t *testing.T) {
+	for _, interval := range []time.Duration{10, 95, 30 * time.Second} {
 		a := &Advertiser{cfg: AdvertConfig{Interval: interval}}
-		for range 2000 {
+		lo, hi := a.cfg.shortestPeriod(), a.cfg.longestPeriod()
+		require.InDelta(t, float64(interval)*0.9, float64(lo), 1, "interval %v", interval)
+		require.InDelta(t, float64(interval)*1.1, float64(hi), 2, "interval %v", interval)
+		for range 200 {
 			p := a.jittered()
-			require.LessOrEqual(t, p, a.cfg.longestPeriod(), "interval %v", interval)
-			require.GreaterOrEqual(t, p, interval-interval/10, "interval %v", interval)
+			require.True(t, lo <= p && p <= hi, "interval %v: %v outside [%v, %v]", interval, p, lo, hi)
 		}
 	}
 }

@@ -662,12 +662,10 @@ func TestValueLogGC(t *testing.T) {
 		t.Run(fmt.Sprintf("background=%v", background), func(t *testing.T) {
 			ctx := t.Context()
 			cfg := DefaultConfig(t.TempDir())
-			cfg.Logger = nil
 			cfg.MemTableSize = 1 << 20 // value threshold ~153 KiB; memtables flush often
 			cfg.ValueLogFileSize = 1 << 20
 			cfg.GCInterval = 0
-			db, err := Open(cfg)
-			require.NoError(t, err)
+			db := openTest(t, cfg) // Close runs once; the cleanup's is then a no-op
 			ds := db.Datastore(PrefixNode)
 			for i := range 20 {
 				require.NoError(t, db.Badger().Update(func(txn *badger.Txn) error {
@@ -693,8 +691,6 @@ func TestValueLogGC(t *testing.T) {
 				cfg.GCInterval = 20 * time.Millisecond
 				db = openTest(t, cfg)
 				ds = db.Datastore(PrefixNode)
-			} else {
-				t.Cleanup(func() { require.NoError(t, db.Close()) })
 			}
 
 			require.Eventually(t, func() bool {

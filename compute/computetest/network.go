@@ -288,7 +288,9 @@ func (nw *Network) StartCompute(ctx context.Context, i int) error {
 func (nw *Network) CrashRestartCompute(ctx context.Context, i int) error {
 	n := nw.Nodes[i]
 	if !n.DB.InMemory() {
-		return fmt.Errorf("computetest: snapshot node %d: only in-memory stores can be snapshotted", i)
+		// The copy is kept in memory: a node on disk would come back on
+		// another kind of store than it ran on.
+		return fmt.Errorf("computetest: crash-restart node %d: supported for in-memory stores only", i)
 	}
 	snap, err := n.DB.Snapshot(store.InMemoryConfig())
 	if err != nil {
