@@ -517,19 +517,15 @@ func (s *Service) Submit(ctx context.Context, spec Spec, module []byte) (TaskID,
 	if s.closed.Load() {
 		return "", ErrClosed
 	}
-	if len(module) > 0 {
-		id := wasm.IDOf(module)
-		if spec.Module == (wasm.ModuleID{}) {
-			spec.Module = id
-		} else if id != spec.Module {
-			return "", fmt.Errorf("%w: %w: the module given hashes to %s, not %s", ErrModule, wasm.ErrHashMismatch, id, spec.Module)
-		}
+	if len(module) > 0 && spec.Module == (wasm.ModuleID{}) {
+		spec.Module = wasm.IDOf(module)
 	}
 	if err := s.resolve(&spec, time.Now()); err != nil {
 		return "", err
 	}
 	if len(module) > 0 {
-		if _, err := s.blob.Store().Put(ctx, module); err != nil {
+		// Checks the bytes against spec.Module (wasm.ErrHashMismatch).
+		if err := s.blob.Store().PutVerified(ctx, spec.Module, module); err != nil {
 			return "", fmt.Errorf("%w: %w", ErrModule, err)
 		}
 	} else if !s.blob.Store().Has(spec.Module) {
