@@ -76,6 +76,10 @@ type TaskListParams struct {
 	Limit int    `json:"limit,omitempty"`
 }
 
+// maxMemoryMiB is a 32-bit WebAssembly module's whole address space:
+// 65,536 pages of 64 KiB.
+const maxMemoryMiB = 65536 / 16
+
 // spec turns submit parameters into a task spec.
 func (p TaskSubmitParams) spec() (compute.Spec, error) {
 	s := compute.Spec{
@@ -95,7 +99,9 @@ func (p TaskSubmitParams) spec() (compute.Spec, error) {
 	case len(p.Module) > 0 && p.ModuleID != "":
 		return s, invalidParams("give module or module_id, not both")
 	case p.DeadlineSeconds < 0:
-		return s, invalidParams("deadline_seconds %v is negative", p.DeadlineSeconds)
+		return s, invalidParams("deadline_seconds: %v is negative", time.Duration(p.DeadlineSeconds*float64(time.Second)))
+	case p.MemoryMiB > maxMemoryMiB:
+		return s, invalidParams("memory_mib: %d MiB exceeds %d MiB, all a WebAssembly module can address", p.MemoryMiB, maxMemoryMiB)
 	}
 	if p.ModuleID != "" {
 		id, err := wasm.ParseModuleID(p.ModuleID)

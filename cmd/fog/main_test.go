@@ -405,7 +405,9 @@ func TestTaskCommands(t *testing.T) {
 	for _, tc := range []struct{ flag, says string }{
 		{"--timeout=-1s", "--timeout: -1s is negative"},
 		{"--strategy=nearest", `--strategy: "nearest" is unknown`},
-		{"--memory=100000", "--memory: 1600000 pages (100000 MiB) exceeds"},
+		{"--memory=2048", "--memory: 32768 pages (2048 MiB) exceeds"},
+		{"--memory=268435456", "--memory: 268435456 MiB exceeds 4096 MiB"},
+		{"--deadline=-1s", "--deadline: -1s is negative"},
 	} {
 		_, _, err = fog(t, ctx, "task", "submit", mod, tc.flag, "--path", p0)
 		require.Error(t, err, tc.flag)
