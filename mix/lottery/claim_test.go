@@ -20,7 +20,6 @@ type claimFixture struct {
 	keys  []ed25519.PrivateKey
 	stake *mapStake
 	seed  Seed
-	epoch uint64
 	claim *Claim
 	idx   int // index of the claimant in keys
 }
