@@ -114,6 +114,12 @@ func TestSubmitReplicas(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, list, 2)
 	assert.Equal(t, uint64(2), svc.Stats().Done)
+	// Newest first, so a limit keeps the newest: the 3-replica task.
+	newest, err := svc.List(ctx, compute.ListFilter{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, newest, 1)
+	assert.Equal(t, list[0].ID, newest[0].ID)
+	assert.Equal(t, 3, newest[0].Replicas)
 }
 
 // A remote provider killed while it runs a task: the task completes on

@@ -755,10 +755,10 @@ func (s *Service) Cancel(ctx context.Context, id TaskID) (Status, error) {
 	return s.Status(ctx, id)
 }
 
-// List returns the tasks submitted here that match f: queued and running
-// tasks in the order they are served, others by ID (submission order).
+// List returns the tasks submitted here that match f, newest first (task
+// IDs grow with their submission time), so a limit keeps the newest.
 func (s *Service) List(ctx context.Context, f ListFilter) ([]Status, error) {
-	qf := queue.Filter{Limit: f.Limit}
+	qf := queue.Filter{Limit: f.Limit, Newest: true}
 	if f.State != "" {
 		st, err := queue.ParseState(string(f.State))
 		if err != nil {

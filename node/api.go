@@ -11,7 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,19 +32,28 @@ const (
 	CodeNotFound jrpc2.Code = 404
 	// CodeUnavailable means the subsystem the call needs is not running.
 	CodeUnavailable jrpc2.Code = 503
+	// CodeTooLarge means a reply would exceed api.max_reply_bytes.
+	CodeTooLarge jrpc2.Code = 413
 )
 
 // API is the node's JSON-RPC 2.0 server over HTTP (path /rpc) with
 // Prometheus metrics (path /metrics). Every request must carry
 // "Authorization: Bearer <token>"; anything else gets HTTP 401 and an empty
-// body. Subsystems add methods with Register before the node starts.
+// body. A request whose Host header names neither an IP address, localhost
+// nor one of api.allowed_hosts gets HTTP 403 (against DNS rebinding). The
+// calls of a batch run one after another, at most api.max_batch of them,
+// and a reply is cut off at api.max_reply_bytes. Subsystems add methods
+// with Register before the node starts.
 type API struct {
-	token   []byte
-	maxBody int64
-	listen  string
-	log     *slog.Logger
-	reg     *prometheus.Registry
-	calls   *prometheus.CounterVec
+	token    *apiToken
+	maxBody  int64
+	maxBatch int
+	maxReply int64
+	hosts    []string
+	listen   string
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	calls    *prometheus.CounterVec
 
 	mu      sync.Mutex
 	methods handler.Map
@@ -49,14 +61,17 @@ type API struct {
 	onBound func(net.Addr)
 }
 
-func newAPI(cfg APIConfig, token string, reg *prometheus.Registry, log *slog.Logger) *API {
+func newAPI(cfg APIConfig, token *apiToken, reg *prometheus.Registry, log *slog.Logger) *API {
 	a := &API{
-		token:   []byte(token),
-		maxBody: cfg.MaxBodyBytes,
-		listen:  cfg.Listen,
-		log:     log,
-		reg:     reg,
-		methods: handler.Map{},
+		token:    token,
+		maxBody:  cfg.MaxBodyBytes,
+		maxBatch: cfg.MaxBatch,
+		maxReply: cfg.MaxReplyBytes,
+		hosts:    cfg.AllowedHosts,
+		listen:   cfg.Listen,
+		log:      log,
+		reg:      reg,
+		methods:  handler.Map{},
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "fog", Subsystem: "rpc", Name: "calls_total",
 			Help: "JSON-RPC calls served, by method and outcome.",
@@ -69,14 +84,16 @@ func newAPI(cfg APIConfig, token string, reg *prometheus.Registry, log *slog.Log
 // Register adds the JSON-RPC method name, served by fn. fn has one of the
 // shapes jrpc2's handler.Check accepts, typically
 // func(context.Context, Params) (Result, error); params with unknown fields
-// are rejected as invalid. A handler that panics answers an internal error
-// instead of taking the node down.
+// are rejected as invalid, and names are matched exactly (encoding/json
+// alone would accept "LIMIT" for "limit"). A handler that panics answers an
+// internal error instead of taking the node down.
 func (a *API) Register(name string, fn any) error {
 	fi, err := handler.Check(fn)
 	if err != nil {
 		return fmt.Errorf("node: rpc method %s: %w", name, err)
 	}
 	h := fi.SetStrict(true).Wrap()
+	names := paramNames(fi.Argument)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, dup := a.methods[name]; dup {
@@ -94,7 +111,58 @@ func (a *API) Register(name string, fn any) error {
 			}
 			a.calls.WithLabelValues(name, outcome).Inc()
 		}()
+		if err := checkParamNames(req, names); err != nil {
+			return nil, err
+		}
 		return h(ctx, req)
+	}
+	return nil
+}
+
+// paramNames returns the JSON names of the fields of a struct parameter
+// type (nil for other types).
+func paramNames(t reflect.Type) map[string]bool {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	names := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for f := range t.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case tag == "-":
+			case f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct:
+				walk(f.Type)
+			case !f.IsExported():
+			case tag != "":
+				names[tag] = true
+			default:
+				names[f.Name] = true
+			}
+		}
+	}
+	walk(t)
+	return names
+}
+
+// checkParamNames refuses an object of params with a name that is not
+// exactly one of names.
+func checkParamNames(req *jrpc2.Request, names map[string]bool) error {
+	if names == nil || !req.HasParams() {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal([]byte(req.ParamString()), &obj) != nil {
+		return nil // not an object: the handler's own decoding reports it
+	}
+	for k := range obj {
+		if !names[k] {
+			return &jrpc2.Error{Code: jrpc2.InvalidParams, Message: fmt.Sprintf("invalid parameters: unknown parameter %q (names are case-sensitive)", k)}
+		}
 	}
 	return nil
 }
@@ -159,8 +227,8 @@ func (a *API) Run(ctx context.Context, ready func()) error {
 	})
 	defer bridge.Close()
 	mux := http.NewServeMux()
-	mux.Handle("/rpc", a.auth(bridge))
-	mux.Handle("/metrics", a.auth(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
+	mux.Handle("/rpc", a.guard(a.serveRPC(bridge)))
+	mux.Handle("/metrics", a.guard(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -198,17 +266,219 @@ func (a *API) Health(context.Context) error {
 	return nil
 }
 
-// auth lets through only requests bearing the token.
-func (a *API) auth(next http.Handler) http.Handler {
+// guard lets through only requests that name an allowed host and bear the
+// token.
+func (a *API) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.hostAllowed(r.Host) {
+			http.Error(w, "host not allowed (see api.allowed_hosts)", http.StatusForbidden)
+			return
+		}
 		h := r.Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), a.token) != 1 {
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), a.token.current()) != 1 {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hostAllowed reports whether a request's Host header may be served: an IP
+// address, localhost or one of api.allowed_hosts, with the port the API is
+// bound to (or none, for a proxy on port 80). A web page that rebinds its
+// own domain name to 127.0.0.1 still sends that name, and is refused.
+func (a *API) hostAllowed(hostport string) bool {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, port = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), ""
+	}
+	if port != "" {
+		if addr, ok := a.Addr().(*net.TCPAddr); !ok || port != strconv.Itoa(addr.Port) {
+			return false
+		}
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || net.ParseIP(host) != nil || slices.Contains(a.hosts, host)
+}
+
+// serveRPC runs the JSON-RPC request in r through bridge. A batch is split
+// and its calls run one after another, so that neither the number of calls
+// (at most api.max_batch) nor the replies held at once (at most
+// api.max_reply_bytes, plus the one being made) grow with the request; a
+// call whose reply would pass the limit is answered with CodeTooLarge, and
+// the calls after it are not run.
+func (a *API) serveRPC(bridge http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			bridge.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, a.maxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeRPCError(w, nil, jrpc2.InvalidRequest, fmt.Sprintf("request body exceeds %d bytes (api.max_body_bytes)", a.maxBody))
+				return
+			}
+			http.Error(w, "reading the request failed", http.StatusBadRequest)
+			return
+		}
+		body = bytes.TrimSpace(body)
+		calls, ok := splitBatch(body, a.maxBatch)
+		if !ok {
+			// One call, or a request that is not a batch of calls: the
+			// bridge (parseRequest) answers it or says what is wrong.
+			rec := a.call(bridge, r, body, a.maxReply)
+			rec.writeTo(w, body, a.maxReply)
+			return
+		}
+		if len(calls) > a.maxBatch {
+			writeRPCError(w, nil, jrpc2.InvalidRequest, fmt.Sprintf("a batch of more than %d calls exceeds api.max_batch", a.maxBatch))
+			return
+		}
+		replies := make([]json.RawMessage, 0, len(calls))
+		left := a.maxReply - 2 // the brackets
+		for _, c := range calls {
+			c = bytes.TrimSpace(c)
+			var reply []byte
+			switch {
+			case len(c) == 0 || c[0] != '{':
+				reply = rpcError(nil, jrpc2.InvalidRequest, "a batch holds call objects")
+			case left <= 0:
+				if id := callID(c); id != nil {
+					reply = rpcError(id, CodeTooLarge, fmt.Sprintf("not run: the batch's replies exceed %d bytes (api.max_reply_bytes)", a.maxReply))
+				}
+			default:
+				rec := a.call(bridge, r, c, left)
+				switch id := callID(c); {
+				case !rec.over:
+					reply = rec.buf.Bytes()
+				case id != nil:
+					reply = rpcError(id, CodeTooLarge, fmt.Sprintf("the batch's replies exceed %d bytes (api.max_reply_bytes)", a.maxReply))
+				}
+				if rec.over {
+					left = 0
+				}
+			}
+			if len(reply) == 0 {
+				continue // a notification has no reply
+			}
+			left -= int64(len(reply)) + 1
+			replies = append(replies, reply)
+		}
+		if len(replies) == 0 {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(replies)
+	})
+}
+
+// splitBatch returns the elements of a JSON array of at least one element,
+// reading no more than max+1 of them (so a huge batch costs nothing to
+// refuse); ok is false if body is no such array.
+func splitBatch(body []byte, max int) (calls []json.RawMessage, ok bool) {
+	if len(body) == 0 || body[0] != '[' {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil {
+		return nil, false
+	}
+	for dec.More() {
+		var c json.RawMessage
+		if err := dec.Decode(&c); err != nil {
+			return nil, false
+		}
+		if calls = append(calls, c); len(calls) > max {
+			return calls, true
+		}
+	}
+	if _, err := dec.Token(); err != nil || len(calls) == 0 {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false // trailing data
+	}
+	return calls, true
+}
+
+// call runs one JSON-RPC request body through bridge, keeping at most limit
+// bytes of its reply.
+func (a *API) call(bridge http.Handler, r *http.Request, body []byte, limit int64) *replyRecorder {
+	sub := r.Clone(r.Context())
+	sub.Body = io.NopCloser(bytes.NewReader(body))
+	sub.ContentLength = int64(len(body))
+	rec := &replyRecorder{h: http.Header{}, limit: limit, code: http.StatusOK}
+	bridge.ServeHTTP(rec, sub)
+	return rec
+}
+
+// replyRecorder is an http.ResponseWriter that keeps a reply of up to
+// limit bytes and notes whether there was more.
+type replyRecorder struct {
+	h     http.Header
+	code  int
+	buf   bytes.Buffer
+	limit int64
+	over  bool
+}
+
+func (r *replyRecorder) Header() http.Header { return r.h }
+func (r *replyRecorder) WriteHeader(code int) { r.code = code }
+func (r *replyRecorder) Write(b []byte) (int, error) {
+	if r.over || int64(r.buf.Len()+len(b)) > r.limit {
+		r.over = true
+		r.buf.Reset()
+		return len(b), nil
+	}
+	return r.buf.Write(b)
+}
+
+// writeTo sends the recorded reply to the call in body to w, or an error
+// reply if it was over limit.
+func (r *replyRecorder) writeTo(w http.ResponseWriter, body []byte, limit int64) {
+	if r.over {
+		writeRPCError(w, callID(body), CodeTooLarge, fmt.Sprintf("the reply exceeds %d bytes (api.max_reply_bytes)", limit))
+		return
+	}
+	for k, v := range r.h {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(r.code)
+	_, _ = w.Write(r.buf.Bytes())
+}
+
+// callID returns the id of a call object, or nil for a notification or
+// what does not parse.
+func callID(call []byte) json.RawMessage {
+	var c struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(call, &c) != nil {
+		return nil
+	}
+	return c.ID
+}
+
+// rpcError encodes a JSON-RPC error reply to the call with id (null if nil).
+func rpcError(id json.RawMessage, code jrpc2.Code, msg string) []byte {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	b, _ := json.Marshal(struct {
+		V     string          `json:"jsonrpc"`
+		ID    json.RawMessage `json:"id"`
+		Error *jrpc2.Error    `json:"error"`
+	}{"2.0", id, &jrpc2.Error{Code: code, Message: msg}})
+	return b
+}
+
+func writeRPCError(w http.ResponseWriter, id json.RawMessage, code jrpc2.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(rpcError(id, code, msg))
 }
 
 // parseRequest reads a size-limited POST body and parses it as JSON-RPC,

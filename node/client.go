@@ -32,6 +32,9 @@ type Client struct {
 // and the address the daemon wrote at start (falling back to api.listen from
 // config.toml). It does not contact the daemon.
 func Dial(dir DataDir) (*Client, error) {
+	if _, err := os.Stat(dir.Config()); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s missing", ErrNotInitialized, dir.Config())
+	}
 	tok, err := dir.ReadToken()
 	if err != nil {
 		return nil, err

@@ -114,6 +114,16 @@ type APIConfig struct {
 	Listen string `toml:"listen" comment:"host:port of the JSON-RPC API (/rpc) and Prometheus metrics (/metrics).\nKeep it on 127.0.0.1: anyone who can reach it and read the token controls the node."`
 	// MaxBodyBytes limits a request body.
 	MaxBodyBytes int64 `toml:"max_body_bytes" comment:"Largest request body accepted, in bytes; a task module upload must fit."`
+	// MaxBatch limits the calls in one JSON-RPC batch, which the API runs
+	// one after another.
+	MaxBatch int `toml:"max_batch" comment:"Most calls in one JSON-RPC batch; a larger batch is refused whole. fog's own client never batches."`
+	// MaxReplyBytes limits the reply to one HTTP request (a call or a
+	// whole batch), so that a batch cannot make the daemon hold its
+	// replies without bound.
+	MaxReplyBytes int64 `toml:"max_reply_bytes" comment:"Largest reply to one request or batch, in bytes; a call whose reply would pass it gets an error instead. A task's output (at most 64 MiB) must fit."`
+	// AllowedHosts are host names, besides localhost and IP addresses,
+	// that requests may name in their Host header.
+	AllowedHosts []string `toml:"allowed_hosts" comment:"Host names, besides localhost and IP addresses, accepted in a request's Host header (for a reverse proxy). Others are refused with HTTP 403, against DNS rebinding from a web page."`
 }
 
 // StoreConfig is the [store] section.
@@ -159,7 +169,8 @@ func DefaultConfig() Config {
 			TargetRelays: rc.TargetRelays,
 			Candidates:   []string{},
 		},
-		API:   APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20},
+		API: APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20, MaxBatch: 64,
+			MaxReplyBytes: 256 << 20, AllowedHosts: []string{}},
 		Store: StoreConfig{SyncWrites: true},
 	}
 }
@@ -309,6 +320,17 @@ func (c Config) Validate() error {
 	}
 	if c.API.MaxBodyBytes < 1024 {
 		return fmt.Errorf("%w: api.max_body_bytes %d: want at least 1024", ErrConfig, c.API.MaxBodyBytes)
+	}
+	if c.API.MaxBatch < 1 || c.API.MaxBatch > 10000 {
+		return fmt.Errorf("%w: api.max_batch %d: want 1 to 10000", ErrConfig, c.API.MaxBatch)
+	}
+	if c.API.MaxReplyBytes < 64<<10 {
+		return fmt.Errorf("%w: api.max_reply_bytes %d: want at least 65536", ErrConfig, c.API.MaxReplyBytes)
+	}
+	for _, h := range c.API.AllowedHosts {
+		if h == "" || h != strings.ToLower(h) || strings.ContainsAny(h, ":/[] \t") {
+			return fmt.Errorf("%w: api.allowed_hosts %q: want a lower-case host name without port", ErrConfig, h)
+		}
 	}
 	return nil
 }

@@ -1,14 +1,11 @@
 package node
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -94,11 +91,11 @@ func Init(dir DataDir, cfg Config) (InitResult, error) {
 	if err != nil {
 		return InitResult{}, fmt.Errorf("node: peer id: %w", err)
 	}
-	tok := make([]byte, 32)
-	if _, err := rand.Read(tok); err != nil {
-		return InitResult{}, fmt.Errorf("node: token: %w", err)
+	tok, err := newToken()
+	if err != nil {
+		return InitResult{}, err
 	}
-	if err := writeFileSync(dir.Token(), []byte(hex.EncodeToString(tok)+"\n"), 0o600); err != nil {
+	if err := writeFileSync(dir.Token(), []byte(tok+"\n"), 0o600); err != nil {
 		return InitResult{}, err
 	}
 	body, err := MarshalConfig(cfg)
@@ -109,22 +106,6 @@ func Init(dir DataDir, cfg Config) (InitResult, error) {
 		return InitResult{}, err
 	}
 	return InitResult{Dir: dir, PeerID: id}, nil
-}
-
-// ReadToken reads the API token.
-func (d DataDir) ReadToken() (string, error) {
-	b, err := os.ReadFile(d.Token())
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%w: %s missing", ErrNotInitialized, d.Token())
-		}
-		return "", fmt.Errorf("node: read token: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("node: token file %s is empty", d.Token())
-	}
-	return tok, nil
 }
 
 // LoadConfig reads the directory's config.toml.

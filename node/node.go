@@ -239,11 +239,15 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}
 
 	if !opts.NoAPI {
-		tok, err := opts.Dir.ReadToken()
+		tok, created, err := opts.Dir.EnsureToken()
 		if err != nil {
 			return nil, err
 		}
-		n.api = newAPI(cfg.API, tok, n.reg, log.With("subsystem", "api"))
+		alog := log.With("subsystem", "api")
+		if created {
+			alog.Warn("api token was missing: created a new one", "path", opts.Dir.Token())
+		}
+		n.api = newAPI(cfg.API, newAPIToken(opts.Dir.Token(), tok, alog), n.reg, alog)
 		n.api.onBound = n.writeAddr
 		for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods} {
 			if err := reg(); err != nil {

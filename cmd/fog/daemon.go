@@ -93,6 +93,11 @@ closed); a second signal forces an immediate exit.`,
 					return err
 				}
 			}
+			if _, created, err := dir.EnsureToken(); err != nil {
+				return err
+			} else if created {
+				fmt.Fprintf(a.errOut, "the API token was missing or empty: wrote a new one to %s (mode 0600)\n", dir.Token())
+			}
 			ctx, stop := signalContext(cmd.Context(), a.errOut)
 			defer stop()
 			n, err := node.Start(ctx, cfg, node.Options{Dir: dir, Logger: node.NewLogger(a.errOut, cfg.Log)})

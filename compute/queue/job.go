@@ -188,6 +188,11 @@ type Filter struct {
 	Owner string
 	// Limit is the most jobs returned; 0 means no limit.
 	Limit int
+	// Newest lists by ID from the highest down (IDs that grow with time,
+	// newest first) in every selection, instead of serving order for queued
+	// and running jobs and lowest ID first for the others. Limit then keeps
+	// the newest.
+	Newest bool
 }
 
 // Counts is how many jobs are in each state.

@@ -127,7 +127,8 @@ func (q *Queue) Get(ctx context.Context, id string) (Job, error) {
 
 // List returns the jobs that match f, all from one snapshot of the store:
 // queued and running jobs in the order Next serves them (read from the live
-// index), other selections by ID.
+// index), other selections by ID; with f.Newest, every selection by ID from
+// the highest down.
 func (q *Queue) List(ctx context.Context, f Filter) ([]Job, error) {
 	if err := q.begin(ctx); err != nil {
 		return nil, err
@@ -144,7 +145,7 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Job, error) {
 		return f.Limit > 0 && len(jobs) >= f.Limit
 	}
 	err := q.bdb.View(func(txn *badger.Txn) error {
-		if f.State == StateQueued || f.State == StateRunning {
+		if (f.State == StateQueued || f.State == StateRunning) && !f.Newest {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(q.livePrefix), PrefetchValues: true, PrefetchSize: 100})
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {
@@ -172,9 +173,16 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Job, error) {
 			}
 			return nil
 		}
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(q.jobPrefix), PrefetchValues: true, PrefetchSize: 100})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(q.jobPrefix), PrefetchValues: true, PrefetchSize: 100, Reverse: f.Newest})
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
+		if f.Newest {
+			// In reverse, Seek finds the last key at or before its argument;
+			// 0xff sorts after every ID byte.
+			it.Seek(append([]byte(q.jobPrefix), 0xff))
+		} else {
+			it.Rewind()
+		}
+		for ; it.Valid(); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

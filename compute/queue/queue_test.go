@@ -397,6 +397,11 @@ func TestList(t *testing.T) {
 		{queue.Filter{State: queue.StateDone}, []string{"j4"}},
 		{queue.Filter{State: queue.StateCancelled}, []string{"j0"}},
 		{queue.Filter{Owner: "alice"}, []string{"j0", "j2", "j4"}},
+		{queue.Filter{Newest: true}, []string{"j5", "j4", "j3", "j2", "j1", "j0"}},
+		{queue.Filter{Newest: true, Limit: 2}, []string{"j5", "j4"}},
+		{queue.Filter{Newest: true, State: queue.StateQueued}, []string{"j3", "j2", "j1"}},
+		{queue.Filter{Newest: true, State: queue.StateQueued, Owner: "alice", Limit: 1}, []string{"j2"}},
+		{queue.Filter{Newest: true, Owner: "bob"}, []string{"j5", "j3", "j1"}},
 	} {
 		got, err := e.q.List(ctx, tc.f)
 		require.NoError(t, err)
