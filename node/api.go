@@ -426,7 +426,7 @@ type replyRecorder struct {
 	over  bool
 }
 
-func (r *replyRecorder) Header() http.Header { return r.h }
+func (r *replyRecorder) Header() http.Header  { return r.h }
 func (r *replyRecorder) WriteHeader(code int) { r.code = code }
 func (r *replyRecorder) Write(b []byte) (int, error) {
 	if r.over || int64(r.buf.Len()+len(b)) > r.limit {
