@@ -110,6 +110,12 @@ type Config struct {
 	// CancelTimeout bounds the wait for a provider's confirmation of a
 	// cancel. Default 5 s.
 	CancelTimeout time.Duration
+	// ProviderWait is how long a task waits for its directory to list
+	// enough distinct providers for its replicas before it fails, saying
+	// how many exist. Default 10 s: adverts reach a node that just joined
+	// within a few seconds, and a task that can never be placed should
+	// not wait out its deadline (an hour by default).
+	ProviderWait time.Duration
 	// RetryAfter is the retry hint a busy provider gives, and the wait of
 	// a submitter refused without a hint. Default 1 s.
 	RetryAfter time.Duration
@@ -160,6 +166,7 @@ func DefaultConfig() Config {
 		AttemptSlack:       30 * time.Second,
 		StragglerGrace:     2 * time.Second,
 		CancelTimeout:      5 * time.Second,
+		ProviderWait:       10 * time.Second,
 		RetryAfter:         time.Second,
 		MaxStreams:         4096,
 		MaxStreamsPerPeer:  512,
@@ -249,6 +256,8 @@ func (c Config) Validate() error {
 		return bad("StragglerGrace: %v is negative", c.StragglerGrace)
 	case c.CancelTimeout <= 0:
 		return bad("CancelTimeout: %v, need a positive duration", c.CancelTimeout)
+	case c.ProviderWait <= 0:
+		return bad("ProviderWait: %v, need a positive duration", c.ProviderWait)
 	case c.RetryAfter <= 0:
 		return bad("RetryAfter: %v, need a positive duration", c.RetryAfter)
 	case c.MaxStreams < 1:

@@ -574,3 +574,30 @@ func TestRestartFailsUnfetchableModule(t *testing.T) {
 	assert.Equal(t, compute.StateFailed, res.State)
 	assert.Contains(t, res.Error, "could not be fetched")
 }
+
+// A task that needs more distinct providers than exist fails after
+// Config.ProviderWait, saying how many there are, instead of waiting out
+// its deadline; with enough for its quorum it completes.
+func TestTooFewProviders(t *testing.T) {
+	nw := newNetwork(t, computetest.NetworkConfig{Nodes: 2, Seed: 7,
+		Configure: func(_ int, c *compute.Config) { c.ProviderWait = 300 * time.Millisecond }})
+	ctx := testCtx(t)
+	svc := nw.Nodes[0].Compute()
+
+	id, err := svc.Submit(ctx, compute.Spec{Stdin: []byte("hi"), Replicas: 3, Quorum: 3, Deadline: time.Now().Add(time.Hour)}, module(t, "echo"))
+	require.NoError(t, err)
+	res, err := svc.Wait(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, compute.StateFailed, res.State)
+	assert.Contains(t, res.Error, "too few providers: 2 offer compute for this task with 3 replicas")
+	assert.False(t, res.Agreed)
+	assert.Len(t, res.Answers, 2, "the answers it got are kept")
+	assert.Empty(t, res.Disagreeing, "no answer is called a disagreement")
+
+	id, err = svc.Submit(ctx, compute.Spec{Stdin: []byte("hi"), Replicas: 3, Quorum: 2}, module(t, "echo"))
+	require.NoError(t, err)
+	res, err = svc.Wait(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, compute.StateDone, res.State, res.Error)
+	assert.True(t, res.Agreed)
+}

@@ -262,13 +262,17 @@ func (t *task) loop(ctx context.Context) {
 		graceC              <-chan time.Time
 		wake                *time.Timer
 		woken               bool // by a room signal, since the last placement
+		// While too few distinct providers are known for the task's
+		// replicas (short says why), starve runs; when it fires, the
+		// task fails with starved as its reason.
+		short, starved string
+		starve         *time.Timer
 	)
 	defer func() {
-		if grace != nil {
-			grace.Stop()
-		}
-		if wake != nil {
-			wake.Stop()
+		for _, tm := range []*time.Timer{grace, wake, starve} {
+			if tm != nil {
+				tm.Stop()
+			}
 		}
 	}()
 	for {
@@ -287,6 +291,9 @@ func (t *task) loop(ctx context.Context) {
 			case expired:
 				t.finish(ctx, StateFailed, fmt.Sprintf("deadline: not finished by %s", t.spec.Deadline.Format(time.RFC3339Nano)), nil)
 				return
+			case starved != "":
+				t.finishStarved(ctx, starved)
+				return
 			case t.tally.stuck():
 				t.finishStuck(ctx)
 				return
@@ -297,12 +304,14 @@ func (t *task) loop(ctx context.Context) {
 			graceC = grace.C
 		}
 		var dirCh <-chan struct{}
-		var wakeC <-chan time.Time
-		if !cancelling && !expired {
+		var wakeC, starveC <-chan time.Time
+		if !cancelling && !expired && starved == "" {
+			short = ""
 			if n := t.tally.need(); n > 0 {
 				w := t.place(ctx, n, woken)
 				woken = false
 				if w != nil {
+					short = w.short
 					dirCh = w.dir
 					if !w.at.IsZero() {
 						if wake == nil {
@@ -316,6 +325,18 @@ func (t *task) loop(ctx context.Context) {
 				if t.abort != nil {
 					continue
 				}
+			}
+			switch {
+			case short == "":
+				if starve != nil {
+					starve.Stop()
+					starve = nil
+				}
+			case starve == nil:
+				starve = time.NewTimer(s.cfg.ProviderWait)
+			}
+			if starve != nil {
+				starveC = starve.C
 			}
 		}
 		select {
@@ -334,6 +355,9 @@ func (t *task) loop(ctx context.Context) {
 		case <-graceC:
 			graceC = nil
 			t.stopAll()
+		case <-starveC:
+			starved = short
+			t.stopAll()
 		case <-ctx.Done():
 			t.abandon()
 			if _, err := s.subQ.Requeue(context.WithoutCancel(ctx), string(t.id)); err != nil && !errors.Is(err, queue.ErrClosed) {
@@ -349,6 +373,9 @@ func (t *task) loop(ctx context.Context) {
 type waitSet struct {
 	dir <-chan struct{} // the directory changes
 	at  time.Time       // a provider's retry-after or breaker cooldown ends
+	// short, if not empty, says that fewer distinct providers are known
+	// than the task still needs: room alone will not place it.
+	short string
 }
 
 // place launches up to n attempts on providers chosen by the task's
@@ -367,8 +394,8 @@ func (t *task) place(ctx context.Context, n int, woken bool) *waitSet {
 		s.mu.Unlock()
 		p, local, why, at, ok := s.choose(t, time.Now(), gen, woken)
 		if !ok {
-			t.setWaiting(why)
-			return &waitSet{dir: dirCh, at: at}
+			t.setWaiting(why.String())
+			return &waitSet{dir: dirCh, at: at, short: why.short(n)}
 		}
 		if !t.launch(ctx, p, local, nil) {
 			return nil
@@ -401,7 +428,7 @@ func (t *task) setWaiting(why string) {
 // as the candidates' state it read, so that no room signal is lost
 // between the two; gen is the room generation before the directory and
 // this node's load were read.
-func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer.ID, local bool, why string, wake time.Time, ok bool) {
+func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer.ID, local bool, why noRoom, wake time.Time, ok bool) {
 	var entries []gossip.Entry
 	if s.dir != nil {
 		entries = s.dir.Query(gossip.Query{
@@ -474,17 +501,47 @@ func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer
 			ps.inflight++
 			ps.rec.Attempts++
 			ps.rec.Updated = now
-			return c.Peer, c.Self, "", time.Time{}, true
+			return c.Peer, c.Self, noRoom{}, time.Time{}, true
 		}
 		nOpen++
 		cands = slices.Delete(cands, i, i+1)
 	}
 	s.waitLocked(t, gen, woken, nFull+nOpen > 0)
-	if seen == 0 {
-		return "", false, "no provider has room: none is known that offers compute with enough memory", wake, false
+	return "", false, noRoom{seen: seen, used: nUsed, full: nFull, open: nOpen, price: nPrice, replicas: t.spec.Replicas}, wake, false
+}
+
+// noRoom counts the providers a task could not be placed on, by reason.
+type noRoom struct {
+	seen, used, full, open, price int
+	replicas                      int
+}
+
+// String says why no provider has room.
+func (r noRoom) String() string {
+	if r.seen == 0 {
+		return "no provider has room: none is known that offers compute with enough memory"
 	}
-	return "", false, fmt.Sprintf("no provider has room: of %d known, %d already ran or refused this task, %d are full, %d have an open circuit breaker, %d ask more than the task's price",
-		seen, nUsed, nFull, nOpen, nPrice), wake, false
+	return fmt.Sprintf("no provider has room: of %d known, %d already ran or refused this task, %d are full, %d have an open circuit breaker, %d ask more than the task's price",
+		r.seen, r.used, r.full, r.open, r.price)
+}
+
+// short says why the task cannot get the need attempts it still needs from
+// the providers known, however long it waits for room: too few of them
+// are distinct from those that ran or refused it, or are within its price.
+// It is empty when enough exist.
+func (r noRoom) short(need int) string {
+	if left := r.seen - r.used - r.price; left < need {
+		return fmt.Sprintf("too few providers: %d %s compute for this task with %d %s; %d already ran or refused it and %d ask more than its price, so %d can take the %d more %s it needs",
+			r.seen, plural(r.seen, "offers", "offer"), r.replicas, plural(r.replicas, "replica", "replicas"), r.used, r.price, max(left, 0), need, plural(need, "run", "runs"))
+	}
+	return ""
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // launch starts an attempt on provider p (rec is nil for a new attempt,
@@ -799,6 +856,15 @@ func (t *task) finishStuck(ctx context.Context) {
 		}
 	}
 	t.mu.Unlock()
+	o.Error = reason
+	t.finish(ctx, StateFailed, reason, o)
+}
+
+// finishStarved ends a task that too few providers are known for, with the
+// answers it got.
+func (t *task) finishStarved(ctx context.Context, reason string) {
+	h, _ := t.tally.best()
+	o := t.outcome(h, false)
 	o.Error = reason
 	t.finish(ctx, StateFailed, reason, o)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/mix/lottery"
@@ -96,6 +97,8 @@ type ComputeConfig struct {
 	Price     uint64 `toml:"price" comment:"Price of one CPU-second, in micro-credits (millionths of a credit)."`
 	// ModuleCacheMiB caps the module cache.
 	ModuleCacheMiB uint64 `toml:"module_cache_mib" comment:"Most disk the cache of task modules may use, in MiB; least recently used modules go first."`
+	// ProviderWait is compute.Config.ProviderWait.
+	ProviderWait Duration `toml:"provider_wait" comment:"How long a submitted task waits for the directory to list enough distinct providers for its replicas before it fails, saying how many exist."`
 }
 
 // RelayConfig is the [relay] section; see lottery.ServiceConfig.
@@ -160,6 +163,7 @@ func DefaultConfig() Config {
 			Offer:          true,
 			Price:          1000, // 0.001 credit per CPU-second
 			ModuleCacheMiB: 1024,
+			ProviderWait:   Duration(compute.DefaultConfig().ProviderWait),
 		},
 		Relay: RelayConfig{
 			Candidate:    rc.Candidate,
@@ -307,6 +311,9 @@ func (c Config) Validate() error {
 	}
 	if c.Compute.Cores < 0 {
 		return fmt.Errorf("%w: compute.cores %d is negative", ErrConfig, c.Compute.Cores)
+	}
+	if c.Compute.ProviderWait <= 0 {
+		return fmt.Errorf("%w: compute.provider_wait must be positive", ErrConfig)
 	}
 	if c.P2P.ResourceMiB < 0 {
 		return fmt.Errorf("%w: p2p.resource_memory_mib %d is negative", ErrConfig, c.P2P.ResourceMiB)

@@ -433,6 +433,7 @@ func (n *Node) startCompute(ctx context.Context, cfg Config, opts Options, priv 
 	}
 	bc.MaxBytes = int64(cfg.Compute.ModuleCacheMiB) << 20
 	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price
+	cc.ProviderWait = time.Duration(cfg.Compute.ProviderWait)
 	cc.Logger = n.log.With("subsystem", "compute")
 	var err error
 	if n.exec, err = wasm.New(ctx, wc); err != nil {

@@ -297,13 +297,21 @@ func printOutcome(w, errOut io.Writer, o taskOutcome) error {
 	if o.Status == compute.StateDone {
 		fmt.Fprintf(w, ", exit code %d", o.ExitCode)
 	}
-	fmt.Fprintf(w, ", %d/%d replicas agreed (quorum %d), %.0f ms\n", countAgreed(o), o.Replicas, o.Quorum, o.WallMS)
+	if o.Agreed {
+		fmt.Fprintf(w, ", %d/%d replicas agreed (quorum %d), %.0f ms\n", countAgreed(o), o.Replicas, o.Quorum, o.WallMS)
+	} else {
+		fmt.Fprintf(w, ", %d/%d replicas answered, no quorum (%d needed), %.0f ms\n", len(o.Answers), o.Replicas, o.Quorum, o.WallMS)
+	}
 	if o.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", o.Error)
 	}
 	for _, an := range o.Answers {
-		mark := "agreed"
-		if !an.Agreed {
+		// Without a quorum there is no agreed answer to disagree with.
+		mark := "no quorum"
+		switch {
+		case an.Agreed:
+			mark = "agreed"
+		case o.Agreed:
 			mark = "DISAGREED"
 		}
 		how := fmt.Sprintf("exit %d", an.ExitCode)
