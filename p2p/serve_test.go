@@ -95,7 +95,7 @@ func TestHandleEnforcesLimits(t *testing.T) {
 			p := MustProtocol("silent", Version{Major: 1})
 			ended := make(chan error, 64)
 			lim := Limits{
-				Streams: 6, StreamsPerPeer: 4, Idle: 300 * time.Millisecond, Lifetime: time.Minute,
+				Streams: 6, StreamsPerPeer: 4, Idle: time.Second, Lifetime: time.Minute,
 				Refuse: func(st network.Stream) { _, _ = st.Write([]byte("busy")) },
 			}
 			server, err := p.Handle(srv, lim, func(st network.Stream) {
