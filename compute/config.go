@@ -91,7 +91,10 @@ type Config struct {
 	StatusInterval time.Duration
 	// IdleTimeout is how long a submitter waits for a message from a
 	// provider that accepted a task before it gives the attempt up (and
-	// first tries to re-attach). Default 20 s: four status intervals.
+	// first tries to re-attach). A provider applies it to its streams:
+	// one whose first message has not arrived in full within it, or that
+	// moves no byte either way for as long, is reset. Default 20 s: four
+	// status intervals.
 	IdleTimeout time.Duration
 	// AcceptTimeout bounds the wait for a provider's answer to a submit,
 	// which includes its download of the module. Default 2 minutes.
@@ -127,6 +130,21 @@ type Config struct {
 	// per task it has placed on the provider, at most the provider's
 	// queue bound.
 	MaxStreams, MaxStreamsPerPeer int
+	// MaxPendingPerPeer bounds the task streams of one peer that have not
+	// yet carried their first message; beyond it a new stream is refused
+	// as busy without being read. An honest submitter writes its first
+	// message as it opens a stream, so it has at most a burst of them
+	// pending; a peer that opens streams and stays silent holds no more
+	// than this many, each for at most IdleTimeout. Default 8: it takes
+	// MaxStreams/8 = 512 hostile connections, twice the resource manager's
+	// inbound limit, to fill MaxStreams with silent streams.
+	MaxPendingPerPeer int
+	// StreamLifetime bounds one task stream at a provider, from open to
+	// close: it is reset then, and a submitter still waiting for the
+	// task's result attaches again on a new stream. Default 1 h: a task
+	// that waited behind the queue and ran for its longest wall time is
+	// well within it.
+	StreamLifetime time.Duration
 	// Breaker tunes the per-provider circuit breakers.
 	Breaker BreakerConfig
 	// MaxProviderRecords bounds the providers a submitter keeps breakers
@@ -170,6 +188,8 @@ func DefaultConfig() Config {
 		RetryAfter:         time.Second,
 		MaxStreams:         4096,
 		MaxStreamsPerPeer:  512,
+		MaxPendingPerPeer:  8,
+		StreamLifetime:     time.Hour,
 		Breaker:            BreakerConfig{Threshold: 3, Cooldown: 30 * time.Second},
 		MaxProviderRecords: 10000,
 	}
@@ -198,6 +218,7 @@ func TestConfig() Config {
 	c.RetryAfter = 200 * time.Millisecond
 	c.Breaker = BreakerConfig{Threshold: 3, Cooldown: time.Second}
 	c.MaxProviderRecords = 1000
+	c.StreamLifetime = 2 * time.Minute
 	return c
 }
 
@@ -264,6 +285,11 @@ func (c Config) Validate() error {
 		return bad("MaxStreams: %d, need at least 1", c.MaxStreams)
 	case c.MaxStreamsPerPeer < 1 || c.MaxStreamsPerPeer > c.MaxStreams:
 		return bad("MaxStreamsPerPeer: %d is outside [1, MaxStreams=%d]", c.MaxStreamsPerPeer, c.MaxStreams)
+	case c.MaxPendingPerPeer < 1 || c.MaxPendingPerPeer > c.MaxStreamsPerPeer:
+		return bad("MaxPendingPerPeer: %d is outside [1, MaxStreamsPerPeer=%d]", c.MaxPendingPerPeer, c.MaxStreamsPerPeer)
+	case c.StreamLifetime < c.AcceptTimeout+c.MaxLimits.WallTime+c.AttemptSlack:
+		return bad("StreamLifetime: %v is below AcceptTimeout + MaxLimits.WallTime + AttemptSlack (%v)",
+			c.StreamLifetime, c.AcceptTimeout+c.MaxLimits.WallTime+c.AttemptSlack)
 	case c.MaxProviderRecords < 1:
 		return bad("MaxProviderRecords: %d, need at least 1", c.MaxProviderRecords)
 	}

@@ -148,6 +148,14 @@
 // Accept, or nothing within AcceptTimeout after Submit, gives the stream
 // up.
 //
+// A provider serves the protocol within p2p.Limits: MaxStreams and
+// MaxStreamsPerPeer streams (more are refused as busy), each reset after
+// IdleTimeout without a byte read or written and after StreamLifetime in
+// all. A stream's first message must arrive whole within IdleTimeout, and
+// at most MaxPendingPerPeer streams of a peer may be waiting for theirs:
+// silent streams and frames that never end cost a hostile peer a few
+// slots for a few seconds, never the node's compute.
+//
 // # Concurrency
 //
 // A Service is safe for concurrent use. It owns its goroutines: the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/p2p"
 )
 
 // jobID names, in the local execution queue, the task taskID of
@@ -22,22 +23,19 @@ import (
 func jobID(submitter peer.ID, taskID string) string { return submitter.String() + "." + taskID }
 
 // handleStream serves one task stream: Submit, Attach or Cancel, then
-// the task's status and result.
+// the task's status and result. It runs within the protocol's limits
+// (p2p.Limits: streams in all and per peer, idle and lifetime deadlines
+// that reset the stream); a peer's streams that have not yet carried their
+// first message are bounded apart (Config.MaxPendingPerPeer), and that
+// message must arrive whole within Config.IdleTimeout.
 func (s *Service) handleStream(st network.Stream) {
 	remote := st.Conn().RemotePeer()
 	if !s.acquireStream(remote) {
-		// Too many streams (or closing): say so without reading.
-		code := RefuseBusy
-		if s.closed.Load() {
-			code = RefuseShutdown
-		}
-		s.countRefusal(code)
-		b, _ := EncodeMessage(&RefuseMsg{Code: code, RetryAfter: s.cfg.RetryAfter, Reason: "too many task streams"})
-		_, _ = st.Write(b)
-		_ = st.Close()
+		// Closing, or too many silent streams: say so without reading.
+		s.refuseStream(st)
 		return
 	}
-	defer s.releaseStream(remote)
+	defer s.releaseStream()
 	c := newConn(st, s.cfg.maxSubmitFrame())
 	graceful := false
 	defer func() { c.close(graceful) }()
@@ -45,14 +43,21 @@ func (s *Service) handleStream(st network.Stream) {
 	first := time.NewTimer(s.cfg.IdleTimeout)
 	defer first.Stop()
 	var m Message
+	readerEnded := false
 	select {
-	case m = <-c.frames:
+	case f, ok := <-c.frames:
+		m, readerEnded = f, !ok
 	case <-first.C:
+		// Silent, or a frame that never ends: the deferred close resets
+		// the stream, which ends the reader blocked on it. (Waiting for
+		// the reader here, as this once did, waited forever.)
+		s.firstTimeouts.Add(1)
 	case <-s.ctx.Done():
 	}
+	s.firstArrived(remote)
 	if m == nil {
-		if err := c.readErr(); errors.As(err, new(*FrameTooLargeError)) {
-			graceful = s.refuse(c, RefuseLimits, "compute: %v", err)
+		if readerEnded && errors.As(c.readErr(), new(*FrameTooLargeError)) {
+			graceful = s.refuse(c, RefuseLimits, "compute: %v", c.readErr())
 		}
 		return
 	}
@@ -76,6 +81,19 @@ func (s *Service) handleStream(st network.Stream) {
 	default:
 		graceful = s.refuse(c, RefuseMalformed, "compute: a conversation starts with submit, attach or cancel, not type %d", m.Type())
 	}
+}
+
+// refuseStream answers a stream the provider does not serve (too many
+// streams, or shutting down) with a refusal, without reading from it.
+func (s *Service) refuseStream(st network.Stream) {
+	code := RefuseBusy
+	if s.closed.Load() {
+		code = RefuseShutdown
+	}
+	s.countRefusal(code)
+	b, _ := EncodeMessage(&RefuseMsg{Code: code, RetryAfter: s.cfg.RetryAfter, Reason: "too many task streams"})
+	_, _ = st.Write(b)
+	_ = st.Close()
 }
 
 // execQueue returns the execution queue, or a closed stand-in for a node
@@ -103,27 +121,31 @@ func (noQueue) Cancel(context.Context, string) (queue.Job, error) {
 	return queue.Job{}, queue.ErrNotFound
 }
 
+// acquireStream admits a stream of peer p that has not yet carried its
+// first message, unless the service is closing or p has
+// Config.MaxPendingPerPeer such streams already. firstArrived ends the
+// pending state; releaseStream the stream.
 func (s *Service) acquireStream(p peer.ID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() || s.streams >= s.cfg.MaxStreams || s.perPeer[p] >= s.cfg.MaxStreamsPerPeer {
+	if s.closed.Load() || s.pending[p] >= s.cfg.MaxPendingPerPeer {
 		return false
 	}
-	s.streams++
-	s.perPeer[p]++
+	s.pending[p]++
 	s.wg.Add(1)
 	return true
 }
 
-func (s *Service) releaseStream(p peer.ID) {
+// firstArrived ends the pending state of one of p's streams.
+func (s *Service) firstArrived(p peer.ID) {
 	s.mu.Lock()
-	s.streams--
-	if s.perPeer[p]--; s.perPeer[p] <= 0 {
-		delete(s.perPeer, p)
+	if s.pending[p]--; s.pending[p] <= 0 {
+		delete(s.pending, p)
 	}
 	s.mu.Unlock()
-	s.wg.Done()
 }
+
+func (s *Service) releaseStream() { s.wg.Done() }
 
 func (s *Service) countRefusal(code RefuseCode) {
 	v, _ := s.refusedBy.LoadOrStore(code, new(atomic.Uint64))
@@ -255,8 +277,14 @@ func (s *Service) fetchModule(c *conn, remote peer.ID, m *SubmitMsg) (RefuseCode
 		_, err := s.blob.Fetch(ctx, id, peer.AddrInfo{ID: remote})
 		done <- err
 	})
+	// The task stream is quiet while the module downloads (within
+	// FetchTimeout): keep its idle deadline from resetting it.
+	keep := time.NewTicker(s.cfg.StatusInterval)
+	defer keep.Stop()
 	for {
 		select {
+		case <-keep.C:
+			p2p.Touch(c.st)
 		case err := <-done:
 			switch {
 			case err == nil:

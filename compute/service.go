@@ -24,6 +24,7 @@ import (
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -81,17 +82,17 @@ type Service struct {
 	fresh     map[TaskID]struct{} // submitted by this process and not started
 	book      map[peer.ID]*providerState
 	pick      PickState
-	waiters   []*task       // tasks waiting for room, woken one at a time
-	roomGen   uint64        // counts the times room appeared
-	nWaiting  int           // tasks that could not place all their attempts
-	gate      chan struct{} // closed (and replaced) when nWaiting drops
-	streams   int
-	perPeer   map[peer.ID]int
-	accepting int   // provider: tasks between the capacity check and their enqueue
-	lastErr   error // the last failure to persist a task's state
+	waiters   []*task         // tasks waiting for room, woken one at a time
+	roomGen   uint64          // counts the times room appeared
+	nWaiting  int             // tasks that could not place all their attempts
+	gate      chan struct{}   // closed (and replaced) when nWaiting drops
+	pending   map[peer.ID]int // streams whose first message has not arrived, by peer
+	srv       *p2p.Server     // serves the task protocol within its limits
+	accepting int             // provider: tasks between the capacity check and their enqueue
+	lastErr   error           // the last failure to persist a task's state
 
 	submitted, done, failed, cancelled, attempts, lost, refusals, reattached,
-	accepted, results atomic.Uint64
+	accepted, results, firstTimeouts atomic.Uint64
 	refusedBy sync.Map // RefuseCode -> *atomic.Uint64
 
 	closeOnce sync.Once
@@ -151,7 +152,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 		tasks: make(map[TaskID]*task), fresh: make(map[TaskID]struct{}), book: make(map[peer.ID]*providerState),
 		pick:    PickState{Rand: mrand.New(mrand.NewPCG(seed, seed^0x6a09e667f3bcc909))},
 		gate:    make(chan struct{}),
-		perPeer: make(map[peer.ID]int),
+		pending: make(map[peer.ID]int),
 	}
 	defer func() {
 		if err != nil {
@@ -180,7 +181,13 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	Protocol.Handle(o.Host, s.handleStream)
+	if s.srv, err = Protocol.Handle(o.Host, p2p.Limits{
+		Streams: cfg.MaxStreams, StreamsPerPeer: cfg.MaxStreamsPerPeer,
+		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamLifetime, Refuse: s.refuseStream,
+	}, s.handleStream); err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("compute: %w", err)
+	}
 	return s, nil
 }
 
@@ -313,6 +320,7 @@ func (s *Service) Stats() Stats {
 		Submitted: s.submitted.Load(), Done: s.done.Load(), Failed: s.failed.Load(), Cancelled: s.cancelled.Load(),
 		Attempts: s.attempts.Load(), Lost: s.lost.Load(), Refusals: s.refusals.Load(), Reattached: s.reattached.Load(),
 		Accepted: s.accepted.Load(), Results: s.results.Load(),
+		Streams: s.srv.Stats(), FirstMessageTimeouts: s.firstTimeouts.Load(),
 	}
 	st.Queued, st.Running = s.Load()
 	s.refusedBy.Range(func(k, v any) bool {

@@ -7,6 +7,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/p2p"
 )
 
 // Sentinel errors callers branch on (returned wrapped: use errors.Is).
@@ -273,4 +274,10 @@ type Stats struct {
 	// Queued and Running are the local execution queue's counts (Load).
 	Queued  uint32 `json:"queued"`
 	Running uint32 `json:"running"`
+	// Streams are the provider's task streams: being served, served,
+	// refused beyond the stream limits, reset for idleness or age.
+	Streams p2p.ServerStats `json:"streams"`
+	// FirstMessageTimeouts counts streams reset because their first
+	// message had not arrived in full within Config.IdleTimeout.
+	FirstMessageTimeouts uint64 `json:"first_message_timeouts"`
 }

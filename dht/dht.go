@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/routing"
 	ma "github.com/multiformats/go-multiaddr"
 	mh "github.com/multiformats/go-multihash"
@@ -27,6 +28,10 @@ import (
 
 // ProtocolPrefix is the prefix of fog's DHT protocol: /fog/kad/1.0.0.
 const ProtocolPrefix = "/fog"
+
+// ProtocolID is fog's DHT protocol, which go-libp2p-kad-dht serves (the
+// node gives it resource-manager limits).
+const ProtocolID protocol.ID = ProtocolPrefix + "/kad/1.0.0"
 
 // snapshotKey is where the routing table snapshot lives in the DHT's
 // datastore (the node roots it at /dht).

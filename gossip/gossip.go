@@ -12,6 +12,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // Options are what New needs besides Config: hooks supplied by the node,
@@ -36,6 +37,10 @@ type Options struct {
 	// Version is the software version put into this node's adverts.
 	Version string
 }
+
+// Protocols returns the stream protocols gossipsub serves, highest
+// first (the node gives them resource-manager limits).
+func Protocols() []protocol.ID { return slices.Clone(pubsub.GossipSubDefaultProtocols) }
 
 // Gossip owns one node's gossipsub router, its typed topics, the capacity
 // topic and the capacity directory fed by it. It is safe for concurrent use.

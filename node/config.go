@@ -68,8 +68,12 @@ type P2PConfig struct {
 	Listen       []string `toml:"listen" comment:"Multiaddrs to listen on. TCP and QUIC on port 4001, the port other fog nodes expect."`
 	Bootstrap    []string `toml:"bootstrap" comment:"Peers to join the network through: multiaddrs ending in /p2p/<peer id>.\nThe node keeps redialling them in the background; a malformed entry stops the node at start."`
 	ConnLow      int      `toml:"conn_low" comment:"Connection manager low water mark: trimming stops here."`
-	ConnHigh     int      `toml:"conn_high" comment:"Connection manager high water mark: above this many connections the node trims to conn_low."`
+	ConnHigh     int      `toml:"conn_high" comment:"Connection manager high water mark: above this many connections the node trims to conn_low,\nclosing first those of peers that never used a fog protocol with it. Must stay below max_inbound_conns."`
 	ConnGrace    Duration `toml:"conn_grace" comment:"New connections are not trimmed for this long."`
+	MaxInbound   int      `toml:"max_inbound_conns" comment:"Most connections other peers may open to this node; more are refused."`
+	ConnsPerPeer int      `toml:"conns_per_peer" comment:"Most connections with one peer."`
+	ConnsPerIP   int      `toml:"conns_per_ip" comment:"Most connections with one IPv4 address (or IPv6 /56), so that one machine cannot take every inbound slot;\nnew ones from one address beyond a burst of twice this come one every 5 s."`
+	ConnExempt   []string `toml:"conn_limit_exempt" comment:"Networks (CIDR) to which conns_per_ip does not apply. Loopback by default, so that nodes on one machine reach each other."`
 	ResourceMiB  int64    `toml:"resource_memory_mib" comment:"Memory libp2p's resource manager may hand to connections and streams, in MiB. 0 scales to the machine (1/8 of RAM)."`
 	AutoNAT      bool     `toml:"autonat" comment:"Ask peers whether this node is reachable from outside."`
 	HolePunching bool     `toml:"hole_punching" comment:"Try direct connections through NATs."`
@@ -149,6 +153,10 @@ func DefaultConfig() Config {
 			ConnLow:      pc.ConnLow,
 			ConnHigh:     pc.ConnHigh,
 			ConnGrace:    Duration(pc.ConnGrace),
+			MaxInbound:   pc.MaxInboundConns,
+			ConnsPerPeer: pc.ConnsPerPeer,
+			ConnsPerIP:   pc.ConnsPerIP,
+			ConnExempt:   pc.ConnLimitExempt,
 			AutoNAT:      pc.AutoNAT,
 			HolePunching: pc.HolePunching,
 			RelayClient:  pc.RelayClient,
@@ -268,6 +276,8 @@ func (c Config) p2pConfig(base p2p.Config) p2p.Config {
 	base.Bootstrap = c.P2P.Bootstrap
 	base.ConnLow, base.ConnHigh = c.P2P.ConnLow, c.P2P.ConnHigh
 	base.ConnGrace = time.Duration(c.P2P.ConnGrace)
+	base.MaxInboundConns, base.ConnsPerPeer, base.ConnsPerIP = c.P2P.MaxInbound, c.P2P.ConnsPerPeer, c.P2P.ConnsPerIP
+	base.ConnLimitExempt = c.P2P.ConnExempt
 	base.ResourceMemory = c.P2P.ResourceMiB << 20
 	base.AutoNAT, base.HolePunching, base.RelayClient, base.MDNS = c.P2P.AutoNAT, c.P2P.HolePunching, c.P2P.RelayClient, c.P2P.MDNS
 	return base

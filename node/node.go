@@ -162,6 +162,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		base = *opts.P2P
 	}
 	pcfg := cfg.p2pConfig(base)
+	wc, bc, cc := n.computeConfigs(cfg, opts)
+	pcfg.Protocols = append(pcfg.Protocols, protocolLimits(pcfg, bc, cc)...)
 	popts := p2p.Options{Identity: priv, Bans: bans, Registerer: n.reg, Logger: log.With("subsystem", "p2p")}
 	if opts.NewHost != nil {
 		h, err := opts.NewHost(priv)
@@ -228,7 +230,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err := n.sup.start(ctx, n.lottery); err != nil {
 		return nil, err
 	}
-	if err := n.startCompute(ctx, cfg, opts, priv); err != nil {
+	if err := n.startCompute(ctx, wc, bc, cc, opts, priv); err != nil {
 		return nil, err
 	}
 	if cfg.Compute.Offer {
@@ -414,9 +416,9 @@ func (n *Node) Close() error {
 	return n.closeErr
 }
 
-// startCompute builds the executor, the module store and the task service
-// and starts the services among them.
-func (n *Node) startCompute(ctx context.Context, cfg Config, opts Options, priv crypto.PrivKey) error {
+// computeConfigs resolves the configurations of the executor, the module
+// store and the task service.
+func (n *Node) computeConfigs(cfg Config, opts Options) (wasm.Config, blob.Config, compute.Config) {
 	inMemory := n.dir == "" || opts.InMemory || opts.Store != nil
 	wc := wasm.DefaultConfig()
 	bc := blob.DefaultConfig()
@@ -435,6 +437,35 @@ func (n *Node) startCompute(ctx context.Context, cfg Config, opts Options, priv 
 	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price
 	cc.ProviderWait = time.Duration(cfg.Compute.ProviderWait)
 	cc.Logger = n.log.With("subsystem", "compute")
+	return wc, bc, cc
+}
+
+// protocolLimits are the resource manager's limits on the inbound streams
+// of the protocols the node serves. Fog's own handlers enforce their
+// limits themselves (p2p.Limits) and refuse politely; the resource manager
+// backs them at twice those, so that it resets streams only when the
+// handlers' refusals pile up. The DHT and gossipsub handlers are libp2p's,
+// with no limits of their own: a peer keeps one DHT stream and one
+// gossipsub stream to a node, so a few per peer and two per inbound
+// connection in all leave room for reconnections.
+func protocolLimits(pc p2p.Config, bc blob.Config, cc compute.Config) []p2p.ProtocolLimit {
+	var out []p2p.ProtocolLimit
+	for _, id := range compute.Protocol.IDs() {
+		out = append(out, p2p.ProtocolLimit{ID: id, Streams: 2 * cc.MaxStreams, StreamsPerPeer: 2 * cc.MaxStreamsPerPeer})
+	}
+	for _, id := range blob.Protocol.IDs() {
+		out = append(out, p2p.ProtocolLimit{ID: id, Streams: 2 * bc.MaxServeStreams, StreamsPerPeer: 2 * bc.MaxServeStreamsPerPeer})
+	}
+	out = append(out, p2p.ProtocolLimit{ID: dht.ProtocolID, Streams: 2 * pc.MaxInboundConns, StreamsPerPeer: 8})
+	for _, id := range gossip.Protocols() {
+		out = append(out, p2p.ProtocolLimit{ID: id, Streams: 2 * pc.MaxInboundConns, StreamsPerPeer: 4})
+	}
+	return out
+}
+
+// startCompute builds the executor, the module store and the task service
+// and starts the services among them.
+func (n *Node) startCompute(ctx context.Context, wc wasm.Config, bc blob.Config, cc compute.Config, opts Options, priv crypto.PrivKey) error {
 	var err error
 	if n.exec, err = wasm.New(ctx, wc); err != nil {
 		return err

@@ -3,9 +3,11 @@ package p2p
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -27,9 +29,39 @@ type Config struct {
 	Bootstrap []string
 	// ConnLow and ConnHigh are the connection manager's water marks: above
 	// ConnHigh connections it trims down to ConnLow, sparing protected peers
-	// (bootstrap peers) and connections younger than ConnGrace. 100/400 keep
-	// a DHT routing table and gossip meshes well fed on a home machine.
+	// (bootstrap peers) and connections younger than ConnGrace, and closing
+	// first those of peers that never spoke a fog protocol with this node
+	// (see TagValue). ConnHigh must stay below MaxInboundConns, so that
+	// trimming frees room before the resource manager turns peers away.
+	// 128/192 keep a DHT routing table and gossip meshes well fed on a
+	// home machine.
 	ConnLow, ConnHigh int
+	// MaxInboundConns caps the connections other peers open to this node
+	// (the resource manager's system limit); beyond it new inbound
+	// connections are refused. 256 is what libp2p's own scaling gives a
+	// machine with 24 GiB of memory, fixed here so that ConnHigh can be
+	// checked against it.
+	MaxInboundConns int
+	// ConnsPerPeer caps the connections with one peer, either way. 8 is
+	// libp2p's default: the addresses a peer may dial at once.
+	ConnsPerPeer int
+	// ConnsPerIP caps the connections with one IPv4 address or IPv6 /56
+	// (an IPv6 /48 gets 8 times as many), and lets 2 × ConnsPerIP new ones
+	// through at once, then one every 5 s. It keeps one machine (many
+	// identities from one address) from taking every inbound slot. 8 is
+	// libp2p's default.
+	ConnsPerIP int
+	// ConnLimitExempt lists the networks (CIDR prefixes) to which
+	// ConnsPerIP does not apply. By default loopback, as in libp2p, so that
+	// several nodes on one machine (a devnet) reach each other; tests of
+	// the limit clear it.
+	ConnLimitExempt []string
+	// Protocols bound the inbound streams of protocols in the resource
+	// manager: libp2p's own handlers (DHT, gossipsub) have no limits of
+	// their own, and fog's handlers are backed by these beyond their own
+	// (Limits). The node fills it from each subsystem's configuration;
+	// protocols not listed get libp2p's scaled defaults.
+	Protocols []ProtocolLimit
 	// ConnGrace is how long a new connection is spared from trimming; a
 	// minute lets a handshake and the first protocol exchanges finish.
 	ConnGrace time.Duration
@@ -69,6 +101,16 @@ type Config struct {
 	UserAgent string
 }
 
+// ProtocolLimit bounds one protocol's inbound streams in the resource
+// manager.
+type ProtocolLimit struct {
+	// ID is the protocol ID (one version).
+	ID protocol.ID
+	// Streams bounds its inbound streams from every peer, StreamsPerPeer
+	// from one peer.
+	Streams, StreamsPerPeer int
+}
+
 // DefaultConfig returns the configuration of a node on the Internet.
 func DefaultConfig() Config {
 	return Config{
@@ -78,18 +120,22 @@ func DefaultConfig() Config {
 			"/ip6/::/tcp/4001",
 			"/ip6/::/udp/4001/quic-v1",
 		},
-		ConnLow:      100,
-		ConnHigh:     400,
-		ConnGrace:    time.Minute,
-		AutoNAT:      true,
-		HolePunching: true,
-		RelayClient:  true,
-		MDNS:         true,
-		MDNSService:  "fog",
-		BackoffMin:   time.Second,
-		BackoffMax:   5 * time.Minute,
-		DialTimeout:  15 * time.Second,
-		UserAgent:    "fog",
+		ConnLow:         128,
+		ConnHigh:        192,
+		ConnGrace:       time.Minute,
+		MaxInboundConns: 256,
+		ConnsPerPeer:    8,
+		ConnsPerIP:      8,
+		ConnLimitExempt: []string{"127.0.0.0/8", "::1/128"},
+		AutoNAT:         true,
+		HolePunching:    true,
+		RelayClient:     true,
+		MDNS:            true,
+		MDNSService:     "fog",
+		BackoffMin:      time.Second,
+		BackoffMax:      5 * time.Minute,
+		DialTimeout:     15 * time.Second,
+		UserAgent:       "fog",
 	}
 }
 
@@ -122,6 +168,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: conn_low %d is negative", ErrConfig, c.ConnLow)
 	case c.ConnHigh <= c.ConnLow:
 		return fmt.Errorf("%w: conn_high %d must exceed conn_low %d", ErrConfig, c.ConnHigh, c.ConnLow)
+	case c.MaxInboundConns < 1:
+		return fmt.Errorf("%w: max_inbound_conns %d, need at least 1", ErrConfig, c.MaxInboundConns)
+	case c.ConnHigh >= c.MaxInboundConns:
+		return fmt.Errorf("%w: conn_high %d must be below max_inbound_conns %d, so that connections are trimmed before peers are refused",
+			ErrConfig, c.ConnHigh, c.MaxInboundConns)
+	case c.ConnsPerPeer < 1:
+		return fmt.Errorf("%w: conns_per_peer %d, need at least 1", ErrConfig, c.ConnsPerPeer)
+	case c.ConnsPerIP < 1:
+		return fmt.Errorf("%w: conns_per_ip %d, need at least 1", ErrConfig, c.ConnsPerIP)
 	case c.ConnGrace < 0:
 		return fmt.Errorf("%w: conn_grace %s is negative", ErrConfig, c.ConnGrace)
 	case c.ResourceMemory < 0:
@@ -137,7 +192,29 @@ func (c Config) Validate() error {
 	case c.DialTimeout <= 0:
 		return fmt.Errorf("%w: dial_timeout %s must be positive", ErrConfig, c.DialTimeout)
 	}
+	if _, err := parsePrefixes(c.ConnLimitExempt); err != nil {
+		return err
+	}
+	for i, p := range c.Protocols {
+		if p.ID == "" || p.Streams < 1 || p.StreamsPerPeer < 1 || p.StreamsPerPeer > p.Streams {
+			return fmt.Errorf("%w: protocols[%d] %q: want an ID and 1 <= streams_per_peer (%d) <= streams (%d)",
+				ErrConfig, i, p.ID, p.StreamsPerPeer, p.Streams)
+		}
+	}
 	return nil
+}
+
+// parsePrefixes parses ConnLimitExempt; the error names the bad entry.
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(ss))
+	for i, s := range ss {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: conn_limit_exempt[%d] %q: want a CIDR prefix such as 127.0.0.0/8", ErrConfig, i, s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // ParseListenAddrs parses listen multiaddrs; the error names the bad entry.

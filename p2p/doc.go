@@ -17,6 +17,15 @@
 //   - Protocol IDs are /fog/<name>/<major.minor.patch>; a node serves every
 //     version it supports and [Protocol.Open] asks for the highest first, so
 //     peers settle on the highest common version.
+//   - Every fog protocol is served through [Protocol.Handle] within
+//     [Limits]: streams in all and per peer, and idle and lifetime deadlines
+//     that reset the stream, enforced in fog's own code so that they hold
+//     on any host. Peers that speak a fog protocol are tagged in the
+//     connection manager ([TagValue]), so idle ones are trimmed first.
+//   - The resource manager limits inbound connections (MaxInboundConns,
+//     which ConnHigh stays below), connections per peer and per IP address
+//     (loopback exempt unless ConnLimitExempt says otherwise), and the
+//     inbound streams of the protocols in Config.Protocols.
 //
 // # Concurrency
 //

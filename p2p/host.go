@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/x/rate"
 	"github.com/pbnjay/memory"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -144,6 +147,21 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 func newResourceManager(cfg Config, reg prometheus.Registerer) (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
+	// Per peer: ConnsPerPeer connections.
+	limits.PeerBaseLimit.Conns = cfg.ConnsPerPeer
+	limits.PeerBaseLimit.ConnsInbound = cfg.ConnsPerPeer
+	limits.PeerBaseLimit.ConnsOutbound = cfg.ConnsPerPeer
+	for _, p := range cfg.Protocols {
+		// The protocol's default limits, but for its inbound streams.
+		base, inc := limits.ProtocolBaseLimit, limits.ProtocolLimitIncrease
+		base.StreamsInbound, inc.StreamsInbound = p.Streams, 0
+		base.Streams = max(base.Streams, p.Streams)
+		limits.AddProtocolLimit(p.ID, base, inc)
+		pbase, pinc := limits.ProtocolPeerBaseLimit, limits.ProtocolPeerLimitIncrease
+		pbase.StreamsInbound, pinc.StreamsInbound = p.StreamsPerPeer, 0
+		pbase.Streams = max(pbase.Streams, p.StreamsPerPeer)
+		limits.AddProtocolPeerLimit(p.ID, pbase, pinc)
+	}
 	var concrete rcmgr.ConcreteLimitConfig
 	if cfg.ResourceMemory == 0 && cfg.ResourceFDs == 0 {
 		concrete = limits.AutoScale()
@@ -157,7 +175,20 @@ func newResourceManager(cfg Config, reg prometheus.Registerer) (network.Resource
 		}
 		concrete = limits.Scale(mem, fds)
 	}
-	var ro []rcmgr.Option
+	// The system's inbound connections are MaxInboundConns, whatever the
+	// machine, and its total leaves as many again for outbound ones.
+	sys := concrete.ToPartialLimitConfig().System
+	total := max(int(sys.Conns), 2*cfg.MaxInboundConns)
+	concrete = rcmgr.PartialLimitConfig{System: rcmgr.ResourceLimits{
+		ConnsInbound: rcmgr.LimitVal(cfg.MaxInboundConns),
+		Conns:        rcmgr.LimitVal(total),
+	}}.Build(concrete)
+
+	exempt, err := parsePrefixes(cfg.ConnLimitExempt)
+	if err != nil {
+		return nil, err
+	}
+	ro := connLimitOptions(cfg.ConnsPerIP, exempt)
 	if reg != nil {
 		rcmgr.MustRegisterWith(reg)
 		str, err := rcmgr.NewStatsTraceReporter()
@@ -171,6 +202,50 @@ func newResourceManager(cfg Config, reg prometheus.Registerer) (network.Resource
 		return nil, fmt.Errorf("p2p: resource manager: %w", err)
 	}
 	return rm, nil
+}
+
+// connLimitOptions limits the connections per IP address (and their rate
+// of arrival) to perIP, except for the exempt networks, which libp2p
+// exempts by default (loopback) and a config may change.
+func connLimitOptions(perIP int, exempt []netip.Prefix) []rcmgr.Option {
+	var v4, v6 []rcmgr.NetworkPrefixLimit
+	var rates []rate.PrefixLimit
+	for _, p := range exempt {
+		l := rcmgr.NetworkPrefixLimit{Network: p, ConnCount: math.MaxInt}
+		if p.Addr().Is4() {
+			v4 = append(v4, l)
+		} else {
+			v6 = append(v6, l)
+		}
+		rates = append(rates, rate.PrefixLimit{Prefix: p}) // zero: unlimited
+	}
+	if v4 == nil {
+		v4 = []rcmgr.NetworkPrefixLimit{} // non-nil: replaces libp2p's loopback exemption
+	}
+	if v6 == nil {
+		v6 = []rcmgr.NetworkPrefixLimit{}
+	}
+	// libp2p's rate of new connections per address: a burst of twice the
+	// concurrent limit, then one every 5 s (one every 2 s per IPv6 /48).
+	burst := 2 * perIP
+	return []rcmgr.Option{
+		rcmgr.WithNetworkPrefixLimit(v4, v6),
+		rcmgr.WithLimitPerSubnet(
+			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: perIP}},
+			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: perIP}, {PrefixLength: 48, ConnCount: 8 * perIP}},
+		),
+		rcmgr.WithConnRateLimiters(&rate.Limiter{
+			NetworkPrefixLimits: rates,
+			SubnetRateLimiter: rate.SubnetLimiter{
+				IPv4SubnetLimits: []rate.SubnetLimit{{PrefixLength: 32, Limit: rate.Limit{RPS: 0.2, Burst: burst}}},
+				IPv6SubnetLimits: []rate.SubnetLimit{
+					{PrefixLength: 56, Limit: rate.Limit{RPS: 0.2, Burst: burst}},
+					{PrefixLength: 48, Limit: rate.Limit{RPS: 0.5, Burst: 10 * perIP}},
+				},
+				GracePeriod: time.Minute,
+			},
+		}),
+	}
 }
 
 // defaultResourceFDs is the file descriptor budget used when only

@@ -132,6 +132,13 @@ func TestConfigValidate(t *testing.T) {
 		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/999.1.1.1/tcp/1"} }, `listen[1] "/ip4/999.1.1.1/tcp/1"`},
 		{"no listen", func(c *Config) { c.ListenAddrs = nil }, "listen: no address"},
 		{"conn marks", func(c *Config) { c.ConnHigh = c.ConnLow }, "conn_high"},
+		{"conn high at the inbound limit", func(c *Config) { c.ConnHigh = c.MaxInboundConns }, "conn_high 256 must be below max_inbound_conns 256"},
+		{"no inbound", func(c *Config) { c.MaxInboundConns = 0 }, "max_inbound_conns 0"},
+		{"no conns per peer", func(c *Config) { c.ConnsPerPeer = 0 }, "conns_per_peer 0"},
+		{"no conns per ip", func(c *Config) { c.ConnsPerIP = 0 }, "conns_per_ip 0"},
+		{"bad exempt", func(c *Config) { c.ConnLimitExempt = []string{"127.0.0.0/8", "localhost"} }, `conn_limit_exempt[1] "localhost"`},
+		{"no exempt", func(c *Config) { c.ConnLimitExempt = nil }, ""},
+		{"bad protocol", func(c *Config) { c.Protocols = []ProtocolLimit{{ID: "/x", Streams: 1, StreamsPerPeer: 2}} }, `protocols[0] "/x"`},
 		{"backoff", func(c *Config) { c.BackoffMax = c.BackoffMin / 2 }, "backoff_max"},
 		{"dial timeout", func(c *Config) { c.DialTimeout = 0 }, "dial_timeout"},
 	}
@@ -306,12 +313,13 @@ func TestProtocolNegotiatesHighestCommon(t *testing.T) {
 			sp := MustProtocol("echo", tc.server...)
 			cp := MustProtocol("echo", tc.client...)
 			served := make(chan string, 1)
-			sp.Handle(srv.Host, func(s network.Stream) {
+			_, err := sp.Handle(srv.Host, testLimits(), func(s network.Stream) {
 				// the handler learns the negotiated version
 				ver, ok := sp.VersionOf(s.Protocol())
 				served <- fmt.Sprint(ver, ok)
 				s.Close()
 			})
+			require.NoError(t, err)
 			require.NoError(t, cli.Connect(context.Background(), srv.AddrInfo()))
 			s, err := cp.Open(context.Background(), cli.Host, srv.ID())
 			require.NoError(t, err)

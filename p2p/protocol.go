@@ -119,21 +119,6 @@ func (p Protocol) VersionOf(id protocol.ID) (Version, bool) {
 	return Version{}, false
 }
 
-// Handle serves every version of p on h. The handler learns the negotiated
-// version from s.Protocol() (see VersionOf).
-func (p Protocol) Handle(h host.Host, handler network.StreamHandler) {
-	for _, id := range p.IDs() {
-		h.SetStreamHandler(id, handler)
-	}
-}
-
-// Unhandle removes the handlers Handle installed.
-func (p Protocol) Unhandle(h host.Host) {
-	for _, id := range p.IDs() {
-		h.RemoveStreamHandler(id)
-	}
-}
-
 // Open opens a stream to peer id, proposing p's versions highest first, so
 // both sides settle on the highest version they share.
 func (p Protocol) Open(ctx context.Context, h host.Host, id peer.ID) (network.Stream, error) {
@@ -141,5 +126,7 @@ func (p Protocol) Open(ctx context.Context, h host.Host, id peer.ID) (network.St
 	if err != nil {
 		return nil, fmt.Errorf("p2p: open %s to %s: %w", p.name, id, err)
 	}
+	// A peer we use is worth its connection, as one that uses us is.
+	h.ConnManager().TagPeer(id, p.tag(), TagValue)
 	return s, nil
 }

@@ -33,9 +33,10 @@
 // a big-endian 64-bit length) and, when found, exactly that many bytes of
 // module, streamed in 64 KiB chunks. The server reads at most the 33 bytes
 // of a request. Both sides bound a stream by Config.StreamTimeout overall
-// and Config.IdleTimeout without progress, with the stream's deadlines and
-// with a timer that resets the stream, which works on transports that
-// ignore deadlines. A server serves at most Config.MaxServeStreams streams,
+// and Config.IdleTimeout without progress, with a timer that resets the
+// stream, which works on transports that ignore deadlines (the server
+// through p2p.Limits, the client with the stream's deadlines too). A
+// server serves at most Config.MaxServeStreams streams,
 // Config.MaxServeStreamsPerPeer per peer, and answers StatusBusy beyond;
 // each stream holds one 64 KiB buffer. A client refuses a length above
 // Config.MaxModuleBytes before reading, grows its buffer only as bytes

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/p2p"
 )
 
 // Providers announces and finds the peers that hold a key. The node's
@@ -57,10 +58,13 @@ type Stats struct {
 	// Serving is the streams being served now.
 	Serving int `json:"serving"`
 	// Served counts modules sent to peers; NotFound requests for modules
-	// this node lacks; Refused streams answered busy.
+	// this node lacks; Refused streams answered busy; TimedOut streams
+	// reset for making no progress within IdleTimeout or outlasting
+	// StreamTimeout.
 	Served   uint64 `json:"served"`
 	NotFound uint64 `json:"not_found"`
 	Refused  uint64 `json:"refused"`
+	TimedOut uint64 `json:"timed_out"`
 	// Fetched counts modules downloaded and verified, FetchedBytes their
 	// size; FetchFailed fetches that got no valid copy.
 	Fetched      uint64 `json:"fetched"`
@@ -93,7 +97,7 @@ type Service struct {
 	mu      sync.Mutex
 	closed  bool
 	serving map[network.Stream]struct{}
-	perPeer map[peer.ID]int
+	srv     *p2p.Server // serves the protocol within the serving limits
 	flights map[wasm.ModuleID]*flight
 	pending map[wasm.ModuleID]struct{} // modules to announce
 
@@ -132,7 +136,6 @@ func New(cfg Config, o Options) (*Service, error) {
 		fetchSem: make(chan struct{}, cfg.MaxFetches),
 		wake:     make(chan struct{}, 1),
 		serving:  make(map[network.Stream]struct{}),
-		perPeer:  make(map[peer.ID]int),
 		flights:  make(map[wasm.ModuleID]*flight),
 		pending:  make(map[wasm.ModuleID]struct{}),
 	}
@@ -141,7 +144,14 @@ func New(cfg Config, o Options) (*Service, error) {
 		s.wg.Add(1)
 		go s.announcer()
 	}
-	Protocol.Handle(s.h, s.handle)
+	if s.srv, err = Protocol.Handle(s.h, p2p.Limits{
+		Streams: cfg.MaxServeStreams, StreamsPerPeer: cfg.MaxServeStreamsPerPeer,
+		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamTimeout, Refuse: s.refuseBusy,
+	}, s.handle); err != nil {
+		cancel()
+		s.wg.Wait()
+		return nil, fmt.Errorf("blob: %w", err)
+	}
 	return s, nil
 }
 
@@ -200,6 +210,7 @@ func (s *Service) Stats() Stats {
 		Served:         s.served.Load(),
 		NotFound:       s.notFound.Load(),
 		Refused:        s.refused.Load(),
+		TimedOut:       s.srv.Stats().TimedOut,
 		Fetched:        s.fetched.Load(),
 		FetchedBytes:   s.fetchedBytes.Load(),
 		FetchFailed:    s.fetchFailed.Load(),
@@ -232,7 +243,17 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// handle serves one inbound stream, within the serving limits.
+// refuseBusy answers a stream beyond the serving limits (Config.
+// MaxServeStreams, MaxServeStreamsPerPeer) with a busy header; p2p closes
+// it then.
+func (s *Service) refuseBusy(st network.Stream) {
+	s.refused.Add(1)
+	_, _ = st.Write(Header{Status: StatusBusy}.Marshal())
+}
+
+// handle serves one inbound stream. It runs within the serving limits,
+// and under Config.IdleTimeout and StreamTimeout, which reset a stream
+// that stalls or lasts too long (p2p.Limits).
 func (s *Service) handle(st network.Stream) {
 	p := st.Conn().RemotePeer()
 	s.mu.Lock()
@@ -241,33 +262,13 @@ func (s *Service) handle(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	busy := len(s.serving) >= s.cfg.MaxServeStreams || s.perPeer[p] >= s.cfg.MaxServeStreamsPerPeer
-	if !busy {
-		s.serving[st] = struct{}{}
-		s.perPeer[p]++
-	}
+	s.serving[st] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-
-	if busy {
-		s.refused.Add(1)
-		w := newWatchdog(st, s.cfg.IdleTimeout, s.cfg.IdleTimeout)
-		_, err := st.Write(Header{Status: StatusBusy}.Marshal())
-		w.stop()
-		if err != nil {
-			_ = st.Reset()
-			return
-		}
-		_ = st.Close()
-		return
-	}
 	defer func() {
 		s.mu.Lock()
 		delete(s.serving, st)
-		if s.perPeer[p]--; s.perPeer[p] <= 0 {
-			delete(s.perPeer, p)
-		}
 		s.mu.Unlock()
 	}()
 	if err := s.serve(st); err != nil {
@@ -282,22 +283,19 @@ func (s *Service) handle(st network.Stream) {
 
 // serve answers the request on st. On error the caller resets the stream.
 func (s *Service) serve(st network.Stream) error {
-	w := newWatchdog(st, s.cfg.StreamTimeout, s.cfg.IdleTimeout)
-	defer w.stop()
 	var rb [RequestLen]byte
 	if _, err := io.ReadFull(st, rb[:]); err != nil {
-		return w.err(fmt.Errorf("blob: read request: %w", err))
+		return fmt.Errorf("blob: read request: %w", err)
 	}
 	req, err := DecodeRequest(rb[:])
 	if err != nil {
 		return err
 	}
-	w.progress()
 	mr, err := s.store.openModule(req.ID)
 	if errors.Is(err, ErrNotFound) {
 		s.notFound.Add(1)
 		if _, err := st.Write(Header{Status: StatusNotFound}.Marshal()); err != nil {
-			return w.err(err)
+			return err
 		}
 		return nil
 	}
@@ -308,7 +306,7 @@ func (s *Service) serve(st network.Stream) error {
 	defer func() { mr.close(damaged) }()
 	size := mr.size()
 	if _, err := st.Write(Header{Status: StatusFound, Length: uint64(size)}.Marshal()); err != nil {
-		return w.err(err)
+		return err
 	}
 	// Modules on disk are hashed as they are sent: one whose file was
 	// damaged is dropped, so this node stops serving it (the client, which
@@ -326,9 +324,8 @@ func (s *Service) serve(st network.Stream) error {
 			sum.Write(buf[:k])
 		}
 		if _, err := st.Write(buf[:k]); err != nil {
-			return w.err(err)
+			return err
 		}
-		w.progress()
 		sent += k
 	}
 	if verify && wasm.ModuleID(sum.Sum(nil)) != req.ID {

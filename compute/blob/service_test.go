@@ -240,7 +240,8 @@ func TestFetchViaProviders(t *testing.T) {
 // reading the request.
 func (tn *testNet) hostile(t *testing.T, behave func(st network.Stream, req Request)) host.Host {
 	h := tn.host(t)
-	Protocol.Handle(h, func(st network.Stream) {
+	// A raw-protocol host: none of an honest node's limits.
+	h.SetStreamHandler(Protocol.IDs()[0], func(st network.Stream) {
 		var b [RequestLen]byte
 		if _, err := io.ReadFull(st, b[:]); err != nil {
 			st.Reset()

@@ -79,7 +79,10 @@ func (nw *Network) AddHostile(ctx context.Context, cfg HostileConfig) (*Hostile,
 			return nil, err
 		}
 	}
-	compute.Protocol.Handle(h, hs.handle)
+	// A raw-protocol host: none of an honest node's limits.
+	for _, id := range compute.Protocol.IDs() {
+		h.SetStreamHandler(id, hs.handle)
+	}
 	adv := gossip.NewAdvertiser(g, gossip.StaticCapacity{
 		Cores: cfg.Cores, Memory: 1 << 32, Price: cfg.Price, Runtimes: []string{gossip.RuntimeWasm},
 	})

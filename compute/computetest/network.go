@@ -108,6 +108,7 @@ type Network struct {
 	cfg       NetworkConfig
 	mu        sync.Mutex
 	hostiles  []*Hostile
+	attacks   []*StreamAttack
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -355,6 +356,9 @@ func (nw *Network) Close() error {
 		nw.mu.Lock()
 		for _, h := range nw.hostiles {
 			errs = append(errs, h.close())
+		}
+		for _, a := range nw.attacks {
+			a.Close()
 		}
 		nw.mu.Unlock()
 		for _, n := range nw.Nodes {
