@@ -28,7 +28,7 @@ func (a *app) versionCmd() *cobra.Command {
 				out.Daemon = &dv
 			}
 			return a.print(out, func(w io.Writer) error {
-				fmt.Fprintln(w, versionLine(out.Client))
+				fmt.Fprintln(w, "fog "+versionOf(out.Client))
 				if out.Daemon != nil {
 					fmt.Fprintf(w, "daemon: fog %s\n", out.Daemon.Version)
 				} else {
