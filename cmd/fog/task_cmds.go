@@ -164,6 +164,16 @@ func (a *app) taskSubmitCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "submit MODULE.wasm [-- ARG...]",
 		Short: "Submit a task; with --wait, follow it and print its result",
+		Long: `submit sends a WebAssembly module with its arguments, input and limits to
+the running node, which places it on --replicas providers. Limits left out
+take the node's defaults; 0 is refused for --replicas, --memory, --timeout,
+--output and --deadline, where it would silently mean the default.
+
+Without --wait it prints the task's ID. With --wait it follows the task and
+prints its result; fog then exits 0 if the program exited 0, 3 if the
+program ran and failed (a non-zero exit, a trap, a limit reached), 1 if no
+result of it was accepted (no quorum, deadline, cancelled). Ctrl-C stops
+following (exit 130); the task keeps running.`,
 		Example: `  fog task submit examples/bin/wordcount.wasm --stdin README.md --replicas 3 --wait
   fog task submit examples/bin/primes.wasm --wait --json -- 1000000
   echo hello | fog task submit examples/bin/sha256sum.wasm --stdin - --strategy lowest-price --wait`,
