@@ -1,4 +1,6 @@
-# fog — build, test and measure. Needs only Go (see go.mod for the version).
+# fog — build, test and measure. Needs Go (see go.mod for the version); the
+# race detector of `make test` also needs cgo, that is a C compiler (gcc or
+# clang): without one, `make test` says so and runs the tests without -race.
 
 GO        ?= go
 PKGS      ?= ./...
@@ -25,6 +27,7 @@ examples:
 	done
 
 ## test: vet, formatting and the whole test suite with the race detector
+## (without it, and saying so, when there is no C compiler for cgo)
 test: vet fmt-check unit
 
 vet:
@@ -34,8 +37,16 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
+# -race needs cgo; go turns cgo off by itself when it finds no C compiler.
 unit:
-	$(GO) test -race -timeout 25m $(PKGS)
+	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1; then \
+		echo "$(GO) test -race -timeout 25m $(PKGS)"; \
+		$(GO) test -race -timeout 25m $(PKGS); \
+	else \
+		echo "make: the race detector needs cgo and a C compiler ('$$($(GO) env CC)' not found or CGO_ENABLED=0):"; \
+		echo "make: running the tests WITHOUT -race; install gcc (e.g. apt-get install gcc) for the full check"; \
+		$(GO) test -timeout 25m $(PKGS); \
+	fi
 
 ## bench: every benchmark, once each (BENCHTIME=5s for steadier figures)
 bench:

@@ -661,11 +661,29 @@ func (s *Service) statusOf(j queue.Job) (Status, error) {
 }
 
 func baseStatus(id TaskID, spec *Spec, j queue.Job) Status {
+	name := ""
+	if len(spec.Args) > 0 {
+		name = spec.Args[0]
+	}
 	return Status{
-		ID: id, State: stateOf(j.State), Error: j.Error, Module: spec.Module.String(),
+		ID: id, State: stateOf(j.State), Error: j.Error, Module: spec.Module.String(), Name: name,
 		Replicas: spec.Replicas, Quorum: spec.Quorum, Strategy: spec.Strategy, Priority: spec.Priority,
 		Deadline: spec.Deadline, Attempts: []Attempt{}, Created: j.Created, Finished: j.Finished,
 	}
+}
+
+// Spec returns a task's spec as Submit resolved it: the node's defaults
+// filled in for the limits, replicas, quorum, strategy, crash policy and
+// deadline.
+func (s *Service) Spec(ctx context.Context, id TaskID) (Spec, error) {
+	if !validTaskID(string(id)) {
+		return Spec{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	j, err := s.subQ.Get(ctx, string(id))
+	if err != nil {
+		return Spec{}, s.queueErr(id, err)
+	}
+	return decodeSpec(j.Payload)
 }
 
 // Result returns a finished task's result, or ErrNotFinished.

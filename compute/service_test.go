@@ -55,11 +55,20 @@ func TestServiceLifecycle(t *testing.T) {
 	assert.ErrorIs(t, svc.Health(ctx), compute.ErrNotRunning)
 
 	// A task submitted before Run waits in the queue.
-	id, err := svc.Submit(ctx, compute.Spec{Stdin: []byte("early")}, module(t, "echo"))
+	id, err := svc.Submit(ctx, compute.Spec{Args: []string{"echo.wasm", "x"}, Stdin: []byte("early")}, module(t, "echo"))
 	require.NoError(t, err)
 	st, err := svc.Status(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, compute.StateQueued, st.State)
+	assert.Equal(t, "echo.wasm", st.Name, "the program's name is its args[0]")
+	// Spec gives the spec as resolved: the defaults filled in.
+	spec, err := svc.Spec(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"echo.wasm", "x"}, spec.Args)
+	assert.Equal(t, compute.TestConfig().DefaultLimits, spec.Limits)
+	assert.Equal(t, 1, spec.Replicas)
+	_, err = svc.Spec(ctx, "nosuchtask")
+	assert.ErrorIs(t, err, compute.ErrNotFound)
 
 	runCtx, stop := context.WithCancel(ctx)
 	ready := make(chan struct{})

@@ -138,6 +138,9 @@ type Status struct {
 	Waiting string `json:"waiting,omitempty"`
 	// Module is the module's ID in hex.
 	Module string `json:"module"`
+	// Name is the program's name: its Args[0], which fog task submit sets
+	// to the module's file name; empty if the task has no args.
+	Name string `json:"name,omitempty"`
 	// Replicas, Quorum, Strategy, Priority and Deadline are the task's, as
 	// resolved at Submit.
 	Replicas int       `json:"replicas"`

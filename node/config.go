@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -335,6 +337,9 @@ func (c Config) Validate() error {
 	if ip := net.ParseIP(host); host != "localhost" && ip == nil {
 		return fmt.Errorf("%w: api.listen %q: want an IP address or localhost", ErrConfig, c.API.Listen)
 	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%w: api.listen %q: port %q: want 0 to 65535 (0: any free port)", ErrConfig, c.API.Listen, port)
+	}
 	if c.API.MaxBodyBytes < 1024 {
 		return fmt.Errorf("%w: api.max_body_bytes %d: want at least 1024", ErrConfig, c.API.MaxBodyBytes)
 	}
@@ -361,12 +366,23 @@ func ParseConfig(data []byte) (Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		var sm *toml.StrictMissingError
 		if errors.As(err, &sm) {
-			return Config{}, fmt.Errorf("%w: %s", ErrConfig, strings.TrimSpace(sm.String()))
+			lines := make([]string, len(sm.Errors))
+			for i := range sm.Errors {
+				lines[i] = unknownKey(&sm.Errors[i])
+			}
+			if len(lines) == 1 {
+				return Config{}, fmt.Errorf("%w: %s", ErrConfig, lines[0])
+			}
+			return Config{}, fmt.Errorf("%w: %d unknown names:\n  %s", ErrConfig, len(lines), strings.Join(lines, "\n  "))
 		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
-			return Config{}, fmt.Errorf("%w: line %d column %d: %v", ErrConfig, row, col, de)
+			msg := strings.TrimPrefix(de.Error(), "toml: ")
+			if k := de.Key(); len(k) > 0 {
+				msg = strings.Join(k, ".") + ": " + msg
+			}
+			return Config{}, fmt.Errorf("%w: line %d column %d: %s", ErrConfig, row, col, msg)
 		}
 		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
@@ -374,6 +390,114 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// unknownKey says which key or section of config.toml a strict-mode error
+// is about, on which line, and what is known there.
+func unknownKey(e *toml.DecodeError) string {
+	row, _ := e.Position()
+	key := e.Key()
+	// The deepest known section on the key's path.
+	t := reflect.TypeFor[Config]()
+	n := 0
+	for ; n < len(key)-1; n++ {
+		f, ok := tomlField(t, key[n])
+		if !ok || f.Type.Kind() != reflect.Struct {
+			break
+		}
+		t = f.Type
+	}
+	known := tomlKeys(t)
+	section := ""
+	if n > 0 {
+		section = "[" + strings.Join(key[:n], ".") + "]"
+	}
+	var msg string
+	switch {
+	case strings.HasSuffix(e.Error(), "missing table"):
+		msg = fmt.Sprintf("line %d: unknown section [%s]", row, strings.Join(key, "."))
+	case n > 0:
+		msg = fmt.Sprintf("line %d: unknown key %s in %s", row, strings.Join(key[n:], "."), section)
+	default:
+		msg = fmt.Sprintf("line %d: unknown key %s outside any section", row, strings.Join(key, "."))
+	}
+	if s := closest(key[n], known); s != "" {
+		return msg + fmt.Sprintf(" (did you mean %s?)", s)
+	}
+	if n == 0 {
+		return msg + fmt.Sprintf(" (the sections are: %s)", strings.Join(known, ", "))
+	}
+	return msg + fmt.Sprintf(" (the keys of %s are: %s)", section, strings.Join(known, ", "))
+}
+
+// tomlField finds the field of struct type t that config.toml names name.
+func tomlField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("toml"), ","); tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// tomlKeys lists the names config.toml gives the fields of struct type t.
+func tomlKeys(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ","); tag != "" && tag != "-" {
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+// closest is the name among known nearest to name, if it is a likely
+// typo of it: one edit apart (two for names longer than four letters,
+// a transposition counting as one), or one contains the other.
+func closest(name string, known []string) string {
+	limit := 1
+	if len(name) > 4 {
+		limit = 2
+	}
+	best, bestD := "", limit+1
+	for _, k := range known {
+		d := editDistance(name, k)
+		if d > limit && len(name) >= 3 && (strings.Contains(k, name) || strings.Contains(name, k)) {
+			d = limit
+		}
+		if d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and transpositions of adjacent
+// bytes.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 // LoadConfig reads and validates the config file at path.

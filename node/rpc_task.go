@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/creachadair/jrpc2"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/compute/wasm"
@@ -74,6 +75,74 @@ type TaskIDParams struct {
 type TaskListParams struct {
 	State string `json:"state,omitempty"`
 	Limit int    `json:"limit,omitempty"`
+}
+
+// TaskDescription is task.describe's result: the task's status (state,
+// attempts, timings) with its spec as submitted and resolved, and, once it
+// has finished, what its accepted run did.
+type TaskDescription struct {
+	compute.Status
+	// Args, Env and the size of Stdin are the program's input.
+	Args       []string          `json:"args"`
+	Env        map[string]string `json:"env,omitempty"`
+	StdinBytes int               `json:"stdin_bytes"`
+	// MemoryMiB, TimeoutSeconds and OutputBytes are the limits of each run,
+	// the node's defaults filled in (the units of task.submit).
+	MemoryMiB      uint32  `json:"memory_mib"`
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+	OutputBytes    int64   `json:"output_bytes"`
+	// Clock, Random and Scratch are what the task may observe of its host.
+	Clock   bool `json:"clock,omitempty"`
+	Random  bool `json:"random,omitempty"`
+	Scratch bool `json:"scratch,omitempty"`
+	// MaxPrice (0: any) and CrashPolicy are as submitted, with defaults.
+	MaxPrice    uint64              `json:"max_price"`
+	CrashPolicy compute.CrashPolicy `json:"crash_policy"`
+	// Result is set once the task has finished.
+	Result *TaskRunSummary `json:"result,omitempty"`
+}
+
+// TaskRunSummary is a finished task's accepted run, without its output
+// (task.result has it).
+type TaskRunSummary struct {
+	Kind   compute.Kind `json:"kind,omitempty"`
+	Agreed bool         `json:"agreed"`
+	// ExitCode is present only when the program ran to its end (kind
+	// completed, no guest_error).
+	ExitCode        *uint32   `json:"exit_code,omitempty"`
+	GuestError      string    `json:"guest_error,omitempty"`
+	StdoutBytes     int       `json:"stdout_bytes"`
+	StderrBytes     int       `json:"stderr_bytes"`
+	Truncated       bool      `json:"truncated,omitempty"`
+	WallMS          float64   `json:"wall_ms"`
+	PeakMemoryBytes uint64    `json:"peak_memory_bytes"`
+	Providers       []peer.ID `json:"providers"`
+	ResultHash      string    `json:"result_hash,omitempty"`
+}
+
+// describe assembles a task's description.
+func describe(st compute.Status, spec compute.Spec, res *compute.Result) TaskDescription {
+	d := TaskDescription{
+		Status: st, Args: spec.Args, Env: spec.Env, StdinBytes: len(spec.Stdin),
+		MemoryMiB: spec.Limits.MemoryPages / 16, TimeoutSeconds: spec.Limits.WallTime.Seconds(), OutputBytes: spec.Limits.OutputBytes,
+		Clock: spec.Clock, Random: spec.Random, Scratch: spec.Scratch, MaxPrice: spec.MaxPrice, CrashPolicy: spec.CrashPolicy,
+	}
+	if d.Args == nil {
+		d.Args = []string{}
+	}
+	if res != nil {
+		r := &TaskRunSummary{
+			Kind: res.Kind, Agreed: res.Agreed, GuestError: res.GuestError, StdoutBytes: len(res.Stdout), StderrBytes: len(res.Stderr),
+			Truncated: res.Truncated, WallMS: float64(res.Usage.WallTime) / float64(time.Millisecond),
+			PeakMemoryBytes: res.Usage.PeakMemoryBytes, Providers: res.Providers, ResultHash: res.ResultHash,
+		}
+		if res.Agreed && res.Kind == compute.KindCompleted && res.GuestError == "" {
+			code := res.ExitCode
+			r.ExitCode = &code
+		}
+		d.Result = r
+	}
+	return d
 }
 
 // maxMemoryMiB is a 32-bit WebAssembly module's whole address space:
@@ -203,6 +272,29 @@ func (n *Node) registerTaskMethods() error {
 			}
 			st, err := c.Status(ctx, id)
 			return st, taskError(err)
+		},
+		"task.describe": func(ctx context.Context, p TaskIDParams) (TaskDescription, error) {
+			id, err := parseTaskID(p.ID)
+			if err != nil {
+				return TaskDescription{}, err
+			}
+			spec, err := c.Spec(ctx, id)
+			if err != nil {
+				return TaskDescription{}, taskError(err)
+			}
+			st, err := c.Status(ctx, id)
+			if err != nil {
+				return TaskDescription{}, taskError(err)
+			}
+			var res *compute.Result
+			if st.State.Terminal() {
+				r, err := c.Result(ctx, id)
+				if err != nil {
+					return TaskDescription{}, taskError(err)
+				}
+				res = &r
+			}
+			return describe(st, spec, res), nil
 		},
 		"task.result": func(ctx context.Context, p TaskIDParams) (compute.Result, error) {
 			id, err := parseTaskID(p.ID)

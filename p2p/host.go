@@ -81,6 +81,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	}
 	listen, _ := ParseListenAddrs(cfg.ListenAddrs)
 	boot, _ := ParseBootstrap(cfg.Bootstrap)
+	if err := checkListenFree(listen); err != nil {
+		return nil, err
+	}
 
 	rm, err := newResourceManager(cfg, opts.Registerer)
 	if err != nil {

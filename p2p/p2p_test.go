@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -344,5 +345,36 @@ func TestProtocolNegotiatesHighestCommon(t *testing.T) {
 	for _, bad := range []string{"1.0", "1.0.x", "01.0.0", "-1.0.0", ""} {
 		_, err := ParseVersion(bad)
 		assert.Error(t, err, bad)
+	}
+}
+
+// A second host told to listen on a TCP or UDP port another host holds
+// fails with ErrAddrInUse: libp2p binds TCP with SO_REUSEPORT, so without
+// the check the second one would start and share the first one's port.
+func TestListenAddrInUse(t *testing.T) {
+	first := newTestHost(t, nil)
+	for _, proto := range []int{ma.P_TCP, ma.P_UDP} {
+		var taken string
+		for _, a := range first.Addrs() {
+			if _, err := a.ValueForProtocol(proto); err == nil {
+				taken = a.String()
+				break
+			}
+		}
+		require.NotEmpty(t, taken, "the test host listens on TCP and QUIC")
+		t.Run(taken, func(t *testing.T) {
+			cfg := TestConfig()
+			cfg.ListenAddrs = []string{taken}
+			priv, _, err := crypto.GenerateEd25519Key(nil)
+			require.NoError(t, err)
+			bans, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()))
+			require.NoError(t, err)
+			h, err := New(context.Background(), cfg, Options{Identity: priv, Bans: bans})
+			if err == nil {
+				h.Close()
+			}
+			require.ErrorIs(t, err, ErrAddrInUse)
+			assert.Contains(t, err.Error(), taken)
+		})
 	}
 }

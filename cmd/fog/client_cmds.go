@@ -28,7 +28,7 @@ func (a *app) versionCmd() *cobra.Command {
 				out.Daemon = &dv
 			}
 			return a.print(out, func(w io.Writer) error {
-				fmt.Fprintf(w, "fog %s (%s %s/%s)\n", out.Client.Version, out.Client.Go, out.Client.OS, out.Client.Arch)
+				fmt.Fprintln(w, "fog "+versionOf(out.Client))
 				if out.Daemon != nil {
 					fmt.Fprintf(w, "daemon: fog %s\n", out.Daemon.Version)
 				} else {

@@ -50,7 +50,7 @@ The flags are written into config.toml; edit the file to change them later.`,
 			return a.print(res, func(w io.Writer) error {
 				fmt.Fprintf(w, "initialised node %s in %s\n", res.PeerID, res.Dir)
 				fmt.Fprintf(w, "config: %s\n", dir.Config())
-				fmt.Fprintf(w, "start it with: fog run%s\n", pathFlag(a.path))
+				fmt.Fprintf(w, "start it with: %s\n", a.fogCmd("run"))
 				return nil
 			})
 		},
@@ -59,13 +59,6 @@ The flags are written into config.toml; edit the file to change them later.`,
 	cmd.Flags().StringArrayVar(&listen, "listen", nil, "multiaddr to listen on (repeatable; default TCP and QUIC on port 4001)")
 	cmd.Flags().StringArrayVar(&bootstrap, "bootstrap", nil, "bootstrap peer multiaddr ending in /p2p/<id> (repeatable)")
 	return cmd
-}
-
-func pathFlag(p string) string {
-	if p == "" {
-		return ""
-	}
-	return " --path " + p
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -117,31 +110,31 @@ closed); a second signal forces an immediate exit.`,
 	return cmd
 }
 
-// signalContext is cancelled by the first SIGINT or SIGTERM; a second one
-// exits the process at once.
+// signalContext is cancelled by the first SIGINT or SIGTERM, with
+// errInterrupted as its cause; a second one exits the process at once.
 func signalContext(parent context.Context, errOut io.Writer) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
 		select {
 		case <-ch:
-			cancel()
+			cancel(errInterrupted)
 		case <-done:
 			return
 		}
 		select {
 		case s := <-ch:
 			fmt.Fprintf(errOut, "fog: second %s, exiting now\n", s)
-			os.Exit(130)
+			os.Exit(exitInterrupted)
 		case <-done:
 		}
 	}()
 	return ctx, func() {
 		signal.Stop(ch)
 		close(done)
-		cancel()
+		cancel(nil)
 	}
 }
 

@@ -78,7 +78,7 @@ func (a *app) runDemo(ctx context.Context, d *devnet, tmp string) error {
 	if err != nil {
 		return fmt.Errorf("demo: submit: %w", err)
 	}
-	fmt.Fprintf(a.out, "submitted the task %s (%s, %d replicas) from node0 ...\n", id, name, replicas)
+	fmt.Fprintf(a.out, "submitted the task %s (%s, %s) from node0 ...\n", id, name, plural(replicas, "replica"))
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	res, err := n0.Compute().Wait(wctx, id)
@@ -87,5 +87,5 @@ func (a *app) runDemo(ctx context.Context, d *devnet, tmp string) error {
 	}
 	o := outcomeOf(res)
 	fmt.Fprintf(a.out, "finished in %s:\n", time.Since(start).Round(time.Millisecond))
-	return printOutcome(a.out, a.errOut, o)
+	return a.printOutcome(a.out, o)
 }

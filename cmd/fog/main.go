@@ -5,17 +5,32 @@
 //	fog status | peers | connect | id | version
 //	fog devnet --nodes N   run N nodes on loopback to try fog
 //
-// Run `fog help` or `fog CMD --help` for the flags of each command.
+// Run `fog help` or `fog CMD --help` for the flags of each command; the exit
+// codes are listed in exit.go and by `fog --help`.
 package main
 
 import (
-	"fmt"
+	"context"
+	"io"
 	"os"
 )
 
 func main() {
-	if err := newRootCmd(os.Stdout, os.Stderr).Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "fog:", oneLine(err))
-		os.Exit(1)
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes fog with args, reports an error on errOut and returns the
+// code to exit with.
+func run(ctx context.Context, args []string, out, errOut io.Writer) int {
+	root := newRootCmd(out, errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		path := ""
+		if f := root.PersistentFlags().Lookup("path"); f != nil {
+			path = f.Value.String()
+		}
+		printError(errOut, withPath(err, path))
 	}
+	return exitCode(err)
 }

@@ -199,7 +199,7 @@ func TestRunAndClientCommands(t *testing.T) {
 
 	_, _, err = fog(t, ctx, "connect", "not-an-addr", "--path", a)
 	require.Error(t, err)
-	assert.Contains(t, oneLine(err), "not a multiaddr")
+	assert.Contains(t, errorText(err), "not a multiaddr")
 }
 
 // TestSIGTERMLosesNoAcknowledgedWrite bans peers through the API of a child
@@ -353,7 +353,7 @@ func TestDHTCommands(t *testing.T) {
 	require.Error(t, err)
 	_, _, err = fog(t, ctx, "dht", "get", "not-a-peer", "x", "--path", p0)
 	require.Error(t, err)
-	assert.Contains(t, oneLine(err), "not a peer ID")
+	assert.Contains(t, errorText(err), "not a peer ID")
 }
 
 func TestTaskCommands(t *testing.T) {
@@ -374,11 +374,12 @@ func TestTaskCommands(t *testing.T) {
 	require.NoError(t, err)
 	var o taskOutcome
 	require.NoError(t, json.Unmarshal([]byte(out), &o))
-	assert.Equal(t, "done", string(o.Status))
+	assert.Equal(t, "done", string(o.State))
 	assert.Equal(t, "fog\n", o.Stdout)
 	assert.True(t, o.Agreed)
 	assert.Len(t, o.Providers, 3)
-	assert.Zero(t, o.ExitCode)
+	require.NotNil(t, o.ExitCode)
+	assert.Zero(t, *o.ExitCode)
 
 	out, _, err = fog(t, ctx, "task", "logs", o.ID, "--path", p0)
 	require.NoError(t, err)
@@ -398,7 +399,7 @@ func TestTaskCommands(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte("not wasm"), 0o644))
 	_, _, err = fog(t, ctx, "task", "submit", bad, "--path", p0)
 	require.Error(t, err)
-	assert.Contains(t, oneLine(err), "invalid module")
+	assert.Contains(t, errorText(err), "invalid module")
 	_, _, err = fog(t, ctx, "task", "submit", mod, "--env", "NOEQUALS", "--path", p0)
 	require.Error(t, err)
 	// the node's refusal names the flag, not the RPC parameter
@@ -411,7 +412,7 @@ func TestTaskCommands(t *testing.T) {
 	} {
 		_, _, err = fog(t, ctx, "task", "submit", mod, tc.flag, "--path", p0)
 		require.Error(t, err, tc.flag)
-		assert.Contains(t, oneLine(err), tc.says)
+		assert.Contains(t, errorText(err), tc.says)
 	}
 	_, _, err = fog(t, ctx, "task", "submit", filepath.Join(t.TempDir(), "missing.wasm"), "--path", p0)
 	require.Error(t, err)

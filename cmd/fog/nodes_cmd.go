@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,8 +30,7 @@ micro-credits and how old the advert is.`,
 			}
 			return a.print(es, func(w io.Writer) error {
 				if len(es) == 0 {
-					_, err := fmt.Fprintln(w, "no node offers compute yet (adverts arrive within one advert interval)")
-					return err
+					return a.noNodes(cmd, w, p)
 				}
 				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "PEER\tCORES\tMEMORY\tLOAD\tPRICE\tAGE\t")
@@ -51,6 +51,27 @@ micro-credits and how old the advert is.`,
 	cmd.Flags().StringVar(&p.Sort, "sort", "price", "order: price, load or latency")
 	cmd.Flags().IntVar(&p.Limit, "limit", 100, "most nodes to list")
 	return cmd
+}
+
+// noNodes explains an empty list: no node offers compute yet, or none of
+// those that do passes the filters.
+func (a *app) noNodes(cmd *cobra.Command, w io.Writer, p node.DirectoryParams) error {
+	var filters []string
+	for _, f := range []string{"min-cores", "min-memory"} {
+		if fl := cmd.Flags().Lookup(f); fl.Changed && fl.Value.String() != "0" {
+			filters = append(filters, "--"+f+" "+fl.Value.String())
+		}
+	}
+	if len(filters) == 0 {
+		_, err := fmt.Fprintln(w, "no node offers compute yet (adverts arrive within one advert interval)")
+		return err
+	}
+	var all []node.DirectoryEntry
+	if err := a.call(cmd.Context(), "directory.list", node.DirectoryParams{Limit: 10000}, &all); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "no node matches %s (%s offering compute)\n", strings.Join(filters, " "), plural(len(all), "node"))
+	return err
 }
 
 func mib(m uint64) string {

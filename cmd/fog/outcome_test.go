@@ -21,14 +21,15 @@ func TestPrintOutcomeMarks(t *testing.T) {
 		want []string
 		not  []string
 	}{
-		{"agreed with a dissenter", taskOutcome{Status: compute.StateDone, Agreed: true, Replicas: 3, Quorum: 2, Answers: []answerSummary{ans(true), ans(true), ans(false)}},
+		{"agreed with a dissenter", taskOutcome{State: compute.StateDone, Agreed: true, Replicas: 3, Quorum: 2, Answers: []answerSummary{ans(true), ans(true), ans(false)}},
 			[]string{"2/3 replicas agreed (quorum 2)", "DISAGREED"}, nil},
-		{"one answer, no quorum", taskOutcome{Status: compute.StateFailed, Replicas: 3, Quorum: 3, Error: "too few providers", Answers: []answerSummary{ans(false)}},
+		{"one answer, no quorum", taskOutcome{State: compute.StateFailed, Replicas: 3, Quorum: 3, Error: "too few providers", Answers: []answerSummary{ans(false)}},
 			[]string{"1/3 replicas answered, no quorum (3 needed)", "no quorum"}, []string{"DISAGREED", "agreed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			assert.NoError(t, printOutcome(&b, io.Discard, tc.o))
+			a := &app{out: &b, errOut: io.Discard}
+			assert.NoError(t, a.printOutcome(&b, tc.o))
 			for _, s := range tc.want {
 				assert.Contains(t, b.String(), s)
 			}

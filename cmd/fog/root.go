@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/creachadair/jrpc2"
 	"github.com/spf13/cobra"
 
 	"github.com/fog-compute/fog/node"
@@ -36,10 +34,16 @@ WebAssembly tasks, with no central coordinator.
 A node lives in a data directory: ~/.fog, or $FOG_PATH, or --path.
 Start with 'fog init', then 'fog run'; the other commands talk to the
 running node through its local JSON-RPC API. To try a small network on this
-machine, run 'fog devnet --nodes 5'.`,
+machine, run 'fog devnet --nodes 5'.
+
+` + exitCodesHelp,
+		// cobra prints "fog version <Version>" (a template of our own would
+		// bring in text/template and cost the binary 8 MB of dead code).
+		Version:       versionOf(node.BuildVersion()),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(cmd, err) })
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.PersistentFlags().StringVar(&a.path, "path", "", "data directory (default $FOG_PATH or ~/.fog)")
@@ -49,6 +53,9 @@ machine, run 'fog devnet --nodes 5'.`,
 		a.statusCmd(), a.peersCmd(), a.connectCmd(), a.disconnectCmd(),
 		a.dhtCmd(), a.nodesCmd(), a.taskCmd(), a.relayCmd(), a.devnetCmd(), a.simCmd(),
 	)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	strictGroups(root)
 	return root
 }
 
@@ -93,13 +100,60 @@ func (a *app) print(v any, human func(io.Writer) error) error {
 	return human(a.out)
 }
 
-// oneLine turns an error into the one-line reason a command exits with.
-func oneLine(err error) string {
-	var je *jrpc2.Error
-	if errors.As(err, &je) {
-		return je.Message
+// fogCmd is a fog command line to suggest to the user: it repeats the
+// --path they gave, so that it talks to the same node.
+func (a *app) fogCmd(args ...string) string {
+	return fogLine(a.path, args...)
+}
+
+func fogLine(path string, args ...string) string {
+	parts := []string{"fog"}
+	if path != "" {
+		parts = append(parts, "--path", shellQuote(path))
 	}
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+	for _, s := range args {
+		parts = append(parts, shellQuote(s))
+	}
+	return strings.Join(parts, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// pathError is an error whose message suggests fog commands with the
+// --path the user gave.
+type pathError struct {
+	msg string
+	err error
+}
+
+func (e *pathError) Error() string { return e.msg }
+func (e *pathError) Unwrap() error { return e.err }
+
+// withPath rewrites the fog commands an error suggests (the node package's
+// "start it with `fog run`", "run `fog init`") to carry --path.
+func withPath(err error, path string) error {
+	if err == nil || path == "" {
+		return err
+	}
+	msg := err.Error()
+	for _, c := range []string{"run", "init"} {
+		msg = strings.ReplaceAll(msg, "`fog "+c+"`", "`"+fogLine(path, c)+"`")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &pathError{msg: msg, err: err}
+}
+
+// versionOf is a version with its Go release and platform.
+func versionOf(v node.VersionInfo) string {
+	return fmt.Sprintf("%s (%s %s/%s)", v.Version, v.Go, v.OS, v.Arch)
 }
 
 // humanDuration writes d to the second below an hour (45s, 2m30s, 2m),

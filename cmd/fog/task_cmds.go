@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,7 +30,7 @@ limits. The running node places it on providers from its capacity directory
 (itself included when it offers compute), runs it on --replicas distinct
 providers and accepts the output a quorum of them agrees on.`,
 	}
-	cmd.AddCommand(a.taskSubmitCmd(), a.taskStatusCmd(), a.taskListCmd(), a.taskLogsCmd(), a.taskCancelCmd())
+	cmd.AddCommand(a.taskSubmitCmd(), a.taskStatusCmd(), a.taskListCmd(), a.taskLogsCmd(), a.taskCancelCmd(), a.taskDescribeCmd())
 	return cmd
 }
 
@@ -54,44 +55,108 @@ type submitFlags struct {
 	wait        bool
 }
 
-// taskOutcome is what fog task submit --wait prints with --json.
+// taskOutcome is what fog task submit --wait and fog task logs print with
+// --json.
 type taskOutcome struct {
-	ID        string          `json:"id"`
-	Status    compute.State   `json:"status"`
-	Error     string          `json:"error,omitempty"`
-	Kind      compute.Kind    `json:"kind,omitempty"`
-	ExitCode  uint32          `json:"exit_code"`
-	Stdout    string          `json:"stdout"`
-	Stderr    string          `json:"stderr"`
-	Providers []string        `json:"providers"`
-	Agreed    bool            `json:"agreed"`
-	Replicas  int             `json:"replicas"`
-	Quorum    int             `json:"quorum"`
-	WallMS    float64         `json:"wall_ms"`
-	Answers   []answerSummary `json:"answers,omitempty"`
+	ID string `json:"id"`
+	// State is the task's terminal state (the same name as in task.status
+	// and task.list).
+	State compute.State `json:"state"`
+	Error string        `json:"error,omitempty"`
+	Kind  compute.Kind  `json:"kind,omitempty"`
+	// ExitCode is the program's exit code; it is absent when the program
+	// did not run to its end, and NoExitCode then says why.
+	ExitCode   *uint32 `json:"exit_code,omitempty"`
+	NoExitCode string  `json:"no_exit_code,omitempty"`
+	// GuestError says why the program did not run to its end (a trap, a
+	// limit), as the accepting provider reported it.
+	GuestError string          `json:"guest_error,omitempty"`
+	Stdout     string          `json:"stdout"`
+	Stderr     string          `json:"stderr"`
+	Providers  []string        `json:"providers"`
+	Agreed     bool            `json:"agreed"`
+	Replicas   int             `json:"replicas"`
+	Quorum     int             `json:"quorum"`
+	WallMS     float64         `json:"wall_ms"`
+	Answers    []answerSummary `json:"answers,omitempty"`
 }
 
 type answerSummary struct {
-	Provider   string       `json:"provider"`
-	Agreed     bool         `json:"agreed"`
-	Kind       compute.Kind `json:"kind"`
-	ExitCode   uint32       `json:"exit_code"`
-	ResultHash string       `json:"result_hash"`
+	Provider string       `json:"provider"`
+	Agreed   bool         `json:"agreed"`
+	Kind     compute.Kind `json:"kind"`
+	// ExitCode is absent when the run did not reach its end (GuestError
+	// says why).
+	ExitCode   *uint32 `json:"exit_code,omitempty"`
+	GuestError string  `json:"guest_error,omitempty"`
+	ResultHash string  `json:"result_hash"`
+}
+
+// exitCodeOf is a run's exit code, or nil when it has none: the run did
+// not complete (a limit stopped it) or the program trapped. wazero reports
+// such runs with codes of its own (0xEFFFFFFF for a deadline), which are
+// not the program's.
+func exitCodeOf(kind compute.Kind, code uint32, guestError string) *uint32 {
+	if kind != compute.KindCompleted || guestError != "" {
+		return nil
+	}
+	return &code
+}
+
+// noExitCode says why a finished task has no exit code.
+func noExitCode(r compute.Result) string {
+	switch {
+	case !r.Agreed && r.State == compute.StateCancelled:
+		return "the task was cancelled before a result was accepted"
+	case !r.Agreed && r.Error != "":
+		return "no result was accepted: " + r.Error
+	case !r.Agreed:
+		return "no result was accepted"
+	case r.GuestError != "":
+		return "the program did not run to its end: " + r.GuestError
+	}
+	return "the program did not run to its end (" + string(r.Kind) + ")"
 }
 
 func outcomeOf(r compute.Result) taskOutcome {
 	o := taskOutcome{
-		ID: string(r.ID), Status: r.State, Error: r.Error, Kind: r.Kind, ExitCode: r.ExitCode,
+		ID: string(r.ID), State: r.State, Error: r.Error, Kind: r.Kind, GuestError: r.GuestError,
 		Stdout: string(r.Stdout), Stderr: string(r.Stderr), Providers: []string{}, Agreed: r.Agreed,
 		Replicas: r.Replicas, Quorum: r.Quorum, WallMS: float64(r.Usage.WallTime) / float64(time.Millisecond),
+	}
+	if r.Agreed {
+		o.ExitCode = exitCodeOf(r.Kind, r.ExitCode, r.GuestError)
+	}
+	if o.ExitCode == nil {
+		o.NoExitCode = noExitCode(r)
 	}
 	for _, p := range r.Providers {
 		o.Providers = append(o.Providers, p.String())
 	}
 	for _, an := range r.Answers {
-		o.Answers = append(o.Answers, answerSummary{Provider: an.Provider.String(), Agreed: an.Agreed, Kind: an.Kind, ExitCode: an.ExitCode, ResultHash: an.ResultHash})
+		o.Answers = append(o.Answers, answerSummary{
+			Provider: an.Provider.String(), Agreed: an.Agreed, Kind: an.Kind,
+			ExitCode: exitCodeOf(an.Kind, an.ExitCode, an.GuestError), GuestError: an.GuestError, ResultHash: an.ResultHash,
+		})
 	}
 	return o
+}
+
+// taskExit is the error fog ends with after a finished task: nil when its
+// program exited 0; exitTaskFailed when the program ran and failed (a
+// non-zero exit, a trap, a limit); exitFailed when no result of the
+// program was accepted (no quorum, deadline, cancelled, invalid).
+func taskExit(r compute.Result) error {
+	o := outcomeOf(r)
+	switch {
+	case r.State == compute.StateDone && o.ExitCode != nil && *o.ExitCode == 0:
+		return nil
+	case o.ExitCode != nil:
+		return &exitError{code: exitTaskFailed, err: fmt.Errorf("task %s: its program exited with code %d", r.ID, *o.ExitCode)}
+	case r.Agreed && r.Kind != compute.KindInvalid:
+		return &exitError{code: exitTaskFailed, err: fmt.Errorf("task %s %s: %s", r.ID, r.State, o.NoExitCode)}
+	}
+	return &exitError{code: exitFailed, err: fmt.Errorf("task %s %s: %s", r.ID, r.State, o.NoExitCode)}
 }
 
 func (a *app) taskSubmitCmd() *cobra.Command {
@@ -99,23 +164,36 @@ func (a *app) taskSubmitCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "submit MODULE.wasm [-- ARG...]",
 		Short: "Submit a task; with --wait, follow it and print its result",
+		Long: `submit sends a WebAssembly module with its arguments, input and limits to
+the running node, which places it on --replicas providers. Limits left out
+take the node's defaults; 0 is refused for --replicas, --memory, --timeout,
+--output and --deadline, where it would silently mean the default.
+
+Without --wait it prints the task's ID. With --wait it follows the task and
+prints its result; fog then exits 0 if the program exited 0, 3 if the
+program ran and failed (a non-zero exit, a trap, a limit reached), 1 if no
+result of it was accepted (no quorum, deadline, cancelled). Ctrl-C stops
+following (exit 130); the task keeps running.`,
 		Example: `  fog task submit examples/bin/wordcount.wasm --stdin README.md --replicas 3 --wait
   fog task submit examples/bin/primes.wasm --wait --json -- 1000000
   echo hello | fog task submit examples/bin/sha256sum.wasm --stdin - --strategy lowest-price --wait`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.refuseZero(cmd); err != nil {
+				return usageError(cmd, err)
+			}
 			p, err := f.params(args)
 			if err != nil {
 				return err
 			}
 			var sub node.TaskSubmitResult
 			if err := a.call(cmd.Context(), "task.submit", p, &sub); err != nil {
-				return asFlagError(err)
+				return asFlagError(cmd, err)
 			}
 			if !f.wait {
 				return a.print(sub, func(w io.Writer) error {
 					fmt.Fprintf(w, "submitted %s\n", sub.ID)
-					fmt.Fprintf(w, "follow it with: fog task status %s   (or fog task logs %s --wait)\n", sub.ID, sub.ID)
+					fmt.Fprintf(w, "follow it with: %s   (or %s)\n", a.fogCmd("task", "status", string(sub.ID)), a.fogCmd("task", "logs", "-f", string(sub.ID)))
 					return nil
 				})
 			}
@@ -126,13 +204,10 @@ func (a *app) taskSubmitCmd() *cobra.Command {
 				return err
 			}
 			o := outcomeOf(res)
-			if err := a.print(o, func(w io.Writer) error { return printOutcome(w, a.errOut, o) }); err != nil {
+			if err := a.print(o, func(w io.Writer) error { return a.printOutcome(w, o) }); err != nil {
 				return err
 			}
-			if res.State != compute.StateDone {
-				return fmt.Errorf("task %s %s: %s", res.ID, res.State, res.Error)
-			}
-			return nil
+			return taskExit(res)
 		},
 	}
 	fl := cmd.Flags()
@@ -156,6 +231,28 @@ func (a *app) taskSubmitCmd() *cobra.Command {
 	return cmd
 }
 
+// refuseZero refuses an explicit 0 for the flags where 0 would silently
+// mean the node's default (or, for --replicas, 1). Negative values are
+// left to the node, whose refusal names the flag (asFlagError).
+func (f submitFlags) refuseZero(cmd *cobra.Command) error {
+	for _, z := range []struct {
+		flag, dflt string
+		zero       bool
+	}{
+		{"replicas", "leave it out for 1 replica", f.replicas == 0},
+		{"memory", "leave it out for the node's default (64 MiB)", f.memory == 0},
+		{"timeout", "leave it out for the node's default (10s)", f.timeout == 0},
+		{"output", "leave it out for the node's default", f.output == 0},
+		{"deadline", "leave it out for the default (1h)", f.deadline == 0},
+	} {
+		if z.zero && cmd.Flags().Changed(z.flag) {
+			v := cmd.Flags().Lookup(z.flag).Value.String()
+			return fmt.Errorf("--%s %s: want a positive value (%s)", z.flag, v, z.dflt)
+		}
+	}
+	return nil
+}
+
 // submitFlag names the flag of fog task submit that sets a task.submit
 // parameter, or "" if none does alone.
 func submitFlag(param string) string {
@@ -175,15 +272,15 @@ func submitFlag(param string) string {
 }
 
 // asFlagError rewrites task.submit's "parameter: reason" refusals to name
-// the flag the user typed.
-func asFlagError(err error) error {
+// the flag the user typed, as usage errors of cmd.
+func asFlagError(cmd *cobra.Command, err error) error {
 	var je *jrpc2.Error
 	if !errors.As(err, &je) || je.Code != jrpc2.InvalidParams {
 		return err
 	}
 	param, reason, ok := strings.Cut(je.Message, ": ")
 	if flag := submitFlag(param); ok && flag != "" {
-		return fmt.Errorf("%s: %s", flag, reason)
+		return usageError(cmd, fmt.Errorf("%s: %s", flag, reason))
 	}
 	return err
 }
@@ -242,7 +339,7 @@ func (a *app) follow(ctx context.Context, id compute.TaskID) (compute.Result, er
 	for i := 0; ; i++ {
 		var st compute.Status
 		if err := a.call(ctx, "task.status", node.TaskIDParams{ID: string(id)}, &st); err != nil {
-			return compute.Result{}, err
+			return compute.Result{}, a.interrupted(ctx, id, err)
 		}
 		if st.State.Terminal() {
 			if tty && live {
@@ -250,7 +347,7 @@ func (a *app) follow(ctx context.Context, id compute.TaskID) (compute.Result, er
 			}
 			var res compute.Result
 			err := a.call(ctx, "task.result", node.TaskIDParams{ID: string(id), Wait: true}, &res)
-			return res, err
+			return res, a.interrupted(ctx, id, err)
 		}
 		if live {
 			line := progressLine(st)
@@ -264,10 +361,19 @@ func (a *app) follow(ctx context.Context, id compute.TaskID) (compute.Result, er
 		}
 		select {
 		case <-ctx.Done():
-			return compute.Result{}, fmt.Errorf("stopped following %s (it keeps running; see fog task status %s): %w", id, id, ctx.Err())
+			return compute.Result{}, fmt.Errorf("stopped following %s (%w); it keeps running: see %s", id, context.Cause(ctx), a.fogCmd("task", "status", string(id)))
 		case <-t.C:
 		}
 	}
+}
+
+// interrupted turns the error of a call that Ctrl-C ended into one that
+// says the task keeps running (and makes fog exit 130).
+func (a *app) interrupted(ctx context.Context, id compute.TaskID, err error) error {
+	if err == nil || !errors.Is(context.Cause(ctx), errInterrupted) {
+		return err
+	}
+	return fmt.Errorf("stopped following %s (%w); it keeps running: see %s", id, errInterrupted, a.fogCmd("task", "status", string(id)))
 }
 
 // progressLine summarises a task's attempts.
@@ -282,7 +388,7 @@ func progressLine(st compute.Status) string {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	line := fmt.Sprintf("%s %s: %d/%d replicas", st.ID, st.State, counts[compute.AttemptAnswered], st.Replicas)
+	line := fmt.Sprintf("%s %s: %d/%s answered", st.ID, st.State, counts[compute.AttemptAnswered], plural(st.Replicas, "replica"))
 	if len(parts) > 0 {
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
@@ -292,18 +398,23 @@ func progressLine(st compute.Status) string {
 	return line
 }
 
-func printOutcome(w, errOut io.Writer, o taskOutcome) error {
-	fmt.Fprintf(w, "task %s %s", o.ID, o.Status)
-	if o.Status == compute.StateDone {
-		fmt.Fprintf(w, ", exit code %d", o.ExitCode)
+// printOutcome writes a finished task's outcome for people: the outcome
+// and its output on w, its standard error (the last lines) on errOut.
+func (a *app) printOutcome(w io.Writer, o taskOutcome) error {
+	fmt.Fprintf(w, "task %s %s", o.ID, o.State)
+	if o.ExitCode != nil {
+		fmt.Fprintf(w, ", exit code %d", *o.ExitCode)
 	}
 	if o.Agreed {
-		fmt.Fprintf(w, ", %d/%d replicas agreed (quorum %d), %.0f ms\n", countAgreed(o), o.Replicas, o.Quorum, o.WallMS)
+		fmt.Fprintf(w, ", %d/%s agreed (quorum %d), %.0f ms\n", countAgreed(o), plural(o.Replicas, "replica"), o.Quorum, o.WallMS)
 	} else {
-		fmt.Fprintf(w, ", %d/%d replicas answered, no quorum (%d needed), %.0f ms\n", len(o.Answers), o.Replicas, o.Quorum, o.WallMS)
+		fmt.Fprintf(w, ", %d/%s answered, no quorum (%d needed), %.0f ms\n", len(o.Answers), plural(o.Replicas, "replica"), o.Quorum, o.WallMS)
 	}
 	if o.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", o.Error)
+	}
+	if o.NoExitCode != "" && o.Error == "" {
+		fmt.Fprintf(w, "no exit code: %s\n", o.NoExitCode)
 	}
 	for _, an := range o.Answers {
 		// Without a quorum there is no agreed answer to disagree with.
@@ -314,9 +425,9 @@ func printOutcome(w, errOut io.Writer, o taskOutcome) error {
 		case o.Agreed:
 			mark = "DISAGREED"
 		}
-		how := fmt.Sprintf("exit %d", an.ExitCode)
-		if an.Kind != compute.KindCompleted {
-			how = string(an.Kind)
+		how := string(an.Kind)
+		if an.ExitCode != nil {
+			how = fmt.Sprintf("exit %d", *an.ExitCode)
 		}
 		fmt.Fprintf(w, "  %s  %s  %s  %s\n", an.Provider, mark, how, shortHash(an.ResultHash))
 	}
@@ -327,18 +438,26 @@ func printOutcome(w, errOut io.Writer, o taskOutcome) error {
 		}
 	}
 	if o.Stderr != "" {
-		fmt.Fprintf(errOut, "--- stderr\n%s", tailLines(o.Stderr, 20, o.ID))
+		fmt.Fprintf(a.errOut, "--- stderr\n%s", tailLines(o.Stderr, 20, a.fogCmd("task", "logs", o.ID)))
 	}
 	return nil
 }
 
-// tailLines keeps the last n lines of s, saying how to see the rest.
-func tailLines(s string, n int, id string) string {
+// tailLines keeps the last n lines of s, saying which command shows all.
+func tailLines(s string, n int, all string) string {
 	lines := strings.SplitAfter(s, "\n")
 	if len(lines) <= n+1 {
 		return s
 	}
-	return fmt.Sprintf("(%d lines before these; fog task logs %s shows all)\n%s", len(lines)-n, id, strings.Join(lines[len(lines)-n:], ""))
+	return fmt.Sprintf("(%d lines before these; %s shows all)\n%s", len(lines)-n, all, strings.Join(lines[len(lines)-n:], ""))
+}
+
+// plural is "1 replica", "3 replicas".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func countAgreed(o taskOutcome) int {
@@ -369,7 +488,7 @@ func (a *app) taskStatusCmd() *cobra.Command {
 				return err
 			}
 			return a.print(st, func(w io.Writer) error {
-				fmt.Fprintf(w, "task %s %s (module %s, %d replicas, quorum %d, %s)\n", st.ID, st.State, shortHash(st.Module), st.Replicas, st.Quorum, st.Strategy)
+				fmt.Fprintf(w, "task %s %s (%s, %s, quorum %d, %s)\n", st.ID, st.State, moduleLabel(st), plural(st.Replicas, "replica"), st.Quorum, st.Strategy)
 				if st.Error != "" {
 					fmt.Fprintf(w, "error: %s\n", st.Error)
 				}
@@ -409,9 +528,13 @@ func (a *app) taskListCmd() *cobra.Command {
 					return err
 				}
 				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSTATE\tREPLICAS\tMODULE\tAGE")
+				fmt.Fprintln(tw, "ID\tSTATE\tREPLICAS\tNAME\tMODULE\tAGE")
 				for _, t := range ts {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", t.ID, t.State, t.Replicas, shortHash(t.Module), humanDuration(time.Since(t.Created)))
+					name := t.Name
+					if name == "" {
+						name = "-"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", t.ID, t.State, t.Replicas, name, shortHash(t.Module), humanDuration(time.Since(t.Created)))
 				}
 				return tw.Flush()
 			})
@@ -423,52 +546,253 @@ func (a *app) taskListCmd() *cobra.Command {
 }
 
 func (a *app) taskLogsCmd() *cobra.Command {
-	var wait bool
+	var follow bool
 	cmd := &cobra.Command{
 		Use:   "logs TASK_ID",
-		Short: "Print a finished task's standard output (and standard error on stderr)",
-		Args:  exactArgs(1, "a task ID"),
+		Short: "Print a finished task's standard output (and standard error on stderr); -f follows a running one",
+		Long: `logs prints the standard output of a finished task's accepted run, and its
+standard error on this command's standard error. With -f (--follow) it
+follows a task still queued or running: its progress on providers is shown
+on standard error, and its output is printed as soon as a quorum of
+providers has agreed on it. A provider returns a task's output with its
+result, not while it runs, so nothing is printed before the task ends.
+
+The exit code is fog task submit --wait's: 0 when the program exited 0, 3
+when it ran and failed, 1 when no result of it was accepted.`,
+		Example: "  fog task logs -f 33ligenq90qohjqc2hs7jp22lk",
+		Args:    exactArgs(1, "a task ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var res compute.Result
-			ctx, stop := signalContext(cmd.Context(), a.errOut)
-			defer stop()
-			err := a.callWait(ctx, "task.result", node.TaskIDParams{ID: args[0], Wait: wait}, &res)
+			var err error
+			if follow {
+				ctx, stop := signalContext(cmd.Context(), a.errOut)
+				defer stop()
+				res, err = a.follow(ctx, compute.TaskID(args[0]))
+			} else {
+				err = a.call(cmd.Context(), "task.result", node.TaskIDParams{ID: args[0]}, &res)
+			}
 			if err != nil {
 				var je *jrpc2.Error
 				if errors.As(err, &je) && je.Code == node.CodeConflict {
-					return errors.New("the task has not finished; add --wait to wait for it")
+					return fmt.Errorf("task %s has not finished; follow it with: %s", args[0], a.fogCmd("task", "logs", "-f", args[0]))
 				}
 				return err
 			}
 			if a.json {
-				return a.print(outcomeOf(res), nil)
+				if err := a.print(outcomeOf(res), nil); err != nil {
+					return err
+				}
+				return taskExit(res)
 			}
 			a.out.Write(res.Stdout)
 			a.errOut.Write(res.Stderr)
-			if res.State != compute.StateDone {
-				return fmt.Errorf("task %s %s: %s", res.ID, res.State, res.Error)
-			}
-			return nil
+			return taskExit(res)
 		},
 	}
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the task to finish")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow a running task, showing its progress, and print its output when it ends")
+	cmd.Flags().BoolVar(&follow, "wait", false, "the same as --follow")
 	return cmd
 }
 
 func (a *app) taskCancelCmd() *cobra.Command {
-	return &cobra.Command{
+	var wait time.Duration
+	cmd := &cobra.Command{
 		Use:   "cancel TASK_ID",
-		Short: "Cancel a task (and its runs on providers)",
-		Args:  exactArgs(1, "a task ID"),
+		Short: "Cancel a task (and its runs on providers) and print the state it ends in",
+		Long: `cancel cancels a task. A queued task ends cancelled at once; a running one
+ends when its providers have stopped its runs (or a run finishes first):
+cancel waits up to --wait for that and prints the state the task is in
+then.`,
+		Args: exactArgs(1, "a task ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var st compute.Status
 			if err := a.call(cmd.Context(), "task.cancel", node.TaskIDParams{ID: args[0]}, &st); err != nil {
+				var je *jrpc2.Error
+				if errors.As(err, &je) && je.Code == node.CodeConflict {
+					return fmt.Errorf("task %s has already finished: see %s", args[0], a.fogCmd("task", "status", args[0]))
+				}
 				return err
 			}
+			if !st.State.Terminal() && wait > 0 {
+				ctx, stop := signalContext(cmd.Context(), a.errOut)
+				defer stop()
+				wctx, cancel := context.WithTimeout(ctx, wait)
+				defer cancel()
+				var res compute.Result
+				err := a.callWait(wctx, "task.result", node.TaskIDParams{ID: args[0], Wait: true}, &res)
+				switch {
+				case err == nil:
+				case errors.Is(context.Cause(ctx), errInterrupted):
+					return fmt.Errorf("stopped waiting (%w); the task is being cancelled: see %s", errInterrupted, a.fogCmd("task", "status", args[0]))
+				case wctx.Err() == nil:
+					return err
+				}
+				if err := a.call(cmd.Context(), "task.status", node.TaskIDParams{ID: args[0]}, &st); err != nil {
+					return err
+				}
+			}
 			return a.print(st, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "task %s %s\n", st.ID, st.State)
+				if st.State.Terminal() {
+					_, err := fmt.Fprintf(w, "task %s %s\n", st.ID, st.State)
+					return err
+				}
+				_, err := fmt.Fprintf(w, "task %s cancelling: still %s, its runs on providers are being stopped; see %s\n", st.ID, st.State, a.fogCmd("task", "status", string(st.ID)))
 				return err
 			})
 		},
 	}
+	cmd.Flags().DurationVar(&wait, "wait", 30*time.Second, "how long to wait for a running task to end (0: do not wait)")
+	return cmd
+}
+
+func (a *app) taskDescribeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe TASK_ID",
+		Short: "Show everything about a task: spec, limits, args, providers, attempts, timings",
+		Long: `describe shows a task as it was submitted, with the node's defaults filled
+in (limits, replicas, quorum, strategy, deadline), where it is, each attempt
+on a provider with its timings, and, once it has finished, what its
+accepted run did (exit code, output sizes, wall time, peak memory). Its
+output itself is shown by fog task logs.`,
+		Args: exactArgs(1, "a task ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var d node.TaskDescription
+			if err := a.call(cmd.Context(), "task.describe", node.TaskIDParams{ID: args[0]}, &d); err != nil {
+				return err
+			}
+			return a.print(d, func(w io.Writer) error { return printDescription(w, d, time.Now()) })
+		},
+	}
+}
+
+// printDescription writes fog task describe's text.
+func printDescription(w io.Writer, d node.TaskDescription, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	row := func(k, format string, v ...any) { fmt.Fprintf(tw, "%s:\t%s\n", k, fmt.Sprintf(format, v...)) }
+	row("Task", "%s", d.ID)
+	row("State", "%s", d.State)
+	if d.Error != "" {
+		row("Error", "%s", d.Error)
+	}
+	if d.Waiting != "" {
+		row("Waiting", "%s", d.Waiting)
+	}
+	if d.Name != "" {
+		row("Name", "%s", d.Name)
+	}
+	row("Module", "%s", d.Module)
+	row("Args", "%s", strings.Join(quoteAll(d.Args), " "))
+	if len(d.Env) > 0 {
+		keys := make([]string, 0, len(d.Env))
+		for k := range d.Env {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			keys[i] = k + "=" + shellQuote(d.Env[k])
+		}
+		row("Env", "%s", strings.Join(keys, " "))
+	}
+	row("Stdin", "%d bytes", d.StdinBytes)
+	row("Limits", "memory %d MiB, time %s per run, output %d bytes", d.MemoryMiB, time.Duration(d.TimeoutSeconds*float64(time.Second)), d.OutputBytes)
+	host := []string{}
+	for _, h := range []struct {
+		on   bool
+		name string
+	}{{d.Clock, "clock"}, {d.Random, "random"}, {d.Scratch, "scratch"}} {
+		if h.on {
+			host = append(host, h.name)
+		}
+	}
+	if len(host) == 0 {
+		row("Host access", "none (deterministic)")
+	} else {
+		row("Host access", "%s (non-deterministic)", strings.Join(host, ", "))
+	}
+	price := "any"
+	if d.MaxPrice > 0 {
+		price = fmt.Sprintf("%d micro-credits per CPU-second", d.MaxPrice)
+	}
+	row("Placement", "%s, quorum %d, strategy %s, priority %d, max price %s, crash policy %s",
+		plural(d.Replicas, "replica"), d.Quorum, d.Strategy, d.Priority, price, d.CrashPolicy)
+	row("Created", "%s (%s ago)", d.Created.Local().Format(time.DateTime), humanDuration(now.Sub(d.Created)))
+	row("Deadline", "%s", d.Deadline.Local().Format(time.DateTime))
+	if !d.Finished.IsZero() {
+		row("Finished", "%s (after %s)", d.Finished.Local().Format(time.DateTime), humanDuration(d.Finished.Sub(d.Created)))
+	}
+	if r := d.Result; r != nil {
+		how := string(r.Kind)
+		switch {
+		case r.ExitCode != nil:
+			how = fmt.Sprintf("exit code %d", *r.ExitCode)
+		case r.Kind == "":
+			how = "no result accepted"
+		case r.GuestError != "":
+			how += ": " + r.GuestError
+		}
+		agreed := "agreed by a quorum"
+		if !r.Agreed {
+			agreed = "no quorum"
+		}
+		row("Result", "%s, %s", how, agreed)
+		if r.Kind != "" {
+			cut := ""
+			if r.Truncated {
+				cut = " (truncated)"
+			}
+			row("Run", "%s wall time, %s peak memory, %d bytes stdout, %d bytes stderr%s", time.Duration(r.WallMS*float64(time.Millisecond)).Round(time.Millisecond),
+				mib(r.PeakMemoryBytes>>20), r.StdoutBytes, r.StderrBytes, cut)
+		}
+		if len(r.Providers) > 0 {
+			ps := make([]string, len(r.Providers))
+			for i, p := range r.Providers {
+				ps[i] = p.String()
+			}
+			row("Providers", "%s", strings.Join(ps, " "))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if d.Refusals > 0 {
+		fmt.Fprintf(w, "Refusals: %d providers refused it (busy, limits or price)\n", d.Refusals)
+	}
+	fmt.Fprintln(w, "Attempts:")
+	if len(d.Attempts) == 0 {
+		fmt.Fprintln(w, "  none yet")
+		return nil
+	}
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tPROVIDER\tSTATE\tKIND\tRESULT\tSTARTED\tTOOK\tERROR")
+	for _, at := range d.Attempts {
+		prov := at.Provider.String()
+		if at.Local {
+			prov += " (this node)"
+		}
+		took := "-"
+		if !at.Ended.IsZero() {
+			took = at.Ended.Sub(at.Started).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", at.N, prov, at.State, at.Kind, shortHash(at.ResultHash),
+			at.Started.Local().Format(time.TimeOnly), took, at.Error)
+	}
+	return tw.Flush()
+}
+
+// quoteAll quotes each argument for a shell.
+func quoteAll(args []string) []string {
+	out := make([]string, len(args))
+	for i, s := range args {
+		out[i] = shellQuote(s)
+	}
+	return out
+}
+
+// moduleLabel names a task's module for people: its program name, if it
+// has one, and the start of its hash.
+func moduleLabel(st compute.Status) string {
+	if st.Name != "" {
+		return fmt.Sprintf("%s, module %s", st.Name, shortHash(st.Module))
+	}
+	return "module " + shortHash(st.Module)
 }
