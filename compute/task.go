@@ -403,9 +403,16 @@ func (t *task) setWaiting(why string) {
 // this node's load were read.
 func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer.ID, local bool, why string, wake time.Time, ok bool) {
 	var entries []gossip.Entry
+	runtime := gossip.RuntimeWasm
+	if t.spec.Scratch {
+		// Only providers that say they run scratch tasks: the others
+		// refuse them, or (before the advert said so) ran them in a host
+		// directory.
+		runtime = gossip.RuntimeWasmScratch
+	}
 	if s.dir != nil {
 		entries = s.dir.Query(gossip.Query{
-			Runtime:   gossip.RuntimeWasm,
+			Runtime:   runtime,
 			MinMemory: uint64(t.spec.Limits.MemoryPages) * wasm.PageSize,
 		})
 	}
@@ -457,7 +464,7 @@ func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer
 		}
 		consider(CandidateOf(e, s.self))
 	}
-	if s.cfg.Offer && t.spec.Limits.above(s.cfg.MaxLimits) == nil {
+	if s.cfg.Offer && (s.cfg.Scratch || !t.spec.Scratch) && t.spec.Limits.above(s.cfg.MaxLimits) == nil {
 		if int(selfQ)+int(selfR)+s.accepting >= s.cfg.capacity() && !t.used[s.self] {
 			seen++
 			nFull++
@@ -481,6 +488,9 @@ func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer
 	}
 	s.waitLocked(t, gen, woken, nFull+nOpen > 0)
 	if seen == 0 {
+		if t.spec.Scratch {
+			return "", false, "no provider has room: none is known that offers compute with enough memory and runs scratch tasks", wake, false
+		}
 		return "", false, "no provider has room: none is known that offers compute with enough memory", wake, false
 	}
 	return "", false, fmt.Sprintf("no provider has room: of %d known, %d already ran or refused this task, %d are full, %d have an open circuit breaker, %d ask more than the task's price",
