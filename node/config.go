@@ -96,6 +96,10 @@ type ComputeConfig struct {
 	Price     uint64 `toml:"price" comment:"Price of one CPU-second, in micro-credits (millionths of a credit)."`
 	// ModuleCacheMiB caps the module cache.
 	ModuleCacheMiB uint64 `toml:"module_cache_mib" comment:"Most disk the cache of task modules may use, in MiB; least recently used modules go first."`
+	// Scratch and ScratchMiB: see compute.Config.Scratch and
+	// wasm.Config.ScratchBytes.
+	Scratch    bool   `toml:"scratch" comment:"Run tasks that ask for a /scratch filesystem (fog task submit --scratch). It lives in memory, never on this machine's disk, and the advert says whether this node runs such tasks."`
+	ScratchMiB uint64 `toml:"scratch_mib" comment:"Most file data one task may keep in /scratch, in MiB (1 to 65536): memory on top of the task's own, while it runs. A write past it fails."`
 }
 
 // RelayConfig is the [relay] section; see lottery.ServiceConfig.
@@ -150,6 +154,8 @@ func DefaultConfig() Config {
 			Offer:          true,
 			Price:          1000, // 0.001 credit per CPU-second
 			ModuleCacheMiB: 1024,
+			Scratch:        true,
+			ScratchMiB:     64, // wasm.DefaultConfig's ScratchBytes
 		},
 		Relay: RelayConfig{
 			Candidate:    rc.Candidate,
@@ -293,6 +299,9 @@ func (c Config) Validate() error {
 	}
 	if c.Compute.ModuleCacheMiB < 16 {
 		return fmt.Errorf("%w: compute.module_cache_mib %d: want at least 16", ErrConfig, c.Compute.ModuleCacheMiB)
+	}
+	if c.Compute.Scratch && (c.Compute.ScratchMiB < 1 || c.Compute.ScratchMiB > 65536) {
+		return fmt.Errorf("%w: compute.scratch_mib %d: want 1 to 65536 when compute.scratch is on", ErrConfig, c.Compute.ScratchMiB)
 	}
 	if c.Compute.Cores < 0 {
 		return fmt.Errorf("%w: compute.cores %d is negative", ErrConfig, c.Compute.Cores)

@@ -429,6 +429,13 @@ func (n *Node) startCompute(ctx context.Context, cfg Config, opts Options, priv 
 	}
 	bc.MaxBytes = int64(cfg.Compute.ModuleCacheMiB) << 20
 	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price
+	// A node that refuses scratch tasks gives its executor no scratch
+	// space either, so that none runs here by any path.
+	cc.Scratch = cfg.Compute.Scratch
+	wc.ScratchBytes = 0
+	if cfg.Compute.Scratch {
+		wc.ScratchBytes = int64(cfg.Compute.ScratchMiB) << 20
+	}
 	cc.Logger = n.log.With("subsystem", "compute")
 	var err error
 	if n.exec, err = wasm.New(ctx, wc); err != nil {
