@@ -70,6 +70,7 @@ func (c Config) Validate() error {
 // inode is a file or a directory.
 type inode struct {
 	ino  uint64
+	dir  bool        // a directory; never changes, so read without the lock
 	mode fs.FileMode // fs.ModeDir and the permission bits
 	// data is a file's content; cap(data) <= 2*len(data).
 	data []byte
@@ -84,7 +85,7 @@ type inode struct {
 	atim, mtim, ctim int64
 }
 
-func (n *inode) isDir() bool { return n.mode.IsDir() }
+func (n *inode) isDir() bool { return n.dir }
 
 // FS is an in-memory filesystem. It implements sys.FS; mount it with
 // wazero's experimental sysfs.FSConfig.WithSysFSMount.
@@ -138,7 +139,7 @@ func (f *FS) newInode(mode fs.FileMode) *inode {
 	f.nextIno++
 	f.inodes++
 	now := f.cfg.Now()
-	n := &inode{ino: f.nextIno, mode: mode, atim: now, mtim: now, ctim: now}
+	n := &inode{ino: f.nextIno, dir: mode.IsDir(), mode: mode, atim: now, mtim: now, ctim: now}
 	if mode.IsDir() {
 		n.entries = make(map[string]*inode)
 	}

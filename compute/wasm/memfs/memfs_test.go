@@ -532,3 +532,40 @@ func TestTimes(t *testing.T) {
 	assert.NotEqual(t, int64(7), st.Ctim, "ctime is the clock's")
 	assert.Equal(t, sys.ENOENT, f.Utimens("b", 1, 1))
 }
+
+// TestConcurrentUse runs operations on one FS and its open files from
+// several goroutines at once (run with -race), then checks the invariants.
+func TestConcurrentUse(t *testing.T) {
+	f := newTest(t, 1<<16, 64)
+	require.Zero(t, f.Mkdir("d", 0o700))
+	shared := open(t, f, "d/shared", sys.O_CREAT|sys.O_RDWR)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			name := fmt.Sprintf("d/%d", g)
+			for i := range 200 {
+				if fl, errno := f.OpenFile(name, sys.O_CREAT|sys.O_RDWR|sys.O_APPEND, 0o600); errno == 0 {
+					fl.Write([]byte("data"))
+					fl.IsDir()
+					fl.Stat()
+					fl.Close()
+				}
+				shared.Pwrite([]byte{byte(i)}, int64(g))
+				shared.IsDir()
+				shared.Ino()
+				f.Chmod("d/shared", fs.FileMode(0o600|i%2))
+				f.Rename(name, name+"x")
+				f.Rename(name+"x", name)
+				f.Stat("d")
+				if i%50 == 49 {
+					f.Unlink(name)
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	checkInvariants(t, f, []sys.File{shared})
+}
