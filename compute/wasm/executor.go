@@ -368,7 +368,10 @@ func (e *Executor) Run(ctx context.Context, spec Spec) (Result, error) {
 		if !spec.Clock {
 			now = func() int64 { return fakeEpoch + r.virt }
 		}
-		scratch, err := memfs.New(memfs.Config{MaxBytes: e.cfg.ScratchBytes, MaxInodes: e.cfg.ScratchFiles, Now: now})
+		scratch, err := memfs.New(memfs.Config{
+			MaxBytes: e.cfg.ScratchBytes, MaxInodes: e.cfg.ScratchFiles,
+			MaxOpenFiles: memfs.DefaultConfig().MaxOpenFiles, Now: now,
+		})
 		if err != nil {
 			return Result{}, fmt.Errorf("wasm: scratch: %w", err)
 		}

@@ -19,14 +19,16 @@
 //   - A directory is never moved into itself or below itself, so the tree
 //     stays a tree.
 //   - The bytes of all files (including unlinked files still open) never
-//     exceed Config.MaxBytes, and files and directories (the root
-//     included) never number more than Config.MaxInodes. An operation
-//     that would exceed either fails whole (it changes nothing) with EIO,
-//     and Full reports it. EIO rather than ENOSPC because wazero's errno
+//     exceed Config.MaxBytes, files and directories (the root included)
+//     never number more than Config.MaxInodes, and no more than
+//     Config.MaxOpenFiles are open at once. An operation that would exceed
+//     any of them fails whole (it changes nothing) with EIO, and Full
+//     reports it. EIO rather than ENOSPC because wazero's errno
 //     set (v1.12) has no ENOSPC and its WASI layer maps every errno it
 //     does not know to EIO; a guest sees "input/output error".
 //   - A file's backing array is at most twice its size, so the memory the
-//     files hold is at most 2 × MaxBytes.
+//     files hold is at most 2 × MaxBytes; an open directory holds only a
+//     cursor (the last name it listed), not a copy of its listing.
 //   - A path longer than MaxPathLen bytes, or with a component longer than
 //     MaxNameLen, fails with ENAMETOOLONG.
 //   - Inode numbers count up from 1 (the root), directory listings are in

@@ -17,10 +17,10 @@ type file struct {
 	read, write, append bool
 	closed              bool
 	off                 int64 // a file's offset
-	// dirents is a directory's listing, taken at its first Readdir after
-	// the open or a rewind; Readdir hands it out from the front.
-	dirents []sys.Dirent
-	listed  bool
+	// cursor is the last name a directory's Readdir returned since the
+	// open or a rewind ("" before the first): the next call lists the
+	// names after it, in order.
+	cursor string
 }
 
 var _ sys.File = (*file)(nil)
@@ -141,7 +141,7 @@ func (f *file) Seek(offset seekOffset, whence int) (int64, sys.Errno) {
 		if offset != 0 || whence != io.SeekStart {
 			return 0, sys.EINVAL
 		}
-		f.dirents, f.listed = nil, false
+		f.cursor = ""
 		return 0, 0
 	}
 	var base int64
@@ -162,7 +162,8 @@ func (f *file) Seek(offset seekOffset, whence int) (int64, sys.Errno) {
 }
 
 // Readdir implements sys.File.Readdir: entries in name order, without "."
-// and "..".
+// and "..", each listed once between rewinds. An entry added or removed
+// meanwhile is listed if its name comes after the last one listed.
 func (f *file) Readdir(n int) ([]sys.Dirent, sys.Errno) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
@@ -172,24 +173,24 @@ func (f *file) Readdir(n int) ([]sys.Dirent, sys.Errno) {
 	case !f.n.isDir():
 		return nil, sys.EBADF
 	}
-	if !f.listed {
-		f.listed = true
-		names := make([]string, 0, len(f.n.entries))
-		for name := range f.n.entries {
+	names := make([]string, 0, len(f.n.entries))
+	for name := range f.n.entries {
+		if f.cursor == "" || name > f.cursor {
 			names = append(names, name)
 		}
-		slices.Sort(names)
-		f.dirents = make([]sys.Dirent, len(names))
-		for i, name := range names {
-			c := f.n.entries[name]
-			f.dirents[i] = sys.Dirent{Name: name, Ino: c.ino, Type: c.mode.Type()}
-		}
 	}
-	if n <= 0 || n > len(f.dirents) {
-		n = len(f.dirents)
+	slices.Sort(names)
+	if n > 0 && n < len(names) {
+		names = names[:n]
 	}
-	out := f.dirents[:n:n]
-	f.dirents = f.dirents[n:]
+	out := make([]sys.Dirent, len(names))
+	for i, name := range names {
+		c := f.n.entries[name]
+		out[i] = sys.Dirent{Name: name, Ino: c.ino, Type: c.mode.Type()}
+	}
+	if len(names) > 0 {
+		f.cursor = names[len(names)-1]
+	}
 	return out, 0
 }
 
@@ -292,8 +293,8 @@ func (f *file) Close() sys.Errno {
 		return 0
 	}
 	f.closed = true
-	f.dirents = nil
 	f.n.opens--
+	f.fs.opens--
 	f.fs.release(f.n)
 	return 0
 }

@@ -20,7 +20,7 @@ func FuzzOps(f *testing.F) {
 	f.Add([]byte{14, 5, 1, 15, 1, 3, 0, 7, 3, 5, 0, 9, 16, 0, 0, 1, 0, 0})
 	f.Fuzz(func(t *testing.T, prog []byte) {
 		var clock int64
-		fsys, err := New(Config{MaxBytes: 300, MaxInodes: 8, Now: func() int64 { clock++; return clock }})
+		fsys, err := New(Config{MaxBytes: 300, MaxInodes: 8, MaxOpenFiles: 6, Now: func() int64 { clock++; return clock }})
 		if err != nil {
 			t.Fatal(err)
 		}

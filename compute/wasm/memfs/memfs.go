@@ -43,6 +43,10 @@ type Config struct {
 	// memory of names and entries (a few hundred bytes each) to about a
 	// megabyte.
 	MaxInodes int
+	// MaxOpenFiles bounds the files and directories open at once. wazero's
+	// descriptor table has no bound of its own, and each open file costs
+	// host memory. Default 1024, the usual per-process limit on Linux.
+	MaxOpenFiles int
 	// Now is the clock of time stamps, in nanoseconds since the Unix
 	// epoch. Default (nil) the host's wall clock; a task with a virtual
 	// clock gets its virtual time, so that what it observes stays
@@ -53,7 +57,7 @@ type Config struct {
 // DefaultConfig returns the bounds of a task's scratch space unless told
 // otherwise; each is explained on its Config field.
 func DefaultConfig() Config {
-	return Config{MaxBytes: 64 << 20, MaxInodes: 4096}
+	return Config{MaxBytes: 64 << 20, MaxInodes: 4096, MaxOpenFiles: 1024}
 }
 
 // Validate reports the first invalid field of c, by name.
@@ -63,6 +67,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxBytes must not be negative, got %d", ErrInvalidConfig, c.MaxBytes)
 	case c.MaxInodes < 1:
 		return fmt.Errorf("%w: MaxInodes must be at least 1 (the root), got %d", ErrInvalidConfig, c.MaxInodes)
+	case c.MaxOpenFiles < 1:
+		return fmt.Errorf("%w: MaxOpenFiles must be at least 1, got %d", ErrInvalidConfig, c.MaxOpenFiles)
 	}
 	return nil
 }
@@ -98,6 +104,7 @@ type FS struct {
 	nextIno uint64
 	bytes   int64 // charged file bytes
 	inodes  int   // charged inodes
+	opens   int   // open files
 	full    bool  // some operation was refused for the quota
 }
 
@@ -295,6 +302,10 @@ func (f *FS) OpenFile(p string, flag sys.Oflag, perm fs.FileMode) (sys.File, sys
 	if access == sys.O_RDWR|sys.O_WRONLY {
 		return nil, sys.EINVAL
 	}
+	if f.opens >= f.cfg.MaxOpenFiles {
+		f.full = true
+		return nil, ErrNoSpace
+	}
 	writable := access != sys.O_RDONLY
 	switch {
 	case n == nil && flag&sys.O_CREAT == 0:
@@ -321,6 +332,7 @@ func (f *FS) OpenFile(p string, flag sys.Oflag, perm fs.FileMode) (sys.File, sys
 		n.ctim = n.mtim
 	}
 	n.opens++
+	f.opens++
 	return &file{fs: f, n: n, read: access != sys.O_WRONLY, write: writable, append: flag&sys.O_APPEND != 0}, 0
 }
 

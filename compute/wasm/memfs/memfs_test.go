@@ -17,7 +17,7 @@ import (
 func newTest(t testing.TB, bytes int64, inodes int) *FS {
 	t.Helper()
 	var clock int64
-	f, err := New(Config{MaxBytes: bytes, MaxInodes: inodes, Now: func() int64 { clock++; return clock }})
+	f, err := New(Config{MaxBytes: bytes, MaxInodes: inodes, MaxOpenFiles: 64, Now: func() int64 { clock++; return clock }})
 	require.NoError(t, err)
 	t.Cleanup(func() { checkInvariants(t, f, nil) })
 	return f
@@ -74,15 +74,22 @@ func checkInvariants(t testing.TB, f *FS, open []sys.File) {
 	}
 	walk(f.root)
 	inodes := len(seen)
+	opens := 0
 	for _, o := range open {
 		fl := o.(*file)
-		if fl.closed || seen[fl.n] {
+		if fl.closed {
+			continue
+		}
+		opens++
+		if seen[fl.n] {
 			continue
 		}
 		seen[fl.n] = true
 		inodes++
 		bytes += int64(len(fl.n.data))
 	}
+	assert.Equal(t, opens, f.opens, "open files")
+	assert.LessOrEqual(t, f.opens, f.cfg.MaxOpenFiles)
 	assert.Equal(t, bytes, f.bytes, "charged bytes")
 	assert.Equal(t, inodes, f.inodes, "charged inodes")
 	assert.LessOrEqual(t, f.bytes, f.cfg.MaxBytes)
@@ -147,6 +154,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"MaxBytes", func(c *Config) { c.MaxBytes = -1 }},
 		{"MaxInodes", func(c *Config) { c.MaxInodes = 0 }},
+		{"MaxOpenFiles", func(c *Config) { c.MaxOpenFiles = 0 }},
 	} {
 		c := DefaultConfig()
 		tc.edit(&c)
@@ -347,6 +355,14 @@ func TestDirectories(t *testing.T) {
 	assert.Len(t, ds, 1)
 	ds, _ = dir.Readdir(2)
 	assert.Empty(t, ds)
+	// Names added after the last one listed are listed; others not.
+	write(t, f, "d/0", "")
+	write(t, f, "d/e", "")
+	ds, _ = dir.Readdir(-1)
+	require.Len(t, ds, 1)
+	assert.Equal(t, "e", ds[0].Name)
+	require.Zero(t, f.Unlink("d/0"))
+	require.Zero(t, f.Unlink("d/e"))
 	write(t, f, "d/d2", "")
 	_, errno = dir.Seek(0, io.SeekStart)
 	require.Zero(t, errno)
@@ -568,4 +584,32 @@ func TestConcurrentUse(t *testing.T) {
 		<-done
 	}
 	checkInvariants(t, f, []sys.File{shared})
+}
+
+// TestOpenFilesBounded checks the bound on open files: wazero's descriptor
+// table has none, so a guest opening files in a loop would otherwise hold
+// any amount of host memory.
+func TestOpenFilesBounded(t *testing.T) {
+	f := newTest(t, 1<<10, 4)
+	write(t, f, "a", "x")
+	var open []sys.File
+	for {
+		fl, errno := f.OpenFile("a", sys.O_RDONLY, 0)
+		if errno != 0 {
+			assert.Equal(t, ErrNoSpace, errno)
+			break
+		}
+		open = append(open, fl)
+		require.LessOrEqual(t, len(open), 64, "no bound on open files")
+	}
+	assert.Len(t, open, 64)
+	assert.True(t, f.Full())
+	require.Zero(t, open[0].Close())
+	fl, errno := f.OpenFile("a", sys.O_RDONLY, 0)
+	require.Zero(t, errno, "closing one makes room")
+	open[0] = fl
+	checkInvariants(t, f, open)
+	for _, fl := range open {
+		require.Zero(t, fl.Close())
+	}
 }

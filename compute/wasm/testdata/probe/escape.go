@@ -125,6 +125,22 @@ func escape(hostDir, quota, files string) {
 	}
 	try("files past the quota", ferr)
 	works("remove them all", os.RemoveAll("/scratch/many"))
+	var opened []*os.File
+	var oerr error
+	for range 5000 {
+		f, err := os.Open("/scratch/again")
+		if err != nil {
+			oerr = err
+			break
+		}
+		opened = append(opened, f)
+	}
+	for _, f := range opened {
+		f.Close()
+	}
+	try("open files past the limit", oerr)
+	_, err = os.ReadFile("/scratch/again")
+	works("open after closing them", err)
 	ents, err := os.ReadDir("/scratch")
 	names := make([]string, 0, len(ents))
 	for _, e := range ents {
