@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"runtime"
 	"time"
+
+	"github.com/fog-compute/fog/gossip"
 )
 
 // Config configures a Service: the provider it is if it offers compute,
@@ -17,6 +19,14 @@ type Config struct {
 	// submits. Default true, as a fog node offers compute unless told not
 	// to.
 	Offer bool
+	// Scratch makes this provider run tasks that ask for a /scratch
+	// filesystem (Spec.Scratch: in memory, within the executor's quota,
+	// wasm.Config.ScratchBytes) and say so in its advert
+	// (gossip.RuntimeWasmScratch, see Runtimes). Without it such a task
+	// from a peer is refused (RefuseLimits), and its own are placed on
+	// other providers. Default true: /scratch holds no host path, and its
+	// quota bounds the memory it costs.
+	Scratch bool
 	// Cores is the number of tasks run at once, the cores advertised.
 	// Default runtime.NumCPU().
 	Cores int
@@ -161,6 +171,7 @@ func DefaultConfig() Config {
 	n := runtime.NumCPU()
 	return Config{
 		Offer:              true,
+		Scratch:            true,
 		Cores:              n,
 		Price:              1000,
 		MaxQueuedPerCore:   4,
@@ -297,6 +308,16 @@ func (c Config) Validate() error {
 		return bad("DefaultStrategy: %q is unknown (want one of %s)", c.DefaultStrategy, strategyNames())
 	}
 	return c.Breaker.validate()
+}
+
+// Runtimes returns the runtimes a provider with this configuration
+// advertises (gossip.Capacity.Runtimes): RuntimeWasm, and
+// RuntimeWasmScratch if it runs scratch tasks.
+func (c *Config) Runtimes() []string {
+	if c.Scratch {
+		return []string{gossip.RuntimeWasm, gossip.RuntimeWasmScratch}
+	}
+	return []string{gossip.RuntimeWasm}
 }
 
 // capacity is the most tasks this node holds as a provider.

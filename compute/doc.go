@@ -40,12 +40,14 @@
 //
 //  1. It chooses providers one at a time with the task's Strategy (Pick)
 //     among the candidates of the directory that offer the wasm runtime
-//     and enough memory, ask at most MaxPrice, whose circuit breaker lets
-//     an attempt through, that have not refused the task lately, that this
-//     node's own attempts do not already fill, and that were not used by
-//     the task before. This node is a candidate too when it offers compute
-//     (so a 3-node network runs 3 replicas), and runs its attempts in its
-//     own execution queue, not over the network.
+//     (for a task with Scratch, the "wasm/scratch" runtime of providers
+//     with Config.Scratch) and enough memory, ask at most MaxPrice, whose
+//     circuit breaker lets an attempt through, that have not refused the
+//     task lately, that this node's own attempts do not already fill, and
+//     that were not used by the task before. This node is a candidate too
+//     when it offers compute (and Scratch, for a scratch task), so a
+//     3-node network runs 3 replicas, and runs its attempts in its own
+//     execution queue, not over the network.
 //  2. Each attempt is stored, then sent (Submit); the provider accepts or
 //     refuses it. A refusal is not an attempt: a busy provider is avoided
 //     until its retry-after hint, one refusing for a lasting reason is

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/fog-compute/fog/compute/computetest"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/gossip"
 )
 
 func module(t testing.TB, name string) []byte {
@@ -600,4 +602,74 @@ func TestTooFewProviders(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, compute.StateDone, res.State, res.Error)
 	assert.True(t, res.Agreed)
+}
+
+// A scratch task is placed only on providers whose advert says they run
+// scratch tasks (gossip.RuntimeWasmScratch), never on the submitter itself
+// when it does not, and a provider that does not run them refuses one
+// sent to it anyway, saying why.
+func TestScratchPlacedOnlyWhereAccepted(t *testing.T) {
+	nw := newNetwork(t, computetest.NetworkConfig{Nodes: 4, Seed: 12, Configure: func(i int, c *compute.Config) {
+		c.Scratch = i == 3
+	}})
+	ctx := testCtx(t)
+	for _, n := range nw.Nodes {
+		e, ok := nw.Nodes[0].Gossip.Directory().Get(n.ID())
+		require.True(t, ok)
+		assert.Equal(t, n.Index == 3, slices.Contains(e.Advert.Runtimes, gossip.RuntimeWasmScratch), "node %d's advert", n.Index)
+	}
+	scratch, err := os.ReadFile("wasm/testdata/scratch.wasm") // writes /scratch/out.txt, prints "/scratch"
+	require.NoError(t, err)
+	svc := nw.Nodes[0].Compute()
+	for range 4 {
+		id, err := svc.Submit(ctx, compute.Spec{Module: wasm.IDOf(scratch), Scratch: true}, scratch)
+		require.NoError(t, err)
+		res, err := svc.Wait(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, compute.StateDone, res.State, res.Error)
+		assert.Equal(t, "/scratch\n", string(res.Stdout))
+		assert.Equal(t, ids(nw.Nodes[3]), res.Providers)
+		assert.False(t, res.NonDeterministic)
+	}
+	// Tasks without scratch still go anywhere, the submitter included.
+	id, err := svc.Submit(ctx, compute.Spec{Stdin: []byte("x"), Replicas: 4}, module(t, "echo"))
+	require.NoError(t, err)
+	res, err := svc.Wait(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, compute.StateDone, res.State, res.Error)
+	assert.ElementsMatch(t, ids(nw.Nodes...), res.Providers)
+
+	// Sent to a provider that does not run them: refused, with the reason.
+	h, _, err := nw.Gossip.AddHost()
+	require.NoError(t, err)
+	require.NoError(t, nw.Gossip.Connect(ctx, h, nw.Nodes[1].Host))
+	st, err := compute.Protocol.Open(ctx, h, nw.Nodes[1].ID())
+	require.NoError(t, err)
+	defer st.Reset()
+	require.NoError(t, compute.WriteMessage(st, &compute.SubmitMsg{TaskID: "s", Spec: wasm.Spec{Module: wasm.IDOf(scratch), Scratch: true}}))
+	m, err := compute.ReadMessage(bufio.NewReader(st), 1<<16)
+	require.NoError(t, err)
+	refuse, ok := m.(*compute.RefuseMsg)
+	require.True(t, ok, "%T", m)
+	assert.Equal(t, compute.RefuseLimits, refuse.Code)
+	assert.Contains(t, refuse.Reason, "/scratch")
+	q, r := nw.Nodes[1].Compute().Load()
+	assert.Zero(t, q+r, "nothing was queued")
+
+	// With no provider that runs scratch tasks, the task waits and says why.
+	none := newNetwork(t, computetest.NetworkConfig{Nodes: 2, Seed: 13, Configure: func(i int, c *compute.Config) {
+		c.Scratch = false
+	}})
+	svc = none.Nodes[0].Compute()
+	id, err = svc.Submit(ctx, compute.Spec{Module: wasm.IDOf(scratch), Scratch: true}, scratch)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := svc.Status(ctx, id)
+		return err == nil && strings.Contains(st.Waiting, "runs scratch tasks")
+	}, 10*time.Second, 5*time.Millisecond)
+	status, err := svc.Status(ctx, id)
+	require.NoError(t, err)
+	assert.Empty(t, status.Attempts, "no provider was tried")
+	_, err = svc.Cancel(ctx, id)
+	require.NoError(t, err)
 }

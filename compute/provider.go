@@ -176,6 +176,8 @@ func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 		return s.refuse(c, RefuseNotOffering, "compute: this node does not run tasks for others")
 	case s.closed.Load():
 		return s.refuse(c, RefuseShutdown, "compute: shutting down")
+	case sp.Scratch && !cfg.Scratch:
+		return s.refuse(c, RefuseLimits, "compute: this node does not run tasks that ask for a /scratch filesystem")
 	case over != nil:
 		return s.refuse(c, RefuseLimits, "compute: %s %s", over.Field, over.Reason)
 	case len(sp.Stdin) > cfg.MaxStdinBytes:

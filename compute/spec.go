@@ -183,10 +183,13 @@ type Spec struct {
 	Stdin []byte `json:"stdin,omitempty"`
 	// Limits bounds each run; zero fields take the node's defaults.
 	Limits Limits `json:"limits"`
-	// Scratch, Clock and Random give the guest a scratch directory, the
-	// host's clocks, the host's randomness (see wasm.Spec). Any of them
-	// makes the result depend on the provider: replicas of such a task may
-	// legitimately disagree.
+	// Scratch, Clock and Random give the guest an in-memory scratch
+	// filesystem at /scratch, the host's clocks, the host's randomness
+	// (see wasm.Spec). Clock and Random make the result depend on the
+	// provider: replicas of such a task may legitimately disagree. Scratch
+	// does not, except through the provider's scratch quota, which may
+	// differ between providers; a scratch task is placed only on providers
+	// that accept scratch tasks.
 	Scratch bool `json:"scratch,omitempty"`
 	Clock   bool `json:"clock,omitempty"`
 	Random  bool `json:"random,omitempty"`

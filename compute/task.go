@@ -430,9 +430,16 @@ func (t *task) setWaiting(why string) {
 // this node's load were read.
 func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer.ID, local bool, why noRoom, wake time.Time, ok bool) {
 	var entries []gossip.Entry
+	runtime := gossip.RuntimeWasm
+	if t.spec.Scratch {
+		// Only providers that say they run scratch tasks: the others
+		// refuse them, or (before the advert said so) ran them in a host
+		// directory.
+		runtime = gossip.RuntimeWasmScratch
+	}
 	if s.dir != nil {
 		entries = s.dir.Query(gossip.Query{
-			Runtime:   gossip.RuntimeWasm,
+			Runtime:   runtime,
 			MinMemory: uint64(t.spec.Limits.MemoryPages) * wasm.PageSize,
 		})
 	}
@@ -484,7 +491,7 @@ func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer
 		}
 		consider(CandidateOf(e, s.self))
 	}
-	if s.cfg.Offer && t.spec.Limits.above(s.cfg.MaxLimits) == nil {
+	if s.cfg.Offer && (s.cfg.Scratch || !t.spec.Scratch) && t.spec.Limits.above(s.cfg.MaxLimits) == nil {
 		if int(selfQ)+int(selfR)+s.accepting >= s.cfg.capacity() && !t.used[s.self] {
 			seen++
 			nFull++
@@ -507,18 +514,22 @@ func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer
 		cands = slices.Delete(cands, i, i+1)
 	}
 	s.waitLocked(t, gen, woken, nFull+nOpen > 0)
-	return "", false, noRoom{seen: seen, used: nUsed, full: nFull, open: nOpen, price: nPrice, replicas: t.spec.Replicas}, wake, false
+	return "", false, noRoom{seen: seen, used: nUsed, full: nFull, open: nOpen, price: nPrice, replicas: t.spec.Replicas, scratch: t.spec.Scratch}, wake, false
 }
 
 // noRoom counts the providers a task could not be placed on, by reason.
 type noRoom struct {
 	seen, used, full, open, price int
 	replicas                      int
+	scratch                       bool // the task asks for /scratch
 }
 
 // String says why no provider has room.
 func (r noRoom) String() string {
 	if r.seen == 0 {
+		if r.scratch {
+			return "no provider has room: none is known that offers compute with enough memory and runs scratch tasks"
+		}
 		return "no provider has room: none is known that offers compute with enough memory"
 	}
 	return fmt.Sprintf("no provider has room: of %d known, %d already ran or refused this task, %d are full, %d have an open circuit breaker, %d ask more than the task's price",

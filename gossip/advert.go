@@ -40,6 +40,13 @@ const (
 // compute executor (wazero, WASI preview 1).
 const RuntimeWasm = "wasm"
 
+// RuntimeWasmScratch, listed beside RuntimeWasm, says that the node also
+// runs WebAssembly tasks that ask for a /scratch filesystem (in memory,
+// within the node's quota). A node that refuses them, or predates them,
+// does not list it, and submitters place scratch tasks only on nodes that
+// do. It is a runtime name so that the advert's encoding is unchanged.
+const RuntimeWasmScratch = "wasm/scratch"
+
 // Advert is one node's offer of compute, as published on CapacityTopic and
 // held in the Directory. Its authenticity comes from the gossipsub
 // envelope: the advert is only accepted if Peer is the node whose key

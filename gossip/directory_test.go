@@ -192,6 +192,39 @@ func TestDirectoryRuntimeOverflow(t *testing.T) {
 	assert.Empty(t, d.Query(Query{Runtime: "none"}))
 }
 
+// TestScratchRuntime checks the advert flag of nodes that run scratch
+// tasks: RuntimeWasmScratch beside RuntimeWasm is a valid advert that
+// round-trips, and a query for it finds those nodes only, while one for
+// RuntimeWasm finds every node.
+func TestScratchRuntime(t *testing.T) {
+	clk := newClock()
+	d := NewDirectory(DefaultConfig().Directory, "", nil, clk.Now)
+	ids := make([]peer.ID, 4)
+	for i := range ids {
+		ids[i] = newPeerID(t)
+		a := testAdvert(ids[i], 1, clk.Now())
+		if i%2 == 1 {
+			a.Runtimes = []string{RuntimeWasm, RuntimeWasmScratch}
+		}
+		require.NoError(t, a.Validate())
+		b, err := EncodeAdvert(a)
+		require.NoError(t, err)
+		got, err := DecodeAdvert(b)
+		require.NoError(t, err)
+		assert.Equal(t, a.Runtimes, got.Runtimes)
+		require.True(t, d.Update(got))
+	}
+	peers := func(es []Entry) []peer.ID {
+		out := []peer.ID{}
+		for _, e := range es {
+			out = append(out, e.Advert.Peer)
+		}
+		return out
+	}
+	assert.ElementsMatch(t, []peer.ID{ids[1], ids[3]}, peers(d.Query(Query{Runtime: RuntimeWasmScratch})))
+	assert.Len(t, d.Query(Query{Runtime: RuntimeWasm}), 4)
+}
+
 func TestDirectoryLatencyAndSelf(t *testing.T) {
 	clk := newClock()
 	lats := map[peer.ID]time.Duration{fakeID(1): 50 * time.Millisecond, fakeID(2): 10 * time.Millisecond}

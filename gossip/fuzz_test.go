@@ -17,6 +17,13 @@ func FuzzDecodeAdvert(f *testing.F) {
 	}
 	f.Add(good)
 	f.Add(good[:len(good)/2])
+	scratch := testAdvert(id, 2, time.UnixMilli(1_800_000_000_000))
+	scratch.Runtimes = []string{RuntimeWasm, RuntimeWasmScratch}
+	if b, err := EncodeAdvert(scratch); err == nil {
+		f.Add(b)
+	} else {
+		f.Fatal(err)
+	}
 	f.Add([]byte{})
 	f.Add([]byte{AdvertFormat})
 	f.Fuzz(func(t *testing.T, b []byte) {

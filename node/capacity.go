@@ -27,6 +27,15 @@ func (c ComputeConfig) cores() int {
 	return runtime.NumCPU()
 }
 
+// runtimes returns the runtimes the node advertises: wasm, and
+// wasm/scratch if it runs scratch tasks (as compute.Config.Runtimes).
+func (c ComputeConfig) runtimes() []string {
+	if c.Scratch {
+		return []string{gossip.RuntimeWasm, gossip.RuntimeWasmScratch}
+	}
+	return []string{gossip.RuntimeWasm}
+}
+
 // Capacity implements gossip.CapacitySource.
 func (c *capacity) Capacity(context.Context) (gossip.Capacity, error) {
 	memCap := c.cfg.MemoryMiB << 20
@@ -49,7 +58,7 @@ func (c *capacity) Capacity(context.Context) (gossip.Capacity, error) {
 		Memory:   mem,
 		Disk:     disk,
 		Price:    c.cfg.Price,
-		Runtimes: []string{gossip.RuntimeWasm},
+		Runtimes: c.cfg.runtimes(),
 	}
 	out.Queue, out.Running = c.load()
 	return out, nil

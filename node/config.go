@@ -105,6 +105,10 @@ type ComputeConfig struct {
 	ModuleCacheMiB uint64 `toml:"module_cache_mib" comment:"Most disk the cache of task modules may use, in MiB; least recently used modules go first."`
 	// ProviderWait is compute.Config.ProviderWait.
 	ProviderWait Duration `toml:"provider_wait" comment:"How long a submitted task waits for the directory to list enough distinct providers for its replicas before it fails, saying how many exist."`
+	// Scratch and ScratchMiB: see compute.Config.Scratch and
+	// wasm.Config.ScratchBytes.
+	Scratch    bool   `toml:"scratch" comment:"Run tasks that ask for a /scratch filesystem (fog task submit --scratch). It lives in memory, never on this machine's disk, and the advert says whether this node runs such tasks."`
+	ScratchMiB uint64 `toml:"scratch_mib" comment:"Most file data one task may keep in /scratch, in MiB (1 to 65536): memory on top of the task's own, while it runs. A write past it fails."`
 }
 
 // RelayConfig is the [relay] section; see lottery.ServiceConfig.
@@ -174,6 +178,8 @@ func DefaultConfig() Config {
 			Price:          1000, // 0.001 credit per CPU-second
 			ModuleCacheMiB: 1024,
 			ProviderWait:   Duration(compute.DefaultConfig().ProviderWait),
+			Scratch:        true,
+			ScratchMiB:     64, // wasm.DefaultConfig's ScratchBytes
 		},
 		Relay: RelayConfig{
 			Candidate:    rc.Candidate,
@@ -320,6 +326,9 @@ func (c Config) Validate() error {
 	}
 	if c.Compute.ModuleCacheMiB < 16 {
 		return fmt.Errorf("%w: compute.module_cache_mib %d: want at least 16", ErrConfig, c.Compute.ModuleCacheMiB)
+	}
+	if c.Compute.Scratch && (c.Compute.ScratchMiB < 1 || c.Compute.ScratchMiB > 65536) {
+		return fmt.Errorf("%w: compute.scratch_mib %d: want 1 to 65536 when compute.scratch is on", ErrConfig, c.Compute.ScratchMiB)
 	}
 	if c.Compute.Cores < 0 {
 		return fmt.Errorf("%w: compute.cores %d is negative", ErrConfig, c.Compute.Cores)

@@ -50,6 +50,9 @@ func TestParseConfig(t *testing.T) {
 		{"not toml", "[p2p\n", "line 1"},
 		{"api host", "[api]\nlisten = \"example.com:1\"\n", "api.listen"},
 		{"body", "[api]\nmax_body_bytes = 10\n", "api.max_body_bytes"},
+		{"no scratch space", "[compute]\nscratch_mib = 0\n", "compute.scratch_mib"},
+		{"scratch space too large", "[compute]\nscratch_mib = 65537\n", "compute.scratch_mib"},
+		{"scratch off needs no space", "[compute]\nscratch = false\nscratch_mib = 0\n", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -436,6 +436,13 @@ func (n *Node) computeConfigs(cfg Config, opts Options) (wasm.Config, blob.Confi
 	bc.MaxBytes = int64(cfg.Compute.ModuleCacheMiB) << 20
 	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price
 	cc.ProviderWait = time.Duration(cfg.Compute.ProviderWait)
+	// A node that refuses scratch tasks gives its executor no scratch
+	// space either, so that none runs here by any path.
+	cc.Scratch = cfg.Compute.Scratch
+	wc.ScratchBytes = 0
+	if cfg.Compute.Scratch {
+		wc.ScratchBytes = int64(cfg.Compute.ScratchMiB) << 20
+	}
 	cc.Logger = n.log.With("subsystem", "compute")
 	return wc, bc, cc
 }

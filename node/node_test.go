@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/p2p"
@@ -352,7 +353,7 @@ func BenchmarkStatusRPC(b *testing.B) {
 }
 
 func TestDirectoryOverRPC(t *testing.T) {
-	first := startTestNode(t, func(c *Config) { c.Compute.Price = 500 })
+	first := startTestNode(t, func(c *Config) { c.Compute.Price, c.Compute.Scratch = 500, false })
 	second := startTestNode(t, func(c *Config) {
 		c.P2P.Bootstrap = []string{first.p2pAddr()}
 		c.Compute.Price = 100
@@ -371,7 +372,8 @@ func TestDirectoryOverRPC(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "the two offering nodes reach the third's directory")
 	assert.Equal(t, second.Host().ID().String(), entries[0].Peer, "sorted by price")
 	assert.Equal(t, uint64(100), entries[0].Price)
-	assert.Equal(t, []string{"wasm"}, entries[0].Runtimes)
+	assert.Equal(t, []string{"wasm", "wasm/scratch"}, entries[0].Runtimes, "a node runs scratch tasks by default")
+	assert.Equal(t, []string{"wasm"}, entries[1].Runtimes, "compute.scratch = false")
 
 	require.NoError(t, c.Call(ctx, "directory.list", DirectoryParams{MinCores: 3}, &entries))
 	require.Len(t, entries, 1)
@@ -464,5 +466,27 @@ func TestTasksOverRPC(t *testing.T) {
 			assert.Equal(t, tc.code, je.Code, je.Message)
 			assert.Contains(t, je.Message, tc.says)
 		})
+	}
+}
+
+// compute.scratch and compute.scratch_mib reach the executor: a node that
+// refuses scratch tasks cannot run one even locally, and one that runs
+// them does so in memory within its quota.
+func TestScratchConfigReachesExecutor(t *testing.T) {
+	mod, err := os.ReadFile("../compute/wasm/testdata/scratch.wasm")
+	require.NoError(t, err)
+	for _, scratch := range []bool{false, true} {
+		n := startTestNode(t, func(c *Config) { c.Compute.Scratch, c.Compute.ScratchMiB = scratch, 1 })
+		ctx := context.Background()
+		id, err := n.exec.Compile(ctx, mod)
+		require.NoError(t, err)
+		res, err := n.exec.Run(ctx, wasm.Spec{Module: id, Scratch: true})
+		if !scratch {
+			require.ErrorIs(t, err, wasm.ErrInvalidSpec)
+			continue
+		}
+		require.NoError(t, err)
+		assert.True(t, res.OK(), "exit %d: %s", res.ExitCode, res.Err)
+		assert.Equal(t, "/scratch\n", string(res.Stdout))
 	}
 }

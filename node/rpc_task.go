@@ -36,7 +36,8 @@ type TaskSubmitParams struct {
 	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
 	OutputBytes    int64   `json:"output_bytes,omitempty"`
 	// Clock, Random and Scratch give the task the host's clocks, the host's
-	// randomness or a scratch directory (each makes it non-deterministic).
+	// randomness (each makes it non-deterministic) or an in-memory scratch
+	// filesystem at /scratch (which does not).
 	Clock   bool `json:"clock,omitempty"`
 	Random  bool `json:"random,omitempty"`
 	Scratch bool `json:"scratch,omitempty"`

@@ -226,7 +226,7 @@ following (exit 130); the task keeps running.`,
 	fl.StringVar(&f.crashPolicy, "crash-policy", "", "rerun (default) or fail: what to do with a run lost to a crashed provider")
 	fl.BoolVar(&f.clock, "clock", false, "give the task the real clock (makes it non-deterministic)")
 	fl.BoolVar(&f.random, "random", false, "give the task real randomness (makes it non-deterministic)")
-	fl.BoolVar(&f.scratch, "scratch", false, "give the task a scratch directory at /scratch")
+	fl.BoolVar(&f.scratch, "scratch", false, "give the task an in-memory scratch filesystem at /scratch (the provider's quota; only providers that accept scratch tasks)")
 	fl.BoolVar(&f.wait, "wait", false, "follow the task with a live display and print its result")
 	return cmd
 }

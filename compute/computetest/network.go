@@ -94,7 +94,7 @@ func (c capacity) Capacity(context.Context) (gossip.Capacity, error) {
 	cfg := c.n.Config
 	return gossip.Capacity{
 		Cores: uint32(cfg.Cores), Memory: uint64(cfg.MaxLimits.MemoryPages) * wasm.PageSize, Queue: q, Running: r,
-		Price: cfg.Price, Runtimes: []string{gossip.RuntimeWasm},
+		Price: cfg.Price, Runtimes: cfg.Runtimes(),
 	}, nil
 }
 
@@ -149,7 +149,11 @@ func NewNetwork(ctx context.Context, cfg NetworkConfig) (_ *Network, err error) 
 		if n.Blob, err = blob.New(blob.TestConfig(), blob.Options{Host: n.Host}); err != nil {
 			return nil, fmt.Errorf("computetest: node %d: %w", i, err)
 		}
-		if n.Exec, err = wasm.New(ctx, wasm.TestConfig()); err != nil {
+		wc := wasm.TestConfig()
+		if !c.Scratch {
+			wc.ScratchBytes = 0 // as a node does: its executor refuses them too
+		}
+		if n.Exec, err = wasm.New(ctx, wc); err != nil {
 			return nil, fmt.Errorf("computetest: node %d: %w", i, err)
 		}
 		if err := nw.start(ctx, n); err != nil {

@@ -35,10 +35,18 @@ type Config struct {
 	// runs the machine code it finds there: the directory must be writable
 	// by this node only.
 	CacheDir string
-	// ScratchDir is the parent of the per-task scratch directories (created
-	// for a task that asks for one, removed when it ends). Empty means the
-	// system temporary directory.
-	ScratchDir string
+	// ScratchBytes is the quota of a task's /scratch (Spec.Scratch): an
+	// in-memory filesystem (package memfs), so this is host memory, on top
+	// of the task's MemoryPages, for as long as the task runs. A write past
+	// it fails (the guest sees EIO). Zero gives tasks no scratch space: a
+	// Spec asking for it is refused with ErrInvalidSpec. Default 64 MiB,
+	// the default memory limit of a task: room for the temporary files of
+	// a typical command-line program.
+	ScratchBytes int64
+	// ScratchFiles bounds the files and directories in a task's /scratch
+	// (its root included). Default 4096 (memfs's default): ample for
+	// temporary files, and it bounds the memory of their names.
+	ScratchFiles int
 	// MaxCompiledModules bounds the in-memory cache of compiled modules
 	// (least recently used first out). A compiled Go program takes about
 	// 15 MiB (machine code and metadata; small modules far less), so the
@@ -59,6 +67,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxCompiledModules: 16,
+		ScratchBytes:       64 << 20,
+		ScratchFiles:       4096,
 		DefaultLimits: Limits{
 			MemoryPages: 1024, // 64 MiB
 			WallTime:    10 * time.Second,
@@ -73,10 +83,13 @@ func DefaultConfig() Config {
 }
 
 // TestConfig returns a configuration for tests and the simulator: short
-// time limits, small memory and output, and a small module cache.
+// time limits, small memory, output and scratch space, and a small module
+// cache.
 func TestConfig() Config {
 	return Config{
 		MaxCompiledModules: 8,
+		ScratchBytes:       8 << 20,
+		ScratchFiles:       256,
 		DefaultLimits: Limits{
 			MemoryPages: 512, // 32 MiB
 			WallTime:    5 * time.Second,
@@ -94,6 +107,12 @@ func TestConfig() Config {
 func (c Config) Validate() error {
 	if c.MaxCompiledModules < 1 {
 		return fmt.Errorf("wasm: config: MaxCompiledModules must be at least 1, got %d", c.MaxCompiledModules)
+	}
+	if c.ScratchBytes < 0 {
+		return fmt.Errorf("wasm: config: ScratchBytes must not be negative, got %d", c.ScratchBytes)
+	}
+	if c.ScratchBytes > 0 && c.ScratchFiles < 1 {
+		return fmt.Errorf("wasm: config: ScratchFiles must be at least 1 when ScratchBytes is set, got %d", c.ScratchFiles)
 	}
 	if err := c.MaxLimits.validate("MaxLimits"); err != nil {
 		return err

@@ -12,11 +12,16 @@ import (
 func TestConfigValidate(t *testing.T) {
 	require.NoError(t, DefaultConfig().Validate())
 	require.NoError(t, TestConfig().Validate())
+	noScratch := DefaultConfig()
+	noScratch.ScratchBytes, noScratch.ScratchFiles = 0, 0
+	require.NoError(t, noScratch.Validate(), "no scratch space needs no file bound")
 	tests := []struct {
 		field  string
 		mutate func(*Config)
 	}{
 		{"MaxCompiledModules", func(c *Config) { c.MaxCompiledModules = 0 }},
+		{"ScratchBytes", func(c *Config) { c.ScratchBytes = -1 }},
+		{"ScratchFiles", func(c *Config) { c.ScratchFiles = 0 }},
 		{"MaxLimits.MemoryPages", func(c *Config) { c.MaxLimits.MemoryPages = 0 }},
 		{"MaxLimits.MemoryPages", func(c *Config) { c.MaxLimits.MemoryPages = maxPages + 1 }},
 		{"MaxLimits.WallTime", func(c *Config) { c.MaxLimits.WallTime = 0 }},

@@ -15,15 +15,20 @@
 //
 // A task sees only WASI preview 1: its args, its environment (in key
 // order), its stdin, stdout and stderr. It has no network (no sockets are
-// given) and no filesystem, except a fresh empty directory at /scratch when
-// Spec.Scratch asks for it (created under Config.ScratchDir, removed after
-// the run). Its clocks are fake and deterministic and its random bytes a
-// fixed stream keyed by the module ID, unless Spec.Clock or Spec.Random ask
-// for the host's; a Result that may depend on the host (real clock, real
-// randomness, or a scratch directory, whose file metadata is the host's) is
-// marked NonDeterministic. Without those, running the same Spec twice, on
-// any node, gives the same Result, except for Usage and for whether the
-// wall-time limit is reached.
+// given) and no filesystem, except an empty in-memory filesystem at
+// /scratch when Spec.Scratch asks for it (package memfs; dropped after the
+// run). No host path is behind /scratch, so nothing a guest does there
+// (symlinks, hard links, ".." chains, renames) can reach a host file:
+// memfs has no links at all and resolves every path inside its own tree.
+// Its quota is Config.ScratchBytes of file data and Config.ScratchFiles
+// files and directories; past it a write fails with EIO. Its clocks are
+// fake and deterministic and its random bytes a fixed stream keyed by the
+// module ID, unless Spec.Clock or Spec.Random ask for the host's; a Result
+// that may depend on the host (real clock or real randomness) is marked
+// NonDeterministic. Without those, running the same Spec twice, on any
+// node, gives the same Result, except for Usage and for whether the
+// wall-time limit is reached; /scratch is deterministic too (inode
+// numbers, listing order, and time stamps from the task's clock).
 //
 // A module is accepted only if it is a WASI command: it exports _start and
 // imports nothing but WASI functions with their WASI signatures (no
@@ -74,6 +79,7 @@
 // # Security notes
 //
 // Config.CacheDir holds machine code that the executor will run: it must be
-// writable only by the node. A scratch directory is not size-limited beyond
-// the host filesystem's own limits.
+// writable only by the node. A task's /scratch is host memory on top of its
+// memory limit: at most Config.ScratchBytes of file data (memfs keeps a
+// file's backing array within twice its size) for as long as the task runs.
 package wasm

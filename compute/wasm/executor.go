@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,8 +14,11 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/fog-compute/fog/compute/wasm/memfs"
 )
 
 // wazeroInit serializes the creation of compilation caches and runtimes:
@@ -99,11 +101,6 @@ type compileCall struct {
 func New(ctx context.Context, cfg Config) (*Executor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if cfg.ScratchDir != "" {
-		if err := os.MkdirAll(cfg.ScratchDir, 0o700); err != nil {
-			return nil, fmt.Errorf("wasm: scratch dir: %w", err)
-		}
 	}
 	cache, rt, err := newRuntime(ctx, cfg.CacheDir)
 	if err != nil {
@@ -318,6 +315,9 @@ func (e *Executor) Run(ctx context.Context, spec Spec) (Result, error) {
 	if err := spec.check(); err != nil {
 		return Result{}, err
 	}
+	if spec.Scratch && e.cfg.ScratchBytes == 0 {
+		return Result{}, fmt.Errorf("%w: Scratch: this executor gives tasks no scratch space (Config.ScratchBytes is 0)", ErrInvalidSpec)
+	}
 	ent, err := e.acquire(spec.Module)
 	if err != nil {
 		return Result{}, err
@@ -361,12 +361,21 @@ func (e *Executor) Run(ctx context.Context, spec Spec) (Result, error) {
 		cfg = cfg.WithRandSource(rand.Reader)
 	}
 	if spec.Scratch {
-		dir, err := os.MkdirTemp(e.cfg.ScratchDir, "fog-task-")
-		if err != nil {
-			return Result{}, fmt.Errorf("wasm: scratch dir: %w", err)
+		// An in-memory filesystem: no host path is ever involved, so there
+		// is nothing outside it for a guest to reach (see package memfs).
+		// Its time stamps are the task's clock, virtual unless Clock.
+		now := func() int64 { return time.Now().UnixNano() }
+		if !spec.Clock {
+			now = func() int64 { return fakeEpoch + r.virt }
 		}
-		defer os.RemoveAll(dir)
-		cfg = cfg.WithFSConfig(wazero.NewFSConfig().WithDirMount(dir, "/scratch"))
+		scratch, err := memfs.New(memfs.Config{
+			MaxBytes: e.cfg.ScratchBytes, MaxInodes: e.cfg.ScratchFiles,
+			MaxOpenFiles: memfs.DefaultConfig().MaxOpenFiles, Now: now,
+		})
+		if err != nil {
+			return Result{}, fmt.Errorf("wasm: scratch: %w", err)
+		}
+		cfg = cfg.WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(scratch, "/scratch"))
 	}
 
 	mod, err := e.rt.InstantiateModule(experimental.WithMemoryAllocator(runCtx, &r.mem), ent.compiled, cfg)
@@ -377,7 +386,7 @@ func (e *Executor) Run(ctx context.Context, spec Spec) (Result, error) {
 		Stdout:           r.out.stdout,
 		Stderr:           r.out.stderr,
 		Truncated:        r.out.truncated,
-		NonDeterministic: spec.Clock || spec.Random || spec.Scratch,
+		NonDeterministic: spec.Clock || spec.Random,
 		Usage:            Usage{Wall: time.Since(start), PeakMemoryBytes: r.mem.size()},
 	}
 	return e.outcome(ctx, runCtx, r, &lim, err, res)

@@ -15,12 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// newTestExecutor returns an Executor on TestConfig with a private scratch
-// dir, adjusted by mutate, closed at the end of the test.
+// newTestExecutor returns an Executor on TestConfig, adjusted by mutate,
+// closed at the end of the test.
 func newTestExecutor(t *testing.T, mutate func(*Config)) *Executor {
 	t.Helper()
 	cfg := TestConfig()
-	cfg.ScratchDir = t.TempDir()
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -258,8 +257,7 @@ func TestClockAndRandomRealWhenAsked(t *testing.T) {
 }
 
 func TestScratchOnlyWhenAsked(t *testing.T) {
-	scratchRoot := t.TempDir()
-	e := newTestExecutor(t, func(c *Config) { c.ScratchDir = scratchRoot })
+	e := newTestExecutor(t, nil)
 	id := compileTestdata(t, e, "scratch")
 
 	res, err := e.Run(context.Background(), Spec{Module: id})
@@ -271,11 +269,14 @@ func TestScratchOnlyWhenAsked(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.OK(), "exit %d: %s", res.ExitCode, res.Err)
 	assert.Equal(t, "/scratch\n", string(res.Stdout))
-	assert.True(t, res.NonDeterministic, "a scratch dir exposes host file metadata")
+	assert.False(t, res.NonDeterministic, "the in-memory scratch space shows nothing of the host")
 
-	left, err := os.ReadDir(scratchRoot)
-	require.NoError(t, err)
-	assert.Empty(t, left, "the scratch dir is removed after the run")
+	// An executor without scratch space refuses such a task.
+	none := newTestExecutor(t, func(c *Config) { c.ScratchBytes = 0 })
+	id = compileTestdata(t, none, "scratch")
+	_, err = none.Run(context.Background(), Spec{Module: id, Scratch: true})
+	require.ErrorIs(t, err, ErrInvalidSpec)
+	assert.Contains(t, err.Error(), "ScratchBytes")
 }
 
 func TestRunErrors(t *testing.T) {
@@ -462,9 +463,7 @@ func TestEvictionClosesOnlyUnusedModules(t *testing.T) {
 }
 
 func TestCloseStopsRunningTasks(t *testing.T) {
-	cfg := TestConfig()
-	cfg.ScratchDir = t.TempDir()
-	e, err := New(context.Background(), cfg)
+	e, err := New(context.Background(), TestConfig())
 	require.NoError(t, err)
 	id := compileTestdata(t, e, "loop")
 

@@ -45,8 +45,10 @@ type Spec struct {
 	Stdin []byte
 	// Limits bounds the run; zero fields take the executor's defaults.
 	Limits Limits
-	// Scratch mounts a fresh, empty directory at /scratch, removed after the
-	// run. Without it the guest sees no filesystem at all.
+	// Scratch mounts a fresh, empty in-memory filesystem at /scratch,
+	// dropped after the run, with the executor's quota (Config.ScratchBytes
+	// and ScratchFiles). No host path is behind it. Without it the guest
+	// sees no filesystem at all.
 	Scratch bool
 	// Clock gives the guest the host's real wall and monotonic clocks and
 	// real sleeps (which end when the run does). Without it the guest lives
@@ -82,8 +84,9 @@ type Result struct {
 	// (and was therefore stopped).
 	Truncated bool
 	// NonDeterministic reports that the run could observe the host: it had
-	// the real clock, real randomness, or a scratch directory (whose file
-	// metadata, such as times and directory order, comes from the host).
+	// the real clock or real randomness. (A /scratch filesystem alone does
+	// not make a run non-deterministic: it is in memory, and its time
+	// stamps are the task's clock.)
 	// Without it, the Result is a function of the module and the Spec alone,
 	// except for Usage and for whether the wall-time limit is reached.
 	NonDeterministic bool

@@ -2,8 +2,9 @@
 
 // Command probe is a test task for package wasm: it reports what a task can
 // see. "probe env" prints its argv and environ; "probe fs" tries to read
-// host files and to use /scratch; "probe net" tries to reach the network;
-// "probe sleep D" sleeps for the duration D.
+// host files and to use /scratch; "probe escape HOSTDIR" tries every way
+// out of /scratch it knows (see escape.go); "probe net" tries to reach the
+// network; "probe sleep D" sleeps for the duration D.
 package main
 
 import (
@@ -15,7 +16,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: probe env|fs|net|sleep D")
+		fmt.Fprintln(os.Stderr, "usage: probe env|fs|escape HOSTDIR QUOTA FILES|net|sleep D")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -39,6 +40,12 @@ func main() {
 			b, err := os.ReadFile("/scratch/probe.txt")
 			fmt.Println("read back", err == nil && string(b) == "written in the sandbox")
 		}
+	case "escape":
+		if len(os.Args) != 5 {
+			fmt.Fprintln(os.Stderr, "usage: probe escape HOSTDIR QUOTA FILES")
+			os.Exit(2)
+		}
+		escape(os.Args[2], os.Args[3], os.Args[4])
 	case "net":
 		// WASI preview 1 can only use sockets the host preopens; none are.
 		for fd := uintptr(3); fd < 6; fd++ {
