@@ -100,6 +100,28 @@ type Node struct {
 	closeErr  error
 }
 
+// storeConfig is the configuration of the node's store.
+func storeConfig(cfg Config, dir DataDir, inMemory bool, log *slog.Logger) store.Config {
+	scfg := store.DefaultConfig(dir.Store())
+	if inMemory {
+		scfg = store.InMemoryConfig()
+	}
+	scfg.SyncWrites = cfg.Store.SyncWrites
+	scfg.Logger = log.With("subsystem", "store")
+	return scfg
+}
+
+// RepairStore runs store.Repair on the store of the data directory, with
+// the configuration Start opens it with (cfg's [store] section). The node
+// must be stopped: a running node holds the store's lock, and RepairStore
+// then fails with store.ErrLocked.
+func RepairStore(ctx context.Context, dir DataDir, cfg Config, opts store.RepairOptions, log *slog.Logger) (*store.RepairReport, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return store.Repair(ctx, storeConfig(cfg, dir, false, log), opts)
+}
+
 // Start opens the store, builds the host, starts the node's services in
 // dependency order and returns once the API (if any) serves. On error
 // everything already opened is closed again.
@@ -139,15 +161,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if opts.Store != nil {
 		n.store, n.storeOwned = opts.Store, false
 	} else {
-		scfg := store.DefaultConfig(opts.Dir.Store())
-		if opts.InMemory {
-			scfg = store.InMemoryConfig()
-		}
-		scfg.SyncWrites = cfg.Store.SyncWrites
-		scfg.Logger = log.With("subsystem", "store")
+		scfg := storeConfig(cfg, opts.Dir, opts.InMemory, log)
 		if n.store, err = store.Open(scfg); err != nil {
-			if errors.Is(err, store.ErrLocked) {
+			switch {
+			case errors.Is(err, store.ErrLocked):
 				return nil, fmt.Errorf("node: %s is in use by another fog process: %w", opts.Dir, err)
+			case errors.Is(err, store.ErrCorrupt):
+				return nil, fmt.Errorf("node: not starting: %w; nothing was changed: run `fog repair --path %s` (see docs/store.md)", err, opts.Dir)
 			}
 			return nil, err
 		}

@@ -26,6 +26,14 @@
 //     deleted keys whose values live in the value log.
 //   - A directory is open in at most one DB at a time; a second Open fails
 //     with ErrLocked.
+//   - Open verifies the files before Badger sees them: a missing MANIFEST
+//     next to tables or logs, a table whose index or any block fails its
+//     checksum, or a log damaged before its end make it fail with a
+//     *CorruptError (ErrCorrupt) naming the file, without changing any
+//     file and without the panics Badger v4.9.6 has on such files. At run
+//     time Badger verifies each block it reads from disk and each value it
+//     reads from the value log. Repair rebuilds a damaged directory from
+//     what verifies, keeping the originals in a backup directory.
 //   - A Datastore reads and writes only keys under its prefix.
 //   - Missing keys are reported as datastore.ErrNotFound itself.
 //

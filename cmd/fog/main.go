@@ -2,6 +2,7 @@
 //
 //	fog init            create a node in the data dir (~/.fog, FOG_PATH or --path)
 //	fog run             run the node until SIGINT/SIGTERM
+//	fog repair          recover a damaged store (node stopped)
 //	fog status | peers | connect | id | version
 //	fog devnet --nodes N   run N nodes on loopback to try fog
 //

@@ -49,7 +49,7 @@ machine, run 'fog devnet --nodes 5'.
 	root.PersistentFlags().StringVar(&a.path, "path", "", "data directory (default $FOG_PATH or ~/.fog)")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON instead of text")
 	root.AddCommand(
-		a.initCmd(), a.runCmd(), a.idCmd(), a.versionCmd(),
+		a.initCmd(), a.runCmd(), a.repairCmd(), a.idCmd(), a.versionCmd(),
 		a.statusCmd(), a.peersCmd(), a.connectCmd(), a.disconnectCmd(),
 		a.dhtCmd(), a.nodesCmd(), a.taskCmd(), a.relayCmd(), a.devnetCmd(), a.simCmd(),
 	)
