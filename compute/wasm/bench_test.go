@@ -159,3 +159,28 @@ func BenchmarkRunawayStop(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExecutorRunGo runs a small Go program (examples/primes up to
+// 100) through Executor.Run: the per-task cost of a Go task, whose memory
+// (about 2.5 MiB at start, grown by its runtime) is too large to be pooled
+// and lives in a mapping of its own (see memory).
+func BenchmarkExecutorRunGo(b *testing.B) {
+	goTask(b, "primes")
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.CacheDir = goTasks.cacheDir
+	e, err := New(ctx, cfg)
+	require.NoError(b, err)
+	defer e.Close()
+	id, err := e.Compile(ctx, goTask(b, "primes"))
+	require.NoError(b, err)
+	spec := Spec{Module: id, Args: []string{"primes", "100"}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := e.Run(ctx, spec)
+		if err != nil || !res.OK() {
+			b.Fatalf("%v %s %s", err, res.Err, res.Stderr)
+		}
+	}
+}
