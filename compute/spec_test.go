@@ -166,6 +166,7 @@ func TestConfigValidate(t *testing.T) {
 		{"MaxStreams", func(c *Config) { c.MaxStreams = 0 }},
 		{"MaxStreamsPerPeer", func(c *Config) { c.MaxStreamsPerPeer = c.MaxStreams + 1 }},
 		{"MaxProviderRecords", func(c *Config) { c.MaxProviderRecords = 0 }},
+		{"Memory", func(c *Config) { c.Memory = uint64(c.DefaultLimits.MemoryPages)*wasm.PageSize - 1 }},
 		{"DefaultStrategy", func(c *Config) { c.DefaultStrategy = "" }},
 		{"Breaker.Threshold", func(c *Config) { c.Breaker.Threshold = 0 }},
 	}

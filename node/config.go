@@ -91,7 +91,7 @@ type GossipConfig struct {
 type ComputeConfig struct {
 	Offer     bool   `toml:"offer" comment:"Offer this machine's compute: advertise capacity and accept tasks."`
 	Cores     int    `toml:"cores" comment:"CPU cores offered (and tasks run at once). 0 offers every core."`
-	MemoryMiB uint64 `toml:"memory_mib" comment:"Most memory offered, in MiB; the advert says the lesser of this and what is free. 0: half of the machine."`
+	MemoryMiB uint64 `toml:"memory_mib" comment:"Most memory offered, in MiB: the memory limits of the tasks running at once add up to at most this\n(a task waits to start until its limit fits; one asking for more is refused).\nThe advert says the lesser of this and what is free. 0: half of the machine; else at least 64, a task's default limit."`
 	DiskMiB   uint64 `toml:"disk_mib" comment:"Most disk offered, in MiB; the advert says the lesser of this and what is free. 0: no cap."`
 	Price     uint64 `toml:"price" comment:"Price of one CPU-second, in micro-credits (millionths of a credit)."`
 	// ModuleCacheMiB caps the module cache.
@@ -293,6 +293,9 @@ func (c Config) Validate() error {
 	}
 	if c.Compute.ModuleCacheMiB < 16 {
 		return fmt.Errorf("%w: compute.module_cache_mib %d: want at least 16", ErrConfig, c.Compute.ModuleCacheMiB)
+	}
+	if m, least := c.Compute.MemoryMiB, minMemoryMiB(); m != 0 && m < least {
+		return fmt.Errorf("%w: compute.memory_mib %d: want 0 (half of the machine) or at least %d, a task's default memory limit", ErrConfig, m, least)
 	}
 	if c.Compute.Cores < 0 {
 		return fmt.Errorf("%w: compute.cores %d is negative", ErrConfig, c.Compute.Cores)

@@ -41,6 +41,8 @@ func TestParseConfig(t *testing.T) {
 		{"not toml", "[p2p\n", "line 1"},
 		{"api host", "[api]\nlisten = \"example.com:1\"\n", "api.listen"},
 		{"body", "[api]\nmax_body_bytes = 10\n", "api.max_body_bytes"},
+		{"memory below a task's default", "[compute]\nmemory_mib = 63\n", "compute.memory_mib 63"},
+		{"memory", "[compute]\nmemory_mib = 64\n", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

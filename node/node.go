@@ -429,6 +429,7 @@ func (n *Node) startCompute(ctx context.Context, cfg Config, opts Options, priv 
 	}
 	bc.MaxBytes = int64(cfg.Compute.ModuleCacheMiB) << 20
 	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price
+	cc.Memory = cfg.Compute.memory()
 	cc.Logger = n.log.With("subsystem", "compute")
 	var err error
 	if n.exec, err = wasm.New(ctx, wc); err != nil {
