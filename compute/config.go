@@ -7,6 +7,9 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/pbnjay/memory"
+
+	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/gossip"
 )
 
@@ -43,6 +46,15 @@ type Config struct {
 	// trips, shallow enough that a task does not wait behind many others
 	// when another provider has room.
 	MaxQueuedPerCore int
+	// Memory is the memory, in bytes, this node gives the tasks it runs:
+	// the memory limits of the tasks running at once add up to at most
+	// this (a task waits to start until its limit fits), and a task whose
+	// limit alone exceeds it is refused (RefuseLimits, or as this node's
+	// own candidate). A task may use all of its limit, and the executor
+	// holds it to about that, so this bounds the memory tasks take.
+	// Default half of the machine's memory, as a node whose
+	// compute.memory_mib is 0; it must hold a task of DefaultLimits.
+	Memory uint64
 	// Prefetch is the runner's MaxPrefetch: jobs claimed ahead of the
 	// free cores so that queue syncs overlap execution. Default 2×Cores:
 	// enough for tasks longer than a sync, and a claimed job counts as
@@ -175,6 +187,7 @@ func DefaultConfig() Config {
 		Cores:              n,
 		Price:              1000,
 		MaxQueuedPerCore:   4,
+		Memory:             memory.TotalMemory() / 2,
 		Prefetch:           2 * n,
 		DefaultLimits:      Limits{MemoryPages: 1024, WallTime: 10 * time.Second, OutputBytes: 256 << 10},
 		MaxLimits:          Limits{MemoryPages: 16384, WallTime: 10 * time.Minute, OutputBytes: 512 << 10},
@@ -213,6 +226,7 @@ func TestConfig() Config {
 	c := DefaultConfig()
 	c.Cores = 2
 	c.Prefetch = 4
+	c.Memory = 1 << 30 // four tasks at MaxLimits, whatever the machine
 	c.DefaultLimits = Limits{MemoryPages: 512, WallTime: 5 * time.Second, OutputBytes: 32 << 10}
 	c.MaxLimits = Limits{MemoryPages: 4096, WallTime: 30 * time.Second, OutputBytes: 64 << 10}
 	c.MaxStdinBytes = 32 << 10
@@ -254,6 +268,8 @@ func (c Config) Validate() error {
 		return bad("DefaultLimits: every field must be positive, got %+v", c.DefaultLimits)
 	case over != nil:
 		return bad("DefaultLimits: %s %s (MaxLimits)", over.Field, over.Reason)
+	case !c.fitsMemory(c.DefaultLimits):
+		return bad("Memory: %d bytes is less than DefaultLimits' %d MiB of memory", c.Memory, c.DefaultLimits.MemoryPages/16)
 	case c.MaxStdinBytes < 0 || c.MaxStdinBytes > MaxStdinLimit:
 		return bad("MaxStdinBytes: %d is outside [0, %d]", c.MaxStdinBytes, MaxStdinLimit)
 	case c.MaxArgsBytes < 0 || c.MaxArgsBytes > MaxArgsLimit:
@@ -319,6 +335,10 @@ func (c *Config) Runtimes() []string {
 	}
 	return []string{gossip.RuntimeWasm}
 }
+
+// fitsMemory reports whether a task with limits l can ever run here: its
+// memory limit alone is within Memory.
+func (c *Config) fitsMemory(l Limits) bool { return uint64(l.MemoryPages)*wasm.PageSize <= c.Memory }
 
 // capacity is the most tasks this node holds as a provider.
 func (c *Config) capacity() int { return c.Cores * (1 + c.MaxQueuedPerCore) }

@@ -19,7 +19,8 @@
 //   - with Config.Offer, the execution queue (namespace
 //     Config.ExecNamespace) and the runner that executes it: tasks of
 //     peers (job ID "<submitter peer ID>.<task ID>") and this node's own
-//     runs (under its own peer ID), at most Config.Cores at once.
+//     runs (under its own peer ID), at most Config.Cores at once and with
+//     memory limits adding up to at most Config.Memory.
 //
 // It also owns the task protocol's handler on the host, the per-provider
 // circuit breakers and records (in memory), and the placement state (the

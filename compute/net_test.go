@@ -448,6 +448,35 @@ func TestProviderLimitsRefused(t *testing.T) {
 	assert.Equal(t, 1, st.Refusals)
 }
 
+// A task whose memory limit exceeds the memory a node gives its tasks
+// (Config.Memory) is refused by that node as a provider, and not run by it
+// as its own candidate, even within MaxLimits.
+func TestMemoryBeyondNodeRefused(t *testing.T) {
+	nw := newNetwork(t, computetest.NetworkConfig{Nodes: 2, Seed: 19, Configure: func(_ int, c *compute.Config) {
+		c.Memory = 64 << 20
+	}})
+	ctx := testCtx(t)
+	svc := nw.Nodes[0].Compute()
+	spec := compute.Spec{Limits: compute.Limits{MemoryPages: 2048}, Deadline: time.Now().Add(time.Second)}
+	require.LessOrEqual(t, spec.Limits.MemoryPages, compute.TestConfig().MaxLimits.MemoryPages)
+	id, err := svc.Submit(ctx, spec, module(t, "echo"))
+	require.NoError(t, err)
+	res, err := svc.Wait(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, compute.StateFailed, res.State)
+	assert.Contains(t, res.Error, "deadline")
+	assert.Empty(t, res.Providers)
+	assert.Equal(t, uint64(1), nw.Nodes[1].Compute().Stats().Refused["limits"])
+
+	// Within Memory, the same task runs.
+	spec = compute.Spec{Limits: compute.Limits{MemoryPages: 1024}, Stdin: []byte("fits")}
+	id, err = svc.Submit(ctx, spec, module(t, "echo"))
+	require.NoError(t, err)
+	res, err = svc.Wait(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "fits", string(res.Stdout))
+}
+
 // Replicas that all reach the wall-time limit agree on it.
 func TestTimeoutAgreed(t *testing.T) {
 	nw := newNetwork(t, computetest.NetworkConfig{Nodes: 3, Seed: 10})

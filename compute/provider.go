@@ -180,6 +180,9 @@ func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 		return s.refuse(c, RefuseLimits, "compute: this node does not run tasks that ask for a /scratch filesystem")
 	case over != nil:
 		return s.refuse(c, RefuseLimits, "compute: %s %s", over.Field, over.Reason)
+	case !cfg.fitsMemory(lim):
+		return s.refuse(c, RefuseLimits, "compute: limits.memory_pages %d pages (%d MiB) exceeds the %d MiB this node gives the tasks it runs",
+			lim.MemoryPages, lim.MemoryPages/16, cfg.Memory>>20)
 	case len(sp.Stdin) > cfg.MaxStdinBytes:
 		return s.refuse(c, RefuseLimits, "compute: stdin of %d bytes exceeds %d", len(sp.Stdin), cfg.MaxStdinBytes)
 	case argsSize > cfg.MaxArgsBytes:

@@ -175,7 +175,11 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 		if s.execQ, err = queue.Open(ctx, o.DB, qcfg); err != nil {
 			return nil, fmt.Errorf("compute: execution queue: %w", err)
 		}
-		rcfg := runner.Config{Concurrency: cfg.Cores, MaxPrefetch: cfg.Prefetch, Modules: moduleSource{o.Blob}, Logger: log}
+		rcfg := runner.Config{
+			Concurrency: cfg.Cores, MaxPrefetch: cfg.Prefetch,
+			Memory: cfg.Memory, DefaultMemoryPages: cfg.DefaultLimits.MemoryPages,
+			Modules: moduleSource{o.Blob}, Logger: log,
+		}
 		if s.run, err = runner.New(s.execQ, o.Executor, rcfg); err != nil {
 			return nil, fmt.Errorf("compute: %w", err)
 		}

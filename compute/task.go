@@ -491,7 +491,7 @@ func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer
 		}
 		consider(CandidateOf(e, s.self))
 	}
-	if s.cfg.Offer && (s.cfg.Scratch || !t.spec.Scratch) && t.spec.Limits.above(s.cfg.MaxLimits) == nil {
+	if s.cfg.Offer && (s.cfg.Scratch || !t.spec.Scratch) && t.spec.Limits.above(s.cfg.MaxLimits) == nil && s.cfg.fitsMemory(t.spec.Limits) {
 		if int(selfQ)+int(selfR)+s.accepting >= s.cfg.capacity() && !t.used[s.self] {
 			seen++
 			nFull++

@@ -102,7 +102,7 @@ const (
 	// streams); RetryAfter hints when to try again.
 	RefuseBusy RefuseCode = 1
 	// RefuseLimits: the task asks for more than the provider allows
-	// (memory, wall time, output, stdin).
+	// (memory, beyond MaxLimits or Config.Memory; wall time, output, stdin).
 	RefuseLimits RefuseCode = 2
 	// RefusePrice: the provider asks more than the task's MaxPrice.
 	RefusePrice RefuseCode = 3

@@ -7,6 +7,8 @@ import (
 
 	"github.com/pbnjay/memory"
 
+	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/gossip"
 )
 
@@ -27,22 +29,24 @@ func (c ComputeConfig) cores() int {
 	return runtime.NumCPU()
 }
 
-// runtimes returns the runtimes the node advertises: wasm, and
-// wasm/scratch if it runs scratch tasks (as compute.Config.Runtimes).
-func (c ComputeConfig) runtimes() []string {
-	if c.Scratch {
-		return []string{gossip.RuntimeWasm, gossip.RuntimeWasmScratch}
+// minMemoryMiB is the least compute.memory_mib: a task of the default
+// limits (compute.DefaultConfig's) must fit.
+func minMemoryMiB() uint64 {
+	return uint64(compute.DefaultConfig().DefaultLimits.MemoryPages) * wasm.PageSize >> 20
+}
+
+// memory returns the memory offered to tasks, in bytes: memory_mib, or half
+// of the machine.
+func (c ComputeConfig) memory() uint64 {
+	if c.MemoryMiB > 0 {
+		return c.MemoryMiB << 20
 	}
-	return []string{gossip.RuntimeWasm}
+	return memory.TotalMemory() / 2
 }
 
 // Capacity implements gossip.CapacitySource.
 func (c *capacity) Capacity(context.Context) (gossip.Capacity, error) {
-	memCap := c.cfg.MemoryMiB << 20
-	if memCap == 0 {
-		memCap = memory.TotalMemory() / 2
-	}
-	mem := min(memCap, memory.FreeMemory())
+	mem := min(c.cfg.memory(), memory.FreeMemory())
 	var disk uint64
 	if c.dir != "" {
 		var st syscall.Statfs_t
@@ -58,7 +62,7 @@ func (c *capacity) Capacity(context.Context) (gossip.Capacity, error) {
 		Memory:   mem,
 		Disk:     disk,
 		Price:    c.cfg.Price,
-		Runtimes: c.cfg.runtimes(),
+		Runtimes: (&compute.Config{Scratch: c.cfg.Scratch}).Runtimes(),
 	}
 	out.Queue, out.Running = c.load()
 	return out, nil

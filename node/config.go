@@ -98,7 +98,7 @@ type GossipConfig struct {
 type ComputeConfig struct {
 	Offer     bool   `toml:"offer" comment:"Offer this machine's compute: advertise capacity and accept tasks."`
 	Cores     int    `toml:"cores" comment:"CPU cores offered (and tasks run at once). 0 offers every core."`
-	MemoryMiB uint64 `toml:"memory_mib" comment:"Most memory offered, in MiB; the advert says the lesser of this and what is free. 0: half of the machine."`
+	MemoryMiB uint64 `toml:"memory_mib" comment:"Most memory offered, in MiB: the memory limits of the tasks running at once add up to at most this\n(a task waits to start until its limit fits; one asking for more is refused).\nThe advert says the lesser of this and what is free. 0: half of the machine; else at least 64, a task's default limit."`
 	DiskMiB   uint64 `toml:"disk_mib" comment:"Most disk offered, in MiB; the advert says the lesser of this and what is free. 0: no cap."`
 	Price     uint64 `toml:"price" comment:"Price of one CPU-second, in micro-credits (millionths of a credit)."`
 	// ModuleCacheMiB caps the module cache.
@@ -329,6 +329,9 @@ func (c Config) Validate() error {
 	}
 	if c.Compute.Scratch && (c.Compute.ScratchMiB < 1 || c.Compute.ScratchMiB > 65536) {
 		return fmt.Errorf("%w: compute.scratch_mib %d: want 1 to 65536 when compute.scratch is on", ErrConfig, c.Compute.ScratchMiB)
+	}
+	if m, least := c.Compute.MemoryMiB, minMemoryMiB(); m != 0 && m < least {
+		return fmt.Errorf("%w: compute.memory_mib %d: want 0 (half of the machine) or at least %d, a task's default memory limit", ErrConfig, m, least)
 	}
 	if c.Compute.Cores < 0 {
 		return fmt.Errorf("%w: compute.cores %d is negative", ErrConfig, c.Compute.Cores)

@@ -53,6 +53,8 @@ func TestParseConfig(t *testing.T) {
 		{"no scratch space", "[compute]\nscratch_mib = 0\n", "compute.scratch_mib"},
 		{"scratch space too large", "[compute]\nscratch_mib = 65537\n", "compute.scratch_mib"},
 		{"scratch off needs no space", "[compute]\nscratch = false\nscratch_mib = 0\n", ""},
+		{"memory below a task's default", "[compute]\nmemory_mib = 63\n", "compute.memory_mib 63"},
+		{"memory", "[compute]\nmemory_mib = 64\n", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -463,6 +463,7 @@ func (n *Node) computeConfigs(cfg Config, opts Options) (wasm.Config, blob.Confi
 	if cfg.Compute.Scratch {
 		wc.ScratchBytes = int64(cfg.Compute.ScratchMiB) << 20
 	}
+	cc.Memory = cfg.Compute.memory()
 	cc.Logger = n.log.With("subsystem", "compute")
 	return wc, bc, cc
 }

@@ -4,7 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
+
+	"github.com/pbnjay/memory"
+
+	"github.com/fog-compute/fog/compute/wasm"
 )
 
 // ErrInvalidConfig is wrapped by every error Config.Validate returns.
@@ -27,6 +32,21 @@ type Config struct {
 	// running if the node crashes. Default 32×Concurrency; 0 claims a job
 	// only when a slot is free.
 	MaxPrefetch int
+	// Memory bounds, in bytes, the memory of the tasks executing at once:
+	// the sum of their memory limits stays within it, since a task may
+	// use all of its limit (and the executor holds a task to about that).
+	// A task waits for a free slot and then until its limit fits beside
+	// the limits of the tasks running, in the order they asked (so a large
+	// task is not starved by small ones); a task whose limit alone exceeds
+	// Memory fails at once with ErrMemoryBudget. Default half of the
+	// machine's memory, as a node offers when not told (compute.memory_mib);
+	// 0 bounds nothing.
+	Memory uint64
+	// DefaultMemoryPages is the memory limit, in 64 KiB pages, of a task
+	// that gives none: the runner runs it with this limit, so that what it
+	// counts is what the executor enforces. Default the wasm executor's
+	// default (wasm.DefaultConfig), 64 MiB.
+	DefaultMemoryPages uint32
 	// Modules fetches modules the executor does not have and that the task
 	// does not carry. nil: such tasks fail with wasm.ErrUnknownModule.
 	Modules ModuleSource
@@ -38,9 +58,11 @@ type Config struct {
 func DefaultConfig() Config {
 	n := runtime.NumCPU()
 	return Config{
-		Concurrency: n,
-		MaxPrefetch: 32 * n,
-		Logger:      slog.Default(),
+		Concurrency:        n,
+		MaxPrefetch:        32 * n,
+		Memory:             memory.TotalMemory() / 2,
+		DefaultMemoryPages: wasm.DefaultConfig().DefaultLimits.MemoryPages,
+		Logger:             slog.Default(),
 	}
 }
 
@@ -51,6 +73,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Concurrency: %d, need at least 1", ErrInvalidConfig, c.Concurrency)
 	case c.MaxPrefetch < 0:
 		return fmt.Errorf("%w: MaxPrefetch: %d is negative", ErrInvalidConfig, c.MaxPrefetch)
+	case c.DefaultMemoryPages == 0:
+		return fmt.Errorf("%w: DefaultMemoryPages: 0, need at least 1", ErrInvalidConfig)
+	case c.Memory != 0 && c.Memory < uint64(c.DefaultMemoryPages)*wasm.PageSize:
+		return fmt.Errorf("%w: Memory: %d bytes is less than a task's default limit (DefaultMemoryPages %d, %d MiB)",
+			ErrInvalidConfig, c.Memory, c.DefaultMemoryPages, c.DefaultMemoryPages/16)
+	case c.Memory > math.MaxInt64:
+		return fmt.Errorf("%w: Memory: %d bytes is too large", ErrInvalidConfig, c.Memory)
 	}
 	return nil
 }

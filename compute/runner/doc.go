@@ -1,8 +1,19 @@
 // Package runner is a node's local worker pool: it takes jobs from a
 // queue.Queue, runs them as WebAssembly tasks in a wasm executor, at most
-// Config.Concurrency at once (the cores the node offers), and records their
-// outcomes in the queue. A Runner is a node service (Name "runner", Run,
-// Health).
+// Config.Concurrency at once (the cores the node offers) and with memory
+// limits that add up to at most Config.Memory, and records their outcomes
+// in the queue. A Runner is a node service (Name "runner", Run, Health).
+//
+// # Admission
+//
+// A claimed task first waits for a free slot, then until its memory limit
+// (Config.DefaultMemoryPages if it gives none) fits beside the limits of
+// the tasks executing; tasks holding a slot are admitted in the order they
+// asked, so a large task is not starved by smaller ones behind it. A task
+// whose limit alone exceeds Config.Memory fails at once with
+// ErrMemoryBudget. The executor holds a task to about its limit of memory
+// and returns it when the task ends, so the memory tasks take stays near
+// the sum of the limits admitted.
 //
 // # Payloads and results
 //

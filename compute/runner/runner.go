@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/wasm"
 )
@@ -38,6 +40,9 @@ var (
 	ErrRunning = errors.New("runner: already running")
 	// ErrNotRunning: Health was called while Run is not running.
 	ErrNotRunning = errors.New("runner: not running")
+	// ErrMemoryBudget: a task's memory limit alone exceeds Config.Memory,
+	// the memory this node gives the tasks it runs; its job fails.
+	ErrMemoryBudget = errors.New("runner: the task's memory limit exceeds the memory this node gives its tasks")
 )
 
 var (
@@ -49,14 +54,16 @@ var (
 )
 
 // Runner takes jobs from a Queue and runs them in an Executor, at most
-// Config.Concurrency at once. It is a node service (Name, Run, Health).
+// Config.Concurrency at once and within Config.Memory. It is a node service
+// (Name, Run, Health).
 type Runner struct {
 	q    *queue.Queue
 	exec Executor
 	cfg  Config
 	log  *slog.Logger
 
-	slots   chan struct{} // one token per executing task
+	slots   chan struct{}       // one token per executing task
+	mem     *semaphore.Weighted // bytes of memory limits, nil if Config.Memory is 0
 	running atomic.Bool
 
 	failing atomic.Bool // lastErr != nil
@@ -73,13 +80,17 @@ func New(q *queue.Queue, exec Executor, cfg Config) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{
+	r := &Runner{
 		q:     q,
 		exec:  exec,
 		cfg:   cfg,
 		log:   log.With("component", "runner"),
 		slots: make(chan struct{}, cfg.Concurrency),
-	}, nil
+	}
+	if cfg.Memory > 0 {
+		r.mem = semaphore.NewWeighted(int64(cfg.Memory))
+	}
+	return r, nil
 }
 
 // Name returns "runner".
@@ -181,17 +192,59 @@ func (r *Runner) process(ctx context.Context, j queue.Job, pace *pacer) (o outco
 		o.err = fmt.Errorf("%w: %w", errBadPayload, err)
 		return o, true
 	}
-	select {
-	case r.slots <- struct{}{}:
+	if o.err = r.admit(taskCtx, j.ID, &task); o.err == nil {
 		start := time.Now()
 		o.res, o.err = r.execute(taskCtx, &task)
-		<-r.slots
+		r.leave(&task)
 		pace.observe(time.Since(start), 0)
-	case <-taskCtx.Done():
-		o.err = context.Cause(taskCtx)
 	}
 	o.cause = context.Cause(taskCtx)
 	return o, true
+}
+
+// memoryOf returns the memory limit t runs with, in bytes, first giving it
+// Config.DefaultMemoryPages if it has none.
+func (r *Runner) memoryOf(t *Task) uint64 {
+	l := &t.Spec.Limits
+	if l.MemoryPages == 0 {
+		l.MemoryPages = r.cfg.DefaultMemoryPages
+	}
+	return uint64(l.MemoryPages) * wasm.PageSize
+}
+
+// admit waits until t may execute: for a free slot, then (in the order the
+// tasks holding slots asked) until its memory limit fits beside those of
+// the tasks executing. It fails with ErrMemoryBudget for a task that can
+// never fit, and with ctx's cause if ctx ends first. On success the caller
+// must call leave once t has run.
+func (r *Runner) admit(ctx context.Context, id string, t *Task) error {
+	need := r.memoryOf(t)
+	if r.mem != nil && need > r.cfg.Memory {
+		return fmt.Errorf("%w: the task asks for %d MiB, this node runs tasks within %d MiB",
+			ErrMemoryBudget, need>>20, r.cfg.Memory>>20)
+	}
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	if r.mem == nil || r.mem.TryAcquire(int64(need)) {
+		return nil
+	}
+	r.log.Debug("task waits for memory", "job", id, "need_mib", need>>20, "memory_mib", r.cfg.Memory>>20)
+	if err := r.mem.Acquire(ctx, int64(need)); err != nil {
+		<-r.slots
+		return context.Cause(ctx)
+	}
+	return nil
+}
+
+// leave gives back the slot and memory t was admitted with.
+func (r *Runner) leave(t *Task) {
+	if r.mem != nil {
+		r.mem.Release(int64(uint64(t.Spec.Limits.MemoryPages) * wasm.PageSize))
+	}
+	<-r.slots
 }
 
 // execute loads the task's module if needed and runs the task.

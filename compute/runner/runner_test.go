@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,8 +61,9 @@ type rig struct {
 type rigConfig struct {
 	onDisk  bool
 	runner  runner.Config
-	started bool // announce runs on exec.started
-	noStart bool // do not start the runner
+	log     *slog.Logger // the runner's logger; nil discards
+	started bool         // announce runs on exec.started
+	noStart bool         // do not start the runner
 }
 
 func newRig(t *testing.T, rc rigConfig) *rig {
@@ -95,7 +97,7 @@ func newRig(t *testing.T, rc rigConfig) *rig {
 		rc.runner = runner.DefaultConfig()
 		rc.runner.Concurrency = 2
 	}
-	rc.runner.Logger = nil
+	rc.runner.Logger = rc.log
 	r.rn, err = runner.New(r.q, r.exec, rc.runner)
 	require.NoError(t, err)
 	t.Cleanup(r.close)
@@ -299,6 +301,98 @@ func TestConcurrencyLimit(t *testing.T) {
 	assert.Equal(t, int32(2), r.exec.max.Load(), "at most Concurrency tasks at once, and the limit reached")
 }
 
+// waitLog is a slog handler that reports the job of every "task waits for
+// memory" record on a channel.
+type waitLog struct{ jobs chan string }
+
+func (waitLog) Enabled(context.Context, slog.Level) bool { return true }
+func (w waitLog) WithAttrs([]slog.Attr) slog.Handler     { return w }
+func (w waitLog) WithGroup(string) slog.Handler          { return w }
+func (w waitLog) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message == "task waits for memory" {
+		rec.Attrs(func(a slog.Attr) bool {
+			if a.Key == "job" {
+				select {
+				case w.jobs <- a.Value.String():
+				default: // more waits than the test expects: it fails on its own
+				}
+			}
+			return true
+		})
+	}
+	return nil
+}
+
+// TestMemoryAdmission: the memory limits of the tasks executing at once
+// add up to at most Config.Memory. A task that fits beside the running ones
+// runs; one that does not waits (with a free slot) until it fits; one whose
+// limit alone exceeds Memory fails without running.
+func TestMemoryAdmission(t *testing.T) {
+	const mib = 1 << 20
+	cfg := runner.DefaultConfig()
+	cfg.Concurrency, cfg.MaxPrefetch = 2, 2
+	cfg.Memory = 48 * mib
+	cfg.DefaultMemoryPages = 16 * mib / wasm.PageSize
+	waits := waitLog{jobs: make(chan string, 10)}
+	r := newRig(t, rigConfig{runner: cfg, started: true, log: slog.New(waits)})
+	ctx := t.Context()
+	pages := func(m uint32) wasm.Limits {
+		return wasm.Limits{MemoryPages: m * mib / wasm.PageSize, WallTime: 20 * time.Second}
+	}
+	expect := func(what string, ch <-chan string, want string) {
+		t.Helper()
+		select {
+		case got := <-ch:
+			require.Equal(t, want, got, what)
+		case name := <-r.exec.started:
+			t.Fatalf("%s: %s started instead", what, name)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: nothing happened", what)
+		}
+	}
+
+	r.submit("a", "loop", wasm.Spec{Limits: pages(32)}, nil)
+	require.Equal(t, "a", <-r.exec.started)
+	// 32 + 16 MiB fit in 48: runs beside a.
+	r.submit("small", "minimal", wasm.Spec{Limits: pages(16)}, nil)
+	require.Equal(t, "small", <-r.exec.started)
+	j, _ := r.wait("small")
+	require.Equal(t, queue.StateDone, j.State)
+	// 32 + 32 do not: b takes the free slot and waits for a to end.
+	r.submit("b", "loop", wasm.Spec{Limits: pages(32)}, nil)
+	expect("b waits for memory", waits.jobs, "b")
+	// More than the whole budget: refused outright, even while b waits.
+	r.submit("huge", "minimal", wasm.Spec{Limits: pages(64)}, nil)
+	j, _ = r.wait("huge")
+	assert.Equal(t, queue.StateFailed, j.State)
+	assert.Contains(t, j.Error, runner.ErrMemoryBudget.Error())
+	assert.Contains(t, j.Error, "asks for 64 MiB, this node runs tasks within 48 MiB")
+
+	_, err := r.q.Cancel(ctx, "a")
+	require.NoError(t, err)
+	j, _ = r.wait("a")
+	assert.Equal(t, queue.StateCancelled, j.State)
+	require.Equal(t, "b", <-r.exec.started, "b starts once a has ended")
+	_, err = r.q.Cancel(ctx, "b")
+	require.NoError(t, err)
+	j, _ = r.wait("b")
+	assert.Equal(t, queue.StateCancelled, j.State)
+	select {
+	case name := <-r.exec.started:
+		t.Fatalf("%s ran", name)
+	default:
+	}
+
+	// A task without a memory limit is counted, and run, with
+	// DefaultMemoryPages (16 MiB here, half the executor's default).
+	r.submit("default", "growbomb", wasm.Spec{}, nil)
+	require.Equal(t, "default", <-r.exec.started)
+	j, res := r.wait("default")
+	assert.Equal(t, queue.StateFailed, j.State)
+	assert.Contains(t, j.Error, wasm.ErrMemoryLimit.Error())
+	assert.Equal(t, uint64(16*mib), res.Usage.PeakMemoryBytes)
+}
+
 func TestCancel(t *testing.T) {
 	cfg := runner.DefaultConfig()
 	cfg.Concurrency, cfg.MaxPrefetch = 1, 1
@@ -393,8 +487,10 @@ func TestService(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	require.NoError(t, runner.DefaultConfig().Validate())
 	for field, mutate := range map[string]func(*runner.Config){
-		"Concurrency": func(c *runner.Config) { c.Concurrency = 0 },
-		"MaxPrefetch": func(c *runner.Config) { c.MaxPrefetch = -1 },
+		"Concurrency":        func(c *runner.Config) { c.Concurrency = 0 },
+		"MaxPrefetch":        func(c *runner.Config) { c.MaxPrefetch = -1 },
+		"DefaultMemoryPages": func(c *runner.Config) { c.DefaultMemoryPages = 0 },
+		"Memory":             func(c *runner.Config) { c.Memory = uint64(c.DefaultMemoryPages)*wasm.PageSize - 1 },
 	} {
 		c := runner.DefaultConfig()
 		mutate(&c)

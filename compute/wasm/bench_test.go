@@ -3,6 +3,10 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,6 +160,103 @@ func BenchmarkRunawayStop(b *testing.B) {
 			}
 			b.ReportMetric(float64(late)/float64(n)/float64(time.Millisecond), "ms-late")
 			b.ReportMetric(float64(worst)/float64(time.Millisecond), "ms-late-max")
+		})
+	}
+}
+
+// BenchmarkExecutorRunGo runs a small Go program (examples/primes up to
+// 100) through Executor.Run: the per-task cost of a Go task, whose memory
+// (about 2.5 MiB at start, grown by its runtime) is too large to be pooled
+// and lives in a mapping of its own (see memory).
+func BenchmarkExecutorRunGo(b *testing.B) {
+	goTask(b, "primes")
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.CacheDir = goTasks.cacheDir
+	e, err := New(ctx, cfg)
+	require.NoError(b, err)
+	defer e.Close()
+	id, err := e.Compile(ctx, goTask(b, "primes"))
+	require.NoError(b, err)
+	spec := Spec{Module: id, Args: []string{"primes", "100"}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := e.Run(ctx, spec)
+		if err != nil || !res.OK() {
+			b.Fatalf("%v %s %s", err, res.Err, res.Stderr)
+		}
+	}
+}
+
+// BenchmarkMembombRSS runs examples/membomb, which allocates and touches
+// memory until its limit stops it, at a limit of 1 GiB through
+// Executor.Run, and reads the process's resident memory (Linux only):
+// "alone" runs one task, "10x2" then ten tasks two at a time. It reports
+// the peak growth of resident memory over the baseline (before the first
+// task) divided by the sum of the limits of the tasks running at once
+// (peak-x-limits), and the growth left right after the last task ended
+// (after-MiB). Run once per figure:
+//
+//	go test -run '^$' -bench MembombRSS -benchtime 1x -count 3 ./compute/wasm/
+func BenchmarkMembombRSS(b *testing.B) {
+	if _, err := procStatus("VmRSS"); err != nil {
+		b.Skipf("no /proc/self/status: %v", err)
+	}
+	goTask(b, "membomb")
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.CacheDir = goTasks.cacheDir
+	e, err := New(ctx, cfg)
+	require.NoError(b, err)
+	defer e.Close()
+	id, err := e.Compile(ctx, goTask(b, "membomb"))
+	require.NoError(b, err)
+	lim := Limits{MemoryPages: 16384, WallTime: 5 * time.Minute}
+	run := func(l Limits) {
+		if _, err := e.Run(ctx, Spec{Module: id, Limits: l}); !errors.Is(err, ErrMemoryLimit) {
+			b.Fatalf("membomb: %v, want ErrMemoryLimit", err)
+		}
+	}
+	run(Limits{MemoryPages: 64, WallTime: time.Minute}) // warm up
+	// The baseline is the process's before any large task, so that memory
+	// an earlier sub-benchmark left behind counts against the next.
+	runtime.GC()
+	base, err := procStatus("VmRSS")
+	require.NoError(b, err)
+	for _, bc := range []struct {
+		name       string
+		tasks, par int
+	}{{"alone", 1, 1}, {"10x2", 10, 2}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var peakX, after float64
+			for b.Loop() {
+				// Reset the peak (VmHWM) to the current RSS.
+				require.NoError(b, os.WriteFile("/proc/self/clear_refs", []byte("5"), 0))
+				jobs := make(chan struct{})
+				var wg sync.WaitGroup
+				for range bc.par {
+					wg.Go(func() {
+						for range jobs {
+							run(lim)
+						}
+					})
+				}
+				for range bc.tasks {
+					jobs <- struct{}{}
+				}
+				close(jobs)
+				wg.Wait()
+				peak, err := procStatus("VmHWM")
+				require.NoError(b, err)
+				end, err := procStatus("VmRSS")
+				require.NoError(b, err)
+				running := float64(bc.par) * float64(uint64(lim.MemoryPages)*PageSize)
+				peakX = float64(max(peak, base)-base) / running
+				after = float64(max(end, base)-base) / (1 << 20)
+			}
+			b.ReportMetric(peakX, "peak-x-limits")
+			b.ReportMetric(after, "after-MiB")
 		})
 	}
 }

@@ -45,7 +45,13 @@
 //     the limit fails (the guest sees -1). If the guest then fails (traps or
 //     exits non-zero) the run returns ErrMemoryLimit; a guest that copes and
 //     exits 0 has simply succeeded. Usage.PeakMemoryBytes is the memory's
-//     final size, which is its peak.
+//     final size, which is its peak. A memory of up to 1 MiB is a Go slice
+//     pooled for the next task; a larger one (every Go program's) is, on
+//     Linux, an anonymous mapping that reserves the task's limit of address
+//     space up front and costs memory only for the pages the guest touches:
+//     it grows in place, without copying, and is unmapped, its memory back
+//     to the OS, as soon as the task ends. A task so costs the node about
+//     its limit of memory at most, and nothing once it has ended.
 //   - Wall time: Limits.WallTime, from instantiation to exit. The runtime is
 //     built WithCloseOnContextDone, so compiled code checks for
 //     cancellation at every loop iteration, and a runaway loop stops within

@@ -6,6 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +130,61 @@ func TestGoMembombStoppedByMemoryLimit(t *testing.T) {
 		t.Logf("membomb: limit %d pages, peak %d KiB, exit %d, last stderr %q", pages, res.Usage.PeakMemoryBytes>>10,
 			res.ExitCode, lastLine(res.Stderr))
 	}
+}
+
+// TestGoMembombMemoryIsReturned runs membomb at a limit of 256 MiB and
+// reads the process's resident memory: the peak growth stays near the
+// limit (a growth by allocate-and-copy held about three times it), and the
+// memory goes back to the OS when the task ends (it used to stay with the
+// Go heap). It compares sizes within the run, against the limit.
+func TestGoMembombMemoryIsReturned(t *testing.T) {
+	if _, err := procStatus("VmRSS"); err != nil {
+		t.Skipf("no /proc/self/status to read resident memory from: %v", err)
+	}
+	e := newGoExecutor(t)
+	id := loadGoTask(t, e, "membomb")
+	lim := goLimits
+	run := func(pages uint32) {
+		lim.MemoryPages = pages
+		_, err := e.Run(context.Background(), Spec{Module: id, Limits: lim})
+		require.ErrorIs(t, err, ErrMemoryLimit)
+	}
+	run(64) // so that the baseline includes what any run leaves behind
+	runtime.GC()
+	debug.FreeOSMemory()
+	base, err := procStatus("VmRSS")
+	require.NoError(t, err)
+	// Writing 5 to clear_refs resets the peak (VmHWM) to the current RSS.
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Skipf("cannot reset the peak resident memory: %v", err)
+	}
+	const pages = 4096
+	limit := uint64(pages) * PageSize
+	run(pages)
+	peak, err := procStatus("VmHWM")
+	require.NoError(t, err)
+	after, err := procStatus("VmRSS")
+	require.NoError(t, err)
+	growth := func(v uint64) float64 { return float64(max(v, base)-base) / float64(limit) }
+	t.Logf("membomb at %d MiB: RSS %d MiB before, peak %+.2f× the limit, %+.2f× after the task",
+		limit>>20, base>>20, growth(peak), growth(after))
+	assert.Less(t, growth(peak), 1.5, "peak resident memory grows by less than 1.5× the task's limit")
+	assert.Less(t, growth(after), 0.25, "the task's memory goes back to the OS when it ends")
+}
+
+// procStatus reads a size field (in kB) of /proc/self/status, in bytes.
+func procStatus(field string) (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/self/status", field)
 }
 
 func lastLine(b []byte) string {

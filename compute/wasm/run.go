@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -66,22 +65,14 @@ func (r *run) reset(ctx context.Context, stdin []byte, lim *Limits, seed ModuleI
 	r.sleepCut = false
 }
 
-// maxSpareMemory is the largest linear memory a pooled run keeps for the
-// next task (zeroed): small tasks then cost no large allocation, and the
-// pool holds at most this much per idle run.
-const maxSpareMemory = 1 << 20
-
-// clear drops what r holds of a finished task, before it is pooled. The
-// guest's memory, if small, is zeroed and kept as the next task's.
+// clear drops what r holds of a finished task, before it is pooled: the
+// guest's memory is returned to the OS if it was mapped, or zeroed and kept
+// as the next task's if it is small (see memory.release). It must be called
+// only once the guest has returned.
 func (r *run) clear() {
 	r.stdin.Reset(nil)
 	r.out = output{}
-	spare := r.mem.spare
-	if b := r.mem.buf; b != nil && cap(b) <= maxSpareMemory {
-		clear(b) // [len, cap) is zero already: the guest never saw it
-		spare = b[:0]
-	}
-	r.mem = memory{spare: spare}
+	r.mem.release()
 	r.ctx = nil
 }
 
@@ -164,62 +155,6 @@ func (s *stream) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
-
-// memory is the guest's linear memory. It implements wazero's experimental
-// MemoryAllocator and LinearMemory so that a per-task page limit can be
-// enforced with compiled modules shared by all tasks: growing past limit
-// fails, which the guest sees as memory.grow returning -1.
-//
-// A module has at most one memory (multi-memory is not enabled), so one
-// allocator serves one run.
-//
-// Invariant: the bytes of buf past its length, and all of spare, are zero.
-type memory struct {
-	buf     []byte
-	limit   uint64 // bytes
-	refused bool   // a grow past limit was refused
-	spare   []byte // zeroed memory left by an earlier task, reused if large enough
-}
-
-// Allocate implements experimental.MemoryAllocator.
-func (m *memory) Allocate(capacity, _ uint64) experimental.LinearMemory {
-	if capacity <= uint64(cap(m.spare)) {
-		m.buf, m.spare = m.spare[:0], nil
-	} else {
-		m.buf = make([]byte, 0, min(capacity, m.limit))
-	}
-	return m
-}
-
-// Reallocate implements experimental.LinearMemory. Memory only grows; bytes
-// past the old length are zero (fresh from make, never written).
-func (m *memory) Reallocate(size uint64) []byte {
-	if size > m.limit {
-		m.refused = true
-		return nil
-	}
-	if size <= uint64(cap(m.buf)) {
-		m.buf = m.buf[:size]
-		return m.buf
-	}
-	// Grow by at least half so that a guest growing page by page does not
-	// copy quadratically, but never reserve past the limit.
-	c := max(size, uint64(cap(m.buf))+uint64(cap(m.buf))/2)
-	c = min(c, m.limit)
-	buf := make([]byte, size, c)
-	copy(buf, m.buf)
-	m.buf = buf
-	return buf
-}
-
-// Free implements experimental.LinearMemory. wazero calls it when the module
-// closes, which for a stopped guest happens on another goroutine while the
-// guest may still be unwinding: so it leaves the buffer alone and lets the
-// garbage collector take it with the run.
-func (m *memory) Free() {}
-
-// size is the memory's current (and so peak) size in bytes.
-func (m *memory) size() uint64 { return uint64(len(m.buf)) }
 
 // detRand is the deterministic random source of a task without Random: a
 // ChaCha8 stream keyed by the module ID, created on first use so that tasks

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,12 +74,70 @@ func TestMemoryLimitAndReuse(t *testing.T) {
 	assert.Equal(t, make([]byte, 4*PageSize), buf, "reused memory is zeroed")
 
 	// Large memories are not kept.
-	big := Limits{MemoryPages: 2 * maxSpareMemory / PageSize, OutputBytes: 1}
+	big := Limits{MemoryPages: 4 * maxSpareMemory / PageSize, OutputBytes: 1}
 	r.reset(context.Background(), nil, &big, ModuleID{}, func() {})
 	lm = r.mem.Allocate(0, maxPages*PageSize)
 	require.NotNil(t, lm.Reallocate(2*maxSpareMemory))
 	r.clear()
 	assert.LessOrEqual(t, cap(r.mem.spare), maxSpareMemory)
+	assert.Nil(t, r.mem.mapped)
+}
+
+// TestLargeMemoryIsMapped: a memory that outgrows maxSpareMemory moves,
+// once, into a mapping that reserves the task's limit, keeping its
+// contents; it then grows in place, and release unmaps it. Without
+// mapping (not Linux) it stays a Go slice and behaves the same.
+func TestLargeMemoryIsMapped(t *testing.T) {
+	canMap := runtime.GOOS == "linux"
+	r := newRun(wazero.NewModuleConfig())
+	lim := Limits{MemoryPages: 8 * maxSpareMemory / PageSize, OutputBytes: 1}
+	limit := int(lim.MemoryPages) * PageSize
+	r.reset(context.Background(), nil, &lim, ModuleID{}, func() {})
+
+	lm := r.mem.Allocate(PageSize, maxPages*PageSize)
+	buf := lm.Reallocate(PageSize)
+	require.Len(t, buf, PageSize)
+	for i := range buf {
+		buf[i] = 0xab
+	}
+	buf = lm.Reallocate(maxSpareMemory + PageSize)
+	require.Len(t, buf, maxSpareMemory+PageSize)
+	assert.Equal(t, bytes.Repeat([]byte{0xab}, PageSize), buf[:PageSize], "moving keeps the contents")
+	assert.Equal(t, make([]byte, maxSpareMemory), buf[PageSize:], "new pages are zero")
+	if canMap {
+		require.NotNil(t, r.mem.mapped)
+		assert.Equal(t, limit, cap(buf), "the whole limit is reserved")
+		assert.Equal(t, PageSize, cap(r.mem.spare), "the Go memory left is kept, zeroed")
+		assert.Equal(t, make([]byte, PageSize), r.mem.spare[:PageSize])
+	}
+	base := unsafe.SliceData(buf)
+	buf[len(buf)-1] = 0xcd
+	buf = lm.Reallocate(uint64(limit))
+	require.Len(t, buf, limit)
+	assert.Equal(t, byte(0xcd), buf[maxSpareMemory+PageSize-1])
+	assert.Equal(t, make([]byte, limit-maxSpareMemory-PageSize), buf[maxSpareMemory+PageSize:])
+	if canMap {
+		assert.Equal(t, base, unsafe.SliceData(buf), "a mapped memory grows in place")
+	}
+	assert.Nil(t, lm.Reallocate(uint64(limit)+PageSize), "past the limit")
+	assert.True(t, r.mem.refused)
+	r.clear()
+	assert.Nil(t, r.mem.mapped)
+	assert.Nil(t, r.mem.buf)
+
+	// A module whose initial memory is large is mapped from the start,
+	// and reserves no more than its own maximum.
+	r.reset(context.Background(), nil, &lim, ModuleID{}, func() {})
+	lm = r.mem.Allocate(2*maxSpareMemory, 3*maxSpareMemory)
+	buf = lm.Reallocate(2 * maxSpareMemory)
+	require.Len(t, buf, 2*maxSpareMemory)
+	assert.Equal(t, make([]byte, 2*maxSpareMemory), buf)
+	if canMap {
+		require.NotNil(t, r.mem.mapped)
+		assert.Equal(t, 3*maxSpareMemory, cap(buf))
+	}
+	r.clear()
+	assert.Nil(t, r.mem.mapped)
 }
 
 func TestTasksNeverSeeEachOthersMemory(t *testing.T) {
