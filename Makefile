@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 EXAMPLES  := $(notdir $(wildcard examples/*))
 
-.PHONY: all build examples test vet fmt-check unit bench fuzz-short devnet clean
+.PHONY: all build examples test vet fmt-check tidy-check unit bench fuzz-short devnet clean
 
 all: build
 
@@ -26,9 +26,9 @@ examples:
 		fi; \
 	done
 
-## test: vet, formatting and the whole test suite with the race detector
-## (without it, and saying so, when there is no C compiler for cgo)
-test: vet fmt-check unit
+## test: vet, formatting, go.mod tidiness and the whole test suite with the
+## race detector (without it, and saying so, when there is no C compiler)
+test: vet fmt-check tidy-check unit
 
 vet:
 	$(GO) vet $(PKGS)
@@ -36,6 +36,10 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# go.mod and go.sum must be what `go mod tidy` makes of them.
+tidy-check:
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run 'go mod tidy'"; $(GO) mod tidy -diff; exit 1; }
 
 # -race needs cgo; go turns cgo off by itself when it finds no C compiler.
 unit:
