@@ -337,29 +337,43 @@ func (a *API) serveRPC(bridge http.Handler) http.Handler {
 			writeRPCError(w, nil, jrpc2.InvalidRequest, fmt.Sprintf("a batch of more than %d calls exceeds api.max_batch", a.maxBatch))
 			return
 		}
+		notRun := func(id json.RawMessage) []byte {
+			return rpcError(id, CodeTooLarge, fmt.Sprintf("not run: the batch's replies exceed %d bytes (api.max_reply_bytes)", a.maxReply))
+		}
+		// room[i] is what error replies to calls i and after would take
+		// (no more than a "not run" one each), kept free while calls run
+		// so that the replies saying they did not run fit too.
+		room := make([]int64, len(calls)+1)
+		for i := len(calls) - 1; i >= 0; i-- {
+			room[i] = room[i+1]
+			if c := bytes.TrimSpace(calls[i]); len(c) == 0 || c[0] != '{' {
+				room[i] += int64(len(rpcError(nil, jrpc2.InvalidRequest, "a batch holds call objects"))) + 1
+			} else if id := callID(c); id != nil {
+				room[i] += int64(len(notRun(id))) + 1
+			}
+		}
 		replies := make([]json.RawMessage, 0, len(calls))
 		left := a.maxReply - 2 // the brackets
-		for _, c := range calls {
+		stopped := false
+		for i, c := range calls {
 			c = bytes.TrimSpace(c)
 			var reply []byte
 			switch {
 			case len(c) == 0 || c[0] != '{':
 				reply = rpcError(nil, jrpc2.InvalidRequest, "a batch holds call objects")
-			case left <= 0:
+			case stopped || left <= room[i]:
 				if id := callID(c); id != nil {
-					reply = rpcError(id, CodeTooLarge, fmt.Sprintf("not run: the batch's replies exceed %d bytes (api.max_reply_bytes)", a.maxReply))
+					reply = notRun(id)
 				}
 			default:
-				rec := a.call(bridge, r, c, left)
+				rec := a.call(bridge, r, c, left-room[i+1]-1) // and its comma
 				switch id := callID(c); {
 				case !rec.over:
 					reply = rec.buf.Bytes()
 				case id != nil:
 					reply = rpcError(id, CodeTooLarge, fmt.Sprintf("the batch's replies exceed %d bytes (api.max_reply_bytes)", a.maxReply))
 				}
-				if rec.over {
-					left = 0
-				}
+				stopped = rec.over // the calls after it are not run
 			}
 			if len(reply) == 0 {
 				continue // a notification has no reply
