@@ -9,21 +9,24 @@ import (
 // ErrConfig is wrapped by every error Config.Validate returns.
 var ErrConfig = errors.New("dht: invalid config")
 
-// Modes a node's DHT can run in.
+// Modes a node's DHTs can run in. A mode says what the WAN DHT does; the
+// LAN DHT serves in auto and server modes and is a client in client mode.
 const (
-	// ModeAuto serves the DHT only while the node is publicly reachable
-	// (AutoNAT says so), and is a client otherwise.
+	// ModeAuto serves the WAN DHT only while the node is publicly
+	// reachable (AutoNAT says so), and always serves the LAN DHT: peers on
+	// the same network or machine can reach this node.
 	ModeAuto = "auto"
-	// ModeServer always answers DHT queries.
+	// ModeServer always answers queries of both DHTs.
 	ModeServer = "server"
-	// ModeClient only asks.
+	// ModeClient only asks, in both DHTs.
 	ModeClient = "client"
 )
 
 // Config tunes the DHT. Start from DefaultConfig or TestConfig.
 type Config struct {
 	// Mode is auto, server or client. auto is right for a node on the
-	// Internet: one behind a NAT cannot be reached to answer queries.
+	// Internet or a LAN: one behind a NAT cannot be reached to answer WAN
+	// queries, but its LAN neighbours can reach it.
 	Mode string
 	// BucketSize is Kademlia's k: peers per bucket and replicas of a record.
 	// 20 is the value of the Kademlia paper and of the IPFS DHT.
@@ -72,11 +75,10 @@ func DefaultConfig() Config {
 }
 
 // TestConfig returns a configuration for tests, devnets and the simulator:
-// always a server (loopback and simulated nodes are reachable), fast
+// the default mode (loopback and simulated nodes meet in the LAN DHT), fast
 // refreshes and snapshots.
 func TestConfig() Config {
 	c := DefaultConfig()
-	c.Mode = ModeServer
 	c.RefreshInterval = time.Minute
 	c.LowPeersBackoff = time.Second
 	c.SnapshotInterval = time.Second

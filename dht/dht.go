@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p-kad-dht/dual"
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -23,44 +25,79 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/routing"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	mh "github.com/multiformats/go-multihash"
 )
 
-// ProtocolPrefix is the prefix of fog's DHT protocol: /fog/kad/1.0.0.
+// ProtocolPrefix is the prefix of fog's DHT protocols: /fog/kad/1.0.0 for
+// the WAN DHT and /fog/lan/kad/1.0.0 for the LAN one.
 const ProtocolPrefix = "/fog"
 
-// ProtocolID is fog's DHT protocol, which go-libp2p-kad-dht serves (the
-// node gives it resource-manager limits).
-const ProtocolID protocol.ID = ProtocolPrefix + "/kad/1.0.0"
+// The protocols of the two DHTs.
+const (
+	// WANProtocol is the protocol of the WAN DHT, whose routing table holds
+	// peers with public addresses.
+	WANProtocol protocol.ID = ProtocolPrefix + "/kad/1.0.0"
+	// LANProtocol is the protocol of the LAN DHT, whose routing table holds
+	// peers reached over a private network or loopback.
+	LANProtocol protocol.ID = ProtocolPrefix + dual.LanExtension + "/kad/1.0.0"
+)
 
-// snapshotKey is where the routing table snapshot lives in the DHT's
-// datastore (the node roots it at /dht).
-var snapshotKey = ds.NewKey("/rt/snapshot")
+// Snapshot keys of the routing tables in the DHT's datastore (the node roots
+// it at /dht). legacySnapshotKey held the single table of fog before the LAN
+// DHT; it is read once if neither of the others exists.
+var (
+	wanSnapshotKey    = ds.NewKey("/rt/wan")
+	lanSnapshotKey    = ds.NewKey("/rt/lan")
+	legacySnapshotKey = ds.NewKey("/rt/snapshot")
+)
 
 // ErrNotFound is returned when a lookup finds nothing.
 var ErrNotFound = routing.ErrNotFound
 
-// DHT is a node's Kademlia DHT: go-libp2p-kad-dht with protocol prefix /fog,
-// its records and provider records in the node's store, a validator for
-// fog's signed records, a routing table saved to the store and restored at
-// start, and periodic refreshes. It is safe for concurrent use.
+// DHT is a node's pair of Kademlia DHTs, go-libp2p-kad-dht's dual DHT as in
+// kubo: a WAN DHT (/fog/kad/1.0.0) among publicly reachable peers and a LAN
+// DHT (/fog/lan/kad/1.0.0) among peers on the same private network or
+// machine, so that nodes of one LAN find each other's records with no
+// setting. Both keep their records and provider records in the node's store
+// (the same datastore, as in kubo: a node answers a lookup on either DHT with
+// every record it holds) and check them with fog's validator; each routing
+// table is saved to the store and restored at start, and refreshed
+// periodically. Lookups ask both DHTs; publications go to each DHT that has
+// peers. It is safe for concurrent use.
 type DHT struct {
-	cfg  Config
-	kad  *kaddht.IpfsDHT
-	h    host.Host
-	priv crypto.PrivKey
-	ds   ds.Datastore
-	log  *slog.Logger
+	cfg    Config
+	dual   *dual.DHT
+	wan    *table
+	lan    *table
+	tables []*table // wan, lan
+	h      host.Host
+	priv   crypto.PrivKey
+	ds     ds.Batching
+	log    *slog.Logger
 
-	mu          sync.Mutex
+	mu     sync.Mutex
+	putSeq map[string]uint64 // highest seq this node published per name
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// table is one of the two DHTs with its refresh and snapshot bookkeeping.
+type table struct {
+	name     string // "wan" or "lan"
+	kad      *kaddht.IpfsDHT
+	protocol protocol.ID
+	snapshot ds.Key
+	// admits is the DHT's routing table filter: whether a connected peer
+	// belongs in this table.
+	admits kaddht.RouteTableFilterFunc
+
+	// guarded by DHT.mu
 	lastRefresh time.Time
 	refreshErr  error
 	refreshes   int
 	restored    int
-	putSeq      map[string]uint64 // highest seq this node published per name
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // Options are New's collaborators.
@@ -70,17 +107,51 @@ type Options struct {
 	// Identity signs the node's records. Required.
 	Identity crypto.PrivKey
 	// Datastore keeps records, provider records and the routing table
-	// snapshot; the node passes its Badger store rooted at /dht. Required.
+	// snapshots; the node passes its Badger store rooted at /dht. Required.
 	Datastore ds.Batching
-	// Bootstrap are peers to (re)join through when the routing table is
+	// Bootstrap are peers to (re)join through when a routing table is
 	// empty.
 	Bootstrap []peer.AddrInfo
 	// Logger receives the DHT's logs; nil discards them.
 	Logger *slog.Logger
 }
 
-// New starts the DHT on the host and restores the routing table saved by a
-// previous run. Refreshes and snapshots run in Run.
+// modes maps Config.Mode to the modes of the WAN and LAN DHTs.
+var modes = map[string]struct{ wan, lan kaddht.ModeOpt }{
+	// serve the WAN DHT only while AutoNAT says this node is publicly
+	// reachable; a LAN peer can always reach us, so serve the LAN DHT
+	ModeAuto:   {kaddht.ModeAuto, kaddht.ModeServer},
+	ModeServer: {kaddht.ModeServer, kaddht.ModeServer},
+	ModeClient: {kaddht.ModeClient, kaddht.ModeClient},
+}
+
+// lanAddrs is the LAN DHT's address filter: the addresses it gives out and
+// takes in for a peer. kubo's drops every loopback address, which leaves a
+// node listening on loopback only (a devnet, several nodes on one machine)
+// with no address at all: its provider records are refused and peers learnt
+// through it cannot be dialled. fog drops loopback addresses only when the
+// peer has others: one with nothing else is reachable from its own machine
+// alone, and a peer elsewhere that dials such an address reaches no one or a
+// node with another identity, which the security handshake refuses.
+func lanAddrs(addrs []ma.Multiaddr) []ma.Multiaddr {
+	other := ma.FilterAddrs(addrs, func(a ma.Multiaddr) bool { return !manet.IsIPLoopback(a) })
+	if len(other) > 0 {
+		return other
+	}
+	return addrs
+}
+
+// publicAddrs keeps the public addresses, as the WAN DHT does.
+func publicAddrs(addrs []ma.Multiaddr) []ma.Multiaddr {
+	return ma.FilterAddrs(addrs, manet.IsPublicAddr)
+}
+
+// New starts both DHTs on the host and restores the routing tables saved by
+// a previous run: the LAN table's peers are put back at once; the WAN
+// table's diversity filter (against one party filling it from one network)
+// admits only connected peers, so its saved peers join the bootstrap peers
+// the WAN DHT dials while its table is empty. Refreshes and snapshots run in
+// Run.
 func New(ctx context.Context, cfg Config, o Options) (*DHT, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -92,40 +163,74 @@ func New(ctx context.Context, cfg Config, o Options) (*DHT, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	mode := map[string]kaddht.ModeOpt{ModeAuto: kaddht.ModeAuto, ModeServer: kaddht.ModeServer, ModeClient: kaddht.ModeClient}[cfg.Mode]
+	saved, err := loadSnapshots(ctx, o.Datastore, o.Host.ID())
+	if err != nil {
+		log.Warn("routing table snapshot unreadable; starting empty", "err", err)
+	}
+	for _, ps := range saved {
+		for _, ai := range ps {
+			o.Host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.RecentlyConnectedAddrTTL)
+		}
+	}
+	mode := modes[cfg.Mode]
 	boot := o.Bootstrap
-	kad, err := kaddht.New(o.Host,
-		kaddht.ProtocolPrefix(ProtocolPrefix),
-		kaddht.Mode(mode),
-		kaddht.Datastore(o.Datastore),
-		kaddht.Validator(record.NamespacedValidator{Namespace: Validator{}}),
-		kaddht.BucketSize(cfg.BucketSize),
-		kaddht.Concurrency(cfg.Concurrency),
-		kaddht.Resiliency(cfg.Resiliency),
-		kaddht.RoutingTableRefreshQueryTimeout(cfg.RefreshQueryTimeout),
-		kaddht.MaxRecordAge(cfg.MaxRecordAge),
-		kaddht.DisableAutoRefresh(), // Run refreshes, so it knows when it last did
-		kaddht.BootstrapPeersFunc(func() []peer.AddrInfo { return boot }),
+	wanBoot := append(slices.Clone(saved["wan"]), boot...)
+	dd, err := dual.New(o.Host,
+		dual.DHTOption(
+			kaddht.ProtocolPrefix(ProtocolPrefix),
+			kaddht.Datastore(o.Datastore),
+			kaddht.Validator(record.NamespacedValidator{Namespace: Validator{}}),
+			kaddht.BucketSize(cfg.BucketSize),
+			kaddht.Concurrency(cfg.Concurrency),
+			kaddht.Resiliency(cfg.Resiliency),
+			kaddht.RoutingTableRefreshQueryTimeout(cfg.RefreshQueryTimeout),
+			kaddht.MaxRecordAge(cfg.MaxRecordAge),
+			kaddht.DisableAutoRefresh(), // Run refreshes, so it knows when it last did
+		),
+		dual.WanDHTOption(kaddht.Mode(mode.wan), kaddht.BootstrapPeersFunc(func() []peer.AddrInfo { return wanBoot })),
+		// dual.New sets the LAN extension before these options, and
+		// ProtocolPrefix above replaced it: add it again after the prefix.
+		dual.LanDHTOption(kaddht.ProtocolExtension(dual.LanExtension), kaddht.Mode(mode.lan), kaddht.AddressFilter(lanAddrs),
+			kaddht.BootstrapPeersFunc(func() []peer.AddrInfo { return boot })),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dht: start: %w", err)
 	}
-	d := &DHT{cfg: cfg, kad: kad, h: o.Host, priv: o.Identity, ds: o.Datastore, log: log, putSeq: map[string]uint64{}}
-	if err := d.restore(ctx); err != nil {
-		log.Warn("routing table snapshot unreadable; starting empty", "err", err)
+	d := &DHT{cfg: cfg, dual: dd, h: o.Host, priv: o.Identity, ds: o.Datastore, log: log, putSeq: map[string]uint64{}}
+	d.wan = &table{name: "wan", kad: dd.WAN, protocol: WANProtocol, snapshot: wanSnapshotKey,
+		admits: kaddht.PublicRoutingTableFilter, restored: len(saved["wan"])}
+	d.lan = &table{name: "lan", kad: dd.LAN, protocol: LANProtocol, snapshot: lanSnapshotKey,
+		admits: kaddht.PrivateRoutingTableFilter}
+	d.tables = []*table{d.wan, d.lan}
+	for _, ai := range saved["lan"] {
+		if ok, _ := d.lan.kad.RoutingTable().TryAddPeer(ai.ID, true, true); ok {
+			d.lan.restored++
+		}
+	}
+	for _, t := range d.tables {
+		if t.restored > 0 {
+			log.Info("routing table restored from the store", "dht", t.name, "peers", t.restored)
+		}
 	}
 	return d, nil
 }
 
-// Kad returns the underlying go-libp2p-kad-dht, for routing users such as
-// gossip discovery.
-func (d *DHT) Kad() *kaddht.IpfsDHT { return d.kad }
+// Routing returns both DHTs as one libp2p router (lookups ask both), for
+// routing users such as discovery.
+func (d *DHT) Routing() routing.Routing { return d.dual }
 
 // Name implements the node's Service interface.
 func (d *DHT) Name() string { return "dht" }
 
-// Run refreshes the routing table every RefreshInterval (and promptly while
-// it holds fewer than LowPeers peers) and saves it every SnapshotInterval,
+// refreshState is Run's bookkeeping of one table's refreshes.
+type refreshState struct {
+	refreshing bool
+	lastSize   int
+	lastStart  time.Time
+}
+
+// Run refreshes each routing table every RefreshInterval (and promptly while
+// it holds fewer than LowPeers peers) and saves them every SnapshotInterval,
 // until ctx ends; it saves once more on the way out.
 func (d *DHT) Run(ctx context.Context, ready func()) error {
 	ready()
@@ -133,26 +238,34 @@ func (d *DHT) Run(ctx context.Context, ready func()) error {
 	defer snap.Stop()
 	check := time.NewTicker(min(d.cfg.LowPeersBackoff, d.cfg.RefreshInterval))
 	defer check.Stop()
-	refreshDone := make(chan error, 1)
-	refreshing := false
-	lastSize := -1
-	var lastStart time.Time
-	startRefresh := func() {
-		refreshing, lastStart = true, time.Now()
-		lastSize = d.kad.RoutingTable().Size()
-		ch := d.kad.RefreshRoutingTable()
+	type result struct {
+		t   *table
+		err error
+	}
+	refreshDone := make(chan result, len(d.tables))
+	state := map[*table]*refreshState{}
+	for _, t := range d.tables {
+		state[t] = &refreshState{lastSize: -1}
+	}
+	startRefresh := func(t *table) {
+		st := state[t]
+		st.refreshing, st.lastStart = true, time.Now()
+		st.lastSize = t.kad.RoutingTable().Size()
+		ch := t.kad.RefreshRoutingTable()
 		go func() {
 			select {
 			case err := <-ch:
-				refreshDone <- err
+				refreshDone <- result{t, err}
 			case <-ctx.Done():
-				refreshDone <- ctx.Err()
+				refreshDone <- result{t, ctx.Err()}
 			}
 		}()
 	}
 	defer func() {
-		if refreshing {
-			<-refreshDone
+		for _, st := range state {
+			if st.refreshing {
+				<-refreshDone
+			}
 		}
 	}()
 	for {
@@ -162,22 +275,25 @@ func (d *DHT) Run(ctx context.Context, ready func()) error {
 				d.log.Warn("saving routing table", "err", err)
 			}
 			return nil
-		case err := <-refreshDone:
-			refreshing = false
+		case r := <-refreshDone:
+			state[r.t].refreshing = false
 			d.mu.Lock()
-			d.lastRefresh, d.refreshErr = time.Now(), err
-			d.refreshes++
+			r.t.lastRefresh, r.t.refreshErr = time.Now(), r.err
+			r.t.refreshes++
 			d.mu.Unlock()
-			if err != nil && ctx.Err() == nil {
-				d.log.Debug("routing table refresh", "err", err)
+			if r.err != nil && ctx.Err() == nil {
+				d.log.Debug("routing table refresh", "dht", r.t.name, "err", r.err)
 			}
 		case <-check.C:
-			size := d.kad.RoutingTable().Size()
-			due := time.Since(lastStart) >= d.cfg.RefreshInterval
-			low := size > 0 && size < d.cfg.LowPeers && size != lastSize && time.Since(lastStart) >= d.cfg.LowPeersBackoff
-			first := lastStart.IsZero() && size > 0
-			if !refreshing && (due && size > 0 || low || first) {
-				startRefresh()
+			for _, t := range d.tables {
+				st := state[t]
+				size := t.kad.RoutingTable().Size()
+				due := time.Since(st.lastStart) >= d.cfg.RefreshInterval
+				low := size > 0 && size < d.cfg.LowPeers && size != st.lastSize && time.Since(st.lastStart) >= d.cfg.LowPeersBackoff
+				first := st.lastStart.IsZero() && size > 0
+				if !st.refreshing && (due && size > 0 || low || first) {
+					startRefresh(t)
+				}
 			}
 		case <-snap.C:
 			if err := d.saveSnapshot(ctx); err != nil && ctx.Err() == nil {
@@ -187,11 +303,20 @@ func (d *DHT) Run(ctx context.Context, ready func()) error {
 	}
 }
 
-// Health implements the node's HealthChecker: the DHT is unhealthy when the
-// node has peers but none of them made it into the routing table.
+// Health implements the node's HealthChecker: the DHT is unhealthy when both
+// routing tables are empty although the node is connected to a peer that
+// serves one of the DHTs and belongs in its table. Peers that serve neither
+// (clients, nodes speaking another protocol) are no sign of trouble.
 func (d *DHT) Health(context.Context) error {
-	if d.kad.RoutingTable().Size() == 0 && len(d.h.Network().Peers()) > 0 {
-		return errors.New("routing table is empty although the node has peers")
+	if d.wan.kad.RoutingTable().Size() > 0 || d.lan.kad.RoutingTable().Size() > 0 {
+		return nil
+	}
+	for _, p := range d.h.Network().Peers() {
+		for _, t := range d.tables {
+			if served, _ := d.h.Peerstore().SupportsProtocols(p, t.protocol); len(served) > 0 && t.admits(t.kad, p) {
+				return fmt.Errorf("dht: the routing tables are empty although peer %s serves the %s DHT", p, t.name)
+			}
+		}
 	}
 	return nil
 }
@@ -202,80 +327,114 @@ type savedPeer struct {
 	Addrs []string `json:"addrs"`
 }
 
-// saveSnapshot writes the routing table's peers and their addresses to the
-// store, synced.
+// saveSnapshot writes each routing table's peers and their addresses to the
+// store, synced. An empty table leaves its last snapshot in place: a node
+// that lost its peers for a while still knows whom to rejoin through.
 func (d *DHT) saveSnapshot(ctx context.Context) error {
-	var peers []savedPeer
-	for _, p := range d.kad.RoutingTable().ListPeers() {
-		addrs := d.h.Peerstore().Addrs(p)
-		if len(addrs) == 0 {
-			continue
-		}
-		sp := savedPeer{ID: p.String()}
-		for _, a := range addrs {
-			sp.Addrs = append(sp.Addrs, a.String())
-		}
-		peers = append(peers, sp)
-	}
-	b, err := json.Marshal(peers)
+	b, err := d.ds.Batch(ctx)
 	if err != nil {
-		return err
-	}
-	if err := d.ds.Put(ctx, snapshotKey, b); err != nil {
 		return fmt.Errorf("dht: save routing table: %w", err)
 	}
-	return d.ds.Sync(ctx, snapshotKey)
-}
-
-// SaveSnapshot saves the routing table now (Run does so periodically).
-func (d *DHT) SaveSnapshot(ctx context.Context) error { return d.saveSnapshot(ctx) }
-
-// restore puts the peers of the last snapshot back into the peerstore and
-// the routing table, so a restarted node can route before it reconnects.
-func (d *DHT) restore(ctx context.Context) error {
-	b, err := d.ds.Get(ctx, snapshotKey)
-	if errors.Is(err, ds.ErrNotFound) {
+	wrote := false
+	for _, t := range d.tables {
+		var peers []savedPeer
+		for _, p := range t.kad.RoutingTable().ListPeers() {
+			addrs := d.h.Peerstore().Addrs(p)
+			if len(addrs) == 0 {
+				continue
+			}
+			sp := savedPeer{ID: p.String()}
+			for _, a := range addrs {
+				sp.Addrs = append(sp.Addrs, a.String())
+			}
+			peers = append(peers, sp)
+		}
+		if len(peers) == 0 {
+			continue
+		}
+		v, err := json.Marshal(peers)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(ctx, t.snapshot, v); err != nil {
+			return fmt.Errorf("dht: save %s routing table: %w", t.name, err)
+		}
+		wrote = true
+	}
+	if !wrote {
 		return nil
 	}
-	if err != nil {
-		return err
+	if err := b.Delete(ctx, legacySnapshotKey); err != nil {
+		return fmt.Errorf("dht: save routing table: %w", err)
 	}
-	var peers []savedPeer
-	if err := json.Unmarshal(b, &peers); err != nil {
-		return err
+	if err := b.Commit(ctx); err != nil {
+		return fmt.Errorf("dht: save routing table: %w", err)
 	}
-	n := 0
-	for _, sp := range peers {
-		id, err := peer.Decode(sp.ID)
-		if err != nil || id == d.h.ID() {
-			continue
-		}
-		var addrs []ma.Multiaddr
-		for _, s := range sp.Addrs {
-			if a, err := ma.NewMultiaddr(s); err == nil {
-				addrs = append(addrs, a)
-			}
-		}
-		if len(addrs) == 0 {
-			continue
-		}
-		d.h.Peerstore().AddAddrs(id, addrs, peerstore.RecentlyConnectedAddrTTL)
-		if ok, _ := d.kad.RoutingTable().TryAddPeer(id, true, true); ok {
-			n++
-		}
-	}
-	d.mu.Lock()
-	d.restored = n
-	d.mu.Unlock()
-	if n > 0 {
-		d.log.Info("routing table restored from the store", "peers", n)
-	}
-	return nil
+	return d.ds.Sync(ctx, ds.NewKey("/rt"))
 }
 
-// FindPeer looks up a peer's addresses.
+// SaveSnapshot saves the routing tables now (Run does so periodically).
+func (d *DHT) SaveSnapshot(ctx context.Context) error { return d.saveSnapshot(ctx) }
+
+// loadSnapshots reads the routing tables saved by a previous run, by table
+// name, keeping the addresses each table may hold. A snapshot of fog before
+// the LAN DHT (one table) is shared out by address: peers with public
+// addresses to the WAN table, the others to the LAN one.
+func loadSnapshots(ctx context.Context, store ds.Datastore, self peer.ID) (map[string][]peer.AddrInfo, error) {
+	keys := map[string]ds.Key{"wan": wanSnapshotKey, "lan": lanSnapshotKey}
+	keep := map[string]func([]ma.Multiaddr) []ma.Multiaddr{"wan": publicAddrs, "lan": lanAddrs}
+	raw := map[string][]byte{}
+	for name, key := range keys {
+		b, err := store.Get(ctx, key)
+		if errors.Is(err, ds.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		raw[name] = b
+	}
+	if len(raw) == 0 {
+		b, err := store.Get(ctx, legacySnapshotKey)
+		if errors.Is(err, ds.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		raw["wan"], raw["lan"] = b, b
+		keep["lan"] = func(addrs []ma.Multiaddr) []ma.Multiaddr {
+			return lanAddrs(ma.FilterAddrs(addrs, func(a ma.Multiaddr) bool { return !manet.IsPublicAddr(a) }))
+		}
+	}
+	out := map[string][]peer.AddrInfo{}
+	for name, b := range raw {
+		var peers []savedPeer
+		if err := json.Unmarshal(b, &peers); err != nil {
+			return nil, fmt.Errorf("%s table: %w", name, err)
+		}
+		for _, sp := range peers {
+			id, err := peer.Decode(sp.ID)
+			if err != nil || id == self {
+				continue
+			}
+			var addrs []ma.Multiaddr
+			for _, s := range sp.Addrs {
+				if a, err := ma.NewMultiaddr(s); err == nil {
+					addrs = append(addrs, a)
+				}
+			}
+			if addrs = keep[name](addrs); len(addrs) > 0 {
+				out[name] = append(out[name], peer.AddrInfo{ID: id, Addrs: addrs})
+			}
+		}
+	}
+	return out, nil
+}
+
+// FindPeer looks up a peer's addresses in both DHTs.
 func (d *DHT) FindPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
-	ai, err := d.kad.FindPeer(ctx, id)
+	ai, err := d.dual.FindPeer(ctx, id)
 	if err != nil {
 		return peer.AddrInfo{}, fmt.Errorf("dht: find peer %s: %w", id, err)
 	}
@@ -290,21 +449,57 @@ func KeyCID(key string) cid.Cid {
 	return cid.NewCidV1(cid.Raw, m)
 }
 
-// Provide announces that this node provides key, to the peers closest to it.
+// publish runs put on each DHT whose routing table holds peers, at once, and
+// succeeds if one of them does. kubo's dual DHT publishes to the WAN DHT
+// alone once it has peers; fog publishes to the LAN DHT as well, so that a
+// LAN whose other nodes have no WAN peers still sees the record. With both
+// tables empty it tries the LAN DHT, for its error.
+func (d *DHT) publish(put func(*kaddht.IpfsDHT) error) error {
+	var targets []*table
+	for _, t := range d.tables {
+		if t.kad.RoutingTable().Size() > 0 {
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 {
+		targets = []*table{d.lan}
+	}
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			if err := put(t.kad); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", t.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err == nil {
+			return nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Provide announces that this node provides key, to the peers closest to it
+// in each DHT that has peers.
 func (d *DHT) Provide(ctx context.Context, key string) error {
-	if err := d.kad.Provide(ctx, KeyCID(key), true); err != nil {
+	c := KeyCID(key)
+	if err := d.publish(func(k *kaddht.IpfsDHT) error { return k.Provide(ctx, c, true) }); err != nil {
 		return fmt.Errorf("dht: provide %q: %w", key, err)
 	}
 	return nil
 }
 
-// FindProviders returns up to limit providers of key (limit <= 0: 20).
+// FindProviders returns up to limit providers of key (limit <= 0: 20), from
+// both DHTs.
 func (d *DHT) FindProviders(ctx context.Context, key string, limit int) ([]peer.AddrInfo, error) {
 	if limit <= 0 {
 		limit = 20
 	}
 	var out []peer.AddrInfo
-	for ai := range d.kad.FindProvidersAsync(ctx, KeyCID(key), limit) {
+	for ai := range d.dual.FindProvidersAsync(ctx, KeyCID(key), limit) {
 		out = append(out, ai)
 	}
 	if len(out) == 0 && ctx.Err() != nil {
@@ -314,7 +509,7 @@ func (d *DHT) FindProviders(ctx context.Context, key string, limit int) ([]peer.
 }
 
 // PutRecord signs value as this node's record name with a sequence above any
-// it knows of, and stores it at the closest peers.
+// it knows of, and stores it at the closest peers of each DHT that has peers.
 func (d *DHT) PutRecord(ctx context.Context, name string, value []byte) (Record, error) {
 	if err := ValidateName(name); err != nil {
 		return Record{}, err
@@ -325,7 +520,7 @@ func (d *DHT) PutRecord(ctx context.Context, name string, value []byte) (Record,
 	d.mu.Unlock()
 	// Continue after whatever the network or our store holds, so a node
 	// that lost its memory of the last sequence does not publish stale.
-	if b, err := d.kad.GetValue(ctx, key, kaddht.Quorum(1)); err == nil {
+	if b, err := d.dual.GetValue(ctx, key, kaddht.Quorum(1)); err == nil {
 		if r, err := DecodeRecord(key, b); err == nil && r.Seq > seq {
 			seq = r.Seq
 		}
@@ -334,7 +529,7 @@ func (d *DHT) PutRecord(ctx context.Context, name string, value []byte) (Record,
 	if err != nil {
 		return Record{}, err
 	}
-	if err := d.kad.PutValue(ctx, key, r.Marshal()); err != nil {
+	if err := d.publish(func(k *kaddht.IpfsDHT) error { return k.PutValue(ctx, key, r.Marshal()) }); err != nil {
 		return Record{}, fmt.Errorf("dht: put %s: %w", key, err)
 	}
 	d.mu.Lock()
@@ -343,20 +538,21 @@ func (d *DHT) PutRecord(ctx context.Context, name string, value []byte) (Record,
 	return r, nil
 }
 
-// GetRecord returns the newest valid record owner published as name.
+// GetRecord returns the newest valid record owner published as name, from
+// either DHT.
 func (d *DHT) GetRecord(ctx context.Context, owner peer.ID, name string) (Record, error) {
 	if err := ValidateName(name); err != nil {
 		return Record{}, err
 	}
 	key := RecordKey(owner, name)
-	b, err := d.kad.GetValue(ctx, key)
+	b, err := d.dual.GetValue(ctx, key)
 	if err != nil {
 		return Record{}, fmt.Errorf("dht: get %s: %w", key, err)
 	}
 	return DecodeRecord(key, b)
 }
 
-// Bucket is one bucket of the routing table.
+// Bucket is one bucket of a routing table.
 type Bucket struct {
 	// Index is the bucket's common prefix length with this node's ID.
 	Index int `json:"index"`
@@ -364,48 +560,96 @@ type Bucket struct {
 	Peers int `json:"peers"`
 }
 
-// TableInfo describes the routing table, for dht.routingTable.
-type TableInfo struct {
-	Mode        string    `json:"mode"`
-	Size        int       `json:"size"`
-	BucketSize  int       `json:"bucket_size"`
+// Serving says whether one of the DHTs serves, for node.status.
+type Serving struct {
+	// Mode is server while this node answers the DHT's queries, client
+	// while it only asks.
+	Mode string `json:"mode"`
+	// Peers is the size of its routing table.
+	Peers int `json:"peers"`
+}
+
+// Status says which DHTs serve, for node.status.
+type Status struct {
+	// Mode is the configured mode: auto, server or client.
+	Mode string  `json:"mode"`
+	WAN  Serving `json:"wan"`
+	LAN  Serving `json:"lan"`
+}
+
+// TableStats describes one routing table.
+type TableStats struct {
+	// Protocol is the DHT's protocol.
+	Protocol string `json:"protocol"`
+	Serving
 	Buckets     []Bucket  `json:"buckets"`
 	LastRefresh time.Time `json:"last_refresh,omitzero"`
 	RefreshErr  string    `json:"refresh_error,omitempty"`
 	Refreshes   int       `json:"refreshes"`
-	Restored    int       `json:"restored_from_store"`
+	// Restored counts the saved peers taken back at start: put back into
+	// the LAN table, or dialled by the WAN DHT while its table is empty
+	// (see New).
+	Restored int `json:"restored_from_store"`
 }
 
-// Table describes the routing table.
+// TableInfo describes both routing tables, for dht.routingTable.
+type TableInfo struct {
+	// Mode is the configured mode: auto, server or client.
+	Mode string `json:"mode"`
+	// Size counts the distinct peers of both tables.
+	Size       int        `json:"size"`
+	BucketSize int        `json:"bucket_size"`
+	WAN        TableStats `json:"wan"`
+	LAN        TableStats `json:"lan"`
+}
+
+// Status says which DHTs serve and how many peers each routing table holds.
+func (d *DHT) Status() Status {
+	return Status{Mode: d.cfg.Mode, WAN: d.wan.serving(), LAN: d.lan.serving()}
+}
+
+func (t *table) serving() Serving {
+	s := Serving{Mode: ModeClient, Peers: t.kad.RoutingTable().Size()}
+	if t.kad.Mode() == kaddht.ModeServer {
+		s.Mode = ModeServer
+	}
+	return s
+}
+
+// Table describes both routing tables.
 func (d *DHT) Table() TableInfo {
-	rt := d.kad.RoutingTable()
+	info := TableInfo{Mode: d.cfg.Mode, BucketSize: d.cfg.BucketSize}
 	self := kb.ConvertPeerID(d.h.ID())
-	counts := map[int]int{}
-	for _, p := range rt.ListPeers() {
-		counts[kb.CommonPrefixLen(self, kb.ConvertPeerID(p))]++
+	all := map[peer.ID]struct{}{}
+	for _, t := range d.tables {
+		st := TableStats{Protocol: string(t.protocol), Serving: t.serving(), Buckets: []Bucket{}}
+		counts := map[int]int{}
+		for _, p := range t.kad.RoutingTable().ListPeers() {
+			counts[kb.CommonPrefixLen(self, kb.ConvertPeerID(p))]++
+			all[p] = struct{}{}
+		}
+		for i, c := range counts {
+			st.Buckets = append(st.Buckets, Bucket{Index: i, Peers: c})
+		}
+		sort.Slice(st.Buckets, func(i, j int) bool { return st.Buckets[i].Index < st.Buckets[j].Index })
+		d.mu.Lock()
+		st.LastRefresh, st.Refreshes, st.Restored = t.lastRefresh, t.refreshes, t.restored
+		if t.refreshErr != nil {
+			st.RefreshErr = t.refreshErr.Error()
+		}
+		d.mu.Unlock()
+		if t == d.wan {
+			info.WAN = st
+		} else {
+			info.LAN = st
+		}
 	}
-	info := TableInfo{Size: rt.Size(), BucketSize: d.cfg.BucketSize, Buckets: []Bucket{}}
-	switch d.kad.Mode() {
-	case kaddht.ModeServer:
-		info.Mode = ModeServer
-	default:
-		info.Mode = ModeClient
-	}
-	for i, c := range counts {
-		info.Buckets = append(info.Buckets, Bucket{Index: i, Peers: c})
-	}
-	sort.Slice(info.Buckets, func(i, j int) bool { return info.Buckets[i].Index < info.Buckets[j].Index })
-	d.mu.Lock()
-	info.LastRefresh, info.Refreshes, info.Restored = d.lastRefresh, d.refreshes, d.restored
-	if d.refreshErr != nil {
-		info.RefreshErr = d.refreshErr.Error()
-	}
-	d.mu.Unlock()
+	info.Size = len(all)
 	return info
 }
 
-// Close stops the DHT. It is idempotent.
+// Close stops both DHTs. It is idempotent.
 func (d *DHT) Close() error {
-	d.closeOnce.Do(func() { d.closeErr = d.kad.Close() })
+	d.closeOnce.Do(func() { d.closeErr = d.dual.Close() })
 	return d.closeErr
 }

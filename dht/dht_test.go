@@ -246,12 +246,12 @@ func TestDHTOperations(t *testing.T) {
 		// a replay of an older version, signed correctly, is refused
 		old, err := SignRecord(owner.priv, "counter", cur.Seq-1, []byte("old"))
 		require.NoError(t, err)
-		err = first.kad.PutValue(ctx, old.Key(), old.Marshal())
+		err = first.active().kad.PutValue(ctx, old.Key(), old.Marshal())
 		require.Error(t, err)
 		// a record for owner's key signed by someone else is refused
 		forged, err := SignRecord(first.priv, "counter", cur.Seq+5, []byte("forged"))
 		require.NoError(t, err)
-		err = first.kad.PutValue(ctx, RecordKey(owner.h.ID(), "counter"), forged.Marshal())
+		err = first.active().kad.PutValue(ctx, RecordKey(owner.h.ID(), "counter"), forged.Marshal())
 		require.Error(t, err)
 		got, err := tn.dhts[5].GetRecord(ctx, owner.h.ID(), "counter")
 		require.NoError(t, err)
@@ -280,7 +280,7 @@ func TestRoutingTableSurvivesRestart(t *testing.T) {
 	require.NoError(t, err)
 	defer d2.Close()
 	info := d2.Table()
-	assert.Equal(t, before, info.Restored)
+	assert.Equal(t, before, info.WAN.Restored+info.LAN.Restored)
 	assert.Equal(t, before, info.Size, "the table is back before any connection")
 	assert.Empty(t, h.Network().Peers())
 }

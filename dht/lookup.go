@@ -24,8 +24,9 @@ type LookupStats struct {
 	Duration time.Duration `json:"duration"`
 }
 
-// FindPeerStats looks target up like FindPeer (which answers at once for a
-// peer it is connected to) and reports how the lookup went. It follows the lookup through go-libp2p's routing query events: a
+// FindPeerStats looks target up like FindPeer, in both DHTs (it answers at
+// once for a peer it is connected to), and reports how the lookup went. It
+// follows the lookups through go-libp2p's routing query events: a
 // peer first learnt from a response of a peer at depth d has depth d+1, and
 // the hops are the depth of the peer whose response named the target.
 func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo, LookupStats, error) {
@@ -37,7 +38,7 @@ func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo,
 	var ai peer.AddrInfo
 	st, err := d.traced(ctx, target, func(ctx context.Context) error {
 		var err error
-		ai, err = d.kad.FindPeer(ctx, target)
+		ai, err = d.dual.FindPeer(ctx, target)
 		return err
 	})
 	st.Duration = time.Since(start)
@@ -49,8 +50,10 @@ func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo,
 	return ai, st, nil
 }
 
-// Lookup runs a full Kademlia lookup for target's key, whether or not this
-// node is connected to target, and reports whether target was reached: being
+// Lookup runs a full Kademlia lookup for target's key in one DHT (the WAN
+// one once its routing table holds peers, the LAN one until then, as kubo
+// chooses where to publish), whether or not this node is connected to
+// target, and reports whether target was reached: being
 // the closest peer to its own key, a reachable target is queried and
 // answers; an unreachable one (or one no peer knows) is not found. The
 // simulator measures routing with it, as FindPeer short-circuits for
@@ -58,7 +61,7 @@ func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo,
 func (d *DHT) Lookup(ctx context.Context, target peer.ID) (LookupStats, error) {
 	start := time.Now()
 	st, err := d.traced(ctx, target, func(ctx context.Context) error {
-		_, err := d.kad.GetClosestPeers(ctx, string(target))
+		_, err := d.active().kad.GetClosestPeers(ctx, string(target))
 		return err
 	})
 	st.Duration = time.Since(start)
@@ -115,4 +118,13 @@ func (d *DHT) traced(ctx context.Context, target peer.ID, run func(context.Conte
 	cancel() // closes events once the lookup's publishers are done
 	t := <-done
 	return LookupStats{Hops: t.hops, Queried: t.queried, Found: t.answered}, err
+}
+
+// active is the WAN DHT once its routing table holds peers, the LAN DHT
+// until then.
+func (d *DHT) active() *table {
+	if d.wan.kad.RoutingTable().Size() > 0 {
+		return d.wan
+	}
+	return d.lan
 }

@@ -48,7 +48,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 type Config struct {
 	Log     LogConfig     `toml:"log" comment:"Logging."`
 	P2P     P2PConfig     `toml:"p2p" comment:"The libp2p host: addresses, bootstrap peers, connection limits."`
-	DHT     DHTConfig     `toml:"dht" comment:"The Kademlia DHT (protocol /fog/kad/1.0.0)."`
+	DHT     DHTConfig     `toml:"dht" comment:"The Kademlia DHTs: WAN (/fog/kad/1.0.0, publicly reachable peers) and LAN (/fog/lan/kad/1.0.0, peers on this network or machine)."`
 	Gossip  GossipConfig  `toml:"gossip" comment:"Gossipsub: capacity adverts on /fog/capacity/1."`
 	Compute ComputeConfig `toml:"compute" comment:"What this node offers to run for others."`
 	Relay   RelayConfig   `toml:"relay" comment:"The relay lottery: mix relays elected per epoch by a VRF lottery. Every node of a network must share network_id, genesis, epoch_length and target_relays."`
@@ -85,7 +85,7 @@ type P2PConfig struct {
 
 // DHTConfig is the [dht] section; see dht.Config.
 type DHTConfig struct {
-	Mode            string   `toml:"mode" comment:"auto (serve the DHT only while publicly reachable), server or client."`
+	Mode            string   `toml:"mode" comment:"auto (serve the WAN DHT only while publicly reachable, the LAN DHT always), server (serve both) or client (serve neither)."`
 	RefreshInterval Duration `toml:"refresh_interval" comment:"How often every routing table bucket is refreshed by a lookup."`
 }
 
@@ -204,7 +204,6 @@ func TestConfig() Config {
 	c.P2P.AutoNAT, c.P2P.HolePunching, c.P2P.RelayClient, c.P2P.MDNS = false, false, false, false
 	c.API.Listen = "127.0.0.1:0"
 	c.Log.Level = "warn"
-	c.DHT.Mode = dht.ModeServer // loopback peers are reachable: serve
 	c.Gossip.AdvertInterval = Duration(gossip.TestConfig().Advert.Interval)
 	c.Compute.Cores = 2
 	c.Compute.MemoryMiB = 1024

@@ -73,7 +73,8 @@ func TestConnectionFloodFromOneAddress(t *testing.T) {
 // really serves, and its connection limits.
 func TestNodeLimitsItsProtocols(t *testing.T) {
 	n := startTestNode(t, nil)
-	require.Contains(t, n.Host().Mux().Protocols(), dht.ProtocolID)
+	// auto mode, not publicly reachable: the LAN DHT serves, the WAN one asks
+	require.Contains(t, n.Host().Mux().Protocols(), dht.LANProtocol)
 	pc := p2p.TestConfig()
 	cc := compute.TestConfig()
 	rm := n.Host().Network().ResourceManager()
@@ -85,7 +86,8 @@ func TestNodeLimitsItsProtocols(t *testing.T) {
 		}))
 		return got
 	}
-	assert.Equal(t, 2*pc.MaxInboundConns, inbound(dht.ProtocolID))
+	assert.Equal(t, 2*pc.MaxInboundConns, inbound(dht.WANProtocol))
+	assert.Equal(t, 2*pc.MaxInboundConns, inbound(dht.LANProtocol))
 	assert.Equal(t, 2*pc.MaxInboundConns, inbound(gossip.Protocols()[0]))
 	assert.Equal(t, 2*cc.MaxStreams, inbound(compute.Protocol.IDs()[0]))
 	require.NoError(t, rm.ViewSystem(func(s network.ResourceScope) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -473,9 +474,9 @@ func (n *Node) computeConfigs(cfg Config, opts Options) (wasm.Config, blob.Confi
 // limits themselves (p2p.Limits) and refuse politely; the resource manager
 // backs them at twice those, so that it resets streams only when the
 // handlers' refusals pile up. The DHT and gossipsub handlers are libp2p's,
-// with no limits of their own: a peer keeps one DHT stream and one
-// gossipsub stream to a node, so a few per peer and two per inbound
-// connection in all leave room for reconnections.
+// with no limits of their own: a peer keeps one stream of each DHT (WAN and
+// LAN) and one gossipsub stream to a node, so a few per peer and two per
+// inbound connection in all leave room for reconnections.
 func protocolLimits(pc p2p.Config, bc blob.Config, cc compute.Config) []p2p.ProtocolLimit {
 	var out []p2p.ProtocolLimit
 	for _, id := range compute.Protocol.IDs() {
@@ -484,7 +485,9 @@ func protocolLimits(pc p2p.Config, bc blob.Config, cc compute.Config) []p2p.Prot
 	for _, id := range blob.Protocol.IDs() {
 		out = append(out, p2p.ProtocolLimit{ID: id, Streams: 2 * bc.MaxServeStreams, StreamsPerPeer: 2 * bc.MaxServeStreamsPerPeer})
 	}
-	out = append(out, p2p.ProtocolLimit{ID: dht.ProtocolID, Streams: 2 * pc.MaxInboundConns, StreamsPerPeer: 8})
+	for _, id := range []protocol.ID{dht.WANProtocol, dht.LANProtocol} {
+		out = append(out, p2p.ProtocolLimit{ID: id, Streams: 2 * pc.MaxInboundConns, StreamsPerPeer: 8})
+	}
 	for _, id := range gossip.Protocols() {
 		out = append(out, p2p.ProtocolLimit{ID: id, Streams: 2 * pc.MaxInboundConns, StreamsPerPeer: 4})
 	}

@@ -490,3 +490,54 @@ func TestScratchConfigReachesExecutor(t *testing.T) {
 		assert.Equal(t, "/scratch\n", string(res.Stdout))
 	}
 }
+
+// TestDHTBetweenTwoNodesWithDefaultMode: two nodes on loopback with dht.mode
+// left at auto (no AutoNAT: neither is publicly reachable, so both are WAN
+// clients) meet in the LAN DHT: records and provider records put on one are
+// found from the other, and the DHT service stays healthy.
+func TestDHTBetweenTwoNodesWithDefaultMode(t *testing.T) {
+	auto := func(c *Config) { c.DHT.Mode = dht.ModeAuto }
+	a, b := startTestNode(t, auto), startTestNode(t, auto)
+	require.False(t, a.cfg.P2P.MDNS)
+	ca, cb := a.client(t), b.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, cb.Call(ctx, "node.connect", ConnectParams{Addr: a.p2pAddr()}, nil))
+
+	// the first put may race the routing tables filling after identify
+	var put DHTRecord
+	require.Eventually(t, func() bool {
+		return ca.Call(ctx, "dht.put", DHTPutParams{Name: "motd", Value: "hello fog"}, &put) == nil
+	}, 20*time.Second, 20*time.Millisecond, "dht.put on a")
+	var got DHTRecord
+	require.NoError(t, cb.Call(ctx, "dht.get", DHTGetParams{Peer: a.Host().ID().String(), Name: "motd"}, &got))
+	assert.Equal(t, put, got)
+
+	require.NoError(t, ca.Call(ctx, "dht.provide", DHTKeyParams{Key: "module:1234"}, nil))
+	require.Eventually(t, func() bool { // ADD_PROVIDER has no answer: it lands a moment later
+		var ps []DHTProvider
+		err := cb.Call(ctx, "dht.findProviders", DHTKeyParams{Key: "module:1234"}, &ps)
+		return err == nil && len(ps) == 1 && ps[0].ID == a.Host().ID().String()
+	}, 20*time.Second, 20*time.Millisecond, "dht.findProviders on b")
+
+	for _, c := range []*Client{ca, cb} {
+		var st Status
+		require.NoError(t, c.Call(ctx, "node.status", nil, &st))
+		assert.Equal(t, dht.Status{Mode: dht.ModeAuto, WAN: dht.Serving{Mode: dht.ModeClient, Peers: 0},
+			LAN: dht.Serving{Mode: dht.ModeServer, Peers: 1}}, st.DHT)
+	}
+	// health checks keep passing: wait for enough of them that a failing
+	// DHT would have been restarted (UnhealthyAfter in a row), on both
+	for _, n := range []*testNode{a, b} {
+		from := n.sup.healthChecks("dht")
+		require.Eventually(t, func() bool {
+			return n.sup.healthChecks("dht") >= from+3*TestSupervisorConfig().UnhealthyAfter
+		}, 20*time.Second, 10*time.Millisecond)
+		for _, s := range n.Services() {
+			if s.Name == "dht" {
+				assert.True(t, s.Healthy, s.Health)
+				assert.Zero(t, s.Restarts, s.LastError)
+			}
+		}
+	}
+}

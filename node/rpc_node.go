@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -26,6 +27,9 @@ type Status struct {
 	Peers         int                 `json:"peers"`
 	Services      []ServiceStatus     `json:"services"`
 	Bootstrap     []p2p.BootstrapPeer `json:"bootstrap"`
+	// DHT says which of the WAN and LAN DHTs serve and how many peers
+	// their routing tables hold.
+	DHT dht.Status `json:"dht"`
 }
 
 // PeerInfo is one connected peer in node.peers.
@@ -69,6 +73,7 @@ func (n *Node) Status() Status {
 		Peers:         len(h.Network().Peers()),
 		Services:      n.Services(),
 		Bootstrap:     h.Bootstrap.Peers(),
+		DHT:           n.dht.Status(),
 	}
 	// Addresses peers told us they see us at, which we do not listen on.
 	if all, ok := h.Host.(interface{ AllAddrs() []ma.Multiaddr }); ok {

@@ -141,6 +141,7 @@ type entry struct {
 	check  func(context.Context) error // health check, may be nil
 	status ServiceStatus
 	fails  int // consecutive failed health checks
+	checks int // health checks run, for tests to wait on
 
 	runCancel context.CancelFunc // cancels the current Run
 	stop      context.CancelFunc // cancels the runner loop
@@ -338,6 +339,7 @@ func (s *supervisor) checkAll() {
 			return
 		}
 		s.mu.Lock()
+		e.checks++
 		if err != nil {
 			e.fails++
 			e.status.Healthy, e.status.Health = false, err.Error()
@@ -351,6 +353,18 @@ func (s *supervisor) checkAll() {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// healthChecks counts the health checks run on the named service.
+func (s *supervisor) healthChecks(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.entries {
+		if e.status.Name == name {
+			return e.checks
+		}
+	}
+	return 0
 }
 
 func (s *supervisor) snapshot() []*entry {

@@ -238,7 +238,7 @@ func Boot(ctx context.Context, nw *Network, timeout time.Duration, progress Prog
 			if ready[i] {
 				continue
 			}
-			if info := nd.Running().DHT().Table(); info.Size >= want && (info.Refreshes > 0 || n == 1) {
+			if info := nd.Running().DHT().Table(); info.Size >= want && (info.WAN.Refreshes+info.LAN.Refreshes > 0 || n == 1) {
 				ready[i] = true
 				done++
 				progress.Step(1)

@@ -55,6 +55,8 @@ func (a *app) statusCmd() *cobra.Command {
 				fmt.Fprintf(w, "version:   %s\n", st.Version)
 				fmt.Fprintf(w, "uptime:    %s\n", humanDuration(time.Duration(st.UptimeSeconds*float64(time.Second))))
 				fmt.Fprintf(w, "peers:     %d\n", st.Peers)
+				fmt.Fprintf(w, "dht:       %s: wan %s (%d peers), lan %s (%d peers)\n", st.DHT.Mode,
+					st.DHT.WAN.Mode, st.DHT.WAN.Peers, st.DHT.LAN.Mode, st.DHT.LAN.Peers)
 				fmt.Fprintln(w, "listening:")
 				for _, l := range st.ListenAddrs {
 					fmt.Fprintf(w, "  %s/p2p/%s\n", l, st.PeerID)

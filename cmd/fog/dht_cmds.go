@@ -16,7 +16,7 @@ import (
 func (a *app) dhtCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dht",
-		Short: "Use the running node's Kademlia DHT: find peers, provide keys, signed records, the routing table",
+		Short: "Use the running node's Kademlia DHTs (WAN and LAN): find peers, provide keys, signed records, the routing tables",
 	}
 	cmd.AddCommand(
 		&cobra.Command{
@@ -84,7 +84,7 @@ func (a *app) dhtCmd() *cobra.Command {
 		},
 		&cobra.Command{
 			Use:   "table",
-			Short: "Show the routing table: size, buckets, last refresh",
+			Short: "Show the WAN and LAN routing tables: whether each DHT serves, size, buckets, last refresh",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				var t dht.TableInfo
@@ -92,23 +92,35 @@ func (a *app) dhtCmd() *cobra.Command {
 					return err
 				}
 				return a.print(t, func(w io.Writer) error {
-					fmt.Fprintf(w, "mode %s, %d peers (k=%d), %d refreshes", t.Mode, t.Size, t.BucketSize, t.Refreshes)
-					if !t.LastRefresh.IsZero() {
-						fmt.Fprintf(w, ", last %s", t.LastRefresh.Format("15:04:05"))
+					fmt.Fprintf(w, "mode %s, %d peers in all (k=%d)\n", t.Mode, t.Size, t.BucketSize)
+					for _, x := range []struct {
+						name string
+						st   dht.TableStats
+					}{{"wan", t.WAN}, {"lan", t.LAN}} {
+						fmt.Fprintf(w, "\n%s %s (%s), %d peers, %d refreshes", x.name, x.st.Mode, x.st.Protocol, x.st.Peers, x.st.Refreshes)
+						if !x.st.LastRefresh.IsZero() {
+							fmt.Fprintf(w, ", last %s", x.st.LastRefresh.Format("15:04:05"))
+						}
+						if x.st.Restored > 0 {
+							fmt.Fprintf(w, ", %d restored from the store at start", x.st.Restored)
+						}
+						fmt.Fprintln(w)
+						if x.st.RefreshErr != "" {
+							fmt.Fprintf(w, "last refresh error: %s\n", x.st.RefreshErr)
+						}
+						if len(x.st.Buckets) == 0 {
+							continue
+						}
+						tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "BUCKET\tPEERS\t")
+						for _, b := range x.st.Buckets {
+							fmt.Fprintf(tw, "%d\t%d\t%s\n", b.Index, b.Peers, strings.Repeat("#", b.Peers))
+						}
+						if err := tw.Flush(); err != nil {
+							return err
+						}
 					}
-					if t.Restored > 0 {
-						fmt.Fprintf(w, ", %d restored from the store at start", t.Restored)
-					}
-					fmt.Fprintln(w)
-					if t.RefreshErr != "" {
-						fmt.Fprintf(w, "last refresh error: %s\n", t.RefreshErr)
-					}
-					tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "BUCKET\tPEERS\t")
-					for _, b := range t.Buckets {
-						fmt.Fprintf(tw, "%d\t%d\t%s\n", b.Index, b.Peers, strings.Repeat("#", b.Peers))
-					}
-					return tw.Flush()
+					return nil
 				})
 			},
 		},

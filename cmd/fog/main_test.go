@@ -342,7 +342,13 @@ func TestDHTCommands(t *testing.T) {
 
 	out, _, err = fog(t, ctx, "dht", "table", "--path", p0)
 	require.NoError(t, err)
-	assert.Contains(t, out, "mode server")
+	// the devnet runs the default mode: its nodes meet in the LAN DHT
+	assert.Contains(t, out, "mode auto")
+	assert.Contains(t, out, "wan client (/fog/kad/1.0.0), 0 peers")
+	assert.Contains(t, out, "lan server (/fog/lan/kad/1.0.0), ")
+	out, _, err = fog(t, ctx, "status", "--path", p0)
+	require.NoError(t, err)
+	assert.Contains(t, out, "dht:       auto: wan client (0 peers), lan server (")
 
 	require.Eventually(t, func() bool {
 		out, _, err := fog(t, ctx, "nodes", "--path", p0)
