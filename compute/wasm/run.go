@@ -56,7 +56,7 @@ func newRun(base wazero.ModuleConfig) *run {
 // reset prepares r for a task.
 func (r *run) reset(ctx context.Context, stdin []byte, lim *Limits, seed ModuleID, kill context.CancelFunc) {
 	r.stdin.Reset(stdin)
-	r.out = output{left: lim.OutputBytes, kill: kill}
+	r.out = output{left: lim.OutputBytes, kill: kill, live: liveOf(ctx)}
 	r.mem = memory{limit: uint64(lim.MemoryPages) * PageSize, spare: r.mem.spare}
 	r.rand.seed = seed
 	r.rand.seeded = false
@@ -123,6 +123,7 @@ type output struct {
 	left           int64 // bytes the guest may still write
 	truncated      bool
 	kill           context.CancelFunc // stops the guest when the budget is exceeded
+	live           *Live              // publishes the output as it is written; nil if none
 }
 
 // stream is one of the guest's output files.
@@ -146,6 +147,9 @@ func (s *stream) Write(p []byte) (int, error) {
 		o.stdout = append(o.stdout, p[:n]...)
 	}
 	o.left -= int64(n)
+	if o.live != nil && n > 0 {
+		o.live.publish(o.stdout, o.stderr)
+	}
 	if n < len(p) {
 		if !o.truncated {
 			o.truncated = true
