@@ -14,6 +14,7 @@ import (
 
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -344,6 +345,10 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 	defer tick.Stop()
 	frames := c.frames
 	cancelled := false
+	var out *outputSender
+	if v, ok := Protocol.VersionOf(c.st.Protocol()); ok && !v.Less(outputVersion) && s.run != nil {
+		out = &outputSender{}
+	}
 	for {
 		select {
 		case w := <-wait:
@@ -362,6 +367,9 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 				continue
 			}
 			if c.write(&StatusMsg{Running: j.State == queue.StateRunning}) != nil {
+				return false
+			}
+			if out != nil && j.State == queue.StateRunning && out.send(c, s.run.Output(id)) != nil {
 				return false
 			}
 		case f, ok := <-frames:
@@ -386,6 +394,43 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 			return false
 		}
 	}
+}
+
+// maxOutputPerStatus bounds the Output messages sent per status: up to
+// 64 KiB of each stream per Config.StatusInterval, so that the preview
+// keeps up with a chatty task without filling the stream.
+const maxOutputPerStatus = 4
+
+// outputSender sends a running task's new output to a submitter that
+// speaks Output, remembering how much of it went out.
+type outputSender struct {
+	live           *wasm.Live // the run whose output is being sent
+	stdout, stderr int        // bytes of each already sent
+}
+
+// send sends what live holds beyond what was sent, in chunks of at most
+// MaxOutputChunk per stream and at most maxOutputPerStatus messages. A new
+// run (the job was run again) starts over from offset 0.
+func (o *outputSender) send(c *conn, live *wasm.Live) error {
+	if live == nil {
+		return nil
+	}
+	if live != o.live {
+		o.live, o.stdout, o.stderr = live, 0, 0
+	}
+	for range maxOutputPerStatus {
+		stdout, stderr := live.Read(o.stdout, o.stderr, MaxOutputChunk)
+		if len(stdout)+len(stderr) == 0 {
+			return nil
+		}
+		m := &OutputMsg{StdoutOffset: uint64(o.stdout), Stdout: stdout, StderrOffset: uint64(o.stderr), Stderr: stderr}
+		if err := c.write(m); err != nil {
+			return err
+		}
+		o.stdout += len(stdout)
+		o.stderr += len(stderr)
+	}
+	return nil
 }
 
 // sendResult signs a finished job's result for its submitter and sends it.
