@@ -202,4 +202,3 @@ func TestHostileOutputCutOff(t *testing.T) {
 		})
 	}
 }
-
