@@ -8,8 +8,8 @@ import (
 // Live is the output of a task while it runs: what the guest has written
 // to stdout and stderr so far, readable from other goroutines. It holds
 // no copy of its own: it shares the run's output buffers, which the
-// output limit bounds (Limits.OutputBytes), and which the guest only
-// appends to. A Live given to a run (WithLive) must not be given to
+// output limit bounds (Limits.OutputBytes), and which the guest's writes
+// only append to, under the Live's lock. A Live given to a run (WithLive) must not be given to
 // another; it keeps the run's output after the run ends.
 type Live struct {
 	mu             sync.Mutex
@@ -54,12 +54,4 @@ func window(b []byte, off, max int) []byte {
 		b = b[:max]
 	}
 	return append([]byte(nil), b...)
-}
-
-// publish records the run's buffers after a write; the bytes below their
-// lengths never change again.
-func (l *Live) publish(stdout, stderr []byte) {
-	l.mu.Lock()
-	l.stdout, l.stderr = stdout, stderr
-	l.mu.Unlock()
 }

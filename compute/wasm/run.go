@@ -141,15 +141,21 @@ func (s *stream) Write(p []byte) (int, error) {
 	if int64(n) > o.left {
 		n = int(o.left)
 	}
+	if o.live != nil {
+		// Under the Live's lock: a reader may be copying from the buffer
+		// this appends to.
+		o.live.mu.Lock()
+	}
 	if s.stderr {
 		o.stderr = append(o.stderr, p[:n]...)
 	} else {
 		o.stdout = append(o.stdout, p[:n]...)
 	}
-	o.left -= int64(n)
-	if o.live != nil && n > 0 {
-		o.live.publish(o.stdout, o.stderr)
+	if o.live != nil {
+		o.live.stdout, o.live.stderr = o.stdout, o.stderr
+		o.live.mu.Unlock()
 	}
+	o.left -= int64(n)
 	if n < len(p) {
 		if !o.truncated {
 			o.truncated = true
