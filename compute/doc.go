@@ -141,16 +141,17 @@
 // and provider peer IDs (binary), the ResultHash (zero for a result
 // without a kind), then the state, kind, reason and output as sent.
 //
-// A chunk is at most MaxOutputChunk bytes. A provider sends Output, after
-// the Status of a running task (at most four per Status), only on a stream
-// that negotiated /fog/task/1.1.0 or later: 1.0.0 peers never see one.
+// A chunk is at most MaxOutputChunk bytes. A provider sends Output every
+// Config.OutputInterval while the task runs and has written more (at most
+// four at a time), only on a stream that negotiated /fog/task/1.1.0 or
+// later: 1.0.0 peers never see one.
 // Output is a preview from one provider, unsigned; the Result is the
 // authority. A submitter cuts off a provider whose chunks leave a gap or
 // exceed the task's output limit.
 //
-// Conversations: Submit → Refuse, or Accept → (Status | Output)* → Result. A
-// provider fetches the module (blob protocol, the submitter as hint)
-// before it accepts, and refuses with RefuseHash if the bytes do not hash
+// Conversations: Submit → Refuse, or Accept → (Status | Output)* →
+// Result. A provider fetches the module (blob protocol, the submitter as
+// hint) before it accepts, and refuses with RefuseHash if the bytes do not hash
 // to the module ID. Submit of a task the provider already holds for that
 // submitter, or Attach, continues watching it: Accept → Status* → Result
 // (at once if finished; results are kept Config.ResultTTL). Attach or

@@ -346,8 +346,12 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 	frames := c.frames
 	cancelled := false
 	var out *outputSender
+	var outC <-chan time.Time
 	if v, ok := Protocol.VersionOf(c.st.Protocol()); ok && !v.Less(outputVersion) && s.run != nil {
 		out = &outputSender{}
+		outTick := time.NewTicker(s.cfg.OutputInterval)
+		defer outTick.Stop()
+		outC = outTick.C
 	}
 	for {
 		select {
@@ -369,7 +373,10 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 			if c.write(&StatusMsg{Running: j.State == queue.StateRunning}) != nil {
 				return false
 			}
-			if out != nil && j.State == queue.StateRunning && out.send(c, s.run.Output(id)) != nil {
+		case <-outC:
+			// The runner holds the output of the jobs it executes: no
+			// store read for a job that is not running.
+			if out.send(c, s.run.Output(id)) != nil {
 				return false
 			}
 		case f, ok := <-frames:
@@ -396,10 +403,10 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 	}
 }
 
-// maxOutputPerStatus bounds the Output messages sent per status: up to
-// 64 KiB of each stream per Config.StatusInterval, so that the preview
+// maxOutputPerTick bounds the Output messages sent per
+// Config.OutputInterval: up to 64 KiB of each stream, so that the preview
 // keeps up with a chatty task without filling the stream.
-const maxOutputPerStatus = 4
+const maxOutputPerTick = 4
 
 // outputSender sends a running task's new output to a submitter that
 // speaks Output, remembering how much of it went out.
@@ -409,7 +416,7 @@ type outputSender struct {
 }
 
 // send sends what live holds beyond what was sent, in chunks of at most
-// MaxOutputChunk per stream and at most maxOutputPerStatus messages. A new
+// MaxOutputChunk per stream and at most maxOutputPerTick messages. A new
 // run (the job was run again) starts over from offset 0.
 func (o *outputSender) send(c *conn, live *wasm.Live) error {
 	if live == nil {
@@ -418,7 +425,7 @@ func (o *outputSender) send(c *conn, live *wasm.Live) error {
 	if live != o.live {
 		o.live, o.stdout, o.stderr = live, 0, 0
 	}
-	for range maxOutputPerStatus {
+	for range maxOutputPerTick {
 		stdout, stderr := live.Read(o.stdout, o.stderr, MaxOutputChunk)
 		if len(stdout)+len(stderr) == 0 {
 			return nil

@@ -171,8 +171,9 @@ type StatusMsg struct {
 
 // OutputMsg carries output a running task wrote since the last one (a
 // preview: it is not signed, comes from one provider, and the signed
-// result remains the authority). A provider sends it, at most every
-// Config.StatusInterval, only on a stream of version 1.1.0 or later. Each
+// result remains the authority). A provider sends it every
+// Config.OutputInterval while the task runs and has written more, only on
+// a stream of version 1.1.0 or later. Each
 // chunk starts at its offset in the stream's whole output and holds at
 // most MaxOutputChunk bytes.
 type OutputMsg struct {

@@ -610,7 +610,7 @@ standard error on this command's standard error. With -f (--follow) it
 follows a task still queued or running: its progress on providers is shown
 on standard error, and its output is printed as it is written, as one of
 its runs streams it (a run on this node, or the first provider to send
-output; providers send it every few seconds). That preview is not yet
+output; providers send it every second). That preview is not yet
 checked by anyone: when the task ends, the rest of the accepted output is
 printed, and if the accepted output differs from what was shown (the
 provider shown was outvoted, or failed and another run was accepted), a
