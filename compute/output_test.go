@@ -30,11 +30,13 @@ func chatterSpec(t testing.TB, d time.Duration) (compute.Spec, []byte) {
 // output is the result's.
 func TestLiveOutput(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
-		offer []bool
+		name      string
+		offer     []bool
+		wantLocal bool // the run shown is this node's
 	}{
-		{"remote provider", []bool{false, true}},
-		{"this node", []bool{true}},
+		{"remote provider", []bool{false, true}, false},
+		{"this node", []bool{true}, true},
+		{"this node and a provider", []bool{true, true}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			nw := newNetwork(t, computetest.NetworkConfig{Nodes: len(tt.offer), Seed: 11,
@@ -44,6 +46,11 @@ func TestLiveOutput(t *testing.T) {
 			// Long enough that the task still runs when its first line is
 			// seen: it is asserted below, not assumed.
 			spec, mod := chatterSpec(t, 3*time.Second)
+			for _, o := range tt.offer {
+				if o {
+					spec.Replicas++
+				}
+			}
 			id, err := svc.Submit(ctx, spec, mod)
 			require.NoError(t, err)
 
@@ -56,7 +63,10 @@ func TestLiveOutput(t *testing.T) {
 			assert.Equal(t, compute.StateRunning, live.State, "seen while the task runs")
 			assert.Equal(t, "first\n", string(live.Stdout))
 			assert.Equal(t, "warn\n", string(live.Stderr))
-			assert.Equal(t, 0, live.Attempt)
+			st, err := svc.Status(ctx, id)
+			require.NoError(t, err)
+			require.Greater(t, len(st.Attempts), live.Attempt)
+			assert.Equal(t, tt.wantLocal, st.Attempts[live.Attempt].Local, "the run shown")
 			// From an offset: only what is new.
 			next, err := svc.Output(ctx, id, len(live.Stdout), len(live.Stderr))
 			require.NoError(t, err)

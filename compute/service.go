@@ -708,8 +708,10 @@ func (s *Service) Result(ctx context.Context, id TaskID) (Result, error) {
 }
 
 // Output returns a task's output from the given offsets (bytes of stdout
-// and of stderr the caller already has; a negative one is 0): while it runs, the preview of
-// one of its attempts (see Output); once it has finished, its result's.
+// and of stderr the caller already has; a negative one is 0): while it
+// runs, the preview of one of its attempts (see Output and shownLocked),
+// its whole output once that attempt has answered; once the task has
+// finished, its result's.
 // Polling it with the offsets advanced by what it returned follows the
 // output as it is written.
 func (s *Service) Output(ctx context.Context, id TaskID, stdoutOff, stderrOff int) (Output, error) {
@@ -738,23 +740,48 @@ func (s *Service) Output(ctx context.Context, id TaskID, stdoutOff, stderrOff in
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if l := t.live; l != nil {
-		o.Live, o.Attempt = true, l.n
-		o.Stdout = bytes.Clone(window(l.stdout, stdoutOff))
-		o.Stderr = bytes.Clone(window(l.stderr, stderrOff))
+	a := t.shownLocked()
+	if a == nil {
 		return o, nil
 	}
-	for _, a := range t.attempts {
-		if !a.rec.Local || (a.rec.State != AttemptQueued && a.rec.State != AttemptRunning) || s.run == nil {
-			continue
+	o.Live, o.Attempt = true, a.rec.N
+	switch {
+	case a.rec.State == AttemptAnswered:
+		// Its whole output, signed (or this node's own).
+		res, _, err := a.rec.answer().decodeOutput()
+		if err != nil {
+			return o, err
 		}
+		o.Stdout, o.Stderr = window(res.Stdout, stdoutOff), window(res.Stderr, stderrOff)
+	case a.rec.Local:
 		if live := s.run.Output(jobID(s.self, string(id))); live != nil {
-			o.Live, o.Attempt = true, a.rec.N
 			o.Stdout, o.Stderr = live.Read(stdoutOff, stderrOff, 0)
 		}
-		break
+	case t.live != nil && t.live.n == a.rec.N:
+		o.Stdout = bytes.Clone(window(t.live.stdout, stdoutOff))
+		o.Stderr = bytes.Clone(window(t.live.stderr, stderrOff))
 	}
 	return o, nil
+}
+
+// shownLocked returns the attempt whose output a running task shows: a run
+// on this node if it has one (its output is at hand at once), else the
+// first remote attempt that streamed output; nil if none. An attempt
+// that failed or was cancelled is not shown. t.mu is held.
+func (t *task) shownLocked() *attempt {
+	var remote *attempt
+	for _, a := range t.attempts {
+		if a.rec.State == AttemptFailed || a.rec.State == AttemptCancelled {
+			continue
+		}
+		if a.rec.Local && t.s.run != nil {
+			return a
+		}
+		if t.live != nil && t.live.n == a.rec.N {
+			remote = a
+		}
+	}
+	return remote
 }
 
 // window returns b from off (nothing if off is beyond it).

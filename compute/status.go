@@ -221,10 +221,11 @@ type Result struct {
 }
 
 // Output is a task's output from given offsets: what task.logs returns.
-// While the task runs it is a preview: what one of its attempts (the
-// first to stream output, or a run on this node) has written so far,
-// unsigned and unchecked by any quorum, which the accepted result may
-// contradict. Once the task has finished it is the accepted result's
+// While the task runs it is a preview of one of its attempts (a run on
+// this node if it has one, else the first provider to stream output):
+// what it has written so far, unsigned, then its whole answer once it has
+// answered; no quorum has checked it, and the accepted result may
+// contradict it. Once the task has finished it is the accepted result's
 // output.
 type Output struct {
 	// ID names the task; State is where it is.
