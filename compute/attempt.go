@@ -155,6 +155,16 @@ func (t *task) converse(a *attempt, first Message) (out convOut) {
 					hardC = hard.C
 				}
 				heard()
+			case *OutputMsg:
+				if !out.accepted {
+					out.err, out.bad = fmt.Errorf("%w: %s sent output before accepting", ErrMalformed, p), true
+					return out
+				}
+				if err := t.addOutput(a, m); err != nil {
+					out.err, out.bad = fmt.Errorf("compute: output from %s: %w", p, err), true
+					return out
+				}
+				heard()
 			case *ResultMsg:
 				_, h, err := m.Verify(string(t.id), s.self, p, s.host.Peerstore().PubKey(p))
 				if err != nil {

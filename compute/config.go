@@ -111,6 +111,12 @@ type Config struct {
 	// StatusInterval is how often a provider tells a submitter that a task
 	// it holds is still queued or running. Default 5 s.
 	StatusInterval time.Duration
+	// OutputInterval is how often a provider sends a running task's new
+	// output (Output, a preview for task.logs) to a submitter whose stream
+	// speaks /fog/task/1.1.0; at most 4 messages of 16 KiB per stream each
+	// time. Default 1 s: output shows up about as fast as a person reads it,
+	// for one small message a second per task that writes any.
+	OutputInterval time.Duration
 	// IdleTimeout is how long a submitter waits for a message from a
 	// provider that accepted a task before it gives the attempt up (and
 	// first tries to re-attach). A provider applies it to its streams:
@@ -202,6 +208,7 @@ func DefaultConfig() Config {
 		DefaultDeadline:    time.Hour,
 		DefaultStrategy:    LeastLoaded,
 		StatusInterval:     5 * time.Second,
+		OutputInterval:     time.Second,
 		IdleTimeout:        20 * time.Second,
 		AcceptTimeout:      2 * time.Minute,
 		FetchTimeout:       90 * time.Second,
@@ -234,6 +241,7 @@ func TestConfig() Config {
 	c.ResultTTL = time.Hour
 	c.DefaultDeadline = time.Minute
 	c.StatusInterval = 200 * time.Millisecond
+	c.OutputInterval = 100 * time.Millisecond
 	c.IdleTimeout = 2 * time.Second
 	c.AcceptTimeout = 10 * time.Second
 	c.FetchTimeout = 5 * time.Second
@@ -292,6 +300,8 @@ func (c Config) Validate() error {
 		return bad("DefaultDeadline: %v, need a positive duration", c.DefaultDeadline)
 	case c.StatusInterval <= 0:
 		return bad("StatusInterval: %v, need a positive duration", c.StatusInterval)
+	case c.OutputInterval <= 0:
+		return bad("OutputInterval: %v, need a positive duration", c.OutputInterval)
 	case c.IdleTimeout <= c.StatusInterval:
 		return bad("IdleTimeout: %v must exceed StatusInterval (%v)", c.IdleTimeout, c.StatusInterval)
 	case c.FetchTimeout <= 0:

@@ -100,7 +100,7 @@
 //     sizes before allocating, rejects rather than panics, and accepts
 //     only canonical encodings.
 //
-// # The task protocol, /fog/task/1.0.0
+// # The task protocol, /fog/task/1.1.0 (and 1.0.0)
 //
 // One stream carries one task of one submitter (the stream's
 // authenticated remote peer). Every message is a frame:
@@ -129,6 +129,8 @@
 //	          none, 1 completed, 2 timeout, 3 memory-limit, 4 output-limit,
 //	          5 invalid) | reason | output (runner.EncodeResult: exit code,
 //	          stdout, stderr, usage, guest error) | signature
+//	8 Output  stdout offset | stdout chunk | stderr offset | stderr chunk
+//	          (since 1.1.0): output written since the last one
 //
 // A task ID is 1 to 64 of a-z, 0-9 and '-'; a reason is at most
 // MaxReasonLen bytes, a signature MaxSignatureLen. A provider reads a
@@ -139,9 +141,17 @@
 // and provider peer IDs (binary), the ResultHash (zero for a result
 // without a kind), then the state, kind, reason and output as sent.
 //
-// Conversations: Submit → Refuse, or Accept → Status* → Result. A
-// provider fetches the module (blob protocol, the submitter as hint)
-// before it accepts, and refuses with RefuseHash if the bytes do not hash
+// A chunk is at most MaxOutputChunk bytes. A provider sends Output every
+// Config.OutputInterval while the task runs and has written more (at most
+// four at a time), only on a stream that negotiated /fog/task/1.1.0 or
+// later: 1.0.0 peers never see one.
+// Output is a preview from one provider, unsigned; the Result is the
+// authority. A submitter cuts off a provider whose chunks leave a gap or
+// exceed the task's output limit.
+//
+// Conversations: Submit → Refuse, or Accept → (Status | Output)* →
+// Result. A provider fetches the module (blob protocol, the submitter as
+// hint) before it accepts, and refuses with RefuseHash if the bytes do not hash
 // to the module ID. Submit of a task the provider already holds for that
 // submitter, or Attach, continues watching it: Accept → Status* → Result
 // (at once if finished; results are kept Config.ResultTTL). Attach or

@@ -160,7 +160,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", b), 0o644))
 	}
 	names := []string{"submit", "submit-minimal", "attach", "cancel", "accept", "refuse-busy", "refuse-deadline",
-		"status-queued", "status-running", "result-done", "result-cancelled", "result-timeout"}
+		"status-queued", "status-running", "result-done", "result-cancelled", "result-timeout", "output", "output-empty"}
 	var all []byte
 	for i, m := range sampleMessages() {
 		b, err := EncodeMessage(m)
@@ -172,6 +172,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	write("FuzzReadMessage", "all-in-a-row", all)
 	write("FuzzReadMessage", "huge-length", []byte{byte(TypeSubmit), 0xff, 0xff, 0xff, 0xff, 0x0f})
 	write("FuzzDecodeMessage", "trailing-byte", append(must(EncodeMessage(&AcceptMsg{})), 0))
+	write("FuzzDecodeMessage", "output-chunk-too-long", outputFrame(0, MaxOutputChunk+1, 0, 0))
 	write("FuzzDecodeMessage", "bad-task-id", []byte{byte(TypeAttach), 2, 1, 'A'})
 	s := sampleSpec()
 	write("FuzzDecodeSpec", "full", must(encodeSpec(&s)))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -344,6 +345,14 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 	defer tick.Stop()
 	frames := c.frames
 	cancelled := false
+	var out *outputSender
+	var outC <-chan time.Time
+	if v, ok := Protocol.VersionOf(c.st.Protocol()); ok && !v.Less(outputVersion) && s.run != nil {
+		out = &outputSender{}
+		outTick := time.NewTicker(s.cfg.OutputInterval)
+		defer outTick.Stop()
+		outC = outTick.C
+	}
 	for {
 		select {
 		case w := <-wait:
@@ -362,6 +371,12 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 				continue
 			}
 			if c.write(&StatusMsg{Running: j.State == queue.StateRunning}) != nil {
+				return false
+			}
+		case <-outC:
+			// The runner holds the output of the jobs it executes: no
+			// store read for a job that is not running.
+			if out.send(c, s.run.Output(id)) != nil {
 				return false
 			}
 		case f, ok := <-frames:
@@ -386,6 +401,43 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 			return false
 		}
 	}
+}
+
+// maxOutputPerTick bounds the Output messages sent per
+// Config.OutputInterval: up to 64 KiB of each stream, so that the preview
+// keeps up with a chatty task without filling the stream.
+const maxOutputPerTick = 4
+
+// outputSender sends a running task's new output to a submitter that
+// speaks Output, remembering how much of it went out.
+type outputSender struct {
+	live           *wasm.Live // the run whose output is being sent
+	stdout, stderr int        // bytes of each already sent
+}
+
+// send sends what live holds beyond what was sent, in chunks of at most
+// MaxOutputChunk per stream and at most maxOutputPerTick messages. A new
+// run (the job was run again) starts over from offset 0.
+func (o *outputSender) send(c *conn, live *wasm.Live) error {
+	if live == nil {
+		return nil
+	}
+	if live != o.live {
+		o.live, o.stdout, o.stderr = live, 0, 0
+	}
+	for range maxOutputPerTick {
+		stdout, stderr := live.Read(o.stdout, o.stderr, MaxOutputChunk)
+		if len(stdout)+len(stderr) == 0 {
+			return nil
+		}
+		m := &OutputMsg{StdoutOffset: uint64(o.stdout), Stdout: stdout, StderrOffset: uint64(o.stderr), Stderr: stderr}
+		if err := c.write(m); err != nil {
+			return err
+		}
+		o.stdout += len(stdout)
+		o.stderr += len(stderr)
+	}
+	return nil
 }
 
 // sendResult signs a finished job's result for its submitter and sends it.

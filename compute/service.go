@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -704,6 +705,91 @@ func (s *Service) Result(ctx context.Context, id TaskID) (Result, error) {
 	}
 	s.forget(id)
 	return s.resultOf(j)
+}
+
+// Output returns a task's output from the given offsets (bytes of stdout
+// and of stderr the caller already has; a negative one is 0): while it
+// runs, the preview of one of its attempts (see Output and shownLocked),
+// its whole output once that attempt has answered; once the task has
+// finished, its result's.
+// Polling it with the offsets advanced by what it returned follows the
+// output as it is written.
+func (s *Service) Output(ctx context.Context, id TaskID, stdoutOff, stderrOff int) (Output, error) {
+	if !validTaskID(string(id)) {
+		return Output{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	stdoutOff, stderrOff = max(stdoutOff, 0), max(stderrOff, 0)
+	j, err := s.subQ.Get(ctx, string(id))
+	if err != nil {
+		return Output{}, s.queueErr(id, err)
+	}
+	o := Output{ID: id, State: stateOf(j.State), StdoutOffset: stdoutOff, StderrOffset: stderrOff}
+	if j.State.Terminal() {
+		res, err := s.resultOf(j)
+		if err != nil {
+			return o, err
+		}
+		o.Stdout, o.Stderr = window(res.Stdout, stdoutOff), window(res.Stderr, stderrOff)
+		return o, nil
+	}
+	s.mu.Lock()
+	t := s.tasks[id]
+	s.mu.Unlock()
+	if t == nil {
+		return o, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	a := t.shownLocked()
+	if a == nil {
+		return o, nil
+	}
+	o.Live, o.Attempt = true, a.rec.N
+	switch {
+	case a.rec.State == AttemptAnswered:
+		// Its whole output, signed (or this node's own).
+		res, _, err := a.rec.answer().decodeOutput()
+		if err != nil {
+			return o, err
+		}
+		o.Stdout, o.Stderr = window(res.Stdout, stdoutOff), window(res.Stderr, stderrOff)
+	case a.rec.Local:
+		if live := s.run.Output(jobID(s.self, string(id))); live != nil {
+			o.Stdout, o.Stderr = live.Read(stdoutOff, stderrOff, 0)
+		}
+	case t.live != nil && t.live.n == a.rec.N:
+		o.Stdout = bytes.Clone(window(t.live.stdout, stdoutOff))
+		o.Stderr = bytes.Clone(window(t.live.stderr, stderrOff))
+	}
+	return o, nil
+}
+
+// shownLocked returns the attempt whose output a running task shows: a run
+// on this node if it has one (its output is at hand at once), else the
+// first remote attempt that streamed output; nil if none. An attempt
+// that failed or was cancelled is not shown. t.mu is held.
+func (t *task) shownLocked() *attempt {
+	var remote *attempt
+	for _, a := range t.attempts {
+		if a.rec.State == AttemptFailed || a.rec.State == AttemptCancelled {
+			continue
+		}
+		if a.rec.Local && t.s.run != nil {
+			return a
+		}
+		if t.live != nil && t.live.n == a.rec.N {
+			remote = a
+		}
+	}
+	return remote
+}
+
+// window returns b from off (nothing if off is beyond it).
+func window(b []byte, off int) []byte {
+	if off >= len(b) {
+		return nil
+	}
+	return b[off:]
 }
 
 // Wait waits until a task finishes, without polling, and returns its

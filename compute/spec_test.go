@@ -156,6 +156,7 @@ func TestConfigValidate(t *testing.T) {
 		{"MaxRetries", func(c *Config) { c.MaxRetries = -1 }},
 		{"DefaultDeadline", func(c *Config) { c.DefaultDeadline = 0 }},
 		{"StatusInterval", func(c *Config) { c.StatusInterval = 0 }},
+		{"OutputInterval", func(c *Config) { c.OutputInterval = 0 }},
 		{"IdleTimeout", func(c *Config) { c.IdleTimeout = c.StatusInterval }},
 		{"FetchTimeout", func(c *Config) { c.FetchTimeout = 0 }},
 		{"AcceptTimeout", func(c *Config) { c.AcceptTimeout = c.FetchTimeout }},

@@ -220,6 +220,31 @@ type Result struct {
 	Disagreeing []peer.ID `json:"disagreeing,omitempty"`
 }
 
+// Output is a task's output from given offsets: what task.logs returns.
+// While the task runs it is a preview of one of its attempts (a run on
+// this node if it has one, else the first provider to stream output):
+// what it has written so far, unsigned, then its whole answer once it has
+// answered; no quorum has checked it, and the accepted result may
+// contradict it. Once the task has finished it is the accepted result's
+// output.
+type Output struct {
+	// ID names the task; State is where it is.
+	ID    TaskID `json:"id"`
+	State State  `json:"state"`
+	// Live reports a preview of a running attempt's output; false once
+	// the task has finished (the bytes are then the accepted result's),
+	// and while no attempt has output to show.
+	Live bool `json:"live"`
+	// Attempt is the number of the attempt shown, while Live.
+	Attempt int `json:"attempt"`
+	// StdoutOffset and StderrOffset are the offsets asked for: where
+	// Stdout and Stderr start in the whole output.
+	StdoutOffset int    `json:"stdout_offset"`
+	Stdout       []byte `json:"stdout"`
+	StderrOffset int    `json:"stderr_offset"`
+	Stderr       []byte `json:"stderr"`
+}
+
 // Answer is one provider's answer to a task.
 type Answer struct {
 	Provider peer.ID `json:"provider"`

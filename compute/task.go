@@ -96,6 +96,58 @@ type task struct {
 	attempts []*attempt
 	waiting  string
 	refusals int
+	live     *liveOutput // the output one remote attempt streams; nil before any
+}
+
+// liveOutput is what one attempt streamed of its output while it ran
+// (Output messages): an unsigned preview, kept in memory within the
+// task's output limit until the task finishes, never stored.
+type liveOutput struct {
+	n              int // the attempt's number
+	stdout, stderr []byte
+}
+
+// errLiveOutput is a provider's Output that does not continue what it sent
+// before, or that exceeds the task's output limit.
+var errLiveOutput = errors.New("output beyond the task's output limit or out of order")
+
+// addOutput records an Output of attempt a. The first attempt to stream
+// output is the one shown; others are ignored. A chunk may repeat bytes
+// already held (a provider starts over on a new stream) but not leave a
+// gap, and the output held never exceeds the task's output limit: a
+// provider that breaks either rule gets errLiveOutput.
+func (t *task) addOutput(a *attempt, m *OutputMsg) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.live == nil {
+		t.live = &liveOutput{n: a.rec.N}
+	}
+	l := t.live
+	if l.n != a.rec.N {
+		return nil
+	}
+	newOut, ok1 := chunkTail(len(l.stdout), m.StdoutOffset, m.Stdout)
+	newErr, ok2 := chunkTail(len(l.stderr), m.StderrOffset, m.Stderr)
+	total := int64(len(l.stdout)) + int64(len(l.stderr)) + int64(len(newOut)) + int64(len(newErr))
+	if !ok1 || !ok2 || total > t.spec.Limits.OutputBytes {
+		return fmt.Errorf("%w: %d bytes at offsets %d and %d, %d held of at most %d",
+			errLiveOutput, len(m.Stdout)+len(m.Stderr), m.StdoutOffset, m.StderrOffset, len(l.stdout)+len(l.stderr), t.spec.Limits.OutputBytes)
+	}
+	l.stdout = append(l.stdout, newOut...)
+	l.stderr = append(l.stderr, newErr...)
+	return nil
+}
+
+// chunkTail returns the part of chunk, which starts at off, beyond the
+// have bytes held; ok is false if it starts beyond them (a gap).
+func chunkTail(have int, off uint64, chunk []byte) (tail []byte, ok bool) {
+	switch {
+	case off > uint64(have):
+		return nil, len(chunk) == 0
+	case off+uint64(len(chunk)) <= uint64(have):
+		return nil, true
+	}
+	return chunk[uint64(have)-off:], true
 }
 
 // attempt is one run of a task on one provider, run by its own goroutine,

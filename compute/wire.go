@@ -15,9 +15,14 @@ import (
 	"github.com/fog-compute/fog/p2p"
 )
 
-// Protocol is the task protocol, /fog/task/1.0.0. See the package
-// documentation for its messages and conversations.
-var Protocol = p2p.MustProtocol("task", p2p.Version{Major: 1})
+// Protocol is the task protocol, /fog/task/1.1.0 and /fog/task/1.0.0. See
+// the package documentation for its messages and conversations. 1.1.0
+// adds Output, which a provider sends only on a stream that negotiated
+// 1.1.0 or later (outputVersion), so that a 1.0.0 submitter never sees it.
+var Protocol = p2p.MustProtocol("task", outputVersion, p2p.Version{Major: 1})
+
+// outputVersion is the first version of the task protocol with Output.
+var outputVersion = p2p.Version{Major: 1, Minor: 1}
 
 // ErrMalformed is returned (wrapped) for bytes that are not a valid
 // message of the task protocol, and for a peer that breaks the protocol's
@@ -31,16 +36,22 @@ const (
 	// MaxSignatureLen bounds a result's signature (an Ed25519 signature is
 	// 64 bytes; RSA-4096 512).
 	MaxSignatureLen = 1024
+	// MaxOutputChunk bounds each stream's bytes in one Output message.
+	MaxOutputChunk = 16 << 10
 	// MaxFrameLimit is the largest body length a frame may announce; a
 	// reader also applies its own, smaller, limit before reading the body.
 	MaxFrameLimit = 256 << 20
 )
 
+// maxOutputOffset bounds an Output's offsets: no task's output is larger
+// than a frame.
+const maxOutputOffset = MaxFrameLimit
+
 // MsgType is the first byte of a frame.
 type MsgType uint8
 
 // The message types. Submit, Attach and Cancel go from a submitter to a
-// provider; Accept, Refuse, Status and Result back.
+// provider; Accept, Refuse, Status, Output and Result back.
 const (
 	TypeSubmit MsgType = 1
 	TypeAttach MsgType = 2
@@ -49,6 +60,7 @@ const (
 	TypeRefuse MsgType = 5
 	TypeStatus MsgType = 6
 	TypeResult MsgType = 7
+	TypeOutput MsgType = 8 // since 1.1.0
 )
 
 // Message is one message of the task protocol.
@@ -157,6 +169,18 @@ type StatusMsg struct {
 	Running bool
 }
 
+// OutputMsg carries output a running task wrote since the last one (a
+// preview: it is not signed, comes from one provider, and the signed
+// result remains the authority). A provider sends it every
+// Config.OutputInterval while the task runs and has written more, only on
+// a stream of version 1.1.0 or later. Each
+// chunk starts at its offset in the stream's whole output and holds at
+// most MaxOutputChunk bytes.
+type OutputMsg struct {
+	StdoutOffset, StderrOffset uint64
+	Stdout, Stderr             []byte
+}
+
 // ResultMsg is the provider's answer, signed with its identity key.
 type ResultMsg struct {
 	// State is the provider's job state: done, failed or cancelled.
@@ -193,6 +217,9 @@ func (*StatusMsg) Type() MsgType { return TypeStatus }
 
 // Type implements Message.
 func (*ResultMsg) Type() MsgType { return TypeResult }
+
+// Type implements Message.
+func (*OutputMsg) Type() MsgType { return TypeOutput }
 
 // On the wire, a State and a Kind are one byte each.
 var (
@@ -257,6 +284,13 @@ func (m *StatusMsg) appendBody(b []byte) []byte {
 		return append(b, 1)
 	}
 	return append(b, 0)
+}
+
+func (m *OutputMsg) appendBody(b []byte) []byte {
+	b = binary.AppendUvarint(b, m.StdoutOffset)
+	b = binenc.AppendBytes(b, m.Stdout)
+	b = binary.AppendUvarint(b, m.StderrOffset)
+	return binenc.AppendBytes(b, m.Stderr)
 }
 
 func (m *ResultMsg) appendBody(b []byte) []byte {
@@ -334,6 +368,13 @@ func checkMessage(m Message) error {
 			if _, err := runner.DecodeResult(m.Output); err != nil {
 				return bad("result output: %v", err)
 			}
+		}
+	case *OutputMsg:
+		if len(m.Stdout) > MaxOutputChunk || len(m.Stderr) > MaxOutputChunk {
+			return bad("output chunks of %d and %d bytes", len(m.Stdout), len(m.Stderr))
+		}
+		if m.StdoutOffset > maxOutputOffset || m.StderrOffset > maxOutputOffset {
+			return bad("output offsets %d and %d", m.StdoutOffset, m.StderrOffset)
 		}
 	case *AcceptMsg, *StatusMsg:
 	default:
@@ -515,6 +556,20 @@ func decodeBody(t MsgType, body []byte) (Message, error) {
 		default:
 			d.Fail("status")
 		}
+	case TypeOutput:
+		o := &OutputMsg{}
+		o.StdoutOffset = d.Uvarint()
+		o.Stdout = d.Bytes()
+		o.StderrOffset = d.Uvarint()
+		o.Stderr = d.Bytes()
+		switch {
+		case d.Err() != nil:
+		case len(o.Stdout) > MaxOutputChunk || len(o.Stderr) > MaxOutputChunk:
+			d.Fail("output chunk too long")
+		case o.StdoutOffset > maxOutputOffset || o.StderrOffset > maxOutputOffset:
+			d.Fail("output offset out of range")
+		}
+		m = o
 	case TypeResult:
 		r := &ResultMsg{}
 		st, k := d.Byte(), d.Byte()

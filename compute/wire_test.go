@@ -17,6 +17,7 @@ import (
 
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/binenc"
 )
 
 // sampleMessages returns one message of each type, with non-trivial
@@ -43,6 +44,8 @@ func sampleMessages() []Message {
 		&ResultMsg{State: StateDone, Kind: KindCompleted, Output: out, Signature: bytes.Repeat([]byte{9}, 64)},
 		&ResultMsg{State: StateCancelled, Reason: "cancelled while running"},
 		&ResultMsg{State: StateFailed, Kind: KindTimeout, Reason: "wasm: wall-time limit exceeded", Output: out},
+		&OutputMsg{StdoutOffset: 70000, Stdout: []byte("line 2\n"), Stderr: []byte("warn\n")},
+		&OutputMsg{},
 	}
 }
 
@@ -112,6 +115,10 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"submit carrying code", append([]byte{byte(TypeSubmit), byte(len(submitWithCode))}, submitWithCode...)},
 		{"submit with a bad task", frame(TypeSubmit, 1, 'a', 0, 0, 0, 0, 1, 9)},
 		{"submit crash policy 2", frame(TypeSubmit, 1, 'a', 0, 2, 0, 0, 0)},
+		{"output chunk too long", outputFrame(0, MaxOutputChunk+1, 0, 0)},
+		{"output stderr chunk too long", outputFrame(0, 0, 0, MaxOutputChunk+1)},
+		{"output offset too large", outputFrame(maxOutputOffset+1, 1, 0, 0)},
+		{"output truncated", frame(TypeOutput, 0, 5, 'a')},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,6 +127,28 @@ func TestDecodeMessageRejects(t *testing.T) {
 			assert.ErrorIs(t, err, ErrMalformed)
 		})
 	}
+}
+
+// outputFrame builds an Output frame without the encoder's checks.
+func outputFrame(outOff uint64, outLen int, errOff uint64, errLen int) []byte {
+	m := &OutputMsg{StdoutOffset: outOff, Stdout: bytes.Repeat([]byte{'o'}, outLen), StderrOffset: errOff, Stderr: bytes.Repeat([]byte{'e'}, errLen)}
+	return binenc.AppendBytes([]byte{byte(TypeOutput)}, m.appendBody(nil))
+}
+
+func TestEncodeOutputRejects(t *testing.T) {
+	for _, m := range []*OutputMsg{
+		{Stdout: make([]byte, MaxOutputChunk+1)},
+		{Stderr: make([]byte, MaxOutputChunk+1)},
+		{StderrOffset: maxOutputOffset + 1},
+	} {
+		_, err := EncodeMessage(m)
+		assert.ErrorIs(t, err, ErrMalformed)
+	}
+	b, err := EncodeMessage(&OutputMsg{Stdout: make([]byte, MaxOutputChunk), Stderr: make([]byte, MaxOutputChunk)})
+	require.NoError(t, err)
+	m, err := DecodeMessage(b)
+	require.NoError(t, err)
+	assert.Len(t, m.(*OutputMsg).Stdout, MaxOutputChunk)
 }
 
 func TestReadMessageLimits(t *testing.T) {

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -435,6 +436,12 @@ func TestTasksOverRPC(t *testing.T) {
 	require.NoError(t, c.Call(ctx, "task.list", TaskListParams{State: "done"}, &list))
 	assert.Len(t, list, 2)
 
+	var out compute.Output
+	require.NoError(t, c.Call(ctx, "task.logs", TaskLogsParams{ID: string(sub.ID), StdoutOffset: 2}, &out))
+	assert.Equal(t, "ain", string(out.Stdout), "a finished task's output from the offset")
+	assert.False(t, out.Live)
+	assert.Equal(t, compute.StateDone, out.State)
+
 	var je *jrpc2.Error
 	tests := []struct {
 		name   string
@@ -458,6 +465,8 @@ func TestTasksOverRPC(t *testing.T) {
 		{"unknown task", "task.status", TaskIDParams{ID: "0000000000000000000000000000000000"}, CodeNotFound, "not found"},
 		{"bad task id", "task.status", TaskIDParams{ID: "x/y"}, jrpc2.InvalidParams, "task ID"},
 		{"bad state", "task.list", TaskListParams{State: "sleeping"}, jrpc2.InvalidParams, "sleeping"},
+		{"logs of an unknown task", "task.logs", TaskLogsParams{ID: "0000000000000000000000000000000000"}, CodeNotFound, "not found"},
+		{"negative logs offset", "task.logs", TaskLogsParams{ID: string(sub.ID), StderrOffset: -1}, jrpc2.InvalidParams, "stderr_offset -1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -467,6 +476,31 @@ func TestTasksOverRPC(t *testing.T) {
 			assert.Contains(t, je.Message, tc.says)
 		})
 	}
+}
+
+// task.logs shows a running task's output while it runs, then the
+// result's.
+func TestTaskLogsOverRPC(t *testing.T) {
+	n := startTestNode(t, nil)
+	c := n.client(t)
+	ctx := context.Background()
+	mod, err := os.ReadFile("../compute/testdata/chatter.wasm")
+	require.NoError(t, err)
+	var sub TaskSubmitResult
+	require.NoError(t, c.Call(ctx, "task.submit", TaskSubmitParams{Module: mod, Clock: true,
+		Stdin: binary.LittleEndian.AppendUint64(nil, uint64(3*time.Second))}, &sub))
+	var out compute.Output
+	require.Eventually(t, func() bool {
+		require.NoError(t, c.Call(ctx, "task.logs", TaskLogsParams{ID: string(sub.ID)}, &out))
+		return out.Live && len(out.Stdout) > 0
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, compute.StateRunning, out.State)
+	assert.Equal(t, "first\n", string(out.Stdout))
+	var res compute.Result
+	require.NoError(t, c.Call(ctx, "task.result", TaskIDParams{ID: string(sub.ID), Wait: true}, &res))
+	require.NoError(t, c.Call(ctx, "task.logs", TaskLogsParams{ID: string(sub.ID), StdoutOffset: len(out.Stdout)}, &out))
+	assert.False(t, out.Live)
+	assert.Equal(t, "second\n", string(out.Stdout))
 }
 
 // compute.scratch and compute.scratch_mib reach the executor: a node that

@@ -72,6 +72,14 @@ type TaskIDParams struct {
 	Wait bool `json:"wait,omitempty"`
 }
 
+// TaskLogsParams are task.logs's parameters: the task, and the bytes of
+// its stdout and stderr the caller already has (0 for all of them).
+type TaskLogsParams struct {
+	ID           string `json:"id"`
+	StdoutOffset int    `json:"stdout_offset,omitempty"`
+	StderrOffset int    `json:"stderr_offset,omitempty"`
+}
+
 // TaskListParams are task.list's parameters.
 type TaskListParams struct {
 	State string `json:"state,omitempty"`
@@ -309,6 +317,17 @@ func (n *Node) registerTaskMethods() error {
 				res, err = c.Result(ctx, id)
 			}
 			return res, taskError(err)
+		},
+		"task.logs": func(ctx context.Context, p TaskLogsParams) (compute.Output, error) {
+			id, err := parseTaskID(p.ID)
+			if err != nil {
+				return compute.Output{}, err
+			}
+			if p.StdoutOffset < 0 || p.StderrOffset < 0 {
+				return compute.Output{}, invalidParams("stdout_offset %d, stderr_offset %d: want offsets of 0 or more", p.StdoutOffset, p.StderrOffset)
+			}
+			out, err := c.Output(ctx, id, p.StdoutOffset, p.StderrOffset)
+			return out, taskError(err)
 		},
 		"task.cancel": func(ctx context.Context, p TaskIDParams) (compute.Status, error) {
 			id, err := parseTaskID(p.ID)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -199,7 +200,7 @@ following (exit 130); the task keeps running.`,
 			}
 			ctx, stop := signalContext(cmd.Context(), a.errOut)
 			defer stop()
-			res, err := a.follow(ctx, sub.ID)
+			res, err := a.follow(ctx, sub.ID, nil)
 			if err != nil {
 				return err
 			}
@@ -325,7 +326,17 @@ func (f submitFlags) params(args []string) (node.TaskSubmitParams, error) {
 }
 
 // follow shows the task's progress until it ends and returns its result.
-func (a *app) follow(ctx context.Context, id compute.TaskID) (compute.Result, error) {
+// streamed is the output fog task logs -f printed while a task ran: a
+// preview, which the task's result may contradict.
+type streamed struct {
+	attempt        int // the attempt whose output was printed; -1 before any
+	stdout, stderr []byte
+}
+
+// follow shows a task's progress until it ends and returns its result.
+// With out, it also prints the task's output as it is written (task.logs)
+// and records what it printed there.
+func (a *app) follow(ctx context.Context, id compute.TaskID, out *streamed) (compute.Result, error) {
 	live := !a.json
 	tty := false
 	if f, ok := a.errOut.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -349,6 +360,11 @@ func (a *app) follow(ctx context.Context, id compute.TaskID) (compute.Result, er
 			err := a.call(ctx, "task.result", node.TaskIDParams{ID: string(id), Wait: true}, &res)
 			return res, a.interrupted(ctx, id, err)
 		}
+		if out != nil && st.State == compute.StateRunning {
+			if err := a.streamOutput(ctx, id, out, tty && live); err != nil {
+				return compute.Result{}, a.interrupted(ctx, id, err)
+			}
+		}
 		if live {
 			line := progressLine(st)
 			switch {
@@ -365,6 +381,45 @@ func (a *app) follow(ctx context.Context, id compute.TaskID) (compute.Result, er
 		case <-t.C:
 		}
 	}
+}
+
+// streamOutput prints what a running task wrote since the last call, as
+// task.logs previews it. It prints only one attempt's output: if the
+// preview moves to another attempt, it stops (the result's output is
+// printed at the end).
+func (a *app) streamOutput(ctx context.Context, id compute.TaskID, out *streamed, clearLine bool) error {
+	var o compute.Output
+	p := node.TaskLogsParams{ID: string(id), StdoutOffset: len(out.stdout), StderrOffset: len(out.stderr)}
+	if err := a.call(ctx, "task.logs", p, &o); err != nil {
+		return err
+	}
+	if !o.Live || len(o.Stdout)+len(o.Stderr) == 0 {
+		return nil
+	}
+	if out.attempt >= 0 && o.Attempt != out.attempt {
+		return nil
+	}
+	out.attempt = o.Attempt
+	if clearLine {
+		fmt.Fprint(a.errOut, "\r\033[K")
+	}
+	a.out.Write(o.Stdout)
+	a.errOut.Write(o.Stderr)
+	out.stdout = append(out.stdout, o.Stdout...)
+	out.stderr = append(out.stderr, o.Stderr...)
+	return nil
+}
+
+// printRest prints the part of a finished task's output that streaming
+// did not: the rest, if what was printed is the start of the result's
+// output, or else all of it, after a note that the preview differs.
+func (a *app) printRest(w io.Writer, printed, final []byte, name string) {
+	if bytes.HasPrefix(final, printed) {
+		w.Write(final[len(printed):])
+		return
+	}
+	fmt.Fprintf(a.errOut, "\nfog: the accepted %s differs from the run shown while it ran; here it is in full:\n", name)
+	w.Write(final)
 }
 
 // interrupted turns the error of a call that Ctrl-C ended into one that
@@ -549,13 +604,19 @@ func (a *app) taskLogsCmd() *cobra.Command {
 	var follow bool
 	cmd := &cobra.Command{
 		Use:   "logs TASK_ID",
-		Short: "Print a finished task's standard output (and standard error on stderr); -f follows a running one",
+		Short: "Print a finished task's standard output (and standard error on stderr); -f follows a running one, printing its output as it is written",
 		Long: `logs prints the standard output of a finished task's accepted run, and its
 standard error on this command's standard error. With -f (--follow) it
 follows a task still queued or running: its progress on providers is shown
-on standard error, and its output is printed as soon as a quorum of
-providers has agreed on it. A provider returns a task's output with its
-result, not while it runs, so nothing is printed before the task ends.
+on standard error, and its output is printed as it is written, as one of
+its runs streams it (a run on this node, or the first provider to send
+output; providers send it every second). That preview is not yet
+checked by anyone: when the task ends, the rest of the accepted output is
+printed, and if the accepted output differs from what was shown (the
+provider shown was outvoted, or failed and another run was accepted), a
+note says so and the accepted output is printed in full. Nothing is
+printed twice. Providers older than protocol /fog/task/1.1.0 do not
+stream output: a task on one prints its output when it ends.
 
 The exit code is fog task submit --wait's: 0 when the program exited 0, 3
 when it ran and failed, 1 when no result of it was accepted.`,
@@ -564,10 +625,14 @@ when it ran and failed, 1 when no result of it was accepted.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var res compute.Result
 			var err error
+			var printed *streamed
 			if follow {
 				ctx, stop := signalContext(cmd.Context(), a.errOut)
 				defer stop()
-				res, err = a.follow(ctx, compute.TaskID(args[0]))
+				if !a.json {
+					printed = &streamed{attempt: -1}
+				}
+				res, err = a.follow(ctx, compute.TaskID(args[0]), printed)
 			} else {
 				err = a.call(cmd.Context(), "task.result", node.TaskIDParams{ID: args[0]}, &res)
 			}
@@ -584,12 +649,15 @@ when it ran and failed, 1 when no result of it was accepted.`,
 				}
 				return taskExit(res)
 			}
-			a.out.Write(res.Stdout)
-			a.errOut.Write(res.Stderr)
+			if printed == nil {
+				printed = &streamed{}
+			}
+			a.printRest(a.out, printed.stdout, res.Stdout, "standard output")
+			a.printRest(a.errOut, printed.stderr, res.Stderr, "standard error")
 			return taskExit(res)
 		},
 	}
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow a running task, showing its progress, and print its output when it ends")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow a running task, showing its progress and printing its output as it is written")
 	cmd.Flags().BoolVar(&follow, "wait", false, "the same as --follow")
 	return cmd
 }

@@ -141,6 +141,32 @@ func TestTaskOutcomes(t *testing.T) {
 		assert.Equal(t, "awake\n", out)
 	})
 
+	t.Run("logs -f prints output while the task runs", func(t *testing.T) {
+		// chatter writes "first\n" (and "warn\n" on stderr), sleeps, then
+		// writes "second\n".
+		out, _, code := fogRun(t, ctx, task("submit", "../../compute/testdata/chatter.wasm", "--clock", "--stdin", sleepInput(t, 3*time.Second), "--json")...)
+		require.Equal(t, exitOK, code)
+		var sub node.TaskSubmitResult
+		require.NoError(t, json.Unmarshal([]byte(out), &sub))
+		var stdout, stderr syncBuffer
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, task("logs", "-f", string(sub.ID)), &stdout, &stderr) }()
+		require.Eventually(t, func() bool { return stdout.String() == "first\n" }, 10*time.Second, 10*time.Millisecond)
+		var st map[string]any
+		out, _, _ = fogRun(t, ctx, task("status", string(sub.ID), "--json")...)
+		require.NoError(t, json.Unmarshal([]byte(out), &st))
+		assert.Equal(t, "running", st["state"], "printed while the task ran")
+		select {
+		case code = <-done:
+		case <-ctx.Done():
+			t.Fatal("fog task logs -f did not end")
+		}
+		assert.Equal(t, exitOK, code, stderr.String())
+		assert.Equal(t, "first\nsecond\n", stdout.String(), "the rest at the end, nothing twice")
+		assert.Equal(t, 1, strings.Count(stderr.String(), "warn\n"), stderr.String())
+		assert.NotContains(t, stderr.String(), "differs")
+	})
+
 	t.Run("cancel prints the resulting state", func(t *testing.T) {
 		out, _, code := fogRun(t, ctx, task("submit", sleepMod, "--clock", "--stdin", sleepInput(t, time.Hour), "--json")...)
 		require.Equal(t, exitOK, code)

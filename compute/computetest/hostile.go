@@ -24,6 +24,10 @@ type HostileConfig struct {
 	// Answer returns the result to send (the provider signs it) for a
 	// submitted task; nil refuses the task as busy.
 	Answer func(m *compute.SubmitMsg) *compute.ResultMsg
+	// Preface returns raw frames to write, verbatim, between its Accept and
+	// its result (such as Output messages, or malformed ones); nil writes
+	// none.
+	Preface func(m *compute.SubmitMsg) [][]byte
 }
 
 // Hostile is a provider that speaks the task protocol directly instead of
@@ -123,6 +127,13 @@ func (h *Hostile) handle(st network.Stream) {
 	}
 	if compute.WriteMessage(st, &compute.AcceptMsg{}) != nil {
 		return
+	}
+	if h.cfg.Preface != nil {
+		for _, b := range h.cfg.Preface(sub) {
+			if _, err := st.Write(b); err != nil {
+				return
+			}
+		}
 	}
 	_ = compute.WriteMessage(st, res)
 }

@@ -69,6 +69,9 @@ type Runner struct {
 	failing atomic.Bool // lastErr != nil
 	mu      sync.Mutex
 	lastErr error // the last failure to persist an outcome, cleared by a success
+
+	liveMu sync.Mutex
+	live   map[string]*wasm.Live // the output of the jobs executing, by job ID
 }
 
 // New returns a Runner of the jobs of q on exec.
@@ -86,6 +89,7 @@ func New(q *queue.Queue, exec Executor, cfg Config) (*Runner, error) {
 		cfg:   cfg,
 		log:   log.With("component", "runner"),
 		slots: make(chan struct{}, cfg.Concurrency),
+		live:  make(map[string]*wasm.Live),
 	}
 	if cfg.Memory > 0 {
 		r.mem = semaphore.NewWeighted(int64(cfg.Memory))
@@ -194,12 +198,28 @@ func (r *Runner) process(ctx context.Context, j queue.Job, pace *pacer) (o outco
 	}
 	if o.err = r.admit(taskCtx, j.ID, &task); o.err == nil {
 		start := time.Now()
-		o.res, o.err = r.execute(taskCtx, &task)
+		live := new(wasm.Live)
+		r.liveMu.Lock()
+		r.live[j.ID] = live
+		r.liveMu.Unlock()
+		o.res, o.err = r.execute(wasm.WithLive(taskCtx, live), &task)
+		r.liveMu.Lock()
+		delete(r.live, j.ID)
+		r.liveMu.Unlock()
 		r.leave(&task)
 		pace.observe(time.Since(start), 0)
 	}
 	o.cause = context.Cause(taskCtx)
 	return o, true
+}
+
+// Output returns the output so far of job id while its task executes
+// here, or nil if it does not (any more). The Live stays readable after
+// the task ends; the job's result is then the authority.
+func (r *Runner) Output(id string) *wasm.Live {
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	return r.live[id]
 }
 
 // memoryOf returns the memory limit t runs with, in bytes, first giving it

@@ -56,7 +56,7 @@ func newRun(base wazero.ModuleConfig) *run {
 // reset prepares r for a task.
 func (r *run) reset(ctx context.Context, stdin []byte, lim *Limits, seed ModuleID, kill context.CancelFunc) {
 	r.stdin.Reset(stdin)
-	r.out = output{left: lim.OutputBytes, kill: kill}
+	r.out = output{left: lim.OutputBytes, kill: kill, live: liveOf(ctx)}
 	r.mem = memory{limit: uint64(lim.MemoryPages) * PageSize, spare: r.mem.spare}
 	r.rand.seed = seed
 	r.rand.seeded = false
@@ -123,6 +123,7 @@ type output struct {
 	left           int64 // bytes the guest may still write
 	truncated      bool
 	kill           context.CancelFunc // stops the guest when the budget is exceeded
+	live           *Live              // publishes the output as it is written; nil if none
 }
 
 // stream is one of the guest's output files.
@@ -140,10 +141,19 @@ func (s *stream) Write(p []byte) (int, error) {
 	if int64(n) > o.left {
 		n = int(o.left)
 	}
+	if o.live != nil {
+		// Under the Live's lock: a reader may be copying from the buffer
+		// this appends to.
+		o.live.mu.Lock()
+	}
 	if s.stderr {
 		o.stderr = append(o.stderr, p[:n]...)
 	} else {
 		o.stdout = append(o.stdout, p[:n]...)
+	}
+	if o.live != nil {
+		o.live.stdout, o.live.stderr = o.stdout, o.stderr
+		o.live.mu.Unlock()
 	}
 	o.left -= int64(n)
 	if n < len(p) {
