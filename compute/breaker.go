@@ -40,9 +40,9 @@ type BreakerConfig struct {
 func (c BreakerConfig) validate() error {
 	switch {
 	case c.Threshold < 1:
-		return fmt.Errorf("%w: Breaker.Threshold: %d, need at least 1", ErrInvalidConfig, c.Threshold)
+		return fmt.Errorf("%w: Breaker.Threshold: %d, need at least 1", ErrConfig, c.Threshold)
 	case c.Cooldown <= 0:
-		return fmt.Errorf("%w: Breaker.Cooldown: %v, need a positive duration", ErrInvalidConfig, c.Cooldown)
+		return fmt.Errorf("%w: Breaker.Cooldown: %v, need a positive duration", ErrConfig, c.Cooldown)
 	}
 	return nil
 }

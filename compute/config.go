@@ -260,7 +260,7 @@ var namespaceRE = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 // Validate reports the first field that has a bad value, naming it.
 func (c Config) Validate() error {
 	bad := func(f string, a ...any) error {
-		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(f, a...))
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(f, a...))
 	}
 	over := c.DefaultLimits.above(c.MaxLimits)
 	switch {

@@ -118,24 +118,24 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 	}
 	switch {
 	case o.Host == nil:
-		return nil, fmt.Errorf("%w: Options.Host is required", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Options.Host is required", ErrConfig)
 	case o.DB == nil:
-		return nil, fmt.Errorf("%w: Options.DB is required", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Options.DB is required", ErrConfig)
 	case o.Blob == nil:
-		return nil, fmt.Errorf("%w: Options.Blob is required", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Options.Blob is required", ErrConfig)
 	case cfg.Offer && o.Executor == nil:
-		return nil, fmt.Errorf("%w: Options.Executor is required to offer compute", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Options.Executor is required to offer compute", ErrConfig)
 	}
 	if need := int64(cfg.MaxStdinBytes + cfg.MaxArgsBytes + int(cfg.MaxLimits.OutputBytes) + recordOverhead); need > o.DB.MaxValueSize() {
 		return nil, fmt.Errorf("%w: MaxStdinBytes + MaxArgsBytes + MaxLimits.OutputBytes (+%d) = %d bytes exceed the store's largest value (%d)",
-			ErrInvalidConfig, recordOverhead, need, o.DB.MaxValueSize())
+			ErrConfig, recordOverhead, need, o.DB.MaxValueSize())
 	}
 	key := o.Key
 	if key == nil {
 		key = o.Host.Peerstore().PrivKey(o.Host.ID())
 	}
 	if cfg.Offer && key == nil {
-		return nil, fmt.Errorf("%w: no key to sign results (Options.Key, or the host's peerstore)", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: no key to sign results (Options.Key, or the host's peerstore)", ErrConfig)
 	}
 	log := cfg.Logger
 	if log == nil {

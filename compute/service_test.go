@@ -39,15 +39,15 @@ func TestServiceLifecycle(t *testing.T) {
 		"no executor": {Host: h, DB: db, Blob: bs},
 	} {
 		_, err := compute.New(ctx, compute.TestConfig(), o)
-		assert.ErrorIs(t, err, compute.ErrInvalidConfig, name)
+		assert.ErrorIs(t, err, compute.ErrConfig, name)
 	}
 	_, err = compute.New(ctx, compute.DefaultConfig(), opts)
-	require.ErrorIs(t, err, compute.ErrInvalidConfig)
+	require.ErrorIs(t, err, compute.ErrConfig)
 	assert.Contains(t, err.Error(), "largest value", "DefaultConfig's limits need an on-disk store")
 	bad := compute.TestConfig()
 	bad.Cores = 0
 	_, err = compute.New(ctx, bad, opts)
-	assert.ErrorIs(t, err, compute.ErrInvalidConfig)
+	assert.ErrorIs(t, err, compute.ErrConfig)
 
 	svc, err := compute.New(ctx, compute.TestConfig(), opts)
 	require.NoError(t, err)

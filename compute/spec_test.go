@@ -178,7 +178,7 @@ func TestConfigValidate(t *testing.T) {
 		c := DefaultConfig()
 		tt.change(&c)
 		err := c.Validate()
-		require.ErrorIs(t, err, ErrInvalidConfig, tt.field)
+		require.ErrorIs(t, err, ErrConfig, tt.field)
 		assert.Contains(t, err.Error(), tt.field)
 	}
 }

@@ -36,9 +36,9 @@ var (
 	ErrRunning = errors.New("compute: already running")
 	// ErrNotRunning: Health was called while Run is not running.
 	ErrNotRunning = errors.New("compute: not running")
-	// ErrInvalidConfig is wrapped by every error Config.Validate returns,
+	// ErrConfig is wrapped by every error Config.Validate returns,
 	// and by New for options it cannot use.
-	ErrInvalidConfig = errors.New("compute: invalid config")
+	ErrConfig = errors.New("compute: invalid config")
 )
 
 // State is where a task is, as its submitter sees it.

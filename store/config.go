@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// ErrInvalidConfig is wrapped by every error Config.Validate returns.
-var ErrInvalidConfig = errors.New("store: invalid config")
+// ErrConfig is wrapped by every error Config.Validate returns.
+var ErrConfig = errors.New("store: invalid config")
 
 const (
 	mib = 1 << 20
@@ -154,7 +154,7 @@ func InMemoryConfig() Config {
 // Validate reports the first field that has a bad value, naming it.
 func (c Config) Validate() error {
 	bad := func(field string, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case c.InMemory && c.Path != "":

@@ -38,16 +38,16 @@ func TestConfigValidate(t *testing.T) {
 		cfg := DefaultConfig("/some/dir")
 		tc.mutate(&cfg)
 		err := cfg.Validate()
-		require.ErrorIs(t, err, ErrInvalidConfig, tc.field)
+		require.ErrorIs(t, err, ErrConfig, tc.field)
 		assert.Contains(t, err.Error(), tc.field)
 		assert.True(t, strings.HasPrefix(err.Error(), "store: "), err.Error())
 		_, err = Open(cfg)
-		require.ErrorIs(t, err, ErrInvalidConfig, "Open validates")
+		require.ErrorIs(t, err, ErrConfig, "Open validates")
 	}
 
 	mem := InMemoryConfig()
 	mem.Path = "/x"
-	require.ErrorIs(t, mem.Validate(), ErrInvalidConfig)
+	require.ErrorIs(t, mem.Validate(), ErrConfig)
 }
 
 func TestBadgerOptions(t *testing.T) {

@@ -715,7 +715,7 @@ func TestValueLogGC(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	_, err := Open(Config{})
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorIs(t, err, ErrConfig)
 	// A regular file where the directory should be.
 	f := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(f, nil, 0o600))

@@ -129,7 +129,7 @@ func Repair(ctx context.Context, cfg Config, opts RepairOptions) (*RepairReport,
 		return nil, err
 	}
 	if cfg.InMemory {
-		return nil, fmt.Errorf("%w: InMemory: there is nothing on disk to repair", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: InMemory: there is nothing on disk to repair", ErrConfig)
 	}
 	dir := filepath.Clean(cfg.Path)
 	release, err := lockDir(dir)

@@ -37,8 +37,8 @@ var (
 	ErrTimeout = errors.New("blob: stream timed out")
 	// ErrClosed: the Service is closed.
 	ErrClosed = errors.New("blob: closed")
-	// ErrInvalidConfig is wrapped by every error Config.Validate returns.
-	ErrInvalidConfig = errors.New("blob: invalid config")
+	// ErrConfig is wrapped by every error Config.Validate returns.
+	ErrConfig = errors.New("blob: invalid config")
 )
 
 // MaxModuleLimit is the largest value Config.MaxModuleBytes may take: far
@@ -143,7 +143,7 @@ func TestConfig() Config {
 // Validate reports the first field that has a bad value, naming it.
 func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case c.MaxModuleBytes < 1 || c.MaxModuleBytes > MaxModuleLimit:

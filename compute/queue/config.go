@@ -29,8 +29,8 @@ var (
 	// ErrCorrupt: a stored record cannot be decoded, or the store's keys
 	// contradict each other.
 	ErrCorrupt = errors.New("queue: corrupt record")
-	// ErrInvalidConfig is wrapped by every error Config.Validate returns.
-	ErrInvalidConfig = errors.New("queue: invalid config")
+	// ErrConfig is wrapped by every error Config.Validate returns.
+	ErrConfig = errors.New("queue: invalid config")
 )
 
 // Config configures a Queue.
@@ -86,7 +86,7 @@ func TestConfig() Config {
 // Validate reports the first field that has a bad value, naming it.
 func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
 	}
 	if c.Namespace == "" || len(c.Namespace) > 32 {
 		return bad("Namespace", "%q must have 1 to 32 characters", c.Namespace)

@@ -785,7 +785,7 @@ func TestConfigValidate(t *testing.T) {
 		c := queue.DefaultConfig()
 		mutate(&c)
 		err := c.Validate()
-		require.ErrorIs(t, err, queue.ErrInvalidConfig, field)
+		require.ErrorIs(t, err, queue.ErrConfig, field)
 		assert.Contains(t, err.Error(), field)
 	}
 }

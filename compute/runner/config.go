@@ -12,8 +12,8 @@ import (
 	"github.com/fog-compute/fog/compute/wasm"
 )
 
-// ErrInvalidConfig is wrapped by every error Config.Validate returns.
-var ErrInvalidConfig = errors.New("runner: invalid config")
+// ErrConfig is wrapped by every error Config.Validate returns.
+var ErrConfig = errors.New("runner: invalid config")
 
 // Config configures a Runner.
 type Config struct {
@@ -70,16 +70,16 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.Concurrency < 1:
-		return fmt.Errorf("%w: Concurrency: %d, need at least 1", ErrInvalidConfig, c.Concurrency)
+		return fmt.Errorf("%w: Concurrency: %d, need at least 1", ErrConfig, c.Concurrency)
 	case c.MaxPrefetch < 0:
-		return fmt.Errorf("%w: MaxPrefetch: %d is negative", ErrInvalidConfig, c.MaxPrefetch)
+		return fmt.Errorf("%w: MaxPrefetch: %d is negative", ErrConfig, c.MaxPrefetch)
 	case c.DefaultMemoryPages == 0:
-		return fmt.Errorf("%w: DefaultMemoryPages: 0, need at least 1", ErrInvalidConfig)
+		return fmt.Errorf("%w: DefaultMemoryPages: 0, need at least 1", ErrConfig)
 	case c.Memory != 0 && c.Memory < uint64(c.DefaultMemoryPages)*wasm.PageSize:
 		return fmt.Errorf("%w: Memory: %d bytes is less than a task's default limit (DefaultMemoryPages %d, %d MiB)",
-			ErrInvalidConfig, c.Memory, c.DefaultMemoryPages, c.DefaultMemoryPages/16)
+			ErrConfig, c.Memory, c.DefaultMemoryPages, c.DefaultMemoryPages/16)
 	case c.Memory > math.MaxInt64:
-		return fmt.Errorf("%w: Memory: %d bytes is too large", ErrInvalidConfig, c.Memory)
+		return fmt.Errorf("%w: Memory: %d bytes is too large", ErrConfig, c.Memory)
 	}
 	return nil
 }

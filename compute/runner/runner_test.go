@@ -495,11 +495,11 @@ func TestConfigValidate(t *testing.T) {
 		c := runner.DefaultConfig()
 		mutate(&c)
 		err := c.Validate()
-		require.ErrorIs(t, err, runner.ErrInvalidConfig)
+		require.ErrorIs(t, err, runner.ErrConfig)
 		assert.True(t, strings.Contains(err.Error(), field), err.Error())
 	}
 	_, err := runner.New(nil, nil, runner.Config{})
-	assert.ErrorIs(t, err, runner.ErrInvalidConfig)
+	assert.ErrorIs(t, err, runner.ErrConfig)
 }
 
 // TestManyTasks pushes a few thousand minimal tasks through, from several

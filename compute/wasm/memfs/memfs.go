@@ -23,8 +23,8 @@ const MaxPathLen = 4096
 // the quota of bytes or inodes. It is EIO: see the package documentation.
 const ErrNoSpace = sys.EIO
 
-// ErrInvalidConfig is returned (wrapped) by Config.Validate and New.
-var ErrInvalidConfig = errors.New("memfs: invalid config")
+// ErrConfig is returned (wrapped) by Config.Validate and New.
+var ErrConfig = errors.New("memfs: invalid config")
 
 // dev is the device number of every file (Stat_t.Dev).
 const dev = 1
@@ -64,11 +64,11 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.MaxBytes < 0:
-		return fmt.Errorf("%w: MaxBytes must not be negative, got %d", ErrInvalidConfig, c.MaxBytes)
+		return fmt.Errorf("%w: MaxBytes must not be negative, got %d", ErrConfig, c.MaxBytes)
 	case c.MaxInodes < 1:
-		return fmt.Errorf("%w: MaxInodes must be at least 1 (the root), got %d", ErrInvalidConfig, c.MaxInodes)
+		return fmt.Errorf("%w: MaxInodes must be at least 1 (the root), got %d", ErrConfig, c.MaxInodes)
 	case c.MaxOpenFiles < 1:
-		return fmt.Errorf("%w: MaxOpenFiles must be at least 1, got %d", ErrInvalidConfig, c.MaxOpenFiles)
+		return fmt.Errorf("%w: MaxOpenFiles must be at least 1, got %d", ErrConfig, c.MaxOpenFiles)
 	}
 	return nil
 }

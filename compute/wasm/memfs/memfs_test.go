@@ -159,10 +159,10 @@ func TestConfigValidate(t *testing.T) {
 		c := DefaultConfig()
 		tc.edit(&c)
 		err := c.Validate()
-		require.ErrorIs(t, err, ErrInvalidConfig)
+		require.ErrorIs(t, err, ErrConfig)
 		assert.Contains(t, err.Error(), tc.field)
 		_, err = New(c)
-		assert.ErrorIs(t, err, ErrInvalidConfig)
+		assert.ErrorIs(t, err, ErrConfig)
 	}
 }
 
