@@ -89,25 +89,25 @@ func TestConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.Mode != ModeAuto && c.Mode != ModeServer && c.Mode != ModeClient:
-		return fmt.Errorf("%w: mode %q: want auto, server or client", ErrConfig, c.Mode)
+		return fmt.Errorf("%w: Mode %q: want auto, server or client", ErrConfig, c.Mode)
 	case c.BucketSize < 2:
-		return fmt.Errorf("%w: bucket_size %d: want at least 2", ErrConfig, c.BucketSize)
+		return fmt.Errorf("%w: BucketSize %d: want at least 2", ErrConfig, c.BucketSize)
 	case c.Concurrency < 1:
-		return fmt.Errorf("%w: concurrency %d: want at least 1", ErrConfig, c.Concurrency)
+		return fmt.Errorf("%w: Concurrency %d: want at least 1", ErrConfig, c.Concurrency)
 	case c.Resiliency < 1:
-		return fmt.Errorf("%w: resiliency %d: want at least 1", ErrConfig, c.Resiliency)
+		return fmt.Errorf("%w: Resiliency %d: want at least 1", ErrConfig, c.Resiliency)
 	case c.RefreshInterval <= 0:
-		return fmt.Errorf("%w: refresh_interval must be positive", ErrConfig)
+		return fmt.Errorf("%w: RefreshInterval must be positive", ErrConfig)
 	case c.RefreshQueryTimeout <= 0:
-		return fmt.Errorf("%w: refresh_query_timeout must be positive", ErrConfig)
+		return fmt.Errorf("%w: RefreshQueryTimeout must be positive", ErrConfig)
 	case c.LowPeers < 0:
-		return fmt.Errorf("%w: low_peers is negative", ErrConfig)
+		return fmt.Errorf("%w: LowPeers is negative", ErrConfig)
 	case c.LowPeersBackoff <= 0:
-		return fmt.Errorf("%w: low_peers_backoff must be positive", ErrConfig)
+		return fmt.Errorf("%w: LowPeersBackoff must be positive", ErrConfig)
 	case c.SnapshotInterval <= 0:
-		return fmt.Errorf("%w: snapshot_interval must be positive", ErrConfig)
+		return fmt.Errorf("%w: SnapshotInterval must be positive", ErrConfig)
 	case c.MaxRecordAge <= 0:
-		return fmt.Errorf("%w: max_record_age must be positive", ErrConfig)
+		return fmt.Errorf("%w: MaxRecordAge must be positive", ErrConfig)
 	}
 	return nil
 }

@@ -348,62 +348,62 @@ func TestConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.Heartbeat <= 0:
-		return fmt.Errorf("%w: heartbeat %s must be positive", ErrConfig, c.Heartbeat)
+		return fmt.Errorf("%w: Heartbeat %s must be positive", ErrConfig, c.Heartbeat)
 	case c.D < 2:
-		return fmt.Errorf("%w: d %d must be at least 2", ErrConfig, c.D)
+		return fmt.Errorf("%w: D %d must be at least 2", ErrConfig, c.D)
 	case c.Dlo < 1 || c.Dlo > c.D:
-		return fmt.Errorf("%w: dlo %d must be in [1, d=%d]", ErrConfig, c.Dlo, c.D)
+		return fmt.Errorf("%w: Dlo %d must be in [1, D=%d]", ErrConfig, c.Dlo, c.D)
 	case c.Dhi < c.D:
-		return fmt.Errorf("%w: dhi %d must be at least d=%d", ErrConfig, c.Dhi, c.D)
+		return fmt.Errorf("%w: Dhi %d must be at least D=%d", ErrConfig, c.Dhi, c.D)
 	case c.SeenTTL <= 0:
-		return fmt.Errorf("%w: seen_ttl %s must be positive", ErrConfig, c.SeenTTL)
+		return fmt.Errorf("%w: SeenTTL %s must be positive", ErrConfig, c.SeenTTL)
 	case c.MaxRPCSize < 4096:
-		return fmt.Errorf("%w: max_rpc_size %d must be at least 4096", ErrConfig, c.MaxRPCSize)
+		return fmt.Errorf("%w: MaxRPCSize %d must be at least 4096", ErrConfig, c.MaxRPCSize)
 	case c.ValidateQueue < 1:
-		return fmt.Errorf("%w: validate_queue %d must be at least 1", ErrConfig, c.ValidateQueue)
+		return fmt.Errorf("%w: ValidateQueue %d must be at least 1", ErrConfig, c.ValidateQueue)
 	case c.ValidateWorkers < 0:
-		return fmt.Errorf("%w: validate_workers %d is negative", ErrConfig, c.ValidateWorkers)
+		return fmt.Errorf("%w: ValidateWorkers %d is negative", ErrConfig, c.ValidateWorkers)
 	case c.SubscriptionBuffer < 1:
-		return fmt.Errorf("%w: subscription_buffer %d must be at least 1", ErrConfig, c.SubscriptionBuffer)
+		return fmt.Errorf("%w: SubscriptionBuffer %d must be at least 1", ErrConfig, c.SubscriptionBuffer)
 	}
 	if err := c.Score.validate(); err != nil {
 		return err
 	}
-	if err := c.Capacity.validate("capacity", c); err != nil {
+	if err := c.Capacity.validate("Capacity", c); err != nil {
 		return err
 	}
 	if c.Capacity.MaxSize < MaxAdvertSize {
-		return fmt.Errorf("%w: capacity.max_size %d is below the largest valid advert (%d bytes)", ErrConfig, c.Capacity.MaxSize, MaxAdvertSize)
+		return fmt.Errorf("%w: Capacity.MaxSize %d is below the largest valid advert (%d bytes)", ErrConfig, c.Capacity.MaxSize, MaxAdvertSize)
 	}
 	a := c.Advert
 	switch {
 	case a.Interval <= 0:
-		return fmt.Errorf("%w: advert.interval %s must be positive", ErrConfig, a.Interval)
+		return fmt.Errorf("%w: Advert.Interval %s must be positive", ErrConfig, a.Interval)
 	case a.MinGap <= 0 || a.MinGap > a.Interval:
-		return fmt.Errorf("%w: advert.min_gap %s must be in (0, advert.interval=%s]", ErrConfig, a.MinGap, a.Interval)
+		return fmt.Errorf("%w: Advert.MinGap %s must be in (0, Advert.Interval=%s]", ErrConfig, a.MinGap, a.Interval)
 	case a.MinGap.Seconds()*c.Capacity.Rate < 1:
-		return fmt.Errorf("%w: advert.min_gap %s must be at least 1/capacity.rate (%.3gs), or honest adverts hit the rate limit",
+		return fmt.Errorf("%w: Advert.MinGap %s must be at least 1/Capacity.Rate (%.3gs), or honest adverts hit the rate limit",
 			ErrConfig, a.MinGap, 1/c.Capacity.Rate)
 	case a.Poll <= 0:
-		return fmt.Errorf("%w: advert.poll %s must be positive", ErrConfig, a.Poll)
+		return fmt.Errorf("%w: Advert.Poll %s must be positive", ErrConfig, a.Poll)
 	case !(a.ChangeThreshold > 0 && a.ChangeThreshold <= 1):
-		return fmt.Errorf("%w: advert.change_threshold %g must be in (0, 1]", ErrConfig, a.ChangeThreshold)
+		return fmt.Errorf("%w: Advert.ChangeThreshold %g must be in (0, 1]", ErrConfig, a.ChangeThreshold)
 	case a.TTL <= a.longestPeriod():
 		// An advert must outlive the period to the next one, or the node
 		// drops out of directories between them.
-		return fmt.Errorf("%w: advert.ttl %s must exceed the longest period between adverts, 1.1 × advert.interval (%s)",
+		return fmt.Errorf("%w: Advert.TTL %s must exceed the longest period between adverts, 1.1 × Advert.Interval (%s)",
 			ErrConfig, a.TTL, a.longestPeriod())
 	case a.MaxTTL < a.TTL:
-		return fmt.Errorf("%w: advert.max_ttl %s must be at least advert.ttl %s", ErrConfig, a.MaxTTL, a.TTL)
+		return fmt.Errorf("%w: Advert.MaxTTL %s must be at least Advert.TTL %s", ErrConfig, a.MaxTTL, a.TTL)
 	}
 	d := c.Directory
 	switch {
 	case d.MaxEntries < 1:
-		return fmt.Errorf("%w: directory.max_entries %d must be at least 1", ErrConfig, d.MaxEntries)
+		return fmt.Errorf("%w: Directory.MaxEntries %d must be at least 1", ErrConfig, d.MaxEntries)
 	case d.PruneInterval <= 0:
-		return fmt.Errorf("%w: directory.prune_interval %s must be positive", ErrConfig, d.PruneInterval)
+		return fmt.Errorf("%w: Directory.PruneInterval %s must be positive", ErrConfig, d.PruneInterval)
 	case d.LatencyRefresh <= 0:
-		return fmt.Errorf("%w: directory.latency_refresh %s must be positive", ErrConfig, d.LatencyRefresh)
+		return fmt.Errorf("%w: Directory.LatencyRefresh %s must be positive", ErrConfig, d.LatencyRefresh)
 	}
 	return nil
 }
@@ -411,21 +411,21 @@ func (c Config) Validate() error {
 func (p TopicParams) validate(name string, c Config) error {
 	switch {
 	case p.MaxSize < 1 || p.MaxSize > c.MaxRPCSize-1024:
-		return fmt.Errorf("%w: %s.max_size %d must be in [1, max_rpc_size-1024=%d]", ErrConfig, name, p.MaxSize, c.MaxRPCSize-1024)
+		return fmt.Errorf("%w: %s.MaxSize %d must be in [1, MaxRPCSize-1024=%d]", ErrConfig, name, p.MaxSize, c.MaxRPCSize-1024)
 	case p.MaxSkew <= 0:
-		return fmt.Errorf("%w: %s.max_skew %s must be positive", ErrConfig, name, p.MaxSkew)
+		return fmt.Errorf("%w: %s.MaxSkew %s must be positive", ErrConfig, name, p.MaxSkew)
 	case p.MaxAge <= p.MaxSkew:
-		return fmt.Errorf("%w: %s.max_age %s must exceed max_skew %s", ErrConfig, name, p.MaxAge, p.MaxSkew)
+		return fmt.Errorf("%w: %s.MaxAge %s must exceed MaxSkew %s", ErrConfig, name, p.MaxAge, p.MaxSkew)
 	case !(p.Rate > 0) || math.IsInf(p.Rate, 0):
-		return fmt.Errorf("%w: %s.rate %g must be positive", ErrConfig, name, p.Rate)
+		return fmt.Errorf("%w: %s.Rate %g must be positive", ErrConfig, name, p.Rate)
 	case p.Burst < 1:
-		return fmt.Errorf("%w: %s.burst %d must be at least 1", ErrConfig, name, p.Burst)
+		return fmt.Errorf("%w: %s.Burst %d must be at least 1", ErrConfig, name, p.Burst)
 	case p.MaxAuthors < 1:
-		return fmt.Errorf("%w: %s.max_authors %d must be at least 1", ErrConfig, name, p.MaxAuthors)
+		return fmt.Errorf("%w: %s.MaxAuthors %d must be at least 1", ErrConfig, name, p.MaxAuthors)
 	case !(p.Weight > 0) || math.IsInf(p.Weight, 0):
-		return fmt.Errorf("%w: %s.weight %g must be positive", ErrConfig, name, p.Weight)
+		return fmt.Errorf("%w: %s.Weight %g must be positive", ErrConfig, name, p.Weight)
 	case p.RejectAge(c.Heartbeat) > c.SeenTTL:
-		return fmt.Errorf("%w: seen_ttl %s must cover %s's reject age %s (2·max_age + max_skew + %d heartbeats)",
+		return fmt.Errorf("%w: SeenTTL %s must cover %s's reject age %s (2·MaxAge + MaxSkew + %d heartbeats)",
 			ErrConfig, c.SeenTTL, name, p.RejectAge(c.Heartbeat), historyLength)
 	}
 	return nil
@@ -435,63 +435,63 @@ func (s ScoreConfig) validate() error {
 	bad := func(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) }
 	switch {
 	case bad(s.GossipThreshold) || s.GossipThreshold >= 0:
-		return fmt.Errorf("%w: score.gossip_threshold %g must be negative", ErrConfig, s.GossipThreshold)
+		return fmt.Errorf("%w: Score.GossipThreshold %g must be negative", ErrConfig, s.GossipThreshold)
 	case bad(s.PublishThreshold) || s.PublishThreshold > s.GossipThreshold:
-		return fmt.Errorf("%w: score.publish_threshold %g must be at most gossip_threshold %g", ErrConfig, s.PublishThreshold, s.GossipThreshold)
+		return fmt.Errorf("%w: Score.PublishThreshold %g must be at most GossipThreshold %g", ErrConfig, s.PublishThreshold, s.GossipThreshold)
 	case bad(s.GraylistThreshold) || s.GraylistThreshold > s.PublishThreshold:
-		return fmt.Errorf("%w: score.graylist_threshold %g must be at most publish_threshold %g", ErrConfig, s.GraylistThreshold, s.PublishThreshold)
+		return fmt.Errorf("%w: Score.GraylistThreshold %g must be at most PublishThreshold %g", ErrConfig, s.GraylistThreshold, s.PublishThreshold)
 	case bad(s.AcceptPXThreshold) || s.AcceptPXThreshold < 0:
-		return fmt.Errorf("%w: score.accept_px_threshold %g must be non-negative", ErrConfig, s.AcceptPXThreshold)
+		return fmt.Errorf("%w: Score.AcceptPXThreshold %g must be non-negative", ErrConfig, s.AcceptPXThreshold)
 	case bad(s.OpportunisticGraftThreshold) || s.OpportunisticGraftThreshold < 0:
-		return fmt.Errorf("%w: score.opportunistic_graft_threshold %g must be non-negative", ErrConfig, s.OpportunisticGraftThreshold)
+		return fmt.Errorf("%w: Score.OpportunisticGraftThreshold %g must be non-negative", ErrConfig, s.OpportunisticGraftThreshold)
 	case bad(s.TopicScoreCap) || s.TopicScoreCap <= 0:
-		return fmt.Errorf("%w: score.topic_score_cap %g must be positive", ErrConfig, s.TopicScoreCap)
+		return fmt.Errorf("%w: Score.TopicScoreCap %g must be positive", ErrConfig, s.TopicScoreCap)
 	case s.DecayInterval < time.Second:
-		return fmt.Errorf("%w: score.decay_interval %s must be at least 1s (pubsub's minimum)", ErrConfig, s.DecayInterval)
+		return fmt.Errorf("%w: Score.DecayInterval %s must be at least 1s (pubsub's minimum)", ErrConfig, s.DecayInterval)
 	case !(s.DecayToZero > 0 && s.DecayToZero < 1):
-		return fmt.Errorf("%w: score.decay_to_zero %g must be in (0, 1)", ErrConfig, s.DecayToZero)
+		return fmt.Errorf("%w: Score.DecayToZero %g must be in (0, 1)", ErrConfig, s.DecayToZero)
 	case s.RetainScore < 0:
-		return fmt.Errorf("%w: score.retain_score %s is negative", ErrConfig, s.RetainScore)
+		return fmt.Errorf("%w: Score.RetainScore %s is negative", ErrConfig, s.RetainScore)
 	case s.InspectPeriod <= 0:
-		return fmt.Errorf("%w: score.inspect_period %s must be positive", ErrConfig, s.InspectPeriod)
+		return fmt.Errorf("%w: Score.InspectPeriod %s must be positive", ErrConfig, s.InspectPeriod)
 	case bad(s.TimeInMeshWeight) || s.TimeInMeshWeight < 0:
-		return fmt.Errorf("%w: score.time_in_mesh_weight %g must be non-negative", ErrConfig, s.TimeInMeshWeight)
+		return fmt.Errorf("%w: Score.TimeInMeshWeight %g must be non-negative", ErrConfig, s.TimeInMeshWeight)
 	case s.TimeInMeshQuantum <= 0:
-		return fmt.Errorf("%w: score.time_in_mesh_quantum %s must be positive", ErrConfig, s.TimeInMeshQuantum)
+		return fmt.Errorf("%w: Score.TimeInMeshQuantum %s must be positive", ErrConfig, s.TimeInMeshQuantum)
 	case bad(s.TimeInMeshCap) || s.TimeInMeshCap <= 0:
-		return fmt.Errorf("%w: score.time_in_mesh_cap %g must be positive", ErrConfig, s.TimeInMeshCap)
+		return fmt.Errorf("%w: Score.TimeInMeshCap %g must be positive", ErrConfig, s.TimeInMeshCap)
 	case bad(s.FirstDeliveryWeight) || s.FirstDeliveryWeight < 0:
-		return fmt.Errorf("%w: score.first_delivery_weight %g must be non-negative", ErrConfig, s.FirstDeliveryWeight)
+		return fmt.Errorf("%w: Score.FirstDeliveryWeight %g must be non-negative", ErrConfig, s.FirstDeliveryWeight)
 	case bad(s.FirstDeliveryCap) || s.FirstDeliveryCap <= 0:
-		return fmt.Errorf("%w: score.first_delivery_cap %g must be positive", ErrConfig, s.FirstDeliveryCap)
+		return fmt.Errorf("%w: Score.FirstDeliveryCap %g must be positive", ErrConfig, s.FirstDeliveryCap)
 	case s.FirstDeliveryHalfLife < s.DecayInterval:
-		return fmt.Errorf("%w: score.first_delivery_half_life %s must be at least decay_interval", ErrConfig, s.FirstDeliveryHalfLife)
+		return fmt.Errorf("%w: Score.FirstDeliveryHalfLife %s must be at least DecayInterval", ErrConfig, s.FirstDeliveryHalfLife)
 	case bad(s.InvalidWeight) || s.InvalidWeight >= 0:
-		return fmt.Errorf("%w: score.invalid_weight %g must be negative", ErrConfig, s.InvalidWeight)
+		return fmt.Errorf("%w: Score.InvalidWeight %g must be negative", ErrConfig, s.InvalidWeight)
 	case s.InvalidHalfLife < s.DecayInterval:
-		return fmt.Errorf("%w: score.invalid_half_life %s must be at least decay_interval", ErrConfig, s.InvalidHalfLife)
+		return fmt.Errorf("%w: Score.InvalidHalfLife %s must be at least DecayInterval", ErrConfig, s.InvalidHalfLife)
 	case bad(s.BehaviourWeight) || s.BehaviourWeight > 0:
-		return fmt.Errorf("%w: score.behaviour_weight %g must not be positive", ErrConfig, s.BehaviourWeight)
+		return fmt.Errorf("%w: Score.BehaviourWeight %g must not be positive", ErrConfig, s.BehaviourWeight)
 	case bad(s.BehaviourThreshold) || s.BehaviourThreshold < 0:
-		return fmt.Errorf("%w: score.behaviour_threshold %g must be non-negative", ErrConfig, s.BehaviourThreshold)
+		return fmt.Errorf("%w: Score.BehaviourThreshold %g must be non-negative", ErrConfig, s.BehaviourThreshold)
 	case s.BehaviourHalfLife < s.DecayInterval:
-		return fmt.Errorf("%w: score.behaviour_half_life %s must be at least decay_interval", ErrConfig, s.BehaviourHalfLife)
+		return fmt.Errorf("%w: Score.BehaviourHalfLife %s must be at least DecayInterval", ErrConfig, s.BehaviourHalfLife)
 	case bad(s.IPColocationWeight) || s.IPColocationWeight > 0:
-		return fmt.Errorf("%w: score.ip_colocation_weight %g must not be positive", ErrConfig, s.IPColocationWeight)
+		return fmt.Errorf("%w: Score.IPColocationWeight %g must not be positive", ErrConfig, s.IPColocationWeight)
 	case s.IPColocationWeight != 0 && s.IPColocationThreshold < 1:
-		return fmt.Errorf("%w: score.ip_colocation_threshold %d must be at least 1", ErrConfig, s.IPColocationThreshold)
+		return fmt.Errorf("%w: Score.IPColocationThreshold %d must be at least 1", ErrConfig, s.IPColocationThreshold)
 	case bad(s.AppSpecificWeight):
-		return fmt.Errorf("%w: score.app_specific_weight is not a number", ErrConfig)
+		return fmt.Errorf("%w: Score.AppSpecificWeight is not a number", ErrConfig)
 	}
 	for _, cidr := range s.IPColocationWhitelist {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			return fmt.Errorf("%w: score.ip_colocation_whitelist %q: %v", ErrConfig, cidr, err)
+			return fmt.Errorf("%w: Score.IPColocationWhitelist %q: %v", ErrConfig, cidr, err)
 		}
 	}
 	// A peer with the whole positive cap must still be graylisted after a
 	// handful of invalid messages; otherwise the cap buys immunity.
 	if s.TopicScoreCap+9*s.InvalidWeight >= s.GraylistThreshold {
-		return fmt.Errorf("%w: score.invalid_weight %g too weak: three invalid messages must take a peer at topic_score_cap %g below graylist_threshold %g",
+		return fmt.Errorf("%w: Score.InvalidWeight %g too weak: three invalid messages must take a peer at TopicScoreCap %g below GraylistThreshold %g",
 			ErrConfig, s.InvalidWeight, s.TopicScoreCap, s.GraylistThreshold)
 	}
 	return nil

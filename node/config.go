@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -290,6 +291,40 @@ func (c Config) p2pConfig(base p2p.Config) p2p.Config {
 	return base
 }
 
+// p2pKeys and dhtKeys map the Go fields of p2p.Config and dht.Config that
+// p2pConfig and dhtConfig fill from config.toml to the keys config.toml
+// gives them. Libraries name Go fields in their Validate messages; only node
+// knows the file, so only node translates.
+var (
+	p2pKeys = map[string]string{
+		"ListenAddrs": "listen", "Bootstrap": "bootstrap",
+		"ConnLow": "conn_low", "ConnHigh": "conn_high", "ConnGrace": "conn_grace",
+		"MaxInboundConns": "max_inbound_conns", "ConnsPerPeer": "conns_per_peer",
+		"ConnsPerIP": "conns_per_ip", "ConnLimitExempt": "conn_limit_exempt",
+		"MDNS": "mdns",
+	}
+	dhtKeys = map[string]string{"Mode": "mode", "RefreshInterval": "refresh_interval"}
+)
+
+// goField matches a word that may be a Go field name in a library's message.
+var goField = regexp.MustCompile(`\b[A-Z][A-Za-z0-9]*\b`)
+
+// tomlError rewrites err, which a library's Config.Validate returned
+// wrapping sentinel and naming Go fields, into a node ErrConfig naming the
+// config.toml keys of section. A field config.toml does not set (a built-in
+// timer, say) keeps its Go name after the section, so the message still says
+// where the bad value lives.
+func tomlError(err, sentinel error, section string, keys map[string]string) error {
+	msg := strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
+	msg = goField.ReplaceAllStringFunc(msg, func(w string) string {
+		if k, ok := keys[w]; ok {
+			return k
+		}
+		return w
+	})
+	return fmt.Errorf("%w: %s.%s", ErrConfig, section, msg)
+}
+
 // logLevel parses Log.Level.
 func (c Config) logLevel() (slog.Level, error) {
 	var l slog.Level
@@ -308,12 +343,14 @@ func (c Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("%w: log.format %q: want text or json", ErrConfig, c.Log.Format)
 	}
+	if c.P2P.ResourceMiB < 0 {
+		return fmt.Errorf("%w: p2p.resource_memory_mib %d is negative", ErrConfig, c.P2P.ResourceMiB)
+	}
 	if err := c.p2pConfig(p2p.DefaultConfig()).Validate(); err != nil {
-		// p2p names its fields the way [p2p] spells them.
-		return fmt.Errorf("%w: p2p.%s", ErrConfig, strings.TrimPrefix(err.Error(), p2p.ErrConfig.Error()+": "))
+		return tomlError(err, p2p.ErrConfig, "p2p", p2pKeys)
 	}
 	if err := c.dhtConfig(dht.DefaultConfig()).Validate(); err != nil {
-		return fmt.Errorf("%w: dht.%s", ErrConfig, strings.TrimPrefix(err.Error(), dht.ErrConfig.Error()+": "))
+		return tomlError(err, dht.ErrConfig, "dht", dhtKeys)
 	}
 	// The other gossip timers come from Options.Gossip, so the full check
 	// happens when the node starts (gossip.New names the field).
@@ -337,9 +374,6 @@ func (c Config) Validate() error {
 	}
 	if c.Compute.ProviderWait <= 0 {
 		return fmt.Errorf("%w: compute.provider_wait must be positive", ErrConfig)
-	}
-	if c.P2P.ResourceMiB < 0 {
-		return fmt.Errorf("%w: p2p.resource_memory_mib %d is negative", ErrConfig, c.P2P.ResourceMiB)
 	}
 	host, port, err := net.SplitHostPort(c.API.Listen)
 	if err != nil || port == "" {

@@ -155,7 +155,7 @@ func TestConfig() Config {
 // names the first bad one.
 func (c Config) Validate() error {
 	if len(c.ListenAddrs) == 0 {
-		return fmt.Errorf("%w: listen: no address", ErrConfig)
+		return fmt.Errorf("%w: ListenAddrs: no address", ErrConfig)
 	}
 	if _, err := ParseListenAddrs(c.ListenAddrs); err != nil {
 		return err
@@ -165,39 +165,39 @@ func (c Config) Validate() error {
 	}
 	switch {
 	case c.ConnLow < 0:
-		return fmt.Errorf("%w: conn_low %d is negative", ErrConfig, c.ConnLow)
+		return fmt.Errorf("%w: ConnLow %d is negative", ErrConfig, c.ConnLow)
 	case c.ConnHigh <= c.ConnLow:
-		return fmt.Errorf("%w: conn_high %d must exceed conn_low %d", ErrConfig, c.ConnHigh, c.ConnLow)
+		return fmt.Errorf("%w: ConnHigh %d must exceed ConnLow %d", ErrConfig, c.ConnHigh, c.ConnLow)
 	case c.MaxInboundConns < 1:
-		return fmt.Errorf("%w: max_inbound_conns %d, need at least 1", ErrConfig, c.MaxInboundConns)
+		return fmt.Errorf("%w: MaxInboundConns %d, need at least 1", ErrConfig, c.MaxInboundConns)
 	case c.ConnHigh >= c.MaxInboundConns:
-		return fmt.Errorf("%w: conn_high %d must be below max_inbound_conns %d, so that connections are trimmed before peers are refused",
+		return fmt.Errorf("%w: ConnHigh %d must be below MaxInboundConns %d, so that connections are trimmed before peers are refused",
 			ErrConfig, c.ConnHigh, c.MaxInboundConns)
 	case c.ConnsPerPeer < 1:
-		return fmt.Errorf("%w: conns_per_peer %d, need at least 1", ErrConfig, c.ConnsPerPeer)
+		return fmt.Errorf("%w: ConnsPerPeer %d, need at least 1", ErrConfig, c.ConnsPerPeer)
 	case c.ConnsPerIP < 1:
-		return fmt.Errorf("%w: conns_per_ip %d, need at least 1", ErrConfig, c.ConnsPerIP)
+		return fmt.Errorf("%w: ConnsPerIP %d, need at least 1", ErrConfig, c.ConnsPerIP)
 	case c.ConnGrace < 0:
-		return fmt.Errorf("%w: conn_grace %s is negative", ErrConfig, c.ConnGrace)
+		return fmt.Errorf("%w: ConnGrace %s is negative", ErrConfig, c.ConnGrace)
 	case c.ResourceMemory < 0:
-		return fmt.Errorf("%w: resource_memory %d is negative", ErrConfig, c.ResourceMemory)
+		return fmt.Errorf("%w: ResourceMemory %d is negative", ErrConfig, c.ResourceMemory)
 	case c.ResourceFDs < 0:
-		return fmt.Errorf("%w: resource_fds %d is negative", ErrConfig, c.ResourceFDs)
+		return fmt.Errorf("%w: ResourceFDs %d is negative", ErrConfig, c.ResourceFDs)
 	case c.MDNS && c.MDNSService == "":
-		return fmt.Errorf("%w: mdns_service is empty", ErrConfig)
+		return fmt.Errorf("%w: MDNSService is empty", ErrConfig)
 	case c.BackoffMin <= 0:
-		return fmt.Errorf("%w: backoff_min %s must be positive", ErrConfig, c.BackoffMin)
+		return fmt.Errorf("%w: BackoffMin %s must be positive", ErrConfig, c.BackoffMin)
 	case c.BackoffMax < c.BackoffMin:
-		return fmt.Errorf("%w: backoff_max %s is below backoff_min %s", ErrConfig, c.BackoffMax, c.BackoffMin)
+		return fmt.Errorf("%w: BackoffMax %s is below BackoffMin %s", ErrConfig, c.BackoffMax, c.BackoffMin)
 	case c.DialTimeout <= 0:
-		return fmt.Errorf("%w: dial_timeout %s must be positive", ErrConfig, c.DialTimeout)
+		return fmt.Errorf("%w: DialTimeout %s must be positive", ErrConfig, c.DialTimeout)
 	}
 	if _, err := parsePrefixes(c.ConnLimitExempt); err != nil {
 		return err
 	}
 	for i, p := range c.Protocols {
 		if p.ID == "" || p.Streams < 1 || p.StreamsPerPeer < 1 || p.StreamsPerPeer > p.Streams {
-			return fmt.Errorf("%w: protocols[%d] %q: want an ID and 1 <= streams_per_peer (%d) <= streams (%d)",
+			return fmt.Errorf("%w: Protocols[%d] %q: want an ID and 1 <= StreamsPerPeer (%d) <= Streams (%d)",
 				ErrConfig, i, p.ID, p.StreamsPerPeer, p.Streams)
 		}
 	}
@@ -210,7 +210,7 @@ func parsePrefixes(ss []string) ([]netip.Prefix, error) {
 	for i, s := range ss {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: conn_limit_exempt[%d] %q: want a CIDR prefix such as 127.0.0.0/8", ErrConfig, i, s)
+			return nil, fmt.Errorf("%w: ConnLimitExempt[%d] %q: want a CIDR prefix such as 127.0.0.0/8", ErrConfig, i, s)
 		}
 		out = append(out, p.Masked())
 	}
@@ -223,7 +223,7 @@ func ParseListenAddrs(addrs []string) ([]ma.Multiaddr, error) {
 	for i, s := range addrs {
 		a, err := ma.NewMultiaddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: listen[%d] %q: %v", ErrConfig, i, s, err)
+			return nil, fmt.Errorf("%w: ListenAddrs[%d] %q: %v", ErrConfig, i, s, err)
 		}
 		out = append(out, a)
 	}
@@ -238,14 +238,14 @@ func ParseBootstrap(addrs []string) ([]peer.AddrInfo, error) {
 	for i, s := range addrs {
 		a, err := ma.NewMultiaddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: bootstrap[%d] %q: %v", ErrConfig, i, s, err)
+			return nil, fmt.Errorf("%w: Bootstrap[%d] %q: %v", ErrConfig, i, s, err)
 		}
 		ai, err := peer.AddrInfoFromP2pAddr(a)
 		if err != nil {
-			return nil, fmt.Errorf("%w: bootstrap[%d] %q: want a multiaddr ending in /p2p/<peer id>: %v", ErrConfig, i, s, err)
+			return nil, fmt.Errorf("%w: Bootstrap[%d] %q: want a multiaddr ending in /p2p/<peer id>: %v", ErrConfig, i, s, err)
 		}
 		if len(ai.Addrs) == 0 {
-			return nil, fmt.Errorf("%w: bootstrap[%d] %q: no transport address before /p2p", ErrConfig, i, s)
+			return nil, fmt.Errorf("%w: Bootstrap[%d] %q: no transport address before /p2p", ErrConfig, i, s)
 		}
 		if j, ok := index[ai.ID]; ok {
 			out[j].Addrs = append(out[j].Addrs, ai.Addrs...)

@@ -125,23 +125,23 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"default", func(*Config) {}, ""},
 		{"good bootstrap", func(c *Config) { c.Bootstrap = []string{goodPeer} }, ""},
-		{"bootstrap not a multiaddr", func(c *Config) { c.Bootstrap = []string{goodPeer, "nonsense"} }, `bootstrap[1] "nonsense"`},
-		{"bootstrap without peer id", func(c *Config) { c.Bootstrap = []string{"/ip4/1.2.3.4/tcp/4001"} }, `bootstrap[0] "/ip4/1.2.3.4/tcp/4001"`},
+		{"bootstrap not a multiaddr", func(c *Config) { c.Bootstrap = []string{goodPeer, "nonsense"} }, `Bootstrap[1] "nonsense"`},
+		{"bootstrap without peer id", func(c *Config) { c.Bootstrap = []string{"/ip4/1.2.3.4/tcp/4001"} }, `Bootstrap[0] "/ip4/1.2.3.4/tcp/4001"`},
 		{"bootstrap only peer id", func(c *Config) {
 			c.Bootstrap = []string{"/p2p/12D3KooWGzBtjB3ccXGGzQ1nXwhQxxnYMrGnX2Lqws2hSYUjPTnp"}
 		}, "no transport address"},
-		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/999.1.1.1/tcp/1"} }, `listen[1] "/ip4/999.1.1.1/tcp/1"`},
-		{"no listen", func(c *Config) { c.ListenAddrs = nil }, "listen: no address"},
-		{"conn marks", func(c *Config) { c.ConnHigh = c.ConnLow }, "conn_high"},
-		{"conn high at the inbound limit", func(c *Config) { c.ConnHigh = c.MaxInboundConns }, "conn_high 256 must be below max_inbound_conns 256"},
-		{"no inbound", func(c *Config) { c.MaxInboundConns = 0 }, "max_inbound_conns 0"},
-		{"no conns per peer", func(c *Config) { c.ConnsPerPeer = 0 }, "conns_per_peer 0"},
-		{"no conns per ip", func(c *Config) { c.ConnsPerIP = 0 }, "conns_per_ip 0"},
-		{"bad exempt", func(c *Config) { c.ConnLimitExempt = []string{"127.0.0.0/8", "localhost"} }, `conn_limit_exempt[1] "localhost"`},
+		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/999.1.1.1/tcp/1"} }, `ListenAddrs[1] "/ip4/999.1.1.1/tcp/1"`},
+		{"no listen", func(c *Config) { c.ListenAddrs = nil }, "ListenAddrs: no address"},
+		{"conn marks", func(c *Config) { c.ConnHigh = c.ConnLow }, "ConnHigh"},
+		{"conn high at the inbound limit", func(c *Config) { c.ConnHigh = c.MaxInboundConns }, "ConnHigh 256 must be below MaxInboundConns 256"},
+		{"no inbound", func(c *Config) { c.MaxInboundConns = 0 }, "MaxInboundConns 0"},
+		{"no conns per peer", func(c *Config) { c.ConnsPerPeer = 0 }, "ConnsPerPeer 0"},
+		{"no conns per ip", func(c *Config) { c.ConnsPerIP = 0 }, "ConnsPerIP 0"},
+		{"bad exempt", func(c *Config) { c.ConnLimitExempt = []string{"127.0.0.0/8", "localhost"} }, `ConnLimitExempt[1] "localhost"`},
 		{"no exempt", func(c *Config) { c.ConnLimitExempt = nil }, ""},
-		{"bad protocol", func(c *Config) { c.Protocols = []ProtocolLimit{{ID: "/x", Streams: 1, StreamsPerPeer: 2}} }, `protocols[0] "/x"`},
-		{"backoff", func(c *Config) { c.BackoffMax = c.BackoffMin / 2 }, "backoff_max"},
-		{"dial timeout", func(c *Config) { c.DialTimeout = 0 }, "dial_timeout"},
+		{"bad protocol", func(c *Config) { c.Protocols = []ProtocolLimit{{ID: "/x", Streams: 1, StreamsPerPeer: 2}} }, `Protocols[0] "/x"`},
+		{"backoff", func(c *Config) { c.BackoffMax = c.BackoffMin / 2 }, "BackoffMax"},
+		{"dial timeout", func(c *Config) { c.DialTimeout = 0 }, "DialTimeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
