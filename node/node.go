@@ -84,19 +84,21 @@ type Node struct {
 	log     *slog.Logger
 	started time.Time
 
-	store      *store.DB
-	storeOwned bool
-	host       *p2p.Host
-	dht        *dht.DHT
-	gossip     *gossip.Gossip
-	lottery    *lottery.Service
-	exec       *wasm.Executor
-	blob       *blob.Service
-	compute    *compute.Service
-	api        *API
-	reg        *prometheus.Registry
-	sup        *supervisor
+	store   *store.DB
+	host    *p2p.Host
+	dht     *dht.DHT
+	gossip  *gossip.Gossip
+	lottery *lottery.Service
+	exec    *wasm.Executor
+	blob    *blob.Service
+	compute *compute.Service
+	api     *API
+	reg     *prometheus.Registry
+	sup     *supervisor
 
+	// closers release what the start steps acquired, in the order they
+	// acquired it; Close runs them backwards after stopping the supervisor.
+	closers   []func() error
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -124,9 +126,10 @@ func RepairStore(ctx context.Context, dir DataDir, cfg Config, opts store.Repair
 }
 
 // Start opens the store, builds the host, starts the node's services in
-// dependency order and returns once the API (if any) serves. On error
-// everything already opened is closed again.
-func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
+// dependency order (the steps of starter.steps) and returns once the API (if
+// any) serves. On the first error everything already opened is closed again,
+// in reverse order, by Close.
+func Start(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -152,132 +155,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		}
 	}
 	n := &Node{cfg: cfg, dir: opts.Dir, log: log, started: time.Now(), reg: prometheus.NewRegistry()}
-	defer func() {
-		if err != nil {
-			n.Close()
-		}
-	}()
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	if opts.Store != nil {
-		n.store, n.storeOwned = opts.Store, false
-	} else {
-		scfg := storeConfig(cfg, opts.Dir, opts.InMemory, log)
-		if n.store, err = store.Open(scfg); err != nil {
-			switch {
-			case errors.Is(err, store.ErrLocked):
-				return nil, fmt.Errorf("node: %s is in use by another fog process: %w", opts.Dir, err)
-			case errors.Is(err, store.ErrCorrupt):
-				return nil, fmt.Errorf("node: not starting: %w; nothing was changed: run `fog repair --path %s` (see docs/store.md)", err, opts.Dir)
-			}
-			return nil, err
-		}
-		n.storeOwned = true
-	}
-	bans, err := p2p.NewBanList(ctx, n.store.Datastore(store.PrefixP2P))
-	if err != nil {
-		return nil, err
-	}
-	base := p2p.DefaultConfig()
-	if opts.P2P != nil {
-		base = *opts.P2P
-	}
-	pcfg := cfg.p2pConfig(base)
-	wc, bc, cc := n.computeConfigs(cfg, opts)
-	pcfg.Protocols = append(pcfg.Protocols, protocolLimits(pcfg, bc, cc)...)
-	popts := p2p.Options{Identity: priv, Bans: bans, Registerer: n.reg, Logger: log.With("subsystem", "p2p")}
-	if opts.NewHost != nil {
-		h, err := opts.NewHost(priv)
-		if err != nil {
-			return nil, fmt.Errorf("node: host: %w", err)
-		}
-		if n.host, err = p2p.Attach(h, pcfg, popts); err != nil {
-			h.Close()
-			return nil, err
-		}
-	} else if n.host, err = p2p.New(ctx, pcfg, popts); err != nil {
-		return nil, err
-	}
-	boot, _ := p2p.ParseBootstrap(pcfg.Bootstrap)
-	dbase := dht.DefaultConfig()
-	if opts.DHT != nil {
-		dbase = *opts.DHT
-	}
-	if n.dht, err = dht.New(ctx, cfg.dhtConfig(dbase), dht.Options{
-		Host:      n.host,
-		Identity:  priv,
-		Datastore: n.store.Datastore(store.PrefixDHT),
-		Bootstrap: boot,
-		Logger:    log.With("subsystem", "dht"),
-	}); err != nil {
-		return nil, err
-	}
-
-	n.sup = newSupervisor(sc, log.With("subsystem", "supervisor"))
-	n.sup.addCore("store", n.storeHealth)
-	n.sup.addCore("host", n.hostHealth)
-	n.sup.addCore("bootstrap", n.bootstrapHealth)
-	n.reg.MustRegister(n.metrics()...)
-	if err := n.sup.start(ctx, n.dht); err != nil {
-		return nil, err
-	}
-	gbase := gossip.DefaultConfig()
-	if opts.Gossip != nil {
-		gbase = *opts.Gossip
-	}
-	if n.gossip, err = gossip.New(ctx, n.host, cfg.gossipConfig(gbase), gossip.Options{
-		Logger:  log.With("subsystem", "gossip"),
-		Latency: n.host.Peerstore().LatencyEWMA,
-		Version: Version,
-	}); err != nil {
-		if errors.Is(err, gossip.ErrConfig) {
-			return nil, fmt.Errorf("%w: gossip: %v (check gossip.advert_interval)", ErrConfig, err)
-		}
-		return nil, err
-	}
-	n.sup.addCore("gossip", n.gossip.Health)
-	rcfg := lottery.DefaultServiceConfig()
-	if opts.Relay != nil {
-		rcfg = *opts.Relay
-	} else if rcfg, err = cfg.relayConfig(rcfg); err != nil {
-		return nil, err
-	}
-	if n.lottery, err = lottery.NewService(rcfg, lottery.ServiceOptions{
-		Gossip: n.gossip, Store: n.store.Datastore(store.PrefixMix), Identity: priv,
-		Logger: log.With("subsystem", "lottery"),
-	}); err != nil {
-		return nil, err
-	}
-	if err := n.sup.start(ctx, n.lottery); err != nil {
-		return nil, err
-	}
-	if err := n.startCompute(ctx, wc, bc, cc, opts, priv); err != nil {
-		return nil, err
-	}
-	if cfg.Compute.Offer {
-		offer := &capacity{cfg: cfg.Compute, dir: opts.Dir, load: n.compute.Load}
-		if err := n.sup.start(ctx, gossip.NewAdvertiser(n.gossip, offer)); err != nil {
-			return nil, err
-		}
-	}
-
-	if !opts.NoAPI {
-		tok, created, err := opts.Dir.EnsureToken()
-		if err != nil {
-			return nil, err
-		}
-		alog := log.With("subsystem", "api")
-		if created {
-			alog.Warn("api token was missing: created a new one", "path", opts.Dir.Token())
-		}
-		n.api = newAPI(cfg.API, newAPIToken(opts.Dir.Token(), tok, alog), n.reg, alog)
-		n.api.onBound = n.writeAddr
-		for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods} {
-			if err := reg(); err != nil {
-				return nil, err
-			}
-		}
-		if err := n.sup.start(ctx, n.api); err != nil {
+	s := &starter{n: n, cfg: cfg, opts: opts, sc: sc, priv: priv}
+	s.wc, s.bc, s.cc = n.computeConfigs(cfg, opts)
+	for _, step := range s.steps() {
+		if err := step.run(ctx); err != nil {
+			n.log.Debug("node start failed", "step", step.name, "err", err)
+			n.Close()
 			return nil, err
 		}
 	}
@@ -394,35 +278,18 @@ func (c *restartCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// Close stops the services in reverse order, then the host (closing every
-// stream and connection), then the store. It is idempotent and returns the
-// first error.
+// Close stops the supervised services, then releases what Start acquired in
+// reverse order: the task service, module store and executor, gossip, the
+// DHT, the host (closing every stream and connection), the store. It is
+// idempotent and returns every error, joined.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		var errs []error
 		if n.sup != nil {
 			n.sup.stop()
 		}
-		if n.compute != nil {
-			errs = append(errs, n.compute.Close())
-		}
-		if n.blob != nil {
-			errs = append(errs, n.blob.Close())
-		}
-		if n.exec != nil {
-			errs = append(errs, n.exec.Close())
-		}
-		if n.gossip != nil {
-			errs = append(errs, n.gossip.Close())
-		}
-		if n.dht != nil {
-			errs = append(errs, n.dht.Close())
-		}
-		if n.host != nil {
-			errs = append(errs, n.host.Close())
-		}
-		if n.store != nil && n.storeOwned {
-			errs = append(errs, n.store.Close())
+		for i := len(n.closers) - 1; i >= 0; i-- {
+			errs = append(errs, n.closers[i]())
 		}
 		if n.dir != "" && n.api != nil {
 			if err := os.Remove(n.dir.Addr()); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -492,26 +359,4 @@ func protocolLimits(pc p2p.Config, bc blob.Config, cc compute.Config) []p2p.Prot
 		out = append(out, p2p.ProtocolLimit{ID: id, Streams: 2 * pc.MaxInboundConns, StreamsPerPeer: 4})
 	}
 	return out
-}
-
-// startCompute builds the executor, the module store and the task service
-// and starts the services among them.
-func (n *Node) startCompute(ctx context.Context, wc wasm.Config, bc blob.Config, cc compute.Config, opts Options, priv crypto.PrivKey) error {
-	var err error
-	if n.exec, err = wasm.New(ctx, wc); err != nil {
-		return err
-	}
-	if n.blob, err = blob.New(bc, blob.Options{Host: n.host, Providers: n.dht, Logger: n.log.With("subsystem", "blob")}); err != nil {
-		return err
-	}
-	if err := n.sup.start(ctx, n.blob); err != nil {
-		return err
-	}
-	if n.compute, err = compute.New(ctx, cc, compute.Options{
-		Host: n.host, DB: n.store, Directory: n.gossip.Directory(),
-		Blob: n.blob, Executor: n.exec, Key: priv, Seed: opts.Seed,
-	}); err != nil {
-		return err
-	}
-	return n.sup.start(ctx, n.compute)
 }

@@ -317,6 +317,21 @@ func TestAPIPortInUse(t *testing.T) {
 	assert.Contains(t, err.Error(), a.APIAddr())
 }
 
+// TestFailedStartReleasesEverything: a Start that fails at its last step
+// (the API) closes what the earlier steps opened, so the data directory's
+// store is free for the next Start (and goleak sees no goroutine left).
+func TestFailedStartReleasesEverything(t *testing.T) {
+	a := startTestNode(t, nil)
+	dir, cfg := initTestDir(t, func(c *Config) { c.API.Listen = a.APIAddr() })
+	opts := Options{Dir: dir, Supervisor: TestSupervisorConfig(), Logger: NewLogger(io.Discard, cfg.Log)}
+	_, err := Start(context.Background(), cfg, opts)
+	require.Error(t, err)
+	cfg.API.Listen = "127.0.0.1:0"
+	n, err := Start(context.Background(), cfg, opts)
+	require.NoError(t, err, "the failed Start released the store")
+	require.NoError(t, n.Close())
+}
+
 func TestTwoNodesOneDir(t *testing.T) {
 	n := startTestNode(t, nil)
 	_, err := Start(context.Background(), n.cfg, Options{Dir: n.dir, Logger: NewLogger(io.Discard, n.cfg.Log)})

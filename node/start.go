@@ -1,0 +1,276 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/compute/blob"
+	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/mix/lottery"
+	"github.com/fog-compute/fog/p2p"
+	"github.com/fog-compute/fog/store"
+)
+
+// startStep is one step of Start. A step either succeeds, having recorded
+// with starter.onClose how to release what it acquired, or fails having
+// released its own partial work; Start then closes the earlier steps'
+// acquisitions, once, in reverse order (Node.Close).
+type startStep struct {
+	name string
+	run  func(context.Context) error
+}
+
+// starter carries what Start's steps share: the inputs and what one step
+// derives for a later one.
+type starter struct {
+	n    *Node
+	cfg  Config
+	opts Options
+	sc   SupervisorConfig
+	priv crypto.PrivKey
+
+	wc   wasm.Config
+	bc   blob.Config
+	cc   compute.Config
+	bans *p2p.BanList
+	pcfg p2p.Config
+}
+
+// steps lists Start's steps in dependency order.
+func (s *starter) steps() []startStep {
+	return []startStep{
+		{"store", s.openStore},
+		{"host", s.startHost},
+		{"dht", s.startDHT},
+		{"supervisor", s.startSupervisor},
+		{"gossip", s.startGossip},
+		{"relay", s.startRelay},
+		{"executor", s.startExecutor},
+		{"blob", s.startBlob},
+		{"compute", s.startCompute},
+		{"advertiser", s.startAdvertiser},
+		{"api", s.startAPI},
+	}
+}
+
+// onClose records how to release what a step acquired; Node.Close runs the
+// records backwards.
+func (s *starter) onClose(f func() error) { s.n.closers = append(s.n.closers, f) }
+
+// openStore opens the Badger store (or takes the caller's, which it does
+// not close) and the ban list kept in it.
+func (s *starter) openStore(ctx context.Context) error {
+	n, opts := s.n, s.opts
+	if opts.Store != nil {
+		n.store = opts.Store
+	} else {
+		db, err := store.Open(storeConfig(s.cfg, opts.Dir, opts.InMemory, n.log))
+		if err != nil {
+			switch {
+			case errors.Is(err, store.ErrLocked):
+				return fmt.Errorf("node: %s is in use by another fog process: %w", opts.Dir, err)
+			case errors.Is(err, store.ErrCorrupt):
+				return fmt.Errorf("node: not starting: %w; nothing was changed: run `fog repair --path %s` (see docs/store.md)", err, opts.Dir)
+			}
+			return err
+		}
+		n.store = db
+		s.onClose(db.Close)
+	}
+	bans, err := p2p.NewBanList(ctx, n.store.Datastore(store.PrefixP2P))
+	if err != nil {
+		return err
+	}
+	s.bans = bans
+	return nil
+}
+
+// startHost builds the libp2p host (or wraps the one Options.NewHost makes).
+func (s *starter) startHost(ctx context.Context) error {
+	n, opts := s.n, s.opts
+	base := p2p.DefaultConfig()
+	if opts.P2P != nil {
+		base = *opts.P2P
+	}
+	s.pcfg = s.cfg.p2pConfig(base)
+	s.pcfg.Protocols = append(s.pcfg.Protocols, protocolLimits(s.pcfg, s.bc, s.cc)...)
+	popts := p2p.Options{Identity: s.priv, Bans: s.bans, Registerer: n.reg, Logger: n.log.With("subsystem", "p2p")}
+	if opts.NewHost != nil {
+		h, err := opts.NewHost(s.priv)
+		if err != nil {
+			return fmt.Errorf("node: host: %w", err)
+		}
+		if n.host, err = p2p.Attach(h, s.pcfg, popts); err != nil {
+			h.Close()
+			return err
+		}
+	} else {
+		h, err := p2p.New(ctx, s.pcfg, popts)
+		if err != nil {
+			return err
+		}
+		n.host = h
+	}
+	s.onClose(n.host.Close)
+	return nil
+}
+
+// startDHT builds the Kademlia DHTs on the host.
+func (s *starter) startDHT(ctx context.Context) error {
+	n := s.n
+	boot, _ := p2p.ParseBootstrap(s.pcfg.Bootstrap)
+	base := dht.DefaultConfig()
+	if s.opts.DHT != nil {
+		base = *s.opts.DHT
+	}
+	d, err := dht.New(ctx, s.cfg.dhtConfig(base), dht.Options{
+		Host:      n.host,
+		Identity:  s.priv,
+		Datastore: n.store.Datastore(store.PrefixDHT),
+		Bootstrap: boot,
+		Logger:    n.log.With("subsystem", "dht"),
+	})
+	if err != nil {
+		return err
+	}
+	n.dht = d
+	s.onClose(d.Close)
+	return nil
+}
+
+// startSupervisor builds the supervisor, which Close stops before it
+// releases anything, and starts the DHT under it.
+func (s *starter) startSupervisor(ctx context.Context) error {
+	n := s.n
+	n.sup = newSupervisor(s.sc, n.log.With("subsystem", "supervisor"))
+	n.sup.addCore("store", n.storeHealth)
+	n.sup.addCore("host", n.hostHealth)
+	n.sup.addCore("bootstrap", n.bootstrapHealth)
+	n.reg.MustRegister(n.metrics()...)
+	return n.sup.start(ctx, n.dht)
+}
+
+// startGossip joins gossipsub and the capacity topic.
+func (s *starter) startGossip(ctx context.Context) error {
+	n := s.n
+	base := gossip.DefaultConfig()
+	if s.opts.Gossip != nil {
+		base = *s.opts.Gossip
+	}
+	g, err := gossip.New(ctx, n.host, s.cfg.gossipConfig(base), gossip.Options{
+		Logger:  n.log.With("subsystem", "gossip"),
+		Latency: n.host.Peerstore().LatencyEWMA,
+		Version: Version,
+	})
+	if err != nil {
+		if errors.Is(err, gossip.ErrConfig) {
+			return fmt.Errorf("%w: gossip: %v (check gossip.advert_interval)", ErrConfig, err)
+		}
+		return err
+	}
+	n.gossip = g
+	s.onClose(g.Close)
+	n.sup.addCore("gossip", g.Health)
+	return nil
+}
+
+// startRelay starts the relay lottery service under the supervisor.
+func (s *starter) startRelay(ctx context.Context) error {
+	n := s.n
+	rcfg := lottery.DefaultServiceConfig()
+	if s.opts.Relay != nil {
+		rcfg = *s.opts.Relay
+	} else {
+		var err error
+		if rcfg, err = s.cfg.relayConfig(rcfg); err != nil {
+			return err
+		}
+	}
+	l, err := lottery.NewService(rcfg, lottery.ServiceOptions{
+		Gossip: n.gossip, Store: n.store.Datastore(store.PrefixMix), Identity: s.priv,
+		Logger: n.log.With("subsystem", "lottery"),
+	})
+	if err != nil {
+		return err
+	}
+	n.lottery = l
+	return n.sup.start(ctx, l)
+}
+
+// startExecutor builds the WebAssembly executor.
+func (s *starter) startExecutor(ctx context.Context) error {
+	e, err := wasm.New(ctx, s.wc)
+	if err != nil {
+		return err
+	}
+	s.n.exec = e
+	s.onClose(e.Close)
+	return nil
+}
+
+// startBlob starts the module store under the supervisor.
+func (s *starter) startBlob(ctx context.Context) error {
+	n := s.n
+	b, err := blob.New(s.bc, blob.Options{Host: n.host, Providers: n.dht, Logger: n.log.With("subsystem", "blob")})
+	if err != nil {
+		return err
+	}
+	n.blob = b
+	s.onClose(b.Close)
+	return n.sup.start(ctx, b)
+}
+
+// startCompute starts the task service under the supervisor.
+func (s *starter) startCompute(ctx context.Context) error {
+	n := s.n
+	c, err := compute.New(ctx, s.cc, compute.Options{
+		Host: n.host, DB: n.store, Directory: n.gossip.Directory(),
+		Blob: n.blob, Executor: n.exec, Key: s.priv, Seed: s.opts.Seed,
+	})
+	if err != nil {
+		return err
+	}
+	n.compute = c
+	s.onClose(c.Close)
+	return n.sup.start(ctx, c)
+}
+
+// startAdvertiser advertises the node's capacity, if it offers compute.
+func (s *starter) startAdvertiser(ctx context.Context) error {
+	if !s.cfg.Compute.Offer {
+		return nil
+	}
+	n := s.n
+	offer := &capacity{cfg: s.cfg.Compute, dir: s.opts.Dir, load: n.compute.Load}
+	return n.sup.start(ctx, gossip.NewAdvertiser(n.gossip, offer))
+}
+
+// startAPI serves the JSON-RPC API, unless Options.NoAPI.
+func (s *starter) startAPI(ctx context.Context) error {
+	if s.opts.NoAPI {
+		return nil
+	}
+	n, dir := s.n, s.opts.Dir
+	tok, created, err := dir.EnsureToken()
+	if err != nil {
+		return err
+	}
+	alog := n.log.With("subsystem", "api")
+	if created {
+		alog.Warn("api token was missing: created a new one", "path", dir.Token())
+	}
+	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
+	n.api.onBound = n.writeAddr
+	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods} {
+		if err := reg(); err != nil {
+			return err
+		}
+	}
+	return n.sup.start(ctx, n.api)
+}
