@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 )
 
 // staleAdverts returns adverts of a node that are genuinely signed by its
@@ -31,7 +31,7 @@ func staleAdverts(t *testing.T, cfg gossip.Config, n int) []*pb.Message {
 			Peer: id, Cores: 2, Seq: uint64(i + 1), Issued: issued, Expires: issued.Add(cfg.Advert.MaxTTL),
 		})
 		require.NoError(t, err)
-		m, err := gossiptest.SignMessage(k, gossip.CapacityTopic, data, uint64(i+1))
+		m, err := gossipnet.SignMessage(k, gossip.CapacityTopic, data, uint64(i+1))
 		require.NoError(t, err)
 		out = append(out, m)
 	}
@@ -45,24 +45,24 @@ func staleAdverts(t *testing.T, cfg gossip.Config, n int) []*pb.Message {
 func TestEachAttackIsRejected(t *testing.T) {
 	cfg := gossip.TestConfig()
 	tests := []struct {
-		attack  gossiptest.Attack
+		attack  gossipnet.Attack
 		rule    gossip.Rule // rule of our chain, or RuleSignature for pubsub's check
 		verdict gossip.Verdict
 	}{
-		{gossiptest.Garbage, gossip.RuleDecode, gossip.Reject},
-		{gossiptest.Oversized, gossip.RuleSize, gossip.Reject},
-		{gossiptest.BadSignature, gossip.RuleSignature, gossip.Reject},
-		{gossiptest.WrongAuthor, gossip.RuleAuthor, gossip.Reject},
-		{gossiptest.Replay, gossip.RuleTime, gossip.Reject},
-		{gossiptest.Flood, gossip.RuleRate, gossip.Reject},
+		{gossipnet.Garbage, gossip.RuleDecode, gossip.Reject},
+		{gossipnet.Oversized, gossip.RuleSize, gossip.Reject},
+		{gossipnet.BadSignature, gossip.RuleSignature, gossip.Reject},
+		{gossipnet.WrongAuthor, gossip.RuleAuthor, gossip.Reject},
+		{gossipnet.Replay, gossip.RuleTime, gossip.Reject},
+		{gossipnet.Flood, gossip.RuleRate, gossip.Reject},
 	}
 	for _, tt := range tests {
 		t.Run(tt.attack.String(), func(t *testing.T) {
-			n := newNetwork(t, gossiptest.NetworkConfig{Nodes: 1, MinLatency: time.Millisecond, MaxLatency: 2 * time.Millisecond, Config: cfg})
+			n := newNetwork(t, gossipnet.NetworkConfig{Nodes: 1, MinLatency: time.Millisecond, MaxLatency: 2 * time.Millisecond, Config: cfg})
 			victim := n.Nodes[0]
 			h, _, err := n.AddHost()
 			require.NoError(t, err)
-			a, err := gossiptest.NewAttacker(h, gossiptest.AttackerConfig{Kinds: []gossiptest.Attack{tt.attack}, Rate: 200, MaxSize: cfg.Capacity.MaxSize})
+			a, err := gossipnet.NewAttacker(h, gossipnet.AttackerConfig{Kinds: []gossipnet.Attack{tt.attack}, Rate: 200, MaxSize: cfg.Capacity.MaxSize})
 			require.NoError(t, err)
 			defer func() { require.NoError(t, a.Close()) }()
 			a.Seed(staleAdverts(t, cfg, 20)...)
@@ -79,7 +79,7 @@ func TestEachAttackIsRejected(t *testing.T) {
 			for r, cnt := range st.Rejected {
 				assert.Equal(t, tt.rule, r, "only %s should reject, %s rejected %d", tt.rule, r, cnt)
 			}
-			if tt.attack == gossiptest.Flood {
+			if tt.attack == gossipnet.Flood {
 				// The first Burst adverts of the attacker are valid.
 				assert.LessOrEqual(t, st.Accepted, uint64(cfg.Capacity.Burst)+2)
 			} else {
@@ -107,7 +107,7 @@ func score(g *gossip.Gossip, p peer.ID) gossip.PeerScore {
 func TestAttackersGraylistedHonestDeliveryHolds(t *testing.T) {
 	const honest, attackers, targets, rounds = 16, 4, 4, 3
 	cfg := gossip.TestConfig()
-	n := newNetwork(t, gossiptest.NetworkConfig{
+	n := newNetwork(t, gossipnet.NetworkConfig{
 		Nodes: honest, Degree: 3, MinLatency: 20 * time.Millisecond, MaxLatency: 120 * time.Millisecond, Seed: 11, Config: cfg,
 	})
 
@@ -149,12 +149,12 @@ func TestAttackersGraylistedHonestDeliveryHolds(t *testing.T) {
 		return c
 	}
 
-	var atk []*gossiptest.Attacker
+	var atk []*gossipnet.Attacker
 	neighbours := map[peer.ID][]int{}
 	for i := range attackers {
 		h, _, err := n.AddHost()
 		require.NoError(t, err)
-		a, err := gossiptest.NewAttacker(h, gossiptest.AttackerConfig{Rate: 100, MaxSize: cfg.Capacity.MaxSize})
+		a, err := gossipnet.NewAttacker(h, gossipnet.AttackerConfig{Rate: 100, MaxSize: cfg.Capacity.MaxSize})
 		require.NoError(t, err)
 		a.Seed(staleAdverts(t, cfg, 10)...)
 		var infos []peer.AddrInfo

@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 )
 
 // BenchmarkReceivePath feeds pre-signed adverts from a raw sender into a
@@ -39,7 +39,7 @@ func BenchmarkReceivePath(b *testing.B) {
 	cfg.Capacity.MaxAge = 2 * time.Minute // signing b.N adverts takes a while
 	cfg.SeenTTL = 10 * time.Minute
 	ctx := context.Background()
-	n, err := gossiptest.NewNetwork(ctx, gossiptest.NetworkConfig{Nodes: 1, Config: cfg})
+	n, err := gossipnet.NewNetwork(ctx, gossipnet.NetworkConfig{Nodes: 1, Config: cfg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func BenchmarkReceivePath(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			m, err := gossiptest.SignMessage(k, gossip.CapacityTopic, data, uint64(s+1))
+			m, err := gossipnet.SignMessage(k, gossip.CapacityTopic, data, uint64(s+1))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -182,7 +182,7 @@ func spreadExperiment(b *testing.B, nodes, attackers int) {
 	cfg := gossip.DefaultConfig()
 	cfg.Score.InspectPeriod = 100 * time.Millisecond // time graylisting finely
 	ctx := context.Background()
-	n, err := gossiptest.NewNetwork(ctx, gossiptest.NetworkConfig{
+	n, err := gossipnet.NewNetwork(ctx, gossipnet.NetworkConfig{
 		Nodes: nodes, Degree: 4, MinLatency: 20 * time.Millisecond, MaxLatency: 120 * time.Millisecond, Seed: 1, Config: cfg,
 	})
 	if err != nil {
@@ -215,7 +215,7 @@ func spreadExperiment(b *testing.B, nodes, attackers int) {
 
 	// Attackers, each aimed at 8 honest nodes.
 	graylistedAt := map[attackPair]time.Duration{}
-	var atk []*gossiptest.Attacker
+	var atk []*gossipnet.Attacker
 	var pairs []attackPair
 	var attackStart []time.Time
 	for i := range attackers {
@@ -223,7 +223,7 @@ func spreadExperiment(b *testing.B, nodes, attackers int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		a, err := gossiptest.NewAttacker(h, gossiptest.AttackerConfig{Rate: 50, MaxSize: cfg.Capacity.MaxSize})
+		a, err := gossipnet.NewAttacker(h, gossipnet.AttackerConfig{Rate: 50, MaxSize: cfg.Capacity.MaxSize})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -363,7 +363,7 @@ type attackPair struct{ attacker, victim int }
 
 // checkGraylist records when each honest victim first graylisted its
 // attacker, counted from the attacker's start.
-func checkGraylist(n *gossiptest.Network, atk []*gossiptest.Attacker, pairs []attackPair, at map[attackPair]time.Duration, start []time.Time) {
+func checkGraylist(n *gossipnet.Network, atk []*gossipnet.Attacker, pairs []attackPair, at map[attackPair]time.Duration, start []time.Time) {
 	for _, p := range pairs {
 		if _, done := at[p]; done {
 			continue
@@ -388,7 +388,7 @@ func staleSeeds(b *testing.B, cfg gossip.Config, count int) []*pb.Message {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := gossiptest.SignMessage(k, gossip.CapacityTopic, data, uint64(i+1))
+		m, err := gossipnet.SignMessage(k, gossip.CapacityTopic, data, uint64(i+1))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 )
 
 // Example runs three gossip nodes on an in-process network; two offer
@@ -16,7 +16,7 @@ import (
 // from its own directory.
 func Example() {
 	ctx := context.Background()
-	net, err := gossiptest.NewNetwork(ctx, gossiptest.NetworkConfig{
+	net, err := gossipnet.NewNetwork(ctx, gossipnet.NetworkConfig{
 		Nodes: 3, MinLatency: time.Millisecond, MaxLatency: 5 * time.Millisecond, Config: gossip.TestConfig(),
 	})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 )
 
 // note is a minimal message type for testing the generic topic wrapper.
@@ -46,12 +46,12 @@ func noteTopic(cfg gossip.Config) gossip.TopicConfig[note] {
 	}
 }
 
-func newNetwork(t *testing.T, cfg gossiptest.NetworkConfig) *gossiptest.Network {
+func newNetwork(t *testing.T, cfg gossipnet.NetworkConfig) *gossipnet.Network {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	n, err := gossiptest.NewNetwork(ctx, cfg)
+	n, err := gossipnet.NewNetwork(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, n.Close()) })
 	require.NoError(t, n.WaitReady(ctx))
@@ -60,7 +60,7 @@ func newNetwork(t *testing.T, cfg gossiptest.NetworkConfig) *gossiptest.Network 
 }
 
 func TestTopicPublishSubscribe(t *testing.T) {
-	n := newNetwork(t, gossiptest.NetworkConfig{Nodes: 3, Degree: 1, MinLatency: 5 * time.Millisecond, MaxLatency: 10 * time.Millisecond})
+	n := newNetwork(t, gossipnet.NetworkConfig{Nodes: 3, Degree: 1, MinLatency: 5 * time.Millisecond, MaxLatency: 10 * time.Millisecond})
 	cfg := gossip.TestConfig()
 	var topics []*gossip.Topic[note]
 	for _, g := range n.Nodes {
@@ -150,7 +150,7 @@ func mustJSON(t *testing.T, v any) []byte {
 func TestDirectoriesConverge(t *testing.T) {
 	cfg := gossip.TestConfig()
 	cfg.Advert.TTL = 30 * time.Second // outlive the test on a slow machine
-	n := newNetwork(t, gossiptest.NetworkConfig{
+	n := newNetwork(t, gossipnet.NetworkConfig{
 		Nodes: 30, Degree: 3, MinLatency: 20 * time.Millisecond, MaxLatency: 120 * time.Millisecond,
 		Seed: 7, Config: cfg, Version: "fog/test",
 	})
@@ -201,7 +201,7 @@ func TestAdvertiserRepublishesOnChange(t *testing.T) {
 	cfg.Advert.Interval = time.Hour // only a change can trigger an advert within the test
 	cfg.Advert.TTL = 2 * time.Hour
 	cfg.Advert.MaxTTL = 2 * time.Hour
-	n := newNetwork(t, gossiptest.NetworkConfig{Nodes: 2, MinLatency: 5 * time.Millisecond, MaxLatency: 10 * time.Millisecond, Config: cfg})
+	n := newNetwork(t, gossipnet.NetworkConfig{Nodes: 2, MinLatency: 5 * time.Millisecond, MaxLatency: 10 * time.Millisecond, Config: cfg})
 	src := &mutableSource{c: gossip.Capacity{Cores: 4, Memory: 1 << 30, Runtimes: []string{gossip.RuntimeWasm}}}
 	adv := gossip.NewAdvertiser(n.Nodes[0], src)
 	assert.Equal(t, "advertiser", adv.Name())
@@ -253,7 +253,7 @@ func (s *mutableSource) set(f func(*gossip.Capacity)) {
 
 func TestGossipLifecycle(t *testing.T) {
 	ctx := context.Background()
-	n := newNetwork(t, gossiptest.NetworkConfig{Nodes: 1})
+	n := newNetwork(t, gossipnet.NetworkConfig{Nodes: 1})
 	h := n.Hosts[0]
 
 	bad := gossip.TestConfig()
@@ -311,7 +311,7 @@ func TestAdvertiserBacksOffOnFailure(t *testing.T) {
 	cfg.Advert.Interval = 200 * time.Millisecond
 	cfg.Advert.MinGap = 200 * time.Millisecond
 	cfg.Advert.Poll = time.Hour // only the periodic timer retries
-	n := newNetwork(t, gossiptest.NetworkConfig{Nodes: 1, Config: cfg})
+	n := newNetwork(t, gossipnet.NetworkConfig{Nodes: 1, Config: cfg})
 	src := failingSource{calls: make(chan time.Time, 16)}
 	adv := gossip.NewAdvertiser(n.Nodes[0], src)
 	ctx, cancel := context.WithCancel(context.Background())

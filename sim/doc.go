@@ -13,7 +13,7 @@
 //   - DHTScenario: lookups between random running nodes, with no faults,
 //     under churn, or across a partition that heals;
 //   - GossipScenario: how capacity adverts spread and directories converge,
-//     optionally with attacker hosts (gossip/gossiptest) flooding invalid,
+//     optionally with attacker hosts (gossip/gossipnet) flooding invalid,
 //     oversized and replayed messages;
 //   - ComputeScenario: tasks submitted from random nodes while nodes churn,
 //     each of which must reach a terminal state;

@@ -14,7 +14,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -381,7 +381,7 @@ func allDirectoriesFull(nw *Network) bool {
 }
 
 type simAttacker struct {
-	a       *gossiptest.Attacker
+	a       *gossipnet.Attacker
 	targets []int
 }
 
@@ -416,7 +416,7 @@ func (s GossipScenario) startAttackers(nw *Network) ([]simAttacker, error) {
 		if err != nil {
 			return out, err
 		}
-		a, err := gossiptest.NewAttacker(h, gossiptest.AttackerConfig{Rate: s.AttackRate, ReplayAfter: 10 * time.Second})
+		a, err := gossipnet.NewAttacker(h, gossipnet.AttackerConfig{Rate: s.AttackRate, ReplayAfter: 10 * time.Second})
 		if err != nil {
 			h.Close()
 			return out, err

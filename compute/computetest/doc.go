@@ -1,6 +1,6 @@
 // Package computetest builds in-process networks of fog compute nodes for
 // tests, benchmarks and the simulator: real libp2p hosts on mocknet (from
-// gossiptest), real gossip with the capacity directory and advertisers,
+// gossipnet), real gossip with the capacity directory and advertisers,
 // Badger stores (in memory, or on disk with NetworkConfig.Dir), blob
 // services, wazero executors and compute services, wired as a node wires
 // them.

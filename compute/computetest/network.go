@@ -15,7 +15,7 @@ import (
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -101,7 +101,7 @@ func (c capacity) Capacity(context.Context) (gossip.Capacity, error) {
 // Network is an in-process network of compute nodes on libp2p's mocknet.
 type Network struct {
 	// Gossip is the underlying gossip network (hosts, mocknet, gossip).
-	Gossip *gossiptest.Network
+	Gossip *gossipnet.Network
 	// Nodes are the compute nodes, index by index with Gossip's.
 	Nodes []*Node
 
@@ -120,7 +120,7 @@ func NewNetwork(ctx context.Context, cfg NetworkConfig) (_ *Network, err error) 
 	if cfg.Config.Cores == 0 {
 		cfg.Config = compute.TestConfig()
 	}
-	g, err := gossiptest.NewNetwork(ctx, gossiptest.NetworkConfig{
+	g, err := gossipnet.NewNetwork(ctx, gossipnet.NetworkConfig{
 		Nodes: cfg.Nodes, MinLatency: cfg.MinLatency, MaxLatency: cfg.MaxLatency, Seed: cfg.Seed, Config: cfg.Gossip,
 	})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 	"github.com/fog-compute/fog/mix/vrf"
 )
 
@@ -116,7 +116,7 @@ func TestServiceRejectsForgedClaims(t *testing.T) {
 		return false
 	}, 5*time.Second, 10*time.Millisecond, "no honest winner in epoch 0")
 	seed := GenesisSeed(cfg.Config)
-	var running []*gossiptest.Attacker
+	var running []*gossipnet.Attacker
 	defer func() {
 		for _, a := range running {
 			require.NoError(t, a.Close())
@@ -142,11 +142,11 @@ func TestServiceRejectsForgedClaims(t *testing.T) {
 			}
 			data, err := cl.Encode()
 			require.NoError(t, err)
-			m, err := gossiptest.SignMessage(a.key, topic, data, uint64(i+1))
+			m, err := gossipnet.SignMessage(a.key, topic, data, uint64(i+1))
 			require.NoError(t, err)
 			msgs = append(msgs, m)
 		}
-		atk, err := gossiptest.NewAttacker(a.host, gossiptest.AttackerConfig{Topic: topic, Kinds: []gossiptest.Attack{gossiptest.Replay}, Rate: 100})
+		atk, err := gossipnet.NewAttacker(a.host, gossipnet.AttackerConfig{Topic: topic, Kinds: []gossipnet.Attack{gossipnet.Replay}, Rate: 100})
 		require.NoError(t, err)
 		atk.Seed(msgs...)
 		var targets []peer.AddrInfo

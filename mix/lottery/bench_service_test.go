@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -37,7 +37,7 @@ func BenchmarkNetworkAgreement(b *testing.B) {
 func runAgreement(b *testing.B, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	net, err := gossiptest.NewNetwork(ctx, gossiptest.NetworkConfig{
+	net, err := gossipnet.NewNetwork(ctx, gossipnet.NetworkConfig{
 		Nodes: n, Degree: 6, MinLatency: 10 * time.Millisecond, MaxLatency: 60 * time.Millisecond, Seed: 1,
 		Config: gossip.TestConfig(),
 	})

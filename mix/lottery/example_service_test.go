@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/store"
 )
@@ -17,7 +17,7 @@ import (
 func ExampleService() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	net, err := gossiptest.NewNetwork(ctx, gossiptest.NetworkConfig{Nodes: 3, MaxLatency: 10 * time.Millisecond})
+	net, err := gossipnet.NewNetwork(ctx, gossipnet.NetworkConfig{Nodes: 3, MaxLatency: 10 * time.Millisecond})
 	if err != nil {
 		panic(err)
 	}

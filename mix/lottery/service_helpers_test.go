@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -43,10 +43,10 @@ func svcConfig(genesis time.Time) ServiceConfig {
 	return c
 }
 
-// cluster is a gossiptest network with a lottery Service per node.
+// cluster is a gossipnet network with a lottery Service per node.
 type cluster struct {
 	t    *testing.T
-	net  *gossiptest.Network
+	net  *gossipnet.Network
 	db   *store.DB
 	mu   sync.Mutex
 	svcs []*Service
@@ -62,7 +62,7 @@ func newCluster(t *testing.T, nodes int, seed uint64) *cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	net, err := gossiptest.NewNetwork(ctx, gossiptest.NetworkConfig{
+	net, err := gossipnet.NewNetwork(ctx, gossipnet.NetworkConfig{
 		Nodes: nodes, Degree: 4, MinLatency: 2 * time.Millisecond, MaxLatency: 15 * time.Millisecond,
 		Seed: seed, Config: gossip.TestConfig(),
 	})

@@ -1,4 +1,4 @@
-package gossiptest
+package gossipnet
 
 import (
 	"context"
@@ -62,10 +62,10 @@ type Network struct {
 // node. It does not wait for the meshes to form (WaitReady does).
 func NewNetwork(ctx context.Context, cfg NetworkConfig) (_ *Network, err error) {
 	if cfg.Nodes < 1 {
-		return nil, errors.New("gossiptest: network needs at least one node")
+		return nil, errors.New("gossipnet: network needs at least one node")
 	}
 	if cfg.MaxLatency < cfg.MinLatency || cfg.MinLatency < 0 {
-		return nil, fmt.Errorf("gossiptest: latency range [%s, %s] is empty", cfg.MinLatency, cfg.MaxLatency)
+		return nil, fmt.Errorf("gossipnet: latency range [%s, %s] is empty", cfg.MinLatency, cfg.MaxLatency)
 	}
 	if cfg.Degree <= 0 {
 		cfg.Degree = 4
@@ -92,7 +92,7 @@ func NewNetwork(ctx context.Context, cfg NetworkConfig) (_ *Network, err error) 
 			Version: cfg.Version,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("gossiptest: node %d: %w", i, err)
+			return nil, fmt.Errorf("gossipnet: node %d: %w", i, err)
 		}
 		n.Nodes = append(n.Nodes, g)
 	}
@@ -152,7 +152,7 @@ func (n *Network) latency() time.Duration {
 func (n *Network) AddHost() (host.Host, crypto.PrivKey, error) {
 	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gossiptest: key: %w", err)
+		return nil, nil, fmt.Errorf("gossipnet: key: %w", err)
 	}
 	n.mu.Lock()
 	n.next++
@@ -163,16 +163,16 @@ func (n *Network) AddHost() (host.Host, crypto.PrivKey, error) {
 	// distinct machines. (Mocknet's own GenPeer puts all hosts into one
 	// IPv6 /64, which that penalty counts as one address.)
 	if i >= 1<<17 {
-		return nil, nil, errors.New("gossiptest: out of host addresses")
+		return nil, nil, errors.New("gossipnet: out of host addresses")
 	}
 	ip := net.IPv4(198, 18+byte(i>>16), byte(i>>8), byte(i))
 	addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/%s/tcp/4242", ip))
 	if err != nil {
-		return nil, nil, fmt.Errorf("gossiptest: address: %w", err)
+		return nil, nil, fmt.Errorf("gossipnet: address: %w", err)
 	}
 	h, err := n.Mocknet.AddPeer(k, addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gossiptest: add host: %w", err)
+		return nil, nil, fmt.Errorf("gossipnet: add host: %w", err)
 	}
 	for _, other := range n.Mocknet.Peers() {
 		if other == h.ID() {
@@ -180,7 +180,7 @@ func (n *Network) AddHost() (host.Host, crypto.PrivKey, error) {
 		}
 		l, err := n.Mocknet.LinkPeers(h.ID(), other)
 		if err != nil {
-			return nil, nil, fmt.Errorf("gossiptest: link: %w", err)
+			return nil, nil, fmt.Errorf("gossipnet: link: %w", err)
 		}
 		l.SetOptions(mocknet.LinkOptions{Latency: n.latency()})
 	}
@@ -193,7 +193,7 @@ func (n *Network) Connect(ctx context.Context, a, b host.Host) error {
 		return nil
 	}
 	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
-		return fmt.Errorf("gossiptest: connect %s to %s: %w", a.ID(), b.ID(), err)
+		return fmt.Errorf("gossipnet: connect %s to %s: %w", a.ID(), b.ID(), err)
 	}
 	return nil
 }
@@ -220,7 +220,7 @@ func (n *Network) WaitReady(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("gossiptest: network not ready: %w", ctx.Err())
+			return fmt.Errorf("gossipnet: network not ready: %w", ctx.Err())
 		case <-t.C:
 		}
 	}

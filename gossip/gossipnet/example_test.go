@@ -1,4 +1,4 @@
-package gossiptest_test
+package gossipnet_test
 
 import (
 	"context"
@@ -7,14 +7,14 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/gossip"
-	"github.com/fog-compute/fog/gossip/gossiptest"
+	"github.com/fog-compute/fog/gossip/gossipnet"
 )
 
 // Example points an attacker that sends garbage at one honest node, which
 // graylists it.
 func Example() {
 	ctx := context.Background()
-	net, err := gossiptest.NewNetwork(ctx, gossiptest.NetworkConfig{Nodes: 1, Config: gossip.TestConfig()})
+	net, err := gossipnet.NewNetwork(ctx, gossipnet.NetworkConfig{Nodes: 1, Config: gossip.TestConfig()})
 	if err != nil {
 		panic(err)
 	}
@@ -23,7 +23,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	a, err := gossiptest.NewAttacker(h, gossiptest.AttackerConfig{Kinds: []gossiptest.Attack{gossiptest.Garbage}})
+	a, err := gossipnet.NewAttacker(h, gossipnet.AttackerConfig{Kinds: []gossipnet.Attack{gossipnet.Garbage}})
 	if err != nil {
 		panic(err)
 	}

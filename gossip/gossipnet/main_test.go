@@ -1,4 +1,4 @@
-package gossiptest_test
+package gossipnet_test
 
 import (
 	"testing"

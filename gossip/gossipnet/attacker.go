@@ -1,4 +1,4 @@
-package gossiptest
+package gossipnet
 
 import (
 	"context"
@@ -123,7 +123,7 @@ const maxRecorded = 256
 func NewAttacker(h host.Host, cfg AttackerConfig) (*Attacker, error) {
 	key := h.Peerstore().PrivKey(h.ID())
 	if key == nil {
-		return nil, errors.New("gossiptest: attacker host has no private key")
+		return nil, errors.New("gossipnet: attacker host has no private key")
 	}
 	if cfg.Topic == "" {
 		cfg.Topic = gossip.CapacityTopic
@@ -195,7 +195,7 @@ func (a *Attacker) Start(targets []peer.AddrInfo) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.started || a.closed {
-		return errors.New("gossiptest: attacker already started or closed")
+		return errors.New("gossipnet: attacker already started or closed")
 	}
 	a.started = true
 	for _, t := range targets {
@@ -270,7 +270,7 @@ func (a *Attacker) craft(kind Attack, target peer.ID) (*pb.Message, error) {
 	case Flood:
 		return a.advert(a.h.ID(), seq)
 	}
-	return nil, fmt.Errorf("gossiptest: unknown attack %d", kind)
+	return nil, fmt.Errorf("gossipnet: unknown attack %d", kind)
 }
 
 // advert returns a fresh advert claiming to be claimed's, signed by the
@@ -346,22 +346,22 @@ func (a *Attacker) Close() error {
 func SignMessage(key crypto.PrivKey, topic string, data []byte, seqno uint64) (*pb.Message, error) {
 	id, err := peer.IDFromPrivateKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("gossiptest: sign: %w", err)
+		return nil, fmt.Errorf("gossipnet: sign: %w", err)
 	}
 	sn := binary.BigEndian.AppendUint64(nil, seqno)
 	m := &pb.Message{From: []byte(id), Data: data, Seqno: sn, Topic: &topic}
 	b, err := proto.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("gossiptest: sign: %w", err)
+		return nil, fmt.Errorf("gossipnet: sign: %w", err)
 	}
 	sig, err := key.Sign(append([]byte(pubsub.SignPrefix), b...))
 	if err != nil {
-		return nil, fmt.Errorf("gossiptest: sign: %w", err)
+		return nil, fmt.Errorf("gossipnet: sign: %w", err)
 	}
 	m.Signature = sig
 	if _, err := id.ExtractPublicKey(); err != nil { // key not inlined in the ID
 		if m.Key, err = crypto.MarshalPublicKey(key.GetPublic()); err != nil {
-			return nil, fmt.Errorf("gossiptest: sign: %w", err)
+			return nil, fmt.Errorf("gossipnet: sign: %w", err)
 		}
 	}
 	return m, nil
