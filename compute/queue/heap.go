@@ -2,66 +2,79 @@ package queue
 
 import "container/heap"
 
-// readyHeap holds the queued jobs that Next may take, in the order of the
-// ready index: priority descending, then seq ascending.
-type readyHeap []*entry
-
-func (h readyHeap) Len() int { return len(h) }
-
-func (h readyHeap) Less(i, j int) bool {
-	if h[i].prio != h[j].prio {
-		return h[i].prio > h[j].prio
-	}
-	return h[i].seq < h[j].seq
+// heapOrder is what an indexedHeap needs of its elements: how two compare
+// and where an element keeps its position in the heap. Implementations are
+// empty structs, so one element type can sit in heaps of several orders.
+type heapOrder[E any] interface {
+	less(a, b E) bool
+	index(e E) *int
 }
 
-func (h readyHeap) Swap(i, j int) {
+// indexedHeap is a container/heap of elements that know their position in
+// it (-1 when out), so that heap.Remove and heap.Fix find them in O(1). It
+// is a plain slice: h[0] is the least element and len(h) its size.
+type indexedHeap[E any, O heapOrder[E]] []E
+
+func (h indexedHeap[E, O]) Len() int { return len(h) }
+
+func (h indexedHeap[E, O]) Less(i, j int) bool {
+	var o O
+	return o.less(h[i], h[j])
+}
+
+func (h indexedHeap[E, O]) Swap(i, j int) {
+	var o O
 	h[i], h[j] = h[j], h[i]
-	h[i].readyIdx = i
-	h[j].readyIdx = j
+	*o.index(h[i]) = i
+	*o.index(h[j]) = j
 }
 
-func (h *readyHeap) Push(x any) {
-	e := x.(*entry)
-	e.readyIdx = len(*h)
+// Push appends x (heap.Push then restores the order).
+func (h *indexedHeap[E, O]) Push(x any) {
+	var o O
+	e := x.(E)
+	*o.index(e) = len(*h)
 	*h = append(*h, e)
 }
 
-func (h *readyHeap) Pop() any {
+// Pop removes the last element (heap.Pop has moved the least there).
+func (h *indexedHeap[E, O]) Pop() any {
+	var o O
 	old := *h
 	e := old[len(old)-1]
-	old[len(old)-1] = nil
+	var zero E
+	old[len(old)-1] = zero
 	*h = old[:len(old)-1]
-	e.readyIdx = -1
+	*o.index(e) = -1
 	return e
 }
+
+// readyOrder orders the queued jobs that Next may take as the ready index
+// does: priority descending, then seq ascending.
+type readyOrder struct{}
+
+func (readyOrder) less(a, b *entry) bool {
+	if a.prio != b.prio {
+		return a.prio > b.prio
+	}
+	return a.seq < b.seq
+}
+
+func (readyOrder) index(e *entry) *int { return &e.readyIdx }
+
+// deadlineOrder orders the queued jobs that have a deadline, earliest
+// first.
+type deadlineOrder struct{}
+
+func (deadlineOrder) less(a, b *entry) bool { return a.live.deadline < b.live.deadline }
+
+func (deadlineOrder) index(e *entry) *int { return &e.deadlineIdx }
+
+// readyHeap holds the queued jobs that Next may take, in readyOrder.
+type readyHeap = indexedHeap[*entry, readyOrder]
 
 // deadlineHeap holds the queued jobs that have a deadline, earliest first.
-type deadlineHeap []*entry
-
-func (h deadlineHeap) Len() int           { return len(h) }
-func (h deadlineHeap) Less(i, j int) bool { return h[i].live.deadline < h[j].live.deadline }
-
-func (h deadlineHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].deadlineIdx = i
-	h[j].deadlineIdx = j
-}
-
-func (h *deadlineHeap) Push(x any) {
-	e := x.(*entry)
-	e.deadlineIdx = len(*h)
-	*h = append(*h, e)
-}
-
-func (h *deadlineHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.deadlineIdx = -1
-	return e
-}
+type deadlineHeap = indexedHeap[*entry, deadlineOrder]
 
 // makeReady puts a queued entry in the heaps and wakes a waiting Next.
 func (q *Queue) makeReady(e *entry) {
