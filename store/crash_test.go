@@ -1,21 +1,20 @@
 package store
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-datastore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/internal/crashtest"
 )
 
 // crashChildEnv holds the data directory of a crash-test child process.
@@ -53,57 +52,26 @@ func crashValue(i int) []byte {
 // them; surviving power loss additionally rests on SyncWrites' fsync/msync,
 // which this test cannot observe.
 func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
-	if dir := os.Getenv(crashChildEnv); dir != "" {
+	if dir, ok := crashtest.Child(crashChildEnv); ok {
 		crashChild(dir)
 		return
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashKeepsAcknowledgedWrites$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-
 	acked := map[int]bool{}
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	record := func(line string) {
-		if rest, ok := strings.CutPrefix(line, "ack "); ok {
-			i, err := strconv.Atoi(rest)
-			require.NoError(t, err, line)
-			acked[i] = true
-		}
-	}
-
 	// Wait for enough acknowledged writes, then kill mid-stream.
 	const killAfter = 4000
-	deadline := time.After(30 * time.Second)
-	for len(acked) < killAfter {
-		select {
-		case line, ok := <-lines:
-			require.True(t, ok, "child exited early (%d acks)", len(acked))
-			record(line)
-		case <-deadline:
-			_ = cmd.Process.Kill()
-			t.Fatalf("child acknowledged only %d writes in 30s", len(acked))
-		}
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	// Lines already in the pipe were acknowledged before the kill too.
-	for line := range lines {
-		record(line)
-	}
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	assert.Equal(t, "signal: killed", exit.Error())
+	crashtest.Run(t, crashtest.Config{
+		Test: "TestCrashKeepsAcknowledgedWrites", Env: crashChildEnv, Dir: dir,
+		Record: func(line string) {
+			if rest, ok := strings.CutPrefix(line, "ack "); ok {
+				i, err := strconv.Atoi(rest)
+				require.NoError(t, err, line)
+				acked[i] = true
+			}
+		},
+		Ready:   func() bool { return len(acked) >= killAfter },
+		Timeout: 30 * time.Second,
+	})
 
 	db, err := Open(crashConfig(dir))
 	require.NoError(t, err, "reopen after the crash")

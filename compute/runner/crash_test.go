@@ -1,20 +1,18 @@
 package runner_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/crashtest"
 	"github.com/fog-compute/fog/store"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,68 +46,38 @@ func crashStoreConfig(dir string) store.Config {
 // queued (never started, or requeued) or failed by their CrashFail policy;
 // and the requeued and queued ones then run to completion.
 func TestCrashRecovery(t *testing.T) {
-	if dir := os.Getenv(crashEnv); dir != "" {
+	if dir, ok := crashtest.Child(crashEnv); ok {
 		crashChild(dir)
 		return
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-
 	acked := map[string]bool{}
 	started := map[string]bool{}
-	record := func(line string) {
-		verb, id, ok := strings.Cut(line, " ")
-		require.True(t, ok, "child line %q", line)
-		switch verb {
-		case "ack":
-			acked[id] = true
-		case "started":
-			started[id] = true
-		default:
-			t.Fatalf("child line %q", line)
-		}
-	}
 	// Kill once the long tasks run and enough short ones went through.
-	ready := func() bool {
-		for id := range longJobs {
-			if !started[id] {
-				return false
+	crashtest.Run(t, crashtest.Config{
+		Test: "TestCrashRecovery", Env: crashEnv, Dir: dir,
+		Record: func(line string) {
+			verb, id, ok := strings.Cut(line, " ")
+			require.True(t, ok, "child line %q", line)
+			switch verb {
+			case "ack":
+				acked[id] = true
+			case "started":
+				started[id] = true
+			default:
+				t.Fatalf("child line %q", line)
 			}
-		}
-		return len(acked) >= 300 && len(started) >= 50
-	}
-	deadline := time.After(30 * time.Second)
-	for !ready() {
-		select {
-		case line, ok := <-lines:
-			require.True(t, ok, "child exited early (%d acks)", len(acked))
-			record(line)
-		case <-deadline:
-			_ = cmd.Process.Kill()
-			t.Fatalf("child not ready in 30s: %d acks, %d started", len(acked), len(started))
-		}
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	for line := range lines { // lines in the pipe were printed before the kill
-		record(line)
-	}
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	require.Equal(t, "signal: killed", exit.Error())
+		},
+		Ready: func() bool {
+			for id := range longJobs {
+				if !started[id] {
+					return false
+				}
+			}
+			return len(acked) >= 300 && len(started) >= 50
+		},
+		Timeout: 30 * time.Second,
+	})
 
 	db, err := store.Open(crashStoreConfig(dir))
 	require.NoError(t, err, "reopen after the crash")
