@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,9 @@ var (
 	ErrLost = errors.New("sim: request lost on a lossy link")
 	// ErrDown means the node is not running.
 	ErrDown = errors.New("sim: node is down")
+	// ErrConfig is wrapped by every error Config.Validate and
+	// Links.Validate return.
+	ErrConfig = errors.New("sim: invalid config")
 )
 
 // Links describes the simulated links between every pair of nodes.
@@ -62,11 +66,11 @@ func DefaultLinks() Links {
 func (l Links) Validate() error {
 	switch {
 	case l.LatencyMin < 0 || l.LatencyMax < l.LatencyMin:
-		return fmt.Errorf("sim: latency range %s–%s is not a range", l.LatencyMin, l.LatencyMax)
+		return fmt.Errorf("%w: LatencyMin %s and LatencyMax %s are not a range", ErrConfig, l.LatencyMin, l.LatencyMax)
 	case l.Bandwidth < 0:
-		return fmt.Errorf("sim: bandwidth %v is negative", l.Bandwidth)
+		return fmt.Errorf("%w: Bandwidth %v is negative", ErrConfig, l.Bandwidth)
 	case l.Loss < 0 || l.Loss >= 1:
-		return fmt.Errorf("sim: loss %v: want 0 <= loss < 1", l.Loss)
+		return fmt.Errorf("%w: Loss %v: want 0 <= Loss < 1", ErrConfig, l.Loss)
 	}
 	return nil
 }
@@ -165,19 +169,19 @@ func simStore() store.Config {
 // Validate names the first bad field.
 func (c Config) Validate() error {
 	if c.Nodes < 1 {
-		return fmt.Errorf("sim: nodes %d: want at least 1", c.Nodes)
+		return fmt.Errorf("%w: Nodes %d: want at least 1", ErrConfig, c.Nodes)
 	}
 	if err := c.Store.Validate(); err != nil {
 		return err
 	}
 	if !c.Store.InMemory {
-		return errors.New("sim: store must be in memory")
+		return fmt.Errorf("%w: Store.InMemory must be set", ErrConfig)
 	}
 	if c.BootstrapPeers < 1 {
-		return fmt.Errorf("sim: bootstrap peers %d: want at least 1", c.BootstrapPeers)
+		return fmt.Errorf("%w: BootstrapPeers %d: want at least 1", ErrConfig, c.BootstrapPeers)
 	}
 	if err := c.Links.Validate(); err != nil {
-		return err
+		return fmt.Errorf("%w: Links.%s", ErrConfig, strings.TrimPrefix(err.Error(), ErrConfig.Error()+": "))
 	}
 	return c.Node.Validate()
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fog-compute/fog/node"
+	"github.com/fog-compute/fog/store"
 )
 
 func TestMain(m *testing.M) {
@@ -142,15 +143,18 @@ func TestLinksAndConfig(t *testing.T) {
 	require.NoError(t, err)
 	defer again.Close()
 	assert.Equal(t, nw.Node(3).ID, again.Node(3).ID)
-	for _, bad := range []func(*Config){
-		func(c *Config) { c.Nodes = 0 },
-		func(c *Config) { c.Links.Loss = 1 },
-		func(c *Config) { c.Links.LatencyMax = c.Links.LatencyMin - 1 },
-		func(c *Config) { c.BootstrapPeers = 0 },
+	for field, bad := range map[string]func(*Config){
+		"Nodes 0":                    func(c *Config) { c.Nodes = 0 },
+		"Links.Loss 1":               func(c *Config) { c.Links.Loss = 1 },
+		"Links.LatencyMin":           func(c *Config) { c.Links.LatencyMax = c.Links.LatencyMin - 1 },
+		"BootstrapPeers 0":           func(c *Config) { c.BootstrapPeers = 0 },
+		"Store.InMemory must be set": func(c *Config) { c.Store = store.DefaultConfig(t.TempDir()) },
 	} {
 		c := DefaultConfig(3)
 		bad(&c)
-		assert.Error(t, c.Validate())
+		err := c.Validate()
+		require.ErrorIs(t, err, ErrConfig, field)
+		assert.Contains(t, err.Error(), field)
 	}
 }
 

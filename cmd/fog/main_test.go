@@ -439,3 +439,20 @@ func TestHumanDuration(t *testing.T) {
 		assert.Equal(t, tc.want, humanDuration(tc.d), "%v", tc.d)
 	}
 }
+
+// TestSimFlagsNamedInErrors: sim.Links.Validate names Go fields; fog sim
+// reports the flags the user typed.
+func TestSimFlagsNamedInErrors(t *testing.T) {
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--loss", "1"}, "--loss 1: want 0 <= --loss < 1"},
+		{[]string{"--latency-min", "50ms", "--latency-max", "10ms"}, "--latency-min 50ms and --latency-max 10ms are not a range"},
+		{[]string{"--bandwidth", "-1"}, "--bandwidth -1 is negative"},
+	} {
+		_, _, err := fog(t, context.Background(), append([]string{"sim", "dht", "--nodes", "2"}, tc.flags...)...)
+		require.Error(t, err, tc.flags)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}

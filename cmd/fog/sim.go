@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,8 +104,16 @@ func (f *simFlags) apply(c *sim.Config) error {
 	}
 	c.Seed = f.seed
 	c.Links.LatencyMin, c.Links.LatencyMax, c.Links.Loss, c.Links.Bandwidth = f.latMin, f.latMax, f.loss, f.bw
-	return c.Links.Validate()
+	if err := c.Links.Validate(); err != nil {
+		// sim names the Go fields; the user typed flags.
+		msg := strings.TrimPrefix(err.Error(), sim.ErrConfig.Error()+": ")
+		return fmt.Errorf("%s", linkFlags.Replace(msg))
+	}
+	return nil
 }
+
+// linkFlags maps the fields of sim.Links to the flags that set them.
+var linkFlags = strings.NewReplacer("LatencyMin", "--latency-min", "LatencyMax", "--latency-max", "Loss", "--loss", "Bandwidth", "--bandwidth")
 
 // bar draws scenario progress on w.
 type bar struct {

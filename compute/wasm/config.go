@@ -106,31 +106,31 @@ func TestConfig() Config {
 // Validate reports the first invalid field of c, by name.
 func (c Config) Validate() error {
 	if c.MaxCompiledModules < 1 {
-		return fmt.Errorf("wasm: config: MaxCompiledModules must be at least 1, got %d", c.MaxCompiledModules)
+		return fmt.Errorf("%w: MaxCompiledModules must be at least 1, got %d", ErrConfig, c.MaxCompiledModules)
 	}
 	if c.ScratchBytes < 0 {
-		return fmt.Errorf("wasm: config: ScratchBytes must not be negative, got %d", c.ScratchBytes)
+		return fmt.Errorf("%w: ScratchBytes must not be negative, got %d", ErrConfig, c.ScratchBytes)
 	}
 	if c.ScratchBytes > 0 && c.ScratchFiles < 1 {
-		return fmt.Errorf("wasm: config: ScratchFiles must be at least 1 when ScratchBytes is set, got %d", c.ScratchFiles)
+		return fmt.Errorf("%w: ScratchFiles must be at least 1 when ScratchBytes is set, got %d", ErrConfig, c.ScratchFiles)
 	}
 	if err := c.MaxLimits.validate("MaxLimits"); err != nil {
 		return err
 	}
 	if c.MaxLimits.MemoryPages > maxPages {
-		return fmt.Errorf("wasm: config: MaxLimits.MemoryPages must be at most %d (4 GiB), got %d", maxPages, c.MaxLimits.MemoryPages)
+		return fmt.Errorf("%w: MaxLimits.MemoryPages must be at most %d (4 GiB), got %d", ErrConfig, maxPages, c.MaxLimits.MemoryPages)
 	}
 	if err := c.DefaultLimits.validate("DefaultLimits"); err != nil {
 		return err
 	}
 	if c.DefaultLimits.MemoryPages > c.MaxLimits.MemoryPages {
-		return fmt.Errorf("wasm: config: DefaultLimits.MemoryPages (%d) exceeds MaxLimits.MemoryPages (%d)", c.DefaultLimits.MemoryPages, c.MaxLimits.MemoryPages)
+		return fmt.Errorf("%w: DefaultLimits.MemoryPages (%d) exceeds MaxLimits.MemoryPages (%d)", ErrConfig, c.DefaultLimits.MemoryPages, c.MaxLimits.MemoryPages)
 	}
 	if c.DefaultLimits.WallTime > c.MaxLimits.WallTime {
-		return fmt.Errorf("wasm: config: DefaultLimits.WallTime (%v) exceeds MaxLimits.WallTime (%v)", c.DefaultLimits.WallTime, c.MaxLimits.WallTime)
+		return fmt.Errorf("%w: DefaultLimits.WallTime (%v) exceeds MaxLimits.WallTime (%v)", ErrConfig, c.DefaultLimits.WallTime, c.MaxLimits.WallTime)
 	}
 	if c.DefaultLimits.OutputBytes > c.MaxLimits.OutputBytes {
-		return fmt.Errorf("wasm: config: DefaultLimits.OutputBytes (%d) exceeds MaxLimits.OutputBytes (%d)", c.DefaultLimits.OutputBytes, c.MaxLimits.OutputBytes)
+		return fmt.Errorf("%w: DefaultLimits.OutputBytes (%d) exceeds MaxLimits.OutputBytes (%d)", ErrConfig, c.DefaultLimits.OutputBytes, c.MaxLimits.OutputBytes)
 	}
 	return nil
 }
@@ -138,11 +138,11 @@ func (c Config) Validate() error {
 func (l Limits) validate(field string) error {
 	switch {
 	case l.MemoryPages == 0:
-		return fmt.Errorf("wasm: config: %s.MemoryPages must be positive", field)
+		return fmt.Errorf("%w: %s.MemoryPages must be positive", ErrConfig, field)
 	case l.WallTime <= 0:
-		return fmt.Errorf("wasm: config: %s.WallTime must be positive, got %v", field, l.WallTime)
+		return fmt.Errorf("%w: %s.WallTime must be positive, got %v", ErrConfig, field, l.WallTime)
 	case l.OutputBytes <= 0:
-		return fmt.Errorf("wasm: config: %s.OutputBytes must be positive, got %d", field, l.OutputBytes)
+		return fmt.Errorf("%w: %s.OutputBytes must be positive, got %d", ErrConfig, field, l.OutputBytes)
 	}
 	return nil
 }

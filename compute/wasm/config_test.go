@@ -40,9 +40,9 @@ func TestConfigValidate(t *testing.T) {
 			err := cfg.Validate()
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.field)
-			assert.Contains(t, err.Error(), "wasm: config: ")
+			require.ErrorIs(t, err, ErrConfig)
 			_, err = New(context.Background(), cfg)
-			require.Error(t, err, "New validates")
+			require.ErrorIs(t, err, ErrConfig, "New validates")
 		})
 	}
 }

@@ -5,6 +5,9 @@ import "errors"
 // Sentinel errors returned (wrapped) by the Executor. Callers branch on them
 // with errors.Is; the wrapping message carries the numbers.
 var (
+	// ErrConfig is wrapped by every error Config.Validate (and so New)
+	// returns.
+	ErrConfig = errors.New("wasm: invalid config")
 	// ErrTimeout: the task reached its wall-time limit and was stopped.
 	ErrTimeout = errors.New("wasm: wall-time limit exceeded")
 	// ErrMemoryLimit: the task needs more linear memory than its limit
