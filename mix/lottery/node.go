@@ -225,9 +225,6 @@ func NewNode(cfg ServiceConfig, opts NodeOptions) (*Node, error) {
 	return n, nil
 }
 
-// Config returns the Node's configuration.
-func (n *Node) Config() ServiceConfig { return n.cfg }
-
 // Start (re)starts the node at now from what its driver saved (the zero
 // Saved for a new node): a State at the stored checkpoint, or at genesis,
 // with the saved records and own claims replayed through it at their
