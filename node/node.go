@@ -25,6 +25,7 @@ import (
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/mix/lottery"
+	"github.com/fog-compute/fog/mix/lottery/lotterysvc"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -89,7 +90,7 @@ type Node struct {
 	host       *p2p.Host
 	dht        *dht.DHT
 	gossip     *gossip.Gossip
-	lottery    *lottery.Service
+	lottery    *lotterysvc.Service
 	exec       *wasm.Executor
 	blob       *blob.Service
 	compute    *compute.Service
@@ -242,7 +243,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	} else if rcfg, err = cfg.relayConfig(rcfg); err != nil {
 		return nil, err
 	}
-	if n.lottery, err = lottery.NewService(rcfg, lottery.ServiceOptions{
+	if n.lottery, err = lotterysvc.New(rcfg, lotterysvc.Options{
 		Gossip: n.gossip, Store: n.store.Datastore(store.PrefixMix), Identity: priv,
 		Logger: log.With("subsystem", "lottery"),
 	}); err != nil {
@@ -305,7 +306,7 @@ func (n *Node) DHT() *dht.DHT { return n.dht }
 func (n *Node) Gossip() *gossip.Gossip { return n.gossip }
 
 // Lottery returns the node's relay lottery service.
-func (n *Node) Lottery() *lottery.Service { return n.lottery }
+func (n *Node) Lottery() *lotterysvc.Service { return n.lottery }
 
 // Compute returns the node's task service.
 func (n *Node) Compute() *compute.Service { return n.compute }
