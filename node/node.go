@@ -25,6 +25,7 @@ import (
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/mix/lottery"
+	"github.com/fog-compute/fog/mix/lottery/lotterysvc"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -88,7 +89,7 @@ type Node struct {
 	host    *p2p.Host
 	dht     *dht.DHT
 	gossip  *gossip.Gossip
-	lottery *lottery.Service
+	lottery *lotterysvc.Service
 	exec    *wasm.Executor
 	blob    *blob.Service
 	compute *compute.Service
@@ -189,7 +190,7 @@ func (n *Node) DHT() *dht.DHT { return n.dht }
 func (n *Node) Gossip() *gossip.Gossip { return n.gossip }
 
 // Lottery returns the node's relay lottery service.
-func (n *Node) Lottery() *lottery.Service { return n.lottery }
+func (n *Node) Lottery() *lotterysvc.Service { return n.lottery }
 
 // Compute returns the node's task service.
 func (n *Node) Compute() *compute.Service { return n.compute }

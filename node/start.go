@@ -13,6 +13,7 @@ import (
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/mix/lottery"
+	"github.com/fog-compute/fog/mix/lottery/lotterysvc"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -192,7 +193,7 @@ func (s *starter) startRelay(ctx context.Context) error {
 			return err
 		}
 	}
-	l, err := lottery.NewService(rcfg, lottery.ServiceOptions{
+	l, err := lotterysvc.New(rcfg, lotterysvc.Options{
 		Gossip: n.gossip, Store: n.store.Datastore(store.PrefixMix), Identity: s.priv,
 		Logger: n.log.With("subsystem", "lottery"),
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/mix/lottery"
+	"github.com/fog-compute/fog/mix/lottery/lotterysvc"
 )
 
 // LotteryScenario boots a network whose nodes run the relay lottery and
@@ -57,7 +58,7 @@ type LotteryResult struct {
 	Seed         uint64 `json:"seed"`
 	Mode         string `json:"candidate_mode"`
 	// Epochs holds each measured epoch.
-	Epochs []lottery.Agreement `json:"epochs"`
+	Epochs []lotterysvc.Agreement `json:"epochs"`
 	// AllAgree says every node held the identical directory in every
 	// measured epoch.
 	AllAgree bool `json:"all_agree"`
@@ -121,7 +122,7 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	res.BootSeconds = time.Since(bootStart).Seconds()
 	first, _ := rc.EpochAt(time.Now()) // 0 before genesis
 	first += 2
-	var services []*lottery.Service
+	var services []*lotterysvc.Service
 	for _, nd := range nw.Nodes() {
 		services = append(services, nd.Running().Lottery())
 	}
@@ -136,7 +137,7 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	res.AllAgree = true
 	for e := first; e < first+uint64(s.Epochs); e++ {
 		ectx, cancel := context.WithDeadline(ctx, rc.EpochStart(e+1).Add(rc.EpochLength))
-		a, err := lottery.MeasureAgreement(ectx, services, e)
+		a, err := lotterysvc.MeasureAgreement(ectx, services, e)
 		cancel()
 		progress.Step(1)
 		res.Epochs = append(res.Epochs, a)
@@ -163,7 +164,7 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 
 // verifyStats sums the claims the services verified and the time they spent
 // verifying them.
-func verifyStats(services []*lottery.Service) (verified uint64, busy time.Duration) {
+func verifyStats(services []*lotterysvc.Service) (verified uint64, busy time.Duration) {
 	for _, sv := range services {
 		st := sv.Stats()
 		verified += st.ClaimsVerified

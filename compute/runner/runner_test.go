@@ -83,11 +83,11 @@ func newRig(t *testing.T, rc rigConfig) *rig {
 	if rc.started {
 		r.exec.started = make(chan string, 100)
 	}
-	for _, name := range []string{"minimal", "exit", "trap", "loop", "spew", "growbomb", "badimport", "hostloop", "dirty"} {
+	for _, name := range []string{"minimal", "exit", "trap", "loop", "busy", "spew", "growbomb", "badimport", "hostloop", "dirty"} {
 		r.code[name] = readModule(t, name)
 		r.mods[name] = wasm.IDOf(r.code[name])
 	}
-	for _, name := range []string{"minimal", "trap", "loop", "spew", "growbomb"} {
+	for _, name := range []string{"minimal", "trap", "loop", "busy", "spew", "growbomb"} {
 		_, err := ex.Compile(ctx, r.code[name])
 		require.NoError(t, err)
 	}
@@ -399,8 +399,18 @@ func TestCancel(t *testing.T) {
 	r := newRig(t, rigConfig{runner: cfg, started: true})
 	ctx := t.Context()
 	long := wasm.Spec{Limits: wasm.Limits{WallTime: 20 * time.Second}}
-	r.submit("running", "loop", long, nil)
+	r.submit("running", "busy", long, nil)
 	require.Equal(t, "running", <-r.exec.started)
+	// The guest runs once its first byte is out (not merely once the
+	// executor was called, which a cancel could still beat).
+	require.Eventually(t, func() bool {
+		l := r.rn.Output("running")
+		if l == nil {
+			return false
+		}
+		n, _ := l.Len()
+		return n > 0
+	}, 10*time.Second, time.Millisecond)
 	// The runner claims a second job (MaxPrefetch 1), which waits for the slot.
 	r.submit("claimed", "loop", long, nil)
 	require.Eventually(t, func() bool {

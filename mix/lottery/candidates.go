@@ -99,7 +99,7 @@ func DecodeCandidacy(b []byte) (Candidacy, error) {
 // after it splits the set, and then p and every claim's verification with
 // it. The book marks such candidacies as disputed — those it received in
 // the second half of the window or after it closed (an honest one arrives
-// within moments of the window's start) — so that the Service does not
+// within moments of the window's start) — so that a Node does not
 // penalise peers for claims that another view of the set may have accepted
 // (Disputed).
 type CandidateBook struct {

@@ -1,11 +1,14 @@
 // Package lottery is fog's relay lottery: who serves as a mix relay in
 // each epoch, in which layer, under which mix key, and the public
-// randomness (the epoch seed) that the draw uses. Its deterministic core
-// owns the sortition, the seed chain, the claim and reveal wire formats,
-// their verification, and the per-epoch relay directory; its Service runs
-// that core on a node over gossip, with persistence, and is what RPC and
-// the simulator use. docs/lottery.md is the full specification, with the
-// seed's limits, the wiring and the measured figures.
+// randomness (the epoch seed) that the draw uses. It is the lottery's
+// deterministic core: the sortition, the seed chain, the claim, reveal and
+// candidacy wire formats, their verification, the per-epoch relay
+// directory, and the whole protocol of one node as a state machine (Node).
+// It does no I/O, starts no goroutine and reads no clock: time comes in as
+// arguments. Package lotterysvc is its shell, which runs a Node on a node
+// over gossip, with persistence and timers; RPC and the simulator use that.
+// docs/lottery.md is the full specification, with the seed's limits, the
+// core/shell split, the wiring and the measured figures.
 //
 // # How an epoch works
 //
@@ -24,42 +27,47 @@
 // the smallest reveal output received before the epoch ends goes into the
 // next seed (NextSeed). State runs this schedule for one node.
 //
-// # Running it on a node
+// # One node's protocol
 //
-// Service is the node's lottery: it drives a State with the node's clock,
-// carries claims, reveals and candidacies on the gossip topic
-// TopicName(NetworkID) and maps the State's verdicts onto gossip's (a peer
-// that forwards a forged claim loses score), persists this node's claims
-// and mix keys before publishing them together with a log of what it
-// received (so a restart rebuilds the exact state and never equivocates),
-// adopts the network's seed chain when it joins late, and answers
-// questions about epochs, directories and wins (Status, Directory,
-// DirectoryInfo, MixKey, Closed, MeasureAgreement). The candidate set comes
-// from ServiceConfig.Candidates (fixed), from a StakeOracle, or from
-// candidacies announced over gossip into a CandidateBook.
-// docs/lottery.md section 11 describes the wiring.
+// Node wraps a State with every decision a node takes around it: the
+// candidate set (fixed, a StakeOracle, or candidacies announced into a
+// CandidateBook) and its own candidacy; whether to trust its seed chain
+// and, if not, which seed to adopt from the claims it sees (a node that
+// joined late or restarted across a window); which failures to excuse
+// because nodes may disagree on the candidate set; and what to persist so
+// that a restart rebuilds the exact state and never equivocates. Inputs
+// are Start (with what the driver saved), Receive (a Message) and Tick;
+// outputs are a Verdict for gossip and Effects: publish a claim, reveal or
+// candidacy, persist a Record or an OwnClaim, a directory closed, an epoch
+// started, a chain adopted. The tests drive Nodes on a discrete-event
+// network, without gossip or a store.
 //
 // # Invariants
 //
 //   - Determinism: Seats, Layer, NextSeed, Verify and Directory.Digest
 //     depend only on their inputs and give the same result on every
-//     platform (no floating-point library calls; see Seats). Two States fed
-//     the same messages at the same clock readings produce the same effects.
+//     platform (no floating-point library calls; see Seats). Two States,
+//     or two Nodes, fed the same inputs at the same clock readings produce
+//     the same effects.
 //   - A directory holds at most one claim per claimant; a claimant with two
 //     different valid claims for an epoch is excluded from it, and any two
 //     directories with the same claims and exclusions have the same Digest,
 //     whatever order the messages arrived in.
-//   - Decoders (DecodeClaim, DecodeReveal, State.Receive) reject every
-//     malformed input with an error wrapping ErrMalformed and never panic.
+//   - Decoders (DecodeClaim, DecodeReveal, DecodeCandidacy, DecodeMessage,
+//     State.Receive) reject every malformed input with an error wrapping
+//     ErrMalformed and never panic.
 //   - State keeps the current epoch and Config.KeepEpochs before it, and at
-//     most Config.MaxPending buffered messages: its memory is bounded.
+//     most Config.MaxPending buffered messages; a Node keeps at most two
+//     claims per claimant and MaxPending in all for its seed decision: its
+//     memory is bounded.
+//   - The package imports no network, gossip or database package (a test
+//     runs go list -deps) and calls no clock function (a test parses it).
 //
 // # Concurrency
 //
-// The functions are pure and safe for concurrent use. Directory and State
-// are not safe for concurrent use: State is meant to be owned by one
-// goroutine (or by the simulator's event loop) and hands out Directory
-// copies. UniformStake, CandidateBook and Service are safe for concurrent
-// use; a Service's Run owns its goroutine (stopped by cancelling Run's
-// context) and serialises every call into its State under one lock.
+// The functions are pure and safe for concurrent use. Directory, State and
+// Node are not safe for concurrent use: each is meant to be owned by one
+// goroutine (or by a simulator's event loop, or used under its driver's
+// lock) and hands out Directory copies. UniformStake and CandidateBook are
+// safe for concurrent use.
 package lottery

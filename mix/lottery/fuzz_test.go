@@ -70,8 +70,8 @@ func FuzzDecodeReveal(f *testing.F) {
 // epoch's claim window, with a valid claim already in its directory: it must
 // never panic, every verdict must come with a sentinel error (or none for a
 // plain Accept), and whatever it accepts must verify on its own. The
-// service's path (decodeWire, then receiveMsg with the decoded message)
-// must judge every message decodeWire accepts as Receive does.
+// gossip path (DecodeMessage, then receiveMsg with the decoded message)
+// must judge every message DecodeMessage accepts as Receive does.
 func FuzzReceive(f *testing.F) {
 	f.Add([]byte{kindClaim})
 	f.Add([]byte{kindReveal})
@@ -89,7 +89,7 @@ func FuzzReceive(f *testing.F) {
 			return s
 		}
 		v, err := newState().Receive(now, b)
-		if m, derr := decodeWire(b); derr == nil {
+		if m, derr := DecodeMessage(b); derr == nil {
 			v2, err2 := newState().receiveMsg(now, m)
 			if v2 != v || (err2 == nil) != (err == nil) || (err != nil && err.Error() != err2.Error()) {
 				t.Fatalf("Receive: %v %v; receiveMsg of the decoded message: %v %v", v, err, v2, err2)

@@ -36,8 +36,8 @@ func FuzzDecodeCandidacy(f *testing.F) {
 	})
 }
 
-// FuzzDecodeMessage feeds arbitrary bytes to the lottery topic's decoder
-// (what gossip's validator chain calls on every message): it must never
+// FuzzDecodeMessage feeds arbitrary bytes to DecodeMessage (what the
+// gossip topic's validator chain calls on every message): it must never
 // panic, must reject with ErrMalformed whatever is not a claim, reveal or
 // candidacy, and must name as author the peer of the key inside.
 func FuzzDecodeMessage(f *testing.F) {
@@ -45,7 +45,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte{kindCandidacy})
 	f.Add(make([]byte, ClaimSize))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeWire(b)
+		m, err := DecodeMessage(b)
 		if err != nil {
 			if m != nil || !errors.Is(err, ErrMalformed) {
 				t.Fatalf("message %v, error %v", m, err)
@@ -70,6 +70,6 @@ func FuzzDecodeMessage(f *testing.F) {
 		if err != nil || id != m.author {
 			t.Fatalf("author %s, key's peer %s (%v)", m.author, id, err)
 		}
-		_ = nominalTime(testConfig(), m) // any epoch, no overflow
+		_ = m.NominalTime(testConfig()) // any epoch, no overflow
 	})
 }

@@ -34,7 +34,8 @@ type event struct {
 	at   time.Time
 	seq  int
 	node int
-	data []byte // nil: a tick
+	data []byte // a message to deliver
+	op   int    // 0: deliver data; nodeNet's opStart, opStop
 }
 
 type eventQueue []event

@@ -375,13 +375,13 @@ func (s *State) drainPending(e uint64, kind byte) {
 // the claimant. Messages up to 2*MaxClockSkew early are buffered (Ignore,
 // ErrEarly) and checked when their phase begins.
 func (s *State) Receive(now time.Time, data []byte) (Verdict, error) {
-	return s.receiveMsg(now, &wireMsg{data: data})
+	return s.receiveMsg(now, &Message{data: data})
 }
 
-// receiveMsg is Receive for a message that gossip's validator chain may
-// already have decoded (decodeWire): a decoded claim or reveal is checked
-// without decoding its bytes again; anything else is decoded here.
-func (s *State) receiveMsg(now time.Time, m *wireMsg) (Verdict, error) {
+// receiveMsg is Receive for a message that DecodeMessage may already have
+// decoded: a decoded claim or reveal is checked without decoding its bytes
+// again; anything else is decoded here.
+func (s *State) receiveMsg(now time.Time, m *Message) (Verdict, error) {
 	if len(m.data) > s.cfg.MaxMessageSize {
 		return Reject, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(m.data), s.cfg.MaxMessageSize)
 	}

@@ -3,35 +3,42 @@ package lottery
 import (
 	"crypto/ed25519"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-
-	"github.com/fog-compute/fog/gossip"
 )
 
-// TopicName returns the gossip topic that carries a network's claims,
-// reveals and candidacies: /fog/lottery/1/<network ID>. The network ID is
-// in the name so that nodes of two networks never judge (and penalise) each
-// other's messages, and the envelope signature, which covers the topic,
-// binds a candidacy to its network.
-func TopicName(networkID string) string { return "/fog/lottery/1/" + networkID }
+// Kind says what a lottery message carries: its first byte on the wire,
+// which names the kind and its version.
+type Kind byte
 
-// topicBurst is the per-author token bucket of the lottery topic, refilled
-// once per epoch. An honest node sends at most three messages per epoch (a
-// candidacy, a claim, a reveal) and an equivocator's second claim is the
-// fourth a node may accept from one author; only accepted messages take a
-// token.
-const topicBurst = 6
+// The message kinds, version 1.
+const (
+	KindClaim     = Kind(kindClaim)
+	KindReveal    = Kind(kindReveal)
+	KindCandidacy = Kind(kindCandidacy)
+)
 
-// topicMaxAuthors bounds the gossip validator's per-author state.
-const topicMaxAuthors = 100_000
+// String returns "claim", "reveal", "candidacy" or the byte in hex.
+func (k Kind) String() string {
+	switch k {
+	case KindClaim:
+		return "claim"
+	case KindReveal:
+		return "reveal"
+	case KindCandidacy:
+		return "candidacy"
+	}
+	return fmt.Sprintf("kind 0x%02x", byte(k))
+}
 
-// wireMsg is one lottery message on the topic, decoded once by the gossip
-// validator chain.
-type wireMsg struct {
+// Message is one lottery message as it travels between nodes (a claim, a
+// reveal or a candidacy), decoded once: the gossip topic decodes it with
+// DecodeMessage before its checks run and hands the result to
+// Node.Receive, which does not decode it again. The zero value is a
+// malformed message. A Message is immutable.
+type Message struct {
 	kind   byte
 	data   []byte
 	claim  *Claim
@@ -42,14 +49,14 @@ type wireMsg struct {
 	author peer.ID
 }
 
-// decodeWire decodes a claim, reveal or candidacy and derives the peer ID
-// of the key that must have signed its gossip envelope. Errors wrap
-// ErrMalformed; it never panics.
-func decodeWire(b []byte) (*wireMsg, error) {
+// DecodeMessage decodes a claim, reveal or candidacy and derives the peer ID
+// of the key that must have signed its gossip envelope (Author). Errors wrap
+// ErrMalformed; it never panics. The Message keeps b.
+func DecodeMessage(b []byte) (*Message, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty message", ErrMalformed)
 	}
-	m := &wireMsg{kind: b[0], data: b}
+	m := &Message{kind: b[0], data: b}
 	switch b[0] {
 	case kindClaim:
 		c, err := DecodeClaim(b)
@@ -80,6 +87,36 @@ func decodeWire(b []byte) (*wireMsg, error) {
 	return m, nil
 }
 
+// Kind returns what m carries.
+func (m *Message) Kind() Kind { return Kind(m.kind) }
+
+// Data returns m's bytes as they travel (the caller must not modify them).
+func (m *Message) Data() []byte { return m.data }
+
+// Epoch returns the epoch m is for (a candidacy: the epoch it stands in).
+func (m *Message) Epoch() uint64 { return m.epoch }
+
+// Author returns the peer whose key made m: the claimant, the relay, or the
+// candidate. An honest node publishes only its own messages, so the gossip
+// envelope of m must be signed by Author.
+func (m *Message) Author() peer.ID { return m.author }
+
+// NominalTime is when an honest author publishes m, by the schedule of cfg:
+// the start of the claim window for claims and candidacies (of the epoch
+// before the one a candidacy is for), the reveal time for reveals. The
+// gossip topic's time rule judges messages by it, so replays from past
+// epochs and messages for far-future epochs are dropped before any
+// cryptography runs.
+func (m *Message) NominalTime(cfg Config) time.Time {
+	switch m.kind {
+	case kindReveal:
+		return cfg.revealAt(m.epoch)
+	case kindCandidacy:
+		return cfg.EpochStart(m.epoch - 1)
+	}
+	return cfg.EpochStart(m.epoch)
+}
+
 // keyPeerID returns the libp2p peer ID of an Ed25519 identity key.
 func keyPeerID(pk ed25519.PublicKey) (peer.ID, error) {
 	k, err := crypto.UnmarshalEd25519PublicKey(pk)
@@ -91,68 +128,4 @@ func keyPeerID(pk ed25519.PublicKey) (peer.ID, error) {
 		return "", fmt.Errorf("%w: key: %v", ErrMalformed, err)
 	}
 	return id, nil
-}
-
-// nominalTime is when an honest author publishes a message, by the
-// schedule: the start of the claim window for claims and candidacies (of
-// the epoch before the one a candidacy is for), the reveal time for
-// reveals. The gossip chain's time rule judges messages by it, so replays
-// from past epochs and messages for far-future epochs are rejected before
-// any cryptography runs.
-func nominalTime(cfg Config, m *wireMsg) time.Time {
-	switch m.kind {
-	case kindReveal:
-		return cfg.revealAt(m.epoch)
-	case kindCandidacy:
-		return cfg.EpochStart(m.epoch - 1)
-	}
-	return cfg.EpochStart(m.epoch)
-}
-
-// TopicParams returns the gossip validator parameters of the lottery topic
-// under cfg:
-//
-//   - MaxSize is MaxMessageSize.
-//   - MaxSkew is 2*MaxClockSkew: the State buffers claims and reveals up to
-//     2*MaxClockSkew early, so the chain must let those through; beyond
-//     4*MaxClockSkew ahead of the schedule no honest relay forwards a
-//     message and the chain rejects it.
-//   - MaxAge is the longer window plus 2*MaxClockSkew: nothing older is
-//     accepted by the State, and beyond gossip's RejectAge (about twice
-//     that) a message is a replay and is rejected.
-//   - Rate and Burst allow topicBurst accepted messages per author per
-//     epoch, twice an honest node's need.
-//
-// Every node of a network must use the same values.
-func TopicParams(cfg Config) gossip.TopicParams {
-	skew := max(2*cfg.MaxClockSkew, time.Millisecond)
-	rate := topicBurst / max(cfg.EpochLength.Seconds(), 1e-3)
-	return gossip.TopicParams{
-		MaxSize:    cfg.MaxMessageSize,
-		MaxSkew:    skew,
-		MaxAge:     max(cfg.ClaimWindow, cfg.RevealWindow) + skew,
-		Rate:       rate,
-		Burst:      topicBurst,
-		MaxAuthors: topicMaxAuthors,
-		Weight:     1,
-	}
-}
-
-// topicConfig returns the typed topic for s: the codec, the schedule-based
-// header and the State as the topic check. seq gives every message a
-// sequence number above all earlier ones, which turns gossip's per-author
-// sequence rule off for this topic: the State orders and deduplicates
-// lottery messages itself, and an equivocator's second claim, which must be
-// forwarded, carries no higher sequence than its first.
-func topicConfig(cfg Config, seq *atomic.Uint64, check func(*wireMsg, time.Time, bool) error) gossip.TopicConfig[*wireMsg] {
-	return gossip.TopicConfig[*wireMsg]{
-		Name:   TopicName(cfg.NetworkID),
-		Params: TopicParams(cfg),
-		Encode: func(m *wireMsg) ([]byte, error) { return m.data, nil },
-		Decode: decodeWire,
-		Header: func(m *wireMsg) gossip.Header {
-			return gossip.Header{Author: m.author, Seq: seq.Add(1), Time: nominalTime(cfg, m)}
-		},
-		Check: check,
-	}
 }

@@ -1,46 +1,56 @@
-package lottery
+package lotterysvc
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/gossip/gossipnet"
+	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/store"
 )
 
+// The network tests run inside a testing/synctest bubble: the mocknet, the
+// gossip routers, the stores and the Services all live in it, so their
+// clocks and timers are the bubble's virtual time, which moves only when
+// every goroutine waits. A test's schedule (3-second epochs, a 1.2 s claim
+// window) is then exact however busy the machine is, and the seconds of
+// protocol time take no wall time: what the tests cost is the CPU of the
+// cryptography.
+
 // svcConfig is SimServiceConfig with 3-second epochs (1.2 s claim window,
-// 800 ms reveals, 50 ms skew) so that a test runs several epochs quickly,
-// with room for a loaded two-core machine; under the race detector, which
-// slows the cryptography about sixfold, 6-second epochs with wider
-// windows: the tests share two cores with whatever else the machine runs.
-func svcConfig(genesis time.Time) ServiceConfig {
-	c := SimServiceConfig()
+// 800 ms reveals, 50 ms skew) so that a test runs several epochs.
+func svcConfig(genesis time.Time) lottery.ServiceConfig {
+	c := lottery.SimServiceConfig()
 	c.NetworkID = "fog-test"
 	c.Genesis = genesis
 	c.EpochLength = 3 * time.Second
 	c.ClaimWindow = 1200 * time.Millisecond
 	c.RevealWindow = 800 * time.Millisecond
-	if raceEnabled {
-		// Under -race with other packages' tests on the same two cores,
-		// claims have been seen arriving 2.6 s into an epoch.
-		c.EpochLength = 9 * time.Second
-		c.ClaimWindow = 4 * time.Second
-		c.RevealWindow = 3500 * time.Millisecond
-	}
 	c.MaxClockSkew = 50 * time.Millisecond
 	c.WarmUp = 200 * time.Millisecond
 	c.FlushInterval = 100 * time.Millisecond
 	c.JoinQuorum = 2
 	c.TargetRelays = 6
 	return c
+}
+
+// revealAt is when relays of epoch e publish their reveals.
+func revealAt(cfg lottery.ServiceConfig, e uint64) time.Time {
+	return cfg.EpochStart(e + 1).Add(-cfg.RevealWindow)
 }
 
 // cluster is a gossipnet network with a lottery Service per node.
@@ -72,7 +82,7 @@ func newCluster(t *testing.T, nodes int, seed uint64) *cluster {
 	c := &cluster{t: t, net: net, db: db, svcs: make([]*Service, nodes), runs: make([]*run, nodes)}
 	t.Cleanup(func() {
 		for i := range c.runs {
-			c.stop(i)
+			_ = c.stop(i)
 		}
 		require.NoError(t, net.Close())
 		require.NoError(t, db.Close())
@@ -87,9 +97,9 @@ func (c *cluster) ds(i int) datastore.Batching {
 
 // start runs a new Service for node i with cfg on ds and waits until it is
 // ready.
-func (c *cluster) start(i int, cfg ServiceConfig, ds datastore.Batching) *Service {
+func (c *cluster) start(i int, cfg lottery.ServiceConfig, ds datastore.Batching) *Service {
 	c.t.Helper()
-	s, err := NewService(cfg, ServiceOptions{Gossip: c.net.Nodes[i], Store: ds, Identity: c.net.Keys[i]})
+	s, err := New(cfg, Options{Gossip: c.net.Nodes[i], Store: ds, Identity: c.net.Keys[i]})
 	require.NoError(c.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &run{cancel: cancel, done: make(chan error, 1)}
@@ -129,6 +139,12 @@ func (c *cluster) peerIDs(nodes ...int) []peer.ID {
 	return out
 }
 
+// pub returns node i's Ed25519 identity key.
+func (c *cluster) pub(i int) ed25519.PublicKey {
+	c.t.Helper()
+	return edKey(c.t, c.net.Keys[i]).Public().(ed25519.PublicKey)
+}
+
 // waitTopic waits until each of nodes sees its connected neighbours among
 // nodes subscribed to the lottery topic.
 func (c *cluster) waitTopic(ctx context.Context, topic string, nodes []int) {
@@ -164,16 +180,10 @@ func (c *cluster) services(nodes ...int) []*Service {
 	return out
 }
 
-// waitUntil blocks until the wall clock reaches at: the lottery is driven
-// by its schedule, so tests wait for protocol time, not for goroutines.
-func waitUntil(t *testing.T, at time.Time) {
-	t.Helper()
-	if d := time.Until(at); d > 0 {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
-		<-timer.C
-	}
-}
+// waitUntil blocks until the clock reaches at: the lottery is driven by
+// its schedule, so tests wait for protocol time, not for goroutines. In a
+// synctest bubble the wait is virtual and exact.
+func waitUntil(at time.Time) { time.Sleep(time.Until(at)) }
 
 // waitClosed waits, at most timeout, until svc's directory of epoch e is
 // final.
@@ -205,4 +215,27 @@ func measure(t *testing.T, svcs []*Service, e uint64, timeout time.Duration) Agr
 	a, err := MeasureAgreement(ctx, svcs, e)
 	require.NoError(t, err)
 	return a
+}
+
+func edKey(t *testing.T, k crypto.PrivKey) ed25519.PrivateKey {
+	t.Helper()
+	raw, err := k.Raw()
+	require.NoError(t, err)
+	return ed25519.PrivateKey(raw)
+}
+
+// detRand is a reproducible random stream for mix keys.
+func detRand(label string) io.Reader {
+	var buf bytes.Buffer
+	for i := range 256 {
+		s := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(label), uint64(i)))
+		buf.Write(s[:])
+	}
+	return &buf
+}
+
+// testKey returns the i-th reproducible identity key.
+func testKey(i int) ed25519.PrivateKey {
+	seed := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("lotterysvc test key"), uint64(i)))
+	return ed25519.NewKeyFromSeed(seed[:])
 }

@@ -1,4 +1,4 @@
-package lottery
+package lotterysvc
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -17,17 +18,20 @@ import (
 
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/gossip/gossipnet"
-	"github.com/fog-compute/fog/mix/vrf"
+	"github.com/fog-compute/fog/mix/lottery"
 )
 
 // forged builds a claim by sk for epoch e with seed, its VRF proof made
 // over the ticket input of proofEpoch, one seat in layer 0, and mix key
 // number i; signed by sk.
-func forged(t *testing.T, cfg Config, sk ed25519.PrivateKey, e, proofEpoch uint64, seed Seed, i int) *Claim {
+func forged(t *testing.T, cfg lottery.Config, sk ed25519.PrivateKey, e, proofEpoch uint64, seed lottery.Seed, i int) *lottery.Claim {
 	t.Helper()
-	pi, err := vrf.Prove(sk, ticketAlpha(cfg, proofEpoch, seed))
+	// With p = 1 every ticket wins: the claim carries a real proof over
+	// proofEpoch's input, then gets the fields of the forgery.
+	c, _, won, err := lottery.NewClaim(sk, proofEpoch, seed, 1, 1, cfg, detRand(fmt.Sprint("forged", i)))
 	require.NoError(t, err)
-	c := &Claim{Epoch: e, Seed: seed, Layer: 0, Seats: 1, Claimant: pubOf(sk), Proof: pi, MixKey: mixPub(t, fmt.Sprint("forged", i))}
+	require.True(t, won)
+	c.Epoch, c.Layer, c.Seats, c.MixKey = e, 0, 1, mixPub(t, fmt.Sprint("forged", i))
 	require.NoError(t, c.Sign(sk, cfg))
 	return c
 }
@@ -42,13 +46,6 @@ func mixPub(t *testing.T, label string) *ecdh.PublicKey {
 	return k.PublicKey()
 }
 
-func edKey(t *testing.T, k crypto.PrivKey) ed25519.PrivateKey {
-	t.Helper()
-	raw, err := k.Raw()
-	require.NoError(t, err)
-	return ed25519.PrivateKey(raw)
-}
-
 // TestServiceRejectsForgedClaims has raw-protocol hostile hosts send forged
 // lottery messages to some honest nodes: claims with a bad VRF proof,
 // claims for a wrong epoch, claims whose mix key the claimant did not sign,
@@ -60,7 +57,11 @@ func edKey(t *testing.T, k crypto.PrivKey) ed25519.PrivateKey {
 // the honest directory must stay the same everywhere, without the
 // attackers.
 func TestServiceRejectsForgedClaims(t *testing.T) {
-	t.Parallel() // network tests mostly wait for protocol time
+	t.Parallel()
+	synctest.Test(t, testServiceRejectsForgedClaims)
+}
+
+func testServiceRejectsForgedClaims(t *testing.T) {
 	const honest = 10
 	c := newCluster(t, honest, 11)
 	type attack struct {
@@ -104,18 +105,12 @@ func TestServiceRejectsForgedClaims(t *testing.T) {
 	c.waitTopic(ctx, topic, indexes(0, honest))
 
 	// Once the honest claims of epoch 0 are out, forge.
-	waitUntil(t, cfg.EpochStart(0).Add(200*time.Millisecond))
-	var honestClaim *Claim
-	require.Eventually(t, func() bool {
-		d, _ := c.svcs[9].Directory(0)
-		if cl := d.Claims(); len(cl) > 0 {
-			var err error
-			honestClaim, err = DecodeClaim(cl[0])
-			return err == nil
-		}
-		return false
-	}, 5*time.Second, 10*time.Millisecond, "no honest winner in epoch 0")
-	seed := GenesisSeed(cfg.Config)
+	waitUntil(cfg.EpochStart(0).Add(200 * time.Millisecond))
+	d0, _ := c.svcs[9].Directory(0)
+	require.NotEmpty(t, d0.Claims(), "no honest winner in epoch 0")
+	honestClaim, err := lottery.DecodeClaim(d0.Claims()[0])
+	require.NoError(t, err)
+	seed := lottery.GenesisSeed(cfg.Config)
 	var running []*gossipnet.Attacker
 	defer func() {
 		for _, a := range running {
@@ -126,7 +121,7 @@ func TestServiceRejectsForgedClaims(t *testing.T) {
 		sk := edKey(t, a.key)
 		var msgs []*pb.Message
 		for i := range 5 { // distinct messages: a repeated one is only counted once
-			var cl *Claim
+			var cl *lottery.Claim
 			switch k {
 			case 0:
 				cl = forged(t, cfg.Config, sk, 0, 1, seed, i) // proof for epoch 1's input

@@ -1,9 +1,11 @@
-package lottery
+package lotterysvc
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -26,8 +28,15 @@ import (
 //     node 0 restarts again: it must rebuild its state exactly from the
 //     checkpoint and the logged messages, trust its chain, reveal, and
 //     agree with everyone on epoch 1 and epoch 2.
+//
+// The store on disk is real Badger; the same restarts run on Nodes alone
+// in package lottery (TestNodeRestart).
 func TestServiceRestartDoesNotEquivocate(t *testing.T) {
-	t.Parallel() // network tests mostly wait for protocol time
+	t.Parallel()
+	synctest.Test(t, testServiceRestartDoesNotEquivocate)
+}
+
+func testServiceRestartDoesNotEquivocate(t *testing.T) {
 	const nodes = 6
 	c := newCluster(t, nodes, 5)
 	dir := t.TempDir()
@@ -57,16 +66,19 @@ func TestServiceRestartDoesNotEquivocate(t *testing.T) {
 	c.waitTopic(ctx, TopicName(cfg.NetworkID), indexes(0, nodes))
 
 	// 1. Restart inside epoch 0's claim window, after the claim is out.
-	var before [2]*Claim
+	type claim struct {
+		Claimant ed25519.PublicKey
+		MixKey   *ecdh.PublicKey
+	}
+	waitUntil(cfg.EpochStart(0).Add(2 * cfg.MaxClockSkew).Add(time.Millisecond))
+	var before [2]claim
 	for i := range 2 {
 		s := c.svcs[i]
-		require.Eventually(t, func() bool {
-			st := s.Stats()
-			return st.Published >= 1 && len(s.Status().Wins) == 1
-		}, 5*time.Second, 5*time.Millisecond, "node %d never published its claim", i)
-		s.mu.Lock()
-		before[i] = s.own[0].claim
-		s.mu.Unlock()
+		require.Equal(t, uint64(1), s.Stats().Published, "node %d published its claim", i)
+		require.Len(t, s.Status().Wins, 1, "node %d", i)
+		k, ok := s.MixKey(0)
+		require.True(t, ok)
+		before[i] = claim{Claimant: c.pub(i), MixKey: k.PublicKey()}
 	}
 	oldKey, ok := c.svcs[0].MixKey(0)
 	require.True(t, ok)
@@ -101,7 +113,7 @@ func TestServiceRestartDoesNotEquivocate(t *testing.T) {
 	// 1, drawn on its old seed, is not in its directory: then it holds no
 	// mix key for epoch 1, before and after.)
 	waitClosed(t, r0, 1, 30*time.Second)
-	quietEnd := cfg.revealAt(1).Add(-2 * cfg.MaxClockSkew)
+	quietEnd := revealAt(cfg, 1).Add(-2 * cfg.MaxClockSkew)
 	d1, _ := r0.Directory(1)
 	k1, won1 := r0.MixKey(1)
 	require.NoError(t, c.stop(0))
@@ -131,8 +143,8 @@ func TestServiceRestartDoesNotEquivocate(t *testing.T) {
 		a := measure(t, c.services(indexes(0, nodes)...), e, 15*time.Second)
 		assert.True(t, a.Agree, "epoch %d: %d distinct directories", e, a.Digests)
 		d, _ := c.svcs[3].Directory(e)
-		for i, s := range c.services(indexes(0, nodes)...) {
-			if _, in := d.Lookup(s.pub); !in {
+		for i := range nodes {
+			if _, in := d.Lookup(c.pub(i)); !in {
 				assert.True(t, e == 1 && (i == 1 || (i == 0 && !won1)), "epoch %d: node %d is not a relay", e, i)
 			}
 		}

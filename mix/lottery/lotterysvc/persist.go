@@ -1,4 +1,4 @@
-package lottery
+package lotterysvc
 
 import (
 	"cmp"
@@ -16,6 +16,7 @@ import (
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
 
+	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -26,65 +27,62 @@ import (
 //	/claim/<epoch>           this node's claim and mix private key (synced before publishing)
 //	/log/<epoch>.<seq>       a message the State or the candidate book took, with its receive time
 //
-// After a restart the Service starts a State at the checkpoint and replays
-// the log and its own claims through it at the logged times (State is
-// deterministic), so it rebuilds the directories, seed and candidate sets it
-// had, and never draws a second ticket for an epoch it already claimed.
+// The Node's effects say what to write: a lottery.Record goes to the log,
+// the OwnClaim of a lottery.PublishClaim is written and synced before the
+// claim is published, and the Node's Snapshot is the meta. After a restart
+// the Service hands them back to Node.Start, which replays them (the Node
+// is deterministic), so it rebuilds the directories, seed and candidate
+// sets it had, and never draws a second ticket for an epoch it already
+// claimed.
 const (
 	kindMeta  = "meta"
 	kindOwn   = "claim"
 	kindLog   = "log"
 	metaID    = "state"
-	metaSize  = 1 + sha256.Size + 8 + SeedSize + 8 + 8 + 1
+	metaSize  = 1 + sha256.Size + 8 + lottery.SeedSize + 8 + 8 + 1
 	metaVer   = 1
-	ownSize   = 8 + ClaimSize + 32
+	ownSize   = 8 + lottery.ClaimSize + 32
 	epochPad  = "%020d"
 	logIDSep  = "."
 	fpDomain  = "fog/lottery/persist/v1"
 	timeBytes = 8
 )
 
-// meta is the Service's durable bookkeeping.
-type meta struct {
-	fingerprint [sha256.Size]byte
-	checkpoint  Checkpoint
-	spanFrom    time.Time // start of the span the node has been listening without a gap
-	alive       time.Time // last moment the node is known to have been listening
-	confirmed   bool      // the seed chain is trusted
-}
-
-func (m meta) encode() []byte {
+// encodeMeta encodes the Node's snapshot with the fingerprint of the
+// network parameters.
+func encodeMeta(fp [sha256.Size]byte, m lottery.Snapshot) []byte {
 	b := make([]byte, 0, metaSize)
 	b = append(b, metaVer)
-	b = append(b, m.fingerprint[:]...)
-	b = binary.BigEndian.AppendUint64(b, m.checkpoint.Epoch)
-	b = append(b, m.checkpoint.Seed[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(m.spanFrom.UnixNano()))
-	b = binary.BigEndian.AppendUint64(b, uint64(m.alive.UnixNano()))
-	if m.confirmed {
+	b = append(b, fp[:]...)
+	b = binary.BigEndian.AppendUint64(b, m.Checkpoint.Epoch)
+	b = append(b, m.Checkpoint.Seed[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(m.Since.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(m.Alive.UnixNano()))
+	if m.Confirmed {
 		return append(b, 1)
 	}
 	return append(b, 0)
 }
 
-func decodeMeta(b []byte) (meta, error) {
+func decodeMeta(b []byte) ([sha256.Size]byte, lottery.Snapshot, error) {
+	var fp [sha256.Size]byte
+	var m lottery.Snapshot
 	if len(b) != metaSize || b[0] != metaVer {
-		return meta{}, fmt.Errorf("lottery: stored state: %d bytes, version %d", len(b), firstByte(b))
+		return fp, m, fmt.Errorf("lotterysvc: stored state: %d bytes, version %d", len(b), firstByte(b))
 	}
-	var m meta
 	off := 1
-	copy(m.fingerprint[:], b[off:])
+	copy(fp[:], b[off:])
 	off += sha256.Size
-	m.checkpoint.Epoch = binary.BigEndian.Uint64(b[off:])
+	m.Checkpoint.Epoch = binary.BigEndian.Uint64(b[off:])
 	off += 8
-	copy(m.checkpoint.Seed[:], b[off:])
-	off += SeedSize
-	m.spanFrom = time.Unix(0, int64(binary.BigEndian.Uint64(b[off:])))
+	copy(m.Checkpoint.Seed[:], b[off:])
+	off += lottery.SeedSize
+	m.Since = time.Unix(0, int64(binary.BigEndian.Uint64(b[off:])))
 	off += 8
-	m.alive = time.Unix(0, int64(binary.BigEndian.Uint64(b[off:])))
+	m.Alive = time.Unix(0, int64(binary.BigEndian.Uint64(b[off:])))
 	off += 8
-	m.confirmed = b[off] == 1
-	return m, nil
+	m.Confirmed = b[off] == 1
+	return fp, m, nil
 }
 
 func firstByte(b []byte) int {
@@ -94,41 +92,35 @@ func firstByte(b []byte) int {
 	return int(b[0])
 }
 
-// ownClaim is a claim this node published, with its mix key.
-type ownClaim struct {
-	at     time.Time
-	data   []byte
-	claim  *Claim
-	mixKey *ecdh.PrivateKey
-}
-
-func (o ownClaim) encode() []byte {
+// encodeOwn encodes a claim this node published, with its mix key.
+func encodeOwn(o lottery.OwnClaim) []byte {
 	b := make([]byte, 0, ownSize)
-	b = binary.BigEndian.AppendUint64(b, uint64(o.at.UnixNano()))
-	b = append(b, o.data...)
-	return append(b, o.mixKey.Bytes()...)
+	b = binary.BigEndian.AppendUint64(b, uint64(o.At.UnixNano()))
+	b = append(b, o.Data...)
+	return append(b, o.MixKey.Bytes()...)
 }
 
-func decodeOwn(b []byte) (ownClaim, error) {
+func decodeOwn(b []byte) (lottery.OwnClaim, error) {
+	const cs = lottery.ClaimSize
 	if len(b) != ownSize {
-		return ownClaim{}, fmt.Errorf("lottery: stored claim has %d bytes, want %d", len(b), ownSize)
+		return lottery.OwnClaim{}, fmt.Errorf("lotterysvc: stored claim has %d bytes, want %d", len(b), ownSize)
 	}
-	c, err := DecodeClaim(b[timeBytes : timeBytes+ClaimSize])
+	c, err := lottery.DecodeClaim(b[timeBytes : timeBytes+cs])
 	if err != nil {
-		return ownClaim{}, err
+		return lottery.OwnClaim{}, err
 	}
-	k, err := ecdh.X25519().NewPrivateKey(b[timeBytes+ClaimSize:])
+	k, err := ecdh.X25519().NewPrivateKey(b[timeBytes+cs:])
 	if err != nil {
-		return ownClaim{}, fmt.Errorf("lottery: stored mix key: %w", err)
+		return lottery.OwnClaim{}, fmt.Errorf("lotterysvc: stored mix key: %w", err)
 	}
 	if !k.PublicKey().Equal(c.MixKey) {
-		return ownClaim{}, errors.New("lottery: stored mix key does not match its claim")
+		return lottery.OwnClaim{}, errors.New("lotterysvc: stored mix key does not match its claim")
 	}
-	return ownClaim{
-		at:     time.Unix(0, int64(binary.BigEndian.Uint64(b))),
-		data:   slices.Clone(b[timeBytes : timeBytes+ClaimSize]),
-		claim:  c,
-		mixKey: k,
+	return lottery.OwnClaim{
+		At:     time.Unix(0, int64(binary.BigEndian.Uint64(b))),
+		Data:   slices.Clone(b[timeBytes : timeBytes+cs]),
+		Claim:  c,
+		MixKey: k,
 	}, nil
 }
 
@@ -148,10 +140,10 @@ func ownKey(e uint64) datastore.Key { return store.Key(kindOwn, fmt.Sprintf(epoc
 
 // fingerprint identifies the network parameters a stored state belongs to;
 // state stored under other parameters is discarded.
-func fingerprint(cfg ServiceConfig) [sha256.Size]byte {
+func fingerprint(cfg lottery.ServiceConfig) [sha256.Size]byte {
 	h := sha256.New()
 	h.Write([]byte(fpDomain))
-	g := GenesisSeed(cfg.Config)
+	g := lottery.GenesisSeed(cfg.Config)
 	h.Write(g[:])
 	for _, v := range []int64{int64(cfg.EpochLength), int64(cfg.TargetRelays), int64(cfg.Layers), int64(cfg.ClaimWindow), int64(cfg.RevealWindow)} {
 		h.Write(binary.BigEndian.AppendUint64(nil, uint64(v)))
@@ -168,70 +160,68 @@ func fingerprint(cfg ServiceConfig) [sha256.Size]byte {
 // persister reads and writes the Service's state in its Datastore.
 type persister struct {
 	ds      datastore.Batching
-	logKeys []logEntry // stored log entries (data dropped), ascending by epoch
-	ownKeys []uint64   // epochs with a stored own claim
+	fp      [sha256.Size]byte // fingerprint of the network parameters, written with the meta
+	logKeys []logEntry        // stored log entries (data dropped), ascending by epoch
+	ownKeys []uint64          // epochs with a stored own claim
 	nextSeq uint64
 }
 
-// loaded is what load found.
-type loaded struct {
-	meta *meta
-	own  map[uint64]ownClaim
-	log  []logEntry
-	bad  int // entries that did not decode and were dropped
-}
-
-// load reads the stored state. State stored for other network parameters
-// is deleted.
-func (p *persister) load(ctx context.Context, fp [sha256.Size]byte) (loaded, error) {
-	out := loaded{own: map[uint64]ownClaim{}}
+// load reads the stored state for Node.Start, and counts the entries that
+// did not decode and were dropped. State stored for other network
+// parameters (another fingerprint than p.fp) is deleted.
+func (p *persister) load(ctx context.Context) (out lottery.Saved, bad int, err error) {
 	raw, err := p.ds.Get(ctx, store.Key(kindMeta, metaID))
 	switch {
 	case errors.Is(err, datastore.ErrNotFound):
 	case err != nil:
-		return out, fmt.Errorf("lottery: load state: %w", err)
+		return out, 0, fmt.Errorf("lotterysvc: load state: %w", err)
 	default:
-		m, err := decodeMeta(raw)
-		if err != nil || m.fingerprint != fp {
+		sfp, m, err := decodeMeta(raw)
+		if err != nil || sfp != p.fp {
 			if err := p.wipe(ctx); err != nil {
-				return out, err
+				return out, 0, err
 			}
-			out.bad += boolInt(err != nil)
-			return out, nil
+			return out, boolInt(err != nil), nil
 		}
-		out.meta = &m
+		out.Snapshot = &m
 	}
 	if err := p.scan(ctx, kindOwn, func(id string, v []byte) {
 		e, err := strconv.ParseUint(id, 10, 64)
 		o, derr := decodeOwn(v)
-		if err != nil || derr != nil || o.claim.Epoch != e {
-			out.bad++
+		if err != nil || derr != nil || o.Claim.Epoch != e {
+			bad++
 			return
 		}
-		out.own[e] = o
+		out.Own = append(out.Own, o)
 		p.ownKeys = append(p.ownKeys, e)
 	}); err != nil {
-		return out, err
+		return out, bad, err
 	}
+	var log []logEntry
 	if err := p.scan(ctx, kindLog, func(id string, v []byte) {
 		es, ss, ok := strings.Cut(id, logIDSep)
 		e, err1 := strconv.ParseUint(es, 10, 64)
 		s, err2 := strconv.ParseUint(ss, 10, 64)
 		if !ok || err1 != nil || err2 != nil || len(v) <= timeBytes {
-			out.bad++
+			bad++
 			return
 		}
 		l := logEntry{epoch: e, seq: s, at: time.Unix(0, int64(binary.BigEndian.Uint64(v))), data: slices.Clone(v[timeBytes:])}
-		out.log = append(out.log, l)
+		log = append(log, l)
 		p.logKeys = append(p.logKeys, logEntry{epoch: e, seq: s})
 		p.nextSeq = max(p.nextSeq, s+1)
 	}); err != nil {
-		return out, err
+		return out, bad, err
+	}
+	// The Node replays records in the order it emitted them.
+	slices.SortFunc(log, func(a, b logEntry) int { return cmp.Compare(a.seq, b.seq) })
+	for _, l := range log {
+		out.Log = append(out.Log, lottery.Record{Epoch: l.epoch, At: l.at, Data: l.data})
 	}
 	slices.SortFunc(p.logKeys, func(a, b logEntry) int {
 		return cmp.Or(cmp.Compare(a.epoch, b.epoch), cmp.Compare(a.seq, b.seq))
 	})
-	return out, nil
+	return out, bad, nil
 }
 
 func boolInt(b bool) int {
@@ -245,12 +235,12 @@ func boolInt(b bool) int {
 func (p *persister) scan(ctx context.Context, kind string, f func(id string, v []byte)) error {
 	res, err := p.ds.Query(ctx, query.Query{Prefix: "/" + kind})
 	if err != nil {
-		return fmt.Errorf("lottery: load %s: %w", kind, err)
+		return fmt.Errorf("lotterysvc: load %s: %w", kind, err)
 	}
 	defer res.Close()
 	for r := range res.Next() {
 		if r.Error != nil {
-			return fmt.Errorf("lottery: load %s: %w", kind, r.Error)
+			return fmt.Errorf("lotterysvc: load %s: %w", kind, r.Error)
 		}
 		k, id, err := store.ParseKey(datastore.RawKey(r.Key))
 		if err != nil || k != kind {
@@ -265,7 +255,7 @@ func (p *persister) scan(ctx context.Context, kind string, f func(id string, v [
 func (p *persister) wipe(ctx context.Context) error {
 	b, err := p.ds.Batch(ctx)
 	if err != nil {
-		return fmt.Errorf("lottery: wipe state: %w", err)
+		return fmt.Errorf("lotterysvc: wipe state: %w", err)
 	}
 	for _, kind := range []string{kindMeta, kindOwn, kindLog} {
 		if err := p.scan(ctx, kind, func(id string, _ []byte) {
@@ -275,7 +265,7 @@ func (p *persister) wipe(ctx context.Context) error {
 		}
 	}
 	if err := b.Commit(ctx); err != nil {
-		return fmt.Errorf("lottery: wipe state: %w", err)
+		return fmt.Errorf("lotterysvc: wipe state: %w", err)
 	}
 	p.logKeys, p.ownKeys, p.nextSeq = nil, nil, 0
 	return nil
@@ -283,39 +273,41 @@ func (p *persister) wipe(ctx context.Context) error {
 
 // saveOwn writes this node's claim and mix key and syncs them. It returns
 // only once they are durable: the claim may be published after that.
-func (p *persister) saveOwn(ctx context.Context, o ownClaim) error {
-	k := ownKey(o.claim.Epoch)
-	if err := p.ds.Put(ctx, k, o.encode()); err != nil {
-		return fmt.Errorf("lottery: persist claim of epoch %d: %w", o.claim.Epoch, err)
+func (p *persister) saveOwn(ctx context.Context, o lottery.OwnClaim) error {
+	e := o.Claim.Epoch
+	k := ownKey(e)
+	if err := p.ds.Put(ctx, k, encodeOwn(o)); err != nil {
+		return fmt.Errorf("lotterysvc: persist claim of epoch %d: %w", e, err)
 	}
 	if err := p.ds.Sync(ctx, k); err != nil {
-		return fmt.Errorf("lottery: persist claim of epoch %d: %w", o.claim.Epoch, err)
+		return fmt.Errorf("lotterysvc: persist claim of epoch %d: %w", e, err)
 	}
-	p.ownKeys = append(p.ownKeys, o.claim.Epoch)
+	p.ownKeys = append(p.ownKeys, e)
 	return nil
 }
 
-// flush writes entries and m in one batch (one sync) and deletes the log
-// entries of epochs before m.checkpoint.Epoch and the own claims of epochs
-// before keepOwn.
-func (p *persister) flush(ctx context.Context, entries []logEntry, m meta, keepOwn uint64) error {
+// flush writes entries and the meta (the fingerprint and m) in one batch
+// (one sync) and deletes the log entries of epochs before
+// m.Checkpoint.Epoch and the own claims of epochs before m.OwnFrom().
+func (p *persister) flush(ctx context.Context, entries []logEntry, m lottery.Snapshot) error {
+	keepOwn := m.OwnFrom()
 	b, err := p.ds.Batch(ctx)
 	if err != nil {
-		return fmt.Errorf("lottery: flush: %w", err)
+		return fmt.Errorf("lotterysvc: flush: %w", err)
 	}
 	for _, l := range entries {
 		v := binary.BigEndian.AppendUint64(make([]byte, 0, timeBytes+len(l.data)), uint64(l.at.UnixNano()))
 		if err := b.Put(ctx, l.key(), append(v, l.data...)); err != nil {
-			return fmt.Errorf("lottery: flush: %w", err)
+			return fmt.Errorf("lotterysvc: flush: %w", err)
 		}
 	}
-	if err := b.Put(ctx, store.Key(kindMeta, metaID), m.encode()); err != nil {
-		return fmt.Errorf("lottery: flush: %w", err)
+	if err := b.Put(ctx, store.Key(kindMeta, metaID), encodeMeta(p.fp, m)); err != nil {
+		return fmt.Errorf("lotterysvc: flush: %w", err)
 	}
 	cut := 0
-	for cut < len(p.logKeys) && p.logKeys[cut].epoch < m.checkpoint.Epoch {
+	for cut < len(p.logKeys) && p.logKeys[cut].epoch < m.Checkpoint.Epoch {
 		if err := b.Delete(ctx, p.logKeys[cut].key()); err != nil {
-			return fmt.Errorf("lottery: flush: %w", err)
+			return fmt.Errorf("lotterysvc: flush: %w", err)
 		}
 		cut++
 	}
@@ -323,14 +315,14 @@ func (p *persister) flush(ctx context.Context, entries []logEntry, m meta, keepO
 	for _, e := range p.ownKeys {
 		if e < keepOwn {
 			if err := b.Delete(ctx, ownKey(e)); err != nil {
-				return fmt.Errorf("lottery: flush: %w", err)
+				return fmt.Errorf("lotterysvc: flush: %w", err)
 			}
 			continue
 		}
 		keptOwn = append(keptOwn, e)
 	}
 	if err := b.Commit(ctx); err != nil {
-		return fmt.Errorf("lottery: flush: %w", err)
+		return fmt.Errorf("lotterysvc: flush: %w", err)
 	}
 	p.logKeys = p.logKeys[cut:]
 	for _, l := range entries {

@@ -8,10 +8,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// ServiceConfig configures a node's lottery Service: the network-wide
-// lottery parameters (the embedded Config) and this node's part in it. The
-// node's [relay] section maps onto it; Validate names fields the way that
-// section spells them (relay.epoch_length, relay.candidates[2], ...).
+// ServiceConfig configures one node's lottery: the network-wide lottery
+// parameters (the embedded Config) and this node's part in it. A Node
+// (the core) reads every field but FlushInterval, which is its shell's
+// (package lotterysvc). The node's [relay] section maps onto it; Validate
+// names fields the way that section spells them (relay.epoch_length,
+// relay.candidates[2], ...).
 //
 // The zero value is not valid: start from DefaultServiceConfig or
 // SimServiceConfig.

@@ -1,9 +1,11 @@
-package lottery
+package lotterysvc
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/fog-compute/fog/mix/lottery"
 )
 
 // Agreement is what MeasureAgreement found about one epoch's directory
@@ -46,12 +48,12 @@ func MeasureAgreement(ctx context.Context, services []*Service, e uint64) (Agree
 		case <-s.Closed(e):
 		case <-ctx.Done():
 			if waitErr == nil {
-				waitErr = fmt.Errorf("lottery: node %d has not closed epoch %d: %w", i, e, ctx.Err())
+				waitErr = fmt.Errorf("lotterysvc: node %d has not closed epoch %d: %w", i, e, ctx.Err())
 			}
 		}
 	}
-	count := map[[DigestSize]byte]int{}
-	var top [DigestSize]byte
+	count := map[[lottery.DigestSize]byte]int{}
+	var top [lottery.DigestSize]byte
 	for _, s := range services {
 		ci, ok := s.ClosedInfo(e)
 		if !ok {
@@ -68,7 +70,7 @@ func MeasureAgreement(ctx context.Context, services []*Service, e uint64) (Agree
 	a.Digests = len(count)
 	a.Agree = a.Closed == a.Nodes && a.Digests == 1
 	if waitErr == nil && a.Closed < a.Nodes {
-		waitErr = fmt.Errorf("lottery: %d of %d nodes dropped epoch %d without closing it", a.Nodes-a.Closed, a.Nodes, e)
+		waitErr = fmt.Errorf("lotterysvc: %d of %d nodes dropped epoch %d without closing it", a.Nodes-a.Closed, a.Nodes, e)
 	}
 	return a, waitErr
 }
