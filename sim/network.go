@@ -120,6 +120,10 @@ func DefaultConfig(n int) Config {
 	sup.HealthInterval, sup.StableAfter = 5*time.Second, 10*time.Second
 	d := dht.TestConfig()
 	d.SnapshotInterval = 5 * time.Second
+	// Simulated nodes model public ones, reachable by every other: their
+	// WAN DHT serves, as it would once AutoNAT said so (the simulator runs
+	// no AutoNAT).
+	d.Mode = dht.ModeServer
 	nc := node.TestConfig()
 	// Adverts every 10 s: with hundreds of nodes on two cores, validating
 	// every node's advert each second would crowd out what is measured.
