@@ -2,7 +2,7 @@
 //
 // Every component that reads the time or waits for it takes a Clock from its
 // Config instead of calling the time package; only the composition root
-// (node.New) picks the real clock, Real. Tests that wait for time run the
+// (node.Start) picks the real clock, Real. Tests that wait for time run the
 // component inside a testing/synctest bubble, where the time package, and so
 // Real, runs on a fake clock that advances only when every goroutine of the
 // bubble is blocked: a 24-hour TTL then expires at once, without a sleep. A
