@@ -561,43 +561,48 @@ func TestResultTTL(t *testing.T) {
 	})
 }
 
+// TestWait and TestNextBlocks run in synctest bubbles: synctest.Wait
+// returns once the waiting goroutines block, instead of polling for them.
 func TestWait(t *testing.T) {
-	e := newEnv(t, backends[0], queue.TestConfig())
-	ctx := t.Context()
-	e.enqueue(queue.Job{ID: "a"})
-	got := make(chan queue.Job)
-	go func() {
-		j, err := e.q.Wait(ctx, "a")
-		assert.NoError(t, err)
-		got <- j
-	}()
-	e.next()
-	_, err := e.q.Complete(ctx, "a", []byte("ok"))
-	require.NoError(t, err)
-	j := <-got
-	assert.Equal(t, queue.StateDone, j.State)
-	assert.Equal(t, []byte("ok"), j.Result)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, backends[0], queue.TestConfig())
+		ctx := t.Context()
+		e.enqueue(queue.Job{ID: "a"})
+		got := make(chan queue.Job)
+		go func() {
+			j, err := e.q.Wait(ctx, "a")
+			assert.NoError(t, err)
+			got <- j
+		}()
+		e.next()
+		_, err := e.q.Complete(ctx, "a", []byte("ok"))
+		require.NoError(t, err)
+		j := <-got
+		assert.Equal(t, queue.StateDone, j.State)
+		assert.Equal(t, []byte("ok"), j.Result)
 
-	j, err = e.q.Wait(ctx, "a") // finished: at once
-	require.NoError(t, err)
-	assert.Equal(t, queue.StateDone, j.State)
-	_, err = e.q.Wait(ctx, "nobody")
-	assert.ErrorIs(t, err, queue.ErrNotFound)
+		j, err = e.q.Wait(ctx, "a") // finished: at once
+		require.NoError(t, err)
+		assert.Equal(t, queue.StateDone, j.State)
+		_, err = e.q.Wait(ctx, "nobody")
+		assert.ErrorIs(t, err, queue.ErrNotFound)
 
-	e.enqueue(queue.Job{ID: "b"})
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	_, err = e.q.Wait(short, "b")
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
+		e.enqueue(queue.Job{ID: "b"})
+		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		_, err = e.q.Wait(short, "b")
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
 
-	closed := make(chan error)
-	go func() {
-		_, err := e.q.Wait(ctx, "b")
-		closed <- err
-	}()
-	require.Eventually(t, func() bool { return waiting(e.q, "b") }, 5*time.Second, time.Millisecond)
-	require.NoError(t, e.q.Close())
-	assert.ErrorIs(t, <-closed, queue.ErrClosed)
+		closed := make(chan error)
+		go func() {
+			_, err := e.q.Wait(ctx, "b")
+			closed <- err
+		}()
+		synctest.Wait()
+		require.True(t, waiting(e.q, "b"))
+		require.NoError(t, e.q.Close())
+		assert.ErrorIs(t, <-closed, queue.ErrClosed)
+	})
 }
 
 // waiting reports whether a Wait on id is registered.
@@ -606,40 +611,45 @@ func waiting(q *queue.Queue, id string) bool {
 }
 
 func TestNextBlocks(t *testing.T) {
-	e := newEnv(t, backends[1], queue.TestConfig())
-	ctx := t.Context()
-	got := make(chan queue.Job, 2)
-	for range 2 {
-		go func() {
-			j, err := e.q.Next(ctx)
-			assert.NoError(t, err)
-			got <- j
-		}()
-	}
-	require.Eventually(t, func() bool { return queue.Sleepers(e.q) == 2 }, 5*time.Second, time.Millisecond)
-	e.enqueue(queue.Job{ID: "a"})
-	e.enqueue(queue.Job{ID: "b"})
-	a, b := <-got, <-got
-	assert.ElementsMatch(t, []string{"a", "b"}, []string{a.ID, b.ID})
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, backends[1], queue.TestConfig())
+		ctx := t.Context()
+		got := make(chan queue.Job, 2)
+		for range 2 {
+			go func() {
+				j, err := e.q.Next(ctx)
+				assert.NoError(t, err)
+				got <- j
+			}()
+		}
+		synctest.Wait()
+		require.Equal(t, 2, queue.Sleepers(e.q))
+		e.enqueue(queue.Job{ID: "a"})
+		e.enqueue(queue.Job{ID: "b"})
+		a, b := <-got, <-got
+		assert.ElementsMatch(t, []string{"a", "b"}, []string{a.ID, b.ID})
 
-	short, cancel := context.WithCancel(ctx)
-	errc := make(chan error)
-	go func() {
-		_, err := e.q.Next(short)
-		errc <- err
-	}()
-	require.Eventually(t, func() bool { return queue.Sleepers(e.q) == 1 }, 5*time.Second, time.Millisecond)
-	cancel()
-	assert.ErrorIs(t, <-errc, context.Canceled)
-	go func() {
-		_, err := e.q.Next(ctx)
-		errc <- err
-	}()
-	require.Eventually(t, func() bool { return queue.Sleepers(e.q) == 1 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, e.q.Close())
-	assert.ErrorIs(t, <-errc, queue.ErrClosed)
-	_, err := e.q.Enqueue(ctx, queue.Job{})
-	assert.ErrorIs(t, err, queue.ErrClosed)
+		short, cancel := context.WithCancel(ctx)
+		errc := make(chan error)
+		go func() {
+			_, err := e.q.Next(short)
+			errc <- err
+		}()
+		synctest.Wait()
+		require.Equal(t, 1, queue.Sleepers(e.q))
+		cancel()
+		assert.ErrorIs(t, <-errc, context.Canceled)
+		go func() {
+			_, err := e.q.Next(ctx)
+			errc <- err
+		}()
+		synctest.Wait()
+		require.Equal(t, 1, queue.Sleepers(e.q))
+		require.NoError(t, e.q.Close())
+		assert.ErrorIs(t, <-errc, queue.ErrClosed)
+		_, err := e.q.Enqueue(ctx, queue.Job{})
+		assert.ErrorIs(t, err, queue.ErrClosed)
+	})
 }
 
 // TestRecovery checks the crash policies: the queue is stopped as by a
