@@ -487,12 +487,14 @@ func TestCancelRunning(t *testing.T) {
 
 // TestDeadline runs in a synctest bubble: the queue's clock is the bubble's,
 // so the deadline passes when every goroutine waits, not after real time.
+// The bubble's tests keep to minutes of fake time: Badger's periodic
+// goroutines tick through it too, costing real time per tick.
 func TestDeadline(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		synctest.Test(t, func(t *testing.T) {
 			e := newEnv(t, b, queue.TestConfig())
 			ctx := t.Context()
-			soon := time.Now().Add(time.Hour)
+			soon := time.Now().Add(time.Minute)
 			e.enqueue(queue.Job{ID: "started", Deadline: soon, Priority: 1})
 			e.enqueue(queue.Job{ID: "late", Deadline: soon})
 			e.enqueue(queue.Job{ID: "later", Deadline: soon.Add(time.Hour)})
@@ -517,7 +519,7 @@ func TestDeadline(t *testing.T) {
 func TestDeadlineRecovered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, backends[0], queue.TestConfig())
-		deadline := time.Now().Add(time.Hour)
+		deadline := time.Now().Add(time.Minute)
 		e.enqueue(queue.Job{ID: "a", Deadline: deadline})
 		e.enqueue(queue.Job{ID: "b", Priority: -1})
 		queue.Crash(e.q)
@@ -539,7 +541,7 @@ func TestResultTTL(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		synctest.Test(t, func(t *testing.T) {
 			cfg := queue.TestConfig()
-			cfg.ResultTTL = time.Hour
+			cfg.ResultTTL = time.Minute
 			e := newEnv(t, b, cfg)
 			ctx := t.Context()
 			e.enqueue(queue.Job{ID: "done"})
