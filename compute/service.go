@@ -189,7 +189,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.srv, err = Protocol.Handle(o.Host, p2p.Limits{
 		Streams: cfg.MaxStreams, StreamsPerPeer: cfg.MaxStreamsPerPeer,
-		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamLifetime, Refuse: s.refuseStream,
+		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamLifetime, Refuse: s.refuseStream, Clock: cfg.Clock,
 	}, s.handleStream); err != nil {
 		s.cancel()
 		return nil, fmt.Errorf("compute: %w", err)

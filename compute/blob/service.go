@@ -145,7 +145,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	}
 	if s.srv, err = Protocol.Handle(s.h, p2p.Limits{
 		Streams: cfg.MaxServeStreams, StreamsPerPeer: cfg.MaxServeStreamsPerPeer,
-		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamTimeout, Refuse: s.refuseBusy,
+		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamTimeout, Refuse: s.refuseBusy, Clock: cfg.Clock,
 	}, s.handle); err != nil {
 		cancel()
 		s.wg.Wait()
