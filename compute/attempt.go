@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // runRemote runs an attempt on a remote provider over the task protocol:
@@ -111,9 +112,9 @@ func (t *task) converse(a *attempt, first Message) (out convOut) {
 	if _, ok := first.(*CancelMsg); ok {
 		stopC, stopping, wait = nil, true, s.cfg.CancelTimeout
 	}
-	idle := time.NewTimer(wait)
+	idle := s.cfg.Clock.NewTimer(wait)
 	defer idle.Stop()
-	var hard *time.Timer
+	var hard clock.Timer
 	var hardC <-chan time.Time
 	defer func() {
 		if hard != nil {
@@ -151,8 +152,8 @@ func (t *task) converse(a *attempt, first Message) (out convOut) {
 				}
 				if m.Running && hard == nil {
 					t.setAttemptState(a, AttemptRunning)
-					hard = time.NewTimer(t.spec.Limits.WallTime + s.cfg.AttemptSlack)
-					hardC = hard.C
+					hard = s.cfg.Clock.NewTimer(t.spec.Limits.WallTime + s.cfg.AttemptSlack)
+					hardC = hard.C()
 				}
 				heard()
 			case *OutputMsg:
@@ -180,7 +181,7 @@ func (t *task) converse(a *attempt, first Message) (out convOut) {
 				out.err, out.bad = fmt.Errorf("%w: %s sent a message of type %d", ErrMalformed, p, m.Type()), true
 				return out
 			}
-		case <-idle.C:
+		case <-idle.C():
 			out.err = fmt.Errorf("compute: no word from %s for %v", p, s.cfg.IdleTimeout)
 			if stopping {
 				out.err = fmt.Errorf("compute: %s did not confirm the cancel within %v", p, s.cfg.CancelTimeout)

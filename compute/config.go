@@ -11,6 +11,7 @@ import (
 
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Config configures a Service: the provider it is if it offers compute,
@@ -181,6 +182,11 @@ type Config struct {
 
 	// Logger receives the service's messages; nil discards them.
 	Logger *slog.Logger
+	// Clock times the task loop (deadlines, straggler grace, provider
+	// waits), the service's timestamps and the queues'. Default
+	// clock.Real(); tests run the service in a testing/synctest bubble
+	// instead of replacing it.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the configuration of a node. Each default is
@@ -223,6 +229,7 @@ func DefaultConfig() Config {
 		StreamLifetime:     time.Hour,
 		Breaker:            BreakerConfig{Threshold: 3, Cooldown: 30 * time.Second},
 		MaxProviderRecords: 10000,
+		Clock:              clock.Real(),
 	}
 }
 
@@ -329,6 +336,8 @@ func (c Config) Validate() error {
 			c.StreamLifetime, c.AcceptTimeout+c.MaxLimits.WallTime+c.AttemptSlack)
 	case c.MaxProviderRecords < 1:
 		return bad("MaxProviderRecords: %d, need at least 1", c.MaxProviderRecords)
+	case c.Clock == nil:
+		return bad("Clock: is nil")
 	}
 	if !c.DefaultStrategy.known() {
 		return bad("DefaultStrategy: %q is unknown (want one of %s)", c.DefaultStrategy, strategyNames())

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -608,29 +609,36 @@ func TestRestartFailsUnfetchableModule(t *testing.T) {
 
 // A task that needs more distinct providers than exist fails after
 // Config.ProviderWait, saying how many there are, instead of waiting out
-// its deadline; with enough for its quorum it completes.
+// its deadline; with enough for its quorum it completes. It runs in a
+// synctest bubble on the default ProviderWait: the task loop's clock is the
+// bubble's, so the test checks when the task fails without waiting for it.
 func TestTooFewProviders(t *testing.T) {
-	nw := newNetwork(t, computetest.NetworkConfig{Nodes: 2, Seed: 7,
-		Configure: func(_ int, c *compute.Config) { c.ProviderWait = 300 * time.Millisecond }})
-	ctx := testCtx(t)
-	svc := nw.Nodes[0].Compute()
+	synctest.Test(t, func(t *testing.T) {
+		wait := compute.DefaultConfig().ProviderWait
+		nw := newNetwork(t, computetest.NetworkConfig{Nodes: 2, Seed: 7,
+			Configure: func(_ int, c *compute.Config) { c.ProviderWait = wait }})
+		ctx := testCtx(t)
+		svc := nw.Nodes[0].Compute()
 
-	id, err := svc.Submit(ctx, compute.Spec{Stdin: []byte("hi"), Replicas: 3, Quorum: 3, Deadline: time.Now().Add(time.Hour)}, module(t, "echo"))
-	require.NoError(t, err)
-	res, err := svc.Wait(ctx, id)
-	require.NoError(t, err)
-	assert.Equal(t, compute.StateFailed, res.State)
-	assert.Contains(t, res.Error, "too few providers: 2 offer compute for this task with 3 replicas")
-	assert.False(t, res.Agreed)
-	assert.Len(t, res.Answers, 2, "the answers it got are kept")
-	assert.Empty(t, res.Disagreeing, "no answer is called a disagreement")
+		begin := time.Now()
+		id, err := svc.Submit(ctx, compute.Spec{Stdin: []byte("hi"), Replicas: 3, Quorum: 3, Deadline: time.Now().Add(time.Hour)}, module(t, "echo"))
+		require.NoError(t, err)
+		res, err := svc.Wait(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, compute.StateFailed, res.State)
+		assert.Equal(t, wait, time.Since(begin), "failed ProviderWait after it was submitted")
+		assert.Contains(t, res.Error, "too few providers: 2 offer compute for this task with 3 replicas")
+		assert.False(t, res.Agreed)
+		assert.Len(t, res.Answers, 2, "the answers it got are kept")
+		assert.Empty(t, res.Disagreeing, "no answer is called a disagreement")
 
-	id, err = svc.Submit(ctx, compute.Spec{Stdin: []byte("hi"), Replicas: 3, Quorum: 2}, module(t, "echo"))
-	require.NoError(t, err)
-	res, err = svc.Wait(ctx, id)
-	require.NoError(t, err)
-	assert.Equal(t, compute.StateDone, res.State, res.Error)
-	assert.True(t, res.Agreed)
+		id, err = svc.Submit(ctx, compute.Spec{Stdin: []byte("hi"), Replicas: 3, Quorum: 2}, module(t, "echo"))
+		require.NoError(t, err)
+		res, err = svc.Wait(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, compute.StateDone, res.State, res.Error)
+		assert.True(t, res.Agreed)
+	})
 }
 
 // A scratch task is placed only on providers whose advert says they run

@@ -41,14 +41,14 @@ func (s *Service) handleStream(st network.Stream) {
 	graceful := false
 	defer func() { c.close(graceful) }()
 
-	first := time.NewTimer(s.cfg.IdleTimeout)
+	first := s.cfg.Clock.NewTimer(s.cfg.IdleTimeout)
 	defer first.Stop()
 	var m Message
 	readerEnded := false
 	select {
 	case f, ok := <-c.frames:
 		m, readerEnded = f, !ok
-	case <-first.C:
+	case <-first.C():
 		// Silent, or a frame that never ends: the deferred close resets
 		// the stream, which ends the reader blocked on it. (Waiting for
 		// the reader here, as this once did, waited forever.)
@@ -190,7 +190,7 @@ func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 		return s.refuse(c, RefuseLimits, "compute: args and env of %d bytes exceed %d", argsSize, cfg.MaxArgsBytes)
 	case m.MaxPrice != 0 && m.MaxPrice < cfg.Price:
 		return s.refuse(c, RefusePrice, "compute: price %d exceeds the task's maximum %d", cfg.Price, m.MaxPrice)
-	case !m.Deadline.IsZero() && !m.Deadline.After(time.Now()):
+	case !m.Deadline.IsZero() && !m.Deadline.After(s.cfg.Clock.Now()):
 		return s.refuse(c, RefuseDeadline, "compute: the task's deadline has passed")
 	}
 	if sp.Limits.MemoryPages == 0 || sp.Limits.WallTime == 0 || sp.Limits.OutputBytes == 0 {

@@ -168,6 +168,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 	qcfg := queue.DefaultConfig()
 	qcfg.ResultTTL, qcfg.Logger = cfg.ResultTTL, log.With("subsystem", "compute")
 	qcfg.Namespace = cfg.SubmitNamespace
+	qcfg.Clock = cfg.Clock
 	if s.subQ, err = queue.Open(ctx, o.DB, qcfg); err != nil {
 		return nil, fmt.Errorf("compute: submission queue: %w", err)
 	}
@@ -188,7 +189,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.srv, err = Protocol.Handle(o.Host, p2p.Limits{
 		Streams: cfg.MaxStreams, StreamsPerPeer: cfg.MaxStreamsPerPeer,
-		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamLifetime, Refuse: s.refuseStream,
+		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamLifetime, Refuse: s.refuseStream, Clock: cfg.Clock,
 	}, s.handleStream); err != nil {
 		s.cancel()
 		return nil, fmt.Errorf("compute: %w", err)
@@ -355,7 +356,7 @@ func (s *Service) Stats() Stats {
 // Providers returns what this node learnt about each provider it sent
 // attempts to, sorted by peer ID.
 func (s *Service) Providers() []ProviderRecord {
-	now := time.Now()
+	now := s.cfg.Clock.Now()
 	s.mu.Lock()
 	out := make([]ProviderRecord, 0, len(s.book))
 	for _, p := range s.book {
@@ -377,7 +378,7 @@ func (s *Service) Provider(p peer.ID) (ProviderRecord, bool) {
 		return ProviderRecord{}, false
 	}
 	r := ps.rec
-	r.Breaker = ps.breaker.State(time.Now())
+	r.Breaker = ps.breaker.State(s.cfg.Clock.Now())
 	return r, true
 }
 
@@ -533,7 +534,7 @@ func (s *Service) Submit(ctx context.Context, spec Spec, module []byte) (TaskID,
 	if len(module) > 0 && spec.Module == (wasm.ModuleID{}) {
 		spec.Module = wasm.IDOf(module)
 	}
-	if err := s.resolve(&spec, time.Now()); err != nil {
+	if err := s.resolve(&spec, s.cfg.Clock.Now()); err != nil {
 		return "", err
 	}
 	if len(module) > 0 {
@@ -550,7 +551,7 @@ func (s *Service) Submit(ctx context.Context, spec Spec, module []byte) (TaskID,
 	if err != nil {
 		return "", err
 	}
-	id := newTaskID(time.Now())
+	id := newTaskID(s.cfg.Clock.Now())
 	s.mu.Lock()
 	s.fresh[id] = struct{}{}
 	s.mu.Unlock()

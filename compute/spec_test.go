@@ -170,6 +170,7 @@ func TestConfigValidate(t *testing.T) {
 		{"MaxPendingPerPeer", func(c *Config) { c.MaxPendingPerPeer = c.MaxStreamsPerPeer + 1 }},
 		{"StreamLifetime", func(c *Config) { c.StreamLifetime = c.MaxLimits.WallTime }},
 		{"MaxProviderRecords", func(c *Config) { c.MaxProviderRecords = 0 }},
+		{"Clock", func(c *Config) { c.Clock = nil }},
 		{"Memory", func(c *Config) { c.Memory = uint64(c.DefaultLimits.MemoryPages)*wasm.PageSize - 1 }},
 		{"DefaultStrategy", func(c *Config) { c.DefaultStrategy = "" }},
 		{"Breaker.Threshold", func(c *Config) { c.Breaker.Threshold = 0 }},

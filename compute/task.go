@@ -17,6 +17,7 @@ import (
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -254,7 +255,7 @@ func (s *Service) runTask(ctx context.Context, j queue.Job) {
 // the task, and fetchModule returns false.
 func (t *task) fetchModule(ctx context.Context) bool {
 	s := t.s
-	end := time.Now().Add(s.cfg.FetchTimeout)
+	end := t.s.cfg.Clock.Now().Add(s.cfg.FetchTimeout)
 	if t.spec.Deadline.Before(end) {
 		end = t.spec.Deadline
 	}
@@ -281,7 +282,7 @@ func (t *task) fetchModule(ctx context.Context) bool {
 	switch {
 	case err == nil:
 		return true
-	case ctx.Err() != nil, !time.Now().Before(t.spec.Deadline):
+	case ctx.Err() != nil, !t.s.cfg.Clock.Now().Before(t.spec.Deadline):
 		return true // the loop stops for the shutdown, or expires the task
 	case t.tally.inflight > 0:
 		s.log.Warn("module lost and not fetchable; waiting for the attempts in flight", "task", t.id, "module", t.spec.Module, "err", err)
@@ -305,23 +306,23 @@ func (t *task) nudge() {
 // waits for room without polling, and finishes the task.
 func (t *task) loop(ctx context.Context) {
 	s := t.s
-	deadline := time.NewTimer(time.Until(t.spec.Deadline))
+	deadline := s.cfg.Clock.NewTimer(clock.Until(t.s.cfg.Clock, t.spec.Deadline))
 	defer deadline.Stop()
 	var (
 		cancelling, expired bool
 		cancelCh            = t.cancelCh
-		grace               *time.Timer
+		grace               clock.Timer
 		graceC              <-chan time.Time
-		wake                *time.Timer
+		wake                clock.Timer
 		woken               bool // by a room signal, since the last placement
 		// While too few distinct providers are known for the task's
 		// replicas (short says why), starve runs; when it fires, the
 		// task fails with starved as its reason.
 		short, starved string
-		starve         *time.Timer
+		starve         clock.Timer
 	)
 	defer func() {
-		for _, tm := range []*time.Timer{grace, wake, starve} {
+		for _, tm := range []clock.Timer{grace, wake, starve} {
 			if tm != nil {
 				tm.Stop()
 			}
@@ -352,8 +353,8 @@ func (t *task) loop(ctx context.Context) {
 			}
 		}
 		if t.tally.decided && grace == nil {
-			grace = time.NewTimer(s.cfg.StragglerGrace)
-			graceC = grace.C
+			grace = s.cfg.Clock.NewTimer(s.cfg.StragglerGrace)
+			graceC = grace.C()
 		}
 		var dirCh <-chan struct{}
 		var wakeC, starveC <-chan time.Time
@@ -367,11 +368,11 @@ func (t *task) loop(ctx context.Context) {
 					dirCh = w.dir
 					if !w.at.IsZero() {
 						if wake == nil {
-							wake = time.NewTimer(time.Until(w.at))
+							wake = s.cfg.Clock.NewTimer(clock.Until(t.s.cfg.Clock, w.at))
 						} else {
-							wake.Reset(time.Until(w.at))
+							wake.Reset(clock.Until(t.s.cfg.Clock, w.at))
 						}
-						wakeC = wake.C
+						wakeC = wake.C()
 					}
 				}
 				if t.abort != nil {
@@ -385,10 +386,10 @@ func (t *task) loop(ctx context.Context) {
 					starve = nil
 				}
 			case starve == nil:
-				starve = time.NewTimer(s.cfg.ProviderWait)
+				starve = s.cfg.Clock.NewTimer(s.cfg.ProviderWait)
 			}
 			if starve != nil {
-				starveC = starve.C
+				starveC = starve.C()
 			}
 		}
 		select {
@@ -398,7 +399,7 @@ func (t *task) loop(ctx context.Context) {
 		case <-t.wake:
 			woken = true
 		case <-wakeC:
-		case <-deadline.C:
+		case <-deadline.C():
 			expired = true
 			t.stopAll()
 		case <-cancelCh:
@@ -444,7 +445,7 @@ func (t *task) place(ctx context.Context, n int, woken bool) *waitSet {
 		s.mu.Lock()
 		gen := s.roomGen
 		s.mu.Unlock()
-		p, local, why, at, ok := s.choose(t, time.Now(), gen, woken)
+		p, local, why, at, ok := s.choose(t, t.s.cfg.Clock.Now(), gen, woken)
 		if !ok {
 			t.setWaiting(why.String())
 			return &waitSet{dir: dirCh, at: at, short: why.short(n)}
@@ -614,12 +615,12 @@ func (t *task) launch(ctx context.Context, p peer.ID, local bool, rec *attemptRe
 	s := t.s
 	reattach := rec != nil
 	if rec == nil {
-		rec = &attemptRecord{N: t.nextN, Provider: p, Local: local, State: AttemptSent, Started: time.Now()}
+		rec = &attemptRecord{N: t.nextN, Provider: p, Local: local, State: AttemptSent, Started: t.s.cfg.Clock.Now()}
 		t.nextN++
 		if err := t.store(rec); err != nil {
 			t.abort = err
 			s.mu.Lock()
-			ps := s.providerLocked(p, time.Now())
+			ps := s.providerLocked(p, t.s.cfg.Clock.Now())
 			ps.inflight--
 			ps.breaker.Release()
 			s.mu.Unlock()
@@ -682,7 +683,7 @@ func (t *task) abandon() {
 func (t *task) handle(ev event) {
 	s := t.s
 	a := ev.a
-	now := time.Now()
+	now := t.s.cfg.Clock.Now()
 	defer a.halt()
 	defer a.cancel()
 	t.mu.Lock()
@@ -776,7 +777,7 @@ func (t *task) store(rec *attemptRecord) error {
 	if err != nil {
 		return err
 	}
-	ttl := time.Until(t.spec.Deadline) + t.s.cfg.ResultTTL
+	ttl := clock.Until(t.s.cfg.Clock, t.spec.Deadline) + t.s.cfg.ResultTTL
 	if err := t.s.ds.PutWithTTL(context.Background(), t.key(rec.N), b, max(ttl, time.Second)); err != nil {
 		t.s.persistFailed(err)
 		return fmt.Errorf("compute: store attempt: %w", err)
@@ -813,7 +814,7 @@ func (t *task) recover(ctx context.Context) error {
 		recs = append(recs, r)
 	}
 	slices.SortFunc(recs, func(a, b *attemptRecord) int { return a.N - b.N })
-	now := time.Now()
+	now := t.s.cfg.Clock.Now()
 	for _, r := range recs {
 		t.nextN = max(t.nextN, r.N+1)
 		switch r.State {
@@ -971,7 +972,7 @@ func (t *task) outcome(h [32]byte, agreed bool) *outcomeRecord {
 		}
 	}
 	if agreed {
-		now := time.Now()
+		now := t.s.cfg.Clock.Now()
 		s.mu.Lock()
 		for _, p := range o.Providers {
 			ps := s.providerLocked(p, now)

@@ -24,6 +24,7 @@ import (
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/mix/lottery/lotterysvc"
 	"github.com/fog-compute/fog/p2p"
@@ -40,8 +41,13 @@ type Options struct {
 	// Logger receives the node's logs; nil logs to stderr as cfg.Log says.
 	Logger *slog.Logger
 	// Supervisor tunes restarts and health checks; the zero value means
-	// DefaultSupervisorConfig.
+	// DefaultSupervisorConfig. Its Clock is replaced by the node's.
 	Supervisor SupervisorConfig
+	// Clock is the node's one clock, which Start gives to every component
+	// that reads the time (supervisor, module store, compute and its
+	// queues); nil means clock.Real(). Start is the only place that picks
+	// the real clock.
+	Clock clock.Clock
 	// P2P supplies the host timers config.toml does not carry (dial
 	// timeout, bootstrap backoff); nil means p2p.DefaultConfig.
 	P2P *p2p.Config
@@ -142,6 +148,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 	if sc == (SupervisorConfig{}) {
 		sc = DefaultSupervisorConfig()
 	}
+	sc.Clock = opts.clock()
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
@@ -334,7 +341,17 @@ func (n *Node) computeConfigs(cfg Config, opts Options) (wasm.Config, blob.Confi
 	}
 	cc.Memory = cfg.Compute.memory()
 	cc.Logger = n.log.With("subsystem", "compute")
+	bc.Clock, cc.Clock = opts.clock(), opts.clock()
 	return wc, bc, cc
+}
+
+// clock is Options.Clock, or the real clock if none is given: the one place
+// a node picks the wall clock.
+func (o Options) clock() clock.Clock {
+	if o.Clock != nil {
+		return o.Clock
+	}
+	return clock.Real()
 }
 
 // protocolLimits are the resource manager's limits on the inbound streams

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Service is a long-running part of a node that the supervisor starts in
@@ -75,6 +77,9 @@ type SupervisorConfig struct {
 	// StartTimeout bounds how long a service may take to become ready when
 	// the node starts.
 	StartTimeout time.Duration
+	// Clock times backoffs, health checks and status. Default clock.Real();
+	// tests run the supervisor in a testing/synctest bubble instead.
+	Clock clock.Clock
 }
 
 // DefaultSupervisorConfig returns the timers for a node in production.
@@ -87,6 +92,7 @@ func DefaultSupervisorConfig() SupervisorConfig {
 		HealthTimeout:  5 * time.Second,
 		UnhealthyAfter: 3,
 		StartTimeout:   30 * time.Second,
+		Clock:          clock.Real(),
 	}
 }
 
@@ -100,6 +106,7 @@ func TestSupervisorConfig() SupervisorConfig {
 		HealthTimeout:  time.Second,
 		UnhealthyAfter: 2,
 		StartTimeout:   10 * time.Second,
+		Clock:          clock.Real(),
 	}
 }
 
@@ -118,6 +125,8 @@ func (c SupervisorConfig) Validate() error {
 		return fmt.Errorf("%w: supervisor.unhealthy_after must be at least 1", ErrConfig)
 	case c.StartTimeout <= 0:
 		return fmt.Errorf("%w: supervisor.start_timeout must be positive", ErrConfig)
+	case c.Clock == nil:
+		return fmt.Errorf("%w: supervisor.Clock is nil", ErrConfig)
 	}
 	return nil
 }
@@ -163,7 +172,7 @@ func (s *supervisor) addCore(name string, check func(context.Context) error) {
 	defer s.mu.Unlock()
 	s.entries = append(s.entries, &entry{
 		check:  check,
-		status: ServiceStatus{Name: name, State: StateCore, Healthy: true, Since: time.Now()},
+		status: ServiceStatus{Name: name, State: StateCore, Healthy: true, Since: s.cfg.Clock.Now()},
 		done:   closedChan(),
 	})
 }
@@ -186,7 +195,7 @@ func (s *supervisor) start(ctx context.Context, svc Service) error {
 	if hc, ok := svc.(HealthChecker); ok {
 		e.check = hc.Health
 	}
-	e.status = ServiceStatus{Name: svc.Name(), State: StateStarting, Since: time.Now()}
+	e.status = ServiceStatus{Name: svc.Name(), State: StateStarting, Since: s.cfg.Clock.Now()}
 	loopCtx, stop := context.WithCancel(context.Background())
 	e.stop = stop
 	first := make(chan error, 1)
@@ -195,12 +204,12 @@ func (s *supervisor) start(ctx context.Context, svc Service) error {
 	s.mu.Unlock()
 	go s.runLoop(loopCtx, e, first)
 
-	timer := time.NewTimer(s.cfg.StartTimeout)
+	timer := s.cfg.Clock.NewTimer(s.cfg.StartTimeout)
 	defer timer.Stop()
 	var err error
 	select {
 	case err = <-first:
-	case <-timer.C:
+	case <-timer.C():
 		err = fmt.Errorf("not ready after %s", s.cfg.StartTimeout)
 	case <-ctx.Done():
 		err = ctx.Err()
@@ -218,7 +227,7 @@ func (s *supervisor) start(ctx context.Context, svc Service) error {
 
 func (s *supervisor) setState(e *entry, st ServiceState) {
 	s.mu.Lock()
-	e.status.State, e.status.Since = st, time.Now()
+	e.status.State, e.status.Since = st, s.cfg.Clock.Now()
 	if st == StateRunning {
 		e.status.Healthy, e.status.Health, e.fails = true, "", 0
 	}
@@ -239,7 +248,7 @@ func (s *supervisor) runLoop(loopCtx context.Context, e *entry, first chan<- err
 		e.runCancel = runCancel
 		s.mu.Unlock()
 		s.setState(e, StateStarting)
-		began := time.Now()
+		began := s.cfg.Clock.Now()
 		var readyOnce sync.Once
 		ready := func() {
 			readyOnce.Do(func() {
@@ -277,22 +286,22 @@ func (s *supervisor) runLoop(loopCtx context.Context, e *entry, first chan<- err
 			return
 		}
 		starting = false
-		if time.Since(began) >= s.cfg.StableAfter {
+		if clock.Since(s.cfg.Clock, began) >= s.cfg.StableAfter {
 			backoff = s.cfg.BackoffMin
 		}
 		s.mu.Lock()
 		e.status.Restarts++
-		e.status.LastError, e.status.LastErrorAt = err.Error(), time.Now()
+		e.status.LastError, e.status.LastErrorAt = err.Error(), s.cfg.Clock.Now()
 		s.mu.Unlock()
 		s.setState(e, StateBackoff)
 		s.log.Warn("service failed; restarting", "service", name, "err", err, "in", backoff)
-		t := time.NewTimer(backoff)
+		t := s.cfg.Clock.NewTimer(backoff)
 		select {
 		case <-loopCtx.Done():
 			t.Stop()
 			s.setState(e, StateStopped)
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		backoff = min(backoff*2, s.cfg.BackoffMax)
 	}
@@ -309,16 +318,19 @@ func runService(ctx context.Context, svc Service, ready func()) (err error) {
 	return svc.Run(ctx, ready)
 }
 
+// healthLoop runs the health checks every HealthInterval, counted from the
+// end of the previous round so that slow checks never pile up.
 func (s *supervisor) healthLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.HealthInterval)
+	t := s.cfg.Clock.NewTimer(s.cfg.HealthInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 			s.checkAll()
+			t.Reset(s.cfg.HealthInterval)
 		}
 	}
 }

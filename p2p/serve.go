@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -43,6 +44,18 @@ type Limits struct {
 	// the stream is closed. It runs under the Idle deadline. Nil resets
 	// such streams without a word.
 	Refuse func(network.Stream)
+	// Clock times the Idle and Lifetime deadlines: the owning service's
+	// Config.Clock. Nil means clock.Real(), so that a handler registered
+	// without one still has deadlines.
+	Clock clock.Clock
+}
+
+// clock is l.Clock, or the real clock if none is set.
+func (l Limits) clock() clock.Clock {
+	if l.Clock != nil {
+		return l.Clock
+	}
+	return clock.Real()
 }
 
 // Validate reports the first field of l with a bad value, naming it.
@@ -133,7 +146,7 @@ func (s *Server) handle(st network.Stream) {
 			_ = st.Reset()
 			return
 		}
-		w := newWatch(st, s.lim.Idle, s.lim.Idle, nil)
+		w := newWatch(s.lim.clock(), st, s.lim.Idle, s.lim.Idle, nil)
 		s.lim.Refuse(w)
 		if !w.ended.Load() {
 			_ = w.Close()
@@ -151,7 +164,7 @@ func (s *Server) handle(st network.Stream) {
 	}()
 	s.served.Add(1)
 	s.h.ConnManager().TagPeer(p, s.tag, TagValue)
-	w := newWatch(st, s.lim.Idle, s.lim.Lifetime, &s.timedOut)
+	w := newWatch(s.lim.clock(), st, s.lim.Idle, s.lim.Lifetime, &s.timedOut)
 	defer w.stop()
 	s.inner(w)
 }
@@ -164,23 +177,24 @@ func (s *Server) handle(st network.Stream) {
 // resetting its stream has it reset.
 type watched struct {
 	network.Stream
+	clock   clock.Clock
 	idle    time.Duration
 	end     time.Time
 	last    atomic.Int64 // unix nanoseconds of the last progress
 	ended   atomic.Bool  // the handler closed or reset the stream
-	timer   *time.Timer
+	timer   clock.Timer
 	mu      sync.Mutex // guards fired and stopped against the timer
 	fired   bool
 	stopped bool
 	count   *atomic.Uint64
 }
 
-func newWatch(st network.Stream, idle, lifetime time.Duration, count *atomic.Uint64) *watched {
-	now := time.Now()
-	w := &watched{Stream: st, idle: idle, end: now.Add(lifetime), count: count}
+func newWatch(c clock.Clock, st network.Stream, idle, lifetime time.Duration, count *atomic.Uint64) *watched {
+	now := c.Now()
+	w := &watched{Stream: st, clock: c, idle: idle, end: now.Add(lifetime), count: count}
 	w.last.Store(now.UnixNano())
 	w.mu.Lock() // check uses the timer
-	w.timer = time.AfterFunc(min(idle, lifetime), w.check)
+	w.timer = c.AfterFunc(min(idle, lifetime), w.check)
 	w.mu.Unlock()
 	return w
 }
@@ -188,7 +202,7 @@ func newWatch(st network.Stream, idle, lifetime time.Duration, count *atomic.Uin
 // check runs when the idle deadline may have passed: it resets the stream
 // if it has, or waits for the renewed deadline.
 func (w *watched) check() {
-	now := time.Now()
+	now := w.clock.Now()
 	due := earliest(time.Unix(0, w.last.Load()).Add(w.idle), w.end)
 	w.mu.Lock()
 	if w.stopped {
@@ -209,7 +223,7 @@ func (w *watched) check() {
 }
 
 // progress renews the idle deadline (never past the lifetime).
-func (w *watched) progress() { w.last.Store(time.Now().UnixNano()) }
+func (w *watched) progress() { w.last.Store(w.clock.Now().UnixNano()) }
 
 func earliest(a, b time.Time) time.Time {
 	if a.Before(b) {

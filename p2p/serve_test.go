@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -55,6 +56,17 @@ func TestLimitsValidate(t *testing.T) {
 // hostPair builds a server and two clients, connected, on real TCP hosts
 // (yamux streams, which honour deadlines) or on mocknet (whose streams
 // ignore them).
+// bubbled runs f in a testing/synctest bubble on mocknet, whose streams
+// block durably, so that the deadlines pass on the bubble's fake clock
+// without the test waiting for them; on TCP, whose reads are not durably
+// blocking, f runs on the real clock.
+func bubbled(kind string, f func(t *testing.T)) func(t *testing.T) {
+	if kind != "mocknet" {
+		return f
+	}
+	return func(t *testing.T) { synctest.Test(t, f) }
+}
+
 func hostPair(t *testing.T, kind string) (srv host.Host, clients []host.Host) {
 	t.Helper()
 	switch kind {
@@ -90,7 +102,7 @@ func hostPair(t *testing.T, kind string) (srv host.Host, clients []host.Host) {
 // yamux and on mocknet alike.
 func TestHandleEnforcesLimits(t *testing.T) {
 	for _, kind := range []string{"tcp", "mocknet"} {
-		t.Run(kind, func(t *testing.T) {
+		t.Run(kind, bubbled(kind, func(t *testing.T) {
 			srv, clients := hostPair(t, kind)
 			p := MustProtocol("silent", Version{Major: 1})
 			ended := make(chan error, 64)
@@ -159,7 +171,7 @@ func TestHandleEnforcesLimits(t *testing.T) {
 			require.Eventually(t, func() bool { return server.Stats().Serving == 0 }, 5*time.Second, time.Millisecond)
 			st := server.Stats()
 			assert.Equal(t, ServerStats{Served: 6, Refused: 3, TimedOut: 6}, st)
-		})
+		}))
 	}
 }
 
@@ -168,7 +180,7 @@ func TestHandleEnforcesLimits(t *testing.T) {
 // deadline.
 func TestHandleLifetimeAndTouch(t *testing.T) {
 	for _, kind := range []string{"tcp", "mocknet"} {
-		t.Run(kind, func(t *testing.T) {
+		t.Run(kind, bubbled(kind, func(t *testing.T) {
 			srv, clients := hostPair(t, kind)
 			p := MustProtocol("chatty", Version{Major: 1})
 			const idle = 200 * time.Millisecond
@@ -247,7 +259,7 @@ func TestHandleLifetimeAndTouch(t *testing.T) {
 				t.Fatal("no result")
 			}
 			quiet.Close()
-		})
+		}))
 	}
 }
 

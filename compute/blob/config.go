@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Sentinel errors callers branch on (returned wrapped: use errors.Is).
@@ -105,6 +106,11 @@ type Config struct {
 	// ProvideConcurrency is how many announcements run at once. Default 4:
 	// each is a DHT lookup of about ten queries in flight.
 	ProvideConcurrency int
+
+	// Clock times streams (the watchdog), reprovides and module use.
+	// Default clock.Real(); tests run the service in a testing/synctest
+	// bubble instead of replacing it.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the configuration of a node, except for Dir,
@@ -123,6 +129,7 @@ func DefaultConfig() Config {
 		ReprovideInterval:      12 * time.Hour,
 		ProvideTimeout:         time.Minute,
 		ProvideConcurrency:     4,
+		Clock:                  clock.Real(),
 	}
 }
 
@@ -170,6 +177,8 @@ func (c Config) Validate() error {
 		return bad("ProvideTimeout", "%v must be positive", c.ProvideTimeout)
 	case c.ProvideConcurrency < 1:
 		return bad("ProvideConcurrency", "%d, need at least 1", c.ProvideConcurrency)
+	case c.Clock == nil:
+		return bad("Clock", "is nil")
 	}
 	return nil
 }

@@ -268,7 +268,7 @@ func (s *Service) fetchFrom(ctx context.Context, ai peer.AddrInfo, id wasm.Modul
 	if err != nil {
 		return nil, err
 	}
-	w := newWatchdog(st, s.cfg.StreamTimeout, s.cfg.IdleTimeout)
+	w := newWatchdog(s.cfg.Clock, st, s.cfg.StreamTimeout, s.cfg.IdleTimeout)
 	defer w.stop()
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
 	defer stop()

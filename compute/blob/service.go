@@ -10,7 +10,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -146,7 +145,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	}
 	if s.srv, err = Protocol.Handle(s.h, p2p.Limits{
 		Streams: cfg.MaxServeStreams, StreamsPerPeer: cfg.MaxServeStreamsPerPeer,
-		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamTimeout, Refuse: s.refuseBusy,
+		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamTimeout, Refuse: s.refuseBusy, Clock: cfg.Clock,
 	}, s.handle); err != nil {
 		cancel()
 		s.wg.Wait()
@@ -170,7 +169,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 		return ErrClosed
 	}
 	ready()
-	t := time.NewTicker(s.cfg.ReprovideInterval)
+	t := s.cfg.Clock.NewTimer(s.cfg.ReprovideInterval)
 	defer t.Stop()
 	for {
 		s.announceAll()
@@ -179,7 +178,8 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 			return nil
 		case <-s.ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.C():
+			t.Reset(s.cfg.ReprovideInterval)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // tmpPrefix starts the names of files being written; Open removes any left
@@ -30,6 +31,7 @@ type Store struct {
 	dir       string // "" keeps modules in memory
 	maxBytes  int64
 	maxModule int64
+	clock     clock.Clock
 
 	mu       sync.Mutex
 	entries  map[wasm.ModuleID]*entry
@@ -70,6 +72,7 @@ func OpenStore(cfg Config) (*Store, error) {
 		dir:       cfg.Dir,
 		maxBytes:  cfg.MaxBytes,
 		maxModule: cfg.MaxModuleBytes,
+		clock:     cfg.Clock,
 		entries:   make(map[wasm.ModuleID]*entry),
 		lru:       list.New(),
 		writes:    make(map[wasm.ModuleID]*write),
@@ -322,7 +325,7 @@ func (s *Store) removeLocked(e *entry) {
 func (s *Store) useLocked(e *entry) {
 	s.lru.MoveToFront(e.elem)
 	if s.dir != "" {
-		now := time.Now()
+		now := s.clock.Now()
 		_ = os.Chtimes(s.path(e.id), now, now)
 	}
 }

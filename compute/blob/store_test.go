@@ -378,6 +378,7 @@ func TestConfigValidate(t *testing.T) {
 		{"ReprovideInterval", func(c *Config) { c.ReprovideInterval = 0 }},
 		{"ProvideTimeout", func(c *Config) { c.ProvideTimeout = -time.Second }},
 		{"ProvideConcurrency", func(c *Config) { c.ProvideConcurrency = 0 }},
+		{"Clock", func(c *Config) { c.Clock = nil }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.field, func(t *testing.T) {

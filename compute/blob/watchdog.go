@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/libp2p/go-libp2p/core/network"
 )
 
@@ -14,18 +15,19 @@ import (
 // them: not every transport honours them (mocknet's streams ignore them),
 // and a reset unblocks a read or write on any of them.
 type watchdog struct {
+	clock clock.Clock
 	st    network.Stream
 	end   time.Time
 	idle  time.Duration
-	timer *time.Timer
+	timer clock.Timer
 	fired atomic.Bool
 }
 
-func newWatchdog(st network.Stream, total, idle time.Duration) *watchdog {
-	w := &watchdog{st: st, end: time.Now().Add(total), idle: idle}
+func newWatchdog(c clock.Clock, st network.Stream, total, idle time.Duration) *watchdog {
+	w := &watchdog{clock: c, st: st, end: c.Now().Add(total), idle: idle}
 	d := w.next()
-	_ = st.SetDeadline(time.Now().Add(d))
-	w.timer = time.AfterFunc(d, func() {
+	_ = st.SetDeadline(c.Now().Add(d))
+	w.timer = c.AfterFunc(d, func() {
 		w.fired.Store(true)
 		_ = st.Reset()
 	})
@@ -33,13 +35,13 @@ func newWatchdog(st network.Stream, total, idle time.Duration) *watchdog {
 }
 
 // next is how long the stream may now go without progress.
-func (w *watchdog) next() time.Duration { return min(w.idle, time.Until(w.end)) }
+func (w *watchdog) next() time.Duration { return min(w.idle, clock.Until(w.clock, w.end)) }
 
 // progress restarts the idle timer (but never past the total time).
 func (w *watchdog) progress() {
 	d := w.next()
 	w.timer.Reset(d)
-	_ = w.st.SetDeadline(time.Now().Add(d))
+	_ = w.st.SetDeadline(w.clock.Now().Add(d))
 }
 
 // stop disarms the watchdog.

@@ -36,8 +36,6 @@ type request struct {
 	done chan struct{}
 }
 
-var requestPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
-
 // committer writes requests in groups.
 type committer struct {
 	db       *badger.DB
@@ -49,6 +47,10 @@ type committer struct {
 	wake    chan struct{} // capacity 1: pending is not empty
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	// requests recycles requests and their done channels. It is the
+	// committer's, not the package's, so that no channel outlives its
+	// queue (a synctest bubble forbids sharing one between bubbles).
+	requests sync.Pool
 }
 
 func newCommitter(db *badger.DB, maxBytes int) *committer {
@@ -58,6 +60,7 @@ func newCommitter(db *badger.DB, maxBytes int) *committer {
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
+	c.requests.New = func() any { return &request{done: make(chan struct{}, 1)} }
 	c.wg.Add(1)
 	go c.loop()
 	return c
@@ -66,7 +69,7 @@ func newCommitter(db *badger.DB, maxBytes int) *committer {
 // commit writes ops atomically and returns once they are durable (with
 // synced writes) or have failed. ops must not be modified until it returns.
 func (c *committer) commit(ops []op) error {
-	r := requestPool.Get().(*request)
+	r := c.requests.Get().(*request)
 	r.ops, r.err, r.size = ops, nil, 0
 	for i := range ops {
 		r.size += len(ops[i].key) + len(ops[i].value) + 16
@@ -81,7 +84,7 @@ func (c *committer) commit(ops []op) error {
 	<-r.done
 	err := r.err
 	r.ops = nil
-	requestPool.Put(r)
+	c.requests.Put(r)
 	return err
 }
 

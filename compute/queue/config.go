@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Sentinel errors callers branch on (wrapped: use errors.Is).
@@ -61,6 +63,12 @@ type Config struct {
 	CacheBytes int
 	// Logger receives recovery and expiry messages; nil discards them.
 	Logger *slog.Logger
+	// Clock gives the queue its time: job timestamps, deadlines and the
+	// start of ResultTTL. Default clock.Real(); tests run the queue in a
+	// testing/synctest bubble instead of replacing it. The store expires
+	// records on the system clock, so a Clock other than Real delays or
+	// hastens ResultTTL by its offset from it.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the configuration of a node's queue.
@@ -72,6 +80,7 @@ func DefaultConfig() Config {
 		MaxQueued:          1_000_000,
 		CacheBytes:         64 << 20,
 		Logger:             slog.Default(),
+		Clock:              clock.Real(),
 	}
 }
 
@@ -105,6 +114,8 @@ func (c Config) Validate() error {
 		return bad("MaxQueued", "%d, need at least 1", c.MaxQueued)
 	case c.CacheBytes < 0:
 		return bad("CacheBytes", "%d is negative", c.CacheBytes)
+	case c.Clock == nil:
+		return bad("Clock", "is nil")
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Enqueue adds a job to the queue and returns it as stored (ID, state
@@ -24,7 +25,7 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (Job, error) {
 		return Job{}, err
 	}
 	defer q.ops.Done()
-	now := time.Now()
+	now := q.cfg.Clock.Now()
 	generated := j.ID == ""
 	if generated {
 		j.ID = newID(now)
@@ -320,7 +321,7 @@ func (q *Queue) start(e *entry) (j Job, ok bool, err error) {
 		q.requeueEntry(e)
 		return Job{}, false, fmt.Errorf("queue: next: %w", err)
 	}
-	now := time.Now()
+	now := q.cfg.Clock.Now()
 	if e.live.deadline != 0 && now.UnixNano() >= e.live.deadline {
 		j := e.job()
 		terminate(&j, StateFailed, ReasonDeadline, now)
@@ -530,14 +531,14 @@ func (q *Queue) checkResult(j *Job) error {
 // record, payload included, must fit in one store value.
 func (q *Queue) MaxResultSize(j Job) int {
 	j.Result, j.Error = nil, ""
-	j.Finished = time.Now()
+	j.Finished = q.cfg.Clock.Now()
 	return q.maxRecord - recordSize(&j) - 4 - 1024
 }
 
 // Complete moves a running job to done with its result, durably.
 func (q *Queue) Complete(ctx context.Context, id string, result []byte) (Job, error) {
 	return q.finishRunning(ctx, id, "complete", func(j *Job) error {
-		terminate(j, StateDone, "", time.Now())
+		terminate(j, StateDone, "", q.cfg.Clock.Now())
 		j.Result = result
 		return q.checkResult(j)
 	})
@@ -547,7 +548,7 @@ func (q *Queue) Complete(ctx context.Context, id string, result []byte) (Job, er
 // and what it produced (result may be nil).
 func (q *Queue) Fail(ctx context.Context, id, reason string, result []byte) (Job, error) {
 	return q.finishRunning(ctx, id, "fail", func(j *Job) error {
-		terminate(j, StateFailed, reason, time.Now())
+		terminate(j, StateFailed, reason, q.cfg.Clock.Now())
 		j.Result = result
 		return q.checkResult(j)
 	})
@@ -562,7 +563,7 @@ func (q *Queue) ConfirmCancel(ctx context.Context, id string, result []byte) (Jo
 		if !j.CancelRequested {
 			return fmt.Errorf("%w: no cancel was requested for job %q", ErrBadTransition, id)
 		}
-		terminate(j, StateCancelled, ReasonStopped, time.Now())
+		terminate(j, StateCancelled, ReasonStopped, q.cfg.Clock.Now())
 		j.Result = result
 		return q.checkResult(j)
 	})
@@ -574,7 +575,7 @@ func (q *Queue) ConfirmCancel(ctx context.Context, id string, result []byte) (Jo
 // requested is cancelled instead, with ReasonStopped.
 func (q *Queue) Requeue(ctx context.Context, id string) (Job, error) {
 	return q.finishRunning(ctx, id, "requeue", func(j *Job) error {
-		requeueJob(j, time.Now())
+		requeueJob(j, q.cfg.Clock.Now())
 		return nil
 	})
 }
@@ -619,7 +620,7 @@ func (q *Queue) Cancel(ctx context.Context, id string) (Job, error) {
 			return Job{}, fmt.Errorf("queue: cancel: %w", err)
 		}
 		j := e.job()
-		terminate(&j, StateCancelled, ReasonCancelled, time.Now())
+		terminate(&j, StateCancelled, ReasonCancelled, q.cfg.Clock.Now())
 		err := q.com.commit(q.finishOps(&j, e.jobKey, e.liveKey))
 		q.applyTerminal(e, j, err)
 		if err != nil {
@@ -738,7 +739,7 @@ func (q *Queue) kickExpiry() {
 // expiryLoop fails queued jobs at their deadlines until Close.
 func (q *Queue) expiryLoop() {
 	defer q.wg.Done()
-	timer := time.NewTimer(time.Hour)
+	timer := q.cfg.Clock.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
@@ -746,7 +747,7 @@ func (q *Queue) expiryLoop() {
 		pending := len(q.deadlines) > 0
 		var wait time.Duration
 		if pending {
-			wait = time.Until(time.Unix(0, q.deadlines[0].live.deadline))
+			wait = clock.Until(q.cfg.Clock, time.Unix(0, q.deadlines[0].live.deadline))
 		}
 		q.mu.Unlock()
 		if pending && wait <= 0 {
@@ -761,7 +762,7 @@ func (q *Queue) expiryLoop() {
 			timer.Reset(wait)
 		}
 		select {
-		case <-timer.C:
+		case <-timer.C():
 		case <-q.expiryKick:
 			timer.Stop()
 		case <-q.done:
@@ -772,7 +773,7 @@ func (q *Queue) expiryLoop() {
 
 // expire fails the queued jobs whose deadline passed.
 func (q *Queue) expire() error {
-	now := time.Now()
+	now := q.cfg.Clock.Now()
 	var due []*entry
 	q.mu.Lock()
 	for len(q.deadlines) > 0 && q.deadlines[0].live.deadline <= now.UnixNano() {

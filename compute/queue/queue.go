@@ -161,7 +161,7 @@ func newID(now time.Time) string {
 // recover applies the crash policies to the jobs left running and loads
 // the live index.
 func (q *Queue) recover(ctx context.Context) error {
-	now := time.Now()
+	now := q.cfg.Clock.Now()
 	var (
 		reqs     [][]op
 		terminal []State
@@ -421,7 +421,7 @@ func (q *Queue) close() error {
 	q.ops.Wait()
 	q.wg.Wait()
 
-	now := time.Now()
+	now := q.cfg.Clock.Now()
 	var reqs [][]op
 	for _, e := range q.live {
 		if e.live.state != StateRunning {

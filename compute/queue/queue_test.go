@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fog-compute/fog/compute/queue"
@@ -484,109 +485,126 @@ func TestCancelRunning(t *testing.T) {
 	})
 }
 
+// TestDeadline runs in a synctest bubble: the queue's clock is the bubble's,
+// so the deadline passes when every goroutine waits, not after real time.
+// The bubble's tests keep to minutes of fake time: Badger's periodic
+// goroutines tick through it too, costing real time per tick.
 func TestDeadline(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, queue.TestConfig())
-		ctx := t.Context()
-		soon := time.Now().Add(100 * time.Millisecond)
-		e.enqueue(queue.Job{ID: "started", Deadline: soon, Priority: 1})
-		e.enqueue(queue.Job{ID: "late", Deadline: soon})
-		e.enqueue(queue.Job{ID: "later", Deadline: soon.Add(time.Hour)})
-		require.Equal(t, "started", e.next().ID)
-		j, err := e.q.Wait(ctx, "late")
-		require.NoError(t, err)
-		assert.Equal(t, queue.StateFailed, j.State)
-		assert.Equal(t, queue.ReasonDeadline, j.Error)
-		assert.False(t, j.Finished.Before(soon), "not failed before its deadline")
-		assert.Equal(t, queue.StateQueued, e.get("later").State)
-		assert.Equal(t, queue.StateRunning, e.get("started").State, "a deadline does not bound a running job")
-		assert.Equal(t, queue.Counts{Queued: 1, Running: 1, Failed: 1}, e.q.Counts())
-		e.reopen()
-		assert.Equal(t, queue.StateFailed, e.get("late").State)
-		assert.Equal(t, "later", e.next().ID, "expired jobs are not served")
+		synctest.Test(t, func(t *testing.T) {
+			e := newEnv(t, b, queue.TestConfig())
+			ctx := t.Context()
+			soon := time.Now().Add(time.Minute)
+			e.enqueue(queue.Job{ID: "started", Deadline: soon, Priority: 1})
+			e.enqueue(queue.Job{ID: "late", Deadline: soon})
+			e.enqueue(queue.Job{ID: "later", Deadline: soon.Add(time.Hour)})
+			require.Equal(t, "started", e.next().ID)
+			j, err := e.q.Wait(ctx, "late")
+			require.NoError(t, err)
+			assert.Equal(t, queue.StateFailed, j.State)
+			assert.Equal(t, queue.ReasonDeadline, j.Error)
+			assert.Equal(t, soon, j.Finished, "failed at its deadline, not before or after")
+			assert.Equal(t, queue.StateQueued, e.get("later").State)
+			assert.Equal(t, queue.StateRunning, e.get("started").State, "a deadline does not bound a running job")
+			assert.Equal(t, queue.Counts{Queued: 1, Running: 1, Failed: 1}, e.q.Counts())
+			e.reopen()
+			assert.Equal(t, queue.StateFailed, e.get("late").State)
+			assert.Equal(t, "later", e.next().ID, "expired jobs are not served")
+		})
 	})
 }
 
 // TestDeadlineRecovered: a job whose deadline passed while the node was
 // down fails when the queue opens, before Next can serve it.
 func TestDeadlineRecovered(t *testing.T) {
-	e := newEnv(t, backends[0], queue.TestConfig())
-	deadline := time.Now().Add(200 * time.Millisecond)
-	e.enqueue(queue.Job{ID: "a", Deadline: deadline})
-	e.enqueue(queue.Job{ID: "b", Priority: -1})
-	queue.Crash(e.q)
-	require.NoError(t, e.db.Close())
-	<-time.After(time.Until(deadline)) // the node is down past the deadline
-	e.open()
-	assert.Equal(t, "b", e.next().ID)
-	j, err := e.q.Wait(t.Context(), "a")
-	require.NoError(t, err)
-	assert.Equal(t, queue.ReasonDeadline, j.Error)
-}
-
-func TestResultTTL(t *testing.T) {
-	forBackends(t, func(t *testing.T, b backend) {
-		cfg := queue.TestConfig()
-		cfg.ResultTTL = time.Second
-		e := newEnv(t, b, cfg)
-		ctx := t.Context()
-		e.enqueue(queue.Job{ID: "done"})
-		e.enqueue(queue.Job{ID: "queued", Priority: -1})
-		e.next()
-		_, err := e.q.Complete(ctx, "done", []byte("r"))
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, backends[0], queue.TestConfig())
+		deadline := time.Now().Add(time.Minute)
+		e.enqueue(queue.Job{ID: "a", Deadline: deadline})
+		e.enqueue(queue.Job{ID: "b", Priority: -1})
+		queue.Crash(e.q)
+		require.NoError(t, e.db.Close())
+		time.Sleep(time.Until(deadline)) // the node is down past the deadline (fake time)
+		e.open()
+		assert.Equal(t, "b", e.next().ID)
+		j, err := e.q.Wait(t.Context(), "a")
 		require.NoError(t, err)
-		assert.Equal(t, []byte("r"), e.get("done").Result)
-		require.Eventually(t, func() bool {
-			_, err := e.q.Get(ctx, "done")
-			return err != nil
-		}, 5*time.Second, 50*time.Millisecond, "the finished job's record expires")
-		_, err = e.q.Get(ctx, "done")
-		assert.ErrorIs(t, err, queue.ErrNotFound)
-		_, err = e.q.Wait(ctx, "done")
-		assert.ErrorIs(t, err, queue.ErrNotFound)
-		assert.Equal(t, queue.StateQueued, e.get("queued").State, "live jobs do not expire")
-		// Its ID is free again.
-		e.enqueue(queue.Job{ID: "done"})
+		assert.Equal(t, queue.ReasonDeadline, j.Error)
+		assert.Equal(t, deadline, j.Finished, "failed as the queue opened, without waiting")
 	})
 }
 
+// TestResultTTL runs in a synctest bubble, whose fake clock the store's
+// expiry reads too: the record is kept for exactly ResultTTL (rounded up to
+// the store's whole seconds) without the test waiting for it.
+func TestResultTTL(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		synctest.Test(t, func(t *testing.T) {
+			cfg := queue.TestConfig()
+			cfg.ResultTTL = time.Minute
+			e := newEnv(t, b, cfg)
+			ctx := t.Context()
+			e.enqueue(queue.Job{ID: "done"})
+			e.enqueue(queue.Job{ID: "queued", Priority: -1})
+			e.next()
+			_, err := e.q.Complete(ctx, "done", []byte("r"))
+			require.NoError(t, err)
+			time.Sleep(cfg.ResultTTL - time.Second)
+			assert.Equal(t, []byte("r"), e.get("done").Result, "kept until ResultTTL")
+			time.Sleep(2 * time.Second)
+			_, err = e.q.Get(ctx, "done")
+			assert.ErrorIs(t, err, queue.ErrNotFound, "the finished job's record expires")
+			_, err = e.q.Wait(ctx, "done")
+			assert.ErrorIs(t, err, queue.ErrNotFound)
+			assert.Equal(t, queue.StateQueued, e.get("queued").State, "live jobs do not expire")
+			// Its ID is free again.
+			e.enqueue(queue.Job{ID: "done"})
+		})
+	})
+}
+
+// TestWait and TestNextBlocks run in synctest bubbles: synctest.Wait
+// returns once the waiting goroutines block, instead of polling for them.
 func TestWait(t *testing.T) {
-	e := newEnv(t, backends[0], queue.TestConfig())
-	ctx := t.Context()
-	e.enqueue(queue.Job{ID: "a"})
-	got := make(chan queue.Job)
-	go func() {
-		j, err := e.q.Wait(ctx, "a")
-		assert.NoError(t, err)
-		got <- j
-	}()
-	e.next()
-	_, err := e.q.Complete(ctx, "a", []byte("ok"))
-	require.NoError(t, err)
-	j := <-got
-	assert.Equal(t, queue.StateDone, j.State)
-	assert.Equal(t, []byte("ok"), j.Result)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, backends[0], queue.TestConfig())
+		ctx := t.Context()
+		e.enqueue(queue.Job{ID: "a"})
+		got := make(chan queue.Job)
+		go func() {
+			j, err := e.q.Wait(ctx, "a")
+			assert.NoError(t, err)
+			got <- j
+		}()
+		e.next()
+		_, err := e.q.Complete(ctx, "a", []byte("ok"))
+		require.NoError(t, err)
+		j := <-got
+		assert.Equal(t, queue.StateDone, j.State)
+		assert.Equal(t, []byte("ok"), j.Result)
 
-	j, err = e.q.Wait(ctx, "a") // finished: at once
-	require.NoError(t, err)
-	assert.Equal(t, queue.StateDone, j.State)
-	_, err = e.q.Wait(ctx, "nobody")
-	assert.ErrorIs(t, err, queue.ErrNotFound)
+		j, err = e.q.Wait(ctx, "a") // finished: at once
+		require.NoError(t, err)
+		assert.Equal(t, queue.StateDone, j.State)
+		_, err = e.q.Wait(ctx, "nobody")
+		assert.ErrorIs(t, err, queue.ErrNotFound)
 
-	e.enqueue(queue.Job{ID: "b"})
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	_, err = e.q.Wait(short, "b")
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
+		e.enqueue(queue.Job{ID: "b"})
+		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		_, err = e.q.Wait(short, "b")
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
 
-	closed := make(chan error)
-	go func() {
-		_, err := e.q.Wait(ctx, "b")
-		closed <- err
-	}()
-	require.Eventually(t, func() bool { return waiting(e.q, "b") }, 5*time.Second, time.Millisecond)
-	require.NoError(t, e.q.Close())
-	assert.ErrorIs(t, <-closed, queue.ErrClosed)
+		closed := make(chan error)
+		go func() {
+			_, err := e.q.Wait(ctx, "b")
+			closed <- err
+		}()
+		synctest.Wait()
+		require.True(t, waiting(e.q, "b"))
+		require.NoError(t, e.q.Close())
+		assert.ErrorIs(t, <-closed, queue.ErrClosed)
+	})
 }
 
 // waiting reports whether a Wait on id is registered.
@@ -595,40 +613,45 @@ func waiting(q *queue.Queue, id string) bool {
 }
 
 func TestNextBlocks(t *testing.T) {
-	e := newEnv(t, backends[1], queue.TestConfig())
-	ctx := t.Context()
-	got := make(chan queue.Job, 2)
-	for range 2 {
-		go func() {
-			j, err := e.q.Next(ctx)
-			assert.NoError(t, err)
-			got <- j
-		}()
-	}
-	require.Eventually(t, func() bool { return queue.Sleepers(e.q) == 2 }, 5*time.Second, time.Millisecond)
-	e.enqueue(queue.Job{ID: "a"})
-	e.enqueue(queue.Job{ID: "b"})
-	a, b := <-got, <-got
-	assert.ElementsMatch(t, []string{"a", "b"}, []string{a.ID, b.ID})
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, backends[1], queue.TestConfig())
+		ctx := t.Context()
+		got := make(chan queue.Job, 2)
+		for range 2 {
+			go func() {
+				j, err := e.q.Next(ctx)
+				assert.NoError(t, err)
+				got <- j
+			}()
+		}
+		synctest.Wait()
+		require.Equal(t, 2, queue.Sleepers(e.q))
+		e.enqueue(queue.Job{ID: "a"})
+		e.enqueue(queue.Job{ID: "b"})
+		a, b := <-got, <-got
+		assert.ElementsMatch(t, []string{"a", "b"}, []string{a.ID, b.ID})
 
-	short, cancel := context.WithCancel(ctx)
-	errc := make(chan error)
-	go func() {
-		_, err := e.q.Next(short)
-		errc <- err
-	}()
-	require.Eventually(t, func() bool { return queue.Sleepers(e.q) == 1 }, 5*time.Second, time.Millisecond)
-	cancel()
-	assert.ErrorIs(t, <-errc, context.Canceled)
-	go func() {
-		_, err := e.q.Next(ctx)
-		errc <- err
-	}()
-	require.Eventually(t, func() bool { return queue.Sleepers(e.q) == 1 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, e.q.Close())
-	assert.ErrorIs(t, <-errc, queue.ErrClosed)
-	_, err := e.q.Enqueue(ctx, queue.Job{})
-	assert.ErrorIs(t, err, queue.ErrClosed)
+		short, cancel := context.WithCancel(ctx)
+		errc := make(chan error)
+		go func() {
+			_, err := e.q.Next(short)
+			errc <- err
+		}()
+		synctest.Wait()
+		require.Equal(t, 1, queue.Sleepers(e.q))
+		cancel()
+		assert.ErrorIs(t, <-errc, context.Canceled)
+		go func() {
+			_, err := e.q.Next(ctx)
+			errc <- err
+		}()
+		synctest.Wait()
+		require.Equal(t, 1, queue.Sleepers(e.q))
+		require.NoError(t, e.q.Close())
+		assert.ErrorIs(t, <-errc, queue.ErrClosed)
+		_, err := e.q.Enqueue(ctx, queue.Job{})
+		assert.ErrorIs(t, err, queue.ErrClosed)
+	})
 }
 
 // TestRecovery checks the crash policies: the queue is stopped as by a
@@ -781,6 +804,7 @@ func TestConfigValidate(t *testing.T) {
 		"DefaultMaxAttempts": func(c *queue.Config) { c.DefaultMaxAttempts = 0 },
 		"MaxQueued":          func(c *queue.Config) { c.MaxQueued = 0 },
 		"CacheBytes":         func(c *queue.Config) { c.CacheBytes = -1 },
+		"Clock":              func(c *queue.Config) { c.Clock = nil },
 	} {
 		c := queue.DefaultConfig()
 		mutate(&c)

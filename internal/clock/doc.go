@@ -1,13 +1,12 @@
-// Package clock is the time source fog's services are given instead of
-// reading the time package themselves: Now for readings and NewTimer for
-// waiting. The composition root (package node) chooses Real; a test may
-// pass its own Clock, and tests that wait for protocol time run the real
-// one inside a testing/synctest bubble, where time is virtual and moves
-// only when every goroutine of the bubble is blocked, so that they never
-// depend on how busy the machine is.
+// Package clock is the one source of time for fog's components.
 //
-// # Concurrency
-//
-// Real is safe for concurrent use, and so must every Clock be. A Timer is
-// used by one goroutine at a time, like a *time.Timer.
+// Every component that reads the time or waits for it takes a Clock from its
+// Config instead of calling the time package. Each DefaultConfig sets Real,
+// so that a component built alone works; the composition root, node.Start,
+// replaces them all with its Options.Clock (Real unless the caller gives
+// another), so a node runs on one clock. Tests that wait for time run the
+// component inside a testing/synctest bubble, where the time package, and so
+// Real, runs on a fake clock that advances only when every goroutine of the
+// bubble is blocked: a 24-hour TTL then expires at once, without a sleep. A
+// simulator can supply its own Clock.
 package clock
