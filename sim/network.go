@@ -124,6 +124,9 @@ func DefaultConfig(n int) Config {
 	// WAN DHT serves, as it would once AutoNAT said so (the simulator runs
 	// no AutoNAT).
 	d.Mode = dht.ModeServer
+	// Every simulated node's address lies in 127.0.0.0/8: see
+	// dht.Config.SharedIPGroups.
+	d.SharedIPGroups = true
 	nc := node.TestConfig()
 	// Adverts every 10 s: with hundreds of nodes on two cores, validating
 	// every node's advert each second would crowd out what is measured.
