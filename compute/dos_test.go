@@ -2,6 +2,7 @@ package compute_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"testing"
 	"time"
@@ -51,7 +52,14 @@ func TestSilentStreamAttack(t *testing.T) {
 	run := func(what string) time.Duration {
 		t.Helper()
 		if prov.Blob.Store().Has(echoID) {
-			require.NoError(t, prov.Blob.Store().Delete(echoID))
+			// The provider unpins the module when its handler returns,
+			// which may be just after the submitter has the result.
+			var err error
+			require.Eventually(t, func() bool {
+				err = prov.Blob.Store().Delete(echoID)
+				return !errors.Is(err, blob.ErrPinned)
+			}, 10*time.Second, time.Millisecond)
+			require.NoError(t, err)
 		}
 		start := time.Now()
 		id, err := sub.Compute().Submit(ctx, compute.Spec{Stdin: []byte(what)}, echo)
