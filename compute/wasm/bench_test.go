@@ -164,20 +164,27 @@ func BenchmarkRunawayStop(b *testing.B) {
 	}
 }
 
+// goExecutor returns an executor with the default config on the shared
+// compilation cache, closed when b ends, and the Go example name compiled.
+func goExecutor(b *testing.B, name string) (*Executor, ModuleID) {
+	code := goTask(b, name)
+	cfg := DefaultConfig()
+	cfg.CacheDir = goTasks.cacheDir
+	e, err := New(context.Background(), cfg)
+	require.NoError(b, err)
+	b.Cleanup(func() { e.Close() })
+	id, err := e.Compile(context.Background(), code)
+	require.NoError(b, err)
+	return e, id
+}
+
 // BenchmarkExecutorRunGo runs a small Go program (examples/primes up to
 // 100) through Executor.Run: the per-task cost of a Go task, whose memory
 // (about 2.5 MiB at start, grown by its runtime) is too large to be pooled
 // and lives in a mapping of its own (see memory).
 func BenchmarkExecutorRunGo(b *testing.B) {
-	goTask(b, "primes")
 	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.CacheDir = goTasks.cacheDir
-	e, err := New(ctx, cfg)
-	require.NoError(b, err)
-	defer e.Close()
-	id, err := e.Compile(ctx, goTask(b, "primes"))
-	require.NoError(b, err)
+	e, id := goExecutor(b, "primes")
 	spec := Spec{Module: id, Args: []string{"primes", "100"}}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -203,15 +210,8 @@ func BenchmarkMembombRSS(b *testing.B) {
 	if _, err := procStatus("VmRSS"); err != nil {
 		b.Skipf("no /proc/self/status: %v", err)
 	}
-	goTask(b, "membomb")
 	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.CacheDir = goTasks.cacheDir
-	e, err := New(ctx, cfg)
-	require.NoError(b, err)
-	defer e.Close()
-	id, err := e.Compile(ctx, goTask(b, "membomb"))
-	require.NoError(b, err)
+	e, id := goExecutor(b, "membomb")
 	lim := Limits{MemoryPages: 16384, WallTime: 5 * time.Minute}
 	run := func(l Limits) {
 		if _, err := e.Run(ctx, Spec{Module: id, Limits: l}); !errors.Is(err, ErrMemoryLimit) {

@@ -65,27 +65,15 @@ func (f *file) Stat() (wsys.Stat_t, sys.Errno) {
 	return f.fs.stat(f.n), 0
 }
 
-// readable checks that f may be read; the caller holds the lock.
-func (f *file) readable() sys.Errno {
+// usable checks that f is an open regular file opened for reading (or,
+// with write, for writing); the caller holds the lock.
+func (f *file) usable(write bool) sys.Errno {
 	switch {
 	case f.closed:
 		return sys.EBADF
 	case f.n.isDir():
 		return sys.EISDIR
-	case !f.read:
-		return sys.EBADF
-	}
-	return 0
-}
-
-// writable checks that f may be written; the caller holds the lock.
-func (f *file) writable() sys.Errno {
-	switch {
-	case f.closed:
-		return sys.EBADF
-	case f.n.isDir():
-		return sys.EISDIR
-	case !f.write:
+	case write && !f.write, !write && !f.read:
 		return sys.EBADF
 	}
 	return 0
@@ -95,7 +83,7 @@ func (f *file) writable() sys.Errno {
 func (f *file) Read(buf []byte) (int, sys.Errno) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if errno := f.readable(); errno != 0 {
+	if errno := f.usable(false); errno != 0 {
 		return 0, errno
 	}
 	n := f.readAt(buf, f.off)
@@ -107,7 +95,7 @@ func (f *file) Read(buf []byte) (int, sys.Errno) {
 func (f *file) Pread(buf []byte, off int64) (int, sys.Errno) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if errno := f.readable(); errno != 0 {
+	if errno := f.usable(false); errno != 0 {
 		return 0, errno
 	}
 	if off < 0 {
@@ -199,7 +187,7 @@ func (f *file) Readdir(n int) ([]sys.Dirent, sys.Errno) {
 func (f *file) Write(buf []byte) (int, sys.Errno) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if errno := f.writable(); errno != 0 {
+	if errno := f.usable(true); errno != 0 {
 		return 0, errno
 	}
 	if f.append {
@@ -214,7 +202,7 @@ func (f *file) Write(buf []byte) (int, sys.Errno) {
 func (f *file) Pwrite(buf []byte, off int64) (int, sys.Errno) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if errno := f.writable(); errno != 0 {
+	if errno := f.usable(true); errno != 0 {
 		return 0, errno
 	}
 	if off < 0 {
@@ -245,7 +233,7 @@ func (f *file) writeAt(buf []byte, off int64) (int, sys.Errno) {
 func (f *file) Truncate(size int64) sys.Errno {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if errno := f.writable(); errno != 0 {
+	if errno := f.usable(true); errno != 0 {
 		return errno
 	}
 	if size < 0 {
