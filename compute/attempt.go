@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/internal/clock"
 )
 
@@ -15,15 +16,15 @@ import (
 // then the provider's status and signed result. A stream that breaks is
 // re-attached once; a stop request is passed on as a Cancel.
 func (t *task) runRemote(a *attempt, reattach bool) event {
-	var first Message = t.sub
+	var first wire.Message = t.sub
 	if reattach {
-		first = &AttachMsg{TaskID: string(t.id)}
+		first = &wire.AttachMsg{TaskID: string(t.id)}
 	}
 	accepted, sent := false, reattach
 	for try := 0; ; try++ {
 		out := t.converse(a, first)
 		accepted = accepted || out.accepted
-		if _, ok := first.(*SubmitMsg); ok && out.sent {
+		if _, ok := first.(*wire.SubmitMsg); ok && out.sent {
 			sent = true
 		}
 		switch out.end {
@@ -36,7 +37,7 @@ func (t *task) runRemote(a *attempt, reattach bool) event {
 				return event{kind: evCancelled}
 			}
 			err := &refusedError{Provider: a.rec.Provider, RefuseMsg: *out.refuse}
-			if _, ok := first.(*SubmitMsg); !ok {
+			if _, ok := first.(*wire.SubmitMsg); !ok {
 				// Attach refused: the provider does not hold the task. If it
 				// had accepted it, it lost it.
 				return event{kind: evFail, err: err, lost: accepted, fault: accepted}
@@ -45,13 +46,13 @@ func (t *task) runRemote(a *attempt, reattach bool) event {
 		}
 		if a.stop.Err() != nil {
 			if try == 0 && out.opened {
-				first = &CancelMsg{TaskID: string(t.id)}
+				first = &wire.CancelMsg{TaskID: string(t.id)}
 				continue
 			}
 			return event{kind: evCancelled}
 		}
 		if try == 0 && out.opened && !out.bad {
-			first = &AttachMsg{TaskID: string(t.id)}
+			first = &wire.AttachMsg{TaskID: string(t.id)}
 			continue
 		}
 		return event{kind: evFail, err: out.err, lost: accepted || sent, fault: true}
@@ -70,22 +71,25 @@ const (
 // convOut is how one conversation with a provider ended.
 type convOut struct {
 	end      convEnd
-	msg      *ResultMsg
+	msg      *wire.ResultMsg
 	hash     [32]byte
-	refuse   *RefuseMsg
+	refuse   *wire.RefuseMsg
 	err      error
 	opened   bool // the stream opened: the provider was reachable
 	sent     bool // the first message went out
 	accepted bool // the provider said it holds the task
 	bad      bool // the provider broke the protocol
+	graceful bool // the conversation ended as the protocol says: close the stream, not reset it
 }
 
 // converse holds one stream with the attempt's provider, starting with
-// first, until a result, a refusal, a broken stream or a timeout.
-func (t *task) converse(a *attempt, first Message) (out convOut) {
+// first, until a result, a refusal, a broken stream or a timeout. It
+// does the I/O and runs the timers; convState decides.
+func (t *task) converse(a *attempt, first wire.Message) convOut {
 	s := t.s
 	p := a.rec.Provider
-	st, err := Protocol.Open(a.ctx, s.host, p)
+	var out convOut
+	st, err := wire.Protocol.Open(a.ctx, s.host, p)
 	if err != nil {
 		if a.ctx.Err() != nil {
 			out.end = convAbandoned
@@ -95,7 +99,7 @@ func (t *task) converse(a *attempt, first Message) (out convOut) {
 		return out
 	}
 	out.opened = true
-	c := newConn(st, resultFrame(t.spec.Limits.OutputBytes))
+	c := newConn(st, resultFrame(t.spec.Limits.OutputBytes), s.cfg.Clock)
 	graceful := false
 	defer func() { c.close(graceful) }()
 	if err := c.write(first); err != nil {
@@ -103,111 +107,84 @@ func (t *task) converse(a *attempt, first Message) (out convOut) {
 		return out
 	}
 	out.sent = true
-	wait := s.cfg.IdleTimeout
-	if _, ok := first.(*SubmitMsg); ok {
-		wait = s.cfg.AcceptTimeout
-	}
-	stopC := a.stop.Done()
-	stopping := false
-	if _, ok := first.(*CancelMsg); ok {
-		stopC, stopping, wait = nil, true, s.cfg.CancelTimeout
-	}
-	idle := s.cfg.Clock.NewTimer(wait)
-	defer idle.Stop()
-	var hard clock.Timer
-	var hardC <-chan time.Time
+	t.mu.Lock()
+	state := a.rec.State
+	t.mu.Unlock()
+	cs, acts := newConv(convParams{
+		taskID: string(t.id), submitter: s.self, provider: p, pub: s.host.Peerstore().PubKey(p),
+		idle: s.cfg.IdleTimeout, accept: s.cfg.AcceptTimeout, cancel: s.cfg.CancelTimeout,
+		slack: s.cfg.AttemptSlack, wallTime: t.spec.Limits.WallTime,
+	}, first, state)
+	var idle, hard clock.Timer
+	var idleC, hardC <-chan time.Time
 	defer func() {
-		if hard != nil {
-			hard.Stop()
+		for _, tm := range []clock.Timer{idle, hard} {
+			if tm != nil {
+				tm.Stop()
+			}
 		}
 	}()
-	heard := func() {
-		if !stopping {
-			idle.Reset(s.cfg.IdleTimeout)
+	arm := func(tm *clock.Timer, ch *<-chan time.Time, d time.Duration) {
+		if *tm == nil {
+			*tm = s.cfg.Clock.NewTimer(d)
+			*ch = (*tm).C()
+			return
 		}
+		(*tm).Reset(d)
 	}
 	for {
+		for len(acts) > 0 {
+			act := acts[0]
+			acts = acts[1:]
+			switch act.kind {
+			case actWrite:
+				if err := c.write(act.msg); err != nil {
+					acts = cs.step(convInput{ev: inWriteFailed, err: err})
+				}
+			case actIdle:
+				arm(&idle, &idleC, act.d)
+			case actHard:
+				arm(&hard, &hardC, act.d)
+			case actState:
+				t.setAttemptState(a, act.state)
+			case actOutput:
+				if err := t.addOutput(a, act.output); err != nil {
+					acts = cs.step(convInput{ev: inOutputRejected, err: err})
+				}
+			case actFinish:
+				o := cs.out
+				o.opened, o.sent = out.opened, out.sent
+				graceful = o.graceful
+				return o
+			}
+		}
+		var stopC <-chan struct{}
+		if !cs.stopping {
+			stopC = a.stop.Done()
+		}
 		select {
 		case m, ok := <-c.frames:
 			if !ok {
-				out.err = fmt.Errorf("compute: stream from %s: %w", p, c.readErr())
-				if errors.Is(out.err, ErrMalformed) {
-					out.bad = true
-				}
-				return out
+				acts = cs.step(convInput{ev: inClosed, err: c.readErr()})
+			} else {
+				acts = cs.step(convInput{ev: inFrame, msg: m})
 			}
-			switch m := m.(type) {
-			case *AcceptMsg:
-				out.accepted = true
-				t.mu.Lock()
-				if a.rec.State == AttemptSent {
-					a.rec.State = AttemptQueued
-				}
-				t.mu.Unlock()
-				heard()
-			case *StatusMsg:
-				if !out.accepted {
-					out.err, out.bad = fmt.Errorf("%w: %s sent a status before accepting", ErrMalformed, p), true
-					return out
-				}
-				if m.Running && hard == nil {
-					t.setAttemptState(a, AttemptRunning)
-					hard = s.cfg.Clock.NewTimer(t.spec.Limits.WallTime + s.cfg.AttemptSlack)
-					hardC = hard.C()
-				}
-				heard()
-			case *OutputMsg:
-				if !out.accepted {
-					out.err, out.bad = fmt.Errorf("%w: %s sent output before accepting", ErrMalformed, p), true
-					return out
-				}
-				if err := t.addOutput(a, m); err != nil {
-					out.err, out.bad = fmt.Errorf("compute: output from %s: %w", p, err), true
-					return out
-				}
-				heard()
-			case *ResultMsg:
-				_, h, err := m.Verify(string(t.id), s.self, p, s.host.Peerstore().PubKey(p))
-				if err != nil {
-					out.err, out.bad = fmt.Errorf("compute: result from %s: %w", p, err), true
-					return out
-				}
-				out.end, out.msg, out.hash, graceful = convResult, m, h, true
-				return out
-			case *RefuseMsg:
-				out.end, out.refuse, graceful = convRefused, m, true
-				return out
-			default:
-				out.err, out.bad = fmt.Errorf("%w: %s sent a message of type %d", ErrMalformed, p, m.Type()), true
-				return out
-			}
-		case <-idle.C():
-			out.err = fmt.Errorf("compute: no word from %s for %v", p, s.cfg.IdleTimeout)
-			if stopping {
-				out.err = fmt.Errorf("compute: %s did not confirm the cancel within %v", p, s.cfg.CancelTimeout)
-			}
-			return out
+		case <-idleC:
+			acts = cs.step(convInput{ev: inIdle})
 		case <-hardC:
-			out.err = fmt.Errorf("compute: %s still runs the task %v after its wall-time limit", p, s.cfg.AttemptSlack)
-			return out
+			acts = cs.step(convInput{ev: inHard})
 		case <-stopC:
-			stopC, stopping = nil, true
-			if err := c.write(&CancelMsg{TaskID: string(t.id)}); err != nil {
-				out.err = fmt.Errorf("compute: send cancel to %s: %w", p, err)
-				return out
-			}
-			idle.Reset(s.cfg.CancelTimeout)
+			acts = cs.step(convInput{ev: inStop})
 		case <-a.ctx.Done():
-			out.end = convAbandoned
-			return out
+			acts = cs.step(convInput{ev: inAbandoned})
 		}
 	}
 }
 
 // resultEvent turns a provider's result into the attempt's event.
-func (t *task) resultEvent(m *ResultMsg, h [32]byte) event {
+func (t *task) resultEvent(m *wire.ResultMsg, h [32]byte) event {
 	switch {
-	case m.State == StateCancelled:
+	case m.State == wire.StateCancelled:
 		return event{kind: evCancelled, msg: m}
 	case m.Kind == "":
 		return event{
@@ -228,14 +205,18 @@ func (t *task) runLocal(a *attempt) event {
 		return event{kind: evFail, err: errors.New("compute: this node does not offer compute")}
 	}
 	id := jobID(s.self, string(t.id))
-	_, err := s.execQ.Enqueue(a.ctx, queue.Job{
+	task, err := t.sub.Task()
+	if err != nil {
+		return event{kind: evFail, err: err}
+	}
+	_, err = s.execQ.Enqueue(a.ctx, queue.Job{
 		ID: id, Owner: s.self.String(), Priority: t.spec.Priority, CrashPolicy: t.spec.CrashPolicy.queue(),
-		Deadline: t.spec.Deadline, Payload: t.sub.task,
+		Deadline: t.spec.Deadline, Payload: task,
 	})
 	switch {
 	case err == nil, errors.Is(err, queue.ErrExists):
 	case errors.Is(err, queue.ErrFull):
-		m := &RefuseMsg{Code: RefuseBusy, RetryAfter: s.cfg.RetryAfter, Reason: err.Error()}
+		m := &wire.RefuseMsg{Code: wire.RefuseBusy, RetryAfter: s.cfg.RetryAfter, Reason: err.Error()}
 		return event{kind: evRefuse, refuse: m, err: &refusedError{Provider: s.self, RefuseMsg: *m}}
 	case a.ctx.Err() != nil, errors.Is(err, queue.ErrClosed):
 		return event{kind: evAbandoned}
@@ -266,7 +247,7 @@ func (t *task) runLocal(a *attempt) event {
 				return event{kind: evFail, err: fmt.Errorf("compute: local run: %w", w.err), lost: true}
 			}
 			m := jobResult(w.j)
-			_, h, err := m.decodeOutput()
+			_, h, err := m.DecodeOutput()
 			if err != nil {
 				return event{kind: evFail, err: err, lost: true}
 			}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/pbnjay/memory"
 
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/internal/clock"
 )
@@ -175,7 +177,7 @@ type Config struct {
 	// well within it.
 	StreamLifetime time.Duration
 	// Breaker tunes the per-provider circuit breakers.
-	Breaker BreakerConfig
+	Breaker placement.BreakerConfig
 	// MaxProviderRecords bounds the providers a submitter keeps breakers
 	// and records for. Default 10,000.
 	MaxProviderRecords int
@@ -212,7 +214,7 @@ func DefaultConfig() Config {
 		MaxWaiting:         64,
 		MaxRetries:         4,
 		DefaultDeadline:    time.Hour,
-		DefaultStrategy:    LeastLoaded,
+		DefaultStrategy:    placement.LeastLoaded,
 		StatusInterval:     5 * time.Second,
 		OutputInterval:     time.Second,
 		IdleTimeout:        20 * time.Second,
@@ -227,7 +229,7 @@ func DefaultConfig() Config {
 		MaxStreamsPerPeer:  512,
 		MaxPendingPerPeer:  8,
 		StreamLifetime:     time.Hour,
-		Breaker:            BreakerConfig{Threshold: 3, Cooldown: 30 * time.Second},
+		Breaker:            placement.BreakerConfig{Threshold: 3, Cooldown: 30 * time.Second},
 		MaxProviderRecords: 10000,
 		Clock:              clock.Real(),
 	}
@@ -256,7 +258,7 @@ func TestConfig() Config {
 	c.StragglerGrace = time.Second
 	c.CancelTimeout = 2 * time.Second
 	c.RetryAfter = 200 * time.Millisecond
-	c.Breaker = BreakerConfig{Threshold: 3, Cooldown: time.Second}
+	c.Breaker = placement.BreakerConfig{Threshold: 3, Cooldown: time.Second}
 	c.MaxProviderRecords = 1000
 	c.StreamLifetime = 2 * time.Minute
 	return c
@@ -285,10 +287,10 @@ func (c Config) Validate() error {
 		return bad("DefaultLimits: %s %s (MaxLimits)", over.Field, over.Reason)
 	case !c.fitsMemory(c.DefaultLimits):
 		return bad("Memory: %d bytes is less than DefaultLimits' %d MiB of memory", c.Memory, c.DefaultLimits.MemoryPages/16)
-	case c.MaxStdinBytes < 0 || c.MaxStdinBytes > MaxStdinLimit:
-		return bad("MaxStdinBytes: %d is outside [0, %d]", c.MaxStdinBytes, MaxStdinLimit)
-	case c.MaxArgsBytes < 0 || c.MaxArgsBytes > MaxArgsLimit:
-		return bad("MaxArgsBytes: %d is outside [0, %d]", c.MaxArgsBytes, MaxArgsLimit)
+	case c.MaxStdinBytes < 0 || c.MaxStdinBytes > maxStdinLimit:
+		return bad("MaxStdinBytes: %d is outside [0, %d]", c.MaxStdinBytes, maxStdinLimit)
+	case c.MaxArgsBytes < 0 || c.MaxArgsBytes > maxArgsLimit:
+		return bad("MaxArgsBytes: %d is outside [0, %d]", c.MaxArgsBytes, maxArgsLimit)
 	case !namespaceRE.MatchString(c.ExecNamespace):
 		return bad("ExecNamespace: %q, want 1 to 32 of a-z, 0-9 and '-'", c.ExecNamespace)
 	case !namespaceRE.MatchString(c.SubmitNamespace):
@@ -339,10 +341,16 @@ func (c Config) Validate() error {
 	case c.Clock == nil:
 		return bad("Clock: is nil")
 	}
-	if !c.DefaultStrategy.known() {
+	if !c.DefaultStrategy.Known() {
 		return bad("DefaultStrategy: %q is unknown (want one of %s)", c.DefaultStrategy, strategyNames())
 	}
-	return c.Breaker.validate()
+	switch {
+	case c.Breaker.Threshold < 1:
+		return bad("Breaker.Threshold: %d, need at least 1", c.Breaker.Threshold)
+	case c.Breaker.Cooldown <= 0:
+		return bad("Breaker.Cooldown: %v, need a positive duration", c.Breaker.Cooldown)
+	}
+	return nil
 }
 
 // Runtimes returns the runtimes a provider with this configuration
@@ -366,7 +374,7 @@ func (c *Config) capacity() int { return c.Cores * (1 + c.MaxQueuedPerCore) }
 func (c *Config) maxSubmitFrame() int { return c.MaxStdinBytes + c.MaxArgsBytes + 4<<10 }
 
 // resultFrame bounds a Result's body for a task with output limit out.
-func resultFrame(out int64) int { return int(out) + MaxReasonLen + MaxSignatureLen + 64<<10 }
+func resultFrame(out int64) int { return int(out) + wire.MaxReasonLen + wire.MaxSignatureLen + 64<<10 }
 
 // recordOverhead is room left in a store value, beyond stdin, args and
 // output, for the rest of a task's records (spec, attempts, answers).

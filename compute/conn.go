@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/fog-compute/fog/compute/wire"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // conn is one task stream with a reader goroutine that decodes frames into
@@ -16,8 +19,9 @@ import (
 // ends (EOF, reset) or the conn is closed; close waits for it.
 type conn struct {
 	st     network.Stream
-	frames chan Message // decoded frames; closed by the reader when it ends
-	err    error        // why the reader ended (io.EOF for a clean end); read after frames is closed
+	clock  clock.Clock
+	frames chan wire.Message // decoded frames; closed by the reader when it ends
+	err    error             // why the reader ended (io.EOF for a clean end); read after frames is closed
 
 	wmu       sync.Mutex
 	done      chan struct{}
@@ -29,8 +33,8 @@ type conn struct {
 // before resetting the stream.
 const closeWait = 5 * time.Second
 
-func newConn(st network.Stream, limit int) *conn {
-	c := &conn{st: st, frames: make(chan Message, 1), done: make(chan struct{}), readerEnd: make(chan struct{})}
+func newConn(st network.Stream, limit int, clk clock.Clock) *conn {
+	c := &conn{st: st, clock: clk, frames: make(chan wire.Message, 1), done: make(chan struct{}), readerEnd: make(chan struct{})}
 	go c.read(limit)
 	return c
 }
@@ -40,7 +44,7 @@ func (c *conn) read(limit int) {
 	defer close(c.frames)
 	br := bufio.NewReader(c.st)
 	for {
-		m, err := ReadMessage(br, limit)
+		m, err := wire.ReadMessage(br, limit)
 		if err != nil {
 			c.err = err
 			return
@@ -55,8 +59,8 @@ func (c *conn) read(limit int) {
 }
 
 // write sends one message; it may be called while the reader runs.
-func (c *conn) write(m Message) error {
-	b, err := EncodeMessage(m)
+func (c *conn) write(m wire.Message) error {
+	b, err := wire.EncodeMessage(m)
 	if err != nil {
 		return err
 	}
@@ -76,12 +80,12 @@ func (c *conn) close(graceful bool) {
 			// Close ends our read side too, which ends the reader; reset
 			// only a transport on which it does not.
 			_ = c.st.Close()
-			t := time.NewTimer(closeWait)
+			t := c.clock.NewTimer(closeWait)
 			defer t.Stop()
 			select {
 			case <-c.readerEnd:
 				return
-			case <-t.C:
+			case <-t.C():
 			}
 		}
 		_ = c.st.Reset()

@@ -24,7 +24,9 @@
 //
 // It also owns the task protocol's handler on the host, the per-provider
 // circuit breakers and records (in memory), and the placement state (the
-// round-robin cursor and power-of-two's random source). It uses, and does
+// round-robin cursor and power-of-two's random source). The decisions of
+// placement (strategies, breakers, the quorum tally) are the pure state
+// machines of package compute/placement. It uses, and does
 // not close, the host, the store, the capacity directory, the blob service
 // (modules are stored there at Submit, fetched from the submitter by
 // providers, verified against their SHA-256) and the executor.
@@ -39,7 +41,7 @@
 // most Config.MaxInFlight at once) and runs each on a goroutine, driven by
 // the tally, a pure quorum state machine:
 //
-//  1. It chooses providers one at a time with the task's Strategy (Pick)
+//  1. It chooses providers one at a time with the task's Strategy (placement.Pick)
 //     among the candidates of the directory that offer the wasm runtime
 //     (for a task with Scratch, the "wasm/scratch" runtime of providers
 //     with Config.Scratch) and enough memory, ask at most MaxPrice, whose
@@ -61,7 +63,7 @@
 //     two, not one per waiting task; while Config.MaxWaiting tasks wait,
 //     further tasks stay in the submission queue, in priority order.
 //  3. A provider's result is verified (signature, task, submitter,
-//     provider) and hashed (ResultHash). When Quorum answers share a hash
+//     provider) and hashed (wire.ResultHash). When Quorum answers share a hash
 //     the outcome is decided; the remaining attempts get
 //     Config.StragglerGrace to answer (so that disagreeing providers are
 //     noted), then are cancelled. An attempt that fails (the provider
@@ -96,70 +98,35 @@
 //   - A provider holds at most Config.Cores × (1 + MaxQueuedPerCore) tasks
 //     and refuses more; it never runs a module whose bytes do not hash to
 //     its ID.
-//   - Every decoder of network input (ReadMessage, DecodeMessage) bounds
-//     sizes before allocating, rejects rather than panics, and accepts
-//     only canonical encodings.
+//   - Every decoder of network input (compute/wire's, and the submitter's
+//     records) bounds sizes before allocating, rejects rather than
+//     panics, and accepts only canonical encodings.
 //
 // # The task protocol, /fog/task/1.1.0 (and 1.0.0)
 //
-// One stream carries one task of one submitter (the stream's
-// authenticated remote peer). Every message is a frame:
-//
-//	type    byte (MsgType)
-//	length  uvarint (minimal), the body's size
-//	body    the fields below, in order
-//
-// Integers are minimal uvarints unless said otherwise; strings and byte
-// strings are a uvarint length and the bytes; a time is unix milliseconds
-// (0: none); nothing may follow the last field. The submitter sends:
-//
-//	1 Submit  task ID | priority (zigzag) | crash policy byte (0 rerun,
-//	          1 fail) | max price | deadline | task (runner.EncodeTask of
-//	          the run: module ID, limits, args, env, stdin, flags; no code)
-//	2 Attach  task ID: the status and result of a task sent earlier
-//	3 Cancel  task ID: cancel it (after Submit or Attach on the same
-//	          stream, or as the first message of a new one)
-//
-// and the provider answers:
-//
-//	4 Accept  (empty): the task is durably queued; Status and Result follow
-//	5 Refuse  code byte (RefuseCode) | retry-after (ms) | reason
-//	6 Status  byte (0 queued, 1 running), every Config.StatusInterval
-//	7 Result  state byte (1 done, 2 failed, 3 cancelled) | kind byte (0
-//	          none, 1 completed, 2 timeout, 3 memory-limit, 4 output-limit,
-//	          5 invalid) | reason | output (runner.EncodeResult: exit code,
-//	          stdout, stderr, usage, guest error) | signature
-//	8 Output  stdout offset | stdout chunk | stderr offset | stderr chunk
-//	          (since 1.1.0): output written since the last one
-//
-// A task ID is 1 to 64 of a-z, 0-9 and '-'; a reason is at most
-// MaxReasonLen bytes, a signature MaxSignatureLen. A provider reads a
+// Package compute/wire holds the protocol's messages and encodings (see
+// its documentation); this is what each side applies. A provider reads a
 // Submit of at most MaxStdinBytes + MaxArgsBytes + 4 KiB and refuses a
 // larger one unread; a submitter reads a Result of at most the task's
-// output limit + 66 KiB. The signature is the provider's identity key's
-// over SigningBytes: "fog/task/result/1\x00", the task ID, the submitter
-// and provider peer IDs (binary), the ResultHash (zero for a result
-// without a kind), then the state, kind, reason and output as sent.
-//
-// A chunk is at most MaxOutputChunk bytes. A provider sends Output every
-// Config.OutputInterval while the task runs and has written more (at most
-// four at a time), only on a stream that negotiated /fog/task/1.1.0 or
-// later: 1.0.0 peers never see one.
-// Output is a preview from one provider, unsigned; the Result is the
-// authority. A submitter cuts off a provider whose chunks leave a gap or
+// output limit + 66 KiB. A provider sends Status every
+// Config.StatusInterval and Output every Config.OutputInterval while the
+// task runs and has written more (at most four at a time, on 1.1.0
+// streams); a submitter cuts off a provider whose chunks leave a gap or
 // exceed the task's output limit.
 //
-// Conversations: Submit → Refuse, or Accept → (Status | Output)* →
-// Result. A provider fetches the module (blob protocol, the submitter as
-// hint) before it accepts, and refuses with RefuseHash if the bytes do not hash
+// A provider fetches the module (blob protocol, the submitter as hint)
+// before it accepts, and refuses with RefuseHash if the bytes do not hash
 // to the module ID. Submit of a task the provider already holds for that
-// submitter, or Attach, continues watching it: Accept → Status* → Result
-// (at once if finished; results are kept Config.ResultTTL). Attach or
-// Cancel of a task it does not hold is refused with RefuseUnknown. The
-// provider closes the stream after the Result; a stream that breaks does
-// not stop the task. A submitter that hears nothing for IdleTimeout after
-// Accept, or nothing within AcceptTimeout after Submit, gives the stream
-// up.
+// submitter, or Attach, continues watching it (at once if finished;
+// results are kept Config.ResultTTL). The provider closes the stream
+// after the Result; a stream that breaks does not stop the task. A
+// submitter that hears nothing for IdleTimeout after Accept, or nothing
+// within AcceptTimeout after Submit, gives the stream up; one whose task
+// runs AttemptSlack past its wall-time limit, or whose Cancel is not
+// confirmed within CancelTimeout, too. The submitter's side of a
+// conversation is a pure state machine (convState: inputs in, actions
+// out) driven by (*task).converse, which does the stream's I/O and runs
+// the timers on Config.Clock.
 //
 // A provider serves the protocol within p2p.Limits: MaxStreams and
 // MaxStreamsPerPeer streams (more are refused as busy), each reset after
@@ -171,11 +138,18 @@
 //
 // # Concurrency
 //
-// A Service is safe for concurrent use. It owns its goroutines: the
-// runner's and the placement loop's (under Run, which stops them and
-// waits before returning), one per task in flight and one or two per
-// attempt (owned by the task's goroutine, which waits for them), and the
-// stream handlers with their helpers (waited for by Close). Close is
-// idempotent. Pick, Breaker and the wire functions are pure or
-// self-contained; a Breaker is not safe for concurrent use on its own.
+// A Service is safe for concurrent use. It is two halves with a lock
+// each, sharing the node's parts and the execution queue: the submitter
+// (tasks submitted here, their attempts, the provider records and
+// breakers, the tasks waiting for room) and the provider (the task
+// streams of peers, the tasks being accepted). Neither holds its lock
+// while taking the other's; the provider tells the submitter when a job
+// ends (room may have appeared), and the submitter reads the provider's
+// reservations as this node's own load.
+//
+// The Service owns its goroutines: the runner's and the placement loop's
+// (under Run, which stops them and waits before returning), one per task
+// in flight and one or two per attempt (owned by the task's goroutine,
+// which waits for them), and the stream handlers with their helpers
+// (waited for by Close). Close is idempotent.
 package compute

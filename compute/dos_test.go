@@ -15,6 +15,7 @@ import (
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/computetest"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
 )
 
 // TestSilentStreamAttack: raw-protocol hosts open many task and blob
@@ -77,11 +78,11 @@ func TestSilentStreamAttack(t *testing.T) {
 
 	// A Submit frame that announces 1000 bytes and sends 10; a blob
 	// request cut after 5 of its 33 bytes.
-	partialTask := append([]byte{byte(compute.TypeSubmit), 0xe8, 0x07}, make([]byte, 10)...)
+	partialTask := append([]byte{byte(wire.TypeSubmit), 0xe8, 0x07}, make([]byte, 10)...)
 	partialBlob := (blob.Request{ID: echoID}).Marshal()[:5]
 	attack, err := nw.AddStreamAttack(ctx, []*computetest.Node{sub, prov}, computetest.StreamAttackConfig{
 		Hosts: hosts, Streams: taskStreams, Waves: 50,
-		Protocols: map[protocol.ID][]byte{compute.Protocol.IDs()[0]: partialTask},
+		Protocols: map[protocol.ID][]byte{wire.Protocol.IDs()[0]: partialTask},
 	})
 	require.NoError(t, err)
 	blobAttack, err := nw.AddStreamAttack(ctx, []*computetest.Node{sub, prov}, computetest.StreamAttackConfig{
@@ -140,7 +141,7 @@ func TestSilentStreamAttack(t *testing.T) {
 	st := prov.Compute().Stats()
 	assert.Zero(t, attack.Stats().Open)
 	assert.GreaterOrEqual(t, st.FirstMessageTimeouts+st.Streams.TimedOut, uint64(heldTask), "silent streams were reset at their deadline")
-	assert.NotZero(t, st.Refused[compute.RefuseBusy.String()], "streams beyond MaxPendingPerPeer were refused")
+	assert.NotZero(t, st.Refused[wire.RefuseBusy.String()], "streams beyond MaxPendingPerPeer were refused")
 	assert.GreaterOrEqual(t, prov.Blob.Stats().TimedOut+sub.Blob.Stats().TimedOut, uint64(2*heldBlob))
 	require.Eventually(t, func() bool {
 		return prov.Compute().Stats().Streams.Serving == 0 && prov.Blob.Stats().Serving == 0 && sub.Blob.Stats().Serving == 0

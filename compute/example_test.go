@@ -41,21 +41,3 @@ func Example() {
 	// done: exit 0, "hello, fog\n"
 	// agreed by 3 of 3 providers (quorum 2)
 }
-
-// Strategies choose among candidates; they are pure functions.
-func ExamplePick() {
-	cands := []compute.Candidate{
-		{Peer: "a", Cores: 4, Queued: 4, Price: 100},
-		{Peer: "b", Cores: 2, Queued: 0, Price: 300},
-		{Peer: "c", Cores: 1, Queued: 1, Price: 50},
-	}
-	st := &compute.PickState{}
-	for _, s := range []compute.Strategy{compute.LeastLoaded, compute.LowestPrice, compute.RoundRobin, compute.RoundRobin} {
-		fmt.Println(s, string(cands[compute.Pick(s, cands, st)].Peer))
-	}
-	// Output:
-	// least-loaded b
-	// lowest-price c
-	// round-robin a
-	// round-robin b
-}

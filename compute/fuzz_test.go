@@ -1,93 +1,30 @@
 package compute
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
 )
-
-// FuzzDecodeMessage checks that the decoder of the task protocol never
-// panics and accepts only canonical frames: whatever it accepts encodes
-// back to the same bytes, and a result's verification fails cleanly.
-func FuzzDecodeMessage(f *testing.F) {
-	for _, m := range sampleMessages() {
-		b, err := EncodeMessage(m)
-		require.NoError(f, err)
-		f.Add(b)
-	}
-	_, sub := testKey(f, 2)
-	_, prov := testKey(f, 1)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := DecodeMessage(b)
-		if err != nil {
-			return
-		}
-		again, err := EncodeMessage(m)
-		if err != nil {
-			t.Fatalf("decoded %T does not encode: %v", m, err)
-		}
-		if !bytes.Equal(b, again) {
-			t.Fatalf("%T: not canonical:\n%x\n%x", m, b, again)
-		}
-		if r, ok := m.(*ResultMsg); ok {
-			if _, _, err := r.Verify("task", sub, prov, nil); err == nil {
-				t.Fatal("a fuzzed signature verified")
-			}
-		}
-	})
-}
-
-// FuzzReadMessage checks the stream reader: it never panics, never reads
-// a body beyond its limit, and agrees with DecodeMessage on every frame.
-func FuzzReadMessage(f *testing.F) {
-	var all []byte
-	for _, m := range sampleMessages() {
-		b, err := EncodeMessage(m)
-		require.NoError(f, err)
-		f.Add(b)
-		all = append(all, b...)
-	}
-	f.Add(all)
-	f.Add([]byte{byte(TypeSubmit), 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		const limit = 4096
-		r := bufio.NewReader(bytes.NewReader(b))
-		for {
-			m, err := ReadMessage(r, limit)
-			if err != nil {
-				return
-			}
-			again, err := EncodeMessage(m)
-			if err != nil {
-				t.Fatalf("decoded %T does not encode: %v", m, err)
-			}
-			if len(again) > limit+1+10 {
-				t.Fatalf("read a %d-byte frame under a limit of %d", len(again), limit)
-			}
-			if _, err := DecodeMessage(again); err != nil {
-				t.Fatalf("DecodeMessage refuses what ReadMessage accepted: %v", err)
-			}
-		}
-	})
-}
 
 func sampleSpec() Spec {
 	return Spec{
 		Module: wasm.IDOf([]byte("m")), Args: []string{"p", "q"}, Env: map[string]string{"K": "v"}, Stdin: []byte("in"),
 		Limits: Limits{MemoryPages: 3, WallTime: time.Second, OutputBytes: 100}, Random: true,
 		Replicas: 3, Quorum: 2, MaxPrice: 10, Deadline: time.UnixMilli(1_800_000_000_000), Priority: -2,
-		Strategy: PowerOfTwo, CrashPolicy: CrashFail,
+		Strategy: placement.PowerOfTwo, CrashPolicy: CrashFail,
 	}
 }
 
@@ -138,7 +75,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			if _, err := json.Marshal(a); err != nil {
 				t.Fatal(err)
 			}
-			_, _, _ = a.answer().decodeOutput()
+			_, _, _ = a.answer().DecodeOutput()
 		}
 		if o, err := decodeOutcome(b); err == nil {
 			if _, err := json.Marshal(o); err != nil {
@@ -159,21 +96,6 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", b), 0o644))
 	}
-	names := []string{"submit", "submit-minimal", "attach", "cancel", "accept", "refuse-busy", "refuse-deadline",
-		"status-queued", "status-running", "result-done", "result-cancelled", "result-timeout", "output", "output-empty"}
-	var all []byte
-	for i, m := range sampleMessages() {
-		b, err := EncodeMessage(m)
-		require.NoError(t, err)
-		write("FuzzDecodeMessage", names[i], b)
-		write("FuzzReadMessage", names[i], b)
-		all = append(all, b...)
-	}
-	write("FuzzReadMessage", "all-in-a-row", all)
-	write("FuzzReadMessage", "huge-length", []byte{byte(TypeSubmit), 0xff, 0xff, 0xff, 0xff, 0x0f})
-	write("FuzzDecodeMessage", "trailing-byte", append(must(EncodeMessage(&AcceptMsg{})), 0))
-	write("FuzzDecodeMessage", "output-chunk-too-long", outputFrame(0, MaxOutputChunk+1, 0, 0))
-	write("FuzzDecodeMessage", "bad-task-id", []byte{byte(TypeAttach), 2, 1, 'A'})
 	s := sampleSpec()
 	write("FuzzDecodeSpec", "full", must(encodeSpec(&s)))
 	minimal := Spec{Module: wasm.IDOf(nil), Replicas: 1, Quorum: 1, CrashPolicy: CrashRerun}
@@ -192,4 +114,29 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+func testKey(t testing.TB, seed byte) (crypto.PrivKey, peer.ID) {
+	t.Helper()
+	k, _, err := crypto.GenerateEd25519Key(rand.NewChaCha8([32]byte{seed}))
+	require.NoError(t, err)
+	id, err := peer.IDFromPrivateKey(k)
+	require.NoError(t, err)
+	return k, id
+}
+
+func TestFailureKind(t *testing.T) {
+	for reason, want := range map[string]Kind{
+		"limit 5s: " + wasm.ErrTimeout.Error():         KindTimeout,
+		wasm.ErrMemoryLimit.Error() + ": 10 pages":     KindMemory,
+		wasm.ErrOutputLimit.Error():                    KindOutput,
+		"runner: " + wasm.ErrInvalidModule.Error():     KindInvalid,
+		wasm.ErrInvalidSpec.Error() + ": Args[0]: NUL": KindInvalid,
+		"node crashed while running":                   "",
+		"deadline":                                     "",
+	} {
+		assert.Equal(t, want, failureKind(reason), reason)
+	}
+	assert.True(t, crashReason("node crashed while running"))
+	assert.False(t, crashReason("deadline"))
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/compute/wire"
 )
 
 // The output a submitter keeps of a streaming attempt never exceeds the
@@ -16,7 +18,7 @@ func TestAddOutputBounded(t *testing.T) {
 	const limit = 100
 	type step struct {
 		n       int // attempt number
-		m       OutputMsg
+		m       wire.OutputMsg
 		wantErr bool
 	}
 	x := func(n int) []byte { return bytes.Repeat([]byte{'x'}, n) }
@@ -25,14 +27,14 @@ func TestAddOutputBounded(t *testing.T) {
 		steps            []step
 		wantOut, wantErr int
 	}{
-		{"in order", []step{{m: OutputMsg{Stdout: x(10)}}, {m: OutputMsg{StdoutOffset: 10, Stdout: x(5), Stderr: x(3)}}}, 15, 3},
-		{"repeated from 0 after a reattach", []step{{m: OutputMsg{Stdout: x(10)}}, {m: OutputMsg{Stdout: x(12)}}, {m: OutputMsg{StdoutOffset: 4, Stdout: x(4)}}}, 12, 0},
-		{"gap", []step{{m: OutputMsg{Stdout: x(10)}}, {m: OutputMsg{StdoutOffset: 11, Stdout: x(1)}, wantErr: true}}, 10, 0},
-		{"stderr gap", []step{{m: OutputMsg{StderrOffset: 1, Stderr: x(1)}, wantErr: true}}, 0, 0},
-		{"exactly the limit", []step{{m: OutputMsg{Stdout: x(60), Stderr: x(40)}}}, 60, 40},
-		{"beyond the limit", []step{{m: OutputMsg{Stdout: x(60), Stderr: x(40)}}, {m: OutputMsg{StdoutOffset: 60, Stdout: x(1)}, wantErr: true}}, 60, 40},
-		{"one chunk beyond", []step{{m: OutputMsg{Stdout: x(MaxOutputChunk)}, wantErr: true}}, 0, 0},
-		{"another attempt ignored", []step{{m: OutputMsg{Stdout: x(10)}}, {n: 1, m: OutputMsg{Stdout: x(90), Stderr: x(5)}}}, 10, 0},
+		{"in order", []step{{m: wire.OutputMsg{Stdout: x(10)}}, {m: wire.OutputMsg{StdoutOffset: 10, Stdout: x(5), Stderr: x(3)}}}, 15, 3},
+		{"repeated from 0 after a reattach", []step{{m: wire.OutputMsg{Stdout: x(10)}}, {m: wire.OutputMsg{Stdout: x(12)}}, {m: wire.OutputMsg{StdoutOffset: 4, Stdout: x(4)}}}, 12, 0},
+		{"gap", []step{{m: wire.OutputMsg{Stdout: x(10)}}, {m: wire.OutputMsg{StdoutOffset: 11, Stdout: x(1)}, wantErr: true}}, 10, 0},
+		{"stderr gap", []step{{m: wire.OutputMsg{StderrOffset: 1, Stderr: x(1)}, wantErr: true}}, 0, 0},
+		{"exactly the limit", []step{{m: wire.OutputMsg{Stdout: x(60), Stderr: x(40)}}}, 60, 40},
+		{"beyond the limit", []step{{m: wire.OutputMsg{Stdout: x(60), Stderr: x(40)}}, {m: wire.OutputMsg{StdoutOffset: 60, Stdout: x(1)}, wantErr: true}}, 60, 40},
+		{"one chunk beyond", []step{{m: wire.OutputMsg{Stdout: x(wire.MaxOutputChunk)}, wantErr: true}}, 0, 0},
+		{"another attempt ignored", []step{{m: wire.OutputMsg{Stdout: x(10)}}, {n: 1, m: wire.OutputMsg{Stdout: x(90), Stderr: x(5)}}}, 10, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,8 +20,10 @@ import (
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/computetest"
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/gossip"
 )
 
@@ -136,7 +138,7 @@ func TestProviderCrash(t *testing.T) {
 			ctx := testCtx(t)
 			svc := nw.Nodes[0].Compute()
 			spec, mod := sleepSpec(t, time.Second)
-			spec.Strategy, spec.CrashPolicy = compute.LowestPrice, policy
+			spec.Strategy, spec.CrashPolicy = placement.LowestPrice, policy
 			id, err := svc.Submit(ctx, spec, mod)
 			require.NoError(t, err)
 			runningAt(t, nw.Nodes[1]) // the cheapest took it
@@ -173,13 +175,13 @@ func TestLyingProviderOutvoted(t *testing.T) {
 		Configure: priced([]bool{true, true, true}, []uint64{100, 200, 300})})
 	ctx := testCtx(t)
 	liar, err := nw.AddHostile(ctx, computetest.HostileConfig{Cores: 8, Price: 1,
-		Answer: func(m *compute.SubmitMsg) *compute.ResultMsg {
-			return &compute.ResultMsg{State: compute.StateDone, Kind: compute.KindCompleted,
+		Answer: func(m *wire.SubmitMsg) *wire.ResultMsg {
+			return &wire.ResultMsg{State: wire.StateDone, Kind: compute.KindCompleted,
 				Output: runner.EncodeResult(wasm.Result{Stdout: []byte("42, trust me")})}
 		}})
 	require.NoError(t, err)
 	svc := nw.Nodes[0].Compute()
-	id, err := svc.Submit(ctx, compute.Spec{Stdin: []byte("the truth"), Replicas: 3, Strategy: compute.LowestPrice}, module(t, "echo"))
+	id, err := svc.Submit(ctx, compute.Spec{Stdin: []byte("the truth"), Replicas: 3, Strategy: placement.LowestPrice}, module(t, "echo"))
 	require.NoError(t, err)
 	res, err := svc.Wait(ctx, id)
 	require.NoError(t, err)
@@ -235,15 +237,15 @@ func TestWrongModuleHash(t *testing.T) {
 		_, _ = st.Write(bogus)
 	})
 	defer h.RemoveStreamHandler(blob.Protocol.IDs()[0])
-	st, err := compute.Protocol.Open(ctx, h, nw.Nodes[1].ID())
+	st, err := wire.Protocol.Open(ctx, h, nw.Nodes[1].ID())
 	require.NoError(t, err)
 	defer st.Reset()
-	require.NoError(t, compute.WriteMessage(st, &compute.SubmitMsg{TaskID: "evil", Spec: wasm.Spec{Module: claimed}}))
-	m, err := compute.ReadMessage(bufio.NewReader(st), 1<<16)
+	require.NoError(t, wire.WriteMessage(st, &wire.SubmitMsg{TaskID: "evil", Spec: wasm.Spec{Module: claimed}}))
+	m, err := wire.ReadMessage(bufio.NewReader(st), 1<<16)
 	require.NoError(t, err)
-	refuse, ok := m.(*compute.RefuseMsg)
+	refuse, ok := m.(*wire.RefuseMsg)
 	require.True(t, ok, "%T", m)
-	assert.Equal(t, compute.RefuseHash, refuse.Code)
+	assert.Equal(t, wire.RefuseHash, refuse.Code)
 	assert.Contains(t, refuse.Reason, "hash mismatch")
 	assert.Equal(t, uint64(1), nw.Nodes[1].Compute().Stats().Refused["module-hash"])
 	q, r := nw.Nodes[1].Compute().Load()
@@ -503,7 +505,7 @@ func TestSubmitChecks(t *testing.T) {
 	echo := module(t, "echo")
 	cfg := compute.TestConfig()
 	for name, spec := range map[string]compute.Spec{
-		"too many replicas":  {Replicas: compute.MaxReplicas + 1},
+		"too many replicas":  {Replicas: 17},
 		"quorum above":       {Replicas: 2, Quorum: 3},
 		"memory above max":   {Limits: compute.Limits{MemoryPages: cfg.MaxLimits.MemoryPages + 1}},
 		"stdin above max":    {Stdin: make([]byte, cfg.MaxStdinBytes+1)},
@@ -539,7 +541,7 @@ func TestChurn(t *testing.T) {
 	ctx := testCtx(t)
 	svc := nw.Nodes[0].Compute()
 	spec, mod := sleepSpec(t, 150*time.Millisecond)
-	spec.Strategy = compute.RoundRobin
+	spec.Strategy = placement.RoundRobin
 	var tasks []compute.TaskID
 	for range 60 {
 		id, err := svc.Submit(ctx, spec, mod)
@@ -680,15 +682,15 @@ func TestScratchPlacedOnlyWhereAccepted(t *testing.T) {
 	h, _, err := nw.Gossip.AddHost()
 	require.NoError(t, err)
 	require.NoError(t, nw.Gossip.Connect(ctx, h, nw.Nodes[1].Host))
-	st, err := compute.Protocol.Open(ctx, h, nw.Nodes[1].ID())
+	st, err := wire.Protocol.Open(ctx, h, nw.Nodes[1].ID())
 	require.NoError(t, err)
 	defer st.Reset()
-	require.NoError(t, compute.WriteMessage(st, &compute.SubmitMsg{TaskID: "s", Spec: wasm.Spec{Module: wasm.IDOf(scratch), Scratch: true}}))
-	m, err := compute.ReadMessage(bufio.NewReader(st), 1<<16)
+	require.NoError(t, wire.WriteMessage(st, &wire.SubmitMsg{TaskID: "s", Spec: wasm.Spec{Module: wasm.IDOf(scratch), Scratch: true}}))
+	m, err := wire.ReadMessage(bufio.NewReader(st), 1<<16)
 	require.NoError(t, err)
-	refuse, ok := m.(*compute.RefuseMsg)
+	refuse, ok := m.(*wire.RefuseMsg)
 	require.True(t, ok, "%T", m)
-	assert.Equal(t, compute.RefuseLimits, refuse.Code)
+	assert.Equal(t, wire.RefuseLimits, refuse.Code)
 	assert.Contains(t, refuse.Reason, "/scratch")
 	q, r := nw.Nodes[1].Compute().Load()
 	assert.Zero(t, q+r, "nothing was queued")

@@ -15,6 +15,7 @@ import (
 	"github.com/fog-compute/fog/compute/computetest"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -91,19 +92,19 @@ func TestLiveOutput(t *testing.T) {
 
 // readUntilResult reads a task stream's messages until its result and
 // returns the Output messages among them.
-func readUntilResult(t *testing.T, r io.Reader) []*compute.OutputMsg {
+func readUntilResult(t *testing.T, r io.Reader) []*wire.OutputMsg {
 	t.Helper()
 	br := bufio.NewReader(r)
-	var outs []*compute.OutputMsg
+	var outs []*wire.OutputMsg
 	for {
-		m, err := compute.ReadMessage(br, 1<<20)
+		m, err := wire.ReadMessage(br, 1<<20)
 		require.NoError(t, err)
 		switch m := m.(type) {
-		case *compute.OutputMsg:
+		case *wire.OutputMsg:
 			outs = append(outs, m)
-		case *compute.ResultMsg:
+		case *wire.ResultMsg:
 			return outs
-		case *compute.RefuseMsg:
+		case *wire.RefuseMsg:
 			t.Fatalf("refused: %s", m.Reason)
 		}
 	}
@@ -129,14 +130,14 @@ func TestOutputOnlyForNewPeers(t *testing.T) {
 		{p2p.Version{Major: 1}, false},
 	} {
 		t.Run(tt.version.String(), func(t *testing.T) {
-			st, err := h.NewStream(ctx, provider.ID(), compute.Protocol.ID(tt.version))
+			st, err := h.NewStream(ctx, provider.ID(), wire.Protocol.ID(tt.version))
 			require.NoError(t, err)
 			defer st.Close()
-			sub := &compute.SubmitMsg{TaskID: "v" + string(rune('a'+tt.version.Minor)), Spec: wasm.Spec{
+			sub := &wire.SubmitMsg{TaskID: "v" + string(rune('a'+tt.version.Minor)), Spec: wasm.Spec{
 				Module: spec.Module, Stdin: spec.Stdin, Clock: true,
 				Limits: wasm.Limits{MemoryPages: 16, WallTime: 10 * time.Second, OutputBytes: 1024},
 			}}
-			require.NoError(t, compute.WriteMessage(st, sub))
+			require.NoError(t, wire.WriteMessage(st, sub))
 			outs := readUntilResult(t, st)
 			if !tt.want {
 				assert.Empty(t, outs)
@@ -163,7 +164,7 @@ func outputFrame(outOff uint64, out []byte, errOff uint64, errb []byte) []byte {
 	body = binary.AppendUvarint(body, errOff)
 	body = binary.AppendUvarint(body, uint64(len(errb)))
 	body = append(body, errb...)
-	return append(binary.AppendUvarint([]byte{byte(compute.TypeOutput)}, uint64(len(body))), body...)
+	return append(binary.AppendUvarint([]byte{byte(wire.TypeOutput)}, uint64(len(body))), body...)
 }
 
 // A provider whose Output leaves a gap, exceeds the task's output limit
@@ -182,7 +183,7 @@ func TestHostileOutputCutOff(t *testing.T) {
 			}
 			return fs
 		}()},
-		{"oversized chunk", [][]byte{outputFrame(0, make([]byte, compute.MaxOutputChunk+1), 0, nil)}},
+		{"oversized chunk", [][]byte{outputFrame(0, make([]byte, wire.MaxOutputChunk+1), 0, nil)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			nw := newNetwork(t, computetest.NetworkConfig{Nodes: 1, Seed: 13, Configure: func(_ int, c *compute.Config) {
@@ -190,11 +191,11 @@ func TestHostileOutputCutOff(t *testing.T) {
 			}})
 			ctx := testCtx(t)
 			_, err := nw.AddHostile(ctx, computetest.HostileConfig{Cores: 8, Price: 1,
-				Answer: func(*compute.SubmitMsg) *compute.ResultMsg {
-					return &compute.ResultMsg{State: compute.StateDone, Kind: compute.KindCompleted,
+				Answer: func(*wire.SubmitMsg) *wire.ResultMsg {
+					return &wire.ResultMsg{State: wire.StateDone, Kind: compute.KindCompleted,
 						Output: runner.EncodeResult(wasm.Result{Stdout: []byte("taken")})}
 				},
-				Preface: func(*compute.SubmitMsg) [][]byte { return tt.frames },
+				Preface: func(*wire.SubmitMsg) [][]byte { return tt.frames },
 			})
 			require.NoError(t, err)
 			svc := nw.Nodes[0].Compute()

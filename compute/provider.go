@@ -6,17 +6,62 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/p2p"
 )
+
+// provider is the half of a Service that runs tasks for its peers: it
+// serves the task protocol's streams (within p2p.Limits and its own
+// bound on streams whose first message has not arrived), accepts tasks
+// into the execution queue and sends their status, output and signed
+// result. Its lock is its own.
+type provider struct {
+	*base
+	key       crypto.PrivKey // signs results
+	srv       *p2p.Server    // serves the task protocol within its limits
+	wg        sync.WaitGroup // stream handlers and their helpers
+	roomFreed func()         // tells the submitter half that a job ended
+
+	mu        sync.Mutex
+	pending   map[peer.ID]int // streams whose first message has not arrived, by peer
+	accepting int             // tasks between the capacity check and their enqueue
+
+	accepted, results, firstTimeouts atomic.Uint64
+	refusedBy                        sync.Map // wire.RefuseCode -> *atomic.Uint64
+}
+
+// stats adds the provider's counters to st.
+func (s *provider) stats(st *Stats) {
+	st.Accepted, st.Results = s.accepted.Load(), s.results.Load()
+	st.Streams, st.FirstMessageTimeouts = s.srv.Stats(), s.firstTimeouts.Load()
+	s.refusedBy.Range(func(k, v any) bool {
+		if st.Refused == nil {
+			st.Refused = make(map[string]uint64)
+		}
+		st.Refused[k.(wire.RefuseCode).String()] = v.(*atomic.Uint64).Load()
+		return true
+	})
+}
+
+// reserved returns the tasks being accepted: past the capacity check,
+// not yet in the execution queue.
+func (s *provider) reserved() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepting
+}
 
 // jobID names, in the local execution queue, the task taskID of
 // submitter: tasks of different submitters never share an ID, and a
@@ -29,7 +74,7 @@ func jobID(submitter peer.ID, taskID string) string { return submitter.String() 
 // that reset the stream); a peer's streams that have not yet carried their
 // first message are bounded apart (Config.MaxPendingPerPeer), and that
 // message must arrive whole within Config.IdleTimeout.
-func (s *Service) handleStream(st network.Stream) {
+func (s *provider) handleStream(st network.Stream) {
 	remote := st.Conn().RemotePeer()
 	if !s.acquireStream(remote) {
 		// Closing, or too many silent streams: say so without reading.
@@ -37,13 +82,13 @@ func (s *Service) handleStream(st network.Stream) {
 		return
 	}
 	defer s.releaseStream()
-	c := newConn(st, s.cfg.maxSubmitFrame())
+	c := newConn(st, s.cfg.maxSubmitFrame(), s.cfg.Clock)
 	graceful := false
 	defer func() { c.close(graceful) }()
 
 	first := s.cfg.Clock.NewTimer(s.cfg.IdleTimeout)
 	defer first.Stop()
-	var m Message
+	var m wire.Message
 	readerEnded := false
 	select {
 	case f, ok := <-c.frames:
@@ -57,49 +102,49 @@ func (s *Service) handleStream(st network.Stream) {
 	}
 	s.firstArrived(remote)
 	if m == nil {
-		if readerEnded && errors.As(c.readErr(), new(*FrameTooLargeError)) {
-			graceful = s.refuse(c, RefuseLimits, "compute: %v", c.readErr())
+		if readerEnded && errors.As(c.readErr(), new(*wire.FrameTooLargeError)) {
+			graceful = s.refuse(c, wire.RefuseLimits, "compute: %v", c.readErr())
 		}
 		return
 	}
 	switch m := m.(type) {
-	case *SubmitMsg:
+	case *wire.SubmitMsg:
 		graceful = s.serveSubmit(c, remote, m)
-	case *AttachMsg:
+	case *wire.AttachMsg:
 		id := jobID(remote, m.TaskID)
 		if _, err := s.execQueue().Get(s.ctx, id); err != nil {
-			graceful = s.refuse(c, RefuseUnknown, "compute: no task %s of yours here", m.TaskID)
+			graceful = s.refuse(c, wire.RefuseUnknown, "compute: no task %s of yours here", m.TaskID)
 			return
 		}
 		graceful = s.watch(c, remote, m.TaskID, id)
-	case *CancelMsg:
+	case *wire.CancelMsg:
 		id := jobID(remote, m.TaskID)
 		if _, err := s.execQueue().Cancel(s.ctx, id); err != nil && !errors.Is(err, queue.ErrBadTransition) {
-			graceful = s.refuse(c, RefuseUnknown, "compute: no task %s of yours here", m.TaskID)
+			graceful = s.refuse(c, wire.RefuseUnknown, "compute: no task %s of yours here", m.TaskID)
 			return
 		}
 		graceful = s.watch(c, remote, m.TaskID, id)
 	default:
-		graceful = s.refuse(c, RefuseMalformed, "compute: a conversation starts with submit, attach or cancel, not type %d", m.Type())
+		graceful = s.refuse(c, wire.RefuseMalformed, "compute: a conversation starts with submit, attach or cancel, not type %d", m.Type())
 	}
 }
 
 // refuseStream answers a stream the provider does not serve (too many
 // streams, or shutting down) with a refusal, without reading from it.
-func (s *Service) refuseStream(st network.Stream) {
-	code := RefuseBusy
+func (s *provider) refuseStream(st network.Stream) {
+	code := wire.RefuseBusy
 	if s.closed.Load() {
-		code = RefuseShutdown
+		code = wire.RefuseShutdown
 	}
 	s.countRefusal(code)
-	b, _ := EncodeMessage(&RefuseMsg{Code: code, RetryAfter: s.cfg.RetryAfter, Reason: "too many task streams"})
+	b, _ := wire.EncodeMessage(&wire.RefuseMsg{Code: code, RetryAfter: s.cfg.RetryAfter, Reason: "too many task streams"})
 	_, _ = st.Write(b)
 	_ = st.Close()
 }
 
 // execQueue returns the execution queue, or a closed stand-in for a node
 // that does not offer compute (whose lookups all fail).
-func (s *Service) execQueue() jobQueue {
+func (s *provider) execQueue() jobQueue {
 	if s.execQ == nil {
 		return noQueue{}
 	}
@@ -126,7 +171,7 @@ func (noQueue) Cancel(context.Context, string) (queue.Job, error) {
 // first message, unless the service is closing or p has
 // Config.MaxPendingPerPeer such streams already. firstArrived ends the
 // pending state; releaseStream the stream.
-func (s *Service) acquireStream(p peer.ID) bool {
+func (s *provider) acquireStream(p peer.ID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() || s.pending[p] >= s.cfg.MaxPendingPerPeer {
@@ -138,7 +183,7 @@ func (s *Service) acquireStream(p peer.ID) bool {
 }
 
 // firstArrived ends the pending state of one of p's streams.
-func (s *Service) firstArrived(p peer.ID) {
+func (s *provider) firstArrived(p peer.ID) {
 	s.mu.Lock()
 	if s.pending[p]--; s.pending[p] <= 0 {
 		delete(s.pending, p)
@@ -146,19 +191,19 @@ func (s *Service) firstArrived(p peer.ID) {
 	s.mu.Unlock()
 }
 
-func (s *Service) releaseStream() { s.wg.Done() }
+func (s *provider) releaseStream() { s.wg.Done() }
 
-func (s *Service) countRefusal(code RefuseCode) {
+func (s *provider) countRefusal(code wire.RefuseCode) {
 	v, _ := s.refusedBy.LoadOrStore(code, new(atomic.Uint64))
 	v.(*atomic.Uint64).Add(1)
 }
 
 // refuse sends a refusal and reports whether it went out (the stream can
 // then be closed gracefully).
-func (s *Service) refuse(c *conn, code RefuseCode, format string, a ...any) bool {
+func (s *provider) refuse(c *conn, code wire.RefuseCode, format string, a ...any) bool {
 	s.countRefusal(code)
-	m := &RefuseMsg{Code: code, Reason: clip(fmt.Sprintf(format, a...), MaxReasonLen)}
-	if code == RefuseBusy || code == RefuseShutdown {
+	m := &wire.RefuseMsg{Code: code, Reason: clip(fmt.Sprintf(format, a...), wire.MaxReasonLen)}
+	if code == wire.RefuseBusy || code == wire.RefuseShutdown {
 		m.RetryAfter = s.cfg.RetryAfter
 	}
 	return c.write(m) == nil
@@ -166,7 +211,7 @@ func (s *Service) refuse(c *conn, code RefuseCode, format string, a ...any) bool
 
 // serveSubmit checks a submitted task against this node's limits, price
 // and capacity, obtains its module, queues it and watches it.
-func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
+func (s *provider) serveSubmit(c *conn, remote peer.ID, m *wire.SubmitMsg) bool {
 	cfg := &s.cfg
 	sp := &m.Spec
 	lim := limitsOf(sp.Limits)
@@ -174,24 +219,24 @@ func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 	over := lim.above(cfg.MaxLimits)
 	switch {
 	case !cfg.Offer:
-		return s.refuse(c, RefuseNotOffering, "compute: this node does not run tasks for others")
+		return s.refuse(c, wire.RefuseNotOffering, "compute: this node does not run tasks for others")
 	case s.closed.Load():
-		return s.refuse(c, RefuseShutdown, "compute: shutting down")
+		return s.refuse(c, wire.RefuseShutdown, "compute: shutting down")
 	case sp.Scratch && !cfg.Scratch:
-		return s.refuse(c, RefuseLimits, "compute: this node does not run tasks that ask for a /scratch filesystem")
+		return s.refuse(c, wire.RefuseLimits, "compute: this node does not run tasks that ask for a /scratch filesystem")
 	case over != nil:
-		return s.refuse(c, RefuseLimits, "compute: %s %s", over.Field, over.Reason)
+		return s.refuse(c, wire.RefuseLimits, "compute: %s %s", over.Field, over.Reason)
 	case !cfg.fitsMemory(lim):
-		return s.refuse(c, RefuseLimits, "compute: limits.memory_pages %d pages (%d MiB) exceeds the %d MiB this node gives the tasks it runs",
+		return s.refuse(c, wire.RefuseLimits, "compute: limits.memory_pages %d pages (%d MiB) exceeds the %d MiB this node gives the tasks it runs",
 			lim.MemoryPages, lim.MemoryPages/16, cfg.Memory>>20)
 	case len(sp.Stdin) > cfg.MaxStdinBytes:
-		return s.refuse(c, RefuseLimits, "compute: stdin of %d bytes exceeds %d", len(sp.Stdin), cfg.MaxStdinBytes)
+		return s.refuse(c, wire.RefuseLimits, "compute: stdin of %d bytes exceeds %d", len(sp.Stdin), cfg.MaxStdinBytes)
 	case argsSize > cfg.MaxArgsBytes:
-		return s.refuse(c, RefuseLimits, "compute: args and env of %d bytes exceed %d", argsSize, cfg.MaxArgsBytes)
+		return s.refuse(c, wire.RefuseLimits, "compute: args and env of %d bytes exceed %d", argsSize, cfg.MaxArgsBytes)
 	case m.MaxPrice != 0 && m.MaxPrice < cfg.Price:
-		return s.refuse(c, RefusePrice, "compute: price %d exceeds the task's maximum %d", cfg.Price, m.MaxPrice)
+		return s.refuse(c, wire.RefusePrice, "compute: price %d exceeds the task's maximum %d", cfg.Price, m.MaxPrice)
 	case !m.Deadline.IsZero() && !m.Deadline.After(s.cfg.Clock.Now()):
-		return s.refuse(c, RefuseDeadline, "compute: the task's deadline has passed")
+		return s.refuse(c, wire.RefuseDeadline, "compute: the task's deadline has passed")
 	}
 	if sp.Limits.MemoryPages == 0 || sp.Limits.WallTime == 0 || sp.Limits.OutputBytes == 0 {
 		// Run under this node's defaults, which fit its store, rather
@@ -200,9 +245,8 @@ func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 		l.MemoryPages = cmp.Or(l.MemoryPages, cfg.DefaultLimits.MemoryPages)
 		l.WallTime = cmp.Or(l.WallTime, cfg.DefaultLimits.WallTime)
 		l.OutputBytes = cmp.Or(l.OutputBytes, cfg.DefaultLimits.OutputBytes)
-		m.task = nil
-		if _, err := m.encodeTask(); err != nil {
-			return s.refuse(c, RefuseMalformed, "compute: %v", err)
+		if err := m.SetSpec(m.Spec); err != nil {
+			return s.refuse(c, wire.RefuseMalformed, "compute: %v", err)
 		}
 	}
 	id := jobID(remote, m.TaskID)
@@ -210,7 +254,7 @@ func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 		return s.watch(c, remote, m.TaskID, id) // submitted again: the same task
 	}
 	if !s.reserve() {
-		return s.refuse(c, RefuseBusy, "compute: %d tasks held, the most this node takes", s.cfg.capacity())
+		return s.refuse(c, wire.RefuseBusy, "compute: %d tasks held, the most this node takes", s.cfg.capacity())
 	}
 	reserved := true
 	defer func() {
@@ -226,9 +270,13 @@ func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 		}
 		return s.refuse(c, code, "compute: %v", err)
 	}
-	_, err := s.execQ.Enqueue(s.ctx, queue.Job{
-		ID: id, Owner: remote.String(), Priority: m.Priority, CrashPolicy: m.CrashPolicy.queue(),
-		Deadline: m.Deadline, Payload: m.task,
+	task, err := m.Task()
+	if err != nil {
+		return s.refuse(c, wire.RefuseMalformed, "compute: %v", err)
+	}
+	_, err = s.execQ.Enqueue(s.ctx, queue.Job{
+		ID: id, Owner: remote.String(), Priority: m.Priority, CrashPolicy: crashPolicy(m.CrashFail),
+		Deadline: m.Deadline, Payload: task,
 	})
 	s.unreserve()
 	reserved = false
@@ -237,21 +285,21 @@ func (s *Service) serveSubmit(c *conn, remote peer.ID, m *SubmitMsg) bool {
 		s.accepted.Add(1)
 	case errors.Is(err, queue.ErrExists):
 	case errors.Is(err, queue.ErrFull):
-		return s.refuse(c, RefuseBusy, "compute: queue full")
+		return s.refuse(c, wire.RefuseBusy, "compute: queue full")
 	case errors.Is(err, queue.ErrTooLarge):
-		return s.refuse(c, RefuseLimits, "compute: %v", err)
+		return s.refuse(c, wire.RefuseLimits, "compute: %v", err)
 	case errors.Is(err, queue.ErrInvalidJob):
-		return s.refuse(c, RefuseDeadline, "compute: %v", err)
+		return s.refuse(c, wire.RefuseDeadline, "compute: %v", err)
 	default:
-		return s.refuse(c, RefuseShutdown, "compute: %v", err)
+		return s.refuse(c, wire.RefuseShutdown, "compute: %v", err)
 	}
 	return s.watch(c, remote, m.TaskID, id)
 }
 
 // reserve takes a place for a task being accepted, if the node holds
 // fewer than its capacity.
-func (s *Service) reserve() bool {
-	q, r := s.Load()
+func (s *provider) reserve() bool {
+	q, r := s.load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if int(q)+int(r)+s.accepting >= s.cfg.capacity() {
@@ -261,7 +309,7 @@ func (s *Service) reserve() bool {
 	return true
 }
 
-func (s *Service) unreserve() {
+func (s *provider) unreserve() {
 	s.mu.Lock()
 	s.accepting--
 	s.mu.Unlock()
@@ -271,7 +319,7 @@ func (s *Service) unreserve() {
 // from the submitter (or the DHT's providers) and verifying its hash. It
 // returns the refusal code for a failure, or 0 if the submitter went away
 // or cancelled meanwhile.
-func (s *Service) fetchModule(c *conn, remote peer.ID, m *SubmitMsg) (RefuseCode, error) {
+func (s *provider) fetchModule(c *conn, remote peer.ID, m *wire.SubmitMsg) (wire.RefuseCode, error) {
 	id := m.Spec.Module
 	if s.blob.Store().Has(id) {
 		return 0, nil
@@ -285,27 +333,28 @@ func (s *Service) fetchModule(c *conn, remote peer.ID, m *SubmitMsg) (RefuseCode
 	})
 	// The task stream is quiet while the module downloads (within
 	// FetchTimeout): keep its idle deadline from resetting it.
-	keep := time.NewTicker(s.cfg.StatusInterval)
+	keep := s.cfg.Clock.NewTimer(s.cfg.StatusInterval)
 	defer keep.Stop()
 	for {
 		select {
-		case <-keep.C:
+		case <-keep.C():
+			keep.Reset(s.cfg.StatusInterval)
 			p2p.Touch(c.st)
 		case err := <-done:
 			switch {
 			case err == nil:
 				return 0, nil
 			case errors.Is(err, blob.ErrHashMismatch):
-				return RefuseHash, fmt.Errorf("module hash mismatch: the bytes served for module %s do not hash to it: %w", id, err)
+				return wire.RefuseHash, fmt.Errorf("module hash mismatch: the bytes served for module %s do not hash to it: %w", id, err)
 			default:
-				return RefuseModule, fmt.Errorf("module %s unavailable: %w", id, err)
+				return wire.RefuseModule, fmt.Errorf("module %s unavailable: %w", id, err)
 			}
 		case f, ok := <-c.frames:
 			if !ok || isCancel(f, m.TaskID) {
 				cancel()
 				<-done
 				if ok {
-					return RefuseUnknown, errors.New("cancelled before it was accepted")
+					return wire.RefuseUnknown, errors.New("cancelled before it was accepted")
 				}
 				return 0, c.readErr()
 			}
@@ -313,8 +362,8 @@ func (s *Service) fetchModule(c *conn, remote peer.ID, m *SubmitMsg) (RefuseCode
 	}
 }
 
-func isCancel(m Message, taskID string) bool {
-	c, ok := m.(*CancelMsg)
+func isCancel(m wire.Message, taskID string) bool {
+	c, ok := m.(*wire.CancelMsg)
 	return ok && c.TaskID == taskID
 }
 
@@ -322,7 +371,7 @@ func isCancel(m Message, taskID string) bool {
 // signed result. A Cancel from the submitter cancels it. If the stream
 // breaks, the task goes on (the submitter may attach again); watch then
 // returns at once. It reports whether the result went out.
-func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
+func (s *provider) watch(c *conn, remote peer.ID, taskID, id string) bool {
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	type waited struct {
@@ -338,20 +387,21 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 		cancel()
 		<-wait
 	}()
-	if c.write(&AcceptMsg{}) != nil {
+	if c.write(&wire.AcceptMsg{}) != nil {
 		return false
 	}
-	tick := time.NewTicker(s.cfg.StatusInterval)
+	tick := s.cfg.Clock.NewTimer(s.cfg.StatusInterval)
 	defer tick.Stop()
 	frames := c.frames
 	cancelled := false
 	var out *outputSender
+	var outTick clock.Timer
 	var outC <-chan time.Time
-	if v, ok := Protocol.VersionOf(c.st.Protocol()); ok && !v.Less(outputVersion) && s.run != nil {
+	if wire.CarriesOutput(c.st.Protocol()) && s.run != nil {
 		out = &outputSender{}
-		outTick := time.NewTicker(s.cfg.OutputInterval)
+		outTick = s.cfg.Clock.NewTimer(s.cfg.OutputInterval)
 		defer outTick.Stop()
-		outC = outTick.C
+		outC = outTick.C()
 	}
 	for {
 		select {
@@ -359,21 +409,23 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 			wait <- w // for the deferred receive
 			switch {
 			case errors.Is(w.err, queue.ErrNotFound):
-				return s.refuse(c, RefuseUnknown, "compute: task %s expired", taskID)
+				return s.refuse(c, wire.RefuseUnknown, "compute: task %s expired", taskID)
 			case w.err != nil:
-				return s.refuse(c, RefuseShutdown, "compute: %v", w.err)
+				return s.refuse(c, wire.RefuseShutdown, "compute: %v", w.err)
 			}
-			s.signalRoom()
+			s.roomFreed()
 			return s.sendResult(c, remote, taskID, w.j)
-		case <-tick.C:
+		case <-tick.C():
+			tick.Reset(s.cfg.StatusInterval)
 			j, err := s.execQ.Get(ctx, id)
 			if err != nil {
 				continue
 			}
-			if c.write(&StatusMsg{Running: j.State == queue.StateRunning}) != nil {
+			if c.write(&wire.StatusMsg{Running: j.State == queue.StateRunning}) != nil {
 				return false
 			}
 		case <-outC:
+			outTick.Reset(s.cfg.OutputInterval)
 			// The runner holds the output of the jobs it executes: no
 			// store read for a job that is not running.
 			if out.send(c, s.run.Output(id)) != nil {
@@ -390,7 +442,7 @@ func (s *Service) watch(c *conn, remote peer.ID, taskID, id string) bool {
 			if !isCancel(f, taskID) || cancelled {
 				// Only one cancel has a meaning; anything else breaks the
 				// protocol (and must not cost a store write each).
-				_ = s.refuse(c, RefuseMalformed, "compute: unexpected message of type %d", f.Type())
+				_ = s.refuse(c, wire.RefuseMalformed, "compute: unexpected message of type %d", f.Type())
 				return false
 			}
 			cancelled = true
@@ -416,7 +468,7 @@ type outputSender struct {
 }
 
 // send sends what live holds beyond what was sent, in chunks of at most
-// MaxOutputChunk per stream and at most maxOutputPerTick messages. A new
+// wire.MaxOutputChunk per stream and at most maxOutputPerTick messages. A new
 // run (the job was run again) starts over from offset 0.
 func (o *outputSender) send(c *conn, live *wasm.Live) error {
 	if live == nil {
@@ -426,11 +478,11 @@ func (o *outputSender) send(c *conn, live *wasm.Live) error {
 		o.live, o.stdout, o.stderr = live, 0, 0
 	}
 	for range maxOutputPerTick {
-		stdout, stderr := live.Read(o.stdout, o.stderr, MaxOutputChunk)
+		stdout, stderr := live.Read(o.stdout, o.stderr, wire.MaxOutputChunk)
 		if len(stdout)+len(stderr) == 0 {
 			return nil
 		}
-		m := &OutputMsg{StdoutOffset: uint64(o.stdout), Stdout: stdout, StderrOffset: uint64(o.stderr), Stderr: stderr}
+		m := &wire.OutputMsg{StdoutOffset: uint64(o.stdout), Stdout: stdout, StderrOffset: uint64(o.stderr), Stderr: stderr}
 		if err := c.write(m); err != nil {
 			return err
 		}
@@ -441,7 +493,7 @@ func (o *outputSender) send(c *conn, live *wasm.Live) error {
 }
 
 // sendResult signs a finished job's result for its submitter and sends it.
-func (s *Service) sendResult(c *conn, remote peer.ID, taskID string, j queue.Job) bool {
+func (s *provider) sendResult(c *conn, remote peer.ID, taskID string, j queue.Job) bool {
 	m := jobResult(j)
 	if err := m.Sign(s.key, taskID, remote); err != nil {
 		s.log.Error("signing a result", "job", j.ID, "err", err)

@@ -8,7 +8,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/runner"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/internal/binenc"
 )
 
@@ -45,7 +47,7 @@ func encodeSpec(s *Spec) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(s.Replicas))
 	b = binary.AppendUvarint(b, uint64(s.Quorum))
 	b = binary.AppendUvarint(b, s.MaxPrice)
-	b = binary.AppendUvarint(b, unixMilli(s.Deadline))
+	b = binenc.AppendTime(b, s.Deadline)
 	b = binary.AppendVarint(b, int64(s.Priority))
 	b = binenc.AppendString(b, string(s.Strategy))
 	return binenc.AppendBytes(b, task), nil
@@ -54,7 +56,7 @@ func encodeSpec(s *Spec) ([]byte, error) {
 // decodeSpec decodes encodeSpec's output.
 func decodeSpec(b []byte) (Spec, error) {
 	var s Spec
-	d := reader{binenc.NewReader(b, ErrCorrupt)}
+	d := binenc.NewReader(b, ErrCorrupt)
 	if d.Byte() != specVersion {
 		d.Fail("spec version")
 	}
@@ -66,12 +68,12 @@ func decodeSpec(b []byte) (Spec, error) {
 	if flags&1 != 0 {
 		s.CrashPolicy = CrashFail
 	}
-	s.Replicas = int(min(d.Uvarint(), MaxReplicas+1))
-	s.Quorum = int(min(d.Uvarint(), MaxReplicas+1))
+	s.Replicas = int(min(d.Uvarint(), maxReplicas+1))
+	s.Quorum = int(min(d.Uvarint(), maxReplicas+1))
 	s.MaxPrice = d.Uvarint()
-	s.Deadline = d.time()
+	s.Deadline = d.Time()
 	s.Priority = d.Int32("priority")
-	s.Strategy = Strategy(d.String(32))
+	s.Strategy = placement.Strategy(d.String(32))
 	task := d.Bytes()
 	d.End()
 	if d.Err() != nil {
@@ -105,15 +107,15 @@ type attemptRecord struct {
 	Ended   time.Time `json:"ended,omitzero"`
 	// The answer, once answered: the provider's result message without
 	// its output, which follows the JSON.
-	ResultState State  `json:"result_state,omitempty"`
-	Kind        Kind   `json:"kind,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	Signature   []byte `json:"signature,omitempty"`
-	Output      []byte `json:"-"`
+	ResultState wire.State `json:"result_state,omitempty"`
+	Kind        Kind       `json:"kind,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+	Signature   []byte     `json:"signature,omitempty"`
+	Output      []byte     `json:"-"`
 }
 
-func (a *attemptRecord) answer() *ResultMsg {
-	return &ResultMsg{State: a.ResultState, Kind: a.Kind, Reason: a.Reason, Output: a.Output, Signature: a.Signature}
+func (a *attemptRecord) answer() *wire.ResultMsg {
+	return &wire.ResultMsg{State: a.ResultState, Kind: a.Kind, Reason: a.Reason, Output: a.Output, Signature: a.Signature}
 }
 
 // outcomeRecord is a finished task's outcome as stored in its job's

@@ -1,29 +1,26 @@
 package compute
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base32"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/compute/blob"
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
@@ -57,55 +54,48 @@ type Options struct {
 // (placement, attempts, quorum) and, with Config.Offer, runs tasks for its
 // peers and itself. It is a node service (Name, Run, Health) and is safe
 // for concurrent use.
+//
+// It is made of two halves with a lock each: the submitter (tasks
+// submitted here and their attempts) and the provider (the task
+// protocol's streams from peers). Both share base: the node's parts, the
+// execution queue and runner, and the service's lifetime.
 type Service struct {
-	cfg   Config
-	log   *slog.Logger
-	host  host.Host
-	self  peer.ID
-	key   crypto.PrivKey
-	ds    *store.Datastore
-	dir   *gossip.Directory
-	blob  *blob.Service
-	execQ *queue.Queue // nil unless Offer
-	run   *runner.Runner
-	subQ  *queue.Queue
+	*base
+	sub  *submitter
+	prov *provider
 
-	ctx    context.Context // ends with Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // stream handlers and their helpers
-	runWG  sync.WaitGroup // Run
-	closed atomic.Bool
-
+	cancel  context.CancelFunc // ends base.ctx
+	mu      sync.Mutex         // orders Run's start against Close
+	runWG   sync.WaitGroup     // Run
 	running atomic.Bool
-
-	mu        sync.Mutex
-	tasks     map[TaskID]*task    // tasks being placed or run by this process
-	fresh     map[TaskID]struct{} // submitted by this process and not started
-	book      map[peer.ID]*providerState
-	pick      PickState
-	waiters   []*task         // tasks waiting for room, woken one at a time
-	roomGen   uint64          // counts the times room appeared
-	nWaiting  int             // tasks that could not place all their attempts
-	gate      chan struct{}   // closed (and replaced) when nWaiting drops
-	pending   map[peer.ID]int // streams whose first message has not arrived, by peer
-	srv       *p2p.Server     // serves the task protocol within its limits
-	accepting int             // provider: tasks between the capacity check and their enqueue
-	lastErr   error           // the last failure to persist a task's state
-
-	submitted, done, failed, cancelled, attempts, lost, refusals, reattached,
-	accepted, results, firstTimeouts atomic.Uint64
-	refusedBy sync.Map // RefuseCode -> *atomic.Uint64
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// providerState is what the submitter keeps per provider.
-type providerState struct {
-	rec       ProviderRecord
-	breaker   *Breaker
-	fullUntil time.Time // refused as busy: not asked again before
-	inflight  int       // this node's attempts there
+// base is what both halves of a Service share. Its fields are set by New
+// and not changed after (closed excepted).
+type base struct {
+	cfg   Config
+	log   *slog.Logger
+	host  host.Host
+	self  peer.ID
+	blob  *blob.Service
+	execQ *queue.Queue   // nil unless Offer
+	run   *runner.Runner // nil unless Offer
+
+	ctx    context.Context // ends with Close
+	closed atomic.Bool
+}
+
+// load returns the local execution queue's queued and running tasks (0,
+// 0 without Config.Offer).
+func (b *base) load() (queued, running uint32) {
+	if b.execQ == nil {
+		return 0, 0
+	}
+	c := b.execQ.Counts()
+	return uint32(c.Queued), uint32(c.Running)
 }
 
 // New opens the service's queues in o.DB (recovering them after a crash),
@@ -147,21 +137,23 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 		_, _ = rand.Read(b[:])
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
-	s := &Service{
-		cfg: cfg, log: log.With("subsystem", "compute"), host: o.Host, self: o.Host.ID(), key: key,
-		ds: o.DB.Datastore(store.PrefixCompute), dir: o.Directory, blob: o.Blob,
+	b := &base{cfg: cfg, log: log.With("subsystem", "compute"), host: o.Host, self: o.Host.ID(), blob: o.Blob}
+	prov := &provider{base: b, key: key, pending: make(map[peer.ID]int)}
+	sub := &submitter{
+		base: b, ds: o.DB.Datastore(store.PrefixCompute), dir: o.Directory, prov: prov,
 		tasks: make(map[TaskID]*task), fresh: make(map[TaskID]struct{}), book: make(map[peer.ID]*providerState),
-		pick:    PickState{Rand: mrand.New(mrand.NewPCG(seed, seed^0x6a09e667f3bcc909))},
-		gate:    make(chan struct{}),
-		pending: make(map[peer.ID]int),
+		pick: placement.PickState{Rand: mrand.New(mrand.NewPCG(seed, seed^0x6a09e667f3bcc909))},
+		gate: make(chan struct{}),
 	}
+	prov.roomFreed = sub.signalRoom
+	s := &Service{base: b, sub: sub, prov: prov}
 	defer func() {
 		if err != nil {
-			if s.subQ != nil {
-				_ = s.subQ.Close()
+			if sub.subQ != nil {
+				_ = sub.subQ.Close()
 			}
-			if s.execQ != nil {
-				_ = s.execQ.Close()
+			if b.execQ != nil {
+				_ = b.execQ.Close()
 			}
 		}
 	}()
@@ -169,12 +161,12 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 	qcfg.ResultTTL, qcfg.Logger = cfg.ResultTTL, log.With("subsystem", "compute")
 	qcfg.Namespace = cfg.SubmitNamespace
 	qcfg.Clock = cfg.Clock
-	if s.subQ, err = queue.Open(ctx, o.DB, qcfg); err != nil {
+	if sub.subQ, err = queue.Open(ctx, o.DB, qcfg); err != nil {
 		return nil, fmt.Errorf("compute: submission queue: %w", err)
 	}
 	if cfg.Offer {
 		qcfg.Namespace = cfg.ExecNamespace
-		if s.execQ, err = queue.Open(ctx, o.DB, qcfg); err != nil {
+		if b.execQ, err = queue.Open(ctx, o.DB, qcfg); err != nil {
 			return nil, fmt.Errorf("compute: execution queue: %w", err)
 		}
 		rcfg := runner.Config{
@@ -182,15 +174,15 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 			Memory: cfg.Memory, DefaultMemoryPages: cfg.DefaultLimits.MemoryPages,
 			Modules: moduleSource{o.Blob}, Logger: log,
 		}
-		if s.run, err = runner.New(s.execQ, o.Executor, rcfg); err != nil {
+		if b.run, err = runner.New(b.execQ, o.Executor, rcfg); err != nil {
 			return nil, fmt.Errorf("compute: %w", err)
 		}
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if s.srv, err = Protocol.Handle(o.Host, p2p.Limits{
+	b.ctx, s.cancel = context.WithCancel(context.Background())
+	if prov.srv, err = wire.Protocol.Handle(o.Host, p2p.Limits{
 		Streams: cfg.MaxStreams, StreamsPerPeer: cfg.MaxStreamsPerPeer,
-		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamLifetime, Refuse: s.refuseStream, Clock: cfg.Clock,
-	}, s.handleStream); err != nil {
+		Idle: cfg.IdleTimeout, Lifetime: cfg.StreamLifetime, Refuse: prov.refuseStream, Clock: cfg.Clock,
+	}, prov.handleStream); err != nil {
 		s.cancel()
 		return nil, fmt.Errorf("compute: %w", err)
 	}
@@ -252,7 +244,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 		}
 	}
 	wg.Go(func() {
-		if err := s.placeLoop(ctx); err != nil {
+		if err := s.sub.placeLoop(ctx); err != nil {
 			errs <- err
 			cancel()
 		}
@@ -280,9 +272,7 @@ func (s *Service) Health(ctx context.Context) error {
 			return fmt.Errorf("compute: %w", err)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastErr
+	return s.sub.health()
 }
 
 // Close stops serving the task protocol (streams being served are reset;
@@ -292,19 +282,23 @@ func (s *Service) Health(ctx context.Context) error {
 // the executor. Close is idempotent.
 func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
-		// Under mu, so that no stream handler starts after wg.Wait begins.
+		// Under both locks: Run takes s.mu to start, a stream handler the
+		// provider's to be counted, so that none starts after the waits
+		// below begin.
 		s.mu.Lock()
+		s.prov.mu.Lock()
 		s.closed.Store(true)
+		s.prov.mu.Unlock()
 		s.mu.Unlock()
-		Protocol.Unhandle(s.host)
+		wire.Protocol.Unhandle(s.host)
 		s.cancel()
 		s.runWG.Wait()
-		s.wg.Wait()
+		s.prov.wg.Wait()
 		var errs []error
 		if s.execQ != nil {
 			errs = append(errs, s.execQ.Close())
 		}
-		errs = append(errs, s.subQ.Close())
+		errs = append(errs, s.sub.subQ.Close())
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
@@ -312,214 +306,23 @@ func (s *Service) Close() error {
 
 // Load returns the local execution queue's queued and running tasks, for
 // the node's capacity adverts (0, 0 without Config.Offer).
-func (s *Service) Load() (queued, running uint32) {
-	if s.execQ == nil {
-		return 0, 0
-	}
-	c := s.execQ.Counts()
-	return uint32(c.Queued), uint32(c.Running)
-}
+func (s *Service) Load() (queued, running uint32) { return s.load() }
 
 // Stats returns the service's counters.
 func (s *Service) Stats() Stats {
-	st := Stats{
-		Submitted: s.submitted.Load(), Done: s.done.Load(), Failed: s.failed.Load(), Cancelled: s.cancelled.Load(),
-		Attempts: s.attempts.Load(), Lost: s.lost.Load(), Refusals: s.refusals.Load(), Reattached: s.reattached.Load(),
-		Accepted: s.accepted.Load(), Results: s.results.Load(),
-		Streams: s.srv.Stats(), FirstMessageTimeouts: s.firstTimeouts.Load(),
-	}
-	st.Queued, st.Running = s.Load()
-	s.refusedBy.Range(func(k, v any) bool {
-		if st.Refused == nil {
-			st.Refused = make(map[string]uint64)
-		}
-		st.Refused[k.(RefuseCode).String()] = v.(*atomic.Uint64).Load()
-		return true
-	})
-	s.mu.Lock()
-	st.InFlight = len(s.tasks)
-	tasks := make([]*task, 0, len(s.tasks))
-	for _, t := range s.tasks {
-		tasks = append(tasks, t)
-	}
-	s.mu.Unlock()
-	for _, t := range tasks {
-		t.mu.Lock()
-		if t.waiting != "" {
-			st.Waiting++
-		}
-		t.mu.Unlock()
-	}
+	var st Stats
+	s.sub.stats(&st)
+	s.prov.stats(&st)
+	st.Queued, st.Running = s.load()
 	return st
 }
 
 // Providers returns what this node learnt about each provider it sent
 // attempts to, sorted by peer ID.
-func (s *Service) Providers() []ProviderRecord {
-	now := s.cfg.Clock.Now()
-	s.mu.Lock()
-	out := make([]ProviderRecord, 0, len(s.book))
-	for _, p := range s.book {
-		r := p.rec
-		r.Breaker = p.breaker.State(now)
-		out = append(out, r)
-	}
-	s.mu.Unlock()
-	sortRecords(out)
-	return out
-}
+func (s *Service) Providers() []ProviderRecord { return s.sub.providerRecords() }
 
 // Provider returns the record of one provider.
-func (s *Service) Provider(p peer.ID) (ProviderRecord, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ps, ok := s.book[p]
-	if !ok {
-		return ProviderRecord{}, false
-	}
-	r := ps.rec
-	r.Breaker = ps.breaker.State(s.cfg.Clock.Now())
-	return r, true
-}
-
-// providerLocked returns p's state, creating it (and evicting the least
-// recently updated idle record beyond Config.MaxProviderRecords). s.mu
-// must be held.
-func (s *Service) providerLocked(p peer.ID, now time.Time) *providerState {
-	if ps, ok := s.book[p]; ok {
-		return ps
-	}
-	if len(s.book) >= s.cfg.MaxProviderRecords {
-		var oldest peer.ID
-		var at time.Time
-		for id, ps := range s.book {
-			if ps.inflight == 0 && (oldest == "" || ps.rec.Updated.Before(at)) {
-				oldest, at = id, ps.rec.Updated
-			}
-		}
-		if oldest != "" {
-			delete(s.book, oldest)
-		}
-	}
-	ps := &providerState{rec: ProviderRecord{Peer: p, Updated: now}, breaker: NewBreaker(s.cfg.Breaker)}
-	s.book[p] = ps
-	return ps
-}
-
-// signalRoom is told that room may have appeared (an attempt or a job
-// ended): it wakes the first task waiting for room. That task passes the
-// wake on if it cannot use the room for reasons of its own, or if it
-// could place everything it needed (there may be more room); so a
-// completion costs one or two placement tries, not one per waiting task.
-func (s *Service) signalRoom() {
-	s.mu.Lock()
-	s.roomGen++
-	s.passLocked()
-	s.mu.Unlock()
-}
-
-// passLocked wakes the first waiting task. s.mu must be held.
-func (s *Service) passLocked() {
-	if len(s.waiters) == 0 {
-		return
-	}
-	t := s.waiters[0]
-	s.waiters[0] = nil
-	s.waiters = s.waiters[1:]
-	t.queued = false
-	t.nudge()
-}
-
-// waitLocked makes t wait for room after a failed placement that began
-// when the room generation was gen. woken says a room signal woke t;
-// full, that candidates exist but are full (so the room is gone, rather
-// than unusable by t alone). s.mu must be held.
-func (s *Service) waitLocked(t *task, gen uint64, woken, full bool) {
-	if woken && !full && t.triedGen != s.roomGen {
-		s.passLocked() // the room is not for t; once round the waiters at most
-	}
-	t.triedGen = s.roomGen
-	if s.roomGen != gen {
-		t.nudge() // room appeared while t was choosing: look again
-		return
-	}
-	if t.queued {
-		return
-	}
-	t.queued = true
-	if woken && full {
-		s.waiters = slices.Insert(s.waiters, 0, t) // it keeps its turn
-	} else {
-		s.waiters = append(s.waiters, t)
-	}
-}
-
-// unwait takes t out of the waiting tasks; woken passes its wake on.
-func (s *Service) unwait(t *task, woken bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t.queued {
-		s.waiters = slices.DeleteFunc(s.waiters, func(x *task) bool { return x == t })
-		t.queued = false
-	}
-	if woken {
-		s.passLocked()
-	}
-}
-
-// countWaiting counts a task starting (+1) or ending (-1) its wait for
-// room; the placement loop takes no new task while Config.MaxWaiting
-// wait.
-func (s *Service) countWaiting(d int) {
-	s.mu.Lock()
-	s.nWaiting += d
-	if d < 0 {
-		close(s.gate)
-		s.gate = make(chan struct{})
-	}
-	s.mu.Unlock()
-}
-
-// waitGate returns once fewer than Config.MaxWaiting tasks wait for room.
-func (s *Service) waitGate(ctx context.Context) bool {
-	for {
-		s.mu.Lock()
-		n, ch := s.nWaiting, s.gate
-		s.mu.Unlock()
-		if n < s.cfg.MaxWaiting {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
-// persistFailed records the failure of a write of a task's state for
-// Health (nil clears it).
-func (s *Service) persistFailed(err error) {
-	s.mu.Lock()
-	s.lastErr = err
-	s.mu.Unlock()
-	if err != nil {
-		s.log.Error("persisting task state", "err", err)
-	}
-}
-
-// idEncoding is the alphabet of task IDs: base32 with digits first, so
-// that IDs sort as their bytes.
-var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
-
-// newTaskID returns 26 characters encoding the time in nanoseconds and 64
-// random bits.
-func newTaskID(now time.Time) TaskID {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
-	_, _ = rand.Read(b[8:])
-	return TaskID(idEncoding.EncodeToString(b[:]))
-}
+func (s *Service) Provider(p peer.ID) (ProviderRecord, bool) { return s.sub.providerRecord(p) }
 
 // Submit checks spec, resolves its defaults (limits, replicas, quorum,
 // strategy, crash policy, deadline), makes sure its module is stored here
@@ -528,184 +331,24 @@ func newTaskID(now time.Time) TaskID {
 // providers), and queues the task durably: when Submit returns, the task
 // survives a crash. It is placed while Run runs.
 func (s *Service) Submit(ctx context.Context, spec Spec, module []byte) (TaskID, error) {
-	if s.closed.Load() {
-		return "", ErrClosed
-	}
-	if len(module) > 0 && spec.Module == (wasm.ModuleID{}) {
-		spec.Module = wasm.IDOf(module)
-	}
-	if err := s.resolve(&spec, s.cfg.Clock.Now()); err != nil {
-		return "", err
-	}
-	if len(module) > 0 {
-		// Checks the bytes against spec.Module (wasm.ErrHashMismatch).
-		if err := s.blob.Store().PutVerified(ctx, spec.Module, module); err != nil {
-			return "", fmt.Errorf("%w: %w", ErrModule, err)
-		}
-	} else if !s.blob.Store().Has(spec.Module) {
-		if _, err := s.blob.Fetch(ctx, spec.Module); err != nil {
-			return "", fmt.Errorf("%w: %s: %w", ErrModule, spec.Module, err)
-		}
-	}
-	payload, err := encodeSpec(&spec)
-	if err != nil {
-		return "", err
-	}
-	id := newTaskID(s.cfg.Clock.Now())
-	s.mu.Lock()
-	s.fresh[id] = struct{}{}
-	s.mu.Unlock()
-	_, err = s.subQ.Enqueue(ctx, queue.Job{
-		ID: string(id), Priority: spec.Priority, Deadline: spec.Deadline,
-		CrashPolicy: queue.CrashRerun, MaxAttempts: submitMaxStarts, Payload: payload,
-	})
-	if err != nil {
-		s.mu.Lock()
-		delete(s.fresh, id)
-		s.mu.Unlock()
-		if errors.Is(err, queue.ErrClosed) {
-			return "", ErrClosed
-		}
-		return "", fmt.Errorf("compute: submit: %w", err)
-	}
-	s.submitted.Add(1)
-	return id, nil
-}
-
-// submitMaxStarts bounds how often a submitted task is taken up again
-// after the submitting node crashed while placing it.
-const submitMaxStarts = 100
-
-// resolve checks spec and fills its defaults from the config.
-func (s *Service) resolve(spec *Spec, now time.Time) error {
-	if err := spec.Validate(); err != nil {
-		return err
-	}
-	c := &s.cfg
-	spec.Replicas, spec.Quorum = spec.replicas(), spec.quorum()
-	if spec.Strategy == "" {
-		spec.Strategy = c.DefaultStrategy
-	}
-	if spec.CrashPolicy == "" {
-		spec.CrashPolicy = CrashRerun
-	}
-	l := &spec.Limits
-	if l.MemoryPages == 0 {
-		l.MemoryPages = c.DefaultLimits.MemoryPages
-	}
-	if l.WallTime == 0 {
-		l.WallTime = c.DefaultLimits.WallTime
-	}
-	if l.OutputBytes == 0 {
-		l.OutputBytes = c.DefaultLimits.OutputBytes
-	}
-	if spec.Deadline.IsZero() {
-		spec.Deadline = now.Add(c.DefaultDeadline)
-	}
-	if e := l.above(c.MaxLimits); e != nil {
-		e.Reason += " (this node's maximum)"
-		return e
-	}
-	switch {
-	case len(spec.Stdin) > c.MaxStdinBytes:
-		return &SpecError{"stdin", fmt.Sprintf("%d bytes exceeds this node's maximum of %d", len(spec.Stdin), c.MaxStdinBytes)}
-	case spec.argsSize() > c.MaxArgsBytes:
-		return &SpecError{"args", fmt.Sprintf("args and env take %d bytes, more than this node's maximum of %d", spec.argsSize(), c.MaxArgsBytes)}
-	case !spec.Deadline.After(now):
-		return &SpecError{"deadline", fmt.Sprintf("%s has passed", spec.Deadline.Format(time.RFC3339))}
-	}
-	return nil
+	return s.sub.submit(ctx, spec, module)
 }
 
 // Status returns a task's status.
 func (s *Service) Status(ctx context.Context, id TaskID) (Status, error) {
-	if !validTaskID(string(id)) {
-		return Status{}, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	j, err := s.subQ.Get(ctx, string(id))
-	if err != nil {
-		return Status{}, s.queueErr(id, err)
-	}
-	return s.statusOf(j)
-}
-
-func (s *Service) queueErr(id TaskID, err error) error {
-	switch {
-	case errors.Is(err, queue.ErrNotFound):
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
-	case errors.Is(err, queue.ErrClosed):
-		return ErrClosed
-	}
-	return fmt.Errorf("compute: %w", err)
-}
-
-// statusOf builds the status of a task from its job.
-func (s *Service) statusOf(j queue.Job) (Status, error) {
-	spec, err := decodeSpec(j.Payload)
-	if err != nil {
-		return Status{}, err
-	}
-	if j.State == queue.StateRunning {
-		// The queue is the authority on the state; the task's goroutine
-		// knows its attempts.
-		s.mu.Lock()
-		t := s.tasks[TaskID(j.ID)]
-		s.mu.Unlock()
-		if t != nil {
-			return t.status(), nil
-		}
-	}
-	st := baseStatus(TaskID(j.ID), &spec, j)
-	if j.State.Terminal() && len(j.Result) > 0 {
-		o, err := decodeOutcome(j.Result)
-		if err != nil {
-			return st, err
-		}
-		st.Attempts, st.Refusals = o.Attempts, o.Refusals
-	}
-	return st, nil
-}
-
-func baseStatus(id TaskID, spec *Spec, j queue.Job) Status {
-	name := ""
-	if len(spec.Args) > 0 {
-		name = spec.Args[0]
-	}
-	return Status{
-		ID: id, State: stateOf(j.State), Error: j.Error, Module: spec.Module.String(), Name: name,
-		Replicas: spec.Replicas, Quorum: spec.Quorum, Strategy: spec.Strategy, Priority: spec.Priority,
-		Deadline: spec.Deadline, Attempts: []Attempt{}, Created: j.Created, Finished: j.Finished,
-	}
+	return s.sub.status(ctx, id)
 }
 
 // Spec returns a task's spec as Submit resolved it: the node's defaults
 // filled in for the limits, replicas, quorum, strategy, crash policy and
 // deadline.
 func (s *Service) Spec(ctx context.Context, id TaskID) (Spec, error) {
-	if !validTaskID(string(id)) {
-		return Spec{}, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	j, err := s.subQ.Get(ctx, string(id))
-	if err != nil {
-		return Spec{}, s.queueErr(id, err)
-	}
-	return decodeSpec(j.Payload)
+	return s.sub.spec(ctx, id)
 }
 
 // Result returns a finished task's result, or ErrNotFinished.
 func (s *Service) Result(ctx context.Context, id TaskID) (Result, error) {
-	if !validTaskID(string(id)) {
-		return Result{}, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	j, err := s.subQ.Get(ctx, string(id))
-	if err != nil {
-		return Result{}, s.queueErr(id, err)
-	}
-	if !j.State.Terminal() {
-		return Result{}, fmt.Errorf("%w: %s is %s", ErrNotFinished, id, stateOf(j.State))
-	}
-	s.forget(id)
-	return s.resultOf(j)
+	return s.sub.result(ctx, id)
 }
 
 // Output returns a task's output from the given offsets (bytes of stdout
@@ -716,136 +359,13 @@ func (s *Service) Result(ctx context.Context, id TaskID) (Result, error) {
 // Polling it with the offsets advanced by what it returned follows the
 // output as it is written.
 func (s *Service) Output(ctx context.Context, id TaskID, stdoutOff, stderrOff int) (Output, error) {
-	if !validTaskID(string(id)) {
-		return Output{}, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	stdoutOff, stderrOff = max(stdoutOff, 0), max(stderrOff, 0)
-	j, err := s.subQ.Get(ctx, string(id))
-	if err != nil {
-		return Output{}, s.queueErr(id, err)
-	}
-	o := Output{ID: id, State: stateOf(j.State), StdoutOffset: stdoutOff, StderrOffset: stderrOff}
-	if j.State.Terminal() {
-		res, err := s.resultOf(j)
-		if err != nil {
-			return o, err
-		}
-		o.Stdout, o.Stderr = window(res.Stdout, stdoutOff), window(res.Stderr, stderrOff)
-		return o, nil
-	}
-	s.mu.Lock()
-	t := s.tasks[id]
-	s.mu.Unlock()
-	if t == nil {
-		return o, nil
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	a := t.shownLocked()
-	if a == nil {
-		return o, nil
-	}
-	o.Live, o.Attempt = true, a.rec.N
-	switch {
-	case a.rec.State == AttemptAnswered:
-		// Its whole output, signed (or this node's own).
-		res, _, err := a.rec.answer().decodeOutput()
-		if err != nil {
-			return o, err
-		}
-		o.Stdout, o.Stderr = window(res.Stdout, stdoutOff), window(res.Stderr, stderrOff)
-	case a.rec.Local:
-		if live := s.run.Output(jobID(s.self, string(id))); live != nil {
-			o.Stdout, o.Stderr = live.Read(stdoutOff, stderrOff, 0)
-		}
-	case t.live != nil && t.live.n == a.rec.N:
-		o.Stdout = bytes.Clone(window(t.live.stdout, stdoutOff))
-		o.Stderr = bytes.Clone(window(t.live.stderr, stderrOff))
-	}
-	return o, nil
-}
-
-// shownLocked returns the attempt whose output a running task shows: a run
-// on this node if it has one (its output is at hand at once), else the
-// first remote attempt that streamed output; nil if none. An attempt
-// that failed or was cancelled is not shown. t.mu is held.
-func (t *task) shownLocked() *attempt {
-	var remote *attempt
-	for _, a := range t.attempts {
-		if a.rec.State == AttemptFailed || a.rec.State == AttemptCancelled {
-			continue
-		}
-		if a.rec.Local && t.s.run != nil {
-			return a
-		}
-		if t.live != nil && t.live.n == a.rec.N {
-			remote = a
-		}
-	}
-	return remote
-}
-
-// window returns b from off (nothing if off is beyond it).
-func window(b []byte, off int) []byte {
-	if off >= len(b) {
-		return nil
-	}
-	return b[off:]
+	return s.sub.output(ctx, id, stdoutOff, stderrOff)
 }
 
 // Wait waits until a task finishes, without polling, and returns its
 // result. It fails with ctx's error, ErrNotFound or ErrClosed.
 func (s *Service) Wait(ctx context.Context, id TaskID) (Result, error) {
-	if !validTaskID(string(id)) {
-		return Result{}, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	j, err := s.subQ.Wait(ctx, string(id))
-	if err != nil {
-		if ctx.Err() != nil {
-			return Result{}, ctx.Err()
-		}
-		return Result{}, s.queueErr(id, err)
-	}
-	s.forget(id)
-	return s.resultOf(j)
-}
-
-// forget drops a finished task from the tasks submitted by this process
-// and never started (the queue may have failed it at its deadline).
-func (s *Service) forget(id TaskID) {
-	s.mu.Lock()
-	delete(s.fresh, id)
-	s.mu.Unlock()
-}
-
-// resultOf builds a finished task's result from its job.
-func (s *Service) resultOf(j queue.Job) (Result, error) {
-	spec, err := decodeSpec(j.Payload)
-	if err != nil {
-		return Result{}, err
-	}
-	r := Result{ID: TaskID(j.ID), State: stateOf(j.State), Error: j.Error, Replicas: spec.Replicas, Quorum: spec.Quorum, Providers: []peer.ID{}}
-	if len(j.Result) == 0 {
-		return r, nil
-	}
-	o, err := decodeOutcome(j.Result)
-	if err != nil {
-		return r, err
-	}
-	r.Kind, r.Agreed, r.ResultHash, r.Answers, r.Disagreeing = o.Kind, o.Agreed, o.Hash, o.Answers, o.Disagreeing
-	if o.Providers != nil {
-		r.Providers = o.Providers
-	}
-	if len(o.Output) > 0 {
-		res, err := runner.DecodeResult(o.Output)
-		if err != nil {
-			return r, fmt.Errorf("compute: stored output: %w", err)
-		}
-		r.ExitCode, r.Stdout, r.Stderr, r.GuestError = res.ExitCode, res.Stdout, res.Stderr, res.Err
-		r.Truncated, r.NonDeterministic = res.Truncated, res.NonDeterministic
-		r.Usage = Usage{WallTime: res.Usage.Wall, PeakMemoryBytes: res.Usage.PeakMemoryBytes}
-	}
-	return r, nil
+	return s.sub.wait(ctx, id)
 }
 
 // Cancel cancels a task: at once if it is queued; otherwise its attempts
@@ -853,52 +373,11 @@ func (s *Service) resultOf(j queue.Job) (Result, error) {
 // finishes first). It returns the task's status; a finished task gives
 // ErrFinished.
 func (s *Service) Cancel(ctx context.Context, id TaskID) (Status, error) {
-	if !validTaskID(string(id)) {
-		return Status{}, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	j, err := s.subQ.Cancel(ctx, string(id))
-	if err != nil {
-		if errors.Is(err, queue.ErrBadTransition) {
-			return Status{}, fmt.Errorf("%w: %s", ErrFinished, id)
-		}
-		return Status{}, s.queueErr(id, err)
-	}
-	if j.State == queue.StateCancelled {
-		s.cancelled.Add(1)
-		s.mu.Lock()
-		delete(s.fresh, id)
-		s.mu.Unlock()
-	}
-	return s.Status(ctx, id)
+	return s.sub.cancel(ctx, id)
 }
 
 // List returns the tasks submitted here that match f, newest first (task
 // IDs grow with their submission time), so a limit keeps the newest.
 func (s *Service) List(ctx context.Context, f ListFilter) ([]Status, error) {
-	qf := queue.Filter{Limit: f.Limit, Newest: true}
-	if f.State != "" {
-		st, err := queue.ParseState(string(f.State))
-		if err != nil {
-			return nil, fmt.Errorf("%w: state %q", ErrInvalidSpec, f.State)
-		}
-		qf.State = st
-	}
-	jobs, err := s.subQ.List(ctx, qf)
-	if err != nil {
-		if errors.Is(err, queue.ErrClosed) {
-			return nil, ErrClosed
-		}
-		return nil, fmt.Errorf("compute: %w", err)
-	}
-	out := make([]Status, 0, len(jobs))
-	for _, j := range jobs {
-		st, err := s.statusOf(j)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, nil
+	return s.sub.list(ctx, f)
 }
-
-func hexHash(h [32]byte) string { return hex.EncodeToString(h[:]) }

@@ -3,25 +3,26 @@ package compute
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
 )
 
 // Bounds on a Spec that do not depend on a node's configuration.
 const (
-	// MaxReplicas is the most providers one task may be run on.
-	MaxReplicas = 16
-	// MaxTaskIDLen bounds a task ID, on the wire and in the API.
-	MaxTaskIDLen = 64
-	// MaxArgsLimit is the largest value Config.MaxArgsBytes may take: the
+	// maxReplicas is the most providers one task may be run on.
+	maxReplicas = 16
+	// maxTaskIDLen bounds a task ID, on the wire and in the API.
+	maxTaskIDLen = wire.MaxTaskIDLen
+	// maxArgsLimit is the largest value Config.MaxArgsBytes may take: the
 	// args and environment of a task together, in bytes.
-	MaxArgsLimit = 1 << 20
-	// MaxStdinLimit is the largest value Config.MaxStdinBytes may take.
-	MaxStdinLimit = 16 << 20
+	maxArgsLimit = 1 << 20
+	// maxStdinLimit is the largest value Config.MaxStdinBytes may take.
+	maxStdinLimit = 16 << 20
 )
 
 // TaskID names a task on the node that submitted it: 26 characters of
@@ -29,64 +30,30 @@ const (
 // by its submitter and this ID.
 type TaskID string
 
-// validTaskID reports whether s may name a task: 1 to MaxTaskIDLen
-// characters among lowercase letters, digits and '-'. Generated IDs are a
-// subset; the wider set keeps the protocol open to other submitters.
-func validTaskID(s string) bool {
-	if len(s) == 0 || len(s) > MaxTaskIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// validTaskID reports whether s may name a task (wire.ValidTaskID).
+// Generated IDs are a subset; the wider set keeps the protocol open to
+// other submitters.
+func validTaskID(s string) bool { return wire.ValidTaskID(s) }
 
 // ParseTaskID checks that s can name a task.
 func ParseTaskID(s string) (TaskID, error) {
 	if !validTaskID(s) {
-		return "", fmt.Errorf("%w: %q is not a task ID (1 to %d of a-z, 0-9 and '-')", ErrInvalidSpec, s, MaxTaskIDLen)
+		return "", fmt.Errorf("%w: %q is not a task ID (1 to %d of a-z, 0-9 and '-')", ErrInvalidSpec, s, maxTaskIDLen)
 	}
 	return TaskID(s), nil
 }
 
 // Strategy names how the submitting node chooses providers among the
-// candidates of its capacity directory (see Pick).
-type Strategy string
-
-// The placement strategies.
-const (
-	// RoundRobin takes the candidates in turn, by peer ID, from where the
-	// previous choice of this node left off.
-	RoundRobin Strategy = "round-robin"
-	// LeastLoaded takes the candidate with the fewest tasks queued and
-	// running per core.
-	LeastLoaded Strategy = "least-loaded"
-	// LowestPrice takes the cheapest candidate per CPU-second.
-	LowestPrice Strategy = "lowest-price"
-	// LowestLatency takes the candidate with the smallest measured round
-	// trip (this node itself first; unmeasured peers last).
-	LowestLatency Strategy = "lowest-latency"
-	// PowerOfTwo draws two candidates at random and takes the less loaded:
-	// nearly the balance of LeastLoaded without every submitter piling onto
-	// the same provider between two adverts.
-	PowerOfTwo Strategy = "power-of-two"
-)
-
-// strategies lists every strategy.
-var strategies = [...]Strategy{RoundRobin, LeastLoaded, LowestPrice, LowestLatency, PowerOfTwo}
-
-// known reports whether k is one of the strategies.
-func (k Strategy) known() bool { return slices.Contains(strategies[:], k) }
+// candidates of its capacity directory: placement.RoundRobin,
+// LeastLoaded, LowestPrice, LowestLatency or PowerOfTwo (see
+// placement.Pick).
+type Strategy = placement.Strategy
 
 // strategyNames lists the strategies for error messages.
 func strategyNames() string {
-	names := make([]string, len(strategies))
-	for i, k := range strategies {
-		names[i] = string(k)
+	var names []string
+	for _, k := range placement.Strategies() {
+		names = append(names, string(k))
 	}
 	return strings.Join(names, ", ")
 }
@@ -107,8 +74,12 @@ const (
 	CrashFail CrashPolicy = "fail"
 )
 
-func (p CrashPolicy) queue() queue.CrashPolicy {
-	if p == CrashFail {
+func (p CrashPolicy) queue() queue.CrashPolicy { return crashPolicy(p == CrashFail) }
+
+// crashPolicy is the queue's policy for a task whose crash policy is
+// CrashFail (fail) or not.
+func crashPolicy(fail bool) queue.CrashPolicy {
+	if fail {
 		return queue.CrashFail
 	}
 	return queue.CrashRerun
@@ -266,7 +237,7 @@ func (s *Spec) wasm() wasm.Spec {
 // Validate checks what a spec can be checked for without a node's
 // configuration: a module, replicas and quorum in range, a known strategy
 // and crash policy, non-negative limits, well-formed args and environment
-// within MaxArgsLimit, and stdin within MaxStdinLimit. Submit also checks
+// within maxArgsLimit, and stdin within maxStdinLimit. Submit also checks
 // the spec against the node's Config. The error is a *SpecError.
 func (s *Spec) Validate() error {
 	bad := func(field, format string, a ...any) error {
@@ -275,25 +246,25 @@ func (s *Spec) Validate() error {
 	switch {
 	case s.Module == wasm.ModuleID{}:
 		return bad("module", "missing")
-	case s.Replicas < 0 || s.Replicas > MaxReplicas:
-		return bad("replicas", "%d is outside [0, %d]", s.Replicas, MaxReplicas)
+	case s.Replicas < 0 || s.Replicas > maxReplicas:
+		return bad("replicas", "%d is outside [0, %d]", s.Replicas, maxReplicas)
 	case s.Quorum < 0 || s.Quorum > s.replicas():
 		return bad("quorum", "%d is outside [0, replicas=%d]", s.Quorum, s.replicas())
 	case s.Limits.WallTime < 0:
 		return bad("limits.wall_time", "%v is negative", s.Limits.WallTime)
 	case s.Limits.OutputBytes < 0:
 		return bad("limits.output_bytes", "%d is negative", s.Limits.OutputBytes)
-	case len(s.Stdin) > MaxStdinLimit:
-		return bad("stdin", "%d bytes exceeds %d", len(s.Stdin), MaxStdinLimit)
+	case len(s.Stdin) > maxStdinLimit:
+		return bad("stdin", "%d bytes exceeds %d", len(s.Stdin), maxStdinLimit)
 	}
-	if s.Strategy != "" && !s.Strategy.known() {
+	if s.Strategy != "" && !s.Strategy.Known() {
 		return bad("strategy", "%q is unknown (want one of %s)", s.Strategy, strategyNames())
 	}
 	if s.CrashPolicy != "" && s.CrashPolicy != CrashRerun && s.CrashPolicy != CrashFail {
 		return bad("crash_policy", "%q is neither %q nor %q", s.CrashPolicy, CrashRerun, CrashFail)
 	}
-	if n := s.argsSize(); n > MaxArgsLimit {
-		return bad("args", "args and env take %d bytes, more than %d", n, MaxArgsLimit)
+	if n := s.argsSize(); n > maxArgsLimit {
+		return bad("args", "args and env take %d bytes, more than %d", n, maxArgsLimit)
 	}
 	for i, a := range s.Args {
 		if strings.IndexByte(a, 0) >= 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
 )
@@ -24,20 +25,20 @@ func TestSpecValidate(t *testing.T) {
 		change func(*Spec)
 	}{
 		{"module", func(s *Spec) { s.Module = wasm.ModuleID{} }},
-		{"replicas", func(s *Spec) { s.Replicas = MaxReplicas + 1 }},
+		{"replicas", func(s *Spec) { s.Replicas = maxReplicas + 1 }},
 		{"replicas", func(s *Spec) { s.Replicas = -1 }},
 		{"quorum", func(s *Spec) { s.Replicas, s.Quorum = 3, 4 }},
 		{"quorum", func(s *Spec) { s.Quorum = -1 }},
 		{"limits.wall_time", func(s *Spec) { s.Limits.WallTime = -time.Second }},
 		{"limits.output_bytes", func(s *Spec) { s.Limits.OutputBytes = -1 }},
-		{"stdin", func(s *Spec) { s.Stdin = make([]byte, MaxStdinLimit+1) }},
+		{"stdin", func(s *Spec) { s.Stdin = make([]byte, maxStdinLimit+1) }},
 		{"strategy", func(s *Spec) { s.Strategy = "nearest" }},
 		{"crash_policy", func(s *Spec) { s.CrashPolicy = "retry" }},
 		{"args[1]", func(s *Spec) { s.Args = []string{"a", "b\x00"} }},
 		{"env", func(s *Spec) { s.Env = map[string]string{"A=B": "c"} }},
 		{"env", func(s *Spec) { s.Env = map[string]string{"": "c"} }},
 		{"env", func(s *Spec) { s.Env = map[string]string{"A": "\x00"} }},
-		{"args", func(s *Spec) { s.Args = []string{strings.Repeat("x", MaxArgsLimit)} }},
+		{"args", func(s *Spec) { s.Args = []string{strings.Repeat("x", maxArgsLimit)} }},
 	}
 	for _, tt := range tests {
 		s := ok
@@ -145,7 +146,7 @@ func TestConfigValidate(t *testing.T) {
 		{"MaxLimits", func(c *Config) { c.MaxLimits.WallTime = 0 }},
 		{"DefaultLimits", func(c *Config) { c.DefaultLimits.MemoryPages = 0 }},
 		{"DefaultLimits", func(c *Config) { c.DefaultLimits.WallTime = c.MaxLimits.WallTime + 1 }},
-		{"MaxStdinBytes", func(c *Config) { c.MaxStdinBytes = MaxStdinLimit + 1 }},
+		{"MaxStdinBytes", func(c *Config) { c.MaxStdinBytes = maxStdinLimit + 1 }},
 		{"MaxArgsBytes", func(c *Config) { c.MaxArgsBytes = -1 }},
 		{"ExecNamespace", func(c *Config) { c.ExecNamespace = "Exec" }},
 		{"SubmitNamespace", func(c *Config) { c.SubmitNamespace = "" }},
@@ -185,14 +186,14 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	for _, s := range strategies {
-		assert.True(t, s.known(), s)
+	for _, s := range placement.Strategies() {
+		assert.True(t, s.Known(), s)
 	}
-	assert.False(t, Strategy("fastest").known())
+	assert.False(t, Strategy("fastest").Known())
 	id, err := ParseTaskID("33lhqtmqbu8um396fldstege34")
 	require.NoError(t, err)
 	assert.Equal(t, TaskID("33lhqtmqbu8um396fldstege34"), id)
-	for _, bad := range []string{"", "UPPER", "a/b", strings.Repeat("a", MaxTaskIDLen+1)} {
+	for _, bad := range []string{"", "UPPER", "a/b", strings.Repeat("a", maxTaskIDLen+1)} {
 		_, err := ParseTaskID(bad)
 		assert.ErrorIs(t, err, ErrInvalidSpec, bad)
 	}

@@ -1,12 +1,16 @@
 package compute
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/queue"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -105,23 +109,17 @@ const (
 	AttemptCancelled AttemptState = "cancelled"
 )
 
-// Kind classifies a provider's answer. Only answers of the same kind can
-// agree (see ResultHash).
-type Kind string
+// Kind classifies a provider's answer (see wire.ResultHash): only answers
+// of the same kind can agree.
+type Kind = wire.Kind
 
-// The kinds of answer.
+// The kinds of answer (see wire.Kind).
 const (
-	// KindCompleted: the guest ran to its end (exit code, output, and
-	// whether it trapped).
-	KindCompleted Kind = "completed"
-	// KindTimeout: the guest reached its wall-time limit.
-	KindTimeout Kind = "timeout"
-	// KindMemory: the guest needed more memory than its limit.
-	KindMemory Kind = "memory-limit"
-	// KindOutput: the guest wrote more than its output limit.
-	KindOutput Kind = "output-limit"
-	// KindInvalid: the module or spec could not run at all.
-	KindInvalid Kind = "invalid"
+	KindCompleted = wire.KindCompleted
+	KindTimeout   = wire.KindTimeout
+	KindMemory    = wire.KindMemory
+	KindOutput    = wire.KindOutput
+	KindInvalid   = wire.KindInvalid
 )
 
 // Status is a task as its submitter sees it: what the RPC's task.status
@@ -209,7 +207,7 @@ type Result struct {
 	// Replicas and Quorum are the task's.
 	Replicas int `json:"replicas"`
 	Quorum   int `json:"quorum"`
-	// ResultHash is the accepted answer's hash (hex, see ResultHash).
+	// ResultHash is the accepted answer's hash (hex, see wire.ResultHash).
 	ResultHash string `json:"result_hash,omitempty"`
 	// Providers are the providers whose answers form the quorum.
 	Providers []peer.ID `json:"providers"`
@@ -256,7 +254,7 @@ type Answer struct {
 	ExitCode   uint32 `json:"exit_code"`
 	// GuestError is the provider's reason for a run that did not complete.
 	GuestError string `json:"guest_error,omitempty"`
-	// Stdout and Stderr are the first AnswerPreviewBytes of each, and
+	// Stdout and Stderr are the first KiB of each, and
 	// StdoutBytes and StderrBytes their full sizes.
 	Stdout      []byte `json:"stdout,omitempty"`
 	Stderr      []byte `json:"stderr,omitempty"`
@@ -264,10 +262,10 @@ type Answer struct {
 	StderrBytes int    `json:"stderr_bytes"`
 }
 
-// AnswerPreviewBytes bounds the output kept of each answer in
+// answerPreviewBytes bounds the output kept of each answer in
 // Result.Answers; the accepted answer's output is in Result.Stdout and
 // Result.Stderr in full.
-const AnswerPreviewBytes = 1024
+const answerPreviewBytes = 1024
 
 // ListFilter selects tasks for List.
 type ListFilter struct {
@@ -308,4 +306,32 @@ type Stats struct {
 	// FirstMessageTimeouts counts streams reset because their first
 	// message had not arrived in full within Config.IdleTimeout.
 	FirstMessageTimeouts uint64 `json:"first_message_timeouts"`
+}
+
+// ProviderRecord is what this node learnt about one provider from its own
+// attempts: input for the RPC, and for reputation later. It is kept in
+// memory (Config.MaxProviderRecords of them, least recently used out).
+type ProviderRecord struct {
+	Peer peer.ID `json:"peer"`
+	// Breaker is the provider's circuit breaker state.
+	Breaker placement.BreakerState `json:"breaker"`
+	// Attempts sent to it; Answers it returned; Failures of its attempts
+	// (it vanished, timed out, broke the protocol, lost the task);
+	// Refusals it gave.
+	Attempts uint64 `json:"attempts"`
+	Answers  uint64 `json:"answers"`
+	Failures uint64 `json:"failures"`
+	Refusals uint64 `json:"refusals"`
+	// Agreed counts its answers that matched the accepted result;
+	// Disagreed those that were outvoted.
+	Agreed    uint64 `json:"agreed"`
+	Disagreed uint64 `json:"disagreed"`
+	// LastError is why its last attempt failed.
+	LastError string `json:"last_error,omitempty"`
+	// Updated is when the record last changed.
+	Updated time.Time `json:"updated"`
+}
+
+func sortRecords(r []ProviderRecord) {
+	slices.SortFunc(r, func(a, b ProviderRecord) int { return cmp.Compare(a.Peer, b.Peer) })
 }

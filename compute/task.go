@@ -14,8 +14,10 @@ import (
 	"github.com/ipfs/go-datastore/query"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/store"
@@ -25,7 +27,7 @@ import (
 // own goroutine, at most Config.MaxInFlight at once, until ctx ends.
 // Several takers call Next at once, so that the synced commits that move
 // tasks to running are shared (group commit) rather than taken in turn.
-func (s *Service) placeLoop(ctx context.Context) error {
+func (s *submitter) placeLoop(ctx context.Context) error {
 	sem := make(chan struct{}, s.cfg.MaxInFlight)
 	var tasks, takers sync.WaitGroup
 	defer tasks.Wait()
@@ -72,12 +74,12 @@ const placeTakers = 16
 // task is a submitted task being placed and run: the goroutine running
 // loop owns it; status reads the fields under mu.
 type task struct {
-	s     *Service
+	s     *submitter
 	id    TaskID
 	job   queue.Job
 	spec  Spec
-	sub   *SubmitMsg // the task as offered to providers, encoded once
-	tally *tally
+	sub   *wire.SubmitMsg // the task as offered to providers, encoded once
+	tally *placement.Tally
 
 	events   chan event
 	cancelCh chan struct{} // closed when its cancel is requested
@@ -90,8 +92,8 @@ type task struct {
 	abort    error         // a write of the task's state failed: give it up
 	wake     chan struct{} // a room signal (capacity 1)
 
-	queued   bool   // in Service.waiters; guarded by Service.mu
-	triedGen uint64 // room generation of its last failed placement; guarded by Service.mu
+	queued   bool   // in submitter.waiters; guarded by submitter.mu
+	triedGen uint64 // room generation of its last failed placement; guarded by submitter.mu
 
 	mu       sync.Mutex
 	attempts []*attempt
@@ -117,7 +119,7 @@ var errLiveOutput = errors.New("output beyond the task's output limit or out of 
 // already held (a provider starts over on a new stream) but not leave a
 // gap, and the output held never exceeds the task's output limit: a
 // provider that breaks either rule gets errLiveOutput.
-func (t *task) addOutput(a *attempt, m *OutputMsg) error {
+func (t *task) addOutput(a *attempt, m *wire.OutputMsg) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.live == nil {
@@ -176,17 +178,17 @@ const (
 type event struct {
 	a      *attempt
 	kind   evKind
-	msg    *ResultMsg
+	msg    *wire.ResultMsg
 	hash   [32]byte
 	err    error
 	lost   bool // the provider may have run the task
 	fault  bool // the provider's fault (for its breaker)
-	refuse *RefuseMsg
+	refuse *wire.RefuseMsg
 }
 
 // runTask places and runs one task taken from the submission queue, and
 // records its outcome there.
-func (s *Service) runTask(ctx context.Context, j queue.Job) {
+func (s *submitter) runTask(ctx context.Context, j queue.Job) {
 	id := TaskID(j.ID)
 	s.mu.Lock()
 	_, fresh := s.fresh[id]
@@ -202,18 +204,18 @@ func (s *Service) runTask(ctx context.Context, j queue.Job) {
 	}
 	t := &task{
 		s: s, id: id, job: j, spec: spec,
-		sub: &SubmitMsg{
-			TaskID: string(id), Priority: spec.Priority, CrashPolicy: spec.CrashPolicy,
+		sub: &wire.SubmitMsg{
+			TaskID: string(id), Priority: spec.Priority, CrashFail: spec.CrashPolicy == CrashFail,
 			MaxPrice: spec.MaxPrice, Deadline: spec.Deadline, Spec: spec.wasm(),
 		},
-		tally:    newTally(spec.Replicas, spec.Quorum, spec.Replicas+s.cfg.MaxRetries),
+		tally:    placement.NewTally(spec.Replicas, spec.Quorum, spec.Replicas+s.cfg.MaxRetries),
 		events:   make(chan event, 4),
 		cancelCh: make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		used:     make(map[peer.ID]bool),
 		excluded: make(map[peer.ID]bool),
 	}
-	if _, err := t.sub.encodeTask(); err != nil {
+	if _, err := t.sub.Task(); err != nil {
 		t.finish(ctx, StateFailed, err.Error(), nil)
 		return
 	}
@@ -284,7 +286,7 @@ func (t *task) fetchModule(ctx context.Context) bool {
 		return true
 	case ctx.Err() != nil, !t.s.cfg.Clock.Now().Before(t.spec.Deadline):
 		return true // the loop stops for the shutdown, or expires the task
-	case t.tally.inflight > 0:
+	case t.tally.InFlight() > 0:
 		s.log.Warn("module lost and not fetchable; waiting for the attempts in flight", "task", t.id, "module", t.spec.Module, "err", err)
 		return true
 	}
@@ -333,9 +335,9 @@ func (t *task) loop(ctx context.Context) {
 			t.abandon()
 			return
 		}
-		if t.tally.inflight == 0 {
+		if t.tally.InFlight() == 0 {
 			switch {
-			case t.tally.decided:
+			case t.tallyDecided():
 				t.finishDecided(ctx)
 				return
 			case cancelling:
@@ -347,12 +349,12 @@ func (t *task) loop(ctx context.Context) {
 			case starved != "":
 				t.finishStarved(ctx, starved)
 				return
-			case t.tally.stuck():
+			case t.tally.Stuck():
 				t.finishStuck(ctx)
 				return
 			}
 		}
-		if t.tally.decided && grace == nil {
+		if t.tallyDecided() && grace == nil {
 			grace = s.cfg.Clock.NewTimer(s.cfg.StragglerGrace)
 			graceC = grace.C()
 		}
@@ -360,7 +362,7 @@ func (t *task) loop(ctx context.Context) {
 		var wakeC, starveC <-chan time.Time
 		if !cancelling && !expired && starved == "" {
 			short = ""
-			if n := t.tally.need(); n > 0 {
+			if n := t.tally.Need(); n > 0 {
 				w := t.place(ctx, n, woken)
 				woken = false
 				if w != nil {
@@ -481,7 +483,7 @@ func (t *task) setWaiting(why string) {
 // as the candidates' state it read, so that no room signal is lost
 // between the two; gen is the room generation before the directory and
 // this node's load were read.
-func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer.ID, local bool, why noRoom, wake time.Time, ok bool) {
+func (s *submitter) choose(t *task, now time.Time, gen uint64, woken bool) (p peer.ID, local bool, why noRoom, wake time.Time, ok bool) {
 	var entries []gossip.Entry
 	runtime := gossip.RuntimeWasm
 	if t.spec.Scratch {
@@ -497,19 +499,21 @@ func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer
 		})
 	}
 	var selfQ, selfR uint32
+	var selfAccepting int
 	if s.cfg.Offer {
-		selfQ, selfR = s.Load()
+		selfQ, selfR = s.load()
+		selfAccepting = s.prov.reserved()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cands := make([]Candidate, 0, len(entries)+1)
+	cands := make([]placement.Candidate, 0, len(entries)+1)
 	var seen, nUsed, nPrice, nFull, nOpen int
 	later := func(at time.Time) {
 		if at.After(now) && (wake.IsZero() || at.Before(wake)) {
 			wake = at
 		}
 	}
-	consider := func(c Candidate) {
+	consider := func(c placement.Candidate) {
 		seen++
 		switch {
 		case t.used[c.Peer] || t.excluded[c.Peer]:
@@ -542,19 +546,19 @@ func (s *Service) choose(t *task, now time.Time, gen uint64, woken bool) (p peer
 		if e.Advert.Peer == s.self || e.Advert.Cores == 0 {
 			continue
 		}
-		consider(CandidateOf(e, s.self))
+		consider(placement.CandidateOf(e, s.self))
 	}
 	if s.cfg.Offer && (s.cfg.Scratch || !t.spec.Scratch) && t.spec.Limits.above(s.cfg.MaxLimits) == nil && s.cfg.fitsMemory(t.spec.Limits) {
-		if int(selfQ)+int(selfR)+s.accepting >= s.cfg.capacity() && !t.used[s.self] {
+		if int(selfQ)+int(selfR)+selfAccepting >= s.cfg.capacity() && !t.used[s.self] {
 			seen++
 			nFull++
 		} else {
-			consider(Candidate{Peer: s.self, Self: true, Cores: uint32(s.cfg.Cores), Queued: selfQ, Running: selfR, Price: s.cfg.Price})
+			consider(placement.Candidate{Peer: s.self, Self: true, Cores: uint32(s.cfg.Cores), Queued: selfQ, Running: selfR, Price: s.cfg.Price})
 		}
 	}
-	sortCandidates(cands)
+	placement.SortCandidates(cands)
 	for len(cands) > 0 {
-		i := Pick(t.spec.Strategy, cands, &s.pick)
+		i := placement.Pick(t.spec.Strategy, cands, &s.pick)
 		c := cands[i]
 		ps := s.providerLocked(c.Peer, now)
 		if ps.breaker.Allow(now) {
@@ -634,7 +638,7 @@ func (t *task) launch(ctx context.Context, p peer.ID, local bool, rec *attemptRe
 	t.attempts = append(t.attempts, a)
 	t.mu.Unlock()
 	t.used[p] = true
-	t.tally.launch()
+	t.tally.Launch()
 	s.attempts.Add(1)
 	t.wg.Go(func() {
 		var ev event
@@ -667,7 +671,7 @@ func (t *task) abandon() {
 		a.cancel()
 	}
 	t.mu.Unlock()
-	for t.tally.inflight > 0 {
+	for t.tally.InFlight() > 0 {
 		t.handle(<-t.events)
 	}
 	t.wg.Wait()
@@ -691,28 +695,28 @@ func (t *task) handle(ev event) {
 	rec.Ended = now
 	switch ev.kind {
 	case evAnswer:
-		t.tally.answer(ev.hash)
+		t.tally.Answer(ev.hash)
 		a.hash = ev.hash
 		rec.State, rec.Hash = AttemptAnswered, hexHash(ev.hash)
 		rec.ResultState, rec.Kind, rec.Reason, rec.Signature, rec.Output = ev.msg.State, ev.msg.Kind, ev.msg.Reason, ev.msg.Signature, ev.msg.Output
 	case evFail:
-		t.tally.fail(ev.lost, t.spec.CrashPolicy == CrashFail)
-		rec.State, rec.Error, rec.Lost = AttemptFailed, clip(errString(ev.err), MaxReasonLen), ev.lost
+		t.tally.Fail(ev.lost, t.spec.CrashPolicy == CrashFail)
+		rec.State, rec.Error, rec.Lost = AttemptFailed, clip(errString(ev.err), wire.MaxReasonLen), ev.lost
 		s.lost.Add(1)
 	case evCancelled:
-		t.tally.stopped()
+		t.tally.Stopped()
 		rec.State = AttemptCancelled
 	case evRefuse:
-		t.tally.refused()
+		t.tally.Refused()
 		t.refusals++
 		t.attempts = slices.DeleteFunc(t.attempts, func(x *attempt) bool { return x == a })
 		delete(t.used, rec.Provider)
-		if !ev.refuse.Code.transient() {
+		if !ev.refuse.Code.Transient() {
 			t.excluded[rec.Provider] = true
 		}
 		s.refusals.Add(1)
 	case evAbandoned:
-		t.tally.stopped()
+		t.tally.Stopped()
 	}
 	snapshot := *rec
 	t.mu.Unlock()
@@ -736,7 +740,7 @@ func (t *task) handle(ev event) {
 	case evRefuse:
 		ps.rec.Refusals++
 		ps.breaker.Release()
-		if ev.refuse.Code.transient() {
+		if ev.refuse.Code.Transient() {
 			ps.fullUntil = now.Add(max(ev.refuse.RetryAfter, s.cfg.RetryAfter/4, time.Millisecond))
 		}
 	default:
@@ -764,7 +768,7 @@ func errString(err error) string {
 }
 
 // attemptKind is the store kind of a task's attempts.
-func (s *Service) attemptKind(id TaskID) string {
+func (s *submitter) attemptKind(id TaskID) string {
 	return s.cfg.SubmitNamespace + ".attempt." + string(id)
 }
 
@@ -828,23 +832,23 @@ func (t *task) recover(ctx context.Context) error {
 			t.attempts = append(t.attempts, a)
 			t.mu.Unlock()
 			t.used[r.Provider] = true
-			t.tally.launch()
+			t.tally.Launch()
 			switch r.State {
 			case AttemptAnswered:
-				_, h, err := r.answer().decodeOutput()
+				_, h, err := r.answer().DecodeOutput()
 				if err != nil {
-					t.tally.fail(false, false)
+					t.tally.Fail(false, false)
 					t.mu.Lock()
 					a.rec.State, a.rec.Error = AttemptFailed, err.Error()
 					t.mu.Unlock()
 					continue
 				}
 				a.hash = h
-				t.tally.answer(h)
+				t.tally.Answer(h)
 			case AttemptFailed:
-				t.tally.fail(r.Lost, t.spec.CrashPolicy == CrashFail)
+				t.tally.Fail(r.Lost, t.spec.CrashPolicy == CrashFail)
 			default:
-				t.tally.stopped()
+				t.tally.Stopped()
 			}
 		default:
 			s.mu.Lock()
@@ -891,7 +895,8 @@ func (t *task) setAttemptState(a *attempt, st AttemptState) {
 
 // finishDecided ends a task whose quorum agreed.
 func (t *task) finishDecided(ctx context.Context) {
-	o := t.outcome(t.tally.winner, true)
+	winner, _ := t.tally.Decided()
+	o := t.outcome(winner, true)
 	state, reason := StateDone, ""
 	if o.Kind != KindCompleted {
 		state, reason = StateFailed, o.Error
@@ -901,16 +906,16 @@ func (t *task) finishDecided(ctx context.Context) {
 
 // finishStuck ends a task that cannot reach its quorum.
 func (t *task) finishStuck(ctx context.Context) {
-	h, votes := t.tally.best()
+	h, votes := t.tally.Best()
 	o := t.outcome(h, false)
 	var reason string
 	switch {
-	case t.tally.answered > 0:
-		reason = fmt.Sprintf("no quorum: %d answers in %d groups, the largest of %d where %d are needed", t.tally.answered, len(t.tally.votes), votes, t.spec.Quorum)
-	case t.tally.noMore:
+	case t.tally.Answered() > 0:
+		reason = fmt.Sprintf("no quorum: %d answers in %d groups, the largest of %d where %d are needed", t.tally.Answered(), t.tally.Groups(), votes, t.spec.Quorum)
+	case t.tally.NoMore():
 		reason = "lost: a provider lost the task, and its crash policy forbids running it again"
 	default:
-		reason = fmt.Sprintf("all %d attempts failed", t.tally.launched)
+		reason = fmt.Sprintf("all %d attempts failed", t.tally.Launched())
 	}
 	t.mu.Lock()
 	for i := len(t.attempts) - 1; i >= 0; i-- {
@@ -927,7 +932,7 @@ func (t *task) finishStuck(ctx context.Context) {
 // finishStarved ends a task that too few providers are known for, with the
 // answers it got.
 func (t *task) finishStarved(ctx context.Context, reason string) {
-	h, _ := t.tally.best()
+	h, _ := t.tally.Best()
 	o := t.outcome(h, false)
 	o.Error = reason
 	t.finish(ctx, StateFailed, reason, o)
@@ -948,11 +953,11 @@ func (t *task) outcome(h [32]byte, agreed bool) *outcomeRecord {
 			continue
 		}
 		m := a.rec.answer()
-		res, _, _ := m.decodeOutput()
+		res, _, _ := m.DecodeOutput()
 		ok := a.hash == h
 		ans := Answer{
 			Provider: a.rec.Provider, Local: a.rec.Local, Agreed: ok && agreed, Kind: m.Kind, ResultHash: a.rec.Hash,
-			ExitCode: res.ExitCode, GuestError: clip(firstNonEmpty(res.Err, m.Reason), MaxReasonLen),
+			ExitCode: res.ExitCode, GuestError: clip(firstNonEmpty(res.Err, m.Reason), wire.MaxReasonLen),
 			Stdout: preview(res.Stdout), Stderr: preview(res.Stderr), StdoutBytes: len(res.Stdout), StderrBytes: len(res.Stderr),
 		}
 		o.Answers = append(o.Answers, ans)
@@ -996,8 +1001,8 @@ func firstNonEmpty(a, b string) string {
 }
 
 func preview(b []byte) []byte {
-	if len(b) > AnswerPreviewBytes {
-		return b[:AnswerPreviewBytes]
+	if len(b) > answerPreviewBytes {
+		return b[:answerPreviewBytes]
 	}
 	return b
 }
@@ -1024,7 +1029,7 @@ func (t *task) finish(ctx context.Context, state State, reason string, o *outcom
 		case StateCancelled:
 			_, err = s.subQ.ConfirmCancel(ctx, string(t.id), b)
 		default:
-			_, err = s.subQ.Fail(ctx, string(t.id), clip(reason, 4*MaxReasonLen), b)
+			_, err = s.subQ.Fail(ctx, string(t.id), clip(reason, 4*wire.MaxReasonLen), b)
 		}
 		return err
 	}
@@ -1075,10 +1080,16 @@ func (t *task) finish(ctx context.Context, state State, reason string, o *outcom
 // refusedError is a provider's refusal, as an attempt's error.
 type refusedError struct {
 	Provider peer.ID
-	RefuseMsg
+	wire.RefuseMsg
 }
 
 // Error names the provider, the code and the reason.
 func (e *refusedError) Error() string {
 	return fmt.Sprintf("compute: %s refused the task (%s): %s", e.Provider, e.Code, strings.TrimPrefix(e.Reason, "compute: "))
+}
+
+// tallyDecided reports whether the task's quorum has agreed.
+func (t *task) tallyDecided() bool {
+	_, ok := t.tally.Decided()
+	return ok
 }

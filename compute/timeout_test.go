@@ -10,6 +10,7 @@ import (
 
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/compute/computetest"
+	"github.com/fog-compute/fog/compute/wire"
 )
 
 // TestFirstMessageTimeout: a provider gives a peer that opens a task stream
@@ -22,11 +23,11 @@ func TestFirstMessageTimeout(t *testing.T) {
 		nw := newNetwork(t, computetest.NetworkConfig{Nodes: 2, Seed: 7,
 			Configure: func(_ int, c *compute.Config) { c.IdleTimeout = idle }})
 		prov := nw.Nodes[1].Compute()
-		st, err := compute.Protocol.Open(t.Context(), nw.Nodes[0].Host, nw.Nodes[1].ID())
+		st, err := wire.Protocol.Open(t.Context(), nw.Nodes[0].Host, nw.Nodes[1].ID())
 		require.NoError(t, err)
 		defer st.Reset()
 		// A Submit frame that announces 1000 bytes and sends 10.
-		_, err = st.Write(append([]byte{byte(compute.TypeSubmit), 0xe8, 0x07}, make([]byte, 10)...))
+		_, err = st.Write(append([]byte{byte(wire.TypeSubmit), 0xe8, 0x07}, make([]byte, 10)...))
 		require.NoError(t, err)
 		synctest.Wait()
 		time.Sleep(idle - time.Nanosecond)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/p2p"
@@ -89,7 +90,7 @@ func TestNodeLimitsItsProtocols(t *testing.T) {
 	assert.Equal(t, 2*pc.MaxInboundConns, inbound(dht.WANProtocol))
 	assert.Equal(t, 2*pc.MaxInboundConns, inbound(dht.LANProtocol))
 	assert.Equal(t, 2*pc.MaxInboundConns, inbound(gossip.Protocols()[0]))
-	assert.Equal(t, 2*cc.MaxStreams, inbound(compute.Protocol.IDs()[0]))
+	assert.Equal(t, 2*cc.MaxStreams, inbound(wire.Protocol.IDs()[0]))
 	require.NoError(t, rm.ViewSystem(func(s network.ResourceScope) error {
 		assert.Equal(t, pc.MaxInboundConns, s.(rcmgr.ResourceScopeLimiter).Limit().GetConnLimit(network.DirInbound))
 		return nil

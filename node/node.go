@@ -22,6 +22,7 @@ import (
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/internal/clock"
@@ -364,7 +365,7 @@ func (o Options) clock() clock.Clock {
 // inbound connection in all leave room for reconnections.
 func protocolLimits(pc p2p.Config, bc blob.Config, cc compute.Config) []p2p.ProtocolLimit {
 	var out []p2p.ProtocolLimit
-	for _, id := range compute.Protocol.IDs() {
+	for _, id := range wire.Protocol.IDs() {
 		out = append(out, p2p.ProtocolLimit{ID: id, Streams: 2 * cc.MaxStreams, StreamsPerPeer: 2 * cc.MaxStreamsPerPeer})
 	}
 	for _, id := range blob.Protocol.IDs() {

@@ -9,8 +9,10 @@ import (
 
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/compute/computetest"
+	"github.com/fog-compute/fog/compute/placement"
 	"github.com/fog-compute/fog/compute/runner"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/compute/wire"
 )
 
 // A network of three honest nodes and a provider that lies cheaply: with
@@ -25,9 +27,9 @@ func Example() {
 	}
 	defer nw.Close()
 	liar, err := nw.AddHostile(ctx, computetest.HostileConfig{Cores: 4, Price: 1,
-		Answer: func(*compute.SubmitMsg) *compute.ResultMsg {
+		Answer: func(*wire.SubmitMsg) *wire.ResultMsg {
 			out := runner.EncodeResult(wasm.Result{Stdout: []byte("a lie")})
-			return &compute.ResultMsg{State: compute.StateDone, Kind: compute.KindCompleted, Output: out}
+			return &wire.ResultMsg{State: wire.StateDone, Kind: compute.KindCompleted, Output: out}
 		}})
 	if err != nil {
 		log.Fatal(err)
@@ -37,7 +39,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	node := nw.Nodes[0].Compute()
-	id, err := node.Submit(ctx, compute.Spec{Stdin: []byte("the truth"), Replicas: 3, Strategy: compute.LowestPrice}, echo)
+	id, err := node.Submit(ctx, compute.Spec{Stdin: []byte("the truth"), Replicas: 3, Strategy: placement.LowestPrice}, echo)
 	if err != nil {
 		log.Fatal(err)
 	}

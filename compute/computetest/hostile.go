@@ -12,7 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/gossip"
 )
 
@@ -23,11 +23,11 @@ type HostileConfig struct {
 	Price uint64
 	// Answer returns the result to send (the provider signs it) for a
 	// submitted task; nil refuses the task as busy.
-	Answer func(m *compute.SubmitMsg) *compute.ResultMsg
+	Answer func(m *wire.SubmitMsg) *wire.ResultMsg
 	// Preface returns raw frames to write, verbatim, between its Accept and
 	// its result (such as Output messages, or malformed ones); nil writes
 	// none.
-	Preface func(m *compute.SubmitMsg) [][]byte
+	Preface func(m *wire.SubmitMsg) [][]byte
 }
 
 // Hostile is a provider that speaks the task protocol directly instead of
@@ -84,7 +84,7 @@ func (nw *Network) AddHostile(ctx context.Context, cfg HostileConfig) (*Hostile,
 		}
 	}
 	// A raw-protocol host: none of an honest node's limits.
-	for _, id := range compute.Protocol.IDs() {
+	for _, id := range wire.Protocol.IDs() {
 		h.SetStreamHandler(id, hs.handle)
 	}
 	adv := gossip.NewAdvertiser(g, gossip.StaticCapacity{
@@ -105,27 +105,27 @@ func (h *Hostile) handle(st network.Stream) {
 	h.mu.Unlock()
 	defer h.wg.Done()
 	defer st.Close()
-	m, err := compute.ReadMessage(bufio.NewReader(st), 1<<20)
+	m, err := wire.ReadMessage(bufio.NewReader(st), 1<<20)
 	if err != nil {
 		_ = st.Reset()
 		return
 	}
-	sub, ok := m.(*compute.SubmitMsg)
+	sub, ok := m.(*wire.SubmitMsg)
 	if !ok {
-		_ = compute.WriteMessage(st, &compute.RefuseMsg{Code: compute.RefuseUnknown, Reason: "hostile: I only lie"})
+		_ = wire.WriteMessage(st, &wire.RefuseMsg{Code: wire.RefuseUnknown, Reason: "hostile: I only lie"})
 		return
 	}
 	h.submits.Add(1)
 	res := h.cfg.Answer(sub)
 	if res == nil {
-		_ = compute.WriteMessage(st, &compute.RefuseMsg{Code: compute.RefuseBusy, Reason: "hostile: busy"})
+		_ = wire.WriteMessage(st, &wire.RefuseMsg{Code: wire.RefuseBusy, Reason: "hostile: busy"})
 		return
 	}
 	if err := res.Sign(h.Key, sub.TaskID, st.Conn().RemotePeer()); err != nil {
 		_ = st.Reset()
 		return
 	}
-	if compute.WriteMessage(st, &compute.AcceptMsg{}) != nil {
+	if wire.WriteMessage(st, &wire.AcceptMsg{}) != nil {
 		return
 	}
 	if h.cfg.Preface != nil {
@@ -135,7 +135,7 @@ func (h *Hostile) handle(st network.Stream) {
 			}
 		}
 	}
-	_ = compute.WriteMessage(st, res)
+	_ = wire.WriteMessage(st, res)
 }
 
 // close stops the hostile provider.
@@ -145,7 +145,7 @@ func (h *Hostile) close() error {
 		h.mu.Lock()
 		h.closed = true
 		h.mu.Unlock()
-		compute.Protocol.Unhandle(h.Host)
+		wire.Protocol.Unhandle(h.Host)
 		h.cancel()
 		h.wg.Wait()
 		err = h.Gossip.Close()

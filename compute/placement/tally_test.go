@@ -1,4 +1,4 @@
-package compute
+package placement
 
 import (
 	"testing"
@@ -70,26 +70,26 @@ func TestTally(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ty := newTally(tt.replicas, tt.quorum, tt.budg)
+			ty := NewTally(tt.replicas, tt.quorum, tt.budg)
 			for i, s := range tt.steps {
 				switch s.op {
 				case "launch":
-					ty.launch()
+					ty.Launch()
 				case "answer":
-					ty.answer(s.hash)
+					ty.Answer(s.hash)
 				case "fail":
-					ty.fail(false, tt.crashFail)
+					ty.Fail(false, tt.crashFail)
 				case "lost":
-					ty.fail(true, tt.crashFail)
+					ty.Fail(true, tt.crashFail)
 				case "refused":
-					ty.refused()
+					ty.Refused()
 				case "stopped":
-					ty.stopped()
+					ty.Stopped()
 				}
-				require.Equal(t, s.need, ty.need(), "step %d (%s)", i, s.op)
+				require.Equal(t, s.need, ty.Need(), "step %d (%s)", i, s.op)
 			}
 			assert.Equal(t, tt.decided, ty.decided)
-			assert.Equal(t, tt.stuck, ty.stuck())
+			assert.Equal(t, tt.stuck, ty.Stuck())
 			if tt.decided {
 				assert.Equal(t, tt.winner, ty.winner)
 			}

@@ -1,4 +1,4 @@
-package compute
+package wire
 
 import (
 	"bufio"
@@ -26,14 +26,14 @@ func sampleMessages() []Message {
 	out := runner.EncodeResult(wasm.Result{ExitCode: 3, Stdout: []byte("out"), Stderr: []byte("err"), Usage: wasm.Usage{Wall: time.Millisecond, PeakMemoryBytes: 65536}})
 	return []Message{
 		&SubmitMsg{
-			TaskID: "33lhqtmqbu8um396fldstege34", Priority: -7, CrashPolicy: CrashFail, MaxPrice: 1500,
+			TaskID: "33lhqtmqbu8um396fldstege34", Priority: -7, CrashFail: true, MaxPrice: 1500,
 			Deadline: time.UnixMilli(1_900_000_000_123),
 			Spec: wasm.Spec{
 				Module: wasm.IDOf([]byte("module")), Args: []string{"prog", "-x"}, Env: map[string]string{"A": "1", "B": ""},
 				Stdin: []byte("input"), Limits: wasm.Limits{MemoryPages: 10, WallTime: time.Second, OutputBytes: 4096}, Clock: true,
 			},
 		},
-		&SubmitMsg{TaskID: "a", CrashPolicy: CrashRerun, Spec: wasm.Spec{Module: wasm.IDOf(nil)}},
+		&SubmitMsg{TaskID: "a", Spec: wasm.Spec{Module: wasm.IDOf(nil)}},
 		&AttachMsg{TaskID: "task-1"},
 		&CancelMsg{TaskID: "task-1"},
 		&AcceptMsg{},
@@ -77,7 +77,7 @@ func TestMessageRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	s := m.(*SubmitMsg)
 	assert.Equal(t, int32(-7), s.Priority)
-	assert.Equal(t, CrashFail, s.CrashPolicy)
+	assert.True(t, s.CrashFail)
 	assert.Equal(t, int64(1_900_000_000_123), s.Deadline.UnixMilli())
 	assert.Equal(t, []string{"prog", "-x"}, s.Spec.Args)
 	assert.Equal(t, "input", string(s.Spec.Stdin))
@@ -181,7 +181,7 @@ func TestEncodeMessageRefusesWhatPeersRefuse(t *testing.T) {
 		&SubmitMsg{TaskID: ""},
 		&RefuseMsg{Code: 0},
 		&RefuseMsg{Code: RefuseBusy, Reason: strings.Repeat("x", MaxReasonLen+1)},
-		&ResultMsg{State: StateRunning},
+		&ResultMsg{State: "running"},
 		&ResultMsg{State: StateDone, Kind: "bogus"},
 		&ResultMsg{State: StateDone, Signature: make([]byte, MaxSignatureLen+1)},
 		&SubmitMsg{TaskID: "a", Spec: wasm.Spec{Limits: wasm.Limits{WallTime: -1}}},
@@ -273,22 +273,6 @@ func TestResultHash(t *testing.T) {
 	trap1 := wasm.Result{Err: "wasm error: unreachable\nstack 1"}
 	trap2 := wasm.Result{Err: "wasm error: unreachable\nstack 2"}
 	assert.Equal(t, ResultHash(KindCompleted, &trap1), ResultHash(KindCompleted, &trap2))
-}
-
-func TestFailureKind(t *testing.T) {
-	for reason, want := range map[string]Kind{
-		"limit 5s: " + wasm.ErrTimeout.Error():         KindTimeout,
-		wasm.ErrMemoryLimit.Error() + ": 10 pages":     KindMemory,
-		wasm.ErrOutputLimit.Error():                    KindOutput,
-		"runner: " + wasm.ErrInvalidModule.Error():     KindInvalid,
-		wasm.ErrInvalidSpec.Error() + ": Args[0]: NUL": KindInvalid,
-		"node crashed while running":                   "",
-		"deadline":                                     "",
-	} {
-		assert.Equal(t, want, failureKind(reason), reason)
-	}
-	assert.True(t, crashReason("node crashed while running"))
-	assert.False(t, crashReason("deadline"))
 }
 
 func TestReadUvarint(t *testing.T) {

@@ -1,4 +1,4 @@
-package compute
+package placement
 
 import (
 	"cmp"
@@ -53,6 +53,38 @@ func (c *Candidate) latencyRank() int64 {
 	}
 	return int64(c.Latency)
 }
+
+// Strategy names how the submitting node chooses providers among the
+// candidates of its capacity directory (see Pick).
+type Strategy string
+
+// The placement strategies.
+const (
+	// RoundRobin takes the candidates in turn, by peer ID, from where the
+	// previous choice of this node left off.
+	RoundRobin Strategy = "round-robin"
+	// LeastLoaded takes the candidate with the fewest tasks queued and
+	// running per core.
+	LeastLoaded Strategy = "least-loaded"
+	// LowestPrice takes the cheapest candidate per CPU-second.
+	LowestPrice Strategy = "lowest-price"
+	// LowestLatency takes the candidate with the smallest measured round
+	// trip (this node itself first; unmeasured peers last).
+	LowestLatency Strategy = "lowest-latency"
+	// PowerOfTwo draws two candidates at random and takes the less loaded:
+	// nearly the balance of LeastLoaded without every submitter piling onto
+	// the same provider between two adverts.
+	PowerOfTwo Strategy = "power-of-two"
+)
+
+// strategies lists every strategy.
+var strategies = [...]Strategy{RoundRobin, LeastLoaded, LowestPrice, LowestLatency, PowerOfTwo}
+
+// Strategies returns every strategy.
+func Strategies() []Strategy { return slices.Clone(strategies[:]) }
+
+// Known reports whether s is one of the strategies.
+func (s Strategy) Known() bool { return slices.Contains(strategies[:], s) }
 
 // CandidateOf converts a directory entry.
 func CandidateOf(e gossip.Entry, self peer.ID) Candidate {
@@ -150,8 +182,8 @@ func byLatency(a, b *Candidate) int {
 		cmp.Compare(a.Price, b.Price), cmp.Compare(a.Peer, b.Peer))
 }
 
-// sortCandidates puts candidates in peer ID order, the deterministic
+// SortCandidates puts candidates in peer ID order, the deterministic
 // order Pick expects.
-func sortCandidates(c []Candidate) {
+func SortCandidates(c []Candidate) {
 	slices.SortFunc(c, func(a, b Candidate) int { return cmp.Compare(a.Peer, b.Peer) })
 }

@@ -1,13 +1,6 @@
-package compute
+package placement
 
-import (
-	"cmp"
-	"fmt"
-	"slices"
-	"time"
-
-	"github.com/libp2p/go-libp2p/core/peer"
-)
+import "time"
 
 // BreakerState is where a provider's circuit breaker is.
 type BreakerState string
@@ -25,7 +18,8 @@ const (
 	BreakerHalfOpen BreakerState = "half-open"
 )
 
-// BreakerConfig tunes the per-provider circuit breakers.
+// BreakerConfig tunes the per-provider circuit breakers. Threshold must
+// be at least 1 and Cooldown positive (compute.Config.Validate checks).
 type BreakerConfig struct {
 	// Threshold is the consecutive failures that open a breaker. Default
 	// 3: one failure can be bad luck (a dropped connection), three in a row
@@ -35,16 +29,6 @@ type BreakerConfig struct {
 	// letting a probe through. Default 30 s: a restarting node is back by
 	// then, and a dead one costs one probe per cooldown.
 	Cooldown time.Duration
-}
-
-func (c BreakerConfig) validate() error {
-	switch {
-	case c.Threshold < 1:
-		return fmt.Errorf("%w: Breaker.Threshold: %d, need at least 1", ErrConfig, c.Threshold)
-	case c.Cooldown <= 0:
-		return fmt.Errorf("%w: Breaker.Cooldown: %v, need a positive duration", ErrConfig, c.Cooldown)
-	}
-	return nil
 }
 
 // Breaker is one provider's circuit breaker: a deterministic state
@@ -131,32 +115,4 @@ func (b *Breaker) Reopens() time.Time {
 		return time.Time{}
 	}
 	return b.openedAt.Add(b.cfg.Cooldown)
-}
-
-// ProviderRecord is what this node learnt about one provider from its own
-// attempts: input for the RPC, and for reputation later. It is kept in
-// memory (Config.MaxProviderRecords of them, least recently used out).
-type ProviderRecord struct {
-	Peer peer.ID `json:"peer"`
-	// Breaker is the provider's circuit breaker state.
-	Breaker BreakerState `json:"breaker"`
-	// Attempts sent to it; Answers it returned; Failures of its attempts
-	// (it vanished, timed out, broke the protocol, lost the task);
-	// Refusals it gave.
-	Attempts uint64 `json:"attempts"`
-	Answers  uint64 `json:"answers"`
-	Failures uint64 `json:"failures"`
-	Refusals uint64 `json:"refusals"`
-	// Agreed counts its answers that matched the accepted result;
-	// Disagreed those that were outvoted.
-	Agreed    uint64 `json:"agreed"`
-	Disagreed uint64 `json:"disagreed"`
-	// LastError is why its last attempt failed.
-	LastError string `json:"last_error,omitempty"`
-	// Updated is when the record last changed.
-	Updated time.Time `json:"updated"`
-}
-
-func sortRecords(r []ProviderRecord) {
-	slices.SortFunc(r, func(a, b ProviderRecord) int { return cmp.Compare(a.Peer, b.Peer) })
 }

@@ -1,4 +1,4 @@
-package compute
+package placement
 
 import (
 	"math/rand/v2"
@@ -78,7 +78,7 @@ func candidatesOf(d *gossip.Directory, self peer.ID, skip ...peer.ID) []Candidat
 			out = append(out, c)
 		}
 	}
-	sortCandidates(out)
+	SortCandidates(out)
 	return out
 }
 

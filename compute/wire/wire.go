@@ -1,4 +1,4 @@
-package compute
+package wire
 
 import (
 	"bufio"
@@ -13,21 +13,29 @@ import (
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/internal/binenc"
 	"github.com/fog-compute/fog/p2p"
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // Protocol is the task protocol, /fog/task/1.1.0 and /fog/task/1.0.0. See
 // the package documentation for its messages and conversations. 1.1.0
 // adds Output, which a provider sends only on a stream that negotiated
-// 1.1.0 or later (outputVersion), so that a 1.0.0 submitter never sees it.
+// 1.1.0 or later (CarriesOutput), so that a 1.0.0 submitter never sees it.
 var Protocol = p2p.MustProtocol("task", outputVersion, p2p.Version{Major: 1})
 
 // outputVersion is the first version of the task protocol with Output.
 var outputVersion = p2p.Version{Major: 1, Minor: 1}
 
+// CarriesOutput reports whether a stream that negotiated protocol id may
+// carry Output messages (version 1.1.0 or later).
+func CarriesOutput(id protocol.ID) bool {
+	v, ok := Protocol.VersionOf(id)
+	return ok && !v.Less(outputVersion)
+}
+
 // ErrMalformed is returned (wrapped) for bytes that are not a valid
 // message of the task protocol, and for a peer that breaks the protocol's
 // conversation.
-var ErrMalformed = errors.New("compute: malformed message")
+var ErrMalformed = errors.New("wire: malformed message")
 
 // Limits of the protocol's fields.
 const (
@@ -41,6 +49,52 @@ const (
 	// MaxFrameLimit is the largest body length a frame may announce; a
 	// reader also applies its own, smaller, limit before reading the body.
 	MaxFrameLimit = 256 << 20
+	// MaxTaskIDLen bounds a task ID.
+	MaxTaskIDLen = 64
+)
+
+// ValidTaskID reports whether s may name a task: 1 to MaxTaskIDLen
+// characters among lowercase letters, digits and '-'.
+func ValidTaskID(s string) bool {
+	if len(s) == 0 || len(s) > MaxTaskIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// State is how a provider's run of a task ended, as a Result says it.
+type State string
+
+// The states a Result carries.
+const (
+	StateDone      State = "done"
+	StateFailed    State = "failed"
+	StateCancelled State = "cancelled"
+)
+
+// Kind classifies a provider's answer. Only answers of the same kind can
+// agree (see ResultHash).
+type Kind string
+
+// The kinds of answer.
+const (
+	// KindCompleted: the guest ran to its end (exit code, output, and
+	// whether it trapped).
+	KindCompleted Kind = "completed"
+	// KindTimeout: the guest reached its wall-time limit.
+	KindTimeout Kind = "timeout"
+	// KindMemory: the guest needed more memory than its limit.
+	KindMemory Kind = "memory-limit"
+	// KindOutput: the guest wrote more than its output limit.
+	KindOutput Kind = "output-limit"
+	// KindInvalid: the module or spec could not run at all.
+	KindInvalid Kind = "invalid"
 )
 
 // maxOutputOffset bounds an Output's offsets: no task's output is larger
@@ -76,19 +130,42 @@ type SubmitMsg struct {
 	TaskID string
 	// Priority orders the provider's queue.
 	Priority int32
-	// CrashPolicy is applied by the provider's queue if it crashes while
-	// the task runs.
-	CrashPolicy CrashPolicy
+	// CrashFail asks the provider's queue to fail the task, rather than
+	// run it again, if the provider crashes while it runs.
+	CrashFail bool
 	// MaxPrice is the most the submitter pays per CPU-second (0: any).
 	MaxPrice uint64
 	// Deadline is when the task is of no more use (zero: none); the
 	// provider fails it if it is still queued then. Millisecond precision.
 	Deadline time.Time
 	// Spec is the run: module ID, args, env, stdin, limits, flags. Its
-	// encoding is runner.EncodeTask's, without module code.
+	// encoding is runner.EncodeTask's, without module code; it is made
+	// once (see Task), so Spec must not change after the message was
+	// encoded or decoded, except through SetSpec.
 	Spec wasm.Spec
 
 	task []byte // Spec encoded (set by the decoder and by encoding)
+}
+
+// Task returns the message's Spec in runner.EncodeTask's encoding: the
+// payload of the job that runs it. It is encoded on the first call (or
+// was kept by the decoder).
+func (m *SubmitMsg) Task() ([]byte, error) {
+	if m.task == nil {
+		t, err := runner.EncodeTask(runner.Task{Spec: m.Spec})
+		if err != nil {
+			return nil, fmt.Errorf("wire: %w", err)
+		}
+		m.task = t
+	}
+	return m.task, nil
+}
+
+// SetSpec replaces the message's Spec and its encoding.
+func (m *SubmitMsg) SetSpec(s wasm.Spec) error {
+	m.Spec, m.task = s, nil
+	_, err := m.Task()
+	return err
 }
 
 // AttachMsg asks a provider for the status and result of a task it
@@ -149,9 +226,9 @@ func (c RefuseCode) String() string {
 	return fmt.Sprintf("refuse(%d)", uint8(c))
 }
 
-// transient reports whether the refusal may not hold later: the provider
+// Transient reports whether the refusal may not hold later: the provider
 // may be asked again for the same task.
-func (c RefuseCode) transient() bool { return c == RefuseBusy || c == RefuseShutdown }
+func (c RefuseCode) Transient() bool { return c == RefuseBusy || c == RefuseShutdown }
 
 // RefuseMsg refuses a task, with a reason for people and a hint of when
 // to try again.
@@ -245,27 +322,16 @@ func kindByte(k Kind) byte {
 	return 0xff
 }
 
-func (m *SubmitMsg) encodeTask() ([]byte, error) {
-	if m.task == nil {
-		t, err := runner.EncodeTask(runner.Task{Spec: m.Spec})
-		if err != nil {
-			return nil, fmt.Errorf("compute: %w", err)
-		}
-		m.task = t
-	}
-	return m.task, nil
-}
-
 func (m *SubmitMsg) appendBody(b []byte) []byte {
 	b = binenc.AppendString(b, m.TaskID)
 	b = binary.AppendVarint(b, int64(m.Priority))
 	var crash byte
-	if m.CrashPolicy == CrashFail {
+	if m.CrashFail {
 		crash = 1
 	}
 	b = append(b, crash)
 	b = binary.AppendUvarint(b, m.MaxPrice)
-	b = binary.AppendUvarint(b, unixMilli(m.Deadline))
+	b = binenc.AppendTime(b, m.Deadline)
 	return binenc.AppendBytes(b, m.task)
 }
 
@@ -314,7 +380,7 @@ func EncodeMessage(m Message) ([]byte, error) {
 		return nil, err
 	}
 	if s, ok := m.(*SubmitMsg); ok {
-		if _, err := s.encodeTask(); err != nil {
+		if _, err := s.Task(); err != nil {
 			return nil, err
 		}
 	}
@@ -333,18 +399,15 @@ func checkMessage(m Message) error {
 	bad := func(f string, a ...any) error { return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(f, a...)) }
 	switch m := m.(type) {
 	case *SubmitMsg:
-		if !validTaskID(m.TaskID) {
+		if !ValidTaskID(m.TaskID) {
 			return bad("task ID %q", m.TaskID)
 		}
-		if m.CrashPolicy != "" && m.CrashPolicy != CrashRerun && m.CrashPolicy != CrashFail {
-			return bad("crash policy %q", m.CrashPolicy)
-		}
 	case *AttachMsg:
-		if !validTaskID(m.TaskID) {
+		if !ValidTaskID(m.TaskID) {
 			return bad("task ID %q", m.TaskID)
 		}
 	case *CancelMsg:
-		if !validTaskID(m.TaskID) {
+		if !ValidTaskID(m.TaskID) {
 			return bad("task ID %q", m.TaskID)
 		}
 	case *RefuseMsg:
@@ -402,7 +465,7 @@ type FrameTooLargeError struct {
 
 // Error says how large the frame was and what the limit is.
 func (e *FrameTooLargeError) Error() string {
-	return fmt.Sprintf("compute: %d-byte message of type %d exceeds the limit of %d", e.Size, e.Type, e.Limit)
+	return fmt.Sprintf("wire: %d-byte message of type %d exceeds the limit of %d", e.Size, e.Type, e.Limit)
 }
 
 // Unwrap makes the error match ErrMalformed.
@@ -508,14 +571,13 @@ func decodeBody(t MsgType, body []byte) (Message, error) {
 		s.Priority = d.Int32("priority")
 		switch d.Byte() {
 		case 0:
-			s.CrashPolicy = CrashRerun
 		case 1:
-			s.CrashPolicy = CrashFail
+			s.CrashFail = true
 		default:
 			d.Fail("crash policy")
 		}
 		s.MaxPrice = d.Uvarint()
-		s.Deadline = d.time()
+		s.Deadline = d.Time()
 		s.task = d.Bytes()
 		if d.Err() == nil {
 			task, err := runner.DecodeTask(s.task)
@@ -601,33 +663,13 @@ func decodeBody(t MsgType, body []byte) (Message, error) {
 	return m, nil
 }
 
-func unixMilli(t time.Time) uint64 {
-	if t.IsZero() || t.UnixMilli() <= 0 {
-		return 0
-	}
-	return uint64(t.UnixMilli())
-}
-
 // reader decodes the primitives of the protocol; the first error sticks.
 type reader struct{ *binenc.Reader }
 
-func (d *reader) taskID() string {
+func (d reader) taskID() string {
 	s := d.String(MaxTaskIDLen)
-	if d.Err() == nil && !validTaskID(s) {
+	if d.Err() == nil && !ValidTaskID(s) {
 		d.Fail("invalid task ID")
 	}
 	return s
-}
-
-// time reads a time in unix milliseconds, 0 being the zero time.
-func (d *reader) time() time.Time {
-	ms := d.Uvarint()
-	if d.Err() != nil || ms == 0 {
-		return time.Time{}
-	}
-	if ms > math.MaxInt64/2 {
-		d.Fail("time out of range")
-		return time.Time{}
-	}
-	return time.UnixMilli(int64(ms))
 }

@@ -1,4 +1,4 @@
-package compute
+package placement
 
 import (
 	"testing"
@@ -103,10 +103,4 @@ func TestBreakerReopens(t *testing.T) {
 	assert.Equal(t, now.Add(time.Minute), b.Reopens())
 	assert.False(t, b.Available(now))
 	assert.True(t, b.Available(now.Add(time.Minute)))
-}
-
-func TestBreakerConfigValidate(t *testing.T) {
-	assert.ErrorContains(t, BreakerConfig{Threshold: 0, Cooldown: time.Second}.validate(), "Breaker.Threshold")
-	assert.ErrorContains(t, BreakerConfig{Threshold: 1}.validate(), "Breaker.Cooldown")
-	assert.NoError(t, BreakerConfig{Threshold: 1, Cooldown: time.Second}.validate())
 }
