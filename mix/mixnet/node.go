@@ -529,3 +529,7 @@ func (h *heldHeap) Pop() any {
 }
 
 var _ heap.Interface = (*heldHeap)(nil)
+
+// Pending reports whether the message id, sent by this node, waits for
+// its ACK.
+func (n *Node) Pending(id MsgID) bool { return n.pending[id] != nil }
