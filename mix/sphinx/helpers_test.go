@@ -3,6 +3,7 @@ package sphinx
 import (
 	"crypto/ecdh"
 	"encoding/binary"
+	"encoding/hex"
 	"io"
 	"testing"
 
@@ -77,3 +78,5 @@ func testPayload(geo Geometry, fill byte) []byte {
 	}
 	return p
 }
+
+func hexs(b []byte) string { return hex.EncodeToString(b) }
