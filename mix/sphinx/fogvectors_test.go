@@ -20,7 +20,7 @@ const fogVectorsFile = "testdata/fog_vectors.json"
 // and packets of a 3-hop geometry, forward and SURB reply, with each
 // hop's input. Everything is generated from detRand seeds.
 type fogVectors struct {
-	KDF struct{ Secret, OKM string }
+	KDF     struct{ Secret, OKM string }
 	LIONESS struct {
 		Key, Plaintext, Ciphertext string
 	}
