@@ -3,7 +3,6 @@ package sphinx
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/ecdh"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -91,20 +90,6 @@ func (k *hopKeys) xorKeyStream(dst, src []byte) {
 		panic("sphinx: aes with a 32-byte key: " + err.Error()) // sizes are constants
 	}
 	cipher.NewCTR(blk, k.streamIV()).XORKeyStream(dst, src)
-}
-
-// x25519 returns X25519(scalar, point). It fails for a point that gives the
-// all-zero output (a point of small order).
-func x25519(scalar, point []byte) ([]byte, error) {
-	priv, err := ecdh.X25519().NewPrivateKey(scalar)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := ecdh.X25519().NewPublicKey(point)
-	if err != nil {
-		return nil, err
-	}
-	return priv.ECDH(pub)
 }
 
 // LIONESS (Anderson and Biham, "Two practical and provably secure block
