@@ -42,6 +42,9 @@ type hopSpec struct {
 	next  NodeID
 	delay time.Duration
 	final bool
+	// nextEndpoint: the next hop is an endpoint, which receives under its
+	// identity's key (NextHopTerminal tells the relay so).
+	nextEndpoint bool
 }
 
 // path turns hops into Sphinx's path; surbID, if not nil, marks the final
@@ -61,6 +64,9 @@ func (c *codec) path(hops []hopSpec, surbID *[16]byte) ([]sphinx.PathHop, error)
 		} else {
 			ms := (h.delay + time.Millisecond/2) / time.Millisecond
 			p[i].Commands = []sphinx.Command{sphinx.NodeDelay{Delay: uint32(ms)}}
+			if h.nextEndpoint {
+				p[i].Commands = append(p[i].Commands, sphinx.NextHopTerminal{})
+			}
 		}
 	}
 	return p, nil
@@ -109,6 +115,9 @@ type unwrapped struct {
 	next    NodeID
 	delay   time.Duration
 	packet  []byte // not final: the packet for next
+	// nextEndpoint: not final, and next reads the payload under its
+	// endpoint key.
+	nextEndpoint bool
 }
 
 // unwrap removes one layer of pkt (in place) under key.
@@ -127,10 +136,12 @@ func (c *codec) unwrap(key *ecdh.PrivateKey, pkt []byte) (unwrapped, error) {
 		case sphinx.SURBReply:
 			id := cmd.ID
 			u.surbID = &id
+		case sphinx.NextHopTerminal:
+			u.nextEndpoint = true
 		}
 	}
-	if !u.final && u.surbID != nil {
-		return unwrapped{}, fmt.Errorf("%w: a reply marker on a hop that forwards", ErrMalformed)
+	if !u.final && u.surbID != nil || u.final && u.nextEndpoint {
+		return unwrapped{}, fmt.Errorf("%w: commands of a forwarding hop on a final one, or the reverse", ErrMalformed)
 	}
 	return u, nil
 }

@@ -310,14 +310,12 @@ func (n *Node) Send(now time.Time, to NodeID, body []byte, o SendOptions) (MsgID
 		dl = n.now.Add(n.cfg.TTL)
 	}
 	m := &outMsg{id: id, to: to, body: slices.Clone(body), wantReply: o.WantReply, sent: n.now, deadline: dl}
-	n.pending[id] = m
-	n.stats.Sent++
-	var eff []Effect
 	if err := n.transmitMsg(m); err != nil {
-		delete(n.pending, id)
 		return id, nil, err
 	}
-	return id, n.flush(eff), nil
+	n.pending[id] = m
+	n.stats.Sent++
+	return id, n.flush(nil), nil
 }
 
 // Reply answers an inbound message that carried a reply block. The block
@@ -445,7 +443,8 @@ func (n *Node) hops(route []Hop, to NodeID, key *ecdh.PublicKey) ([]hopSpec, tim
 		if i+1 < len(route) {
 			next = route[i+1].ID
 		}
-		hops = append(hops, hopSpec{id: h.ID, key: hopKey(h.Relay), next: next, delay: h.Delay})
+		hops = append(hops, hopSpec{id: h.ID, key: hopKey(h.Relay), next: next, delay: h.Delay,
+			nextEndpoint: i+1 == len(route) && key != nil})
 		total += h.Delay
 	}
 	return append(hops, hopSpec{id: to, key: key, final: true}), total

@@ -91,7 +91,7 @@ func (n *Node) relayPacket(epoch uint64, pkt []byte) []Effect {
 		return append(eff, n.drop(DropHeldFull)...)
 	}
 	kind := frameRelay
-	if k.layer >= n.cfg.Layers-1 {
+	if u.nextEndpoint {
 		kind = frameEndpoint
 	}
 	n.seq++

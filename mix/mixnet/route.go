@@ -31,27 +31,41 @@ type Hop struct {
 	Delay time.Duration
 }
 
+// anyLayer asks pickLayer for a relay of any layer.
+const anyLayer = -1
+
 // pickRoute picks one relay per layer, 0 to layers-1, each with a
 // probability proportional to its seats, never two on the same node and
 // never one that avoid reports as unusable (a relay whose loops stopped
-// coming back). If avoiding leaves a layer empty, the avoided relays of
-// that layer are allowed again: a route through a doubtful relay is better
-// than none. Each hop gets an exponential delay of the given mean, cut at
-// maxDelay.
+// coming back). Where that leaves no choice it loosens, in this order:
+// the avoided relays of the layer (a route through a doubtful relay is
+// better than none), then a relay of another layer (a small network's
+// lottery leaves a layer empty now and then), and last a shorter route, if
+// the directory has fewer relays than layers. Each hop gets an exponential
+// delay of the given mean, cut at maxDelay.
 func pickRoute(rng *rand.Rand, relays []Relay, layers int, avoid func(NodeID) bool,
 	mean, maxDelay time.Duration) ([]Hop, error) {
 	route := make([]Hop, 0, layers)
 	used := make(map[NodeID]bool, layers)
 	for l := range layers {
 		r, ok := pickLayer(rng, relays, l, used, avoid)
-		if !ok {
-			r, ok = pickLayer(rng, relays, l, used, nil)
+		for _, try := range []struct {
+			layer int
+			avoid func(NodeID) bool
+		}{{l, nil}, {anyLayer, avoid}, {anyLayer, nil}} {
+			if ok {
+				break
+			}
+			r, ok = pickLayer(rng, relays, try.layer, used, try.avoid)
 		}
 		if !ok {
-			return nil, fmt.Errorf("%w: no relay left in layer %d", ErrNoRoute, l)
+			break
 		}
 		used[r.ID] = true
 		route = append(route, Hop{Relay: r, Delay: expDelay(rng, mean, maxDelay)})
+	}
+	if len(route) == 0 {
+		return nil, fmt.Errorf("%w: the directory has no relay", ErrNoRoute)
 	}
 	return route, nil
 }
@@ -59,7 +73,7 @@ func pickRoute(rng *rand.Rand, relays []Relay, layers int, avoid func(NodeID) bo
 func pickLayer(rng *rand.Rand, relays []Relay, layer int, used map[NodeID]bool, avoid func(NodeID) bool) (Relay, bool) {
 	var total uint64
 	ok := func(r Relay) bool {
-		return r.Layer == layer && r.Seats > 0 && !used[r.ID] && (avoid == nil || !avoid(r.ID))
+		return (layer == anyLayer || r.Layer == layer) && r.Seats > 0 && !used[r.ID] && (avoid == nil || !avoid(r.ID))
 	}
 	for _, r := range relays {
 		if ok(r) {

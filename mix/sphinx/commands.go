@@ -13,6 +13,7 @@ const (
 	tagRecipient   = 0x02
 	tagSURBReply   = 0x03
 	tagNodeDelay   = 0x80
+	tagTerminal    = 0x81
 )
 
 // Encoded lengths, tag included.
@@ -21,10 +22,11 @@ const (
 	recipientLength   = 1 + RecipientIDLength
 	surbReplyLength   = 1 + SURBIDLength
 	nodeDelayLength   = 1 + 4
+	terminalLength    = 1
 )
 
 // Command is one per-hop routing command. The set is closed: NextNodeHop,
-// Recipient, SURBReply and NodeDelay.
+// Recipient, SURBReply, NodeDelay and NextHopTerminal.
 type Command interface {
 	// AppendBinary appends the command's wire encoding (tag, then body)
 	// to b. It never fails.
@@ -52,15 +54,22 @@ type SURBReply struct {
 	ID [SURBIDLength]byte
 }
 
+// NextHopTerminal tells a relay that the next hop is the packet's
+// terminal hop (the node that reads the payload) rather than another
+// relay, so that the relay can say so in the frame it forwards (fog's
+// relays and endpoints receive under different keys). fog's own command.
+type NextHopTerminal struct{}
+
 // NodeDelay asks the relay to hold the packet for Delay milliseconds.
 type NodeDelay struct {
 	Delay uint32
 }
 
-func (NextNodeHop) isCommand() {}
-func (Recipient) isCommand()   {}
-func (SURBReply) isCommand()   {}
-func (NodeDelay) isCommand()   {}
+func (NextNodeHop) isCommand()     {}
+func (Recipient) isCommand()       {}
+func (SURBReply) isCommand()       {}
+func (NodeDelay) isCommand()       {}
+func (NextHopTerminal) isCommand() {}
 
 // AppendBinary implements Command.
 func (c NextNodeHop) AppendBinary(b []byte) ([]byte, error) {
@@ -84,6 +93,11 @@ func (c NodeDelay) AppendBinary(b []byte) ([]byte, error) {
 	return binary.BigEndian.AppendUint32(append(b, tagNodeDelay), c.Delay), nil
 }
 
+// AppendBinary implements Command.
+func (c NextHopTerminal) AppendBinary(b []byte) ([]byte, error) {
+	return append(b, tagTerminal), nil
+}
+
 // appendCommand appends c's encoding; the concrete types cannot fail.
 func appendCommand(b []byte, c Command) []byte {
 	b, _ = c.AppendBinary(b)
@@ -97,7 +111,7 @@ func appendCommand(b []byte, c Command) []byte {
 // of any one type.
 func ParseCommands(block []byte) ([]Command, error) {
 	var cmds []Command
-	var seen [4]bool // NextNodeHop, Recipient, SURBReply, NodeDelay
+	var seen [5]bool // NextNodeHop, Recipient, SURBReply, NodeDelay, NextHopTerminal
 	for len(block) > 0 {
 		var (
 			c    Command
@@ -139,6 +153,8 @@ func ParseCommands(block []byte) ([]Command, error) {
 			if len(block) >= n {
 				c = NodeDelay{Delay: binary.BigEndian.Uint32(block[1:])}
 			}
+		case tagTerminal:
+			n, kind, c = terminalLength, 4, NextHopTerminal{}
 		default:
 			return nil, fmt.Errorf("%w: unknown command tag %#02x", ErrMalformed, block[0])
 		}

@@ -53,7 +53,7 @@ func NewPacket(rand io.Reader, geo Geometry, path []PathHop, payload []byte) ([]
 // nil) last, padded with zeros to PerHopLength.
 func routingBlock(cmds []Command, next *NextNodeHop) ([]byte, error) {
 	b := make([]byte, 0, PerHopLength+nextNodeHopLength)
-	var seen [4]bool
+	var seen [5]bool
 	for _, c := range cmds {
 		kind := -1
 		switch c.(type) {
@@ -65,6 +65,8 @@ func routingBlock(cmds []Command, next *NextNodeHop) ([]byte, error) {
 			kind = 2
 		case NodeDelay:
 			kind = 3
+		case NextHopTerminal:
+			kind = 4
 		default:
 			return nil, fmt.Errorf("%w: command %T", ErrPath, c)
 		}
