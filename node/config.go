@@ -20,6 +20,8 @@ import (
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/mix/lottery"
+	"github.com/fog-compute/fog/mix/mixnet"
+	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -53,6 +55,7 @@ type Config struct {
 	Gossip  GossipConfig  `toml:"gossip" comment:"Gossipsub: capacity adverts on /fog/capacity/1."`
 	Compute ComputeConfig `toml:"compute" comment:"What this node offers to run for others."`
 	Relay   RelayConfig   `toml:"relay" comment:"The relay lottery: mix relays elected per epoch by a VRF lottery. Every node of a network must share network_id, genesis, epoch_length and target_relays."`
+	Mix     MixConfig     `toml:"mix" comment:"The mix network: onion-routed messages (Sphinx) through the elected relays, with delays, cover traffic and acknowledgements."`
 	API     APIConfig     `toml:"api" comment:"The local JSON-RPC API that the fog command talks to."`
 	Store   StoreConfig   `toml:"store" comment:"The Badger database in the data directory."`
 }
@@ -122,6 +125,17 @@ type RelayConfig struct {
 	Candidates   []string `toml:"candidates" comment:"Fix the candidate set to these peer IDs (every node must list the same). Empty: candidates announce themselves over gossip."`
 }
 
+// MixConfig is the [mix] section; see mixnet.Config and mixsvc.Config.
+type MixConfig struct {
+	Enabled   bool     `toml:"enabled" comment:"Send and receive mix messages (fog mix send). A node relays others' packets only when it also stands in the lottery (relay.candidate)."`
+	MeanDelay Duration `toml:"mean_delay" comment:"Mean of the random delay each relay holds a packet for (Poisson mixing). 0 turns mixing delays off, and with them most of the protection against timing analysis."`
+	Cover     bool     `toml:"cover" comment:"Send cover traffic (loop and drop packets), so that an observer of this node's links sees the same packet rate whether it talks or not."`
+	SendRate  float64  `toml:"send_rate" comment:"Packets per second of the stream that carries messages, ACKs and retransmissions (drop cover when there is nothing to send)."`
+	LoopRate  float64  `toml:"loop_rate" comment:"Loop cover packets per second: routes back to this node, which also tell it which relays are alive."`
+	DropRate  float64  `toml:"drop_rate" comment:"Extra drop cover packets per second. send_rate + loop_rate + drop_rate is this node's constant cost in packets per second."`
+	TTL       Duration `toml:"ttl" comment:"How long a message is retried over fresh routes before it counts as failed."`
+}
+
 // APIConfig is the [api] section.
 type APIConfig struct {
 	// Listen is the host:port of the JSON-RPC and metrics listener.
@@ -152,6 +166,7 @@ func DefaultConfig() Config {
 	dc := dht.DefaultConfig()
 	gc := gossip.DefaultConfig()
 	rc := lottery.DefaultServiceConfig()
+	mc := mixsvc.DefaultConfig()
 	return Config{
 		Log: LogConfig{Level: "info", Format: "text"},
 		P2P: P2PConfig{
@@ -189,6 +204,10 @@ func DefaultConfig() Config {
 			EpochLength:  Duration(rc.EpochLength),
 			TargetRelays: rc.TargetRelays,
 			Candidates:   []string{},
+		},
+		Mix: MixConfig{
+			Enabled: true, MeanDelay: Duration(mc.MeanDelay), Cover: mc.Cover,
+			SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, TTL: Duration(mc.TTL),
 		},
 		API: APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20, MaxBatch: 64,
 			MaxReplyBytes: 256 << 20, AllowedHosts: []string{}},
@@ -248,6 +267,27 @@ func (c Config) relayConfig(base lottery.ServiceConfig) (lottery.ServiceConfig, 
 		return base, fmt.Errorf("%w: %s", ErrConfig, strings.TrimPrefix(err.Error(), lottery.ErrConfig.Error()+": "))
 	}
 	return base, nil
+}
+
+// mixConfig derives the mix service's configuration from base
+// (mixsvc.DefaultConfig) and the [mix] section; the lottery's layers come
+// from the relay configuration.
+func (c Config) mixConfig(base mixsvc.Config, layers int) mixsvc.Config {
+	base.Layers = layers
+	base.MeanDelay = time.Duration(c.Mix.MeanDelay)
+	if base.MaxDelay < base.MeanDelay {
+		base.MaxDelay = 20 * base.MeanDelay
+	}
+	base.Cover = c.Mix.Cover
+	base.SendRate, base.LoopRate, base.DropRate = c.Mix.SendRate, c.Mix.LoopRate, c.Mix.DropRate
+	base.TTL = time.Duration(c.Mix.TTL)
+	return base
+}
+
+// mixKeys maps mixnet.Config's fields to the [mix] keys.
+var mixKeys = map[string]string{
+	"MeanDelay": "mean_delay", "Cover": "cover", "SendRate": "send_rate",
+	"LoopRate": "loop_rate", "DropRate": "drop_rate", "TTL": "ttl",
 }
 
 // gossipConfig derives the gossip configuration; timers not in the file
@@ -357,8 +397,12 @@ func (c Config) Validate() error {
 	if c.Gossip.AdvertInterval <= 0 {
 		return fmt.Errorf("%w: gossip.advert_interval must be positive", ErrConfig)
 	}
-	if _, err := c.relayConfig(lottery.DefaultServiceConfig()); err != nil {
+	rc, err := c.relayConfig(lottery.DefaultServiceConfig())
+	if err != nil {
 		return err
+	}
+	if err := c.mixConfig(mixsvc.DefaultConfig(), rc.Layers).Config.Validate(); err != nil {
+		return tomlError(err, mixnet.ErrConfig, "mix", mixKeys)
 	}
 	if c.Compute.ModuleCacheMiB < 16 {
 		return fmt.Errorf("%w: compute.module_cache_mib %d: want at least 16", ErrConfig, c.Compute.ModuleCacheMiB)

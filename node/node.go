@@ -28,6 +28,7 @@ import (
 	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/mix/lottery/lotterysvc"
+	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -69,6 +70,9 @@ type Options struct {
 	// the [relay] section is not used (the simulator gives every node the
 	// same genesis and candidate set).
 	Relay *lottery.ServiceConfig
+	// Mix, when set, is the mix service's whole configuration and the
+	// [mix] section is not used (the simulator's scale and baselines).
+	Mix *mixsvc.Config
 	// InMemory keeps the store in memory (simulator); nothing survives Close.
 	InMemory bool
 	// Store is a store the caller opened and owns (the simulator keeps a
@@ -97,6 +101,7 @@ type Node struct {
 	dht     *dht.DHT
 	gossip  *gossip.Gossip
 	lottery *lotterysvc.Service
+	mix     *mixsvc.Service // nil when [mix] is off
 	exec    *wasm.Executor
 	blob    *blob.Service
 	compute *compute.Service
@@ -196,6 +201,9 @@ func (n *Node) DHT() *dht.DHT { return n.dht }
 
 // Gossip returns the node's gossipsub router and capacity directory.
 func (n *Node) Gossip() *gossip.Gossip { return n.gossip }
+
+// Mix returns the node's mix service, nil if mix.enabled is off.
+func (n *Node) Mix() *mixsvc.Service { return n.mix }
 
 // Lottery returns the node's relay lottery service.
 func (n *Node) Lottery() *lotterysvc.Service { return n.lottery }

@@ -14,6 +14,7 @@ import (
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/mix/lottery/lotterysvc"
+	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -52,6 +53,7 @@ func (s *starter) steps() []startStep {
 		{"supervisor", s.startSupervisor},
 		{"gossip", s.startGossip},
 		{"relay", s.startRelay},
+		{"mix", s.startMix},
 		{"executor", s.startExecutor},
 		{"blob", s.startBlob},
 		{"compute", s.startCompute},
@@ -204,6 +206,30 @@ func (s *starter) startRelay(ctx context.Context) error {
 	return n.sup.start(ctx, l)
 }
 
+// startMix starts the mix service under the supervisor, unless [mix] is
+// off.
+func (s *starter) startMix(ctx context.Context) error {
+	n := s.n
+	var mc mixsvc.Config
+	switch {
+	case s.opts.Mix != nil:
+		mc = *s.opts.Mix
+	case !s.cfg.Mix.Enabled:
+		return nil
+	default:
+		mc = s.cfg.mixConfig(mixsvc.DefaultConfig(), n.lottery.Config().Layers)
+	}
+	m, err := mixsvc.New(mc, mixsvc.Options{
+		Host: n.host, Identity: s.priv, Lottery: n.lottery, Store: n.store.Datastore(store.PrefixMix),
+		Clock: s.opts.clock(), Logger: n.log.With("subsystem", "mix"),
+	})
+	if err != nil {
+		return err
+	}
+	n.mix = m
+	return n.sup.start(ctx, m)
+}
+
 // startExecutor builds the WebAssembly executor.
 func (s *starter) startExecutor(ctx context.Context) error {
 	e, err := wasm.New(ctx, s.wc)
@@ -268,7 +294,7 @@ func (s *starter) startAPI(ctx context.Context) error {
 	}
 	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
 	n.api.onBound = n.writeAddr
-	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods} {
+	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods} {
 		if err := reg(); err != nil {
 			return err
 		}

@@ -1,0 +1,138 @@
+package mixsvc
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/mix/mixnet"
+)
+
+// link carries frames to one neighbour: a bounded queue and the goroutine
+// that writes it, over one long-lived stream (1.1.0) or a stream per frame
+// (1.0.0). It ends after LinkIdle without frames, or when Run stops.
+type link struct {
+	q chan []byte
+}
+
+// openTimeout bounds opening a stream to a neighbour.
+const openTimeout = 10 * time.Second
+
+// transmit queues a frame for its next hop, starting the link if needed.
+func (s *Service) transmit(t mixnet.Transmit) {
+	p, err := peerOf(t.To)
+	if err != nil {
+		s.countLinkDrop()
+		return
+	}
+	if p == s.o.Host.ID() {
+		// This node is the next hop (a relay of two layers in a row, or
+		// the endpoint of its own loop): no network.
+		s.receive(p, t.Frame)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil || s.ctx.Err() != nil {
+		s.stats.linkDrops++
+		return
+	}
+	l := s.links[p]
+	if l == nil {
+		l = &link{q: make(chan []byte, s.cfg.LinkQueue)}
+		s.links[p] = l
+		s.wg.Go(func() { s.runLink(s.ctx, p, l) })
+	}
+	select {
+	case l.q <- t.Frame:
+	default:
+		s.stats.linkDrops++
+	}
+}
+
+func (s *Service) countLinkDrop() {
+	s.mu.Lock()
+	s.stats.linkDrops++
+	s.mu.Unlock()
+}
+
+// runLink writes a link's frames until it idles out or ctx ends.
+func (s *Service) runLink(ctx context.Context, p peer.ID, l *link) {
+	var st network.Stream
+	defer func() {
+		if st != nil {
+			_ = st.Close()
+		}
+		s.mu.Lock()
+		if s.links[p] == l {
+			delete(s.links, p)
+		}
+		// Frames queued after the link was removed from the map are lost,
+		// as on a broken link; count them.
+		s.stats.linkDrops += uint64(len(l.q))
+		s.mu.Unlock()
+	}()
+	idle := s.clock.NewTimer(s.cfg.LinkIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-idle.C():
+			s.mu.Lock()
+			if len(l.q) == 0 {
+				delete(s.links, p)
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			idle.Reset(s.cfg.LinkIdle)
+		case f := <-l.q:
+			idle.Stop()
+			idle.Reset(s.cfg.LinkIdle)
+			var err error
+			if st, err = s.write(ctx, p, st, f); err != nil {
+				s.countLinkDrop()
+				s.log.Debug("mix link", "peer", p, "err", err)
+			}
+		}
+	}
+}
+
+// write sends one frame to p on st (opening a stream if st is nil or
+// broken) and returns the stream to keep for the next frame, nil under
+// 1.0.0.
+func (s *Service) write(ctx context.Context, p peer.ID, st network.Stream, f []byte) (network.Stream, error) {
+	for try := 0; try < 2; try++ {
+		if st == nil {
+			octx, cancel := context.WithTimeout(ctx, openTimeout)
+			var err error
+			st, err = Protocol.Open(octx, s.o.Host, p)
+			cancel()
+			if err != nil {
+				s.mu.Lock()
+				s.stats.openErrors++
+				s.mu.Unlock()
+				return nil, err
+			}
+		}
+		_ = st.SetWriteDeadline(s.clock.Now().Add(openTimeout))
+		_, err := st.Write(f)
+		if err == nil && st.Protocol() == version11 {
+			return st, nil
+		}
+		if err == nil {
+			// 1.0.0: one frame per stream.
+			return nil, st.Close()
+		}
+		_ = st.Reset()
+		st = nil
+		if try == 1 {
+			return nil, err
+		}
+	}
+	return nil, io.ErrClosedPipe
+}

@@ -1,0 +1,76 @@
+package mixsvc
+
+import (
+	"encoding/binary"
+	"io"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/fog-compute/fog/p2p"
+)
+
+// handle reads frames from a stream: one under 1.0.0, any number under
+// 1.1.0. Protocol.Handle's limits bound the streams and reset one that
+// stays silent.
+func (s *Service) handle(st network.Stream) {
+	defer func() { _ = st.Close() }()
+	size := s.frameSize()
+	stream := st.Protocol() == version11
+	for {
+		f := make([]byte, size)
+		if _, err := io.ReadFull(st, f); err != nil {
+			if err != io.EOF {
+				_ = st.Reset()
+			}
+			return
+		}
+		p2p.Touch(st)
+		s.receive(st.Conn().RemotePeer(), f)
+		if !stream {
+			return
+		}
+	}
+}
+
+func (s *Service) frameSize() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.node.FrameSize()
+}
+
+// maxLimiters bounds the per-peer rate limiters kept; beyond it they are
+// all forgotten (each peer then starts with a full burst again, which the
+// stream limits still bound).
+const maxLimiters = 4096
+
+// receive hands a frame from p to the core, within p's frame rate.
+func (s *Service) receive(p peer.ID, f []byte) {
+	s.mu.Lock()
+	lim := s.limiters[p]
+	if lim == nil {
+		if len(s.limiters) >= maxLimiters {
+			clear(s.limiters)
+		}
+		lim = rate.NewLimiter(rate.Limit(s.cfg.FrameRate), s.cfg.FrameRate)
+		s.limiters[p] = lim
+	}
+	if !lim.AllowN(s.clock.Now(), 1) {
+		s.stats.rateDrops++
+		s.mu.Unlock()
+		return
+	}
+	if len(f) >= 9 && !s.given[binary.BigEndian.Uint64(f[1:9])] && s.ctx != nil {
+		// A packet of an epoch this node has not synced yet: the lottery
+		// may have closed it since the last step.
+		s.syncEpochsLocked(s.ctx)
+	}
+	eff := s.node.Receive(s.clock.Now(), f)
+	s.mu.Unlock()
+	// The core holds every relayed packet for the next Tick, so nothing
+	// here is a relayed packet whose replay tag must be synced first: these
+	// are ACKs (without cover) and replay tags to queue.
+	s.apply(eff)
+	s.poke()
+}

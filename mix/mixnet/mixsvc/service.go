@@ -1,0 +1,500 @@
+package mixsvc
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/mix/lottery"
+	"github.com/fog-compute/fog/mix/mixnet"
+	"github.com/fog-compute/fog/p2p"
+)
+
+// Sentinels.
+var (
+	// ErrConfig: the Config or the Options are invalid.
+	ErrConfig = errors.New("mixsvc: invalid config")
+	// ErrNotRunning: the service is not running (before Run, after it
+	// returned).
+	ErrNotRunning = errors.New("mixsvc: not running")
+	// ErrUnknownMessage: Wait was given an ID this node did not send, or
+	// one whose outcome it no longer keeps.
+	ErrUnknownMessage = errors.New("mixsvc: unknown message")
+)
+
+// Protocol is the mix's stream protocol. 1.0.0 carries one frame per
+// stream; 1.1.0 keeps a stream open per neighbour and carries frames back
+// to back. A node serves both and opens the highest its peer speaks.
+var Protocol = p2p.MustProtocol("mix", p2p.Version{Major: 1, Minor: 1}, p2p.Version{Major: 1})
+
+// version11 is the ID of the streaming version.
+var version11 = Protocol.ID(p2p.Version{Major: 1, Minor: 1})
+
+// Directories is what the service needs of the relay lottery (package
+// lotterysvc's Service satisfies it).
+type Directories interface {
+	// Epoch is the current epoch.
+	Epoch() uint64
+	// Directory is this node's directory of epoch e, if it holds it.
+	Directory(e uint64) (*lottery.Directory, bool)
+	// ClosedInfo says whether the directory of epoch e is final.
+	ClosedInfo(e uint64) (lottery.ClosedInfo, bool)
+	// MixKey is this node's mix key of epoch e, if it won seats in e.
+	MixKey(e uint64) (*ecdh.PrivateKey, bool)
+}
+
+// Options are what the node gives the service.
+type Options struct {
+	// Host carries the frames. Required.
+	Host host.Host
+	// Identity is the node's Ed25519 key: the mix addresses nodes by it.
+	// Required.
+	Identity crypto.PrivKey
+	// Lottery gives the epochs' directories and this node's mix keys.
+	// Required.
+	Lottery Directories
+	// Store keeps the replay tags of this node's relay keys across a
+	// restart (the node's Datastore of the mix prefix). Required.
+	Store datastore.Batching
+	// Clock is the node's clock; nil: clock.Real().
+	Clock clock.Clock
+	// Rand seeds the core's generator (routes, delays, Poisson gaps,
+	// packet keys); nil: crypto/rand.
+	Rand io.Reader
+	// Logger receives the logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Received is a message in the inbox.
+type Received struct {
+	// Seq numbers the inbox's messages from 1, in arrival order.
+	Seq uint64
+	mixnet.Inbound
+}
+
+// Result is how a message this node sent ended.
+type Result struct {
+	Acked *mixnet.Acked
+	Err   error // wraps mixnet.ErrExpired if it was not acknowledged in time
+}
+
+// Service runs a mixnet.Node on a node: it carries frames over the mix
+// protocol, gives the core the lottery's directories and this node's relay
+// keys as epochs close, persists replay tags (synced before any packet
+// relayed after them leaves), and wakes the core at its NextTick. It
+// satisfies the node's service interface (Name, Run, Health). Its methods
+// are safe for concurrent use; the core sees one input at a time, under
+// the Service's lock.
+type Service struct {
+	cfg   Config
+	o     Options
+	log   *slog.Logger
+	clock clock.Clock
+	self  mixnet.NodeID
+	pub   ed25519.PublicKey
+
+	mu       sync.Mutex
+	node     *mixnet.Node
+	given    map[uint64]bool // epochs whose directory the core has
+	keyed    map[uint64]int  // epochs whose relay key the core has: the layer
+	tags     []tagEntry      // replay tags not yet persisted
+	waiters  map[mixnet.MsgID][]chan Result
+	results  map[mixnet.MsgID]Result
+	resOrder []mixnet.MsgID
+	inbox    []Received
+	seq      uint64
+	limiters map[peer.ID]*rate.Limiter
+	links    map[peer.ID]*link
+	ctx      context.Context // Run's, for links
+	wg       sync.WaitGroup
+	stats    shellStats
+
+	wake    chan struct{}
+	running atomic.Bool
+}
+
+type shellStats struct {
+	linkDrops  uint64 // frames dropped: link queue full or link broken
+	rateDrops  uint64 // frames refused: a peer over FrameRate
+	tagSyncs   uint64
+	lateTicks  uint64
+	lagMax     time.Duration
+	openErrors uint64
+}
+
+// New returns a Service; Run starts it.
+func New(cfg Config, o Options) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Host == nil || o.Lottery == nil || o.Store == nil || o.Identity == nil {
+		return nil, fmt.Errorf("%w: Options.Host, Lottery, Store and Identity are required", ErrConfig)
+	}
+	raw, err := o.Identity.Raw()
+	if err != nil || o.Identity.Type() != crypto.Ed25519 || len(raw) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: Options.Identity must be an Ed25519 key", ErrConfig)
+	}
+	sk := ed25519.PrivateKey(raw)
+	if o.Clock == nil {
+		o.Clock = clock.Real()
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	var seed [32]byte
+	if _, err := io.ReadFull(o.Rand, seed[:]); err != nil {
+		return nil, fmt.Errorf("mixsvc: seed: %w", err)
+	}
+	n, err := mixnet.NewNode(cfg.Config, sk, mrand.NewChaCha8(seed))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return &Service{
+		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: n.ID(), pub: sk.Public().(ed25519.PublicKey),
+		node: n, given: map[uint64]bool{}, keyed: map[uint64]int{},
+		waiters: map[mixnet.MsgID][]chan Result{}, results: map[mixnet.MsgID]Result{},
+		limiters: map[peer.ID]*rate.Limiter{}, links: map[peer.ID]*link{},
+		wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Name implements the node's service interface.
+func (s *Service) Name() string { return "mix" }
+
+// Health reports whether the service runs.
+func (s *Service) Health(context.Context) error {
+	if !s.running.Load() {
+		return ErrNotRunning
+	}
+	return nil
+}
+
+// Run serves the mix protocol and drives the core until ctx ends; ready is
+// called once the protocol is served.
+func (s *Service) Run(ctx context.Context, ready func()) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("mixsvc: already running")
+	}
+	defer s.running.Store(false)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.ctx = ctx
+	s.mu.Unlock()
+	srv, err := Protocol.Handle(s.o.Host, p2p.Limits{
+		Streams: 512, StreamsPerPeer: 8, Idle: s.cfg.LinkIdle + 10*time.Second,
+		Lifetime: time.Hour, Clock: s.clock,
+	}, s.handle)
+	if err != nil {
+		return fmt.Errorf("mixsvc: serve: %w", err)
+	}
+	_ = srv
+	defer func() {
+		Protocol.Unhandle(s.o.Host)
+		cancel()
+		s.wg.Wait()
+		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer fcancel()
+		if err := s.persistTags(fctx); err != nil {
+			s.log.Warn("persisting replay tags at stop", "err", err)
+		}
+	}()
+	if ready != nil {
+		ready()
+	}
+	timer := s.clock.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C():
+		case <-s.wake:
+		}
+		next, err := s.step(ctx)
+		if err != nil {
+			return err
+		}
+		timer.Stop()
+		timer.Reset(max(0, next.Sub(s.clock.Now())))
+	}
+}
+
+// step brings the core's epochs up to date, ticks it, persists the replay
+// tags it asked for and then carries out its effects. It returns when to
+// step next.
+func (s *Service) step(ctx context.Context) (time.Time, error) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	s.syncEpochsLocked(ctx)
+	if nt := s.node.NextTick(); !nt.IsZero() && now.Sub(nt) > 0 {
+		lag := now.Sub(nt)
+		if lag > s.stats.lagMax {
+			s.stats.lagMax = lag
+		}
+	}
+	eff := s.node.Tick(now)
+	next := s.node.NextTick()
+	s.mu.Unlock()
+	if err := s.persistTags(ctx); err != nil && ctx.Err() == nil {
+		// Forwarding without a durable tag would let a restart reopen the
+		// replay: hold the packets back and try again.
+		s.log.Warn("persisting replay tags", "err", err)
+		return now.Add(s.cfg.SyncEvery), nil
+	}
+	s.apply(eff)
+	limit := now.Add(s.cfg.SyncEvery)
+	if next.IsZero() || next.After(limit) {
+		next = limit
+	}
+	return next, nil
+}
+
+// poke wakes the loop: an input may have moved the core's NextTick.
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// graceEpochs is how many epochs after its own a relay key and its
+// directory are kept: packets and reply blocks made with a directory are
+// good until two epochs after it (a sender switches to the directory of
+// epoch e only once it closes, some time into e, so one epoch of grace
+// could leave a reply block made just before that switch a fraction of an
+// epoch to live).
+const graceEpochs = 2
+
+// syncEpochsLocked gives the core every closed directory of the current
+// and previous epochs, this node's relay keys for them with the replay
+// tags persisted earlier, and drops epochs older than graceEpochs.
+func (s *Service) syncEpochsLocked(ctx context.Context) {
+	cur := s.o.Lottery.Epoch()
+	for _, e := range []uint64{cur - 1, cur} {
+		if e > cur || s.given[e] {
+			continue
+		}
+		if _, ok := s.o.Lottery.ClosedInfo(e); !ok {
+			continue
+		}
+		d, ok := s.o.Lottery.Directory(e)
+		if !ok {
+			continue
+		}
+		s.node.SetDirectory(e, relaysOf(d))
+		s.given[e] = true
+		if k, ok := s.o.Lottery.MixKey(e); ok {
+			if r, ok := d.Lookup(s.pub); ok {
+				tags, err := loadTags(ctx, s.o.Store, e)
+				if err != nil {
+					s.log.Warn("loading replay tags: not relaying this epoch", "epoch", e, "err", err)
+					continue
+				}
+				s.node.SetRelayKey(e, r.Layer, k, tags)
+				s.keyed[e] = r.Layer
+			}
+		}
+	}
+	for e := range s.given {
+		if cur >= graceEpochs && e < cur-graceEpochs {
+			s.node.DropEpoch(e)
+			delete(s.given, e)
+			if _, ok := s.keyed[e]; ok {
+				delete(s.keyed, e)
+				if err := dropTags(ctx, s.o.Store, e); err != nil {
+					s.log.Warn("dropping replay tags", "epoch", e, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// relaysOf converts a lottery directory for the core.
+func relaysOf(d *lottery.Directory) []mixnet.Relay {
+	rs := d.Relays()
+	out := make([]mixnet.Relay, 0, len(rs))
+	for _, r := range rs {
+		var m mixnet.Relay
+		if len(r.Claimant) != len(m.ID) || r.MixKey == nil {
+			continue
+		}
+		copy(m.ID[:], r.Claimant)
+		copy(m.MixKey[:], r.MixKey.Bytes())
+		m.Layer, m.Seats = r.Layer, r.Seats
+		out = append(out, m)
+	}
+	return out
+}
+
+// apply carries out effects outside the lock.
+func (s *Service) apply(eff []mixnet.Effect) {
+	for _, e := range eff {
+		switch e := e.(type) {
+		case mixnet.Transmit:
+			s.transmit(e)
+		case mixnet.PersistTag:
+			s.mu.Lock()
+			s.tags = append(s.tags, tagEntry{epoch: e.Epoch, tag: e.Tag})
+			s.mu.Unlock()
+		case mixnet.Deliver:
+			s.mu.Lock()
+			s.seq++
+			s.inbox = append(s.inbox, Received{Seq: s.seq, Inbound: e.Message})
+			if len(s.inbox) > s.cfg.Inbox {
+				s.inbox = slices.Delete(s.inbox, 0, len(s.inbox)-s.cfg.Inbox)
+			}
+			s.mu.Unlock()
+		case mixnet.Acked:
+			a := e
+			s.finish(e.ID, Result{Acked: &a})
+		case mixnet.Failed:
+			s.finish(e.ID, Result{Err: e.Err})
+		}
+	}
+}
+
+// maxResults bounds the outcomes kept for Wait after they happened.
+const maxResults = 4096
+
+func (s *Service) finish(id mixnet.MsgID, r Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ch := range s.waiters[id] {
+		ch <- r
+	}
+	delete(s.waiters, id)
+	s.results[id] = r
+	s.resOrder = append(s.resOrder, id)
+	if len(s.resOrder) > maxResults {
+		delete(s.results, s.resOrder[0])
+		s.resOrder = s.resOrder[1:]
+	}
+}
+
+// Send sends body to the node to over the mix and returns the message's ID
+// at once; Wait tells when it is acknowledged.
+func (s *Service) Send(ctx context.Context, to peer.ID, body []byte, o mixnet.SendOptions) (mixnet.MsgID, error) {
+	var id mixnet.MsgID
+	if !s.running.Load() {
+		return id, ErrNotRunning
+	}
+	nid, err := NodeIDOf(to)
+	if err != nil {
+		return id, err
+	}
+	s.mu.Lock()
+	s.syncEpochsLocked(ctx)
+	id, eff, err := s.node.Send(s.clock.Now(), nid, body, o)
+	s.mu.Unlock()
+	if err != nil {
+		return id, err
+	}
+	s.apply(eff)
+	s.poke()
+	return id, nil
+}
+
+// Reply answers a received message that carried a reply block.
+func (s *Service) Reply(ctx context.Context, to mixnet.MsgID, body []byte) (mixnet.MsgID, error) {
+	var id mixnet.MsgID
+	if !s.running.Load() {
+		return id, ErrNotRunning
+	}
+	s.mu.Lock()
+	id, eff, err := s.node.Reply(s.clock.Now(), to, body)
+	s.mu.Unlock()
+	if err != nil {
+		return id, err
+	}
+	s.apply(eff)
+	s.poke()
+	return id, nil
+}
+
+// Wait waits until the message id is acknowledged or given up, or ctx
+// ends.
+func (s *Service) Wait(ctx context.Context, id mixnet.MsgID) (Result, error) {
+	s.mu.Lock()
+	if r, ok := s.results[id]; ok {
+		s.mu.Unlock()
+		return r, nil
+	}
+	if !s.node.Pending(id) {
+		s.mu.Unlock()
+		return Result{}, ErrUnknownMessage
+	}
+	ch := make(chan Result, 1)
+	s.waiters[id] = append(s.waiters[id], ch)
+	s.mu.Unlock()
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.waiters[id] = slices.DeleteFunc(s.waiters[id], func(c chan Result) bool { return c == ch })
+		s.mu.Unlock()
+		return Result{}, ctx.Err()
+	}
+}
+
+// Inbox returns the received messages with Seq greater than after, oldest
+// first.
+func (s *Service) Inbox(after uint64) []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(s.inbox, after+1, func(r Received, seq uint64) int {
+		switch {
+		case r.Seq < seq:
+			return -1
+		case r.Seq > seq:
+			return 1
+		}
+		return 0
+	})
+	return slices.Clone(s.inbox[i:])
+}
+
+// NodeIDOf returns the mix address of a peer: its Ed25519 key.
+func NodeIDOf(p peer.ID) (mixnet.NodeID, error) {
+	var id mixnet.NodeID
+	pk, err := p.ExtractPublicKey()
+	if err != nil || pk.Type() != crypto.Ed25519 {
+		return id, fmt.Errorf("%w: %s has no Ed25519 key in its ID", mixnet.ErrMalformed, p)
+	}
+	raw, err := pk.Raw()
+	if err != nil || len(raw) != len(id) {
+		return id, fmt.Errorf("%w: %s: bad key", mixnet.ErrMalformed, p)
+	}
+	copy(id[:], raw)
+	return id, nil
+}
+
+// peerOf returns the peer ID of a mix address.
+func peerOf(id mixnet.NodeID) (peer.ID, error) {
+	pk, err := crypto.UnmarshalEd25519PublicKey(id[:])
+	if err != nil {
+		return "", err
+	}
+	return peer.IDFromPublicKey(pk)
+}

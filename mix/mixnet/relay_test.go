@@ -1,0 +1,129 @@
+package mixnet
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// captureFirst sets the net to keep a copy of the first frame sent to a
+// relay of layer 0.
+func captureFirst(tn *testNet) *[]byte {
+	var got []byte
+	first := map[NodeID]bool{}
+	for _, r := range tn.relays {
+		if r.Layer == 0 {
+			first[r.ID] = true
+		}
+	}
+	tn.tamper = func(to NodeID, f []byte) {
+		if got == nil && first[to] {
+			got = append([]byte(nil), f...)
+		}
+	}
+	return &got
+}
+
+func TestReplayIsDropped(t *testing.T) {
+	tn := newTestNet(t, noCover(), 8, 2, 6)
+	pkt := captureFirst(tn)
+	tn.send(6, 7, "once", SendOptions{})
+	tn.run(10 * time.Second)
+	require.NotNil(t, *pkt)
+	require.Len(t, tn.inbox[tn.nodes[7].ID()], 1)
+	to := tn.nodes[0]
+	for _, r := range tn.relays {
+		if r.Layer == 0 && tn.frames > 0 {
+			if s := tn.byID[r.ID].Stats(); s.Relayed > 0 {
+				to = tn.byID[r.ID]
+			}
+		}
+	}
+	before := to.Stats()
+	for range 3 {
+		tn.push(tn.now, to, append([]byte(nil), (*pkt)...))
+	}
+	tn.run(10 * time.Second)
+	after := to.Stats()
+	assert.Equal(t, before.Relayed, after.Relayed, "no replay is relayed")
+	assert.EqualValues(t, 3, after.Drops[DropReplay]-before.Drops[DropReplay])
+	assert.Len(t, tn.inbox[tn.nodes[7].ID()], 1)
+
+	// A relay that restarts with its persisted tags still knows them.
+	var tags [][32]byte
+	for tag := range to.relay[1].tags {
+		tags = append(tags, tag)
+	}
+	require.Equal(t, tn.tags[1] > 0, true)
+	to.SetRelayKey(1, to.relay[1].layer, to.relay[1].key, tags)
+	tn.push(tn.now, to, append([]byte(nil), (*pkt)...))
+	tn.run(time.Second)
+	assert.EqualValues(t, 4, to.Stats().Drops[DropReplay]-before.Drops[DropReplay])
+}
+
+func TestUnknownEpochCostsNoUnwrap(t *testing.T) {
+	tn := newTestNet(t, noCover(), 8, 2, 7)
+	pkt := captureFirst(tn)
+	tn.send(6, 7, "x", SendOptions{})
+	tn.run(10 * time.Second)
+	f := append([]byte(nil), (*pkt)...)
+	f[8] ^= 1 // epoch 1 → 0
+	r := tn.byID[tn.relays[0].ID]
+	r.Receive(tn.now, f)
+	assert.EqualValues(t, 1, r.Stats().Drops[DropUnknownKey])
+	assert.EqualValues(t, 1, r.Stats().Drops[DropUnknownKey])
+	r.Receive(tn.now, f[:10])
+	assert.EqualValues(t, 1, r.Stats().Drops[DropMalformed])
+}
+
+// Every bit flip of a packet in flight is caught: in the frame's header by
+// the relay, in the Sphinx header by the hop that reads it (MAC), in the
+// payload by the recipient (its tag). Nothing is delivered.
+func TestBitFlipsAreRejected(t *testing.T) {
+	tn := newTestNet(t, noCover(), 8, 2, 8)
+	pkt := captureFirst(tn)
+	tn.send(6, 7, "flip me", SendOptions{})
+	tn.run(10 * time.Second)
+	require.NotNil(t, *pkt)
+	rec := tn.nodes[7]
+	var first *Node
+	for _, r := range tn.relays {
+		if r.Layer == 0 && tn.byID[r.ID].Stats().Relayed > 0 {
+			first = tn.byID[r.ID]
+		}
+	}
+	require.NotNil(t, first)
+	drops := func() uint64 {
+		var d uint64
+		for _, nd := range tn.nodes {
+			for _, v := range nd.Stats().Drops {
+				d += v
+			}
+		}
+		return d
+	}
+	bits := len(*pkt) * 8
+	step := 13 // a prime stride: every region of the frame, in a few seconds
+	if testing.Short() {
+		step = 101
+	}
+	for b := 0; b < bits; b += step {
+		f := append([]byte(nil), (*pkt)...)
+		f[b/8] ^= 1 << (b % 8)
+		d0 := drops()
+		for _, nd := range tn.nodes { // as if the original never came
+			for _, k := range nd.relay {
+				clear(k.tags)
+			}
+		}
+		tn.push(tn.now, first, f)
+		tn.run(3 * time.Second)
+		require.Len(t, tn.inbox[rec.ID()], 1, "bit %d: nothing new is delivered", b)
+		require.Equal(t, d0+1, drops(), "bit %d: dropped once, by the hop that reads it", b)
+	}
+	s := rec.Stats()
+	assert.NotZero(t, s.Drops[DropPayload], "payload flips are caught at the recipient")
+	assert.NotZero(t, first.Stats().Drops[DropMAC], "header flips are caught at the first hop")
+}
