@@ -22,7 +22,7 @@ import (
 // testing/synctest bubble: the schedule (3-second epochs, 50 ms delays) is
 // virtual and exact however loaded the machine is.
 type testMix struct {
-	t       *testing.T
+	t       testing.TB
 	net     *gossipnet.Network
 	db      *store.DB
 	cfg     lottery.ServiceConfig
@@ -52,12 +52,34 @@ func lotteryConfig(genesis time.Time, ids []peer.ID) lottery.ServiceConfig {
 
 // newMixnet starts n nodes with mix config mc; the lottery's genesis is
 // 1.5 s after the start.
-func newMixnet(t *testing.T, n int, mc Config) *testMix {
+func newMixnet(t testing.TB, n int, mc Config) *testMix {
 	t.Helper()
+	return newMixnetWith(t, n, mc, netOptions{})
+}
+
+// netOptions vary a test network.
+type netOptions struct {
+	// epoch is the lottery's epoch length (0: 3 s), its windows scaled as
+	// in lottery.ScaledSimConfig.
+	epoch time.Duration
+	// noLatency makes the links instant. Mocknet delivers the frames of
+	// one stream one link latency after another (it does not pipeline), so
+	// a benchmark of throughput over one stream needs it.
+	noLatency bool
+}
+
+// newMixnetWith is newMixnet with options.
+func newMixnetWith(t testing.TB, n int, mc Config, o netOptions) *testMix {
+	t.Helper()
+	epoch := o.epoch
+	minLat, maxLat := 2*time.Millisecond, 10*time.Millisecond
+	if o.noLatency {
+		minLat, maxLat = 0, 0
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	net, err := gossipnet.NewNetwork(ctx, gossipnet.NetworkConfig{
-		Nodes: n, MinLatency: 2 * time.Millisecond, MaxLatency: 10 * time.Millisecond, Seed: 1,
+		Nodes: n, MinLatency: minLat, MaxLatency: maxLat, Seed: 1,
 		Config: gossip.TestConfig(),
 	})
 	require.NoError(t, err)
@@ -73,6 +95,10 @@ func newMixnet(t *testing.T, n int, mc Config) *testMix {
 		ids[i] = h.ID()
 	}
 	m := &testMix{t: t, net: net, db: db, cfg: lotteryConfig(time.Now().Add(1500*time.Millisecond), ids)}
+	if epoch > 0 {
+		sc := lottery.ScaledSimConfig(epoch)
+		m.cfg.EpochLength, m.cfg.ClaimWindow, m.cfg.RevealWindow, m.cfg.MaxClockSkew = sc.EpochLength, sc.ClaimWindow, sc.RevealWindow, sc.MaxClockSkew
+	}
 	t.Cleanup(func() {
 		for i := range m.cancels {
 			m.stop(i)
