@@ -56,13 +56,6 @@ type Config struct {
 	// MaxRecordAge is how long a stored value record is kept; 36 hours is
 	// go-libp2p-kad-dht's default: publishers republish well before.
 	MaxRecordAge time.Duration
-	// SharedIPGroups turns off the WAN DHT's peer-diversity filter (at
-	// most 3 peers per IP group, as kubo's), which keeps one party from
-	// filling a node's table from one network: off (false) on a real
-	// network. The simulator turns it on: all its nodes' addresses lie in
-	// 127.0.0.0/8, and with the filter its 100-node lottery agreed in no
-	// epoch of five, without it in five of five (docs/bench.md).
-	SharedIPGroups bool
 }
 
 // DefaultConfig returns the configuration of a node on the Internet.

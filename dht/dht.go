@@ -175,10 +175,6 @@ func New(ctx context.Context, cfg Config, o Options) (*DHT, error) {
 	mode := modes[cfg.Mode]
 	boot := o.Bootstrap
 	wanBoot := append(slices.Clone(saved["wan"]), boot...)
-	wanOpts := []kaddht.Option{kaddht.Mode(mode.wan), kaddht.BootstrapPeersFunc(func() []peer.AddrInfo { return wanBoot })}
-	if cfg.SharedIPGroups {
-		wanOpts = append(wanOpts, kaddht.RoutingTablePeerDiversityFilter(nil))
-	}
 	dd, err := dual.New(o.Host,
 		dual.DHTOption(
 			kaddht.ProtocolPrefix(ProtocolPrefix),
@@ -191,7 +187,7 @@ func New(ctx context.Context, cfg Config, o Options) (*DHT, error) {
 			kaddht.MaxRecordAge(cfg.MaxRecordAge),
 			kaddht.DisableAutoRefresh(), // Run refreshes, so it knows when it last did
 		),
-		dual.WanDHTOption(wanOpts...),
+		dual.WanDHTOption(kaddht.Mode(mode.wan), kaddht.BootstrapPeersFunc(func() []peer.AddrInfo { return wanBoot })),
 		// dual.New sets the LAN extension before these options, and
 		// ProtocolPrefix above replaced it: add it again after the prefix.
 		dual.LanDHTOption(kaddht.ProtocolExtension(dual.LanExtension), kaddht.Mode(mode.lan), kaddht.AddressFilter(lanAddrs),

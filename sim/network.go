@@ -122,11 +122,12 @@ func DefaultConfig(n int) Config {
 	d.SnapshotInterval = 5 * time.Second
 	// Simulated nodes model public ones, reachable by every other: their
 	// WAN DHT serves, as it would once AutoNAT said so (the simulator runs
-	// no AutoNAT).
+	// no AutoNAT). Their addresses lie in 127.0.0.0/8, though, which the
+	// WAN DHT admits to neither its table nor its queries: every lookup
+	// of the simulator runs in the LAN DHT, and the WAN DHT's filters
+	// (public addresses, peer diversity) never act
+	// (TestSimulatedNodesRouteOnTheLANDHT).
 	d.Mode = dht.ModeServer
-	// Every simulated node's address lies in 127.0.0.0/8: see
-	// dht.Config.SharedIPGroups.
-	d.SharedIPGroups = true
 	nc := node.TestConfig()
 	// Adverts every 10 s: with hundreds of nodes on two cores, validating
 	// every node's advert each second would crowd out what is measured.

@@ -205,6 +205,20 @@ func TestComputeScenarioUnderChurn(t *testing.T) {
 	assert.Greater(t, res.Departures, 0)
 }
 
+// TestSimulatedNodesRouteOnTheLANDHT: simulated nodes have loopback
+// addresses, so after the boot every routing table entry is in the LAN
+// DHT and none in the WAN DHT, whose filters therefore never act here
+// (docs/bench.md, the lottery section).
+func TestSimulatedNodesRouteOnTheLANDHT(t *testing.T) {
+	nw := smallNet(t, 6)
+	for i, nd := range nw.Nodes() {
+		st := nd.Running().DHT().Status()
+		assert.Zero(t, st.WAN.Peers, "node %d: WAN table", i)
+		assert.Positive(t, st.LAN.Peers, "node %d: LAN table", i)
+	}
+	assert.Zero(t, lookupAll(nw, []int{0}, []int{5}), "a lookup succeeds on the LAN DHT alone")
+}
+
 func TestLotteryScenarioAgrees(t *testing.T) {
 	s := DefaultLotteryScenario(16)
 	s.Network.Links.LatencyMin, s.Network.Links.LatencyMax = 5*time.Millisecond, 40*time.Millisecond

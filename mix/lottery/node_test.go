@@ -11,23 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// span returns the node indexes [from, to).
-func span(from, to int) []int {
-	out := make([]int, 0, to-from)
-	for i := from; i < to; i++ {
-		out = append(out, i)
-	}
-	return out
-}
-
-// requireAgree requires nodes to hold one directory and one seed of epoch e.
-func requireAgree(t *testing.T, net *nodeNet, e uint64, nodes []int) {
-	t.Helper()
-	ds := net.digests(e, nodes...)
-	require.Len(t, ds, 1, "epoch %d: directories %v", e, ds)
-	require.Len(t, net.seeds(e, nodes...), 1, "epoch %d seeds", e)
-}
-
 // TestNodeLateJoinersAdoptSeed runs the whole protocol (candidacies,
 // claims, reveals, seed decisions) of ten Nodes on the discrete-event
 // network, with clock offsets within MaxClockSkew. Eight candidates
@@ -63,13 +46,13 @@ func TestNodeLateJoinersAdoptSeed(t *testing.T) {
 
 	net.run(cfg.ClaimClose(2).Add(-100 * time.Millisecond))
 	for _, i := range late {
-		assert.False(t, net.nodes[i].Confirmed(), "late node %d trusts its chain before it could check it", i)
+		assert.False(t, net.node(i).Confirmed(), "late node %d trusts its chain before it could check it", i)
 		assert.Empty(t, net.adopted[i], "late node %d", i)
 	}
 	requireAgree(t, net, 1, span(0, early))
 	for _, i := range late {
-		s, _ := net.nodes[i].Seed(2)
-		s0, _ := net.nodes[0].Seed(2)
+		s, _ := net.node(i).Seed(2)
+		s0, _ := net.node(0).Seed(2)
 		require.NotEqual(t, s0, s, "the late nodes must hold another seed of epoch 2 for the test to mean anything")
 	}
 
@@ -82,25 +65,25 @@ func TestNodeLateJoinersAdoptSeed(t *testing.T) {
 		a := net.adopted[i][0]
 		assert.Equal(t, uint64(2), a.Epoch, "late node %d", i)
 		assert.GreaterOrEqual(t, a.Claimants, cfg.JoinQuorum)
-		assert.True(t, net.nodes[i].Confirmed())
-		assert.Equal(t, uint64(1), net.nodes[i].Stats().Adopted)
+		assert.True(t, net.node(i).Confirmed())
+		assert.Equal(t, uint64(1), net.node(i).Stats().Adopted)
 		// Epoch 1's claims came from candidates the late nodes could not
 		// know: ignored, not rejected.
-		assert.Positive(t, net.nodes[i].Stats().Ignored["not_candidate"], "late node %d", i)
+		assert.Positive(t, net.node(i).Stats().Ignored["not_candidate"], "late node %d", i)
 	}
 	for i := range nodes {
-		st := net.nodes[i].Stats()
+		st := net.node(i).Stats()
 		assert.Empty(t, st.Rejected, "node %d rejected honest messages", i)
 		if i < early {
 			assert.Empty(t, net.adopted[i], "node %d listened from genesis", i)
-			assert.True(t, net.nodes[i].Confirmed())
+			assert.True(t, net.node(i).Confirmed())
 		}
 	}
 	// The late candidate announced itself in epoch 1's window: it stands
 	// in epoch 3 everywhere.
 	for i := range nodes {
-		assert.Contains(t, net.nodes[i].Candidates(3), pubOf(keys[early]), "node %d", i)
-		assert.Len(t, net.nodes[i].Candidates(3), early+1, "node %d", i)
+		assert.Contains(t, net.node(i).Candidates(3), pubOf(keys[early]), "node %d", i)
+		assert.Len(t, net.node(i).Candidates(3), early+1, "node %d", i)
 	}
 }
 
@@ -172,8 +155,8 @@ func TestNodeSeedDecision(t *testing.T) {
 			}
 			net.run(cfg.ClaimClose(2).Add(500 * time.Millisecond))
 
-			j := net.nodes[joiner]
-			honestSeed, _ := net.nodes[0].Seed(2)
+			j := net.node(joiner)
+			honestSeed, _ := net.node(0).Seed(2)
 			switch tt.adopt {
 			case "":
 				assert.Empty(t, net.adopted[joiner])
@@ -196,8 +179,8 @@ func TestNodeSeedDecision(t *testing.T) {
 				}
 			}
 			for i := range tt.honest {
-				st := net.nodes[i].Stats()
-				assert.True(t, net.nodes[i].Confirmed(), "node %d", i)
+				st := net.node(i).Stats()
+				assert.True(t, net.node(i).Confirmed(), "node %d", i)
 				assert.Empty(t, net.adopted[i], "a confirmed node never changes its chain")
 				assert.Equal(t, uint64(tt.forgers), st.Ignored["wrong_seed"], "node %d", i)
 				assert.Empty(t, st.Rejected, "node %d", i)
@@ -264,10 +247,10 @@ func TestNodeExcusesCandidateDisagreement(t *testing.T) {
 				net.start(i, cfg.Genesis.Add(-2*time.Second))
 			}
 			net.run(cfg.EpochStart(2).Add(time.Second))
-			v := net.nodes[victim]
+			v := net.node(victim)
 			require.Len(t, v.Candidates(2), 4-len(tt.late), "node 4 missed the late candidacies")
-			require.Len(t, net.nodes[0].Candidates(2), 4)
-			seed, _ := net.nodes[0].Seed(2)
+			require.Len(t, net.node(0).Candidates(2), 4)
+			seed, _ := net.node(0).Seed(2)
 			p := Probability(cfg.TargetRelays, 4)
 			for j := range tt.extra {
 				c, _, won, err := NewClaim(keys[tt.late[0]], 2, seed, 1, p, cfg.Config, detRand(fmt.Sprint("equivocation", j)))
@@ -287,7 +270,7 @@ func TestNodeExcusesCandidateDisagreement(t *testing.T) {
 			assert.Equal(t, tt.excused, st.Ignored["not_candidate"], "excused claims")
 			assert.Equal(t, tt.rejected+1, st.Rejected["not_candidate"], "blamed claims")
 			for i := range 4 {
-				assert.Empty(t, net.nodes[i].Stats().Rejected, "node %d", i)
+				assert.Empty(t, net.node(i).Stats().Rejected, "node %d", i)
 			}
 			requireAgree(t, net, 2, span(0, 4))
 		})
@@ -340,8 +323,8 @@ func TestNodeRestart(t *testing.T) {
 				r = 1
 			}
 			net.run(tt.stop)
-			before, _ := net.nodes[r].Directory(cfg.mustEpochAt(tt.stop))
-			oldKey, won := net.nodes[r].MixKey(cfg.mustEpochAt(tt.stop))
+			before, _ := net.node(r).Directory(cfg.mustEpochAt(tt.stop))
+			oldKey, won := net.node(r).MixKey(cfg.mustEpochAt(tt.stop))
 			require.True(t, won)
 			net.stop(r, tt.stop)
 			net.run(tt.again)
@@ -350,7 +333,7 @@ func TestNodeRestart(t *testing.T) {
 			}
 			net.start(r, tt.again)
 			net.run(tt.again.Add(time.Millisecond))
-			n := net.nodes[r]
+			n := net.node(r)
 			assert.Equal(t, tt.trusted, n.Confirmed(), "trust right after the restart")
 			if tt.trusted {
 				again, ok := n.Directory(cfg.mustEpochAt(tt.stop))
@@ -374,7 +357,7 @@ func TestNodeRestart(t *testing.T) {
 				assert.Empty(t, net.adopted[r])
 			}
 			assert.True(t, n.Confirmed(), "trusted again by the end")
-			d, _ := net.nodes[3].Directory(0)
+			d, _ := net.node(3).Directory(0)
 			if tt.equivocates {
 				assert.Equal(t, []ed25519.PublicKey{pubOf(keys[r])}, d.Equivocators())
 			} else {
@@ -383,7 +366,7 @@ func TestNodeRestart(t *testing.T) {
 				assert.True(t, in)
 			}
 			for i := range nodes {
-				assert.Empty(t, net.nodes[i].Stats().Rejected, "node %d", i)
+				assert.Empty(t, net.node(i).Stats().Rejected, "node %d", i)
 			}
 		})
 	}

@@ -21,55 +21,74 @@ func uniformNet(n int) ([]ed25519.PrivateKey, *UniformStake) {
 }
 
 // TestThirtyNodesAgree runs 30 candidates for three epochs over a gossip
-// network with random latency and clock offsets within MaxClockSkew: every
-// node must end each epoch with the same directory and every epoch's seed
-// must be the same everywhere, with no honest message dropped as early or
-// late.
+// network with random latency and clock offsets within MaxClockSkew, once
+// as bare States under a fixed stake oracle and once as whole Nodes with
+// the same candidates fixed in their config: every node must end each
+// epoch with the same directory, holding exactly the winners, and every
+// epoch's seed must be the same everywhere, with no honest message dropped
+// as early or late.
 func TestThirtyNodesAgree(t *testing.T) {
-	cfg := testConfig()
-	cfg.TargetRelays = 10
-	keys, stake := uniformNet(30)
-	rng := rand.New(rand.NewPCG(1, 2))
-	offsets := make([]time.Duration, len(keys))
-	for i := range offsets {
-		offsets[i] = time.Duration(rng.Int64N(int64(2*cfg.MaxClockSkew+1))) - cfg.MaxClockSkew
-	}
-	net := newTestNet(t, cfg, keys, stake, offsets, 200*time.Millisecond, 3)
-	const epochs = 3
-	net.run(cfg.EpochStart(epochs).Add(cfg.ClaimWindow + time.Second))
-
-	for e := uint64(0); e <= epochs; e++ {
-		require.Len(t, net.seeds(e), 1, "seed of epoch %d", e)
-		digests := net.digests(e)
-		require.Len(t, digests, 1, "directory of epoch %d", e)
-		d, _ := net.nodes[0].Directory(e)
-		assert.Positive(t, d.Len(), "epoch %d has relays", e)
-		// The directory holds exactly the winners, computed independently.
-		seed, _ := net.nodes[0].Seed(e)
-		p := Probability(cfg.TargetRelays, stake.TotalWeight(e))
-		winners := 0
-		for _, k := range keys {
-			_, _, won, err := NewClaim(k, e, seed, 1, p, cfg, nil)
-			require.NoError(t, err)
-			if won {
-				winners++
-				_, ok := d.Lookup(pubOf(k))
-				assert.True(t, ok)
+	for _, nodes := range []bool{false, true} {
+		name := map[bool]string{false: "States", true: "Nodes"}[nodes]
+		t.Run(name, func(t *testing.T) {
+			cfg := nodeConfig()
+			cfg.TargetRelays = 10
+			keys, stake := uniformNet(30)
+			rng := rand.New(rand.NewPCG(1, 2))
+			offsets := make([]time.Duration, len(keys))
+			for i := range offsets {
+				offsets[i] = time.Duration(rng.Int64N(int64(2*cfg.MaxClockSkew+1))) - cfg.MaxClockSkew
 			}
-		}
-		assert.Equal(t, winners, d.Len())
+			var net *testNet
+			if nodes {
+				net = newNodeNet(t, cfg, keys, 200*time.Millisecond, 3)
+				net.cfg.Candidates = net.peerIDs(net.all()...)
+				copy(net.offset, offsets)
+				for i := range keys {
+					net.start(i, cfg.Genesis.Add(-2*time.Second))
+				}
+			} else {
+				net = newStateNet(t, cfg.Config, keys, stake, offsets, 200*time.Millisecond, 3)
+			}
+			const epochs = 3
+			net.run(cfg.EpochStart(epochs).Add(cfg.ClaimWindow + time.Second))
+
+			first := net.members[0]
+			for e := uint64(0); e <= epochs; e++ {
+				requireAgree(t, net, e, net.all())
+				d, _ := first.Directory(e)
+				assert.Positive(t, d.Len(), "epoch %d has relays", e)
+				// The directory holds exactly the winners, computed independently.
+				seed, _ := first.Seed(e)
+				p := Probability(cfg.TargetRelays, stake.TotalWeight(e))
+				winners := 0
+				for _, k := range keys {
+					_, _, won, err := NewClaim(k, e, seed, 1, p, cfg.Config, nil)
+					require.NoError(t, err)
+					if won {
+						winners++
+						_, ok := d.Lookup(pubOf(k))
+						assert.True(t, ok)
+					}
+				}
+				assert.Equal(t, winners, d.Len())
+			}
+			for e := uint64(0); e < epochs; e++ {
+				if !nodes {
+					d, _ := first.Directory(e)
+					assert.Equal(t, d.Len(), net.state(0).Reveals(e), "every relay of epoch %d revealed", e)
+				}
+				s0, _ := first.Seed(e)
+				s1, _ := first.Seed(e + 1)
+				assert.NotEqual(t, NextSeed(cfg.Config, e, s0, nil), s1, "epoch %d's seed used its reveals", e+1)
+			}
+			assert.Zero(t, net.errs[ErrLate], "late messages")
+			assert.Zero(t, net.errs[ErrEarly], "early messages")
+			assert.Zero(t, net.errs[ErrWrongSeed], "seed disagreements")
+			assert.Zero(t, net.verdict[Reject], "rejected messages")
+			assert.Positive(t, net.verdict[Accept], "accepted messages")
+		})
 	}
-	for e := uint64(0); e < epochs; e++ {
-		d, _ := net.nodes[0].Directory(e)
-		assert.Equal(t, d.Len(), net.nodes[0].Reveals(e), "every relay of epoch %d revealed", e)
-		s0, _ := net.nodes[0].Seed(e)
-		s1, _ := net.nodes[0].Seed(e + 1)
-		assert.NotEqual(t, NextSeed(cfg, e, s0, nil), s1, "epoch %d's seed used its reveals", e+1)
-	}
-	assert.Zero(t, net.errs[ErrLate], "late messages")
-	assert.Zero(t, net.errs[ErrEarly], "early messages")
-	assert.Zero(t, net.errs[ErrWrongSeed], "seed disagreements")
-	assert.Zero(t, net.verdict[Reject], "rejected messages")
 }
 
 // TestSameClaimsAnyOrder feeds the same claims, with duplicates, in a
@@ -122,7 +141,7 @@ func TestEquivocatorExcludedEverywhere(t *testing.T) {
 	cfg.TargetRelays = 30 // p = 1: everyone wins, including the equivocator
 	keys, stake := uniformNet(21)
 	honest, cheat := keys[:20], keys[20]
-	net := newTestNet(t, cfg, honest, stake, nil, 100*time.Millisecond, 5)
+	net := newStateNet(t, cfg, honest, stake, nil, 100*time.Millisecond, 5)
 	seed := GenesisSeed(cfg)
 	var two [][]byte
 	for i := range 2 {
@@ -132,13 +151,13 @@ func TestEquivocatorExcludedEverywhere(t *testing.T) {
 		two = append(two, mustEncode(t, c))
 	}
 	net.run(cfg.EpochStart(0).Add(500 * time.Millisecond))
-	for j := range net.nodes {
+	for j := range net.members {
 		net.send(-1, j, two[j%2])
 	}
 	net.run(cfg.ClaimClose(0).Add(time.Second))
 
 	require.Len(t, net.digests(0), 1)
-	d, _ := net.nodes[0].Directory(0)
+	d, _ := net.state(0).Directory(0)
 	assert.Equal(t, 20, d.Len(), "the equivocator holds no seat")
 	_, ok := d.Lookup(pubOf(cheat))
 	assert.False(t, ok)
