@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
@@ -79,6 +80,9 @@ acknowledged it (printing the delivery time) or it is given up (exit 1).
 'fog mix reply' without learning who sent.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := peer.Decode(args[0]); err != nil {
+				return usageError(cmd, fmt.Errorf("PEER %q is not a peer ID: %w", args[0], err))
+			}
 			body, err := mixBody(args[1:], file)
 			if err != nil {
 				return usageError(cmd, err)
