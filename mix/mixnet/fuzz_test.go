@@ -6,7 +6,7 @@ import (
 )
 
 func FuzzDecodeMessage(f *testing.F) {
-	tn := newTestNet(&testing.T{}, noCover(), 4, 1, 11)
+	tn := newTestNet(f, noCover(), 4, 1, 11)
 	c := tn.nodes[0].c
 	for _, m := range []*message{
 		{kind: kindDrop},
@@ -37,7 +37,7 @@ func FuzzDecodeMessage(f *testing.F) {
 // FuzzReceive feeds frames to a relay and endpoint: nothing panics, and a
 // frame is either relayed, handled or counted as a drop.
 func FuzzReceive(f *testing.F) {
-	tn := newTestNet(&testing.T{}, noCover(), 4, 1, 12)
+	tn := newTestNet(f, noCover(), 4, 1, 12)
 	pkt := captureFirst(tn)
 	id, eff, err := tn.nodes[3].Send(tn.now, tn.nodes[3].ID(), []byte("seed"), SendOptions{})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // take a fixed link latency, each node is ticked at its NextTick, and the
 // effects are carried out as a shell would.
 type testNet struct {
-	t       *testing.T
+	t       testing.TB
 	now     time.Time
 	latency time.Duration
 	nodes   []*Node
@@ -61,7 +61,7 @@ func (h *eventHeap) Pop() any {
 
 // newTestNet makes n nodes; the first relaysPerLayer*cfg.Layers of them
 // are relays of epoch 1, relaysPerLayer in each layer.
-func newTestNet(t *testing.T, cfg Config, n, relaysPerLayer int, seed uint64) *testNet {
+func newTestNet(t testing.TB, cfg Config, n, relaysPerLayer int, seed uint64) *testNet {
 	t.Helper()
 	tn := &testNet{
 		t: t, now: time.Unix(1_000_000, 0), latency: time.Millisecond,
