@@ -329,6 +329,11 @@ func (n *Node) Reply(now time.Time, to MsgID, body []byte) (MsgID, []Effect, err
 	if ref == nil {
 		return id, nil, ErrNoReplyBlock
 	}
+	if n.dirs[ref.epoch] == nil {
+		// Its relays' keys are gone with its epoch: it cannot get through.
+		delete(n.replies, to)
+		return id, nil, fmt.Errorf("%w: it expired with the relay keys of epoch %d", ErrNoReplyBlock, ref.epoch)
+	}
 	if len(body) > n.MaxBody() {
 		return id, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(body), n.MaxBody())
 	}

@@ -25,7 +25,7 @@ func TestSendDeliversAndAcks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tn := newTestNet(t, tc.cfg, 12, 2, 1)
 			id := tn.send(10, 11, "hello", SendOptions{})
-			tn.run(30 * time.Second)
+			tn.run(12 * time.Second)
 			require.Len(t, tn.inbox[tn.nodes[11].ID()], 1)
 			in := tn.inbox[tn.nodes[11].ID()][0]
 			assert.Equal(t, "hello", string(in.Body))
@@ -126,4 +126,15 @@ func TestReplyThroughReplyBlock(t *testing.T) {
 	require.NotNil(t, got[0].InReplyTo)
 	assert.Equal(t, q, *got[0].InReplyTo)
 	assert.Contains(t, tn.acked, rid, "the reply is acknowledged to its sender")
+}
+
+func TestReplyBlockExpiresWithItsEpoch(t *testing.T) {
+	tn := newTestNet(t, noCover(), 10, 2, 13)
+	q := tn.send(8, 9, "question", SendOptions{WantReply: true})
+	tn.run(10 * time.Second)
+	require.Len(t, tn.inbox[tn.nodes[9].ID()], 1)
+	tn.nodes[9].DropEpoch(1)
+	_, _, err := tn.nodes[9].Reply(tn.now, q, []byte("too late"))
+	require.ErrorIs(t, err, ErrNoReplyBlock)
+	assert.Contains(t, err.Error(), "epoch 1")
 }

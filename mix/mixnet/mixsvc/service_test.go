@@ -23,7 +23,10 @@ func TestSendOverElectedRelays(t *testing.T) {
 func testSend(t *testing.T, cover bool) {
 	mc := DefaultConfig()
 	mc.Cover = cover
-	m := newMixnet(t, 10, mc)
+	// Ten-second epochs: a reply block lives two epochs after the
+	// directory it was made with closes, and the test's reply goes out
+	// after the question's ACK.
+	m := newMixnetWith(t, 10, mc, netOptions{epoch: 10 * time.Second})
 	m.waitRoutable(0)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
