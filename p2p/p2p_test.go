@@ -44,7 +44,7 @@ func newTestHost(t *testing.T, mutate func(*Config)) *testNode {
 	priv, _, err := crypto.GenerateEd25519Key(nil)
 	require.NoError(t, err)
 	store := dssync.MutexWrap(ds.NewMapDatastore())
-	bans, err := NewBanList(context.Background(), store)
+	bans, err := NewBanList(context.Background(), store, nil)
 	require.NoError(t, err)
 	h, err := New(context.Background(), cfg, Options{Identity: priv, Bans: bans})
 	require.NoError(t, err)
@@ -262,20 +262,20 @@ func TestBanListGatesAndPersists(t *testing.T) {
 	}
 
 	// The ban survives a reload from the same datastore.
-	reloaded, err := NewBanList(ctx, a.store)
+	reloaded, err := NewBanList(ctx, a.store, nil)
 	require.NoError(t, err)
 	assert.True(t, reloaded.IsBanned(b.ID()))
 	require.Len(t, reloaded.List(), 1)
 	assert.Equal(t, "test", reloaded.List()[0].Reason)
 
 	require.NoError(t, reloaded.Unban(ctx, b.ID()))
-	again, err := NewBanList(ctx, a.store)
+	again, err := NewBanList(ctx, a.store, nil)
 	require.NoError(t, err)
 	assert.False(t, again.IsBanned(b.ID()))
 }
 
 func TestBanExpires(t *testing.T) {
-	bl, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()))
+	bl, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()), nil)
 	require.NoError(t, err)
 	now := time.Unix(1000, 0)
 	bl.now = func() time.Time { return now }
@@ -367,7 +367,7 @@ func TestListenAddrInUse(t *testing.T) {
 			cfg.ListenAddrs = []string{taken}
 			priv, _, err := crypto.GenerateEd25519Key(nil)
 			require.NoError(t, err)
-			bans, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()))
+			bans, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()), nil)
 			require.NoError(t, err)
 			h, err := New(context.Background(), cfg, Options{Identity: priv, Bans: bans})
 			if err == nil {

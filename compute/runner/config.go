@@ -10,6 +10,7 @@ import (
 	"github.com/pbnjay/memory"
 
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // ErrConfig is wrapped by every error Config.Validate returns.
@@ -52,6 +53,9 @@ type Config struct {
 	Modules ModuleSource
 	// Logger receives the runner's messages; nil discards them.
 	Logger *slog.Logger
+	// Clock times the executions and the persisting of outcomes that pace
+	// how many jobs the runner claims ahead. Default clock.Real().
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the configuration of a node's runner.
@@ -63,6 +67,7 @@ func DefaultConfig() Config {
 		Memory:             memory.TotalMemory() / 2,
 		DefaultMemoryPages: wasm.DefaultConfig().DefaultLimits.MemoryPages,
 		Logger:             slog.Default(),
+		Clock:              clock.Real(),
 	}
 }
 
@@ -80,6 +85,8 @@ func (c Config) Validate() error {
 			ErrConfig, c.Memory, c.DefaultMemoryPages, c.DefaultMemoryPages/16)
 	case c.Memory > math.MaxInt64:
 		return fmt.Errorf("%w: Memory: %d bytes is too large", ErrConfig, c.Memory)
+	case c.Clock == nil:
+		return fmt.Errorf("%w: Clock is nil", ErrConfig)
 	}
 	return nil
 }
