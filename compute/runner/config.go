@@ -54,7 +54,8 @@ type Config struct {
 	// Logger receives the runner's messages; nil discards them.
 	Logger *slog.Logger
 	// Clock times the executions and the persisting of outcomes that pace
-	// how many jobs the runner claims ahead. Default clock.Real().
+	// how many jobs the runner claims ahead. Default clock.Real(), and nil
+	// means it too.
 	Clock clock.Clock
 }
 
@@ -85,8 +86,6 @@ func (c Config) Validate() error {
 			ErrConfig, c.Memory, c.DefaultMemoryPages, c.DefaultMemoryPages/16)
 	case c.Memory > math.MaxInt64:
 		return fmt.Errorf("%w: Memory: %d bytes is too large", ErrConfig, c.Memory)
-	case c.Clock == nil:
-		return fmt.Errorf("%w: Clock is nil", ErrConfig)
 	}
 	return nil
 }

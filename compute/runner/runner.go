@@ -83,6 +83,9 @@ func New(q *queue.Queue, exec Executor, cfg Config) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
 	r := &Runner{
 		q:     q,
 		exec:  exec,

@@ -501,7 +501,6 @@ func TestConfigValidate(t *testing.T) {
 		"MaxPrefetch":        func(c *runner.Config) { c.MaxPrefetch = -1 },
 		"DefaultMemoryPages": func(c *runner.Config) { c.DefaultMemoryPages = 0 },
 		"Memory":             func(c *runner.Config) { c.Memory = uint64(c.DefaultMemoryPages)*wasm.PageSize - 1 },
-		"Clock":              func(c *runner.Config) { c.Clock = nil },
 	} {
 		c := runner.DefaultConfig()
 		mutate(&c)
