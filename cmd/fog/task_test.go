@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -51,7 +52,7 @@ func sleepInput(t *testing.T, d time.Duration) string {
 // TestTaskOutcomes runs tasks on a one-node devnet (the node runs them
 // itself) and checks what fog prints and exits with.
 func TestTaskOutcomes(t *testing.T) {
-	d, err := startDevnet(context.Background(), t.TempDir(), 1, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 1, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
