@@ -351,10 +351,11 @@ func TestDHTCommands(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "dht:       auto: wan client (0 peers), lan server (")
 
-	require.Eventually(t, func() bool {
-		out, _, err := fog(t, ctx, "nodes", "--path", p0)
-		return err == nil && strings.Count(out, "12D3KooW") == 4 && strings.Contains(out, "(this node)")
-	}, 30*time.Second, 100*time.Millisecond, "every devnet node offers compute and is listed")
+	awaitDirectory(t, d.nodes[0], 4)
+	out, _, err = fog(t, ctx, "nodes", "--path", p0)
+	require.NoError(t, err)
+	assert.Equal(t, 4, strings.Count(out, "12D3KooW"), "every devnet node offers compute and is listed")
+	assert.Contains(t, out, "(this node)")
 
 	_, _, err = fog(t, ctx, "dht", "get", id3, "nothing-here", "--path", p0)
 	require.Error(t, err)
@@ -370,7 +371,7 @@ func TestTaskCommands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	require.NoError(t, d.waitConnected(ctx, nil))
-	require.Eventually(t, func() bool { return d.nodes[0].Gossip().Directory().Len() == 3 }, 30*time.Second, 50*time.Millisecond)
+	awaitDirectory(t, d.nodes[0], 3)
 	p0 := string(d.dirs[0])
 	mod := filepath.Join(t.TempDir(), "echo.wasm")
 	require.NoError(t, os.WriteFile(mod, echoWasm, 0o644))
