@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -39,6 +38,12 @@ func staleAdverts(t *testing.T, cfg gossip.Config, n int) []*pb.Message {
 	return out
 }
 
+// The attack tests stay on the wall clock: in a synctest bubble an
+// attacker's connection now and then left an identify exchange blocked on
+// both ends at the end of the test (mocknet does not reset a stream caught
+// by a connection's teardown), which a bubble reports as a deadlock. They
+// await each score snapshot (ScoresUpdated) rather than poll.
+
 // TestEachAttackIsRejected sends one kind of hostile message at a time from
 // a raw-protocol attacker to an honest node and checks that the rule meant
 // for it refused the messages, that nothing was delivered, and that the
@@ -59,40 +64,38 @@ func TestEachAttackIsRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.attack.String(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				n := newNetwork(t, gossipnet.NetworkConfig{Nodes: 1, MinLatency: time.Millisecond, MaxLatency: 2 * time.Millisecond, Config: cfg})
-				victim := n.Nodes[0]
-				h, _, err := n.AddHost()
-				require.NoError(t, err)
-				a, err := gossipnet.NewAttacker(h, gossipnet.AttackerConfig{Kinds: []gossipnet.Attack{tt.attack}, Rate: 200, MaxSize: cfg.Capacity.MaxSize})
-				require.NoError(t, err)
-				defer func() { require.NoError(t, a.Close()) }()
-				a.Seed(staleAdverts(t, cfg, 20)...)
-				require.NoError(t, a.Start([]peer.AddrInfo{{ID: n.Hosts[0].ID(), Addrs: n.Hosts[0].Addrs()}}))
+			n := newNetwork(t, gossipnet.NetworkConfig{Nodes: 1, MinLatency: time.Millisecond, MaxLatency: 2 * time.Millisecond, Config: cfg})
+			victim := n.Nodes[0]
+			h, _, err := n.AddHost()
+			require.NoError(t, err)
+			a, err := gossipnet.NewAttacker(h, gossipnet.AttackerConfig{Kinds: []gossipnet.Attack{tt.attack}, Rate: 200, MaxSize: cfg.Capacity.MaxSize})
+			require.NoError(t, err)
+			defer func() { require.NoError(t, a.Close()) }()
+			a.Seed(staleAdverts(t, cfg, 20)...)
+			require.NoError(t, a.Start([]peer.AddrInfo{{ID: n.Hosts[0].ID(), Addrs: n.Hosts[0].Addrs()}}))
 
-				await(t, 10*time.Second, victim.ScoresUpdated, func() bool { return victim.Graylisted(a.ID()) },
-					"attacker not graylisted; score %+v", score(victim, a.ID()))
-				st := victim.Capacity().Stats()
-				if tt.rule == gossip.RuleSignature {
-					assert.Positive(t, victim.Stats().Rejected["invalid signature"])
-				} else if tt.verdict == gossip.Reject {
-					assert.Positive(t, st.Rejected[tt.rule], "stats %+v", st)
-				}
-				for r, cnt := range st.Rejected {
-					assert.Equal(t, tt.rule, r, "only %s should reject, %s rejected %d", tt.rule, r, cnt)
-				}
-				if tt.attack == gossipnet.Flood {
-					// The first Burst adverts of the attacker are valid.
-					assert.LessOrEqual(t, st.Accepted, uint64(cfg.Capacity.Burst)+2)
-				} else {
-					_, held := victim.Directory().Get(a.ID())
-					assert.False(t, held)
-					assert.Zero(t, st.Accepted)
-				}
-				assert.Positive(t, a.Sent()[tt.attack])
-				s, _ := victim.Score(a.ID())
-				assert.Positive(t, s.Topics[gossip.CapacityTopic].InvalidDeliveries)
-			})
+			await(t, 10*time.Second, victim.ScoresUpdated, func() bool { return victim.Graylisted(a.ID()) },
+				"attacker not graylisted; score %+v", score(victim, a.ID()))
+			st := victim.Capacity().Stats()
+			if tt.rule == gossip.RuleSignature {
+				assert.Positive(t, victim.Stats().Rejected["invalid signature"])
+			} else if tt.verdict == gossip.Reject {
+				assert.Positive(t, st.Rejected[tt.rule], "stats %+v", st)
+			}
+			for r, cnt := range st.Rejected {
+				assert.Equal(t, tt.rule, r, "only %s should reject, %s rejected %d", tt.rule, r, cnt)
+			}
+			if tt.attack == gossipnet.Flood {
+				// The first Burst adverts of the attacker are valid.
+				assert.LessOrEqual(t, st.Accepted, uint64(cfg.Capacity.Burst)+2)
+			} else {
+				_, held := victim.Directory().Get(a.ID())
+				assert.False(t, held)
+				assert.Zero(t, st.Accepted)
+			}
+			assert.Positive(t, a.Sent()[tt.attack])
+			s, _ := victim.Score(a.ID())
+			assert.Positive(t, s.Topics[gossip.CapacityTopic].InvalidDeliveries)
 		})
 	}
 }
@@ -108,10 +111,6 @@ func score(g *gossip.Gossip, p peer.ID) gossip.PeerScore {
 // still reach at least 99 % of honest nodes, every attacker must end up
 // graylisted by every honest neighbour, and no honest node by another.
 func TestAttackersGraylistedHonestDeliveryHolds(t *testing.T) {
-	synctest.Test(t, testAttackersGraylistedHonestDeliveryHolds)
-}
-
-func testAttackersGraylistedHonestDeliveryHolds(t *testing.T) {
 	const honest, attackers, targets, rounds = 16, 4, 4, 3
 	cfg := gossip.TestConfig()
 	n := newNetwork(t, gossipnet.NetworkConfig{

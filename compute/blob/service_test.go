@@ -26,7 +26,7 @@ import (
 )
 
 // Most tests run in testing/synctest bubbles: the mocknet, the services,
-// their timers and the waits for a state (require.Eventually) run on the
+// their timers and the waits for a state (polls) run on the
 // bubble's virtual clock, which moves only when every goroutine waits, so
 // that a loaded machine cannot make them time out. TestHostileServers and
 // TestServeMalformedRequest share one network among subtests, which a
