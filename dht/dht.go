@@ -27,6 +27,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // ProtocolPrefix is the prefix of fog's DHT protocols: /fog/kad/1.0.0 for
@@ -75,6 +77,7 @@ type DHT struct {
 	priv   crypto.PrivKey
 	ds     ds.Batching
 	log    *slog.Logger
+	clk    clock.Clock
 
 	mu     sync.Mutex
 	putSeq map[string]uint64 // highest seq this node published per name
@@ -114,6 +117,10 @@ type Options struct {
 	Bootstrap []peer.AddrInfo
 	// Logger receives the DHT's logs; nil discards them.
 	Logger *slog.Logger
+	// Clock times the refreshes, the snapshots and the lookups' durations;
+	// nil means clock.Real(). go-libp2p-kad-dht's own timers (query
+	// timeouts, record expiry) stay on the time package.
+	Clock clock.Clock
 }
 
 // modes maps Config.Mode to the modes of the WAN and LAN DHTs.
@@ -196,7 +203,10 @@ func New(ctx context.Context, cfg Config, o Options) (*DHT, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dht: start: %w", err)
 	}
-	d := &DHT{cfg: cfg, dual: dd, h: o.Host, priv: o.Identity, ds: o.Datastore, log: log, putSeq: map[string]uint64{}}
+	d := &DHT{cfg: cfg, dual: dd, h: o.Host, priv: o.Identity, ds: o.Datastore, log: log, clk: o.Clock, putSeq: map[string]uint64{}}
+	if d.clk == nil {
+		d.clk = clock.Real()
+	}
 	d.wan = &table{name: "wan", kad: dd.WAN, protocol: WANProtocol, snapshot: wanSnapshotKey,
 		admits: kaddht.PublicRoutingTableFilter, restored: len(saved["wan"])}
 	d.lan = &table{name: "lan", kad: dd.LAN, protocol: LANProtocol, snapshot: lanSnapshotKey,
@@ -234,9 +244,9 @@ type refreshState struct {
 // until ctx ends; it saves once more on the way out.
 func (d *DHT) Run(ctx context.Context, ready func()) error {
 	ready()
-	snap := time.NewTicker(d.cfg.SnapshotInterval)
+	snap := d.clk.NewTicker(d.cfg.SnapshotInterval)
 	defer snap.Stop()
-	check := time.NewTicker(min(d.cfg.LowPeersBackoff, d.cfg.RefreshInterval))
+	check := d.clk.NewTicker(min(d.cfg.LowPeersBackoff, d.cfg.RefreshInterval))
 	defer check.Stop()
 	type result struct {
 		t   *table
@@ -249,7 +259,7 @@ func (d *DHT) Run(ctx context.Context, ready func()) error {
 	}
 	startRefresh := func(t *table) {
 		st := state[t]
-		st.refreshing, st.lastStart = true, time.Now()
+		st.refreshing, st.lastStart = true, d.clk.Now()
 		st.lastSize = t.kad.RoutingTable().Size()
 		ch := t.kad.RefreshRoutingTable()
 		go func() {
@@ -278,24 +288,24 @@ func (d *DHT) Run(ctx context.Context, ready func()) error {
 		case r := <-refreshDone:
 			state[r.t].refreshing = false
 			d.mu.Lock()
-			r.t.lastRefresh, r.t.refreshErr = time.Now(), r.err
+			r.t.lastRefresh, r.t.refreshErr = d.clk.Now(), r.err
 			r.t.refreshes++
 			d.mu.Unlock()
 			if r.err != nil && ctx.Err() == nil {
 				d.log.Debug("routing table refresh", "dht", r.t.name, "err", r.err)
 			}
-		case <-check.C:
+		case <-check.C():
 			for _, t := range d.tables {
 				st := state[t]
 				size := t.kad.RoutingTable().Size()
-				due := time.Since(st.lastStart) >= d.cfg.RefreshInterval
-				low := size > 0 && size < d.cfg.LowPeers && size != st.lastSize && time.Since(st.lastStart) >= d.cfg.LowPeersBackoff
+				due := clock.Since(d.clk, st.lastStart) >= d.cfg.RefreshInterval
+				low := size > 0 && size < d.cfg.LowPeers && size != st.lastSize && clock.Since(d.clk, st.lastStart) >= d.cfg.LowPeersBackoff
 				first := st.lastStart.IsZero() && size > 0
 				if !st.refreshing && (due && size > 0 || low || first) {
 					startRefresh(t)
 				}
 			}
-		case <-snap.C:
+		case <-snap.C():
 			if err := d.saveSnapshot(ctx); err != nil && ctx.Err() == nil {
 				d.log.Warn("saving routing table", "err", err)
 			}

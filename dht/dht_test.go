@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -200,14 +201,18 @@ func (tn *testNet) waitTables(t *testing.T, min int) {
 	}, 30*time.Second, 20*time.Millisecond)
 }
 
-func TestDHTOperations(t *testing.T) {
+func TestDHTOperations(t *testing.T) { synctest.Test(t, testDHTOperations) }
+
+// testDHTOperations runs its steps in one bubble (t.Run is not allowed in
+// one), each failing with its name.
+func testDHTOperations(t *testing.T) {
 	tn := newTestNet(t, 8)
 	tn.waitTables(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	first, last := tn.dhts[0], tn.dhts[len(tn.dhts)-1]
 
-	t.Run("find peer", func(t *testing.T) {
+	step(t, "find peer", func(t *testing.T) {
 		ai, st, err := first.FindPeerStats(ctx, last.h.ID())
 		require.NoError(t, err)
 		assert.Equal(t, last.h.ID(), ai.ID)
@@ -216,14 +221,14 @@ func TestDHTOperations(t *testing.T) {
 			assert.GreaterOrEqual(t, st.Hops, 0)
 		}
 	})
-	t.Run("providers", func(t *testing.T) {
+	step(t, "providers", func(t *testing.T) {
 		require.NoError(t, last.Provide(ctx, "module:abc"))
 		require.Eventually(t, func() bool {
 			ps, err := first.FindProviders(ctx, "module:abc", 5)
 			return err == nil && len(ps) == 1 && ps[0].ID == last.h.ID()
 		}, 20*time.Second, 50*time.Millisecond)
 	})
-	t.Run("signed records", func(t *testing.T) {
+	step(t, "signed records", func(t *testing.T) {
 		r1, err := last.PutRecord(ctx, "greeting", []byte("hello"))
 		require.NoError(t, err)
 		got, err := first.GetRecord(ctx, last.h.ID(), "greeting")
@@ -237,7 +242,7 @@ func TestDHTOperations(t *testing.T) {
 			return err == nil && string(got.Value) == "hello again"
 		}, 20*time.Second, 50*time.Millisecond)
 	})
-	t.Run("lower sequence rejected by the network", func(t *testing.T) {
+	step(t, "lower sequence rejected by the network", func(t *testing.T) {
 		owner := tn.dhts[3]
 		_, err := owner.PutRecord(ctx, "counter", []byte("ten"))
 		require.NoError(t, err)
@@ -259,7 +264,9 @@ func TestDHTOperations(t *testing.T) {
 	})
 }
 
-func TestRoutingTableSurvivesRestart(t *testing.T) {
+func TestRoutingTableSurvivesRestart(t *testing.T) { synctest.Test(t, testRoutingTableSurvivesRestart) }
+
+func testRoutingTableSurvivesRestart(t *testing.T) {
 	tn := newTestNet(t, 6)
 	tn.waitTables(t, 3)
 	d := tn.dhts[2]
@@ -283,4 +290,14 @@ func TestRoutingTableSurvivesRestart(t *testing.T) {
 	assert.Equal(t, before, info.WAN.Restored+info.LAN.Restored)
 	assert.Equal(t, before, info.Size, "the table is back before any connection")
 	assert.Empty(t, h.Network().Peers())
+}
+
+// step runs f as a named step of a test in a bubble, where t.Run is not
+// allowed: a failure names the step.
+func step(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	f(t)
+	if t.Failed() {
+		t.Fatalf("step %q failed", name)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	datastore "github.com/ipfs/go-datastore"
@@ -49,6 +50,10 @@ func startDHT(t *testing.T, mn mocknet.Mocknet, mode string, i int) *DHT {
 
 func serves(d *DHT, p protocol.ID) bool { return slices.Contains(d.h.Mux().Protocols(), p) }
 
+// The tests on mocknet run in testing/synctest bubbles: the hosts, the DHTs
+// and their stores live on the bubble's virtual clock, so that a wait for a
+// routing table to fill cannot time out on a loaded machine.
+
 // TestModeMatrix checks what each dht.mode makes of the two DHTs, on
 // mocknet's loopback addresses (as on a LAN or one machine): which serve,
 // under which protocol, and whether a peer in auto mode meets this node in
@@ -65,60 +70,64 @@ func TestModeMatrix(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.mode, func(t *testing.T) {
-			mn := mocknet.New()
-			t.Cleanup(func() { mn.Close() })
-			d := startDHT(t, mn, tc.mode, 0)
-			other := startDHT(t, mn, ModeAuto, 1)
-			require.NoError(t, mn.LinkAll())
-			_, err := mn.ConnectPeers(d.h.ID(), other.h.ID())
-			require.NoError(t, err)
+			synctest.Test(t, func(t *testing.T) {
+				mn := mocknet.New()
+				t.Cleanup(func() { mn.Close() })
+				d := startDHT(t, mn, tc.mode, 0)
+				other := startDHT(t, mn, ModeAuto, 1)
+				require.NoError(t, mn.LinkAll())
+				_, err := mn.ConnectPeers(d.h.ID(), other.h.ID())
+				require.NoError(t, err)
 
-			st := d.Status()
-			assert.Equal(t, Status{Mode: tc.mode, WAN: Serving{Mode: tc.wan}, LAN: Serving{Mode: tc.lan}},
-				Status{Mode: st.Mode, WAN: Serving{Mode: st.WAN.Mode}, LAN: Serving{Mode: st.LAN.Mode}})
-			assert.Equal(t, tc.wan == ModeServer, serves(d, "/fog/kad/1.0.0"), "WAN protocol handler")
-			assert.Equal(t, tc.lan == ModeServer, serves(d, "/fog/lan/kad/1.0.0"), "LAN protocol handler")
-			info := d.Table()
-			assert.Equal(t, "/fog/kad/1.0.0", info.WAN.Protocol)
-			assert.Equal(t, "/fog/lan/kad/1.0.0", info.LAN.Protocol)
+				st := d.Status()
+				assert.Equal(t, Status{Mode: tc.mode, WAN: Serving{Mode: tc.wan}, LAN: Serving{Mode: tc.lan}},
+					Status{Mode: st.Mode, WAN: Serving{Mode: st.WAN.Mode}, LAN: Serving{Mode: st.LAN.Mode}})
+				assert.Equal(t, tc.wan == ModeServer, serves(d, "/fog/kad/1.0.0"), "WAN protocol handler")
+				assert.Equal(t, tc.lan == ModeServer, serves(d, "/fog/lan/kad/1.0.0"), "LAN protocol handler")
+				info := d.Table()
+				assert.Equal(t, "/fog/kad/1.0.0", info.WAN.Protocol)
+				assert.Equal(t, "/fog/lan/kad/1.0.0", info.LAN.Protocol)
 
-			// the peer serves the LAN DHT: it enters our LAN table, never
-			// the WAN one (its address is not public)
-			require.Eventually(t, func() bool { return d.Status().LAN.Peers == 1 }, 10*time.Second, 10*time.Millisecond)
-			assert.Zero(t, d.Status().WAN.Peers)
-			// we enter its LAN table only if we serve
-			if tc.lan == ModeServer {
-				require.Eventually(t, func() bool { return other.Status().LAN.Peers == 1 }, 10*time.Second, 10*time.Millisecond)
-			} else {
-				assert.Zero(t, other.Status().LAN.Peers)
-			}
-			require.NoError(t, d.Health(context.Background()))
-			require.NoError(t, other.Health(context.Background()))
+				// the peer serves the LAN DHT: it enters our LAN table, never
+				// the WAN one (its address is not public)
+				require.Eventually(t, func() bool { return d.Status().LAN.Peers == 1 }, 10*time.Second, 10*time.Millisecond)
+				assert.Zero(t, d.Status().WAN.Peers)
+				// we enter its LAN table only if we serve
+				if tc.lan == ModeServer {
+					require.Eventually(t, func() bool { return other.Status().LAN.Peers == 1 }, 10*time.Second, 10*time.Millisecond)
+				} else {
+					assert.Zero(t, other.Status().LAN.Peers)
+				}
+				require.NoError(t, d.Health(context.Background()))
+				require.NoError(t, other.Health(context.Background()))
 
-			// records and provider records go through the LAN DHT
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			_, err = d.PutRecord(ctx, "motd", []byte("hi"))
-			require.NoError(t, err)
-			got, err := other.GetRecord(ctx, d.h.ID(), "motd")
-			require.NoError(t, err)
-			assert.Equal(t, "hi", string(got.Value))
-			require.NoError(t, d.Provide(ctx, "k"))
-			// ADD_PROVIDER has no answer: the record lands a moment later
-			var ps []peer.AddrInfo
-			require.Eventually(t, func() bool {
-				ps, err = other.FindProviders(ctx, "k", 5)
-				return err == nil && len(ps) == 1
-			}, 10*time.Second, 10*time.Millisecond)
-			assert.Equal(t, d.h.ID(), ps[0].ID)
-			assert.NotEmpty(t, ps[0].Addrs, "a loopback-only provider keeps its loopback address")
+				// records and provider records go through the LAN DHT
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				_, err = d.PutRecord(ctx, "motd", []byte("hi"))
+				require.NoError(t, err)
+				got, err := other.GetRecord(ctx, d.h.ID(), "motd")
+				require.NoError(t, err)
+				assert.Equal(t, "hi", string(got.Value))
+				require.NoError(t, d.Provide(ctx, "k"))
+				// ADD_PROVIDER has no answer: the record lands a moment later
+				var ps []peer.AddrInfo
+				require.Eventually(t, func() bool {
+					ps, err = other.FindProviders(ctx, "k", 5)
+					return err == nil && len(ps) == 1
+				}, 10*time.Second, 10*time.Millisecond)
+				assert.Equal(t, d.h.ID(), ps[0].ID)
+				assert.NotEmpty(t, ps[0].Addrs, "a loopback-only provider keeps its loopback address")
+			})
 		})
 	}
 }
 
 // TestHealth: an empty routing table is a fault only while a connected peer
 // serves a DHT it belongs to; peers that serve neither are no sign of one.
-func TestHealth(t *testing.T) {
+func TestHealth(t *testing.T) { synctest.Test(t, testHealth) }
+
+func testHealth(t *testing.T) {
 	mn := mocknet.New()
 	t.Cleanup(func() { mn.Close() })
 	a := startDHT(t, mn, ModeClient, 0)
@@ -128,10 +137,10 @@ func TestHealth(t *testing.T) {
 	require.NoError(t, err)
 	// two clients: nobody serves, both tables stay empty, and that is fine
 	// once a knows what b serves (identify is done)
-	require.Eventually(t, func() bool {
-		ps, _ := a.h.Peerstore().GetProtocols(b.h.ID())
-		return len(ps) > 0
-	}, 10*time.Second, 10*time.Millisecond)
+	synctest.Wait()
+	ps, err := a.h.Peerstore().GetProtocols(b.h.ID())
+	require.NoError(t, err)
+	require.NotEmpty(t, ps, "identify is done")
 	assert.Zero(t, a.Table().Size)
 	require.NoError(t, a.Health(context.Background()))
 

@@ -8,6 +8,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // LookupStats describes one FindPeer lookup.
@@ -20,7 +22,7 @@ type LookupStats struct {
 	Hops int `json:"hops"`
 	// Queried counts the peers asked.
 	Queried int `json:"queried"`
-	// Duration is the lookup's wall time.
+	// Duration is the lookup's time on the DHT's clock.
 	Duration time.Duration `json:"duration"`
 }
 
@@ -30,10 +32,10 @@ type LookupStats struct {
 // peer first learnt from a response of a peer at depth d has depth d+1, and
 // the hops are the depth of the peer whose response named the target.
 func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo, LookupStats, error) {
-	start := time.Now()
+	start := d.clk.Now()
 	if d.h.Network().Connectedness(target) == network.Connected {
 		ai := d.h.Peerstore().PeerInfo(target)
-		return ai, LookupStats{Found: true, Duration: time.Since(start)}, nil
+		return ai, LookupStats{Found: true, Duration: clock.Since(d.clk, start)}, nil
 	}
 	var ai peer.AddrInfo
 	st, err := d.traced(ctx, target, func(ctx context.Context) error {
@@ -41,7 +43,7 @@ func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo,
 		ai, err = d.dual.FindPeer(ctx, target)
 		return err
 	})
-	st.Duration = time.Since(start)
+	st.Duration = clock.Since(d.clk, start)
 	if err != nil {
 		st.Found = false
 		return peer.AddrInfo{}, st, fmt.Errorf("dht: find peer %s: %w", target, err)
@@ -59,12 +61,12 @@ func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo,
 // simulator measures routing with it, as FindPeer short-circuits for
 // connected peers.
 func (d *DHT) Lookup(ctx context.Context, target peer.ID) (LookupStats, error) {
-	start := time.Now()
+	start := d.clk.Now()
 	st, err := d.traced(ctx, target, func(ctx context.Context) error {
 		_, err := d.active().kad.GetClosestPeers(ctx, string(target))
 		return err
 	})
-	st.Duration = time.Since(start)
+	st.Duration = clock.Since(d.clk, start)
 	if err != nil {
 		return st, fmt.Errorf("dht: lookup %s: %w", target, err)
 	}

@@ -79,7 +79,7 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 	}
 	_, _ = a.Publish(ctx)
 	ready()
-	poll := time.NewTicker(a.cfg.Poll)
+	poll := a.g.clk.NewTicker(a.cfg.Poll)
 	defer poll.Stop()
 	// The second advert comes after a random part of the interval, so that
 	// nodes started together (a restarted network, the simulator) do not
@@ -88,7 +88,7 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 	// is drawn from [MinGap, Interval], so it never repeats the first
 	// advert right away.
 	gap := int64(a.cfg.MinGap)
-	next := time.NewTimer(time.Duration(gap + rand.Int64N(int64(a.cfg.Interval)-gap+1)))
+	next := a.g.clk.NewTimer(time.Duration(gap + rand.Int64N(int64(a.cfg.Interval)-gap+1)))
 	defer next.Stop()
 	for {
 		select {
@@ -96,13 +96,13 @@ func (a *Advertiser) Run(ctx context.Context, ready func()) error {
 			return nil
 		case <-a.g.ctx.Done():
 			return ErrClosed
-		case <-next.C:
+		case <-next.C():
 			// Counted from now, not from the last advert: after a failed
 			// attempt that would be at once, again and again. The poll
 			// retries failures sooner.
 			_, _ = a.Publish(ctx)
 			next.Reset(a.jittered())
-		case <-poll.C:
+		case <-poll.C():
 			c, err := a.src.Capacity(ctx)
 			if err != nil {
 				a.setErr(fmt.Errorf("gossip: capacity source: %w", err))

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Entry is one peer's advert in the directory.
@@ -114,12 +116,12 @@ const (
 )
 
 // NewDirectory returns an empty directory of the node self. latency may be
-// nil (every peer unmeasured), now nil for time.Now. Gossip creates one;
+// nil (every peer unmeasured), now nil for clock.Real().Now. Gossip creates one;
 // the constructor is exported for tools and benchmarks that feed adverts
 // directly.
 func NewDirectory(cfg DirectoryConfig, self peer.ID, latency func(peer.ID) time.Duration, now func() time.Time) *Directory {
 	if now == nil {
-		now = time.Now
+		now = clock.Real().Now
 	}
 	if latency == nil {
 		latency = func(peer.ID) time.Duration { return 0 }

@@ -13,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Options are what New needs besides Config: hooks supplied by the node,
@@ -27,10 +29,11 @@ type Options struct {
 	// AppScore is the application-specific peer score (P5), e.g. from
 	// stake; nil scores every peer 0.
 	AppScore func(peer.ID) float64
-	// Now is the clock of the validators, the directory and the
-	// advertiser; nil means time.Now. Tests use it to check skew and
+	// Clock is the clock of the validators, the directory, the
+	// advertiser and the maintenance tickers; nil means clock.Real(). The
+	// node passes its one clock; tests use a skewed one to check skew and
 	// expiry rules.
-	Now func() time.Time
+	Clock clock.Clock
 	// Tracer receives pubsub's raw trace events as well (the simulator
 	// times deliveries with it); nil for none.
 	Tracer pubsub.RawTracer
@@ -50,6 +53,7 @@ type Gossip struct {
 	h    host.Host
 	ps   *pubsub.PubSub
 	log  *slog.Logger
+	clk  clock.Clock
 	now  func() time.Time
 
 	ctx    context.Context // cancelled by Close: stops pubsub and our goroutines
@@ -82,17 +86,19 @@ func New(ctx context.Context, h host.Host, cfg Config, opts Options) (_ *Gossip,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.Real()
 	}
+	now := clk.Now
 	g := &Gossip{
 		cfg:    cfg,
 		opts:   opts,
 		h:      h,
 		log:    log,
+		clk:    clk,
 		now:    now,
-		scores: newScoreBook(cfg.Score.GraylistThreshold),
+		scores: newScoreBook(cfg.Score.GraylistThreshold, now),
 		stats:  newStatsTracer(),
 		topics: map[string]io.Closer{},
 	}
@@ -174,17 +180,17 @@ func CapacityConfig(cfg Config) TopicConfig[Advert] {
 // maintain prunes the directory and refreshes its latencies.
 func (g *Gossip) maintain() {
 	defer g.wg.Done()
-	prune := time.NewTicker(g.cfg.Directory.PruneInterval)
+	prune := g.clk.NewTicker(g.cfg.Directory.PruneInterval)
 	defer prune.Stop()
-	lat := time.NewTicker(g.cfg.Directory.LatencyRefresh)
+	lat := g.clk.NewTicker(g.cfg.Directory.LatencyRefresh)
 	defer lat.Stop()
 	for {
 		select {
 		case <-g.ctx.Done():
 			return
-		case <-prune.C:
+		case <-prune.C():
 			g.dir.Prune()
-		case <-lat.C:
+		case <-lat.C():
 			g.dir.RefreshLatency()
 		}
 	}

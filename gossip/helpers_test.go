@@ -12,21 +12,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// clock is a settable clock for rules that depend on time.
-type clock struct {
+// settableClock is a settable clock for rules that depend on time.
+type settableClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func newClock() *clock { return &clock{t: time.UnixMilli(1_800_000_000_000)} }
+func newClock() *settableClock { return &settableClock{t: time.UnixMilli(1_800_000_000_000)} }
 
-func (c *clock) Now() time.Time {
+func (c *settableClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *clock) Add(d time.Duration) {
+func (c *settableClock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -46,6 +47,33 @@ func noteTopic(cfg gossip.Config) gossip.TopicConfig[note] {
 	}
 }
 
+// The network tests run in testing/synctest bubbles: the mocknet, gossipsub
+// and the attackers live on the bubble's virtual clock, which moves only
+// when every goroutine waits. Heartbeats, latencies, rates and deadlines
+// are then exact however loaded the machine is, and what a test waits for
+// it awaits through the notification the package gives (Directory.Updated,
+// Gossip.ScoresUpdated, a subscription's handler), not by polling.
+
+// await waits until cond holds, checking it whenever updated's channel is
+// closed, for at most d of the bubble's time.
+func await(t *testing.T, d time.Duration, updated func() <-chan struct{}, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	for {
+		ch := updated()
+		if cond() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			require.True(t, cond(), msgAndArgs...)
+			return
+		}
+	}
+}
+
 func newNetwork(t *testing.T, cfg gossipnet.NetworkConfig) *gossipnet.Network {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -59,7 +87,9 @@ func newNetwork(t *testing.T, cfg gossipnet.NetworkConfig) *gossipnet.Network {
 	return n
 }
 
-func TestTopicPublishSubscribe(t *testing.T) {
+func TestTopicPublishSubscribe(t *testing.T) { synctest.Test(t, testTopicPublishSubscribe) }
+
+func testTopicPublishSubscribe(t *testing.T) {
 	n := newNetwork(t, gossipnet.NetworkConfig{Nodes: 3, Degree: 1, MinLatency: 5 * time.Millisecond, MaxLatency: 10 * time.Millisecond})
 	cfg := gossip.TestConfig()
 	var topics []*gossip.Topic[note]
@@ -73,11 +103,13 @@ func TestTopicPublishSubscribe(t *testing.T) {
 
 	var mu sync.Mutex
 	got := map[int][]gossip.Received[note]{}
+	arrived := make(chan struct{}, len(topics))
 	for i, tp := range topics {
 		_, err := tp.Subscribe(func(r gossip.Received[note]) {
 			mu.Lock()
 			got[i] = append(got[i], r)
 			mu.Unlock()
+			arrived <- struct{}{}
 		})
 		require.NoError(t, err)
 	}
@@ -94,12 +126,19 @@ func TestTopicPublishSubscribe(t *testing.T) {
 
 	self := n.Hosts[0].ID()
 	require.NoError(t, topics[0].Publish(ctx, note{Author: self, Seq: 1, Time: time.Now(), Text: "hello"}))
-	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got[0]) == 1 && len(got[1]) == 1 && len(got[2]) == 1
-	}, 10*time.Second, 10*time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for range topics {
+		select {
+		case <-arrived:
+		case <-wctx.Done():
+			t.Fatal("the note did not reach every node")
+		}
+	}
 	mu.Lock()
+	assert.Len(t, got[0], 1)
+	assert.Len(t, got[1], 1)
+	assert.Len(t, got[2], 1)
 	assert.True(t, got[0][0].Local)
 	assert.False(t, got[1][0].Local)
 	assert.Equal(t, self, got[2][0].From)
@@ -147,7 +186,9 @@ func mustJSON(t *testing.T, v any) []byte {
 // TestDirectoriesConverge runs 30 nodes over links of 20–120 ms; each
 // advertises once, and every directory must end up with the same 30
 // adverts.
-func TestDirectoriesConverge(t *testing.T) {
+func TestDirectoriesConverge(t *testing.T) { synctest.Test(t, testDirectoriesConverge) }
+
+func testDirectoriesConverge(t *testing.T) {
 	cfg := gossip.TestConfig()
 	cfg.Advert.TTL = 30 * time.Second // outlive the test on a slow machine
 	n := newNetwork(t, gossipnet.NetworkConfig{
@@ -162,18 +203,16 @@ func TestDirectoriesConverge(t *testing.T) {
 		_, err := adv.Publish(ctx)
 		require.NoError(t, err)
 	}
-	converged := func() bool {
-		want := n.Nodes[0].Directory().Digest()
-		for _, g := range n.Nodes {
-			if g.Directory().Len() != len(n.Nodes) || g.Directory().Digest() != want {
-				return false
-			}
-		}
-		return true
-	}
 	start := time.Now()
-	require.Eventually(t, converged, 20*time.Second, 20*time.Millisecond, "directories did not converge")
-	t.Logf("converged %s after the adverts were published", time.Since(start))
+	for i, g := range n.Nodes {
+		d := g.Directory()
+		await(t, 20*time.Second, d.Updated, func() bool { return d.Len() == len(n.Nodes) },
+			"node %d's directory did not get every advert", i)
+	}
+	t.Logf("converged %s (virtual) after the adverts were published", time.Since(start))
+	for i, g := range n.Nodes {
+		assert.Equal(t, n.Nodes[0].Directory().Digest(), g.Directory().Digest(), "node %d's directory", i)
+	}
 
 	// Each node holds its own advert too, and queries see all.
 	for i, g := range n.Nodes {
@@ -197,6 +236,10 @@ func TestDirectoriesConverge(t *testing.T) {
 // TestAdvertiserRepublishesOnChange checks that a capacity change beyond
 // the threshold is advertised long before the interval is due.
 func TestAdvertiserRepublishesOnChange(t *testing.T) {
+	synctest.Test(t, testAdvertiserRepublishesOnChange)
+}
+
+func testAdvertiserRepublishesOnChange(t *testing.T) {
 	cfg := gossip.TestConfig()
 	cfg.Advert.Interval = time.Hour // only a change can trigger an advert within the test
 	cfg.Advert.TTL = 2 * time.Hour
@@ -216,19 +259,19 @@ func TestAdvertiserRepublishesOnChange(t *testing.T) {
 	<-ready
 	remote := n.Nodes[1].Directory()
 	self := n.Hosts[0].ID()
-	require.Eventually(t, func() bool { _, ok := remote.Get(self); return ok }, 10*time.Second, 10*time.Millisecond)
+	await(t, 10*time.Second, remote.Updated, func() bool { _, ok := remote.Get(self); return ok })
 	require.NoError(t, adv.Health(ctx))
 
 	src.set(func(c *gossip.Capacity) { c.Running = 2 }) // load 0 -> 0.5 per core
-	require.Eventually(t, func() bool {
+	await(t, 10*time.Second, remote.Updated, func() bool {
 		e, ok := remote.Get(self)
 		return ok && e.Advert.Running == 2
-	}, 10*time.Second, 10*time.Millisecond)
+	})
 	src.set(func(c *gossip.Capacity) { c.Memory = 4 << 30 })
-	require.Eventually(t, func() bool {
+	await(t, 10*time.Second, remote.Updated, func() bool {
 		e, ok := remote.Get(self)
 		return ok && e.Advert.Memory == 4<<30
-	}, 10*time.Second, 10*time.Millisecond)
+	})
 	last, _, ok := adv.Last()
 	require.True(t, ok)
 	assert.EqualValues(t, 4<<30, last.Memory)
@@ -251,7 +294,9 @@ func (s *mutableSource) set(f func(*gossip.Capacity)) {
 	s.mu.Unlock()
 }
 
-func TestGossipLifecycle(t *testing.T) {
+func TestGossipLifecycle(t *testing.T) { synctest.Test(t, testGossipLifecycle) }
+
+func testGossipLifecycle(t *testing.T) {
 	ctx := context.Background()
 	n := newNetwork(t, gossipnet.NetworkConfig{Nodes: 1})
 	h := n.Hosts[0]
@@ -276,7 +321,7 @@ func TestGossipLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, h.ID(), a.Peer)
 	assert.NotEmpty(t, a.Addrs)
-	require.Eventually(t, func() bool { _, ok := g.Directory().Get(h.ID()); return ok }, 5*time.Second, 5*time.Millisecond,
+	await(t, 5*time.Second, g.Directory().Updated, func() bool { _, ok := g.Directory().Get(h.ID()); return ok },
 		"a node holds its own advert")
 	a2, err := adv.Publish(ctx)
 	require.NoError(t, err)
@@ -306,7 +351,9 @@ func (s failingSource) Capacity(context.Context) (gossip.Capacity, error) {
 
 // TestAdvertiserBacksOffOnFailure checks that a failing advert is retried
 // at the next period, not at once in a loop.
-func TestAdvertiserBacksOffOnFailure(t *testing.T) {
+func TestAdvertiserBacksOffOnFailure(t *testing.T) { synctest.Test(t, testAdvertiserBacksOffOnFailure) }
+
+func testAdvertiserBacksOffOnFailure(t *testing.T) {
 	cfg := gossip.TestConfig()
 	cfg.Advert.Interval = 200 * time.Millisecond
 	cfg.Advert.MinGap = 200 * time.Millisecond

@@ -129,14 +129,15 @@ type TopicScore struct {
 // scoreBook holds the latest score snapshot pubsub handed us.
 type scoreBook struct {
 	graylist float64
+	now      func() time.Time
 	mu       sync.RWMutex
 	at       time.Time
 	scores   map[peer.ID]PeerScore
 	notify   chan struct{} // closed and replaced on every update
 }
 
-func newScoreBook(graylist float64) *scoreBook {
-	return &scoreBook{graylist: graylist, scores: map[peer.ID]PeerScore{}, notify: make(chan struct{})}
+func newScoreBook(graylist float64, now func() time.Time) *scoreBook {
+	return &scoreBook{graylist: graylist, now: now, scores: map[peer.ID]PeerScore{}, notify: make(chan struct{})}
 }
 
 // update is the pubsub.ExtendedPeerScoreInspectFn.
@@ -164,7 +165,7 @@ func (b *scoreBook) update(snap map[peer.ID]*pubsub.PeerScoreSnapshot) {
 		m[p] = ps
 	}
 	b.mu.Lock()
-	b.scores, b.at = m, time.Now()
+	b.scores, b.at = m, b.now()
 	close(b.notify)
 	b.notify = make(chan struct{})
 	b.mu.Unlock()

@@ -214,7 +214,7 @@ func (t *Topic[T]) Subscribe(handler func(Received[T])) (*Subscription, error) {
 				From:  peer.ID(m.GetFrom()),
 				Via:   m.ReceivedFrom,
 				Local: m.ReceivedFrom == self,
-				At:    time.Now(),
+				At:    t.g.now(),
 			})
 		}
 	}()

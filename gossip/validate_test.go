@@ -13,7 +13,7 @@ import (
 // chainFixture is the capacity topic's chain on a settable clock.
 type chainFixture struct {
 	cfg    Config
-	clock  *clock
+	clock  *settableClock
 	chain  *chain[Advert]
 	author peer.ID // signs the adverts
 	relay  peer.ID // forwards them

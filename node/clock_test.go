@@ -41,6 +41,10 @@ func TestOptionsClock(t *testing.T) {
 	for _, st := range sts {
 		assert.False(t, st.Since.Before(before.Add(aYear)), "%s's status is on the node's clock", st.Name)
 	}
+	st := n.Status()
+	assert.False(t, st.StartedAt.Before(before.Add(aYear)), "the start time is on the node's clock")
+	assert.Less(t, st.UptimeSeconds, aYear.Seconds(), "the uptime is measured on the node's clock")
+	assert.GreaterOrEqual(t, st.UptimeSeconds, 0.0)
 	_, bc, cc := n.computeConfigs(cfg, opts)
 	assert.Equal(t, clock.Clock(clk), bc.Clock)
 	assert.Equal(t, clock.Clock(clk), cc.Clock)

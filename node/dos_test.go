@@ -53,10 +53,10 @@ func TestConnectionFloodFromOneAddress(t *testing.T) {
 	assert.Equal(t, target.Host().ID().String(), pi.ID)
 
 	// The honest node learns the target's advert, and its task runs there.
-	require.Eventually(t, func() bool {
-		var es []DirectoryEntry
-		return c.Call(ctx, "directory.list", DirectoryParams{}, &es) == nil && len(es) == 1
-	}, 30*time.Second, 50*time.Millisecond)
+	awaitDirectory(t, honest.Node, 1)
+	var es []DirectoryEntry
+	require.NoError(t, c.Call(ctx, "directory.list", DirectoryParams{}, &es))
+	require.Len(t, es, 1)
 	echo, err := os.ReadFile("../compute/testdata/echo.wasm")
 	require.NoError(t, err)
 	var sub TaskSubmitResult

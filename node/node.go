@@ -46,9 +46,10 @@ type Options struct {
 	// DefaultSupervisorConfig. Its Clock is replaced by the node's.
 	Supervisor SupervisorConfig
 	// Clock is the node's one clock, which Start gives to every component
-	// that reads the time (supervisor, module store, compute and its
-	// queues); nil means clock.Real(). Start is the only place that picks
-	// the real clock.
+	// that reads the time (store, host, DHT, gossip, relay lottery,
+	// supervisor, module store, compute and its queues, the API's ages
+	// and deadlines); nil means clock.Real(). Start is the only place that
+	// picks the real clock.
 	Clock clock.Clock
 	// P2P supplies the host timers config.toml does not carry (dial
 	// timeout, bootstrap backoff); nil means p2p.DefaultConfig.
@@ -94,6 +95,7 @@ type Node struct {
 	cfg     Config
 	dir     DataDir
 	log     *slog.Logger
+	clk     clock.Clock // Options.Clock, the one every component gets
 	started time.Time
 
 	store   *store.DB
@@ -117,13 +119,14 @@ type Node struct {
 }
 
 // storeConfig is the configuration of the node's store.
-func storeConfig(cfg Config, dir DataDir, inMemory bool, log *slog.Logger) store.Config {
+func storeConfig(cfg Config, dir DataDir, inMemory bool, log *slog.Logger, clk clock.Clock) store.Config {
 	scfg := store.DefaultConfig(dir.Store())
 	if inMemory {
 		scfg = store.InMemoryConfig()
 	}
 	scfg.SyncWrites = cfg.Store.SyncWrites
 	scfg.Logger = log.With("subsystem", "store")
+	scfg.Clock = clk
 	return scfg
 }
 
@@ -135,7 +138,7 @@ func RepairStore(ctx context.Context, dir DataDir, cfg Config, opts store.Repair
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return store.Repair(ctx, storeConfig(cfg, dir, false, log), opts)
+	return store.Repair(ctx, storeConfig(cfg, dir, false, log, clock.Real()), opts)
 }
 
 // Start opens the store, builds the host, starts the node's services in
@@ -168,7 +171,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
-	n := &Node{cfg: cfg, dir: opts.Dir, log: log, started: time.Now(), reg: prometheus.NewRegistry()}
+	clk := opts.clock()
+	n := &Node{cfg: cfg, dir: opts.Dir, log: log, clk: clk, started: clk.Now(), reg: prometheus.NewRegistry()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &starter{n: n, cfg: cfg, opts: opts, sc: sc, priv: priv}
 	s.wc, s.bc, s.cc = n.computeConfigs(cfg, opts)
@@ -276,7 +280,7 @@ func (n *Node) metrics() []prometheus.Collector {
 		}, func() float64 { return float64(len(n.host.Network().Peers())) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "fog", Name: "uptime_seconds", Help: "Seconds since the node started.",
-		}, func() float64 { return time.Since(n.started).Seconds() }),
+		}, func() float64 { return clock.Since(n.clk, n.started).Seconds() }),
 		&restartCollector{sup: n.sup, desc: prometheus.NewDesc("fog_service_restarts_total",
 			"Restarts of each service after a failure.", []string{"service"}, nil)},
 	}

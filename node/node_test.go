@@ -116,7 +116,7 @@ func TestNodesFindEachOtherThroughBootstrap(t *testing.T) {
 			for range size - 1 {
 				rest = append(rest, startTestNode(t, func(c *Config) { c.P2P.Bootstrap = []string{first.p2pAddr()} }))
 			}
-			require.Eventually(t, func() bool {
+			awaitConns(t, 20*time.Second, func() bool {
 				for _, n := range rest {
 					// both ends: the dialer sees the connection before the listener does
 					if n.Host().Network().Connectedness(first.Host().ID()) != network.Connected ||
@@ -125,7 +125,7 @@ func TestNodesFindEachOtherThroughBootstrap(t *testing.T) {
 					}
 				}
 				return true
-			}, 20*time.Second, 10*time.Millisecond)
+			}, append([]*testNode{first}, rest...)...)
 			var peers []PeerInfo
 			require.NoError(t, first.client(t).Call(context.Background(), "node.peers", nil, &peers))
 			assert.Len(t, peers, size-1)
@@ -381,11 +381,10 @@ func TestDirectoryOverRPC(t *testing.T) {
 	})
 	c := third.client(t)
 	ctx := context.Background()
+	awaitDirectory(t, third.Node, 2, "the two offering nodes reach the third's directory")
 	var entries []DirectoryEntry
-	require.Eventually(t, func() bool {
-		entries = nil
-		return c.Call(ctx, "directory.list", DirectoryParams{}, &entries) == nil && len(entries) == 2
-	}, 30*time.Second, 50*time.Millisecond, "the two offering nodes reach the third's directory")
+	require.NoError(t, c.Call(ctx, "directory.list", DirectoryParams{}, &entries))
+	require.Len(t, entries, 2)
 	assert.Equal(t, second.Host().ID().String(), entries[0].Peer, "sorted by price")
 	assert.Equal(t, uint64(100), entries[0].Price)
 	assert.Equal(t, []string{"wasm", "wasm/scratch"}, entries[0].Runtimes, "a node runs scratch tasks by default")
@@ -425,10 +424,10 @@ func TestTasksOverRPC(t *testing.T) {
 	c := first.client(t)
 	ctx := context.Background()
 	// every node offers compute; wait until the submitter sees all three
-	require.Eventually(t, func() bool {
-		var es []DirectoryEntry
-		return c.Call(ctx, "directory.list", DirectoryParams{}, &es) == nil && len(es) == 3
-	}, 30*time.Second, 50*time.Millisecond)
+	awaitDirectory(t, first.Node, 3)
+	var es []DirectoryEntry
+	require.NoError(t, c.Call(ctx, "directory.list", DirectoryParams{}, &es))
+	require.Len(t, es, 3)
 
 	echo, err := os.ReadFile("../compute/testdata/echo.wasm")
 	require.NoError(t, err)

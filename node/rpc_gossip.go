@@ -9,6 +9,7 @@ import (
 	"github.com/creachadair/jrpc2"
 
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // TopicInfo is one topic in gossip.topics.
@@ -84,7 +85,7 @@ func (n *Node) directoryEntry(e gossip.Entry) DirectoryEntry {
 		Queue: a.Queue, Running: a.Running, Load: float64(a.Load()) / 1000,
 		Price: a.Price, Runtimes: a.Runtimes, Version: a.Version, Seq: a.Seq,
 		Issued: a.Issued, Expires: a.Expires,
-		AgeSeconds: time.Since(a.Issued).Seconds(),
+		AgeSeconds: clock.Since(n.clk, a.Issued).Seconds(),
 		LatencyMS:  float64(e.Latency) / float64(time.Millisecond),
 		Self:       a.Peer == n.host.ID(),
 	}

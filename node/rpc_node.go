@@ -13,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -68,7 +69,7 @@ func (n *Node) Status() Status {
 		PeerID:        h.ID().String(),
 		Version:       Version,
 		StartedAt:     n.started.UTC(),
-		UptimeSeconds: time.Since(n.started).Seconds(),
+		UptimeSeconds: clock.Since(n.clk, n.started).Seconds(),
 		ListenAddrs:   addrStrings(h.Network().ListenAddresses()),
 		Peers:         len(h.Network().Peers()),
 		Services:      n.Services(),
@@ -103,6 +104,8 @@ func (n *Node) Peers() []PeerInfo {
 			continue
 		}
 		pi := PeerInfo{ID: id.String(), Direction: conns[0].Stat().Direction.String()}
+		// libp2p stamps a connection's opening on the time package's
+		// clock, so its age is measured on that clock too.
 		oldest := time.Now()
 		for _, c := range conns {
 			pi.Addrs = append(pi.Addrs, c.RemoteMultiaddr().String())

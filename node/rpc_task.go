@@ -159,7 +159,7 @@ func describe(st compute.Status, spec compute.Spec, res *compute.Result) TaskDes
 const maxMemoryMiB = 65536 / 16
 
 // spec turns submit parameters into a task spec.
-func (p TaskSubmitParams) spec() (compute.Spec, error) {
+func (p TaskSubmitParams) spec(now time.Time) (compute.Spec, error) {
 	s := compute.Spec{
 		Args: p.Args, Env: p.Env, Stdin: p.Stdin,
 		Limits: compute.Limits{
@@ -192,7 +192,7 @@ func (p TaskSubmitParams) spec() (compute.Spec, error) {
 		s.Module = wasm.IDOf(p.Module)
 	}
 	if p.DeadlineSeconds > 0 {
-		s.Deadline = time.Now().Add(time.Duration(p.DeadlineSeconds * float64(time.Second)))
+		s.Deadline = now.Add(time.Duration(p.DeadlineSeconds * float64(time.Second)))
 	}
 	// Check the whole spec now, so that a mistake (an unknown strategy,
 	// say) costs no compilation of the module.
@@ -257,7 +257,7 @@ func (n *Node) registerTaskMethods() error {
 	c := n.compute
 	methods := map[string]any{
 		"task.submit": func(ctx context.Context, p TaskSubmitParams) (TaskSubmitResult, error) {
-			spec, err := p.spec()
+			spec, err := p.spec(n.clk.Now())
 			if err != nil {
 				return TaskSubmitResult{}, err
 			}

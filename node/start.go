@@ -73,7 +73,7 @@ func (s *starter) openStore(ctx context.Context) error {
 	if opts.Store != nil {
 		n.store = opts.Store
 	} else {
-		db, err := store.Open(storeConfig(s.cfg, opts.Dir, opts.InMemory, n.log))
+		db, err := store.Open(storeConfig(s.cfg, opts.Dir, opts.InMemory, n.log, n.clk))
 		if err != nil {
 			switch {
 			case errors.Is(err, store.ErrLocked):
@@ -86,7 +86,7 @@ func (s *starter) openStore(ctx context.Context) error {
 		n.store = db
 		s.onClose(db.Close)
 	}
-	bans, err := p2p.NewBanList(ctx, n.store.Datastore(store.PrefixP2P))
+	bans, err := p2p.NewBanList(ctx, n.store.Datastore(store.PrefixP2P), n.clk)
 	if err != nil {
 		return err
 	}
@@ -102,6 +102,7 @@ func (s *starter) startHost(ctx context.Context) error {
 		base = *opts.P2P
 	}
 	s.pcfg = s.cfg.p2pConfig(base)
+	s.pcfg.Clock = n.clk
 	s.pcfg.Protocols = append(s.pcfg.Protocols, protocolLimits(s.pcfg, s.bc, s.cc)...)
 	popts := p2p.Options{Identity: s.priv, Bans: s.bans, Registerer: n.reg, Logger: n.log.With("subsystem", "p2p")}
 	if opts.NewHost != nil {
@@ -138,6 +139,7 @@ func (s *starter) startDHT(ctx context.Context) error {
 		Datastore: n.store.Datastore(store.PrefixDHT),
 		Bootstrap: boot,
 		Logger:    n.log.With("subsystem", "dht"),
+		Clock:     n.clk,
 	})
 	if err != nil {
 		return err
@@ -170,6 +172,7 @@ func (s *starter) startGossip(ctx context.Context) error {
 		Logger:  n.log.With("subsystem", "gossip"),
 		Latency: n.host.Peerstore().LatencyEWMA,
 		Version: Version,
+		Clock:   n.clk,
 	})
 	if err != nil {
 		if errors.Is(err, gossip.ErrConfig) {
@@ -197,7 +200,7 @@ func (s *starter) startRelay(ctx context.Context) error {
 	}
 	l, err := lotterysvc.New(rcfg, lotterysvc.Options{
 		Gossip: n.gossip, Store: n.store.Datastore(store.PrefixMix), Identity: s.priv,
-		Logger: n.log.With("subsystem", "lottery"),
+		Logger: n.log.With("subsystem", "lottery"), Clock: n.clk,
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // banPrefix is where bans live in the datastore handed to NewBanList, which
@@ -48,9 +50,13 @@ type BanList struct {
 }
 
 // NewBanList loads the bans kept in store. Every change is written and synced
-// to store before the call that made it returns.
-func NewBanList(ctx context.Context, store ds.Datastore) (*BanList, error) {
-	bl := &BanList{store: store, now: time.Now, bans: make(map[peer.ID]Ban)}
+// to store before the call that made it returns. Bans expire on c; nil means
+// clock.Real().
+func NewBanList(ctx context.Context, store ds.Datastore, c clock.Clock) (*BanList, error) {
+	if c == nil {
+		c = clock.Real()
+	}
+	bl := &BanList{store: store, now: c.Now, bans: make(map[peer.ID]Ban)}
 	res, err := store.Query(ctx, query.Query{Prefix: banPrefix.String()})
 	if err != nil {
 		return nil, fmt.Errorf("p2p: load ban list: %w", err)

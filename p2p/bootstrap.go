@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -47,6 +48,9 @@ type Bootstrapper struct {
 
 // NewBootstrapper starts keeping h connected to peers. Close stops it.
 func NewBootstrapper(h host.Host, cfg Config, peers []peer.AddrInfo, log *slog.Logger) (*Bootstrapper, error) {
+	if cfg.Clock == nil {
+		return nil, fmt.Errorf("%w: Clock is nil", ErrConfig)
+	}
 	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
 	if err != nil {
 		return nil, err
@@ -118,17 +122,17 @@ func (b *Bootstrapper) keep(ai peer.AddrInfo) {
 				st.LastError = err.Error()
 				// Full jitter keeps a restarted network from dialling in lockstep.
 				wait := backoff/2 + rand.N(backoff/2+1)
-				st.NextDial = time.Now().Add(wait)
+				st.NextDial = b.cfg.Clock.Now().Add(wait)
 				attempts := st.Attempts
 				b.mu.Unlock()
 				b.log.Info("bootstrap peer unreachable", "peer", ai.ID, "attempt", attempts, "retry_in", wait.Round(time.Millisecond), "err", err)
 				backoff = min(backoff*2, b.cfg.BackoffMax)
-				t := time.NewTimer(wait)
+				t := b.cfg.Clock.NewTimer(wait)
 				select {
 				case <-b.ctx.Done():
 					t.Stop()
 					return
-				case <-t.C:
+				case <-t.C():
 				}
 				continue
 			}

@@ -9,6 +9,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // ErrConfig is wrapped by every error Config.Validate returns.
@@ -99,6 +101,10 @@ type Config struct {
 	DialTimeout time.Duration
 	// UserAgent is announced through identify.
 	UserAgent string
+	// Clock times the bootstrap backoff. libp2p's own timers (dials,
+	// identify, the connection manager) stay on the time package. Default
+	// clock.Real(); the node gives its own.
+	Clock clock.Clock
 }
 
 // ProtocolLimit bounds one protocol's inbound streams in the resource
@@ -136,6 +142,7 @@ func DefaultConfig() Config {
 		BackoffMax:      5 * time.Minute,
 		DialTimeout:     15 * time.Second,
 		UserAgent:       "fog",
+		Clock:           clock.Real(),
 	}
 }
 
@@ -191,6 +198,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: BackoffMax %s is below BackoffMin %s", ErrConfig, c.BackoffMax, c.BackoffMin)
 	case c.DialTimeout <= 0:
 		return fmt.Errorf("%w: DialTimeout %s must be positive", ErrConfig, c.DialTimeout)
+	case c.Clock == nil:
+		return fmt.Errorf("%w: Clock is nil", ErrConfig)
 	}
 	if _, err := parsePrefixes(c.ConnLimitExempt); err != nil {
 		return err

@@ -13,12 +13,15 @@ import (
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 func TestMain(m *testing.M) {
@@ -44,7 +47,7 @@ func newTestHost(t *testing.T, mutate func(*Config)) *testNode {
 	priv, _, err := crypto.GenerateEd25519Key(nil)
 	require.NoError(t, err)
 	store := dssync.MutexWrap(ds.NewMapDatastore())
-	bans, err := NewBanList(context.Background(), store)
+	bans, err := NewBanList(context.Background(), store, nil)
 	require.NoError(t, err)
 	h, err := New(context.Background(), cfg, Options{Identity: priv, Bans: bans})
 	require.NoError(t, err)
@@ -174,9 +177,9 @@ func TestBootstrapConnectsAndRedials(t *testing.T) {
 	b := newTestHost(t, func(c *Config) { c.Bootstrap = []string{p2pAddr(a.Host)} })
 	connected := func() bool { return b.Network().Connectedness(a.ID()) == network.Connected }
 	// Both ends: the listener registers the connection after the dialer.
-	require.Eventually(t, func() bool {
+	awaitConns(t, 10*time.Second, func() bool {
 		return connected() && a.Network().Connectedness(b.ID()) == network.Connected
-	}, 10*time.Second, 10*time.Millisecond)
+	}, a, b)
 
 	// A drops B; B's bootstrapper notices and dials again. B's own
 	// events say when it saw the drop and the new connection (polling
@@ -215,11 +218,26 @@ func TestBootstrapUnreachableIsNotFatal(t *testing.T) {
 	addr := p2pAddr(gone.Host)
 	require.NoError(t, gone.Close())
 
-	b := newTestHost(t, func(c *Config) { c.Bootstrap = []string{addr} })
-	require.Eventually(t, func() bool {
-		ps := b.Bootstrap.Peers()
-		return len(ps) == 1 && ps[0].Attempts >= 2 && ps[0].LastError != ""
-	}, 10*time.Second, 10*time.Millisecond, "the bootstrapper keeps retrying with backoff")
+	// The bootstrapper makes a backoff timer on its clock after each
+	// failed dial, once it has recorded the failure.
+	clk := timerClock{Clock: clock.Real(), made: make(chan time.Duration, 1)}
+	b := newTestHost(t, func(c *Config) { c.Bootstrap, c.Clock = []string{addr}, clk })
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var waits []time.Duration
+	for len(waits) < 2 {
+		select {
+		case d := <-clk.made:
+			waits = append(waits, d)
+		case <-ctx.Done():
+			t.Fatalf("the bootstrapper backed off %d times, want 2", len(waits))
+		}
+	}
+	ps := b.Bootstrap.Peers()
+	require.Len(t, ps, 1)
+	assert.GreaterOrEqual(t, ps[0].Attempts, 2, "the bootstrapper keeps retrying")
+	assert.NotEmpty(t, ps[0].LastError)
+	assert.False(t, ps[0].NextDial.IsZero(), "with a backoff")
 }
 
 func TestFiveNodesThroughBootstrap(t *testing.T) {
@@ -228,7 +246,11 @@ func TestFiveNodesThroughBootstrap(t *testing.T) {
 	for range 4 {
 		others = append(others, newTestHost(t, func(c *Config) { c.Bootstrap = []string{p2pAddr(first.Host)} }))
 	}
-	require.Eventually(t, func() bool {
+	hosts := []host.Host{first}
+	for _, o := range others {
+		hosts = append(hosts, o)
+	}
+	awaitConns(t, 15*time.Second, func() bool {
 		if len(first.Network().Peers()) != 4 {
 			return false
 		}
@@ -238,7 +260,7 @@ func TestFiveNodesThroughBootstrap(t *testing.T) {
 			}
 		}
 		return true
-	}, 15*time.Second, 10*time.Millisecond)
+	}, hosts...)
 }
 
 func TestBanListGatesAndPersists(t *testing.T) {
@@ -256,26 +278,26 @@ func TestBanListGatesAndPersists(t *testing.T) {
 	// Inbound connections from a banned peer are refused once secured.
 	err = b.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Addrs()})
 	if err == nil {
-		require.Eventually(t, func() bool {
+		awaitConns(t, 5*time.Second, func() bool {
 			return a.Network().Connectedness(b.ID()) != network.Connected
-		}, 5*time.Second, 10*time.Millisecond)
+		}, a)
 	}
 
 	// The ban survives a reload from the same datastore.
-	reloaded, err := NewBanList(ctx, a.store)
+	reloaded, err := NewBanList(ctx, a.store, nil)
 	require.NoError(t, err)
 	assert.True(t, reloaded.IsBanned(b.ID()))
 	require.Len(t, reloaded.List(), 1)
 	assert.Equal(t, "test", reloaded.List()[0].Reason)
 
 	require.NoError(t, reloaded.Unban(ctx, b.ID()))
-	again, err := NewBanList(ctx, a.store)
+	again, err := NewBanList(ctx, a.store, nil)
 	require.NoError(t, err)
 	assert.False(t, again.IsBanned(b.ID()))
 }
 
 func TestBanExpires(t *testing.T) {
-	bl, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()))
+	bl, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()), nil)
 	require.NoError(t, err)
 	now := time.Unix(1000, 0)
 	bl.now = func() time.Time { return now }
@@ -367,7 +389,7 @@ func TestListenAddrInUse(t *testing.T) {
 			cfg.ListenAddrs = []string{taken}
 			priv, _, err := crypto.GenerateEd25519Key(nil)
 			require.NoError(t, err)
-			bans, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()))
+			bans, err := NewBanList(context.Background(), dssync.MutexWrap(ds.NewMapDatastore()), nil)
 			require.NoError(t, err)
 			h, err := New(context.Background(), cfg, Options{Identity: priv, Bans: bans})
 			if err == nil {

@@ -364,7 +364,7 @@ func TestConnsPerIP(t *testing.T) {
 			assert.LessOrEqual(t, f.Held, tc.maxHeld)
 			// The target registers a connection just after the flooder
 			// sees its handshake end.
-			require.Eventually(t, func() bool { return held() == f.Held }, 5*time.Second, time.Millisecond)
+			awaitConns(t, 5*time.Second, func() bool { return held() == f.Held }, target)
 			if !tc.honest {
 				assert.Equal(t, 12, f.Held, "the exempt flood fills every inbound slot")
 			}

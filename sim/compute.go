@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // The scenario's tasks (sources in compute/testdata): echo copies stdin to
@@ -109,8 +110,12 @@ type submitted struct {
 
 // Run runs the scenario.
 func (s ComputeScenario) Run(ctx context.Context, progress Progress) (ComputeResult, error) {
+	clk := s.Network.Clock
+	if clk == nil {
+		return ComputeResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
+	}
 	progress = orNoProgress(progress)
-	begin := time.Now()
+	begin := clk.Now()
 	if s.Tasks < 1 || s.Duration <= 0 || s.Deadline <= 0 || s.Replicas < 1 {
 		return ComputeResult{}, errors.New("sim: tasks, duration, deadline and replicas must be positive")
 	}
@@ -122,7 +127,7 @@ func (s ComputeScenario) Run(ctx context.Context, progress Progress) (ComputeRes
 		return res, err
 	}
 	defer nw.Close()
-	bootStart := time.Now()
+	bootStart := clk.Now()
 	if err := Boot(ctx, nw, s.BootTimeout, progress); err != nil {
 		return res, err
 	}
@@ -136,13 +141,13 @@ func (s ComputeScenario) Run(ctx context.Context, progress Progress) (ComputeRes
 			}
 		}
 		if done < cfg.Nodes {
-			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			if err := sleepCtx(ctx, clk, 200*time.Millisecond); err != nil {
 				return res, err
 			}
 		}
 	}
 	progress.Step(cfg.Nodes)
-	res.BootSeconds = time.Since(bootStart).Seconds()
+	res.BootSeconds = clock.Since(clk, bootStart).Seconds()
 
 	var departures atomic.Int64
 	cctx, stopChurn := context.WithCancel(ctx)
@@ -164,17 +169,18 @@ func (s ComputeScenario) Run(ctx context.Context, progress Progress) (ComputeRes
 	}
 	progress.Phase("waiting for every task to end", len(tasks))
 	s.collect(ctx, nw, tasks, &res, progress)
-	res.RunSeconds = time.Since(begin).Seconds()
+	res.RunSeconds = clock.Since(clk, begin).Seconds()
 	return res, ctx.Err()
 }
 
 // submit submits the tasks at an even pace from random running nodes.
 func (s ComputeScenario) submit(ctx context.Context, nw *Network, res *ComputeResult, progress Progress) []submitted {
+	clk := s.Network.Clock
 	var out []submitted
-	tick := time.NewTicker(max(s.Duration/time.Duration(s.Tasks), time.Millisecond))
+	tick := clk.NewTicker(max(s.Duration/time.Duration(s.Tasks), time.Millisecond))
 	defer tick.Stop()
 	for k := 0; k < s.Tasks && ctx.Err() == nil; k++ {
-		<-tick.C
+		<-tick.C()
 		var src int
 		var sleep bool
 		var d time.Duration
@@ -188,7 +194,7 @@ func (s ComputeScenario) submit(ctx context.Context, nw *Network, res *ComputeRe
 			k-- // pick another submitter; a node that is down submits nothing
 			continue
 		}
-		spec := compute.Spec{Replicas: s.Replicas, Deadline: time.Now().Add(s.Deadline), Args: []string{"task"}}
+		spec := compute.Spec{Replicas: s.Replicas, Deadline: clk.Now().Add(s.Deadline), Args: []string{"task"}}
 		code := echoWasm
 		if sleep {
 			code = sleepWasm
@@ -205,7 +211,7 @@ func (s ComputeScenario) submit(ctx context.Context, nw *Network, res *ComputeRe
 			continue
 		}
 		res.Submitted++
-		out = append(out, submitted{id: id, node: src, at: time.Now(), deadline: spec.Deadline})
+		out = append(out, submitted{id: id, node: src, at: clk.Now(), deadline: spec.Deadline})
 	}
 	return out
 }
@@ -213,16 +219,17 @@ func (s ComputeScenario) submit(ctx context.Context, nw *Network, res *ComputeRe
 // collect waits until every task has ended or its deadline (plus a grace)
 // has passed, and tallies the outcomes.
 func (s ComputeScenario) collect(ctx context.Context, nw *Network, tasks []submitted, res *ComputeResult, progress Progress) {
+	clk := s.Network.Clock
 	pending := append([]submitted(nil), tasks...)
 	var lat []float64
-	last := time.Now()
+	last := clk.Now()
 	for _, t := range tasks {
 		if t.deadline.After(last) {
 			last = t.deadline
 		}
 	}
 	giveUp := last.Add(30 * time.Second)
-	for len(pending) > 0 && ctx.Err() == nil && time.Now().Before(giveUp) {
+	for len(pending) > 0 && ctx.Err() == nil && clk.Now().Before(giveUp) {
 		keep := pending[:0]
 		for _, t := range pending {
 			nd := nw.Node(t.node).Running()
@@ -253,7 +260,7 @@ func (s ComputeScenario) collect(ctx context.Context, nw *Network, tasks []submi
 		}
 		pending = keep
 		if len(pending) > 0 {
-			_ = sleepCtx(ctx, 250*time.Millisecond)
+			_ = sleepCtx(ctx, clk, 250*time.Millisecond)
 		}
 	}
 	for range pending {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // DHTScenario boots a network and measures DHT lookups: from random running
@@ -127,8 +129,12 @@ type lookupOutcome struct {
 
 // Run runs the scenario.
 func (s DHTScenario) Run(ctx context.Context, progress Progress) (DHTResult, error) {
+	clk := s.Network.Clock
+	if clk == nil {
+		return DHTResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
+	}
 	progress = orNoProgress(progress)
-	begin := time.Now()
+	begin := clk.Now()
 	if s.Lookups < 1 || s.Concurrency < 1 {
 		return DHTResult{}, errors.New("sim: lookups and concurrency must be positive")
 	}
@@ -146,11 +152,11 @@ func (s DHTScenario) Run(ctx context.Context, progress Progress) (DHTResult, err
 		return res, err
 	}
 	defer nw.Close()
-	bootStart := time.Now()
+	bootStart := clk.Now()
 	if err := Boot(ctx, nw, s.BootTimeout, progress); err != nil {
 		return res, err
 	}
-	res.BootSeconds = time.Since(bootStart).Seconds()
+	res.BootSeconds = clock.Since(clk, bootStart).Seconds()
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
@@ -176,7 +182,7 @@ func (s DHTScenario) Run(ctx context.Context, progress Progress) (DHTResult, err
 		return res, err
 	}
 	summarize(&res, outcomes)
-	res.DurationSecond = time.Since(begin).Seconds()
+	res.DurationSecond = clock.Since(clk, begin).Seconds()
 	return res, nil
 }
 
@@ -216,6 +222,7 @@ func summarize(res *DHTResult, outcomes []lookupOutcome) {
 // Boot starts every node of nw in order and waits until every routing table
 // holds min(10, nodes-1) peers and has been refreshed once.
 func Boot(ctx context.Context, nw *Network, timeout time.Duration, progress Progress) error {
+	clk := nw.cfg.Clock
 	progress = orNoProgress(progress)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -231,7 +238,7 @@ func Boot(ctx context.Context, nw *Network, timeout time.Duration, progress Prog
 	progress.Phase("filling routing tables", n)
 	ready := make([]bool, n)
 	done := 0
-	t := time.NewTicker(100 * time.Millisecond)
+	t := clk.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for done < n {
 		for i, nd := range nw.Nodes() {
@@ -250,7 +257,7 @@ func Boot(ctx context.Context, nw *Network, timeout time.Duration, progress Prog
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("sim: boot: %d of %d routing tables ready: %w", done, n, ctx.Err())
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 	return nil
@@ -332,6 +339,7 @@ func (s DHTScenario) lookup(ctx context.Context, nw *Network, allow func(src, ds
 // runChurn runs lookups spread over Duration while nodes leave at Churn per
 // minute and come back after ChurnDowntime.
 func (s DHTScenario) runChurn(ctx context.Context, nw *Network, res *DHTResult, progress Progress) ([]lookupOutcome, error) {
+	clk := s.Network.Clock
 	cctx, stop := context.WithCancel(ctx)
 	var departures atomic.Int64
 	var wg sync.WaitGroup
@@ -347,9 +355,9 @@ func (s DHTScenario) runChurn(ctx context.Context, nw *Network, res *DHTResult, 
 	var mu sync.Mutex
 	var lw sync.WaitGroup
 	sem := make(chan struct{}, s.Concurrency)
-	tick := time.NewTicker(max(interval, time.Millisecond))
+	tick := clk.NewTicker(max(interval, time.Millisecond))
 	for i := 0; i < s.Lookups && ctx.Err() == nil; i++ {
-		<-tick.C
+		<-tick.C()
 		sem <- struct{}{}
 		lw.Add(1)
 		go func() {
@@ -374,6 +382,7 @@ func (s DHTScenario) runChurn(ctx context.Context, nw *Network, res *DHTResult, 
 // and restarts each after downtime, until ctx ends; then it restarts every
 // node still down.
 func churn(ctx context.Context, nw *Network, rate float64, downtime time.Duration, crashShare float64, departures *atomic.Int64) {
+	clk := nw.cfg.Clock
 	n := len(nw.Nodes())
 	every := time.Duration(float64(time.Minute) / (rate * float64(n)))
 	type pending struct {
@@ -381,14 +390,14 @@ func churn(ctx context.Context, nw *Network, rate float64, downtime time.Duratio
 		idx int
 	}
 	var down []pending
-	next := time.NewTicker(every)
+	next := clk.NewTicker(every)
 	defer next.Stop()
-	check := time.NewTicker(100 * time.Millisecond)
+	check := clk.NewTicker(100 * time.Millisecond)
 	defer check.Stop()
 	restart := func(all bool) {
 		keep := down[:0]
 		for _, p := range down {
-			if all || time.Now().After(p.at) {
+			if all || clk.Now().After(p.at) {
 				if err := nw.Start(context.WithoutCancel(ctx), p.idx); err != nil {
 					nw.log.Warn("churn: restart failed", "node", p.idx, "err", err)
 				}
@@ -403,9 +412,9 @@ func churn(ctx context.Context, nw *Network, rate float64, downtime time.Duratio
 		case <-ctx.Done():
 			restart(true)
 			return
-		case <-check.C:
+		case <-check.C():
 			restart(false)
-		case <-next.C:
+		case <-next.C():
 			var idx int
 			var crash bool
 			nw.Rand(func(r *rand.Rand) {
@@ -425,7 +434,7 @@ func churn(ctx context.Context, nw *Network, rate float64, downtime time.Duratio
 				nw.log.Warn("churn: departure", "node", idx, "err", err)
 			}
 			departures.Add(1)
-			down = append(down, pending{at: time.Now().Add(downtime), idx: idx})
+			down = append(down, pending{at: clk.Now().Add(downtime), idx: idx})
 		}
 	}
 }
@@ -433,6 +442,7 @@ func churn(ctx context.Context, nw *Network, rate float64, downtime time.Duratio
 // runPartition splits the network in two, checks lookups within the groups,
 // heals, and measures cross-cut lookups in batches.
 func (s DHTScenario) runPartition(ctx context.Context, nw *Network, res *DHTResult, progress Progress) ([]lookupOutcome, error) {
+	clk := s.Network.Clock
 	n := len(nw.Nodes())
 	var perm []int
 	nw.Rand(func(r *rand.Rand) { perm = r.Perm(n) })
@@ -441,7 +451,7 @@ func (s DHTScenario) runPartition(ctx context.Context, nw *Network, res *DHTResu
 		group[i] = k % 2
 	}
 	nw.Partition(func(i int) int { return group[i] })
-	hold := time.NewTimer(s.PartitionFor)
+	hold := clk.NewTimer(s.PartitionFor)
 	within := func(a, b int) bool { return group[a] == group[b] }
 	across := func(a, b int) bool { return group[a] != group[b] }
 	progress.Phase("lookups within the partition", s.Lookups/4)
@@ -458,23 +468,23 @@ func (s DHTScenario) runPartition(ctx context.Context, nw *Network, res *DHTResu
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-hold.C:
+	case <-hold.C():
 	}
 	nw.Heal()
-	healed := time.Now()
+	healed := clk.Now()
 	steps := int(s.RecoveryWindow / s.RecoveryStep)
 	per := max(s.Lookups/steps, 1)
 	progress.Phase("cross-cut lookups after the heal", per*steps)
 	var all []lookupOutcome
 	for k := range steps {
 		at := healed.Add(time.Duration(k) * s.RecoveryStep)
-		if d := time.Until(at); d > 0 {
-			t := time.NewTimer(d)
+		if d := clock.Until(clk, at); d > 0 {
+			t := clk.NewTimer(d)
 			select {
 			case <-ctx.Done():
 				t.Stop()
 				return nil, ctx.Err()
-			case <-t.C:
+			case <-t.C():
 			}
 		}
 		b := s.lookups(ctx, nw, per, across, progress)

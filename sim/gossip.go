@@ -15,6 +15,7 @@ import (
 
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/gossip/gossipnet"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -149,8 +150,12 @@ func (r *recorder) record(i int, rc gossip.Received[gossip.Advert]) {
 
 // Run runs the scenario.
 func (s GossipScenario) Run(ctx context.Context, progress Progress) (GossipResult, error) {
+	clk := s.Network.Clock
+	if clk == nil {
+		return GossipResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
+	}
 	progress = orNoProgress(progress)
-	begin := time.Now()
+	begin := clk.Now()
 	if s.Rounds < 1 || s.Interval <= 0 {
 		return GossipResult{}, errors.New("sim: rounds and interval must be positive")
 	}
@@ -166,7 +171,7 @@ func (s GossipScenario) Run(ctx context.Context, progress Progress) (GossipResul
 		return res, err
 	}
 	defer nw.Close()
-	bootStart := time.Now()
+	bootStart := clk.Now()
 	if err := Boot(ctx, nw, s.BootTimeout, progress); err != nil {
 		return res, err
 	}
@@ -189,9 +194,9 @@ func (s GossipScenario) Run(ctx context.Context, progress Progress) (GossipResul
 	progress.Phase("forming gossip meshes", n)
 	want := min(cfg.Gossip.Dlo, n-1)
 	ready := make([]bool, n)
-	meshBy := time.Now().Add(s.BootTimeout)
+	meshBy := clk.Now().Add(s.BootTimeout)
 	for done := 0; done < n; {
-		if time.Now().After(meshBy) {
+		if clk.Now().After(meshBy) {
 			return res, fmt.Errorf("sim: gossip: %d of %d nodes have %d topic peers after %s", done, n, want, s.BootTimeout)
 		}
 		for i, nd := range nw.Nodes() {
@@ -202,21 +207,21 @@ func (s GossipScenario) Run(ctx context.Context, progress Progress) (GossipResul
 			}
 		}
 		if done < n {
-			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			if err := sleepCtx(ctx, clk, 100*time.Millisecond); err != nil {
 				return res, err
 			}
 		}
 	}
-	if err := sleepCtx(ctx, 3*cfg.Gossip.Heartbeat); err != nil {
+	if err := sleepCtx(ctx, clk, 3*cfg.Gossip.Heartbeat); err != nil {
 		return res, err
 	}
-	res.BootSeconds = time.Since(bootStart).Seconds()
+	res.BootSeconds = clock.Since(clk, bootStart).Seconds()
 
 	statsBefore := make([]gossip.Stats, n)
 	for i, nd := range nw.Nodes() {
 		statsBefore[i] = nd.Running().Gossip().Stats()
 	}
-	t0 := time.Now()
+	t0 := clk.Now()
 	attackers, err := s.startAttackers(nw)
 	defer func() {
 		for _, a := range attackers {
@@ -233,26 +238,26 @@ func (s GossipScenario) Run(ctx context.Context, progress Progress) (GossipResul
 	for i := range graylistedAt {
 		graylistedAt[i] = -1
 	}
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := clk.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for time.Since(t0) < window {
+	for clock.Since(clk, t0) < window {
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
-		case <-tick.C:
+		case <-tick.C():
 		}
 		progress.Step(1)
 		if convergedAt < 0 && allDirectoriesFull(nw) {
-			convergedAt = time.Since(t0)
+			convergedAt = clock.Since(clk, t0)
 		}
 		for k, a := range attackers {
 			if graylistedAt[k] < 0 && a.graylistedByAll(nw) {
-				graylistedAt[k] = time.Since(t0)
+				graylistedAt[k] = clock.Since(clk, t0)
 			}
 		}
 	}
 	// Let the last adverts of the window finish spreading before counting.
-	if err := sleepCtx(ctx, 2*time.Second); err != nil {
+	if err := sleepCtx(ctx, clk, 2*time.Second); err != nil {
 		return res, err
 	}
 	for _, a := range attackers {
@@ -293,7 +298,7 @@ func (s GossipScenario) Run(ctx context.Context, progress Progress) (GossipResul
 	if delivered > 0 {
 		res.DuplicatesPerMessage = float64(dups) / float64(delivered)
 	}
-	res.RunSeconds = time.Since(begin).Seconds()
+	res.RunSeconds = clock.Since(clk, begin).Seconds()
 	return res, nil
 }
 

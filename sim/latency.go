@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // errStreamClosed is what a write to a laggedStream returns after Close.
@@ -28,6 +30,7 @@ const maxInFlight = 1 << 20
 type laggedStream struct {
 	network.Stream
 	lat time.Duration
+	clk clock.Clock
 
 	mu       sync.Mutex
 	cond     *sync.Cond // signalled when the queue shrinks or the state changes
@@ -46,12 +49,12 @@ type lagged struct {
 	at time.Time
 }
 
-// lag wraps s with latency lat; with lat 0 it returns s itself.
-func lag(s network.Stream, lat time.Duration) network.Stream {
+// lag wraps s with latency lat on clk; with lat 0 it returns s itself.
+func lag(s network.Stream, lat time.Duration, clk clock.Clock) network.Stream {
 	if lat <= 0 {
 		return s
 	}
-	l := &laggedStream{Stream: s, lat: lat, reset: make(chan struct{})}
+	l := &laggedStream{Stream: s, lat: lat, clk: clk, reset: make(chan struct{})}
 	l.cond = sync.NewCond(&l.mu)
 	return l
 }
@@ -71,7 +74,7 @@ func (s *laggedStream) Write(p []byte) (int, error) {
 	case len(p) == 0:
 		return 0, nil
 	}
-	s.queue = append(s.queue, lagged{b: append([]byte(nil), p...), at: time.Now().Add(s.lat)})
+	s.queue = append(s.queue, lagged{b: append([]byte(nil), p...), at: s.clk.Now().Add(s.lat)})
 	s.bytes += len(p)
 	if !s.running {
 		s.running = true
@@ -85,7 +88,7 @@ func (s *laggedStream) Write(p []byte) (int, error) {
 func (s *laggedStream) deliver() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var t *time.Timer
+	var t clock.Timer
 	defer func() {
 		if t != nil {
 			t.Stop()
@@ -94,14 +97,14 @@ func (s *laggedStream) deliver() {
 	for len(s.queue) > 0 && s.err == nil {
 		m := s.queue[0]
 		s.mu.Unlock()
-		if d := time.Until(m.at); d > 0 {
+		if d := clock.Until(s.clk, m.at); d > 0 {
 			if t == nil {
-				t = time.NewTimer(d)
+				t = s.clk.NewTimer(d)
 			} else {
 				t.Reset(d)
 			}
 			select {
-			case <-t.C:
+			case <-t.C():
 			case <-s.reset:
 			}
 		}

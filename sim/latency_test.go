@@ -12,6 +12,8 @@ import (
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 const lagProto = protocol.ID("/sim-test/lag")
@@ -56,7 +58,7 @@ func lagPair(t *testing.T, lat time.Duration, msgLen int) (network.Stream, <-cha
 	})
 	s, err := a.NewStream(context.Background(), b.ID(), lagProto)
 	require.NoError(t, err)
-	return lag(s, lat), got
+	return lag(s, lat, clock.Real()), got
 }
 
 func TestLaggedStreamDelaysInOrder(t *testing.T) {
@@ -123,7 +125,7 @@ func TestLaggedStreamWriteAfterClose(t *testing.T) {
 	require.NoError(t, s.CloseWrite())
 	_, err := s.Write([]byte{1})
 	require.ErrorIs(t, err, errStreamClosed)
-	assert.Same(t, s.(*laggedStream).Stream, lag(s.(*laggedStream).Stream, 0), "no latency, no wrapper")
+	assert.Same(t, s.(*laggedStream).Stream, lag(s.(*laggedStream).Stream, 0, clock.Real()), "no latency, no wrapper")
 }
 
 func TestOrphanedStreamIsReset(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/mix/lottery/lotterysvc"
 )
@@ -79,8 +80,12 @@ type LotteryResult struct {
 
 // Run runs the scenario.
 func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryResult, error) {
+	clk := s.Network.Clock
+	if clk == nil {
+		return LotteryResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
+	}
 	progress = orNoProgress(progress)
-	begin := time.Now()
+	begin := clk.Now()
 	n := s.Network.Nodes
 	if s.Epochs < 1 || s.Candidates < 1 || s.Candidates > n || s.TargetRelays < 1 {
 		return LotteryResult{}, errors.New("sim: epochs, candidates (at most nodes) and target relays must be positive")
@@ -97,7 +102,7 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	if delay <= 0 {
 		delay = 20*time.Second + time.Duration(n)*100*time.Millisecond
 	}
-	rc.Genesis = time.Now().Add(delay)
+	rc.Genesis = clk.Now().Add(delay)
 	cfg := s.Network
 	cfg.Relay, cfg.RelayCandidates = &rc, s.Candidates
 	res := LotteryResult{Nodes: n, Candidates: s.Candidates, TargetRelays: s.TargetRelays, Seed: cfg.Seed, Mode: "announced"}
@@ -115,24 +120,24 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	if err := rc.Validate(); err != nil {
 		return res, err
 	}
-	bootStart := time.Now()
+	bootStart := clk.Now()
 	if err := Boot(ctx, nw, s.BootTimeout, progress); err != nil {
 		return res, err
 	}
-	res.BootSeconds = time.Since(bootStart).Seconds()
-	first, _ := rc.EpochAt(time.Now()) // 0 before genesis
+	res.BootSeconds = clock.Since(clk, bootStart).Seconds()
+	first, _ := rc.EpochAt(clk.Now()) // 0 before genesis
 	first += 2
 	var services []*lotterysvc.Service
 	for _, nd := range nw.Nodes() {
 		services = append(services, nd.Running().Lottery())
 	}
 	// Measuring starts half an epoch before the first measured one.
-	wait := time.Until(rc.EpochStart(first)) - rc.EpochLength/2
-	if err := waitSeconds(ctx, fmt.Sprintf("waiting for epoch %d", first), wait, progress); err != nil {
+	wait := clock.Until(clk, rc.EpochStart(first)) - rc.EpochLength/2
+	if err := waitSeconds(ctx, clk, fmt.Sprintf("waiting for epoch %d", first), wait, progress); err != nil {
 		return res, err
 	}
 	verified0, busy0 := verifyStats(services)
-	measureStart := time.Now()
+	measureStart := clk.Now()
 	progress.Phase("measuring epochs", s.Epochs)
 	res.AllAgree = true
 	for e := first; e < first+uint64(s.Epochs); e++ {
@@ -152,13 +157,13 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	}
 	verified, busy := verifyStats(services)
 	res.ClaimsVerified = verified - verified0
-	if el := time.Since(measureStart).Seconds(); el > 0 {
+	if el := clock.Since(clk, measureStart).Seconds(); el > 0 {
 		res.ClaimsPerSecond = float64(res.ClaimsVerified) / el
 	}
 	if b := (busy - busy0).Seconds(); b > 0 {
 		res.ClaimsPerCoreSecond = float64(res.ClaimsVerified) / b
 	}
-	res.RunSeconds = time.Since(begin).Seconds()
+	res.RunSeconds = clock.Since(clk, begin).Seconds()
 	return res, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
@@ -111,6 +112,12 @@ type Config struct {
 	Store store.Config
 	// Logger receives every node's logs; nil discards them.
 	Logger *slog.Logger
+	// Clock is the clock of every node (node.Options.Clock), of the link
+	// latencies and of the scenarios' schedules and measurements. The
+	// simulator is a composition root: DefaultConfig picks clock.Real().
+	// Inside a testing/synctest bubble that clock is virtual, and a
+	// scenario's seconds cost no wall time.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns a network of n nodes with DefaultLinks.
@@ -151,6 +158,7 @@ func DefaultConfig(n int) Config {
 		Compute:        simCompute(),
 		Supervisor:     sup,
 		Store:          simStore(),
+		Clock:          clock.Real(),
 	}
 }
 
@@ -178,6 +186,9 @@ func simStore() store.Config {
 func (c Config) Validate() error {
 	if c.Nodes < 1 {
 		return fmt.Errorf("%w: Nodes %d: want at least 1", ErrConfig, c.Nodes)
+	}
+	if c.Clock == nil {
+		return fmt.Errorf("%w: Clock is nil", ErrConfig)
 	}
 	if err := c.Store.Validate(); err != nil {
 		return err
@@ -359,6 +370,7 @@ func (nw *Network) Start(ctx context.Context, i int) error {
 		Seed:       nw.cfg.Seed + uint64(i),
 		Supervisor: nw.cfg.Supervisor,
 		Logger:     nw.log.With("node", i),
+		Clock:      nw.cfg.Clock,
 		NewHost: func(priv crypto.PrivKey) (host.Host, error) {
 			h, err := nw.mn.AddPeer(priv, addr(i))
 			if err != nil {
@@ -607,7 +619,7 @@ func (h *simHost) lag(s network.Stream) network.Stream {
 	if j < 0 {
 		return s
 	}
-	return lag(s, h.nw.latency(h.idx, j))
+	return lag(s, h.nw.latency(h.idx, j), h.nw.cfg.Clock)
 }
 
 // orphaned resets s and reports true if its connection is already closed.
@@ -666,7 +678,7 @@ func (h *simHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID)
 			if attempt == 2 {
 				return nil, fmt.Errorf("%w: %s to %s", ErrLost, h.ID(), p)
 			}
-			if err := sleepCtx(ctx, rto); err != nil {
+			if err := sleepCtx(ctx, h.nw.cfg.Clock, rto); err != nil {
 				return nil, err
 			}
 		}

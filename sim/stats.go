@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Percentile returns the p-th percentile (0–100) of xs by the nearest-rank
@@ -42,34 +44,34 @@ func orNoProgress(p Progress) Progress {
 
 // waitSeconds sleeps for d (nothing if d <= 0) as a progress phase named
 // name of one step per second, which ends full even if a timer fires late.
-func waitSeconds(ctx context.Context, name string, d time.Duration, progress Progress) error {
+func waitSeconds(ctx context.Context, clk clock.Clock, name string, d time.Duration, progress Progress) error {
 	if d <= 0 {
 		return nil
 	}
-	end := time.Now().Add(d)
+	end := clk.Now().Add(d)
 	seconds := func(d time.Duration) int { return int((max(d, 0) + time.Second - 1) / time.Second) }
 	total := seconds(d)
 	progress.Phase(name, total)
 	done := 0
-	for left := d; left > 0; left = time.Until(end) {
-		if err := sleepCtx(ctx, min(left, time.Second)); err != nil {
+	for left := d; left > 0; left = clock.Until(clk, end) {
+		if err := sleepCtx(ctx, clk, min(left, time.Second)); err != nil {
 			return err
 		}
-		now := total - seconds(time.Until(end))
+		now := total - seconds(clock.Until(clk, end))
 		progress.Step(now - done)
 		done = now
 	}
 	return nil
 }
 
-// sleepCtx sleeps for d, or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
+// sleepCtx sleeps for d on clk, or until ctx ends.
+func sleepCtx(ctx context.Context, clk clock.Clock, d time.Duration) error {
+	t := clk.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-t.C:
+	case <-t.C():
 		return nil
 	}
 }

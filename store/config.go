@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // ErrConfig is wrapped by every error Config.Validate returns.
@@ -111,6 +113,13 @@ type Config struct {
 	// (tables opened, compactions), are logged at Debug, and its debug lines
 	// below Debug. nil discards them.
 	Logger *slog.Logger
+
+	// Clock times value-log GC and Repair (its report's duration and the
+	// expiry it judges entries by). Badger judges TTLs against the time
+	// package itself, so the expiry times PutWithTTL and SetTTL write are
+	// counted on the time package too (clock.Real(), virtual inside a
+	// testing/synctest bubble). Default clock.Real().
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the configuration of a node's on-disk database at
@@ -128,6 +137,7 @@ func DefaultConfig(path string) Config {
 		GCInterval:       5 * time.Minute,
 		GCDiscardRatio:   0.5,
 		Logger:           slog.Default(),
+		Clock:            clock.Real(),
 	}
 }
 
@@ -148,6 +158,7 @@ func InMemoryConfig() Config {
 		GCInterval:       0,
 		GCDiscardRatio:   0.5,
 		Logger:           slog.Default(),
+		Clock:            clock.Real(),
 	}
 }
 
@@ -177,6 +188,8 @@ func (c Config) Validate() error {
 		return bad("GCInterval", "%v is negative", c.GCInterval)
 	case !(c.GCDiscardRatio > 0 && c.GCDiscardRatio < 1):
 		return bad("GCDiscardRatio", "%v is not strictly between 0 and 1", c.GCDiscardRatio)
+	case c.Clock == nil:
+		return bad("Clock", "is nil")
 	}
 	return nil
 }

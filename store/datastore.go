@@ -136,6 +136,7 @@ func (d *Datastore) PutWithTTL(ctx context.Context, key datastore.Key, value []b
 	if ttl <= 0 {
 		return fmt.Errorf("store: put with ttl %s: ttl %v must be positive", key, ttl)
 	}
+	// Badger judges expiry on the time package's clock; so is it counted.
 	return d.put(ctx, "put with ttl", key, value, expiresAt(time.Now(), ttl))
 }
 
@@ -178,7 +179,7 @@ func (d *Datastore) SetTTL(ctx context.Context, key datastore.Key, ttl time.Dura
 				return err
 			}
 			e := badger.NewEntry(bk, v)
-			e.ExpiresAt = expiresAt(time.Now(), ttl)
+			e.ExpiresAt = expiresAt(time.Now(), ttl) // Badger's clock, as in PutWithTTL
 			return txn.SetEntry(e)
 		})
 		if !errors.Is(err, badger.ErrConflict) {

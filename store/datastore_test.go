@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -122,60 +123,70 @@ func TestTTL(t *testing.T) {
 	for name, cfg := range configs(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ctx := t.Context()
-			ds := openTest(t, cfg).Datastore("/ttl")
-			short, long, plain := datastore.NewKey("/short"), datastore.NewKey("/long"), datastore.NewKey("/plain")
-
-			start := time.Now()
-			require.NoError(t, ds.PutWithTTL(ctx, short, []byte("s"), time.Second))
-			require.NoError(t, ds.PutWithTTL(ctx, long, []byte("l"), time.Hour))
-			require.NoError(t, ds.Put(ctx, plain, []byte("p")))
-
-			exp, err := ds.GetExpiration(ctx, short)
-			require.NoError(t, err)
-			assert.False(t, exp.Before(start.Add(time.Second)), "expires early: %v", exp)
-			assert.True(t, exp.Before(time.Now().Add(2*time.Second)), "expires late: %v", exp)
-			exp, err = ds.GetExpiration(ctx, plain)
-			require.NoError(t, err)
-			assert.True(t, exp.IsZero(), "a key without TTL never expires")
-			_, err = ds.GetExpiration(ctx, datastore.NewKey("/missing"))
-			require.ErrorIs(t, err, datastore.ErrNotFound)
-
-			res, err := ds.Query(ctx, query.Query{ReturnExpirations: true, Orders: []query.Order{query.OrderByKey{}}})
-			require.NoError(t, err)
-			entries, err := res.Rest()
-			require.NoError(t, err)
-			require.Len(t, entries, 3)
-			assert.Equal(t, "/long", entries[0].Key)
-			assert.WithinDuration(t, time.Now().Add(time.Hour), entries[0].Expiration, 2*time.Second)
-			assert.True(t, entries[1].Expiration.IsZero())
-			assert.Equal(t, "/short", entries[2].Key)
-
-			// SetTTL on a key without one makes it expire too.
-			require.NoError(t, ds.SetTTL(ctx, plain, time.Second))
-			v, err := ds.Get(ctx, plain)
-			require.NoError(t, err, "SetTTL keeps the value")
-			assert.Equal(t, "p", string(v))
-			require.ErrorIs(t, ds.SetTTL(ctx, datastore.NewKey("/missing"), time.Second), datastore.ErrNotFound)
-			require.Error(t, ds.PutWithTTL(ctx, short, nil, 0))
-			require.Error(t, ds.SetTTL(ctx, short, -time.Second))
-
-			require.Eventually(t, func() bool {
-				has, err := ds.Has(ctx, short)
-				return err == nil && !has
-			}, 5*time.Second, 20*time.Millisecond)
-			require.Eventually(t, func() bool {
-				has, err := ds.Has(ctx, plain)
-				return err == nil && !has
-			}, 5*time.Second, 20*time.Millisecond)
-			_, err = ds.Get(ctx, short)
-			require.ErrorIs(t, err, datastore.ErrNotFound)
-			size, err := ds.GetSize(ctx, short)
-			require.ErrorIs(t, err, datastore.ErrNotFound)
-			assert.Equal(t, -1, size)
-			assert.Equal(t, []string{"/long"}, keysOf(t, ds, query.Query{}), "queries skip expired keys")
+			synctest.Test(t, func(t *testing.T) { testTTL(t, cfg) })
 		})
 	}
+}
+
+// testTTL runs in a synctest bubble, Badger's goroutines and expiry checks
+// included: the seconds a key lives pass on virtual time, exactly.
+func testTTL(t *testing.T, cfg Config) {
+	ctx := t.Context()
+	ds := openTest(t, cfg).Datastore("/ttl")
+	short, long, plain := datastore.NewKey("/short"), datastore.NewKey("/long"), datastore.NewKey("/plain")
+
+	start := time.Now()
+	require.NoError(t, ds.PutWithTTL(ctx, short, []byte("s"), time.Second))
+	require.NoError(t, ds.PutWithTTL(ctx, long, []byte("l"), time.Hour))
+	require.NoError(t, ds.Put(ctx, plain, []byte("p")))
+
+	exp, err := ds.GetExpiration(ctx, short)
+	require.NoError(t, err)
+	assert.False(t, exp.Before(start.Add(time.Second)), "expires early: %v", exp)
+	assert.True(t, exp.Before(time.Now().Add(2*time.Second)), "expires late: %v", exp)
+	exp, err = ds.GetExpiration(ctx, plain)
+	require.NoError(t, err)
+	assert.True(t, exp.IsZero(), "a key without TTL never expires")
+	_, err = ds.GetExpiration(ctx, datastore.NewKey("/missing"))
+	require.ErrorIs(t, err, datastore.ErrNotFound)
+
+	res, err := ds.Query(ctx, query.Query{ReturnExpirations: true, Orders: []query.Order{query.OrderByKey{}}})
+	require.NoError(t, err)
+	entries, err := res.Rest()
+	require.NoError(t, err)
+	require.Len(t, entries, 3)
+	assert.Equal(t, "/long", entries[0].Key)
+	assert.WithinDuration(t, time.Now().Add(time.Hour), entries[0].Expiration, 2*time.Second)
+	assert.True(t, entries[1].Expiration.IsZero())
+	assert.Equal(t, "/short", entries[2].Key)
+
+	// SetTTL on a key without one makes it expire too.
+	require.NoError(t, ds.SetTTL(ctx, plain, time.Second))
+	v, err := ds.Get(ctx, plain)
+	require.NoError(t, err, "SetTTL keeps the value")
+	assert.Equal(t, "p", string(v))
+	require.ErrorIs(t, ds.SetTTL(ctx, datastore.NewKey("/missing"), time.Second), datastore.ErrNotFound)
+	require.Error(t, ds.PutWithTTL(ctx, short, nil, 0))
+	require.Error(t, ds.SetTTL(ctx, short, -time.Second))
+
+	// Expiry times are whole seconds, rounded up: both keys are
+	// gone 2 s on, and not a moment before 1 s.
+	time.Sleep(time.Second - time.Nanosecond)
+	has, err := ds.Has(ctx, short)
+	require.NoError(t, err)
+	assert.True(t, has, "a key lives its whole TTL")
+	time.Sleep(time.Second + time.Nanosecond)
+	for _, k := range []datastore.Key{short, plain} {
+		has, err := ds.Has(ctx, k)
+		require.NoError(t, err)
+		assert.False(t, has, "%s expired", k)
+	}
+	_, err = ds.Get(ctx, short)
+	require.ErrorIs(t, err, datastore.ErrNotFound)
+	size, err := ds.GetSize(ctx, short)
+	require.ErrorIs(t, err, datastore.ErrNotFound)
+	assert.Equal(t, -1, size)
+	assert.Equal(t, []string{"/long"}, keysOf(t, ds, query.Query{}), "queries skip expired keys")
 }
 
 func TestExpiresAtRoundsUp(t *testing.T) {
@@ -659,58 +670,66 @@ func TestValueLogGC(t *testing.T) {
 	// 64-bit machines: a stale read only protects more tombstones). Discard
 	// statistics persist, so the reopened DB knows its garbage.
 	for _, background := range []bool{true, false} {
+		// In a synctest bubble, the GC loop's ticker and the wait for the
+		// space to come back run on virtual time, which moves only while
+		// Badger's goroutines are idle: a loaded machine slows the test
+		// down, never past its deadline.
 		t.Run(fmt.Sprintf("background=%v", background), func(t *testing.T) {
-			ctx := t.Context()
-			cfg := DefaultConfig(t.TempDir())
-			cfg.MemTableSize = 1 << 20 // value threshold ~153 KiB; memtables flush often
-			cfg.ValueLogFileSize = 1 << 20
-			cfg.GCInterval = 0
-			db := openTest(t, cfg) // Close runs once; the cleanup's is then a no-op
-			ds := db.Datastore(PrefixNode)
-			for i := range 20 {
-				require.NoError(t, db.Badger().Update(func(txn *badger.Txn) error {
-					return txn.Set(PrefixNode.Key("blob", fmt.Sprint(i)).Bytes(), make([]byte, 200<<10))
-				}))
-			}
-			for i := range 20 {
-				require.NoError(t, ds.Put(ctx, Key("blob", fmt.Sprint(i)), []byte("small")))
-			}
-			// Badger learns which value-log bytes are garbage when
-			// compactions drop the versions that pointed at them: write
-			// enough small values to fill several memtables and trigger one.
-			b, err := ds.Batch(ctx)
-			require.NoError(t, err)
-			for i := range 8000 {
-				require.NoError(t, b.Put(ctx, Key("filler", fmt.Sprint(i)), make([]byte, 1000)))
-			}
-			require.NoError(t, b.Commit(ctx))
-			before, err := ds.DiskUsage(ctx)
-			require.NoError(t, err)
-			if background {
-				require.NoError(t, db.Close())
-				cfg.GCInterval = 20 * time.Millisecond
-				db = openTest(t, cfg)
-				ds = db.Datastore(PrefixNode)
-			}
-
-			require.Eventually(t, func() bool {
-				if !background {
-					require.NoError(t, ds.CollectGarbage(ctx))
-				}
-				now, err := ds.DiskUsage(ctx)
-				require.NoError(t, err)
-				return now+(2<<20) <= before // two value-log files are gone
-			}, 30*time.Second, 20*time.Millisecond)
-			for i := range 20 {
-				v, err := ds.Get(ctx, Key("blob", fmt.Sprint(i)))
-				require.NoError(t, err)
-				require.Equal(t, "small", string(v))
-			}
-			n, err := keysOrErr(ctx, ds)
-			require.NoError(t, err)
-			assert.Equal(t, 8020, n, "GC keeps live data")
+			synctest.Test(t, func(t *testing.T) { testValueLogGC(t, background) })
 		})
 	}
+}
+
+func testValueLogGC(t *testing.T, background bool) {
+	ctx := t.Context()
+	cfg := DefaultConfig(t.TempDir())
+	cfg.MemTableSize = 1 << 20 // value threshold ~153 KiB; memtables flush often
+	cfg.ValueLogFileSize = 1 << 20
+	cfg.GCInterval = 0
+	db := openTest(t, cfg) // Close runs once; the cleanup's is then a no-op
+	ds := db.Datastore(PrefixNode)
+	for i := range 20 {
+		require.NoError(t, db.Badger().Update(func(txn *badger.Txn) error {
+			return txn.Set(PrefixNode.Key("blob", fmt.Sprint(i)).Bytes(), make([]byte, 200<<10))
+		}))
+	}
+	for i := range 20 {
+		require.NoError(t, ds.Put(ctx, Key("blob", fmt.Sprint(i)), []byte("small")))
+	}
+	// Badger learns which value-log bytes are garbage when
+	// compactions drop the versions that pointed at them: write
+	// enough small values to fill several memtables and trigger one.
+	b, err := ds.Batch(ctx)
+	require.NoError(t, err)
+	for i := range 8000 {
+		require.NoError(t, b.Put(ctx, Key("filler", fmt.Sprint(i)), make([]byte, 1000)))
+	}
+	require.NoError(t, b.Commit(ctx))
+	before, err := ds.DiskUsage(ctx)
+	require.NoError(t, err)
+	if background {
+		require.NoError(t, db.Close())
+		cfg.GCInterval = 20 * time.Millisecond
+		db = openTest(t, cfg)
+		ds = db.Datastore(PrefixNode)
+	}
+
+	require.Eventually(t, func() bool {
+		if !background {
+			require.NoError(t, ds.CollectGarbage(ctx))
+		}
+		now, err := ds.DiskUsage(ctx)
+		require.NoError(t, err)
+		return now+(2<<20) <= before // two value-log files are gone
+	}, 30*time.Second, 20*time.Millisecond)
+	for i := range 20 {
+		v, err := ds.Get(ctx, Key("blob", fmt.Sprint(i)))
+		require.NoError(t, err)
+		require.Equal(t, "small", string(v))
+	}
+	n, err := keysOrErr(ctx, ds)
+	require.NoError(t, err)
+	assert.Equal(t, 8020, n, "GC keeps live data")
 }
 
 func TestOpenErrors(t *testing.T) {

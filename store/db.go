@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -280,13 +279,13 @@ func (db *DB) release() { db.ops.Done() }
 // from compaction); tests run GC concurrently with reads only.
 func (db *DB) gcLoop() {
 	defer db.wg.Done()
-	t := time.NewTicker(db.cfg.GCInterval)
+	t := db.cfg.Clock.NewTicker(db.cfg.GCInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-db.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 			if err := db.runGC(db.ctx); err != nil && !errors.Is(err, context.Canceled) {
 				db.log.Warn("value-log GC failed", "err", err)
 			}

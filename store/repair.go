@@ -13,11 +13,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/y"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Progress receives the progress of long work: Phase starts a phase of
@@ -38,9 +39,6 @@ type RepairOptions struct {
 	DryRun bool
 	// Progress, if set, receives Repair's phases and steps.
 	Progress Progress
-	// Now returns the time against which expiry (TTL) is judged; nil means
-	// time.Now.
-	Now func() time.Time
 }
 
 // FileReport is what Repair found in one file of the data directory.
@@ -124,10 +122,10 @@ func sum(m map[string]int) int {
 // until the user removes them. The report says what was kept and what was
 // lost. A cancelled ctx stops it before the move, leaving Path as it was.
 func Repair(ctx context.Context, cfg Config, opts RepairOptions) (*RepairReport, error) {
-	start := time.Now()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	start := cfg.Clock.Now()
 	if cfg.InMemory {
 		return nil, fmt.Errorf("%w: InMemory: there is nothing on disk to repair", ErrConfig)
 	}
@@ -145,10 +143,7 @@ func Repair(ctx context.Context, cfg Config, opts RepairOptions) (*RepairReport,
 	}
 	defer release()
 
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
-	}
+	now := cfg.Clock.Now
 	prog := opts.Progress
 	if prog == nil {
 		prog = noProgress{}
@@ -202,7 +197,7 @@ func Repair(ctx context.Context, cfg Config, opts RepairOptions) (*RepairReport,
 		r.rep.Backup = backup
 	}
 	r.finish()
-	r.rep.Seconds = time.Since(start).Seconds()
+	r.rep.Seconds = clock.Since(cfg.Clock, start).Seconds()
 	return r.rep, nil
 }
 

@@ -93,7 +93,7 @@ closed); a second signal forces an immediate exit.`,
 			}
 			ctx, stop := signalContext(cmd.Context(), a.errOut)
 			defer stop()
-			n, err := node.Start(ctx, cfg, node.Options{Dir: dir, Logger: node.NewLogger(a.errOut, cfg.Log)})
+			n, err := node.Start(ctx, cfg, node.Options{Dir: dir, Logger: node.NewLogger(a.errOut, cfg.Log), Clock: a.clk})
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // echoWasm is compute/testdata/echo.wasm (stdin to stdout, 194 bytes): the
@@ -73,7 +74,7 @@ func (a *app) runDemo(ctx context.Context, d *devnet, tmp string) error {
 	}
 	replicas := min(3, len(d.nodes))
 	spec := compute.Spec{Args: []string{"wordcount"}, Stdin: []byte(demoText), Replicas: replicas}
-	start := time.Now()
+	start := a.clk.Now()
 	id, err := n0.Compute().Submit(ctx, spec, code)
 	if err != nil {
 		return fmt.Errorf("demo: submit: %w", err)
@@ -86,6 +87,6 @@ func (a *app) runDemo(ctx context.Context, d *devnet, tmp string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	o := outcomeOf(res)
-	fmt.Fprintf(a.out, "finished in %s:\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(a.out, "finished in %s:\n", clock.Since(a.clk, start).Round(time.Millisecond))
 	return a.printOutcome(a.out, o)
 }

@@ -10,12 +10,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
 )
@@ -67,14 +69,14 @@ type devnet struct {
 }
 
 // startDevnet starts n nodes in base, the others bootstrapping to the first.
-func startDevnet(ctx context.Context, base string, n int, logCfg node.LogConfig, logOut io.Writer) (*devnet, error) {
+func startDevnet(ctx context.Context, clk clock.Clock, base string, n int, logCfg node.LogConfig, logOut io.Writer) (*devnet, error) {
 	d := &devnet{base: base}
 	p2pBase, dhtBase, gossipBase := p2p.TestConfig(), dht.TestConfig(), gossip.TestConfig()
 	var boot string
 	// Every node of the devnet stands in the relay lottery, whose epoch 0
 	// starts just after they are up (10 s epochs; candidates announce
 	// themselves, so relays are elected from epoch 1 on).
-	genesis := time.Now().Add(3 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
+	genesis := clk.Now().Add(3 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
 	for i := range n {
 		dir := node.DataDir(filepath.Join(base, fmt.Sprintf("node%d", i)))
 		cfg := node.TestConfig()
@@ -87,7 +89,7 @@ func startDevnet(ctx context.Context, base string, n int, logCfg node.LogConfig,
 			d.Close()
 			return nil, err
 		}
-		nd, err := node.Start(ctx, cfg, node.Options{Dir: dir, P2P: &p2pBase, DHT: &dhtBase, Gossip: &gossipBase, Logger: node.NewLogger(logOut, cfg.Log)})
+		nd, err := node.Start(ctx, cfg, node.Options{Dir: dir, P2P: &p2pBase, DHT: &dhtBase, Gossip: &gossipBase, Logger: node.NewLogger(logOut, cfg.Log), Clock: clk})
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("node%d: %w", i, err)
@@ -125,8 +127,13 @@ func (d *devnet) connected() int {
 
 // waitConnected waits until every node is connected to the first.
 func (d *devnet) waitConnected(ctx context.Context, progress func(done, total int)) error {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
+	// Every change of node0's connections is an event: wait for them
+	// rather than polling.
+	sub, err := d.nodes[0].Host().EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	if err != nil {
+		return fmt.Errorf("devnet: %w", err)
+	}
+	defer sub.Close()
 	last := -1
 	for {
 		c := d.connected()
@@ -140,7 +147,7 @@ func (d *devnet) waitConnected(ctx context.Context, progress func(done, total in
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("devnet: %d of %d nodes connected to node0: %w", c, len(d.nodes)-1, ctx.Err())
-		case <-t.C:
+		case <-sub.Out():
 		}
 	}
 }
@@ -183,9 +190,9 @@ func (a *app) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 			}
 		}
 	}()
-	started := time.Now()
+	started := a.clk.Now()
 	fmt.Fprintf(a.errOut, "starting %d nodes in %s\n", o.nodes, base)
-	d, err := startDevnet(ctx, base, o.nodes, logCfg, a.errOut)
+	d, err := startDevnet(ctx, a.clk, base, o.nodes, logCfg, a.errOut)
 	if err != nil {
 		return err
 	}
@@ -201,7 +208,7 @@ func (a *app) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 		fmt.Fprintln(a.errOut)
 		return err
 	}
-	fmt.Fprintf(a.errOut, "\nnetwork connected in %s\n\n", time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(a.errOut, "\nnetwork connected in %s\n\n", clock.Since(a.clk, started).Round(time.Millisecond))
 	a.printDevnet(d)
 	if !o.noDemo {
 		fmt.Fprintln(a.out)

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
@@ -260,20 +261,20 @@ func TestSIGTERMLosesNoAcknowledgedWrite(t *testing.T) {
 
 func TestDevnet(t *testing.T) {
 	base := t.TempDir()
-	d, err := startDevnet(context.Background(), base, 5, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	d, err := startDevnet(context.Background(), clock.Real(), base, 5, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, d.waitConnected(ctx, nil))
 	var out bytes.Buffer
-	(&app{out: &out}).printDevnet(d)
+	(&app{out: &out, clk: clock.Real()}).printDevnet(d)
 	assert.Contains(t, out.String(), "node4")
 	assert.Contains(t, out.String(), "fog --path "+filepath.Join(base, "node0")+" status")
 	// the demo task runs on three nodes (the built-in echo task: this test
 	// does not run from the repository root, where examples/ is)
 	out.Reset()
-	require.NoError(t, (&app{out: &out, errOut: &bytes.Buffer{}}).runDemo(ctx, d, t.TempDir()))
+	require.NoError(t, (&app{out: &out, errOut: &bytes.Buffer{}, clk: clock.Real()}).runDemo(ctx, d, t.TempDir()))
 	assert.Contains(t, out.String(), "done, exit code 0, 3/3 replicas agreed")
 	assert.Contains(t, out.String(), "fog is a decentralized fog-compute node.")
 	// each node answers its own API with its data dir's token
@@ -289,7 +290,7 @@ func TestDevnet(t *testing.T) {
 
 func TestDHTCommands(t *testing.T) {
 	base := t.TempDir()
-	d, err := startDevnet(context.Background(), base, 4, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	d, err := startDevnet(context.Background(), clock.Real(), base, 4, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -350,10 +351,11 @@ func TestDHTCommands(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "dht:       auto: wan client (0 peers), lan server (")
 
-	require.Eventually(t, func() bool {
-		out, _, err := fog(t, ctx, "nodes", "--path", p0)
-		return err == nil && strings.Count(out, "12D3KooW") == 4 && strings.Contains(out, "(this node)")
-	}, 30*time.Second, 100*time.Millisecond, "every devnet node offers compute and is listed")
+	awaitDirectory(t, d.nodes[0], 4)
+	out, _, err = fog(t, ctx, "nodes", "--path", p0)
+	require.NoError(t, err)
+	assert.Equal(t, 4, strings.Count(out, "12D3KooW"), "every devnet node offers compute and is listed")
+	assert.Contains(t, out, "(this node)")
 
 	_, _, err = fog(t, ctx, "dht", "get", id3, "nothing-here", "--path", p0)
 	require.Error(t, err)
@@ -363,13 +365,13 @@ func TestDHTCommands(t *testing.T) {
 }
 
 func TestTaskCommands(t *testing.T) {
-	d, err := startDevnet(context.Background(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	require.NoError(t, d.waitConnected(ctx, nil))
-	require.Eventually(t, func() bool { return d.nodes[0].Gossip().Directory().Len() == 3 }, 30*time.Second, 50*time.Millisecond)
+	awaitDirectory(t, d.nodes[0], 3)
 	p0 := string(d.dirs[0])
 	mod := filepath.Join(t.TempDir(), "echo.wasm")
 	require.NoError(t, os.WriteFile(mod, echoWasm, 0o644))

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // An answer is called a disagreement only when a quorum agreed on another.
@@ -28,7 +29,7 @@ func TestPrintOutcomeMarks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			a := &app{out: &b, errOut: io.Discard}
+			a := &app{out: &b, errOut: io.Discard, clk: clock.Real()}
 			assert.NoError(t, a.printOutcome(&b, tc.o))
 			for _, s := range tc.want {
 				assert.Contains(t, b.String(), s)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -20,10 +21,13 @@ type app struct {
 	json   bool
 	out    io.Writer
 	errOut io.Writer
+	// clk is every clock the commands use and give the nodes they
+	// start: the binary is the composition root that picks the real one.
+	clk clock.Clock
 }
 
 func newRootCmd(out, errOut io.Writer) *cobra.Command {
-	a := &app{out: out, errOut: errOut}
+	a := &app{out: out, errOut: errOut, clk: clock.Real()}
 	root := &cobra.Command{
 		Use:   "fog",
 		Short: "fog: a decentralized fog-compute node",

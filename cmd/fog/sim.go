@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/sim"
 )
 
@@ -154,7 +155,7 @@ func (a *app) progress(quiet bool) (sim.Progress, func()) {
 		return nil, func() {}
 	}
 	if f, ok := a.errOut.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
-		l := &lines{w: a.errOut}
+		l := &lines{w: a.errOut, clk: a.clk}
 		return l, l.done
 	}
 	b := &bar{w: a.errOut}
@@ -166,6 +167,7 @@ func (a *app) progress(quiet bool) (sim.Progress, func()) {
 type lines struct {
 	mu      sync.Mutex
 	w       io.Writer
+	clk     clock.Clock
 	name    string
 	total   int
 	done0   int
@@ -180,7 +182,7 @@ func (l *lines) Phase(name string, total int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.finish()
-	l.name, l.total, l.done0, l.start = name, total, 0, time.Now()
+	l.name, l.total, l.done0, l.start = name, total, 0, l.clk.Now()
 	l.printed = l.start
 	fmt.Fprintf(l.w, "%s (%d)...\n", name, total)
 }
@@ -189,7 +191,7 @@ func (l *lines) Step(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.done0 += n
-	if now := time.Now(); l.name != "" && now.Sub(l.printed) >= linesEvery {
+	if now := l.clk.Now(); l.name != "" && now.Sub(l.printed) >= linesEvery {
 		l.printed = now
 		fmt.Fprintf(l.w, "%s: %d/%d after %s\n", l.name, l.done0, l.total, now.Sub(l.start).Round(time.Second))
 	}
@@ -203,7 +205,7 @@ func (l *lines) done() {
 
 func (l *lines) finish() {
 	if l.name != "" {
-		fmt.Fprintf(l.w, "%s: %d/%d in %s\n", l.name, l.done0, l.total, time.Since(l.start).Round(time.Millisecond))
+		fmt.Fprintf(l.w, "%s: %d/%d in %s\n", l.name, l.done0, l.total, clock.Since(l.clk, l.start).Round(time.Millisecond))
 		l.name = ""
 	}
 }

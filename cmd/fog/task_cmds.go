@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -343,9 +344,9 @@ func (a *app) follow(ctx context.Context, id compute.TaskID, out *streamed) (com
 		tty = true
 	}
 	spin := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
-	start := time.Now()
+	start := a.clk.Now()
 	last := ""
-	t := time.NewTicker(150 * time.Millisecond)
+	t := a.clk.NewTicker(150 * time.Millisecond)
 	defer t.Stop()
 	for i := 0; ; i++ {
 		var st compute.Status
@@ -369,16 +370,16 @@ func (a *app) follow(ctx context.Context, id compute.TaskID, out *streamed) (com
 			line := progressLine(st)
 			switch {
 			case tty:
-				fmt.Fprintf(a.errOut, "\r\033[K%s %s  %s", spin[i%len(spin)], line, time.Since(start).Round(100*time.Millisecond))
+				fmt.Fprintf(a.errOut, "\r\033[K%s %s  %s", spin[i%len(spin)], line, clock.Since(a.clk, start).Round(100*time.Millisecond))
 			case line != last:
-				fmt.Fprintf(a.errOut, "%s %s\n", time.Since(start).Round(100*time.Millisecond), line)
+				fmt.Fprintf(a.errOut, "%s %s\n", clock.Since(a.clk, start).Round(100*time.Millisecond), line)
 			}
 			last = line
 		}
 		select {
 		case <-ctx.Done():
 			return compute.Result{}, fmt.Errorf("stopped following %s (%w); it keeps running: see %s", id, context.Cause(ctx), a.fogCmd("task", "status", string(id)))
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }
@@ -589,7 +590,7 @@ func (a *app) taskListCmd() *cobra.Command {
 					if name == "" {
 						name = "-"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", t.ID, t.State, t.Replicas, name, shortHash(t.Module), humanDuration(time.Since(t.Created)))
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", t.ID, t.State, t.Replicas, name, shortHash(t.Module), humanDuration(clock.Since(a.clk, t.Created)))
 				}
 				return tw.Flush()
 			})
@@ -728,7 +729,7 @@ output itself is shown by fog task logs.`,
 			if err := a.call(cmd.Context(), "task.describe", node.TaskIDParams{ID: args[0]}, &d); err != nil {
 				return err
 			}
-			return a.print(d, func(w io.Writer) error { return printDescription(w, d, time.Now()) })
+			return a.print(d, func(w io.Writer) error { return printDescription(w, d, a.clk.Now()) })
 		},
 	}
 }

@@ -18,19 +18,68 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a child process writes.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // closed and replaced on every write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.written != nil {
+		close(s.written)
+		s.written = nil
+	}
 	return s.b.Write(p)
+}
+
+// updated returns a channel closed by the next write.
+func (s *syncBuffer) updated() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.written == nil {
+		s.written = make(chan struct{})
+	}
+	return s.written
+}
+
+// The CLI tests run real nodes on loopback TCP, which cannot run in a
+// synctest bubble (a goroutine blocked on a socket is not durably blocked);
+// what they wait for they await through a notification (a directory's
+// Updated channel, a buffer's writes), the deadline only bounding a
+// failure.
+
+// await waits until cond holds, checking it whenever updated's channel is
+// closed, for at most d.
+func await(t *testing.T, d time.Duration, updated func() <-chan struct{}, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	for {
+		ch := updated()
+		if cond() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			require.True(t, cond(), msgAndArgs...)
+			return
+		}
+	}
+}
+
+// awaitDirectory waits until n's capacity directory holds want adverts.
+func awaitDirectory(t *testing.T, n *node.Node, want int) {
+	t.Helper()
+	d := n.Gossip().Directory()
+	await(t, 30*time.Second, d.Updated, func() bool { return d.Len() == want }, "the directory holds %d adverts", want)
 }
 
 func (s *syncBuffer) String() string {
@@ -51,12 +100,12 @@ func sleepInput(t *testing.T, d time.Duration) string {
 // TestTaskOutcomes runs tasks on a one-node devnet (the node runs them
 // itself) and checks what fog prints and exits with.
 func TestTaskOutcomes(t *testing.T) {
-	d, err := startDevnet(context.Background(), t.TempDir(), 1, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 1, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	require.Eventually(t, func() bool { return d.nodes[0].Gossip().Directory().Len() == 1 }, 30*time.Second, 20*time.Millisecond)
+	awaitDirectory(t, d.nodes[0], 1)
 	p0 := string(d.dirs[0])
 	exitMod := "../../compute/wasm/testdata/exit.wasm" // proc_exit(7)
 	sleepMod := "../../compute/testdata/sleep.wasm"
@@ -151,7 +200,7 @@ func TestTaskOutcomes(t *testing.T) {
 		var stdout, stderr syncBuffer
 		done := make(chan int, 1)
 		go func() { done <- run(ctx, task("logs", "-f", string(sub.ID)), &stdout, &stderr) }()
-		require.Eventually(t, func() bool { return stdout.String() == "first\n" }, 10*time.Second, 10*time.Millisecond)
+		await(t, 10*time.Second, stdout.updated, func() bool { return stdout.String() == "first\n" })
 		var st map[string]any
 		out, _, _ = fogRun(t, ctx, task("status", string(sub.ID), "--json")...)
 		require.NoError(t, json.Unmarshal([]byte(out), &st))
@@ -208,7 +257,7 @@ func TestTaskOutcomes(t *testing.T) {
 				cmd.Wait()
 			}
 		}()
-		require.Eventually(t, func() bool { return strings.Contains(logs.String(), "(1 ") }, 30*time.Second, 20*time.Millisecond, "the task runs: %s", &logs)
+		await(t, 30*time.Second, logs.updated, func() bool { return strings.Contains(logs.String(), "(1 ") }, "the task runs: %s", &logs)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 		err := cmd.Wait()
 		var ee *exec.ExitError

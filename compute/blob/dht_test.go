@@ -3,6 +3,7 @@ package blob
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -17,7 +18,9 @@ import (
 // in-memory Badger stores) over mocknet: a module stored on one node is
 // announced in the DHT, and a node that is given no hint finds it there,
 // fetches it and announces it in turn.
-func TestFetchThroughDHT(t *testing.T) {
+func TestFetchThroughDHT(t *testing.T) { synctest.Test(t, testFetchThroughDHT) }
+
+func testFetchThroughDHT(t *testing.T) {
 	tn := newTestNet(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	const n = 5

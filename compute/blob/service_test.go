@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -23,6 +24,13 @@ import (
 
 	"github.com/fog-compute/fog/compute/wasm"
 )
+
+// Most tests run in testing/synctest bubbles: the mocknet, the services,
+// their timers and the waits for a state (polls) run on the
+// bubble's virtual clock, which moves only when every goroutine waits, so
+// that a loaded machine cannot make them time out. TestHostileServers and
+// TestServeMalformedRequest share one network among subtests, which a
+// bubble does not allow (t.Run), and stay on the wall clock.
 
 // testNet is a mocknet whose hosts are all linked; hosts dial each other
 // on demand, from the addresses they are given.
@@ -140,7 +148,9 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-func TestFetchFromHint(t *testing.T) {
+func TestFetchFromHint(t *testing.T) { synctest.Test(t, testFetchFromHint) }
+
+func testFetchFromHint(t *testing.T) {
 	tn := newTestNet(t)
 	src := tn.service(t, TestConfig(), Options{})
 	dst := tn.service(t, TestConfig(), Options{})
@@ -176,7 +186,9 @@ func TestFetchFromHint(t *testing.T) {
 	assert.Equal(t, uint64(1), disk.Stats().Served)
 }
 
-func TestFetchNotFound(t *testing.T) {
+func TestFetchNotFound(t *testing.T) { synctest.Test(t, testFetchNotFound) }
+
+func testFetchNotFound(t *testing.T) {
 	tn := newTestNet(t)
 	a := tn.service(t, TestConfig(), Options{})
 	b := tn.service(t, TestConfig(), Options{})
@@ -201,7 +213,9 @@ func TestFetchNotFound(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
-func TestFetchViaProviders(t *testing.T) {
+func TestFetchViaProviders(t *testing.T) { synctest.Test(t, testFetchViaProviders) }
+
+func testFetchViaProviders(t *testing.T) {
 	tn := newTestNet(t)
 	dir := newMapProviders()
 	var nodes []*Service
@@ -354,7 +368,9 @@ func TestHostileServers(t *testing.T) {
 	}
 }
 
-func TestFetchRefusesOversizedModule(t *testing.T) {
+func TestFetchRefusesOversizedModule(t *testing.T) { synctest.Test(t, testFetchRefusesOversizedModule) }
+
+func testFetchRefusesOversizedModule(t *testing.T) {
 	tn := newTestNet(t)
 	big := TestConfig()
 	big.MaxModuleBytes = 2 << 20
@@ -376,7 +392,9 @@ func TestFetchRefusesOversizedModule(t *testing.T) {
 
 // TestFetchDedup holds the provider lookup until ten Fetches of one module
 // wait: they share one lookup and one download.
-func TestFetchDedup(t *testing.T) {
+func TestFetchDedup(t *testing.T) { synctest.Test(t, testFetchDedup) }
+
+func testFetchDedup(t *testing.T) {
 	tn := newTestNet(t)
 	dir := newMapProviders()
 	src := tn.service(t, TestConfig(), Options{})
@@ -454,7 +472,9 @@ func TestFetchDedup(t *testing.T) {
 
 // TestFetchAbandoned: when every Fetch gives up, the download stops and a
 // later Fetch starts afresh.
-func TestFetchAbandoned(t *testing.T) {
+func TestFetchAbandoned(t *testing.T) { synctest.Test(t, testFetchAbandoned) }
+
+func testFetchAbandoned(t *testing.T) {
 	tn := newTestNet(t)
 	dir := newMapProviders()
 	dir.gate = make(chan struct{})
@@ -500,7 +520,9 @@ func readStatus(st network.Stream) (Status, error) {
 	return h.Status, err
 }
 
-func TestServeLimits(t *testing.T) {
+func TestServeLimits(t *testing.T) { synctest.Test(t, testServeLimits) }
+
+func testServeLimits(t *testing.T) {
 	tn := newTestNet(t)
 	cfg := TestConfig()
 	cfg.MaxServeStreams = 3
@@ -547,7 +569,9 @@ func TestServeLimits(t *testing.T) {
 
 // TestServeIdleTimeout: a client that opens a stream and sends nothing more
 // loses it after IdleTimeout.
-func TestServeIdleTimeout(t *testing.T) {
+func TestServeIdleTimeout(t *testing.T) { synctest.Test(t, testServeIdleTimeout) }
+
+func testServeIdleTimeout(t *testing.T) {
 	tn := newTestNet(t)
 	cfg := TestConfig()
 	cfg.IdleTimeout = 200 * time.Millisecond
@@ -582,7 +606,9 @@ func TestServeMalformedRequest(t *testing.T) {
 	assert.Zero(t, srv.Stats().Served)
 }
 
-func TestCloseStopsService(t *testing.T) {
+func TestCloseStopsService(t *testing.T) { synctest.Test(t, testCloseStopsService) }
+
+func testCloseStopsService(t *testing.T) {
 	tn := newTestNet(t)
 	srv := tn.service(t, TestConfig(), Options{})
 	st := openRaw(t, tn.host(t), srv)
@@ -602,7 +628,9 @@ func TestCloseStopsService(t *testing.T) {
 
 // TestRunReprovides: Run announces modules already in a reopened store,
 // and announces everything again every ReprovideInterval.
-func TestRunReprovides(t *testing.T) {
+func TestRunReprovides(t *testing.T) { synctest.Test(t, testRunReprovides) }
+
+func testRunReprovides(t *testing.T) {
 	tn := newTestNet(t)
 	cfg := TestConfig()
 	cfg.Dir = t.TempDir()
@@ -639,7 +667,9 @@ func TestRunReprovides(t *testing.T) {
 	require.NoError(t, s.Health(ctx))
 }
 
-func TestAnnounceFailureCounted(t *testing.T) {
+func TestAnnounceFailureCounted(t *testing.T) { synctest.Test(t, testAnnounceFailureCounted) }
+
+func testAnnounceFailureCounted(t *testing.T) {
 	tn := newTestNet(t)
 	dir := newMapProviders()
 	dir.provide = func(string) error { return errors.New("no peers") }

@@ -10,6 +10,7 @@ import (
 	"github.com/pbnjay/memory"
 
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // ErrConfig is wrapped by every error Config.Validate returns.
@@ -52,6 +53,10 @@ type Config struct {
 	Modules ModuleSource
 	// Logger receives the runner's messages; nil discards them.
 	Logger *slog.Logger
+	// Clock times the executions and the persisting of outcomes that pace
+	// how many jobs the runner claims ahead. Default clock.Real(), and nil
+	// means it too.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the configuration of a node's runner.
@@ -63,6 +68,7 @@ func DefaultConfig() Config {
 		Memory:             memory.TotalMemory() / 2,
 		DefaultMemoryPages: wasm.DefaultConfig().DefaultLimits.MemoryPages,
 		Logger:             slog.Default(),
+		Clock:              clock.Real(),
 	}
 }
 

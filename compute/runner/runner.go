@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sync/semaphore"
 
 	"github.com/fog-compute/fog/compute/queue"
 	"github.com/fog-compute/fog/compute/wasm"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Executor runs tasks; *wasm.Executor is one.
@@ -82,6 +82,9 @@ func New(q *queue.Queue, exec Executor, cfg Config) (*Runner, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
 	}
 	r := &Runner{
 		q:     q,
@@ -197,7 +200,7 @@ func (r *Runner) process(ctx context.Context, j queue.Job, pace *pacer) (o outco
 		return o, true
 	}
 	if o.err = r.admit(taskCtx, j.ID, &task); o.err == nil {
-		start := time.Now()
+		start := r.cfg.Clock.Now()
 		live := new(wasm.Live)
 		r.liveMu.Lock()
 		r.live[j.ID] = live
@@ -207,7 +210,7 @@ func (r *Runner) process(ctx context.Context, j queue.Job, pace *pacer) (o outco
 		delete(r.live, j.ID)
 		r.liveMu.Unlock()
 		r.leave(&task)
-		pace.observe(time.Since(start), 0)
+		pace.observe(clock.Since(r.cfg.Clock, start), 0)
 	}
 	o.cause = context.Cause(taskCtx)
 	return o, true
@@ -306,8 +309,8 @@ func (r *Runner) load(ctx context.Context, t *Task) error {
 // a task stopped because its job was cancelled is cancelled; a task
 // stopped because the runner stops is requeued.
 func (r *Runner) finish(ctx context.Context, o outcome, pace *pacer) {
-	start := time.Now()
-	defer func() { pace.observe(0, time.Since(start)) }()
+	start := r.cfg.Clock.Now()
+	defer func() { pace.observe(0, clock.Since(r.cfg.Clock, start)) }()
 	id, res, err := o.job.ID, o.res, o.err
 	var result []byte
 	if err == nil || res.Usage.Wall > 0 || len(res.Stdout)+len(res.Stderr) > 0 {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // Attack is one kind of hostile message.
@@ -85,6 +86,9 @@ type AttackerConfig struct {
 	// ReplayAfter is the age at which messages the attacker received are
 	// replayed; 0 replays only seeded messages.
 	ReplayAfter time.Duration
+	// Clock paces the attack and dates the adverts; nil means
+	// clock.Real().
+	Clock clock.Clock
 }
 
 // Attacker is a raw-protocol hostile gossipsub peer: it speaks
@@ -137,6 +141,9 @@ func NewAttacker(h host.Host, cfg AttackerConfig) (*Attacker, error) {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = gossip.DefaultConfig().Capacity.MaxSize
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
 	a := &Attacker{h: h, key: key, cfg: cfg}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(pubsub.GossipSubID_v11, a.handleInbound)
@@ -173,7 +180,7 @@ func (a *Attacker) handleInbound(s network.Stream) {
 		if err := r.ReadMsg(&rpc); err != nil {
 			return
 		}
-		now := time.Now()
+		now := a.cfg.Clock.Now()
 		a.mu.Lock()
 		for _, m := range rpc.GetPublish() {
 			if m.GetTopic() == a.cfg.Topic {
@@ -223,13 +230,13 @@ func (a *Attacker) attack(target peer.AddrInfo) {
 	if err := w.WriteMsg(sub); err != nil {
 		return
 	}
-	tick := time.NewTicker(time.Duration(float64(time.Second) / a.cfg.Rate))
+	tick := a.cfg.Clock.NewTicker(time.Duration(float64(time.Second) / a.cfg.Rate))
 	defer tick.Stop()
 	for i := 0; ; i++ {
 		select {
 		case <-a.ctx.Done():
 			return
-		case <-tick.C:
+		case <-tick.C():
 		}
 		kind := a.cfg.Kinds[i%len(a.cfg.Kinds)]
 		m, err := a.craft(kind, target.ID)
@@ -276,7 +283,7 @@ func (a *Attacker) craft(kind Attack, target peer.ID) (*pb.Message, error) {
 // advert returns a fresh advert claiming to be claimed's, signed by the
 // attacker.
 func (a *Attacker) advert(claimed peer.ID, seq uint64) (*pb.Message, error) {
-	now := time.Now()
+	now := a.cfg.Clock.Now()
 	ad := gossip.Advert{
 		Peer:     claimed,
 		Cores:    64,
@@ -300,7 +307,7 @@ func (a *Attacker) replay(seq uint64) *pb.Message {
 	var pool []*pb.Message
 	pool = append(pool, a.seeded...)
 	if a.cfg.ReplayAfter > 0 {
-		cut := time.Now().Add(-a.cfg.ReplayAfter)
+		cut := a.cfg.Clock.Now().Add(-a.cfg.ReplayAfter)
 		for _, r := range a.recorded {
 			if r.at.Before(cut) {
 				pool = append(pool, r.m)

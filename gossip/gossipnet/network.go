@@ -18,6 +18,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // NetworkConfig describes an in-process network of gossip nodes.
@@ -37,6 +38,9 @@ type NetworkConfig struct {
 	Config gossip.Config
 	// Version is put into the nodes' adverts.
 	Version string
+	// Clock is every node's clock and paces WaitReady; nil means
+	// clock.Real().
+	Clock clock.Clock
 }
 
 // Network is an in-process network on libp2p's mocknet: real hosts, real
@@ -73,6 +77,9 @@ func NewNetwork(ctx context.Context, cfg NetworkConfig) (_ *Network, err error) 
 	if cfg.Config.Heartbeat == 0 {
 		cfg.Config = gossip.TestConfig()
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
 	n := &Network{Mocknet: mocknet.New(), cfg: cfg, rng: mrand.New(mrand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
 	defer func() {
 		if err != nil {
@@ -90,6 +97,7 @@ func NewNetwork(ctx context.Context, cfg NetworkConfig) (_ *Network, err error) 
 		g, err := gossip.New(ctx, h, cfg.Config, gossip.Options{
 			Latency: h.Peerstore().LatencyEWMA,
 			Version: cfg.Version,
+			Clock:   cfg.Clock,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("gossipnet: node %d: %w", i, err)
@@ -212,7 +220,7 @@ func (n *Network) Index(p peer.ID) int {
 // neighbour subscribed to the capacity topic, so that a message published
 // now reaches the network.
 func (n *Network) WaitReady(ctx context.Context) error {
-	t := time.NewTicker(10 * time.Millisecond)
+	t := n.cfg.Clock.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
 		if n.ready() {
@@ -221,7 +229,7 @@ func (n *Network) WaitReady(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("gossipnet: network not ready: %w", ctx.Err())
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }

@@ -13,6 +13,20 @@ type Clock interface {
 	// AfterFunc calls f in its own goroutine once d has passed, as
 	// time.AfterFunc does; the returned Timer's C is nil.
 	AfterFunc(d time.Duration, f func()) Timer
+	// NewTicker returns a Ticker that sends the time on its channel every
+	// d, as time.NewTicker does; d must be positive.
+	NewTicker(d time.Duration) Ticker
+}
+
+// Ticker is a periodic event a Clock fires, as a *time.Ticker is.
+type Ticker interface {
+	// C is the channel the ticks are sent on.
+	C() <-chan time.Time
+	// Stop turns the ticker off, as time.Ticker.Stop does.
+	Stop()
+	// Reset stops the ticker and makes it tick every d, as
+	// time.Ticker.Reset does.
+	Reset(d time.Duration)
 }
 
 // Timer is a single event a Clock fires, as a *time.Timer is.
@@ -40,11 +54,19 @@ func (realClock) AfterFunc(d time.Duration, f func()) Timer {
 	return realTimer{time.AfterFunc(d, f)}
 }
 
+func (realClock) NewTicker(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
+
 type realTimer struct{ t *time.Timer }
 
 func (r realTimer) C() <-chan time.Time        { return r.t.C }
 func (r realTimer) Stop() bool                 { return r.t.Stop() }
 func (r realTimer) Reset(d time.Duration) bool { return r.t.Reset(d) }
+
+type realTicker struct{ t *time.Ticker }
+
+func (r realTicker) C() <-chan time.Time   { return r.t.C }
+func (r realTicker) Stop()                 { r.t.Stop() }
+func (r realTicker) Reset(d time.Duration) { r.t.Reset(d) }
 
 // Since returns the time elapsed on c since t.
 func Since(c Clock, t time.Time) time.Duration { return c.Now().Sub(t) }

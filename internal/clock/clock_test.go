@@ -35,3 +35,27 @@ func TestRealInBubble(t *testing.T) {
 		assert.Equal(t, time.Hour+time.Second, c.Now().Sub(start))
 	})
 }
+
+// TestRealTickerInBubble checks that Real's tickers tick on the bubble's
+// virtual time, that Reset changes the period and that Stop silences them.
+func TestRealTickerInBubble(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := Real()
+		start := c.Now()
+		tk := c.NewTicker(time.Minute)
+		for i := 1; i <= 3; i++ {
+			at := <-tk.C()
+			assert.Equal(t, time.Duration(i)*time.Minute, at.Sub(start))
+		}
+		tk.Reset(time.Hour)
+		at := <-tk.C()
+		assert.Equal(t, 3*time.Minute+time.Hour, at.Sub(start))
+		tk.Stop()
+		time.Sleep(2 * time.Hour)
+		select {
+		case <-tk.C():
+			t.Fatal("a stopped ticker ticked")
+		default:
+		}
+	})
+}

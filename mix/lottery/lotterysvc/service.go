@@ -55,7 +55,7 @@ type Options struct {
 	// 1, from ServiceConfig.Candidates or from candidacy announcements.
 	Stake lottery.StakeOracle
 	// Clock is the node's clock; nil means clock.Real(). Whoever skews it
-	// must give gossip (gossip.Options.Now) the same clock: gossip's time
+	// must give gossip (gossip.Options.Clock) the same clock: gossip's time
 	// rule and the lottery judge the same schedule.
 	Clock clock.Clock
 	// Rand is the source of mix keys; nil means crypto/rand.
