@@ -172,7 +172,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 		rcfg := runner.Config{
 			Concurrency: cfg.Cores, MaxPrefetch: cfg.Prefetch,
 			Memory: cfg.Memory, DefaultMemoryPages: cfg.DefaultLimits.MemoryPages,
-			Modules: moduleSource{o.Blob}, Logger: log,
+			Modules: moduleSource{o.Blob}, Logger: log, Clock: cfg.Clock,
 		}
 		if b.run, err = runner.New(b.execQ, o.Executor, rcfg); err != nil {
 			return nil, fmt.Errorf("compute: %w", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -20,7 +21,7 @@ func TestDevnetMix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the devnet's relay lottery to elect relays (about 20 s)")
 	}
-	d, err := startDevnet(context.Background(), t.TempDir(), 6, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 6, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
