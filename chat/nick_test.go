@@ -17,15 +17,15 @@ func TestValidateNick(t *testing.T) {
 		{"Bob_2-x.y", true},
 		{"Zoë", true},
 		{"日本語", true},
-		{"é", true},                 // precomposed
-		{"e\u0301", false},          // decomposed: not NFC
-		{"\u0301e", false},          // starts with a mark
-		{"", false},                 // empty
-		{"al ice", false},           // space
-		{"alice#1234", false},       // '#' separates the fingerprint
-		{"a\x00", false},            // control
-		{"\xff", false},             // not UTF-8
-		{"bob\u202e", false},        // bidi override
+		{"é", true},           // precomposed
+		{"e\u0301", false},    // decomposed: not NFC
+		{"\u0301e", false},    // starts with a mark
+		{"", false},           // empty
+		{"al ice", false},     // space
+		{"alice#1234", false}, // '#' separates the fingerprint
+		{"a\x00", false},      // control
+		{"\xff", false},       // not UTF-8
+		{"bob\u202e", false},  // bidi override
 		{strings.Repeat("a", 32), true},
 		{strings.Repeat("a", 33), false},
 		{strings.Repeat("日", 32), true},
