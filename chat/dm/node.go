@@ -543,7 +543,7 @@ func (n *Node) MarkRead(now time.Time, from peer.ID, id MsgID) ([]Effect, error)
 }
 
 // State returns the state of the sent message id, while the core
-// remembers it (until its expiry).
+// remembers it (until Config.TTL after its expiry).
 func (n *Node) State(id MsgID) (State, bool) {
 	m := n.out[id]
 	if m == nil {
@@ -572,7 +572,9 @@ func (n *Node) Tick(now time.Time) []Effect {
 // gc forgets expired records and idle or stale sessions.
 func (n *Node) gc(now time.Time) {
 	for id, m := range n.out {
-		if m.state > Sent && !now.Before(m.p.expiry) {
+		// Settled records stay a TTL past their expiry, for State and
+		// late receipts.
+		if m.state > Sent && !now.Before(m.p.expiry.Add(n.cfg.TTL)) {
 			delete(n.out, id)
 		}
 	}
