@@ -77,7 +77,7 @@ func sortIDs(ids []ID) []ID {
 func TestReconcileFindsDifferences(t *testing.T) {
 	cfg := DefaultRBSRConfig()
 	tests := []struct {
-		name               string
+		name                 string
 		common, onlyA, onlyB int
 	}{
 		{"both empty", 0, 0, 0},
