@@ -380,4 +380,3 @@ func TestPartitionHeals(t *testing.T) {
 		assert.LessOrEqual(t, took, 30*time.Second)
 	})
 }
-

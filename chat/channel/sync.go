@@ -335,4 +335,3 @@ func (s *Service) serve(stream network.Stream) {
 		}
 	}
 }
-
