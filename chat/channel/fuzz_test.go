@@ -208,3 +208,5 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 }
+
+func seededRand() *mrand.ChaCha8 { return mrand.NewChaCha8([32]byte{42}) }
