@@ -364,6 +364,11 @@ func TestProtocolNegotiatesHighestCommon(t *testing.T) {
 	require.Error(t, err)
 	_, err = NewProtocol("ok")
 	require.Error(t, err)
+	for _, bad := range []string{"chat/", "/chat", "chat//sync", "chat/Sync", "chat/1"} {
+		_, err := NewProtocol(bad, v("1.0.0"))
+		assert.Error(t, err, bad)
+	}
+	assert.Equal(t, "/fog/chat/sync/1.0.0", string(MustProtocol("chat/sync", v("1.0.0")).ID(v("1.0.0"))))
 	for _, bad := range []string{"1.0", "1.0.x", "01.0.0", "-1.0.0", ""} {
 		_, err := ParseVersion(bad)
 		assert.Error(t, err, bad)

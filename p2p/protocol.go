@@ -52,7 +52,7 @@ func ParseVersion(s string) (Version, error) {
 	return Version{n[0], n[1], n[2]}, nil
 }
 
-var protoName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+var protoName = regexp.MustCompile(`^[a-z][a-z0-9-]*(/[a-z][a-z0-9-]*)*$`)
 
 // Protocol is one fog protocol with every version this node speaks. Its IDs
 // are /fog/<name>/<major.minor.patch>.
@@ -62,8 +62,10 @@ type Protocol struct {
 }
 
 // NewProtocol returns the protocol name spoken in the given versions. It
-// returns an error if the name is not lower-case ASCII letters, digits and
-// dashes or if no version is given.
+// returns an error if the name is not one or more '/'-separated segments
+// of lower-case ASCII letters, digits and dashes starting with a letter
+// (a subsystem's protocols may share its segment: "chat/sync"), or if no
+// version is given.
 func NewProtocol(name string, versions ...Version) (Protocol, error) {
 	if !protoName.MatchString(name) {
 		return Protocol{}, fmt.Errorf("p2p: protocol name %q: want [a-z][a-z0-9-]*", name)
