@@ -216,8 +216,9 @@ func (n *Node) ID() NodeID { return n.self }
 // FrameSize is the size of every frame between nodes.
 func (n *Node) FrameSize() int { return frameHeader + n.c.packetSize() }
 
-// MaxBody is the largest message body Send takes.
-func (n *Node) MaxBody() int { return n.c.payloadSize() - n.overhead(true) }
+// MaxBody is the largest message body Send takes, with or without a reply
+// block (which takes room in the packet), and Reply takes (false).
+func (n *Node) MaxBody(reply bool) int { return n.c.payloadSize() - n.overhead(reply) }
 
 // overhead is the payload bytes a data message takes besides its body.
 func (n *Node) overhead(reply bool) int {
@@ -292,8 +293,8 @@ func (n *Node) DropEpoch(epoch uint64) {
 func (n *Node) Send(now time.Time, to NodeID, body []byte, o SendOptions) (MsgID, []Effect, error) {
 	n.tick(now)
 	var id MsgID
-	if len(body) > n.MaxBody() {
-		return id, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(body), n.MaxBody())
+	if max := n.MaxBody(o.WantReply); len(body) > max {
+		return id, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(body), max)
 	}
 	if len(n.pending) >= n.cfg.MaxPending || len(n.queue) >= n.cfg.MaxQueue {
 		return id, nil, ErrBusy
@@ -334,8 +335,8 @@ func (n *Node) Reply(now time.Time, to MsgID, body []byte) (MsgID, []Effect, err
 		delete(n.replies, to)
 		return id, nil, fmt.Errorf("%w: it expired with the relay keys of epoch %d", ErrNoReplyBlock, ref.epoch)
 	}
-	if len(body) > n.MaxBody() {
-		return id, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(body), n.MaxBody())
+	if max := n.MaxBody(false); len(body) > max {
+		return id, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(body), max)
 	}
 	if len(n.pending) >= n.cfg.MaxPending || len(n.queue) >= n.cfg.MaxQueue {
 		return id, nil, ErrBusy

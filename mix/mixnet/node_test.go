@@ -138,3 +138,18 @@ func TestReplyBlockExpiresWithItsEpoch(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoReplyBlock)
 	assert.Contains(t, err.Error(), "epoch 1")
 }
+
+func TestMaxBody(t *testing.T) {
+	tn := newTestNet(t, noCover(), 6, 1, 14)
+	n := tn.nodes[4]
+	to := tn.nodes[5].ID()
+	for _, reply := range []bool{false, true} {
+		max := n.MaxBody(reply)
+		_, _, err := n.Send(tn.now, to, make([]byte, max), SendOptions{WantReply: reply})
+		require.NoError(t, err, "reply %v: %d bytes fit", reply, max)
+		_, _, err = n.Send(tn.now, to, make([]byte, max+1), SendOptions{WantReply: reply})
+		require.ErrorIs(t, err, ErrTooLarge)
+	}
+	assert.Greater(t, n.MaxBody(false), 1300)
+	assert.Greater(t, n.MaxBody(false)-n.MaxBody(true), 600, "a reply block takes a SURB's room")
+}
