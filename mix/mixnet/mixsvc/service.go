@@ -1,6 +1,7 @@
 package mixsvc
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/ed25519"
@@ -122,6 +123,7 @@ type Service struct {
 	seq      uint64
 	limiters map[peer.ID]*rate.Limiter
 	links    map[peer.ID]*link
+	routes   []route
 	ctx      context.Context // Run's, for links
 	wg       sync.WaitGroup
 	stats    shellStats
@@ -360,7 +362,13 @@ func (s *Service) apply(eff []mixnet.Effect) {
 		case mixnet.Deliver:
 			s.mu.Lock()
 			s.seq++
-			s.inbox = append(s.inbox, Received{Seq: s.seq, Inbound: e.Message})
+			r := Received{Seq: s.seq, Inbound: e.Message}
+			if fn := s.routeLocked(e.Message.Body); fn != nil {
+				s.mu.Unlock()
+				fn(r)
+				continue
+			}
+			s.inbox = append(s.inbox, r)
 			if len(s.inbox) > s.cfg.Inbox {
 				s.inbox = slices.Delete(s.inbox, 0, len(s.inbox)-s.cfg.Inbox)
 			}
@@ -372,6 +380,15 @@ func (s *Service) apply(eff []mixnet.Effect) {
 			s.finish(e.ID, Result{Err: e.Err})
 		}
 	}
+}
+
+func (s *Service) routeLocked(body []byte) func(Received) {
+	for _, r := range s.routes {
+		if bytes.HasPrefix(body, r.prefix) {
+			return r.fn
+		}
+	}
+	return nil
 }
 
 // maxResults bounds the outcomes kept for Wait after they happened.
@@ -473,6 +490,21 @@ func (s *Service) Inbox(after uint64) []Received {
 		return 0
 	})
 	return slices.Clone(s.inbox[i:])
+}
+
+type route struct {
+	prefix []byte
+	fn     func(Received)
+}
+
+// Route hands the received messages whose body starts with prefix to fn
+// instead of the inbox: another subsystem's traffic over the mix (the
+// chat's anonymous messages). fn runs on the goroutine that received the
+// message, outside the Service's lock; it must not block.
+func (s *Service) Route(prefix []byte, fn func(Received)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.routes = append(s.routes, route{prefix: slices.Clone(prefix), fn: fn})
 }
 
 // NodeIDOf returns the mix address of a peer: its Ed25519 key.
