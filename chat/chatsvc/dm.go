@@ -1,0 +1,504 @@
+package chatsvc
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/ipfs/go-datastore/query"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/chat"
+	"github.com/fog-compute/fog/chat/dm"
+	"github.com/fog-compute/fog/mix/mixnet"
+	"github.com/fog-compute/fog/p2p"
+	"github.com/fog-compute/fog/store"
+)
+
+// maxFrame bounds a frame read from a DM stream (the dm core refuses
+// larger ones anyway).
+const maxFrame = 1 << 16
+
+// Received is a direct message in the inbox.
+type Received struct {
+	// Seq numbers the inbox from 1, in arrival order.
+	Seq uint64 `json:"seq"`
+	dm.Message
+}
+
+// Sent is what this node knows of a message it sent.
+type Sent struct {
+	ID    dm.MsgID  `json:"-"`
+	To    peer.ID   `json:"to"`
+	State dm.State  `json:"-"`
+	At    time.Time `json:"at"`
+	// Routes says how it went out: "direct", "mailbox" (with how many
+	// mailboxes took it), "mix".
+	Routes    []string `json:"routes"`
+	Mailboxes int      `json:"mailboxes"`
+}
+
+// SendOptions are the choices of one Send.
+type SendOptions = dm.SendOptions
+
+// Send sends body to the peer or name to; it returns the message's ID at
+// once, and Wait tells how it went.
+func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOptions) (dm.MsgID, peer.ID, error) {
+	var id dm.MsgID
+	if _, err := s.runCtx(); err != nil {
+		return id, "", err
+	}
+	p, err := s.Resolve(to)
+	if err != nil {
+		return id, "", err
+	}
+	if o.Anonymous && s.o.Mix == nil {
+		return id, p, ErrNoMix
+	}
+	connected := s.o.Host.Network().Connectedness(p) == network.Connected
+	now := s.clock.Now()
+	s.mu.Lock()
+	eff := s.node.SetPeer(now, p, connected)
+	id, more, err := s.node.Send(now, p, body, o)
+	if err == nil {
+		s.sent[id] = &Sent{ID: id, To: p, State: dm.Pending, At: now}
+	}
+	s.mu.Unlock()
+	s.apply(append(eff, more...))
+	if err != nil {
+		return id, p, err
+	}
+	if !connected && !o.Anonymous {
+		s.tryConnect(p)
+	}
+	s.poke()
+	return id, p, nil
+}
+
+// tryConnect looks the peer up and dials it; if that works, the core
+// learns it is online and sends directly.
+func (s *Service) tryConnect(p peer.ID) {
+	s.carry(func(ctx context.Context) {
+		ai, err := s.o.Records.FindPeer(ctx, p)
+		if err != nil {
+			return
+		}
+		if err := s.o.Host.Connect(ctx, ai); err != nil {
+			return
+		}
+		// The connectedness event tells the core.
+	})
+}
+
+// Wait waits until the message id is delivered (or read), has failed, or
+// ctx ends, and returns what is known of it.
+func (s *Service) Wait(ctx context.Context, id dm.MsgID, until dm.State) (Sent, error) {
+	for {
+		s.mu.Lock()
+		m := s.sent[id]
+		if m == nil {
+			s.mu.Unlock()
+			return Sent{}, ErrUnknownMessage
+		}
+		if m.State >= until || m.State == dm.Failed {
+			out := *m
+			out.Routes = slices.Clone(m.Routes)
+			s.mu.Unlock()
+			return out, nil
+		}
+		ch := make(chan struct{})
+		s.waiters[id] = append(s.waiters[id], ch)
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return Sent{}, ctx.Err()
+		}
+	}
+}
+
+// SentInfo returns what is known of a sent message.
+func (s *Service) SentInfo(id dm.MsgID) (Sent, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.sent[id]
+	if m == nil {
+		return Sent{}, false
+	}
+	out := *m
+	out.Routes = slices.Clone(m.Routes)
+	return out, true
+}
+
+// Inbox returns the received messages with Seq greater than after.
+func (s *Service) Inbox(after uint64) []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Received
+	for _, r := range s.inbox {
+		if r.Seq > after {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// MarkRead tells the sender of a received message that it was read, if
+// read receipts are on (Config.DM.ReadReceipts).
+func (s *Service) MarkRead(from peer.ID, id dm.MsgID) error {
+	s.mu.Lock()
+	eff, err := s.node.MarkRead(s.clock.Now(), from, id)
+	s.mu.Unlock()
+	s.apply(eff)
+	return err
+}
+
+// handle reads the frames of a DM stream.
+func (s *Service) handle(st network.Stream) {
+	defer st.Close()
+	from := st.Conn().RemotePeer()
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(st, hdr[:]); err != nil {
+			if err != io.EOF {
+				_ = st.Reset()
+			}
+			return
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n == 0 || n > maxFrame {
+			_ = st.Reset()
+			return
+		}
+		f := make([]byte, n)
+		if _, err := io.ReadFull(st, f); err != nil {
+			_ = st.Reset()
+			return
+		}
+		p2p.Touch(st)
+		s.receive(from, dm.Direct, f)
+	}
+}
+
+// receive hands a frame to the core.
+func (s *Service) receive(from peer.ID, route dm.Route, f []byte) {
+	s.mu.Lock()
+	if s.node == nil {
+		s.mu.Unlock()
+		return
+	}
+	var eff []dm.Effect
+	if route == dm.Direct && from != "" {
+		// It wrote to us over a stream: it is online, whatever the
+		// connectedness events said (a connection older than this service
+		// sent none).
+		eff = s.node.SetPeer(s.clock.Now(), from, true)
+	}
+	more, err := s.node.Receive(s.clock.Now(), from, route, f)
+	eff = append(eff, more...)
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Debug("dm frame refused", "from", from, "route", route, "err", err)
+	}
+	s.apply(eff)
+	s.poke()
+}
+
+// carry runs f on a goroutine owned by Run, at most MaxInFlight at once.
+func (s *Service) carry(f func(ctx context.Context)) {
+	ctx, err := s.runCtx()
+	if err != nil {
+		return
+	}
+	s.wg.Go(func() {
+		select {
+		case s.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-s.sem }()
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+		defer cancel()
+		f(cctx)
+	})
+}
+
+// apply carries out the core's effects: messages are stored before any
+// receipt that acknowledges them leaves.
+func (s *Service) apply(eff []dm.Effect) {
+	for _, e := range eff {
+		if d, ok := e.(dm.Deliver); ok {
+			s.deliver(d.Message)
+		}
+	}
+	for _, e := range eff {
+		switch e := e.(type) {
+		case dm.SendOnline:
+			s.sendFrame(e.Peer, e.Frame)
+			s.route(e.Peer, nil, "direct")
+		case dm.StoreInMailbox:
+			s.carry(func(ctx context.Context) { s.deposit(ctx, e.Peer, e.Sealed) })
+		case dm.SendAnonymous:
+			s.carry(func(ctx context.Context) { s.sendMix(ctx, e.Peer, e.Sealed) })
+		case dm.LookupKey:
+			s.carry(func(ctx context.Context) { s.lookupKey(ctx, e.Peer) })
+		case dm.StateChanged:
+			s.mu.Lock()
+			if m := s.sent[e.ID]; m != nil {
+				m.State = e.State
+			}
+			for _, ch := range s.waiters[e.ID] {
+				close(ch)
+			}
+			delete(s.waiters, e.ID)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// route records, for the messages to p waiting, how a copy went out.
+func (s *Service) route(p peer.ID, _ []byte, how string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.sent {
+		if m.To == p && m.State <= dm.Sent && !slices.Contains(m.Routes, how) {
+			m.Routes = append(m.Routes, how)
+		}
+	}
+}
+
+// dmLink carries the frames to one peer in order, over one stream: the
+// handshake's and the session's frames must arrive in the order the core
+// made them.
+type dmLink struct {
+	q chan []byte
+}
+
+// linkQueue bounds the frames waiting for one peer.
+const linkQueue = 256
+
+// sendFrame queues a frame for p's link, starting it if needed.
+func (s *Service) sendFrame(p peer.ID, f []byte) {
+	ctx, err := s.runCtx()
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	l := s.links[p]
+	if l == nil {
+		l = &dmLink{q: make(chan []byte, linkQueue)}
+		s.links[p] = l
+		s.wg.Go(func() { s.runLink(ctx, p, l) })
+	}
+	select {
+	case l.q <- f:
+	default: // a peer that takes no frames: the core retries later
+	}
+	s.mu.Unlock()
+}
+
+// runLink writes a link's frames until it idles out, fails or ctx ends; a
+// failure tells the core p is not reachable now.
+func (s *Service) runLink(ctx context.Context, p peer.ID, l *dmLink) {
+	var st network.Stream
+	failed := false
+	defer func() {
+		if st != nil {
+			_ = st.Close()
+		}
+		s.mu.Lock()
+		delete(s.links, p)
+		var eff []dm.Effect
+		if failed && s.node != nil {
+			eff = s.node.SetPeer(s.clock.Now(), p, false)
+		}
+		s.mu.Unlock()
+		s.apply(eff)
+	}()
+	idle := s.clock.NewTimer(30 * time.Second)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-idle.C():
+			s.mu.Lock()
+			if len(l.q) == 0 {
+				delete(s.links, p)
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			idle.Reset(30 * time.Second)
+		case f := <-l.q:
+			idle.Stop()
+			idle.Reset(30 * time.Second)
+			if st == nil {
+				octx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+				var err error
+				st, err = DMProtocol.Open(octx, s.o.Host, p)
+				cancel()
+				if err != nil {
+					s.log.Debug("dm stream", "peer", p, "err", err)
+					failed = true
+					return
+				}
+			}
+			_ = st.SetWriteDeadline(s.clock.Now().Add(s.cfg.SendTimeout))
+			b := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(f)), uint32(len(f)))
+			if _, err := st.Write(append(b, f...)); err != nil {
+				s.log.Debug("dm stream", "peer", p, "err", err)
+				_ = st.Reset()
+				st, failed = nil, true
+				return
+			}
+		}
+	}
+}
+
+func (s *Service) sendMix(ctx context.Context, p peer.ID, sealed []byte) {
+	if s.o.Mix == nil {
+		return
+	}
+	body := append(append([]byte(nil), mixPrefix...), sealed...)
+	if _, err := s.o.Mix.Send(ctx, p, body, mixnet.SendOptions{}); err != nil {
+		s.log.Debug("dm over the mix", "peer", p, "err", err)
+		return
+	}
+	s.route(p, nil, "mix")
+}
+
+func (s *Service) deposit(ctx context.Context, p peer.ID, sealed []byte) {
+	if s.o.Mailboxes == nil {
+		return
+	}
+	n, err := s.o.Mailboxes.Deposit(ctx, p, sealed)
+	if err != nil || n == 0 {
+		s.log.Debug("dm to mailboxes", "peer", p, "stored", n, "err", err)
+		return
+	}
+	s.route(p, nil, "mailbox")
+	s.mu.Lock()
+	for _, m := range s.sent {
+		if m.To == p && m.State <= dm.Sent {
+			m.Mailboxes = max(m.Mailboxes, n)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// fetchMail reads this node's mailboxes.
+func (s *Service) fetchMail(ctx context.Context) {
+	if s.o.Mailboxes == nil {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, 4*s.cfg.SendTimeout)
+	defer cancel()
+	n, err := s.o.Mailboxes.Fetch(fctx, func(sealed []byte) error {
+		s.receive("", dm.Mailbox, sealed)
+		return nil
+	})
+	if err != nil {
+		s.log.Debug("mailboxes", "fetched", n, "err", err)
+	}
+}
+
+// FetchMail reads this node's mailboxes now.
+func (s *Service) FetchMail(ctx context.Context) error {
+	if _, err := s.runCtx(); err != nil {
+		return err
+	}
+	s.fetchMail(ctx)
+	return nil
+}
+
+// lookupKey finds p's chat key in the DHT and gives it to the core.
+func (s *Service) lookupKey(ctx context.Context, p peer.ID) {
+	r, err := s.o.Records.GetRecord(ctx, p, chat.ChatKeyRecordName)
+	if err != nil {
+		s.log.Debug("chat key lookup", "peer", p, "err", err)
+		return
+	}
+	k, err := chat.DecodeChatKey(r.Value)
+	if err != nil {
+		s.log.Debug("chat key lookup", "peer", p, "err", err)
+		return
+	}
+	s.mu.Lock()
+	eff, err := s.node.SetKey(s.clock.Now(), p, k)
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Debug("chat key refused", "peer", p, "err", err)
+	}
+	s.apply(eff)
+	s.poke()
+}
+
+// Received direct messages are stored under /dm/<time>-<id>, synced
+// before the receipt that acknowledges them leaves.
+func inboxKey(m dm.Message, at time.Time) string {
+	return fmt.Sprintf("%020d-%s", at.UnixNano(), hex.EncodeToString(m.ID[:]))
+}
+
+func (s *Service) deliver(m dm.Message) {
+	ctx, err := s.runCtx()
+	if err != nil {
+		return
+	}
+	b, err := json.Marshal(m)
+	if err == nil {
+		k := store.Key("dm", inboxKey(m, s.clock.Now()))
+		if err = s.o.Store.Put(ctx, k, b); err == nil {
+			err = s.o.Store.Sync(ctx, k)
+		}
+	}
+	if err != nil {
+		s.log.Warn("storing a received message", "err", err)
+	}
+	s.mu.Lock()
+	s.addInboxLocked(m)
+	s.mu.Unlock()
+}
+
+func (s *Service) addInboxLocked(m dm.Message) {
+	s.seq++
+	s.inbox = append(s.inbox, Received{Seq: s.seq, Message: m})
+	if len(s.inbox) > s.cfg.Inbox {
+		s.inbox = slices.Delete(s.inbox, 0, len(s.inbox)-s.cfg.Inbox)
+	}
+}
+
+// loadInbox reads the newest stored messages back.
+func (s *Service) loadInbox(ctx context.Context) error {
+	res, err := s.o.Store.Query(ctx, query.Query{Prefix: "/dm", Orders: []query.Order{query.OrderByKey{}}})
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	var ms []dm.Message
+	for r := range res.Next() {
+		if r.Error != nil {
+			return r.Error
+		}
+		var m dm.Message
+		if json.Unmarshal(r.Value, &m) == nil {
+			ms = append(ms, m)
+		}
+	}
+	if len(ms) > s.cfg.Inbox {
+		ms = ms[len(ms)-s.cfg.Inbox:]
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range ms {
+		s.addInboxLocked(m)
+	}
+	return nil
+}
+

@@ -1,0 +1,327 @@
+package chatsvc
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/chat"
+	"github.com/fog-compute/fog/chat/channel"
+	"github.com/fog-compute/fog/chat/dm"
+	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/mix/mixnet"
+	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
+	"github.com/fog-compute/fog/p2p"
+)
+
+// Sentinels.
+var (
+	// ErrNotRunning: the service is not running.
+	ErrNotRunning = errors.New("chatsvc: not running")
+	// ErrNoMix: an anonymous message on a node whose mix is off.
+	ErrNoMix = errors.New("chatsvc: --anonymous needs the mix, which is off on this node (mix.enabled)")
+	// ErrUnknownMessage: Wait was given an ID this node did not send.
+	ErrUnknownMessage = errors.New("chatsvc: unknown message")
+)
+
+// DMProtocol carries direct messages' frames: each a 4-byte big-endian
+// length and a dm frame (handshake, transport, reset or sealed).
+var DMProtocol = p2p.MustProtocol("chat/dm", p2p.Version{Major: 1})
+
+// Records is the DHT as the chat uses it: signed records under a node's
+// identity (package dht's DHT).
+type Records interface {
+	PutRecord(ctx context.Context, name string, value []byte) (dht.Record, error)
+	GetRecord(ctx context.Context, owner peer.ID, name string) (dht.Record, error)
+	FindPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error)
+}
+
+// Mix is what anonymous messages need of the mix (mixsvc's Service).
+type Mix interface {
+	Send(ctx context.Context, to peer.ID, body []byte, o mixnet.SendOptions) (mixnet.MsgID, error)
+	Route(prefix []byte, fn func(mixsvc.Received))
+}
+
+// Mailboxes leaves sealed envelopes for absent peers and fetches this
+// node's (package mailbox).
+type Mailboxes interface {
+	// Deposit stores sealed at the mailboxes of to, and says at how many.
+	Deposit(ctx context.Context, to peer.ID, sealed []byte) (int, error)
+	// Fetch returns the envelopes waiting for this node, and acknowledges
+	// them once handle returned without error for each.
+	Fetch(ctx context.Context, handle func(sealed []byte) error) (int, error)
+}
+
+// Options are what the node gives the service.
+type Options struct {
+	Host     host.Host
+	Identity crypto.PrivKey // Ed25519
+	Records  Records
+	Gossip   *gossip.Gossip
+	// Store is the node's datastore of the chat prefix.
+	Store datastore.Batching
+	// Mix, if set, carries anonymous messages.
+	Mix Mix
+	// Mailboxes, if set, keeps messages for absent peers.
+	Mailboxes Mailboxes
+	Clock     clock.Clock
+	Rand      io.Reader
+	Logger    *slog.Logger
+}
+
+// mixPrefix starts the body of a chat envelope sent over the mix.
+var mixPrefix = []byte("fog/chat/1\x00")
+
+// Service is the chat on a node.
+type Service struct {
+	cfg   Config
+	o     Options
+	log   *slog.Logger
+	clock clock.Clock
+	self  peer.ID
+
+	mu      sync.Mutex
+	keys    dm.Keys
+	node    *dm.Node
+	book    *chat.Book
+	names   *gossip.Topic[announcement]
+	annSeq  uint64
+	ch      *channel.Service
+	inbox   []Received
+	seq     uint64
+	sent    map[dm.MsgID]*Sent
+	waiters map[dm.MsgID][]chan struct{}
+	links   map[peer.ID]*dmLink
+	ctx     context.Context
+
+	wake    chan struct{}
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	running atomic.Bool
+}
+
+// New returns a Service; Run starts it.
+func New(cfg Config, o Options) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Host == nil || o.Identity == nil || o.Records == nil || o.Gossip == nil || o.Store == nil {
+		return nil, fmt.Errorf("%w: Options.Host, Identity, Records, Gossip and Store are required", ErrConfig)
+	}
+	self, err := peer.IDFromPrivateKey(o.Identity)
+	if err != nil || o.Identity.Type() != crypto.Ed25519 {
+		return nil, fmt.Errorf("%w: Options.Identity must be an Ed25519 key", ErrConfig)
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real()
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: self,
+		book: chat.NewBook(cfg.MaxNames), sent: map[dm.MsgID]*Sent{}, waiters: map[dm.MsgID][]chan struct{}{},
+		links: map[peer.ID]*dmLink{},
+		wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight),
+	}, nil
+}
+
+// Name implements the node's service interface.
+func (s *Service) Name() string { return "chat" }
+
+// Health reports whether the service runs.
+func (s *Service) Health(context.Context) error {
+	if !s.running.Load() {
+		return ErrNotRunning
+	}
+	return nil
+}
+
+// Run starts the chat and drives it until ctx ends.
+func (s *Service) Run(ctx context.Context, ready func()) (err error) {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("chatsvc: already running")
+	}
+	defer s.running.Store(false)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	keys, err := s.loadOrCreateKeys(ctx)
+	if err != nil {
+		return err
+	}
+	node, err := dm.NewNode(s.cfg.DM, keys, s.o.Rand)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	ch, err := channel.New(s.cfg.Channel, channel.Options{
+		Gossip: s.o.Gossip, Store: s.o.Store, Identity: s.o.Identity, ChatKey: keys.Private,
+		Clock: s.clock, Rand: s.o.Rand, Logger: s.log.With("part", "channel"),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := ch.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	names, err := gossip.Join(s.o.Gossip, s.namesConfig())
+	if err != nil {
+		return fmt.Errorf("chatsvc: join %s: %w", NamesTopic, err)
+	}
+	defer names.Close()
+	if _, err := names.Subscribe(func(r gossip.Received[announcement]) { s.addNick(r.Msg.nick) }); err != nil {
+		return fmt.Errorf("chatsvc: subscribe %s: %w", NamesTopic, err)
+	}
+	sub, err := s.o.Host.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	if err != nil {
+		return fmt.Errorf("chatsvc: connectedness events: %w", err)
+	}
+	defer sub.Close()
+	s.mu.Lock()
+	s.keys, s.node, s.ch, s.names, s.ctx = keys, node, ch, names, ctx
+	s.mu.Unlock()
+	if err := s.loadNick(ctx); err != nil {
+		return err
+	}
+	if err := s.loadInbox(ctx); err != nil {
+		return err
+	}
+	if err := s.rejoin(ctx); err != nil {
+		return err
+	}
+	if s.o.Mix != nil {
+		s.o.Mix.Route(mixPrefix, func(r mixsvc.Received) { s.receive("", dm.Mix, r.Body[len(mixPrefix):]) })
+	}
+	srv, err := DMProtocol.Handle(s.o.Host, p2p.Limits{
+		Streams: 256, StreamsPerPeer: 8, Idle: 30 * time.Second, Lifetime: 10 * time.Minute, Clock: s.clock,
+	}, s.handle)
+	if err != nil {
+		return fmt.Errorf("chatsvc: serve: %w", err)
+	}
+	_ = srv
+	defer func() {
+		DMProtocol.Unhandle(s.o.Host)
+		cancel()
+		s.wg.Wait()
+	}()
+	s.wg.Go(func() { s.background(ctx) })
+	if ready != nil {
+		ready()
+	}
+	timer := s.clock.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-sub.Out():
+			e := ev.(event.EvtPeerConnectednessChanged)
+			s.mu.Lock()
+			eff := s.node.SetPeer(s.clock.Now(), e.Peer, e.Connectedness == network.Connected)
+			s.mu.Unlock()
+			s.apply(eff)
+			continue
+		case <-timer.C():
+		case <-s.wake:
+		}
+		s.mu.Lock()
+		eff := s.node.Tick(s.clock.Now())
+		next := s.node.NextTick()
+		s.mu.Unlock()
+		s.apply(eff)
+		wait := time.Minute
+		if !next.IsZero() {
+			wait = min(wait, max(0, clock.Until(s.clock, next)))
+		}
+		timer.Stop()
+		timer.Reset(wait)
+	}
+}
+
+// background publishes the chat key, announces the nickname and fetches
+// mailboxes at start and then periodically.
+func (s *Service) background(ctx context.Context) {
+	s.announce(ctx)
+	s.fetchMail(ctx)
+	// Until the key is in the DHT (its tables fill after the start), try
+	// again every few seconds, then every KeyRepublish.
+	wait := time.Second
+	keyT := s.clock.NewTimer(0)
+	defer keyT.Stop()
+	nameT := s.clock.NewTimer(s.cfg.NameAnnounce)
+	defer nameT.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-keyT.C():
+			if err := s.publishKey(ctx); err != nil {
+				s.log.Debug("chat key", "err", err)
+				wait = min(2*wait, s.cfg.KeyRepublish)
+				keyT.Reset(wait)
+				continue
+			}
+			if wait != s.cfg.KeyRepublish {
+				s.announce(ctx) // the nickname's record failed alike
+				wait = s.cfg.KeyRepublish
+			} else {
+				s.fetchMail(ctx)
+			}
+			keyT.Reset(wait)
+		case <-nameT.C():
+			s.announce(ctx)
+			nameT.Reset(s.cfg.NameAnnounce)
+		}
+	}
+}
+
+// poke wakes the loop: an input may have moved the core's NextTick.
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// running returns Run's context, or an error before Run.
+func (s *Service) runCtx() (context.Context, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil || s.ctx.Err() != nil {
+		return nil, ErrNotRunning
+	}
+	return s.ctx, nil
+}
+
+// Keys returns this node's chat key record (nil before Run).
+func (s *Service) Keys() *chat.ChatKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys.Record
+}
+
+// Channels returns the channel service (nil before Run).
+func (s *Service) Channels() *channel.Service {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
