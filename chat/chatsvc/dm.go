@@ -501,4 +501,3 @@ func (s *Service) loadInbox(ctx context.Context) error {
 	}
 	return nil
 }
-

@@ -140,7 +140,7 @@ func New(cfg Config, o Options) (*Service, error) {
 		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: self,
 		book: chat.NewBook(cfg.MaxNames), sent: map[dm.MsgID]*Sent{}, waiters: map[dm.MsgID][]chan struct{}{},
 		links: map[peer.ID]*dmLink{},
-		wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight),
+		wake:  make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight),
 	}, nil
 }
 
