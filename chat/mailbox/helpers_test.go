@@ -34,3 +34,5 @@ func randomID(t testing.TB) ItemID {
 	require.NoError(t, err)
 	return id
 }
+
+func peerIDOf(k crypto.PrivKey) (peer.ID, error) { return peer.IDFromPrivateKey(k) }
