@@ -37,7 +37,7 @@ func TestAuthorize(t *testing.T) {
 		{"the owner, clock a little ahead", fetch(bob.priv, MailboxKey(bob.id, day+1), day+1, host, now.Add(skew)), true},
 		{"a stranger asking for bob's mailbox", fetch(eve.priv, MailboxKey(bob.id, day), day, host, now), false},
 		{"a stranger with bob's public key", bobsKeyEvesSig, false},
-		{"bob's key for another day", fetch(bob.priv, MailboxKey(bob.id, day), day - 1, host, now), false},
+		{"bob's key for another day", fetch(bob.priv, MailboxKey(bob.id, day), day-1, host, now), false},
 		{"beyond the TTL", fetch(bob.priv, MailboxKey(bob.id, day-8), day-8, host, now), false},
 		{"two days ahead", fetch(bob.priv, MailboxKey(bob.id, day+2), day+2, host, now), false},
 		{"signed for another host", fetch(bob.priv, MailboxKey(bob.id, day), day, other, now), false},

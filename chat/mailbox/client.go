@@ -45,7 +45,8 @@ type seenItem struct{ until time.Time }
 
 // Deposit seals payload to the recipient's chat key and stores it in the
 // recipient's mailbox of today at the Config.K hosts closest to the
-// mailbox key (this node among them if it is that close). It returns how
+// mailbox key (this node among them if it is that close, the recipient
+// never). It returns how
 // many hosts stored it; it fails (ErrNoHost, with each host's error) if
 // none did, and with ErrTooLarge if the sealed payload is above
 // Config.MaxItemBytes. The recipient is to is identity; chatKey must be
@@ -63,7 +64,8 @@ func (s *Service) Deposit(ctx context.Context, to peer.ID, chatKey *ecdh.PublicK
 	if err != nil {
 		return 0, err
 	}
-	hosts, err := s.hosts(ctx, key)
+	// the recipient is away: its own node is no host
+	hosts, err := s.hosts(ctx, key, s.cfg.K, to)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrNoHost, err)
 	}
@@ -101,20 +103,24 @@ func (s *Service) bind(ctx context.Context) (context.Context, context.CancelFunc
 	return ctx, func() { stop(); cancel() }
 }
 
-// hosts returns the Config.K peers closest to key, this node included.
-func (s *Service) hosts(ctx context.Context, key Key) ([]peer.ID, error) {
+// hosts returns the n peers closest to key but skip, this node among
+// them if it is that close.
+func (s *Service) hosts(ctx context.Context, key Key, n int, skip peer.ID) ([]peer.ID, error) {
 	if s.router == nil {
 		return nil, fmt.Errorf("%w: no router", ErrConfig)
 	}
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
 	defer cancel()
-	ps, err := s.router.ClosestPeers(lctx, string(key[:]), s.cfg.K)
+	ps, err := s.router.ClosestPeers(lctx, string(key[:]), n+1)
 	if err != nil && len(ps) == 0 {
 		return nil, fmt.Errorf("mailbox: find hosts of %s: %w", key, err)
 	}
-	all := append(slices.DeleteFunc(slices.Clone(ps), func(p peer.ID) bool { return p == s.h.ID() }), s.h.ID())
+	all := append(slices.DeleteFunc(slices.Clone(ps), func(p peer.ID) bool { return p == s.h.ID() || p == skip }), s.h.ID())
+	if skip == s.h.ID() {
+		all = all[:len(all)-1]
+	}
 	all = kb.SortClosestPeers(all, kb.ConvertKey(string(key[:])))
-	return all[:min(len(all), s.cfg.K)], nil
+	return all[:min(len(all), n)], nil
 }
 
 // call sends req to host p and returns its response; a request to this
@@ -165,7 +171,8 @@ type fetched struct {
 }
 
 // Fetch collects this node's mail: for every day within Config.TTL, it
-// asks the Config.K hosts closest to that day's mailbox key for its items,
+// asks the Config.FetchHosts peers closest to that day's mailbox key (and
+// this node's own store) for its items,
 // proving to each that it owns the mailbox, opens each item once (copies
 // at several hosts share an ID), and gives each new message to deliver,
 // serially, from Fetch's goroutine. It then acknowledges to each host the
@@ -193,7 +200,14 @@ func (s *Service) Fetch(ctx context.Context, deliver func(Message) error) (Fetch
 		rep.Days++
 		wg.Go(func() {
 			key := MailboxKey(s.h.ID(), day)
-			hosts, err := s.hosts(ctx, key)
+			// the hosts chosen while this node was away: closest but for
+			// this node, and a few beyond for nodes that joined since;
+			// this node itself, which may have hosted mail sent while it
+			// was up
+			hosts, err := s.hosts(ctx, key, s.cfg.FetchHosts, s.h.ID())
+			if err == nil {
+				hosts = append(hosts, s.h.ID())
+			}
 			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)

@@ -63,6 +63,10 @@ type Config struct {
 	// the DHT to the mailbox key. Default 3, as issue 19 asks: one host
 	// may leave and one may lie, and the item still arrives.
 	K int
+	// FetchHosts is how many of the peers closest to a daily mailbox key
+	// Fetch asks: the K that were closest at the deposit, and more for
+	// peers that have joined closer since. Default 6 (2K). At least K.
+	FetchHosts int
 	// TTL is how long a host keeps an item after its deposit; it drops it
 	// then, delivered or not. Default 7 days: a node off for a week still
 	// gets its mail. A Fetch asks about every day within the TTL.
@@ -121,6 +125,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		K:                      3,
+		FetchHosts:             6,
 		TTL:                    7 * 24 * time.Hour,
 		MaxItemBytes:           8 << 10,
 		SenderItems:            64,
@@ -162,6 +167,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.K < 1:
 		return bad("K", "%d, need at least 1", c.K)
+	case c.FetchHosts < c.K:
+		return bad("FetchHosts", "%d is below K (%d)", c.FetchHosts, c.K)
 	case c.TTL <= 0 || c.TTL > maxTTL:
 		return bad("TTL", "%v is not in (0, %v]", c.TTL, maxTTL)
 	case c.MaxItemBytes <= SealOverhead || c.MaxItemBytes > MaxItemLimit:
