@@ -352,4 +352,3 @@ func TestExpiry(t *testing.T) {
 }
 
 var _ Router = (*dht.DHT)(nil)
-
