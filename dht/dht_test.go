@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -219,6 +221,22 @@ func testDHTOperations(t *testing.T) {
 		assert.True(t, st.Found)
 		if first.h.Network().Connectedness(last.h.ID()) != network.Connected {
 			assert.GreaterOrEqual(t, st.Hops, 0)
+		}
+	})
+	step(t, "closest peers", func(t *testing.T) {
+		// every node finds the same k peers closest to a key, the true
+		// ones (itself excepted), closest first
+		const key, k = "mailbox:some key", 3
+		var all []peer.ID
+		for _, d := range tn.dhts {
+			all = append(all, d.h.ID())
+		}
+		want := kb.SortClosestPeers(all, kb.ConvertKey(key))
+		for _, d := range []*DHT{first, last, tn.dhts[4]} {
+			got, err := d.ClosestPeers(ctx, key, k)
+			require.NoError(t, err)
+			exp := slices.DeleteFunc(slices.Clone(want), func(p peer.ID) bool { return p == d.h.ID() })[:k]
+			assert.Equal(t, exp, got)
 		}
 	})
 	step(t, "providers", func(t *testing.T) {

@@ -2,9 +2,12 @@ package dht
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
@@ -129,4 +132,65 @@ func (d *DHT) active() *table {
 		return d.wan
 	}
 	return d.lan
+}
+
+// ClosestPeers runs a Kademlia lookup for key in each DHT whose routing
+// table holds peers (the LAN one if neither does) and returns up to k
+// peers (k <= 0: Config.BucketSize) closest to key, closest first, by the
+// XOR distance of their IDs' SHA-256 to key's, as kad-dht measures it.
+// The node itself is never among them. Their addresses are in the host's
+// peerstore, so a caller can open streams to them. Subsystems that place
+// data at the peers responsible for a key (chat mailboxes) use it; a
+// lookup cut short by ctx returns the closest peers found so far with
+// ctx's error.
+func (d *DHT) ClosestPeers(ctx context.Context, key string, k int) ([]peer.ID, error) {
+	if k <= 0 {
+		k = d.cfg.BucketSize
+	}
+	var targets []*table
+	for _, t := range d.tables {
+		if t.kad.RoutingTable().Size() > 0 {
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 {
+		targets = []*table{d.lan}
+	}
+	found := make([][]peer.ID, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			ps, err := t.kad.GetClosestPeers(ctx, key)
+			found[i] = ps
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", t.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[peer.ID]bool{d.h.ID(): true}
+	var all []peer.ID
+	for _, ps := range found {
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				all = append(all, p)
+			}
+		}
+	}
+	all = kb.SortClosestPeers(all, kb.ConvertKey(key))
+	if len(all) > k {
+		all = all[:k]
+	}
+	if len(all) == 0 {
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("dht: closest peers: %w", err)
+		}
+		return nil, fmt.Errorf("dht: closest peers: %w", ErrNotFound)
+	}
+	if ctx.Err() != nil {
+		return all, fmt.Errorf("dht: closest peers: %w", ctx.Err())
+	}
+	return all, nil
 }
