@@ -74,6 +74,9 @@ type Options struct {
 	// Mix, when set, is the mix service's whole configuration and the
 	// [mix] section is not used (the simulator's scale and baselines).
 	Mix *mixsvc.Config
+	// MixObserve, when set, sees every mix frame on this node's links
+	// (mixsvc.Options.Observe): the simulator's global passive observer.
+	MixObserve func(mixsvc.Observation)
 	// InMemory keeps the store in memory (simulator); nothing survives Close.
 	InMemory bool
 	// Store is a store the caller opened and owns (the simulator keeps a

@@ -224,7 +224,7 @@ func (s *starter) startMix(ctx context.Context) error {
 	}
 	m, err := mixsvc.New(mc, mixsvc.Options{
 		Host: n.host, Identity: s.priv, Lottery: n.lottery, Store: n.store.Datastore(store.PrefixMix),
-		Clock: s.opts.clock(), Logger: n.log.With("subsystem", "mix"),
+		Clock: s.opts.clock(), Logger: n.log.With("subsystem", "mix"), Observe: s.opts.MixObserve,
 	})
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/mix/lottery"
+	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
@@ -106,6 +107,11 @@ type Config struct {
 	// first RelayCandidates nodes only. Nil: each node's [relay] config.
 	Relay           *lottery.ServiceConfig
 	RelayCandidates int
+	// Mix, when set, is every node's mix service configuration; nil: each
+	// node's [mix] config (off by default). MixObserve, when set, sees
+	// every mix frame on every node's links.
+	Mix        *mixsvc.Config
+	MixObserve func(mixsvc.Observation)
 	// Supervisor holds the service supervisor's timers of every node.
 	Supervisor node.SupervisorConfig
 	// Store configures every node's in-memory store.
@@ -360,6 +366,8 @@ func (nw *Network) Start(ctx context.Context, i int) error {
 	}
 	nd, err := node.Start(ctx, cfg, node.Options{
 		Relay:      relay,
+		Mix:        nw.cfg.Mix,
+		MixObserve: nw.cfg.MixObserve,
 		Identity:   n.key,
 		Store:      n.store,
 		NoAPI:      true,

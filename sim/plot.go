@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"image/color"
 	"os"
 	"path/filepath"
 	"sort"
@@ -74,4 +75,46 @@ func CDF(path, title, xlabel string, xs []float64) error {
 	p.Add(line)
 	p.Add(plotter.NewGrid())
 	return p.Save(6*vg.Inch, 4*vg.Inch, path)
+}
+
+// CorrelationHistogram plots two distributions of correlations in [-1, 1]
+// (the pairs that communicate and those that do not) side by side, as the
+// share of each in bins of 0.05.
+func CorrelationHistogram(path, title string, talk, other []float64) error {
+	const bins = 40
+	share := func(xs []float64) plotter.Values {
+		v := make(plotter.Values, bins)
+		for _, x := range xs {
+			b := min(max(int((x+1)/2*bins), 0), bins-1)
+			v[b] += 1 / float64(len(xs))
+		}
+		return v
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "correlation (bins of 0.05 from -1 to 1)"
+	p.Y.Label.Text = "share of pairs"
+	w := vg.Points(5)
+	a, err := plotter.NewBarChart(share(talk), w)
+	if err != nil {
+		return fmt.Errorf("sim: plot %s: %w", path, err)
+	}
+	b, err := plotter.NewBarChart(share(other), w)
+	if err != nil {
+		return fmt.Errorf("sim: plot %s: %w", path, err)
+	}
+	a.Offset, b.Offset = -w/2, w/2
+	b.Color = color.RGBA{R: 200, A: 255}
+	p.Add(a, b)
+	p.Legend.Add("pairs that talk", a)
+	p.Legend.Add("pairs that do not", b)
+	p.Legend.Top = true
+	names := make([]string, bins)
+	for i := range names {
+		if i%5 == 0 {
+			names[i] = fmt.Sprintf("%.2f", -1+float64(i)*2/bins)
+		}
+	}
+	p.NominalX(names...)
+	return p.Save(8*vg.Inch, 4*vg.Inch, path)
 }

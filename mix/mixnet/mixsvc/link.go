@@ -48,6 +48,7 @@ func (s *Service) transmit(t mixnet.Transmit) {
 	}
 	select {
 	case l.q <- t.Frame:
+		s.observe(s.o.Host.ID(), p, false)
 	default:
 		s.stats.linkDrops++
 	}

@@ -47,6 +47,9 @@ const maxLimiters = 4096
 
 // receive hands a frame from p to the core, within p's frame rate.
 func (s *Service) receive(p peer.ID, f []byte) {
+	if p != s.o.Host.ID() {
+		s.observe(p, s.o.Host.ID(), true)
+	}
 	s.mu.Lock()
 	lim := s.limiters[p]
 	if lim == nil {

@@ -81,6 +81,12 @@ type Options struct {
 	Rand io.Reader
 	// Logger receives the logs; nil discards them.
 	Logger *slog.Logger
+	// Observe, if set, is called with every frame this node hands to a
+	// link and every frame it receives from one, as a global passive
+	// observer of the network would see them (the simulator's anonymity
+	// figures). It is called on the service's goroutines and must not
+	// block. Nil in a real node.
+	Observe func(Observation)
 }
 
 // Received is a message in the inbox.
@@ -127,6 +133,7 @@ type Service struct {
 	ctx      context.Context // Run's, for links
 	wg       sync.WaitGroup
 	stats    shellStats
+	lags     LagHistogram
 
 	wake    chan struct{}
 	running atomic.Bool
@@ -249,8 +256,10 @@ func (s *Service) step(ctx context.Context) (time.Time, error) {
 	now := s.clock.Now()
 	s.mu.Lock()
 	s.syncEpochsLocked(ctx)
-	if nt := s.node.NextTick(); !nt.IsZero() && now.Sub(nt) > 0 {
+	if nt := s.node.NextTick(); !nt.IsZero() && !now.Before(nt) {
+		// A tick that was due: how late it runs.
 		lag := now.Sub(nt)
+		s.lags.Counts[lagBucket(lag)]++
 		if lag > s.stats.lagMax {
 			s.stats.lagMax = lag
 		}

@@ -1,0 +1,39 @@
+package sim
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMixScenarioDeliversAndMeasures(t *testing.T) {
+	s := DefaultMixScenario(12)
+	s.Network.Links.LatencyMin, s.Network.Links.LatencyMax = 5*time.Millisecond, 30*time.Millisecond
+	s.TargetRelays, s.EpochLength, s.GenesisDelay = 8, 6*time.Second, 4*time.Second
+	s.MessageRate, s.Duration, s.Deadline = 0.2, 15*time.Second, 30*time.Second
+	res, err := s.Run(context.Background(), nil)
+	require.NoError(t, err)
+	t.Logf("%+v", res)
+	assert.Equal(t, 12, res.Senders)
+	assert.Positive(t, res.Messages)
+	// No faults, but this test shares the machine (and runs under -race):
+	// a message may miss its deadline when the machine is saturated.
+	assert.GreaterOrEqual(t, res.DeliveryRate, 0.9, "no faults: (nearly) every message delivered")
+	assert.Positive(t, res.FirstAttemptRate)
+	assert.Positive(t, res.LatencyMsP50)
+	assert.GreaterOrEqual(t, res.LatencyMsP99, res.LatencyMsP50)
+	assert.Positive(t, res.Frames)
+	for _, x := range []float64{res.FlowCorrelation, res.FlowCorrelationOther} {
+		assert.False(t, math.IsNaN(x))
+		assert.LessOrEqual(t, x, 1.0)
+	}
+	assert.Positive(t, res.LinkingAccuracy, "the observer names some sender")
+	assert.LessOrEqual(t, res.LinkingAccuracy, 1.0)
+	assert.Greater(t, res.SenderEntropyBits, 0.0)
+	assert.LessOrEqual(t, res.SenderEntropyBits, math.Log2(11)+1e-9)
+	assert.Positive(t, res.TickLagMsP99)
+}
