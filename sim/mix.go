@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/mix/lottery"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/mix/mixnet"
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 )
@@ -170,8 +171,12 @@ type sentMsg struct {
 
 // Run runs the scenario.
 func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, error) {
+	clk := s.Network.Clock
+	if clk == nil {
+		return MixResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
+	}
 	progress = orNoProgress(progress)
-	begin := time.Now()
+	begin := clk.Now()
 	n := s.Network.Nodes
 	if n < 4 || s.TargetRelays < 1 || s.MessageRate <= 0 || s.Duration <= 0 || s.Deadline <= 0 ||
 		s.Window <= 0 || s.MaxLag < 0 || s.KillRelays < 0 || s.KillRelays >= s.TargetRelays {
@@ -191,7 +196,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	if delay <= 0 {
 		delay = 20*time.Second + time.Duration(n)*100*time.Millisecond
 	}
-	rc.Genesis = time.Now().Add(delay)
+	rc.Genesis = clk.Now().Add(delay)
 	cfg := s.Network
 	mc := s.Mix
 	obs := &observer{}
@@ -210,15 +215,15 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	if err := rc.Validate(); err != nil {
 		return res, err
 	}
-	bootStart := time.Now()
+	bootStart := clk.Now()
 	if err := Boot(ctx, nw, s.BootTimeout, progress); err != nil {
 		return res, err
 	}
-	res.BootSeconds = time.Since(bootStart).Seconds()
+	res.BootSeconds = clock.Since(clk, bootStart).Seconds()
 
 	// Wait for a closed directory with a relay in every layer, and for
 	// every mix to route with it.
-	first, _ := rc.EpochAt(time.Now())
+	first, _ := rc.EpochAt(clk.Now())
 	lot := func() (*lottery.Directory, uint64, bool) {
 		l := nw.Node(0).Running().Lottery()
 		for e := l.Epoch(); ; e-- {
@@ -231,8 +236,8 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 			}
 		}
 	}
-	wait := time.Until(rc.ClaimClose(first + 1).Add(time.Second))
-	if err := waitSeconds(ctx, fmt.Sprintf("waiting for epoch %d's directory", first+1), wait, progress); err != nil {
+	wait := clock.Until(clk, rc.ClaimClose(first + 1).Add(time.Second))
+	if err := waitSeconds(ctx, clk, fmt.Sprintf("waiting for epoch %d's directory", first+1), wait, progress); err != nil {
 		return res, err
 	}
 	progress.Phase("waiting for every mix to route", n)
@@ -244,14 +249,14 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 			}
 		}
 		if ready < n {
-			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			if err := sleepCtx(ctx, clk, 200*time.Millisecond); err != nil {
 				return res, err
 			}
 		}
 	}
 	progress.Step(n)
 	// The cover streams run a few seconds before the observer starts.
-	if err := sleepCtx(ctx, 3*time.Second); err != nil {
+	if err := sleepCtx(ctx, clk, 3*time.Second); err != nil {
 		return res, err
 	}
 
@@ -282,7 +287,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	for i, nd := range nw.Nodes() {
 		lags0[i] = nd.Running().Mix().Lags()
 	}
-	start := time.Now()
+	start := clk.Now()
 	obs.on.Store(true)
 	killed := map[int]time.Time{}
 	var msgs []*sentMsg
@@ -308,14 +313,14 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 			end := start.Add(s.Duration)
 			for {
 				gap := time.Duration(rng.ExpFloat64() / s.MessageRate * float64(time.Second))
-				if time.Now().Add(gap).After(end) || sleepCtx(runCtx, gap) != nil {
+				if clk.Now().Add(gap).After(end) || sleepCtx(runCtx, clk, gap) != nil {
 					return
 				}
 				nd := nw.Node(i).Running()
 				if nd == nil {
 					return
 				}
-				m := &sentMsg{from: i, to: partner(i), at: time.Now()}
+				m := &sentMsg{from: i, to: partner(i), at: clk.Now()}
 				msgMu.Lock()
 				seq := len(msgs)
 				msgs = append(msgs, m)
@@ -360,10 +365,10 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		}
 		progress.Step(1)
 		saveDirs()
-		if !half && s.KillRelays > 0 && time.Since(start) >= s.Duration/2 {
+		if !half && s.KillRelays > 0 && clock.Since(clk, start) >= s.Duration/2 {
 			// Mid-epoch: the middle of the epoch running now.
-			e, _ := rc.EpochAt(time.Now())
-			if mid := rc.EpochStart(e).Add(rc.EpochLength / 2); time.Now().Before(mid) {
+			e, _ := rc.EpochAt(clk.Now())
+			if mid := rc.EpochStart(e).Add(rc.EpochLength / 2); clk.Now().Before(mid) {
 				continue
 			}
 			half = true
@@ -377,7 +382,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 					if _, dead := killed[i]; i < 0 || dead {
 						continue
 					}
-					killed[i] = time.Now()
+					killed[i] = clk.Now()
 					if err := nw.Crash(i); err != nil {
 						return res, err
 					}
@@ -388,7 +393,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		}
 	}
 	tick.Stop()
-	end := time.Now()
+	end := clk.Now()
 	obs.on.Store(false)
 	lagNow := make([]mixsvc.LagHistogram, n)
 	for i, nd := range nw.Nodes() {
@@ -576,7 +581,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		res.LinkingAccuracy = hit / float64(len(toLink))
 		res.SenderEntropyBits = h / float64(len(toLink))
 	}
-	res.RunSeconds = time.Since(begin).Seconds()
+	res.RunSeconds = clock.Since(clk, begin).Seconds()
 	return res, nil
 }
 
