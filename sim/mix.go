@@ -17,8 +17,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/mix/mixnet"
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 )
@@ -236,7 +236,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 			}
 		}
 	}
-	wait := clock.Until(clk, rc.ClaimClose(first + 1).Add(time.Second))
+	wait := clock.Until(clk, rc.ClaimClose(first+1).Add(time.Second))
 	if err := waitSeconds(ctx, clk, fmt.Sprintf("waiting for epoch %d's directory", first+1), wait, progress); err != nil {
 		return res, err
 	}
