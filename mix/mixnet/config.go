@@ -51,10 +51,12 @@ type Config struct {
 	Cover bool
 
 	// AckSlack is added to the sum of a route's delays (forward and ACK
-	// routes) to make the time a sender waits for an ACK before it sends
-	// the message again over a fresh route. It covers the links and the
-	// recipient's send queue: 3 s at the default SendRate (a queued ACK
-	// waits for the recipient's next send event, 1 s on average).
+	// routes) to make the time a sender waits, from the moment the packet
+	// leaves, for an ACK before it sends the message again over a fresh
+	// route. It covers the links and the recipient's send queue: a queued
+	// ACK leaves at the first event of the send or drop stream, an
+	// exponential wait of rate SendRate+DropRate (1.5/s), which exceeds
+	// 4.6 s once in a thousand. 5 s.
 	AckSlack time.Duration
 
 	// TTL is how long a message is retried by default before it counts as
@@ -95,7 +97,7 @@ func DefaultConfig() Config {
 		LoopRate:    0.5,
 		DropRate:    0.5,
 		Cover:       true,
-		AckSlack:    3 * time.Second,
+		AckSlack:    5 * time.Second,
 		TTL:         2 * time.Minute,
 		MaxQueue:    1024,
 		MaxPending:  4096,

@@ -114,7 +114,7 @@ type Node struct {
 	relay    map[uint64]*relayKey
 	held     heldHeap
 	seq      uint64
-	queue    []Transmit // waiting for the send stream
+	queue    []queued // waiting for the send stream
 	pending  map[MsgID]*outMsg
 	blocks   map[[16]byte]*blockKeys // SURBs this node made, by ID
 	loops    map[MsgID]*loop
@@ -388,14 +388,35 @@ func (n *Node) transmitMsg(m *outMsg) error {
 	}
 	m.attempts++
 	m.blocks = append(m.blocks, sid)
-	m.retryAt = n.now.Add(fwd + ackDelay + n.cfg.AckSlack)
-	if len(n.queue) > 0 && n.cfg.Cover {
-		m.retryAt = m.retryAt.Add(time.Duration(float64(len(n.queue)) / n.cfg.SendRate * float64(time.Second)))
-	}
-	n.sweepBy(m.retryAt)
+	// The ACK timer starts when the packet leaves (depart), not while it
+	// waits for the send stream.
+	m.retryAt = m.deadline
 	n.sweepBy(m.deadline)
-	n.enqueue(t)
+	n.queue = append(n.queue, queued{t: t, msg: m.id, timed: true, rtt: fwd + ackDelay})
 	return nil
+}
+
+// queued is a packet waiting for the send stream: a message's (timed: its
+// ACK timer starts when it leaves, for the route's delays and AckSlack), an
+// ACK or a reply.
+type queued struct {
+	t     Transmit
+	msg   MsgID
+	timed bool
+	rtt   time.Duration
+}
+
+// depart takes the next queued packet off the queue and starts its
+// message's ACK timer.
+func (n *Node) depart() Transmit {
+	q := n.queue[0]
+	n.queue = n.queue[1:]
+	if m := n.pending[q.msg]; q.timed && m != nil {
+		m.retryAt = n.now.Add(q.rtt + n.cfg.AckSlack)
+		n.sweepBy(m.retryAt)
+	}
+	n.stats.PacketsOut++
+	return q.t
 }
 
 // hopKey returns a relay's mix key as an X25519 key; a key that does not
@@ -493,18 +514,16 @@ func frame(k byte, epoch uint64, pkt []byte) []byte {
 
 // enqueue puts a packet on the send stream; without cover it leaves at
 // once (flush).
-func (n *Node) enqueue(t Transmit) { n.queue = append(n.queue, t) }
+func (n *Node) enqueue(t Transmit) { n.queue = append(n.queue, queued{t: t}) }
 
 // flush moves queued packets out when cover is off.
 func (n *Node) flush(eff []Effect) []Effect {
 	if n.cfg.Cover {
 		return eff
 	}
-	for _, t := range n.queue {
-		eff = append(eff, t)
-		n.stats.PacketsOut++
+	for len(n.queue) > 0 {
+		eff = append(eff, n.depart())
 	}
-	n.queue = n.queue[:0]
 	return eff
 }
 

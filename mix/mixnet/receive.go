@@ -212,7 +212,7 @@ func (n *Node) inbound(m *message) []Effect {
 		return append(eff, n.drop(DropMalformed)...)
 	}
 	// ACKs go first: a sender's retransmission timer runs.
-	n.queue = append([]Transmit{{To: first, Frame: frame(frameRelay, m.ack.epoch, pkt)}}, n.queue...)
+	n.queue = append([]queued{{t: Transmit{To: first, Frame: frame(frameRelay, m.ack.epoch, pkt)}}}, n.queue...)
 	if len(n.queue) > n.cfg.MaxQueue {
 		n.queue = n.queue[:n.cfg.MaxQueue]
 	}

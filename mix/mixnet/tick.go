@@ -91,15 +91,12 @@ func (n *Node) Tick(now time.Time) []Effect {
 		eff = n.sweep(eff)
 	}
 	if n.cfg.Cover {
+		// Queued packets leave at the send stream's events and take the
+		// place of the drop stream's cover too: both are indistinguishable
+		// drop-or-real slots to an observer, and a queued ACK waits for the
+		// first of them (mean 1/(SendRate+DropRate)).
 		for !n.nextSend.After(n.now) {
-			if len(n.queue) > 0 {
-				eff = append(eff, n.queue[0])
-				n.queue = n.queue[1:]
-			} else if t, ok := n.cover(false); ok {
-				eff = append(eff, t)
-				n.stats.DropsSent++
-			}
-			n.stats.PacketsOut++
+			eff = n.slot(eff)
 			n.nextSend = n.nextSend.Add(n.gap(n.cfg.SendRate))
 		}
 		for !n.nextLoop.After(n.now) {
@@ -111,13 +108,23 @@ func (n *Node) Tick(now time.Time) []Effect {
 			n.nextLoop = n.nextLoop.Add(n.gap(n.cfg.LoopRate))
 		}
 		for !n.nextDrop.After(n.now) {
-			if t, ok := n.cover(false); ok {
-				eff = append(eff, t)
-				n.stats.DropsSent++
-				n.stats.PacketsOut++
-			}
+			eff = n.slot(eff)
 			n.nextDrop = n.nextDrop.Add(n.gap(n.cfg.DropRate))
 		}
+	}
+	return eff
+}
+
+// slot fills one event of a Poisson stream: the next queued packet, or drop
+// cover.
+func (n *Node) slot(eff []Effect) []Effect {
+	if len(n.queue) > 0 {
+		return append(eff, n.depart())
+	}
+	if t, ok := n.cover(false); ok {
+		n.stats.DropsSent++
+		n.stats.PacketsOut++
+		eff = append(eff, t)
 	}
 	return eff
 }
