@@ -14,10 +14,10 @@ var ErrFull = errors.New("chat: name book full")
 
 // Entry is what a Book knows about one identity.
 type Entry struct {
-	Peer        peer.ID
-	Nick        string // "" when no verified claim is known
-	Fingerprint string
-	Seq         uint64 // the claim's sequence number
+	Peer        peer.ID `json:"peer"`
+	Nick        string  `json:"nick"` // "" when no verified claim is known
+	Fingerprint string  `json:"fingerprint"`
+	Seq         uint64  `json:"seq"` // the claim's sequence number
 }
 
 // String is how the entry is shown: "alice#1a2b3c4d", or "#1a2b3c4d (peer

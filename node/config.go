@@ -16,6 +16,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/fog-compute/fog/chat/chatsvc"
+	"github.com/fog-compute/fog/chat/mailbox"
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
@@ -56,6 +58,7 @@ type Config struct {
 	Compute ComputeConfig `toml:"compute" comment:"What this node offers to run for others."`
 	Relay   RelayConfig   `toml:"relay" comment:"The relay lottery: mix relays elected per epoch by a VRF lottery. Every node of a network must share network_id, genesis, epoch_length and target_relays."`
 	Mix     MixConfig     `toml:"mix" comment:"The mix network: onion-routed messages (Sphinx) through the elected relays, with delays, cover traffic and acknowledgements."`
+	Chat    ChatConfig    `toml:"chat" comment:"Chat: end-to-end encrypted direct messages, channels with history, and mailboxes for absent nodes."`
 	API     APIConfig     `toml:"api" comment:"The local JSON-RPC API that the fog command talks to."`
 	Store   StoreConfig   `toml:"store" comment:"The Badger database in the data directory."`
 }
@@ -136,6 +139,15 @@ type MixConfig struct {
 	TTL       Duration `toml:"ttl" comment:"How long a message is retried over fresh routes before it counts as failed."`
 }
 
+// ChatConfig is the [chat] section; see chatsvc.Config.
+type ChatConfig struct {
+	Enabled         bool     `toml:"enabled" comment:"Send and receive direct messages and channel posts (fog chat), and keep mail for absent nodes."`
+	ReadReceipts    bool     `toml:"read_receipts" comment:"Tell senders when you have read their direct messages (fog chat inbox marks them read)."`
+	HistoryMessages int      `toml:"history_messages" comment:"Most messages kept per channel; older ones are dropped."`
+	HistoryAge      Duration `toml:"history_age" comment:"Longest a channel message is kept."`
+	MailboxMiB      int      `toml:"mailbox_mib" comment:"Most mail this node keeps for absent nodes, in MiB."`
+}
+
 // APIConfig is the [api] section.
 type APIConfig struct {
 	// Listen is the host:port of the JSON-RPC and metrics listener.
@@ -167,6 +179,7 @@ func DefaultConfig() Config {
 	gc := gossip.DefaultConfig()
 	rc := lottery.DefaultServiceConfig()
 	mc := mixsvc.DefaultConfig()
+	chc, mbc := chatsvc.DefaultConfig(), mailbox.DefaultConfig()
 	return Config{
 		Log: LogConfig{Level: "info", Format: "text"},
 		P2P: P2PConfig{
@@ -208,6 +221,10 @@ func DefaultConfig() Config {
 		Mix: MixConfig{
 			Enabled: true, MeanDelay: Duration(mc.MeanDelay), Cover: mc.Cover,
 			SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, TTL: Duration(mc.TTL),
+		},
+		Chat: ChatConfig{
+			Enabled: true, ReadReceipts: chc.DM.ReadReceipts, HistoryMessages: chc.Channel.HistoryCount,
+			HistoryAge: Duration(chc.Channel.HistoryAge), MailboxMiB: int(mbc.HostBytes >> 20),
 		},
 		API: APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20, MaxBatch: 64,
 			MaxReplyBytes: 256 << 20, AllowedHosts: []string{}},
@@ -282,6 +299,16 @@ func (c Config) mixConfig(base mixsvc.Config, layers int) mixsvc.Config {
 	base.SendRate, base.LoopRate, base.DropRate = c.Mix.SendRate, c.Mix.LoopRate, c.Mix.DropRate
 	base.TTL = time.Duration(c.Mix.TTL)
 	return base
+}
+
+// chatConfig derives the chat's configurations from base and the [chat]
+// section.
+func (c Config) chatConfig(base chatsvc.Config, mb mailbox.Config) (chatsvc.Config, mailbox.Config) {
+	base.DM.ReadReceipts = c.Chat.ReadReceipts
+	base.Channel.HistoryCount = c.Chat.HistoryMessages
+	base.Channel.HistoryAge = time.Duration(c.Chat.HistoryAge)
+	mb.HostBytes = int64(c.Chat.MailboxMiB) << 20
+	return base, mb
 }
 
 // mixKeys maps mixnet.Config's fields to the [mix] keys.
@@ -403,6 +430,21 @@ func (c Config) Validate() error {
 	}
 	if err := c.mixConfig(mixsvc.DefaultConfig(), rc.Layers).Config.Validate(); err != nil {
 		return tomlError(err, mixnet.ErrConfig, "mix", mixKeys)
+	}
+	chc, mbc := c.chatConfig(chatsvc.DefaultConfig(), mailbox.DefaultConfig())
+	switch {
+	case chc.Channel.HistoryCount < 1:
+		return fmt.Errorf("%w: chat.history_messages %d must be positive", ErrConfig, c.Chat.HistoryMessages)
+	case chc.Channel.HistoryAge <= 0:
+		return fmt.Errorf("%w: chat.history_age must be positive", ErrConfig)
+	case c.Chat.MailboxMiB < 1:
+		return fmt.Errorf("%w: chat.mailbox_mib %d must be positive", ErrConfig, c.Chat.MailboxMiB)
+	}
+	if err := chc.Validate(); err != nil {
+		return fmt.Errorf("%w: chat: %v", ErrConfig, err)
+	}
+	if err := mbc.Validate(); err != nil {
+		return fmt.Errorf("%w: chat: %v", ErrConfig, err)
 	}
 	if c.Compute.ModuleCacheMiB < 16 {
 		return fmt.Errorf("%w: compute.module_cache_mib %d: want at least 16", ErrConfig, c.Compute.ModuleCacheMiB)

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/fog-compute/fog/chat/chatsvc"
+	"github.com/fog-compute/fog/chat/mailbox"
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/wasm"
@@ -107,6 +109,8 @@ type Node struct {
 	gossip  *gossip.Gossip
 	lottery *lotterysvc.Service
 	mix     *mixsvc.Service // nil when [mix] is off
+	chat    *chatsvc.Service // nil when [chat] is off
+	mailbox *mailbox.Service
 	exec    *wasm.Executor
 	blob    *blob.Service
 	compute *compute.Service
@@ -208,6 +212,9 @@ func (n *Node) DHT() *dht.DHT { return n.dht }
 
 // Gossip returns the node's gossipsub router and capacity directory.
 func (n *Node) Gossip() *gossip.Gossip { return n.gossip }
+
+// Chat returns the node's chat service, nil if chat.enabled is off.
+func (n *Node) Chat() *chatsvc.Service { return n.chat }
 
 // Mix returns the node's mix service, nil if mix.enabled is off.
 func (n *Node) Mix() *mixsvc.Service { return n.mix }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/rand"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/fog-compute/fog/compute"
+	"github.com/fog-compute/fog/chat/channel"
+	"github.com/fog-compute/fog/chat/chatsvc"
+	"github.com/fog-compute/fog/chat/mailbox"
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/dht"
@@ -54,6 +58,7 @@ func (s *starter) steps() []startStep {
 		{"gossip", s.startGossip},
 		{"relay", s.startRelay},
 		{"mix", s.startMix},
+		{"chat", s.startChat},
 		{"executor", s.startExecutor},
 		{"blob", s.startBlob},
 		{"compute", s.startCompute},
@@ -233,6 +238,53 @@ func (s *starter) startMix(ctx context.Context) error {
 	return n.sup.start(ctx, m)
 }
 
+// startChat starts the mailboxes and the chat under the supervisor, unless
+// [chat] is off.
+func (s *starter) startChat(ctx context.Context) error {
+	n := s.n
+	if !s.cfg.Chat.Enabled {
+		return nil
+	}
+	base := chatsvc.DefaultConfig()
+	if s.opts.Gossip != nil {
+		// Short gossip timers (devnets, the simulator, tests) remember
+		// messages for less time: the channels' topics follow.
+		base.Channel = channel.TestConfig()
+	}
+	cc, mc := s.cfg.chatConfig(base, mailbox.DefaultConfig())
+	ds := n.store.Datastore(store.PrefixChat)
+	clk := s.opts.clock()
+	keys, err := chatsvc.LoadKeys(ctx, ds, s.priv, clk.Now(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	mb, err := mailbox.New(ctx, mc, mailbox.Options{
+		Host: n.host, Identity: s.priv, ChatKey: keys.Private, Datastore: ds, Router: n.dht,
+		Logger: n.log.With("subsystem", "mailbox"),
+	})
+	if err != nil {
+		return err
+	}
+	n.mailbox = mb
+	s.onClose(mb.Close)
+	if err := n.sup.start(ctx, mb); err != nil {
+		return err
+	}
+	o := chatsvc.Options{
+		Host: n.host, Identity: s.priv, Records: n.dht, Gossip: n.gossip, Store: ds, Mailboxes: mb,
+		Keys: &keys, Clock: clk, Logger: n.log.With("subsystem", "chat"),
+	}
+	if n.mix != nil {
+		o.Mix = n.mix
+	}
+	c, err := chatsvc.New(cc, o)
+	if err != nil {
+		return err
+	}
+	n.chat = c
+	return n.sup.start(ctx, c)
+}
+
 // startExecutor builds the WebAssembly executor.
 func (s *starter) startExecutor(ctx context.Context) error {
 	e, err := wasm.New(ctx, s.wc)
@@ -297,7 +349,7 @@ func (s *starter) startAPI(ctx context.Context) error {
 	}
 	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
 	n.api.onBound = n.writeAddr
-	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods} {
+	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods} {
 		if err := reg(); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fog-compute/fog/chat"
 	"github.com/fog-compute/fog/chat/dm"
+	"github.com/fog-compute/fog/chat/mailbox"
 	"github.com/fog-compute/fog/mix/mixnet"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
@@ -96,9 +97,10 @@ func (s *Service) tryConnect(p peer.ID) {
 	})
 }
 
-// Wait waits until the message id is delivered (or read), has failed, or
-// ctx ends, and returns what is known of it.
-func (s *Service) Wait(ctx context.Context, id dm.MsgID, until dm.State) (Sent, error) {
+// Wait waits until the message id reaches the state until (Delivered or
+// Read), has failed, or — with orStored — sits in the recipient's
+// mailboxes, or until ctx ends; it returns what is known of it.
+func (s *Service) Wait(ctx context.Context, id dm.MsgID, until dm.State, orStored bool) (Sent, error) {
 	for {
 		s.mu.Lock()
 		m := s.sent[id]
@@ -106,7 +108,7 @@ func (s *Service) Wait(ctx context.Context, id dm.MsgID, until dm.State) (Sent, 
 			s.mu.Unlock()
 			return Sent{}, ErrUnknownMessage
 		}
-		if m.State >= until || m.State == dm.Failed {
+		if m.State >= until || m.State == dm.Failed || orStored && m.Mailboxes > 0 {
 			out := *m
 			out.Routes = slices.Clone(m.Routes)
 			s.mu.Unlock()
@@ -378,16 +380,25 @@ func (s *Service) deposit(ctx context.Context, p peer.ID, sealed []byte) {
 	if s.o.Mailboxes == nil {
 		return
 	}
-	n, err := s.o.Mailboxes.Deposit(ctx, p, sealed)
+	key, err := s.chatKey(ctx, p)
+	if err != nil {
+		s.log.Debug("dm to mailboxes", "peer", p, "err", err)
+		return
+	}
+	n, err := s.o.Mailboxes.Deposit(ctx, p, key, sealed)
 	if err != nil || n == 0 {
 		s.log.Debug("dm to mailboxes", "peer", p, "stored", n, "err", err)
 		return
 	}
 	s.route(p, nil, "mailbox")
 	s.mu.Lock()
-	for _, m := range s.sent {
+	for id, m := range s.sent {
 		if m.To == p && m.State <= dm.Sent {
 			m.Mailboxes = max(m.Mailboxes, n)
+			for _, ch := range s.waiters[id] {
+				close(ch)
+			}
+			delete(s.waiters, id)
 		}
 	}
 	s.mu.Unlock()
@@ -400,12 +411,12 @@ func (s *Service) fetchMail(ctx context.Context) {
 	}
 	fctx, cancel := context.WithTimeout(ctx, 4*s.cfg.SendTimeout)
 	defer cancel()
-	n, err := s.o.Mailboxes.Fetch(fctx, func(sealed []byte) error {
-		s.receive("", dm.Mailbox, sealed)
+	rep, err := s.o.Mailboxes.Fetch(fctx, func(m mailbox.Message) error {
+		s.receive("", dm.Mailbox, m.Payload)
 		return nil
 	})
 	if err != nil {
-		s.log.Debug("mailboxes", "fetched", n, "err", err)
+		s.log.Debug("mailboxes", "fetched", rep.Delivered, "err", err)
 	}
 }
 

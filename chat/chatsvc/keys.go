@@ -5,8 +5,11 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/chat"
@@ -18,10 +21,15 @@ import (
 // private key (32 bytes) followed by its signed ChatKey record.
 var keyKey = store.Key("self", "key")
 
-// loadOrCreateKeys returns the node's chat key pair, making and storing
-// one (synced) the first time.
-func (s *Service) loadOrCreateKeys(ctx context.Context) (dm.Keys, error) {
-	b, err := s.o.Store.Get(ctx, keyKey)
+// LoadKeys returns the node's chat key pair from ds (the node's chat
+// datastore), making and storing one (synced) the first time. The node
+// loads it once and gives it to the chat and the mailboxes.
+func LoadKeys(ctx context.Context, ds datastore.Batching, id crypto.PrivKey, now time.Time, rnd io.Reader) (dm.Keys, error) {
+	self, err := peer.IDFromPrivateKey(id)
+	if err != nil {
+		return dm.Keys{}, fmt.Errorf("chatsvc: identity: %w", err)
+	}
+	b, err := ds.Get(ctx, keyKey)
 	switch {
 	case err == nil:
 		if len(b) != 32+chat.ChatKeySize {
@@ -35,14 +43,14 @@ func (s *Service) loadOrCreateKeys(ctx context.Context) (dm.Keys, error) {
 		if err != nil {
 			return dm.Keys{}, fmt.Errorf("chatsvc: stored chat key record: %w", err)
 		}
-		if err := rec.Verify(s.self); err != nil || [32]byte(priv.PublicKey().Bytes()) != rec.Public {
+		if err := rec.Verify(self); err != nil || [32]byte(priv.PublicKey().Bytes()) != rec.Public {
 			return dm.Keys{}, fmt.Errorf("chatsvc: the stored chat key is not this node's")
 		}
 		return dm.Keys{Record: rec, Private: priv}, nil
 	case !errors.Is(err, datastore.ErrNotFound):
 		return dm.Keys{}, fmt.Errorf("chatsvc: read chat key: %w", err)
 	}
-	rec, priv, err := chat.NewChatKey(s.o.Identity, 1, s.clock.Now(), s.o.Rand)
+	rec, priv, err := chat.NewChatKey(id, 1, now, rnd)
 	if err != nil {
 		return dm.Keys{}, err
 	}
@@ -50,10 +58,10 @@ func (s *Service) loadOrCreateKeys(ctx context.Context) (dm.Keys, error) {
 	if err != nil {
 		return dm.Keys{}, err
 	}
-	if err := s.o.Store.Put(ctx, keyKey, append(priv.Bytes(), enc...)); err != nil {
+	if err := ds.Put(ctx, keyKey, append(priv.Bytes(), enc...)); err != nil {
 		return dm.Keys{}, fmt.Errorf("chatsvc: store chat key: %w", err)
 	}
-	if err := s.o.Store.Sync(ctx, keyKey); err != nil {
+	if err := ds.Sync(ctx, keyKey); err != nil {
 		return dm.Keys{}, fmt.Errorf("chatsvc: store chat key: %w", err)
 	}
 	return dm.Keys{Record: rec, Private: priv}, nil

@@ -2,6 +2,7 @@ package chatsvc
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/fog-compute/fog/chat"
 	"github.com/fog-compute/fog/chat/channel"
 	"github.com/fog-compute/fog/chat/dm"
+	"github.com/fog-compute/fog/chat/mailbox"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/internal/clock"
@@ -57,14 +59,15 @@ type Mix interface {
 	Route(prefix []byte, fn func(mixsvc.Received))
 }
 
-// Mailboxes leaves sealed envelopes for absent peers and fetches this
-// node's (package mailbox).
+// Mailboxes leaves envelopes for absent peers and fetches this node's
+// (package mailbox's Service).
 type Mailboxes interface {
-	// Deposit stores sealed at the mailboxes of to, and says at how many.
-	Deposit(ctx context.Context, to peer.ID, sealed []byte) (int, error)
-	// Fetch returns the envelopes waiting for this node, and acknowledges
-	// them once handle returned without error for each.
-	Fetch(ctx context.Context, handle func(sealed []byte) error) (int, error)
+	// Deposit stores payload, sealed to the recipient's chat key, at the
+	// mailboxes of to, and says at how many.
+	Deposit(ctx context.Context, to peer.ID, chatKey *ecdh.PublicKey, payload []byte) (int, error)
+	// Fetch gives deliver the payloads waiting for this node, and has the
+	// hosts delete those deliver accepted.
+	Fetch(ctx context.Context, deliver func(mailbox.Message) error) (mailbox.FetchReport, error)
 }
 
 // Options are what the node gives the service.
@@ -79,6 +82,9 @@ type Options struct {
 	Mix Mix
 	// Mailboxes, if set, keeps messages for absent peers.
 	Mailboxes Mailboxes
+	// Keys are the node's chat keys (LoadKeys); nil: Run loads or makes
+	// them.
+	Keys *dm.Keys
 	Clock     clock.Clock
 	Rand      io.Reader
 	Logger    *slog.Logger
@@ -163,8 +169,10 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 	defer s.running.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	keys, err := s.loadOrCreateKeys(ctx)
-	if err != nil {
+	var keys dm.Keys
+	if s.o.Keys != nil {
+		keys = *s.o.Keys
+	} else if keys, err = LoadKeys(ctx, s.o.Store, s.o.Identity, s.clock.Now(), s.o.Rand); err != nil {
 		return err
 	}
 	node, err := dm.NewNode(s.cfg.DM, keys, s.o.Rand)

@@ -107,7 +107,7 @@ func TestDirectMessagesByName(t *testing.T) {
 		assert.Equal(t, tc.net.Hosts[0].ID(), to)
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		st, err := bob.Wait(wctx, id, dm.Delivered)
+		st, err := bob.Wait(wctx, id, dm.Delivered, false)
 		require.NoError(t, err)
 		assert.Equal(t, dm.Delivered, st.State)
 		assert.Contains(t, st.Routes, "direct")

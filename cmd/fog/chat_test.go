@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/node"
+)
+
+// The chat commands on a 3-node devnet: a nickname, a direct message to it
+// (delivered), a channel post seen in another node's history, and a
+// message to a node that went away (stored in its mailboxes).
+func TestDevnetChat(t *testing.T) {
+	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.NoError(t, d.waitConnected(ctx, nil))
+	run := func(i int, args ...string) string {
+		t.Helper()
+		out, errOut, err := fog(t, ctx, append([]string{"--path", string(d.dirs[i])}, args...)...)
+		require.NoError(t, err, "fog %v: %s", args, errOut)
+		return out
+	}
+
+	out := run(0, "chat", "name", "alice")
+	assert.Contains(t, out, "you are alice#")
+	// The claim reaches node1 over gossip; whois asks until it has.
+	deadline := time.Now().Add(30 * time.Second)
+	for !bytes.Contains([]byte(run(1, "chat", "whois", "alice")), []byte(d.nodes[0].Host().ID().String())) {
+		require.True(t, time.Now().Before(deadline), "node1 never learnt alice's claim")
+		time.Sleep(200 * time.Millisecond)
+	}
+	out = run(1, "chat", "send", "alice", "hello alice", "--wait")
+	assert.Contains(t, out, "delivered ")
+	var ms []node.ChatMessage
+	require.NoError(t, json.Unmarshal([]byte(run(0, "--json", "chat", "inbox")), &ms))
+	require.Len(t, ms, 1)
+	assert.Equal(t, "hello alice", ms[0].Text)
+	assert.Equal(t, d.nodes[1].Host().ID(), ms[0].From)
+
+	for i := range 3 {
+		run(i, "chat", "join", "lobby")
+	}
+	assert.Contains(t, run(0, "chat", "channels"), "lobby")
+	time.Sleep(2 * time.Second) // the topic's mesh
+	run(2, "chat", "post", "lobby", "hi all")
+	deadline = time.Now().Add(30 * time.Second)
+	for !bytes.Contains([]byte(run(0, "chat", "history", "lobby")), []byte("hi all")) {
+		require.True(t, time.Now().Before(deadline), "the post never reached node0's history")
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	_, errOut, err := fog(t, ctx, "--path", string(d.dirs[0]), "chat", "join", "Bad Name")
+	require.Error(t, err)
+	assert.Equal(t, exitUsage, exitCode(err), errOut)
+
+	// node2 goes away: a message to it waits in its mailboxes.
+	gone := d.nodes[2].Host().ID().String()
+	require.NoError(t, d.nodes[2].Close())
+	out = run(1, "--json", "chat", "send", gone, "while you were out", "--wait")
+	var r node.ChatSendResult
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	assert.Equal(t, "stored", r.State, out)
+	assert.Contains(t, r.Routes, "mailbox")
+	assert.GreaterOrEqual(t, r.Mailboxes, 1)
+}
