@@ -108,7 +108,7 @@ type Node struct {
 	dht     *dht.DHT
 	gossip  *gossip.Gossip
 	lottery *lotterysvc.Service
-	mix     *mixsvc.Service // nil when [mix] is off
+	mix     *mixsvc.Service  // nil when [mix] is off
 	chat    *chatsvc.Service // nil when [chat] is off
 	mailbox *mailbox.Service
 	exec    *wasm.Executor

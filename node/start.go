@@ -1,17 +1,17 @@
 package node
 
 import (
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
-	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/chat/channel"
 	"github.com/fog-compute/fog/chat/chatsvc"
 	"github.com/fog-compute/fog/chat/mailbox"
+	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/dht"

@@ -84,10 +84,10 @@ type Options struct {
 	Mailboxes Mailboxes
 	// Keys are the node's chat keys (LoadKeys); nil: Run loads or makes
 	// them.
-	Keys *dm.Keys
-	Clock     clock.Clock
-	Rand      io.Reader
-	Logger    *slog.Logger
+	Keys   *dm.Keys
+	Clock  clock.Clock
+	Rand   io.Reader
+	Logger *slog.Logger
 }
 
 // mixPrefix starts the body of a chat envelope sent over the mix.
