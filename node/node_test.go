@@ -100,7 +100,7 @@ func TestNodeAnswersStatus(t *testing.T) {
 		assert.True(t, s.Healthy, s.Name)
 	}
 	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "dht": StateRunning,
-		"gossip": StateCore, "lottery": StateRunning, "mix": StateRunning, "blob": StateRunning, "compute": StateRunning, "advertiser": StateRunning,
+		"gossip": StateCore, "lottery": StateRunning, "mix": StateRunning, "mailbox": StateRunning, "chat": StateRunning, "blob": StateRunning, "compute": StateRunning, "advertiser": StateRunning,
 		"api": StateRunning}, names)
 
 	var v VersionInfo
@@ -407,9 +407,10 @@ func TestDirectoryOverRPC(t *testing.T) {
 
 	var topics []TopicInfo
 	require.NoError(t, c.Call(ctx, "gossip.topics", nil, &topics))
-	require.Len(t, topics, 2)
+	require.Len(t, topics, 3)
 	assert.Equal(t, "/fog/capacity/1", topics[0].Name)
-	assert.Equal(t, "/fog/lottery/1/fog", topics[1].Name)
+	assert.Equal(t, "/fog/chat/names/1", topics[1].Name)
+	assert.Equal(t, "/fog/lottery/1/fog", topics[2].Name)
 	var peers []GossipPeer
 	require.NoError(t, c.Call(ctx, "gossip.peers", GossipPeersParams{Topic: topics[0].Name}, &peers))
 	assert.NotEmpty(t, peers)
