@@ -20,7 +20,8 @@ type Config struct {
 	// 1,024: several seconds of a relay's traffic to one next hop.
 	LinkQueue int
 	// LinkIdle closes an outbound link that carried nothing for this long.
-	// 30 s: longer than the gaps of the default cover streams.
+	// 5 minutes: a relay of the directory in use carries packets every few
+	// seconds, and reopening a link costs a dial.
 	LinkIdle time.Duration
 	// FrameRate bounds the frames per second the service unwraps for one
 	// peer (burst: one second's worth), so that one peer cannot take the
@@ -39,7 +40,7 @@ func DefaultConfig() Config {
 		Config:    mixnet.DefaultConfig(),
 		Inbox:     1000,
 		LinkQueue: 1024,
-		LinkIdle:  30 * time.Second,
+		LinkIdle:  5 * time.Minute,
 		FrameRate: 2000,
 		SyncEvery: time.Second,
 	}

@@ -40,12 +40,7 @@ func (s *Service) transmit(t mixnet.Transmit) {
 		s.stats.linkDrops++
 		return
 	}
-	l := s.links[p]
-	if l == nil {
-		l = &link{q: make(chan []byte, s.cfg.LinkQueue)}
-		s.links[p] = l
-		s.wg.Go(func() { s.runLink(s.ctx, p, l) })
-	}
+	l := s.linkLocked(p)
 	select {
 	case l.q <- t.Frame:
 		s.observe(s.o.Host.ID(), p, false)
@@ -53,6 +48,41 @@ func (s *Service) transmit(t mixnet.Transmit) {
 		s.stats.linkDrops++
 	}
 }
+
+// linkLocked returns p's link, starting it if needed.
+func (s *Service) linkLocked(p peer.ID) *link {
+	l := s.links[p]
+	if l == nil {
+		l = &link{q: make(chan []byte, s.cfg.LinkQueue)}
+		s.links[p] = l
+		ctx := s.ctx
+		s.wg.Go(func() { s.runLink(ctx, p, l) })
+	}
+	return l
+}
+
+// warmLinksLocked opens links to the relays of a directory before packets
+// need them: the first packet on a new link would otherwise wait for a
+// dial (a DHT lookup, a handshake), seconds that look like a lost packet.
+// Their connections are protected from the connection manager's trimming
+// while the directory is in use.
+func (s *Service) warmLinksLocked(relays []mixnet.Relay) {
+	if s.ctx == nil || s.ctx.Err() != nil {
+		return
+	}
+	for _, r := range relays {
+		p, err := peerOf(r.ID)
+		if err != nil || p == s.o.Host.ID() {
+			continue
+		}
+		s.o.Host.ConnManager().Protect(p, connTag)
+		s.linkLocked(p)
+	}
+}
+
+// connTag protects the connections to the relays of the directories in
+// use.
+const connTag = "mix-relay"
 
 func (s *Service) countLinkDrop() {
 	s.mu.Lock()
@@ -76,6 +106,19 @@ func (s *Service) runLink(ctx context.Context, p peer.ID, l *link) {
 		s.stats.linkDrops += uint64(len(l.q))
 		s.mu.Unlock()
 	}()
+	// Open at once: the link exists because a frame or a directory needs
+	// it.
+	if st == nil {
+		octx, cancel := context.WithTimeout(ctx, openTimeout)
+		var err error
+		if st, err = Protocol.Open(octx, s.o.Host, p); err != nil {
+			st = nil
+			s.mu.Lock()
+			s.stats.openErrors++
+			s.mu.Unlock()
+		}
+		cancel()
+	}
 	idle := s.clock.NewTimer(s.cfg.LinkIdle)
 	defer idle.Stop()
 	for {

@@ -130,6 +130,7 @@ type Service struct {
 	limiters map[peer.ID]*rate.Limiter
 	links    map[peer.ID]*link
 	routes   []route
+	synced   time.Time // when the loop last synced the lottery's epochs
 	ctx      context.Context // Run's, for links
 	wg       sync.WaitGroup
 	stats    shellStats
@@ -255,7 +256,12 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 func (s *Service) step(ctx context.Context) (time.Time, error) {
 	now := s.clock.Now()
 	s.mu.Lock()
-	s.syncEpochsLocked(ctx)
+	if now.Sub(s.synced) >= epochPoll {
+		// The lottery's epochs change rarely; a packet of an epoch not
+		// synced yet makes receive sync at once.
+		s.syncEpochsLocked(ctx)
+		s.synced = now
+	}
 	if nt := s.node.NextTick(); !nt.IsZero() && !now.Before(nt) {
 		// A tick that was due: how late it runs.
 		lag := now.Sub(nt)
@@ -289,6 +295,9 @@ func (s *Service) poke() {
 	}
 }
 
+// epochPoll is how often the loop asks the lottery about its epochs.
+const epochPoll = 250 * time.Millisecond
+
 // graceEpochs is how many epochs after its own a relay key and its
 // directory are kept: packets and reply blocks made with a directory are
 // good until two epochs after it (a sender switches to the directory of
@@ -313,8 +322,10 @@ func (s *Service) syncEpochsLocked(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		s.node.SetDirectory(e, relaysOf(d))
+		rs := relaysOf(d)
+		s.node.SetDirectory(e, rs)
 		s.given[e] = true
+		s.warmLinksLocked(rs)
 		if k, ok := s.o.Lottery.MixKey(e); ok {
 			if r, ok := d.Lookup(s.pub); ok {
 				tags, err := loadTags(ctx, s.o.Store, e)
