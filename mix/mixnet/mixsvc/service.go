@@ -130,7 +130,7 @@ type Service struct {
 	limiters map[peer.ID]*rate.Limiter
 	links    map[peer.ID]*link
 	routes   []route
-	synced   time.Time // when the loop last synced the lottery's epochs
+	synced   time.Time       // when the loop last synced the lottery's epochs
 	ctx      context.Context // Run's, for links
 	wg       sync.WaitGroup
 	stats    shellStats
