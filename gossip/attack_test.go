@@ -15,6 +15,7 @@ import (
 
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/gossip/gossipnet"
+	"github.com/fog-compute/fog/internal/await"
 )
 
 // staleAdverts returns adverts of a node that are genuinely signed by its
@@ -74,7 +75,7 @@ func TestEachAttackIsRejected(t *testing.T) {
 			a.Seed(staleAdverts(t, cfg, 20)...)
 			require.NoError(t, a.Start([]peer.AddrInfo{{ID: n.Hosts[0].ID(), Addrs: n.Hosts[0].Addrs()}}))
 
-			await(t, 10*time.Second, victim.ScoresUpdated, func() bool { return victim.Graylisted(a.ID()) },
+			await.Until(t, 10*time.Second, victim.ScoresUpdated, func() bool { return victim.Graylisted(a.ID()) },
 				"attacker not graylisted; score %+v", score(victim, a.ID()))
 			st := victim.Capacity().Stats()
 			if tt.rule == gossip.RuleSignature {
@@ -225,7 +226,7 @@ func TestAttackersGraylistedHonestDeliveryHolds(t *testing.T) {
 	for _, a := range atk {
 		for _, j := range neighbours[a.ID()] {
 			g := n.Nodes[j]
-			await(t, 30*time.Second, g.ScoresUpdated, func() bool { return g.Graylisted(a.ID()) },
+			await.Until(t, 30*time.Second, g.ScoresUpdated, func() bool { return g.Graylisted(a.ID()) },
 				"attacker %s not graylisted by honest neighbour %d: %+v", a.ID(), j, score(g, a.ID()))
 		}
 		t.Logf("attacker %s sent %v", a.ID().ShortString(), fmt.Sprint(a.Sent()))

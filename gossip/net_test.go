@@ -15,6 +15,7 @@ import (
 
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/gossip/gossipnet"
+	"github.com/fog-compute/fog/internal/await"
 )
 
 // note is a minimal message type for testing the generic topic wrapper.
@@ -53,26 +54,6 @@ func noteTopic(cfg gossip.Config) gossip.TopicConfig[note] {
 // are then exact however loaded the machine is, and what a test waits for
 // it awaits through the notification the package gives (Directory.Updated,
 // Gossip.ScoresUpdated, a subscription's handler), not by polling.
-
-// await waits until cond holds, checking it whenever updated's channel is
-// closed, for at most d of the bubble's time.
-func await(t *testing.T, d time.Duration, updated func() <-chan struct{}, cond func() bool, msgAndArgs ...any) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	defer cancel()
-	for {
-		ch := updated()
-		if cond() {
-			return
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			require.True(t, cond(), msgAndArgs...)
-			return
-		}
-	}
-}
 
 func newNetwork(t *testing.T, cfg gossipnet.NetworkConfig) *gossipnet.Network {
 	t.Helper()
@@ -206,7 +187,7 @@ func testDirectoriesConverge(t *testing.T) {
 	start := time.Now()
 	for i, g := range n.Nodes {
 		d := g.Directory()
-		await(t, 20*time.Second, d.Updated, func() bool { return d.Len() == len(n.Nodes) },
+		await.Until(t, 20*time.Second, d.Updated, func() bool { return d.Len() == len(n.Nodes) },
 			"node %d's directory did not get every advert", i)
 	}
 	t.Logf("converged %s (virtual) after the adverts were published", time.Since(start))
@@ -259,16 +240,16 @@ func testAdvertiserRepublishesOnChange(t *testing.T) {
 	<-ready
 	remote := n.Nodes[1].Directory()
 	self := n.Hosts[0].ID()
-	await(t, 10*time.Second, remote.Updated, func() bool { _, ok := remote.Get(self); return ok })
+	await.Until(t, 10*time.Second, remote.Updated, func() bool { _, ok := remote.Get(self); return ok })
 	require.NoError(t, adv.Health(ctx))
 
 	src.set(func(c *gossip.Capacity) { c.Running = 2 }) // load 0 -> 0.5 per core
-	await(t, 10*time.Second, remote.Updated, func() bool {
+	await.Until(t, 10*time.Second, remote.Updated, func() bool {
 		e, ok := remote.Get(self)
 		return ok && e.Advert.Running == 2
 	})
 	src.set(func(c *gossip.Capacity) { c.Memory = 4 << 30 })
-	await(t, 10*time.Second, remote.Updated, func() bool {
+	await.Until(t, 10*time.Second, remote.Updated, func() bool {
 		e, ok := remote.Get(self)
 		return ok && e.Advert.Memory == 4<<30
 	})
@@ -321,7 +302,7 @@ func testGossipLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, h.ID(), a.Peer)
 	assert.NotEmpty(t, a.Addrs)
-	await(t, 5*time.Second, g.Directory().Updated, func() bool { _, ok := g.Directory().Get(h.ID()); return ok },
+	await.Until(t, 5*time.Second, g.Directory().Updated, func() bool { _, ok := g.Directory().Get(h.ID()); return ok },
 		"a node holds its own advert")
 	a2, err := adv.Publish(ctx)
 	require.NoError(t, err)

@@ -1,15 +1,12 @@
 package p2p
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/stretchr/testify/require"
 
+	"github.com/fog-compute/fog/internal/await"
 	"github.com/fog-compute/fog/internal/clock"
 )
 
@@ -20,40 +17,7 @@ import (
 // socket is not durably blocked), so d only bounds a failure.
 func awaitConns(t *testing.T, d time.Duration, cond func() bool, hosts ...host.Host) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	defer cancel()
-	changed := make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	for _, h := range hosts {
-		sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
-		require.NoError(t, err)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer sub.Close()
-			for {
-				select {
-				case <-sub.Out():
-					select {
-					case changed <- struct{}{}:
-					default:
-					}
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	for !cond() {
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			require.True(t, cond(), "condition not met within %s", d)
-			return
-		}
-	}
+	await.Conns(t, d, cond, hosts...)
 }
 
 // timerClock is the real clock that reports every timer made on it: the

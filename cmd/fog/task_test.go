@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fog-compute/fog/internal/await"
 	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
@@ -55,31 +56,11 @@ func (s *syncBuffer) updated() <-chan struct{} {
 // Updated channel, a buffer's writes), the deadline only bounding a
 // failure.
 
-// await waits until cond holds, checking it whenever updated's channel is
-// closed, for at most d.
-func await(t *testing.T, d time.Duration, updated func() <-chan struct{}, cond func() bool, msgAndArgs ...any) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	defer cancel()
-	for {
-		ch := updated()
-		if cond() {
-			return
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			require.True(t, cond(), msgAndArgs...)
-			return
-		}
-	}
-}
-
 // awaitDirectory waits until n's capacity directory holds want adverts.
 func awaitDirectory(t *testing.T, n *node.Node, want int) {
 	t.Helper()
 	d := n.Gossip().Directory()
-	await(t, 30*time.Second, d.Updated, func() bool { return d.Len() == want }, "the directory holds %d adverts", want)
+	await.Until(t, 30*time.Second, d.Updated, func() bool { return d.Len() == want }, "the directory holds %d adverts", want)
 }
 
 func (s *syncBuffer) String() string {
@@ -200,7 +181,7 @@ func TestTaskOutcomes(t *testing.T) {
 		var stdout, stderr syncBuffer
 		done := make(chan int, 1)
 		go func() { done <- run(ctx, task("logs", "-f", string(sub.ID)), &stdout, &stderr) }()
-		await(t, 10*time.Second, stdout.updated, func() bool { return stdout.String() == "first\n" })
+		await.Until(t, 10*time.Second, stdout.updated, func() bool { return stdout.String() == "first\n" })
 		var st map[string]any
 		out, _, _ = fogRun(t, ctx, task("status", string(sub.ID), "--json")...)
 		require.NoError(t, json.Unmarshal([]byte(out), &st))
@@ -257,7 +238,7 @@ func TestTaskOutcomes(t *testing.T) {
 				cmd.Wait()
 			}
 		}()
-		await(t, 30*time.Second, logs.updated, func() bool { return strings.Contains(logs.String(), "(1 ") }, "the task runs: %s", &logs)
+		await.Until(t, 30*time.Second, logs.updated, func() bool { return strings.Contains(logs.String(), "(1 ") }, "the task runs: %s", &logs)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 		err := cmd.Wait()
 		var ee *exec.ExitError
