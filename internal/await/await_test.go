@@ -1,6 +1,7 @@
 package await
 
 import (
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,13 +16,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestUntil(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ch := make(chan struct{})
-		n := 0
+		var n atomic.Int32
 		go func() {
 			time.Sleep(time.Second)
-			n = 1
+			n.Store(1)
 			close(ch)
 		}()
-		Until(t, 5*time.Second, func() <-chan struct{} { return ch }, func() bool { return n == 1 })
+		Until(t, 5*time.Second, func() <-chan struct{} { return ch }, func() bool { return n.Load() == 1 })
 	})
 }
 
