@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 EXAMPLES  := $(notdir $(wildcard examples/*))
 
-.PHONY: all build examples test vet fmt-check tidy-check unit bench fuzz-short devnet clean
+.PHONY: all build examples test vet fmt-check tidy-check tools unit bench fuzz-short devnet clean
 
 all: build
 
@@ -28,7 +28,16 @@ examples:
 
 ## test: vet, formatting, go.mod tidiness and the whole test suite with the
 ## race detector (without it, and saying so, when there is no C compiler)
-test: vet fmt-check tidy-check unit
+test: vet fmt-check tidy-check tools unit
+
+# tools the tests use: tmux drives `fog chat open`'s terminal test. It is
+# installed when missing and apt-get can (as root); otherwise that test
+# skips and says why.
+tools:
+	@command -v tmux >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ echo "make: installing tmux for the terminal chat test"; apt-get install -y -qq tmux >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq tmux >/dev/null 2>&1; }; } ; \
+		command -v tmux >/dev/null 2>&1 || echo "make: no tmux: the terminal chat test will skip"; }
 
 vet:
 	$(GO) vet $(PKGS)

@@ -28,7 +28,7 @@ signed claim, always shown with a fingerprint (alice#1a2b3c4d), so two
 people called alice can be told apart. See docs/chat.md.`,
 	}
 	cmd.AddCommand(a.chatSendCmd(), a.chatInboxCmd(), a.chatJoinCmd(), a.chatLeaveCmd(), a.chatChannelsCmd(),
-		a.chatPostCmd(), a.chatHistoryCmd(), a.chatNameCmd(), a.chatWhoisCmd())
+		a.chatPostCmd(), a.chatHistoryCmd(), a.chatNameCmd(), a.chatWhoisCmd(), a.chatOpenCmd())
 	return cmd
 }
 
