@@ -3,6 +3,7 @@ package mixsvc
 import (
 	"context"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -66,10 +67,11 @@ func (s *Service) linkLocked(p peer.ID) *link {
 // dial (a DHT lookup, a handshake), seconds that look like a lost packet.
 // Their connections are protected from the connection manager's trimming
 // while the directory is in use.
-func (s *Service) warmLinksLocked(relays []mixnet.Relay) {
+func (s *Service) warmLinksLocked(relays []mixnet.Relay) []peer.ID {
 	if s.ctx == nil || s.ctx.Err() != nil {
-		return
+		return nil
 	}
+	var ps []peer.ID
 	for _, r := range relays {
 		p, err := peerOf(r.ID)
 		if err != nil || p == s.o.Host.ID() {
@@ -77,6 +79,24 @@ func (s *Service) warmLinksLocked(relays []mixnet.Relay) {
 		}
 		s.o.Host.ConnManager().Protect(p, connTag)
 		s.linkLocked(p)
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// unwarmLocked lifts the protection of the connections to epoch e's
+// relays, but for those that serve an epoch still in use.
+func (s *Service) unwarmLocked(e uint64) {
+	gone := s.warm[e]
+	delete(s.warm, e)
+	for _, p := range gone {
+		kept := false
+		for _, ps := range s.warm {
+			kept = kept || slices.Contains(ps, p)
+		}
+		if !kept {
+			s.o.Host.ConnManager().Unprotect(p, connTag)
+		}
 	}
 }
 

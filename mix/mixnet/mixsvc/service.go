@@ -130,8 +130,9 @@ type Service struct {
 	limiters map[peer.ID]*rate.Limiter
 	links    map[peer.ID]*link
 	routes   []route
-	synced   time.Time       // when the loop last synced the lottery's epochs
-	ctx      context.Context // Run's, for links
+	synced   time.Time            // when the loop last synced the lottery's epochs
+	warm     map[uint64][]peer.ID // the relays whose connections are protected, by epoch
+	ctx      context.Context      // Run's, for links
 	wg       sync.WaitGroup
 	stats    shellStats
 	lags     LagHistogram
@@ -183,7 +184,7 @@ func New(cfg Config, o Options) (*Service, error) {
 		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: n.ID(), pub: sk.Public().(ed25519.PublicKey),
 		node: n, given: map[uint64]bool{}, keyed: map[uint64]int{},
 		waiters: map[mixnet.MsgID][]chan Result{}, results: map[mixnet.MsgID]Result{},
-		limiters: map[peer.ID]*rate.Limiter{}, links: map[peer.ID]*link{},
+		limiters: map[peer.ID]*rate.Limiter{}, links: map[peer.ID]*link{}, warm: map[uint64][]peer.ID{},
 		wake: make(chan struct{}, 1),
 	}, nil
 }
@@ -325,7 +326,7 @@ func (s *Service) syncEpochsLocked(ctx context.Context) {
 		rs := relaysOf(d)
 		s.node.SetDirectory(e, rs)
 		s.given[e] = true
-		s.warmLinksLocked(rs)
+		s.warm[e] = s.warmLinksLocked(rs)
 		if k, ok := s.o.Lottery.MixKey(e); ok {
 			if r, ok := d.Lookup(s.pub); ok {
 				tags, err := loadTags(ctx, s.o.Store, e)
@@ -342,6 +343,7 @@ func (s *Service) syncEpochsLocked(ctx context.Context) {
 		if cur >= graceEpochs && e < cur-graceEpochs {
 			s.node.DropEpoch(e)
 			delete(s.given, e)
+			s.unwarmLocked(e)
 			if _, ok := s.keyed[e]; ok {
 				delete(s.keyed, e)
 				if err := dropTags(ctx, s.o.Store, e); err != nil {
