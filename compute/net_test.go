@@ -25,6 +25,7 @@ import (
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/await"
 )
 
 func module(t testing.TB, name string) []byte {
@@ -63,7 +64,9 @@ func priced(offer []bool, prices []uint64) func(int, *compute.Config) {
 	}
 }
 
-// runningAt waits until node n runs a task.
+// runningAt waits until node n runs a task. It polls: the runner takes a
+// job from the queue without telling compute, so a local run's start has no
+// event (a provider's comes with its next status tick).
 func runningAt(t *testing.T, n *computetest.Node) {
 	t.Helper()
 	require.Eventually(t, func() bool {
@@ -269,19 +272,19 @@ func TestCapacityWaitsForRoom(t *testing.T) {
 	// Another submitter's task is refused as busy and waits.
 	idB, err := b.Submit(ctx, compute.Spec{Stdin: []byte("B")}, module(t, "echo"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
+	await.Until(t, 5*time.Second, b.Changed, func() bool {
 		st, err := b.Status(ctx, idB)
 		return err == nil && st.Waiting != "" && st.Refusals > 0
-	}, 5*time.Second, 5*time.Millisecond)
+	})
 	assert.GreaterOrEqual(t, nw.Nodes[1].Compute().Stats().Refused["busy"], uint64(1))
 	// The submitter's own second task is not even offered: its attempt
 	// there fills the provider.
 	idC, err := a.Submit(ctx, compute.Spec{Stdin: []byte("C")}, module(t, "echo"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
+	await.Until(t, 5*time.Second, a.Changed, func() bool {
 		st, err := a.Status(ctx, idC)
 		return err == nil && strings.Contains(st.Waiting, "full")
-	}, 5*time.Second, 5*time.Millisecond)
+	})
 
 	for _, w := range []struct {
 		svc *compute.Service
@@ -392,10 +395,10 @@ func TestCancelPropagates(t *testing.T) {
 	assert.Equal(t, compute.StateCancelled, res.State)
 	// The cancel reached the providers: none still runs the 20 s task.
 	for _, n := range nw.Nodes {
-		require.Eventually(t, func() bool {
+		await.Until(t, 5*time.Second, n.Compute().Changed, func() bool {
 			q, r := n.Compute().Load()
 			return q+r == 0
-		}, 5*time.Second, 5*time.Millisecond, "node %d still runs it", n.Index)
+		}, "node %d still runs it", n.Index)
 	}
 	st, err := svc.Status(ctx, id)
 	require.NoError(t, err)
@@ -413,10 +416,10 @@ func TestWaitingTaskCancelled(t *testing.T) {
 	svc := nw.Nodes[0].Compute()
 	id, err := svc.Submit(ctx, compute.Spec{MaxPrice: 100}, module(t, "echo"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
+	await.Until(t, 5*time.Second, svc.Changed, func() bool {
 		st, err := svc.Status(ctx, id)
 		return err == nil && strings.Contains(st.Waiting, "price")
-	}, 5*time.Second, 5*time.Millisecond)
+	})
 	_, err = svc.Result(ctx, id)
 	assert.ErrorIs(t, err, compute.ErrNotFinished)
 	_, err = svc.Cancel(ctx, id)
@@ -596,10 +599,10 @@ func TestRestartFailsUnfetchableModule(t *testing.T) {
 	mod := module(t, "echo")
 	id, err := svc.Submit(ctx, compute.Spec{MaxPrice: 100}, mod)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
+	await.Until(t, 5*time.Second, svc.Changed, func() bool {
 		st, err := svc.Status(ctx, id)
 		return err == nil && strings.Contains(st.Waiting, "price")
-	}, 5*time.Second, 5*time.Millisecond)
+	})
 	require.NoError(t, nw.StopCompute(0))
 	require.NoError(t, nw.Nodes[0].Blob.Store().Delete(wasm.IDOf(mod)))
 	require.NoError(t, nw.StartCompute(ctx, 0))
@@ -702,10 +705,10 @@ func TestScratchPlacedOnlyWhereAccepted(t *testing.T) {
 	svc = none.Nodes[0].Compute()
 	id, err = svc.Submit(ctx, compute.Spec{Module: wasm.IDOf(scratch), Scratch: true}, scratch)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
+	await.Until(t, 10*time.Second, svc.Changed, func() bool {
 		st, err := svc.Status(ctx, id)
 		return err == nil && strings.Contains(st.Waiting, "runs scratch tasks")
-	}, 10*time.Second, 5*time.Millisecond)
+	})
 	status, err := svc.Status(ctx, id)
 	require.NoError(t, err)
 	assert.Empty(t, status.Attempts, "no provider was tried")

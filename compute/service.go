@@ -84,8 +84,9 @@ type base struct {
 	execQ *queue.Queue   // nil unless Offer
 	run   *runner.Runner // nil unless Offer
 
-	ctx    context.Context // ends with Close
-	closed atomic.Bool
+	ctx     context.Context // ends with Close
+	closed  atomic.Bool
+	changes changes
 }
 
 // load returns the local execution queue's queued and running tasks (0,
@@ -307,6 +308,12 @@ func (s *Service) Close() error {
 // Load returns the local execution queue's queued and running tasks, for
 // the node's capacity adverts (0, 0 without Config.Offer).
 func (s *Service) Load() (queued, running uint32) { return s.load() }
+
+// Changed returns a channel closed at the next change of what Status,
+// Output, Load and Stats report (a task's state, attempts, refusals,
+// waiting reason or live output; a job of this node's queue starting or
+// ending), so that a caller can wait for a condition without polling.
+func (s *Service) Changed() <-chan struct{} { return s.changes.wait() }
 
 // Stats returns the service's counters.
 func (s *Service) Stats() Stats {

@@ -120,6 +120,7 @@ var errLiveOutput = errors.New("output beyond the task's output limit or out of 
 // gap, and the output held never exceeds the task's output limit: a
 // provider that breaks either rule gets errLiveOutput.
 func (t *task) addOutput(a *attempt, m *wire.OutputMsg) error {
+	defer t.changed() // after the unlock below
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.live == nil {
@@ -467,6 +468,7 @@ func (t *task) setWaiting(why string) {
 	was := t.waiting != ""
 	t.waiting = why
 	t.mu.Unlock()
+	defer t.changed()
 	switch {
 	case !was && why != "":
 		t.s.countWaiting(1)
@@ -709,6 +711,7 @@ func (t *task) handle(ev event) {
 	case evRefuse:
 		t.tally.Refused()
 		t.refusals++
+		defer t.changed()
 		t.attempts = slices.DeleteFunc(t.attempts, func(x *attempt) bool { return x == a })
 		delete(t.used, rec.Provider)
 		if !ev.refuse.Code.Transient() {
@@ -891,6 +894,15 @@ func (t *task) setAttemptState(a *attempt, st AttemptState) {
 	t.mu.Lock()
 	a.rec.State = st
 	t.mu.Unlock()
+	t.changed()
+}
+
+// changed tells the Service's waiters that the task changed (a task made
+// by a test without a service tells no one).
+func (t *task) changed() {
+	if t.s != nil && t.s.base != nil {
+		t.s.changes.signal()
+	}
 }
 
 // finishDecided ends a task whose quorum agreed.
@@ -1011,6 +1023,7 @@ func preview(b []byte) []byte {
 // drops its attempts' records.
 func (t *task) finish(ctx context.Context, state State, reason string, o *outcomeRecord) {
 	s := t.s
+	defer t.changed()
 	ctx = context.WithoutCancel(ctx)
 	if o == nil {
 		o = t.outcome([32]byte{}, false)
