@@ -64,15 +64,13 @@ func priced(offer []bool, prices []uint64) func(int, *compute.Config) {
 	}
 }
 
-// runningAt waits until node n runs a task. It polls: the runner takes a
-// job from the queue without telling compute, so a local run's start has no
-// event (a provider's comes with its next status tick).
+// runningAt waits until node n runs a task.
 func runningAt(t *testing.T, n *computetest.Node) {
 	t.Helper()
-	require.Eventually(t, func() bool {
+	await.Until(t, 10*time.Second, n.Compute().Changed, func() bool {
 		_, r := n.Compute().Load()
 		return r > 0
-	}, 10*time.Second, 5*time.Millisecond)
+	})
 }
 
 func ids(nodes ...*computetest.Node) []peer.ID {

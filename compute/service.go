@@ -174,6 +174,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 			Concurrency: cfg.Cores, MaxPrefetch: cfg.Prefetch,
 			Memory: cfg.Memory, DefaultMemoryPages: cfg.DefaultLimits.MemoryPages,
 			Modules: moduleSource{o.Blob}, Logger: log, Clock: cfg.Clock,
+			Started: func(string) { b.changes.signal() },
 		}
 		if b.run, err = runner.New(b.execQ, o.Executor, rcfg); err != nil {
 			return nil, fmt.Errorf("compute: %w", err)

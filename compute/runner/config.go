@@ -53,6 +53,10 @@ type Config struct {
 	Modules ModuleSource
 	// Logger receives the runner's messages; nil discards them.
 	Logger *slog.Logger
+	// Started, if set, is told the ID of each job whose task starts
+	// executing (its live output is readable from then on), so that its
+	// owner can tell waiters; it must not block. nil tells no one.
+	Started func(jobID string)
 	// Clock times the executions and the persisting of outcomes that pace
 	// how many jobs the runner claims ahead. Default clock.Real(), and nil
 	// means it too.

@@ -205,6 +205,9 @@ func (r *Runner) process(ctx context.Context, j queue.Job, pace *pacer) (o outco
 		r.liveMu.Lock()
 		r.live[j.ID] = live
 		r.liveMu.Unlock()
+		if r.cfg.Started != nil {
+			r.cfg.Started(j.ID)
+		}
 		o.res, o.err = r.execute(wasm.WithLive(taskCtx, live), &task)
 		r.liveMu.Lock()
 		delete(r.live, j.ID)

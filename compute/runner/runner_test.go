@@ -541,3 +541,25 @@ func TestManyTasks(t *testing.T) {
 	assert.Equal(t, queue.Counts{Done: submitters * each}, r.q.Counts())
 	assert.LessOrEqual(t, r.exec.max.Load(), int32(2))
 }
+
+// TestStarted: the runner tells Started of each job it starts executing,
+// once.
+func TestStarted(t *testing.T) {
+	cfg := runner.DefaultConfig()
+	cfg.Concurrency = 1
+	var mu sync.Mutex
+	started := map[string]int{}
+	cfg.Started = func(id string) {
+		mu.Lock()
+		started[id]++
+		mu.Unlock()
+	}
+	r := newRig(t, rigConfig{runner: cfg})
+	r.submit("a", "exit", wasm.Spec{}, nil)
+	r.submit("b", "exit", wasm.Spec{}, nil)
+	r.wait("a")
+	r.wait("b")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[string]int{"a": 1, "b": 1}, started)
+}
