@@ -69,6 +69,7 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	id, more, err := s.node.Send(now, p, body, o)
 	if err == nil {
 		s.sent[id] = &Sent{ID: id, To: p, State: dm.Pending, At: now}
+		s.trimSentLocked()
 	}
 	s.mu.Unlock()
 	s.apply(append(eff, more...))
@@ -80,6 +81,21 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	}
 	s.poke()
 	return id, p, nil
+}
+
+// maxSent bounds the sent messages remembered for Wait and SentInfo: past
+// it, those that ended (delivered, read or failed) are forgotten.
+const maxSent = 10_000
+
+func (s *Service) trimSentLocked() {
+	if len(s.sent) <= maxSent {
+		return
+	}
+	for id, m := range s.sent {
+		if m.State >= dm.Delivered && len(s.waiters[id]) == 0 {
+			delete(s.sent, id)
+		}
+	}
 }
 
 // tryConnect looks the peer up and dials it; if that works, the core
