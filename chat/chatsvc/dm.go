@@ -259,7 +259,7 @@ func (s *Service) apply(eff []dm.Effect) {
 		switch e := e.(type) {
 		case dm.SendOnline:
 			s.sendFrame(e.Peer, e.Frame)
-			s.route(e.Peer, nil, "direct")
+			s.route(e.Peer, "direct")
 		case dm.StoreInMailbox:
 			s.carry(func(ctx context.Context) { s.deposit(ctx, e.Peer, e.Sealed) })
 		case dm.SendAnonymous:
@@ -281,7 +281,7 @@ func (s *Service) apply(eff []dm.Effect) {
 }
 
 // route records, for the messages to p waiting, how a copy went out.
-func (s *Service) route(p peer.ID, _ []byte, how string) {
+func (s *Service) route(p peer.ID, how string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range s.sent {
@@ -389,7 +389,7 @@ func (s *Service) sendMix(ctx context.Context, p peer.ID, sealed []byte) {
 		s.log.Debug("dm over the mix", "peer", p, "err", err)
 		return
 	}
-	s.route(p, nil, "mix")
+	s.route(p, "mix")
 }
 
 func (s *Service) deposit(ctx context.Context, p peer.ID, sealed []byte) {
@@ -406,7 +406,7 @@ func (s *Service) deposit(ctx context.Context, p peer.ID, sealed []byte) {
 		s.log.Debug("dm to mailboxes", "peer", p, "stored", n, "err", err)
 		return
 	}
-	s.route(p, nil, "mailbox")
+	s.route(p, "mailbox")
 	s.mu.Lock()
 	for id, m := range s.sent {
 		if m.To == p && m.State <= dm.Sent {

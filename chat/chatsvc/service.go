@@ -219,13 +219,11 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 	if s.o.Mix != nil {
 		s.o.Mix.Route(mixPrefix, func(r mixsvc.Received) { s.receive("", dm.Mix, r.Body[len(mixPrefix):]) })
 	}
-	srv, err := DMProtocol.Handle(s.o.Host, p2p.Limits{
+	if _, err := DMProtocol.Handle(s.o.Host, p2p.Limits{
 		Streams: 256, StreamsPerPeer: 8, Idle: 30 * time.Second, Lifetime: 10 * time.Minute, Clock: s.clock,
-	}, s.handle)
-	if err != nil {
+	}, s.handle); err != nil {
 		return fmt.Errorf("chatsvc: serve: %w", err)
 	}
-	_ = srv
 	defer func() {
 		DMProtocol.Unhandle(s.o.Host)
 		cancel()

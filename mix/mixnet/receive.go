@@ -71,7 +71,6 @@ func (n *Node) relayPacket(epoch uint64, pkt []byte) []Effect {
 		return n.unwrapDrop(err)
 	}
 	if _, dup := k.tags[u.tag]; dup {
-		n.stats.Replays++
 		return n.drop(DropReplay)
 	}
 	if len(k.tags) >= n.cfg.ReplayTags {

@@ -12,7 +12,7 @@ type Stats struct {
 	PacketsIn    uint64            // frames received
 	Relayed      uint64            // packets unwrapped and held for the next hop
 	Forwarded    uint64            // held packets released to the next hop
-	Replays      uint64            // packets dropped as replays
+	Replays      uint64            // packets dropped as replays (Drops[DropReplay])
 	Drops        map[string]uint64 // dropped packets by reason (Drop*)
 	DelaySum     time.Duration     // the delays of relayed packets, summed
 	Held         int               // packets held now
@@ -42,6 +42,7 @@ func (n *Node) Stats() Stats {
 		s.Drops[k] = v
 	}
 	s.Held, s.Queued, s.Pending = n.held.Len(), len(n.queue), len(n.pending)
+	s.Replays = s.Drops[DropReplay]
 	return s
 }
 

@@ -212,14 +212,12 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 	s.mu.Lock()
 	s.ctx = ctx
 	s.mu.Unlock()
-	srv, err := Protocol.Handle(s.o.Host, p2p.Limits{
+	if _, err := Protocol.Handle(s.o.Host, p2p.Limits{
 		Streams: 512, StreamsPerPeer: 8, Idle: s.cfg.LinkIdle + 10*time.Second,
 		Lifetime: time.Hour, Clock: s.clock,
-	}, s.handle)
-	if err != nil {
+	}, s.handle); err != nil {
 		return fmt.Errorf("mixsvc: serve: %w", err)
 	}
-	_ = srv
 	defer func() {
 		Protocol.Unhandle(s.o.Host)
 		cancel()
