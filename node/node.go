@@ -73,6 +73,11 @@ type Options struct {
 	// the [relay] section is not used (the simulator gives every node the
 	// same genesis and candidate set).
 	Relay *lottery.ServiceConfig
+	// Chat supplies the chat's timers and limits config.toml does not
+	// carry (the [chat] section still applies on top); nil means
+	// chatsvc.DefaultConfig. Devnets and the simulator give short ones
+	// (channel.TestConfig's), matching their short gossip timers.
+	Chat *chatsvc.Config
 	// Mix, when set, is the mix service's whole configuration and the
 	// [mix] section is not used (the simulator's scale and baselines).
 	Mix *mixsvc.Config

@@ -8,7 +8,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
-	"github.com/fog-compute/fog/chat/channel"
 	"github.com/fog-compute/fog/chat/chatsvc"
 	"github.com/fog-compute/fog/chat/mailbox"
 	"github.com/fog-compute/fog/compute"
@@ -246,10 +245,8 @@ func (s *starter) startChat(ctx context.Context) error {
 		return nil
 	}
 	base := chatsvc.DefaultConfig()
-	if s.opts.Gossip != nil {
-		// Short gossip timers (devnets, the simulator, tests) remember
-		// messages for less time: the channels' topics follow.
-		base.Channel = channel.TestConfig()
+	if s.opts.Chat != nil {
+		base = *s.opts.Chat
 	}
 	cc, mc := s.cfg.chatConfig(base, mailbox.DefaultConfig())
 	ds := n.store.Datastore(store.PrefixChat)

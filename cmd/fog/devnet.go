@@ -15,6 +15,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
+	"github.com/fog-compute/fog/chat/channel"
+	"github.com/fog-compute/fog/chat/chatsvc"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/internal/clock"
@@ -72,6 +74,10 @@ type devnet struct {
 func startDevnet(ctx context.Context, clk clock.Clock, base string, n int, logCfg node.LogConfig, logOut io.Writer) (*devnet, error) {
 	d := &devnet{base: base}
 	p2pBase, dhtBase, gossipBase := p2p.TestConfig(), dht.TestConfig(), gossip.TestConfig()
+	// Channels' topics fit the test gossip's 30 s memory, and their
+	// histories reconcile every 2 s.
+	chatBase := chatsvc.DefaultConfig()
+	chatBase.Channel = channel.TestConfig()
 	var boot string
 	// Every node of the devnet stands in the relay lottery, whose epoch 0
 	// starts just after they are up (10 s epochs; candidates announce
@@ -89,7 +95,8 @@ func startDevnet(ctx context.Context, clk clock.Clock, base string, n int, logCf
 			d.Close()
 			return nil, err
 		}
-		nd, err := node.Start(ctx, cfg, node.Options{Dir: dir, P2P: &p2pBase, DHT: &dhtBase, Gossip: &gossipBase, Logger: node.NewLogger(logOut, cfg.Log), Clock: clk})
+		nd, err := node.Start(ctx, cfg, node.Options{Dir: dir, P2P: &p2pBase, DHT: &dhtBase, Gossip: &gossipBase,
+			Chat: &chatBase, Logger: node.NewLogger(logOut, cfg.Log), Clock: clk})
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("node%d: %w", i, err)
