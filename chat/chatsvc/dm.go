@@ -2,6 +2,7 @@ package chatsvc
 
 import (
 	"context"
+	"crypto/ecdh"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -396,7 +397,18 @@ func (s *Service) deposit(ctx context.Context, p peer.ID, sealed []byte) {
 	if s.o.Mailboxes == nil {
 		return
 	}
-	key, err := s.chatKey(ctx, p)
+	// The core sealed the envelope to the key it holds for p: use that one,
+	// rather than ask the DHT again.
+	s.mu.Lock()
+	rec := s.node.Key(p)
+	s.mu.Unlock()
+	var key *ecdh.PublicKey
+	var err error
+	if rec != nil {
+		key, err = ecdh.X25519().NewPublicKey(rec.Public[:])
+	} else {
+		key, err = s.chatKey(ctx, p)
+	}
 	if err != nil {
 		s.log.Debug("dm to mailboxes", "peer", p, "err", err)
 		return

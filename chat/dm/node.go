@@ -218,6 +218,15 @@ func (n *Node) SetKey(now time.Time, p peer.ID, k *chat.ChatKey) ([]Effect, erro
 	return n.flush(now, p, nil), nil
 }
 
+// Key returns the verified chat key the Node holds for p (from a
+// handshake, an envelope or SetKey), or nil.
+func (n *Node) Key(p peer.ID) *chat.ChatKey {
+	if ps, ok := n.peers[p]; ok {
+		return ps.key
+	}
+	return nil
+}
+
 func (n *Node) learnKey(k *chat.ChatKey) {
 	ps := n.peer(k.Owner)
 	if ps.key == nil || k.Seq > ps.key.Seq {

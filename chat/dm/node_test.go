@@ -185,6 +185,9 @@ func TestNodeOnline(t *testing.T) {
 	assert.Equal(t, []State{Sent, Delivered}, n.states[id])
 	assert.Zero(t, n.lookups, "the handshake carried the keys")
 	assert.Empty(t, n.errs)
+	require.NotNil(t, n.nodes[a].Key(b), "a holds b's key from the handshake")
+	assert.Equal(t, b, n.nodes[a].Key(b).Owner)
+	assert.Nil(t, n.nodes[a].Key(ids[0]+"x"), "no key for a peer never heard of")
 
 	// The session is reused: one data frame each way for the next message.
 	before := len(n.wire)

@@ -69,8 +69,11 @@ func TestDevnetChat(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, exitUsage, exitCode(err), errOut)
 
-	// node2 goes away: a message to it waits in its mailboxes.
+	// node2 goes away: a message to it waits in its mailboxes. It wrote to
+	// node1 first, so node1 holds its chat key from their handshake and
+	// needs no DHT lookup to seal to it.
 	gone := d.nodes[2].Host().ID().String()
+	assert.Contains(t, run(2, "chat", "send", d.nodes[1].Host().ID().String(), "bye", "--wait"), "delivered ")
 	require.NoError(t, d.nodes[2].Close())
 	out = run(1, "--json", "chat", "send", gone, "while you were out", "--wait")
 	var r node.ChatSendResult
