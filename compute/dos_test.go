@@ -3,6 +3,7 @@ package compute_test
 import (
 	"context"
 	"errors"
+	"github.com/fog-compute/fog/internal/await"
 	"runtime"
 	"testing"
 	"time"
@@ -56,10 +57,10 @@ func TestSilentStreamAttack(t *testing.T) {
 			// The provider unpins the module when its handler returns,
 			// which may be just after the submitter has the result.
 			var err error
-			require.Eventually(t, func() bool {
+			await.Until(t, 10*time.Second, prov.Blob.Store().Released, func() bool {
 				err = prov.Blob.Store().Delete(echoID)
 				return !errors.Is(err, blob.ErrPinned)
-			}, 10*time.Second, time.Millisecond)
+			})
 			require.NoError(t, err)
 		}
 		start := time.Now()

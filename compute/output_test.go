@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"github.com/fog-compute/fog/internal/await"
 	"io"
 	"testing"
 	"time"
@@ -56,11 +57,11 @@ func TestLiveOutput(t *testing.T) {
 			require.NoError(t, err)
 
 			var live compute.Output
-			require.Eventually(t, func() bool {
+			await.Until(t, 10*time.Second, svc.Changed, func() bool {
 				live, err = svc.Output(ctx, id, 0, 0)
 				require.NoError(t, err)
 				return live.Live && len(live.Stdout) > 0 && len(live.Stderr) > 0
-			}, 10*time.Second, 10*time.Millisecond)
+			})
 			assert.Equal(t, compute.StateRunning, live.State, "seen while the task runs")
 			assert.Equal(t, "first\n", string(live.Stdout))
 			assert.Equal(t, "warn\n", string(live.Stderr))

@@ -283,7 +283,7 @@ func (s *provider) serveSubmit(c *conn, remote peer.ID, m *wire.SubmitMsg) bool 
 	switch {
 	case err == nil:
 		s.accepted.Add(1)
-		s.changes.signal()
+		s.changes.Notify()
 	case errors.Is(err, queue.ErrExists):
 	case errors.Is(err, queue.ErrFull):
 		return s.refuse(c, wire.RefuseBusy, "compute: queue full")
@@ -415,7 +415,7 @@ func (s *provider) watch(c *conn, remote peer.ID, taskID, id string) bool {
 				return s.refuse(c, wire.RefuseShutdown, "compute: %v", w.err)
 			}
 			s.roomFreed()
-			s.changes.signal()
+			s.changes.Notify()
 			return s.sendResult(c, remote, taskID, w.j)
 		case <-tick.C():
 			tick.Reset(s.cfg.StatusInterval)
@@ -423,7 +423,7 @@ func (s *provider) watch(c *conn, remote peer.ID, taskID, id string) bool {
 			if err != nil {
 				continue
 			}
-			s.changes.signal() // the job may have started: Load changed
+			s.changes.Notify() // the job may have started: Load changed
 			if c.write(&wire.StatusMsg{Running: j.State == queue.StateRunning}) != nil {
 				return false
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/fog-compute/fog/internal/notify"
 	"log/slog"
 	mrand "math/rand/v2"
 	"sync"
@@ -86,7 +87,7 @@ type base struct {
 
 	ctx     context.Context // ends with Close
 	closed  atomic.Bool
-	changes changes
+	changes notify.Signal // a task's state, attempts, refusals, waiting reason or live output, or this node's load changed
 }
 
 // load returns the local execution queue's queued and running tasks (0,
@@ -174,7 +175,8 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 			Concurrency: cfg.Cores, MaxPrefetch: cfg.Prefetch,
 			Memory: cfg.Memory, DefaultMemoryPages: cfg.DefaultLimits.MemoryPages,
 			Modules: moduleSource{o.Blob}, Logger: log, Clock: cfg.Clock,
-			Started: func(string) { b.changes.signal() },
+			Started: func(string) { b.changes.Notify() },
+			Wrote:   func(string) { b.changes.Notify() },
 		}
 		if b.run, err = runner.New(b.execQ, o.Executor, rcfg); err != nil {
 			return nil, fmt.Errorf("compute: %w", err)
@@ -314,7 +316,7 @@ func (s *Service) Load() (queued, running uint32) { return s.load() }
 // Output, Load and Stats report (a task's state, attempts, refusals,
 // waiting reason or live output; a job of this node's queue starting or
 // ending), so that a caller can wait for a condition without polling.
-func (s *Service) Changed() <-chan struct{} { return s.changes.wait() }
+func (s *Service) Changed() <-chan struct{} { return s.changes.Wait() }
 
 // Stats returns the service's counters.
 func (s *Service) Stats() Stats {

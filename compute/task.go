@@ -901,7 +901,7 @@ func (t *task) setAttemptState(a *attempt, st AttemptState) {
 // by a test without a service tells no one).
 func (t *task) changed() {
 	if t.s != nil && t.s.base != nil {
-		t.s.changes.signal()
+		t.s.changes.Notify()
 	}
 }
 

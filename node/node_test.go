@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/fog-compute/fog/internal/await"
 	"io"
 	"net/http"
 	"os"
@@ -505,10 +506,10 @@ func TestTaskLogsOverRPC(t *testing.T) {
 	require.NoError(t, c.Call(ctx, "task.submit", TaskSubmitParams{Module: mod, Clock: true,
 		Stdin: binary.LittleEndian.AppendUint64(nil, uint64(3*time.Second))}, &sub))
 	var out compute.Output
-	require.Eventually(t, func() bool {
+	await.Until(t, 10*time.Second, n.Compute().Changed, func() bool {
 		require.NoError(t, c.Call(ctx, "task.logs", TaskLogsParams{ID: string(sub.ID)}, &out))
 		return out.Live && len(out.Stdout) > 0
-	}, 10*time.Second, 10*time.Millisecond)
+	})
 	assert.Equal(t, compute.StateRunning, out.State)
 	assert.Equal(t, "first\n", string(out.Stdout))
 	var res compute.Result
@@ -579,9 +580,9 @@ func TestDHTBetweenTwoNodesWithDefaultMode(t *testing.T) {
 	// DHT would have been restarted (UnhealthyAfter in a row), on both
 	for _, n := range []*testNode{a, b} {
 		from := n.sup.healthChecks("dht")
-		require.Eventually(t, func() bool {
+		await.Until(t, 20*time.Second, n.sup.checked.Wait, func() bool {
 			return n.sup.healthChecks("dht") >= from+3*TestSupervisorConfig().UnhealthyAfter
-		}, 20*time.Second, 10*time.Millisecond)
+		})
 		for _, s := range n.Services() {
 			if s.Name == "dht" {
 				assert.True(t, s.Healthy, s.Health)

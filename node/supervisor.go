@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fog-compute/fog/internal/notify"
 	"log/slog"
 	"slices"
 	"sync"
@@ -137,7 +138,8 @@ type supervisor struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	entries []*entry // in start order
+	entries []*entry      // in start order
+	checked notify.Signal // a round of health checks ended
 
 	ctx    context.Context // cancelled by stop: ends health checks
 	cancel context.CancelFunc
@@ -365,6 +367,7 @@ func (s *supervisor) checkAll() {
 		}
 		s.mu.Unlock()
 	}
+	s.checked.Notify()
 }
 
 // healthChecks counts the health checks run on the named service.

@@ -3,6 +3,7 @@ package p2p
 import (
 	"errors"
 	"fmt"
+	"github.com/fog-compute/fog/internal/notify"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,7 @@ type Server struct {
 	perPeer map[peer.ID]int
 
 	served, refused, timedOut atomic.Uint64
+	changed                   notify.Signal
 }
 
 // Handle serves every version of p on h with handler, within lim: streams
@@ -122,6 +124,11 @@ func (p Protocol) Handle(h host.Host, lim Limits, handler network.StreamHandler)
 // tag is the connection manager tag of peers that spoke p.
 func (p Protocol) tag() string { return "fog-" + p.name }
 
+// Changed returns a channel closed at the next change of Stats (a stream
+// starting, ending or refused), so that a caller can wait for a count
+// without polling.
+func (s *Server) Changed() <-chan struct{} { return s.changed.Wait() }
+
 // Stats returns the server's counters.
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
@@ -142,6 +149,7 @@ func (s *Server) handle(st network.Stream) {
 	s.mu.Unlock()
 	if !ok {
 		s.refused.Add(1)
+		s.changed.Notify()
 		if s.lim.Refuse == nil {
 			_ = st.Reset()
 			return
@@ -161,9 +169,11 @@ func (s *Server) handle(st network.Stream) {
 			delete(s.perPeer, p)
 		}
 		s.mu.Unlock()
+		s.changed.Notify()
 	}()
 	s.served.Add(1)
 	s.h.ConnManager().TagPeer(p, s.tag, TagValue)
+	s.changed.Notify()
 	w := newWatch(s.lim.clock(), st, s.lim.Idle, s.lim.Lifetime, &s.timedOut)
 	defer w.stop()
 	s.inner(w)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fog-compute/fog/internal/await"
 	"io"
 	"net/netip"
 	"testing"
@@ -168,7 +169,7 @@ func TestHandleEnforcesLimits(t *testing.T) {
 					t.Fatal("a handler is still blocked in Read")
 				}
 			}
-			require.Eventually(t, func() bool { return server.Stats().Serving == 0 }, 5*time.Second, time.Millisecond)
+			await.Until(t, 5*time.Second, server.Changed, func() bool { return server.Stats().Serving == 0 })
 			st := server.Stats()
 			assert.Equal(t, ServerStats{Served: 6, Refused: 3, TimedOut: 6}, st)
 		}))
@@ -278,7 +279,7 @@ func TestHandleTagsPeers(t *testing.T) {
 		_, _ = st.Read(make([]byte, 1))
 		_ = st.Close()
 	}
-	_, err := p.Handle(srv.Host, testLimits(), readOne)
+	server, err := p.Handle(srv.Host, testLimits(), readOne)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -298,10 +299,10 @@ func TestHandleTagsPeers(t *testing.T) {
 	_, err = st2.Write([]byte{1})
 	require.NoError(t, err)
 	_, _ = io.ReadAll(st2)
-	require.Eventually(t, func() bool {
+	await.Until(t, 5*time.Second, server.Changed, func() bool { // tagged before the stream counts
 		ti := srv.ConnManager().GetTagInfo(others[0].ID())
 		return ti != nil && ti.Tags["fog-useful"] == TagValue
-	}, 5*time.Second, time.Millisecond)
+	})
 	assert.Equal(t, TagValue, srv.ConnManager().GetTagInfo(others[1].ID()).Tags["fog-useful"])
 
 	srv.ConnManager().TrimOpenConns(ctx)

@@ -202,10 +202,10 @@ func TestTaskOutcomes(t *testing.T) {
 		require.Equal(t, exitOK, code)
 		var sub node.TaskSubmitResult
 		require.NoError(t, json.Unmarshal([]byte(out), &sub))
-		require.Eventually(t, func() bool {
+		await.Until(t, 30*time.Second, d.nodes[0].Compute().Changed, func() bool {
 			out, _, _ := fogRun(t, ctx, task("status", string(sub.ID))...)
 			return strings.Contains(out, " running")
-		}, 30*time.Second, 20*time.Millisecond)
+		})
 
 		_, errOut, code := fogRun(t, ctx, task("logs", string(sub.ID))...)
 		assert.Equal(t, exitFailed, code)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fog-compute/fog/internal/notify"
 	"io"
 	"io/fs"
 	"os"
@@ -41,6 +42,7 @@ type Store struct {
 	writes   map[wasm.ModuleID]*write
 	pins     map[wasm.ModuleID]int
 	onAdd    func(wasm.ModuleID) // set once by New, before any use
+	released notify.Signal       // a pin, read or write of a module ended
 }
 
 // entry is one stored module.
@@ -225,6 +227,7 @@ func (s *Store) put(ctx context.Context, id wasm.ModuleID, data []byte) error {
 	}
 
 	s.mu.Lock()
+	defer s.released.Notify()
 	delete(s.writes, id)
 	s.reserved -= n
 	if err == nil {
@@ -380,6 +383,7 @@ func (s *Store) Get(id wasm.ModuleID) ([]byte, error) {
 // releaseLocked ends one read of e, dropping e if it was found damaged and
 // nobody else reads it.
 func (s *Store) releaseLocked(e *entry) {
+	defer s.released.Notify()
 	e.readers--
 	if e.corrupt && e.readers == 0 && s.entries[e.id] == e {
 		s.removeLocked(e)
@@ -485,9 +489,15 @@ func (s *Store) Pin(id wasm.ModuleID) (unpin func()) {
 				delete(s.pins, id)
 			}
 			s.mu.Unlock()
+			s.released.Notify()
 		})
 	}
 }
+
+// Released returns a channel closed at the next end of a pin, a read or a
+// write of a module (each of which makes Delete fail with ErrPinned), so
+// that a caller can wait for a module to become deletable without polling.
+func (s *Store) Released() <-chan struct{} { return s.released.Wait() }
 
 // Size returns the total size of the stored modules in bytes.
 func (s *Store) Size() int64 {

@@ -13,7 +13,7 @@
 // Complete, Fail, ConfirmCancel and Requeue end or return a running job;
 // Cancel cancels a queued job at once and asks whoever runs a running job
 // to stop (NotifyCancel tells them). A queued job past its Deadline fails
-// with ReasonDeadline. Wait waits for a job to finish without polling.
+// with ReasonDeadline. Wait waits for a job to finish without polling, and Changed for any change.
 //
 // # Persistence
 //

@@ -355,14 +355,23 @@ func (q *Queue) requeueEntry(e *entry) {
 	q.makeReady(e)
 }
 
-// releaseLocked clears busy and wakes the calls waiting for it.
+// releaseLocked clears busy and wakes the calls waiting for it, and those
+// waiting on Changed: every change of a job ends here, with q.mu held
+// until its effects are in place.
 func (q *Queue) releaseLocked(e *entry) {
 	e.busy = false
 	if e.idle != nil {
 		close(e.idle)
 		e.idle = nil
 	}
+	q.changed.Notify()
 }
+
+// Changed returns a channel closed at the next change of a job (enqueued,
+// started, requeued, cancelled or finished, whether the change succeeded or
+// not), so that a caller can wait for a state (Get, Counts) without
+// polling.
+func (q *Queue) Changed() <-chan struct{} { return q.changed.Wait() }
 
 // applyTerminal records the outcome of a commit that moved e's job (from
 // queued or running) to the terminal state of j. If the commit failed, e

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/fog-compute/fog/internal/notify"
 	"log/slog"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ type Queue struct {
 	counts    Counts
 	enqueuing int // enqueues in flight, counted against MaxQueued
 	cached    int // bytes of queued jobs' records held in memory
+	changed   notify.Signal
 
 	done       chan struct{} // closed by Close
 	ops        sync.WaitGroup

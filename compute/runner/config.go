@@ -57,6 +57,11 @@ type Config struct {
 	// executing (its live output is readable from then on), so that its
 	// owner can tell waiters; it must not block. nil tells no one.
 	Started func(jobID string)
+	// Wrote, if set, is told the ID of a job whose running task has just
+	// written output (after each write of the guest), so that its owner
+	// can tell readers of the live output; it must be quick and not
+	// block. nil tells no one.
+	Wrote func(jobID string)
 	// Clock times the executions and the persisting of outcomes that pace
 	// how many jobs the runner claims ahead. Default clock.Real(), and nil
 	// means it too.

@@ -201,7 +201,11 @@ func (r *Runner) process(ctx context.Context, j queue.Job, pace *pacer) (o outco
 	}
 	if o.err = r.admit(taskCtx, j.ID, &task); o.err == nil {
 		start := r.cfg.Clock.Now()
-		live := new(wasm.Live)
+		var wrote func()
+		if r.cfg.Wrote != nil {
+			wrote = func() { r.cfg.Wrote(j.ID) }
+		}
+		live := wasm.NewLive(wrote)
 		r.liveMu.Lock()
 		r.live[j.ID] = live
 		r.liveMu.Unlock()

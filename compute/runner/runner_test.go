@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fog-compute/fog/internal/await"
 	"log/slog"
 	"strings"
 	"sync"
@@ -403,20 +404,18 @@ func TestCancel(t *testing.T) {
 	require.Equal(t, "running", <-r.exec.started)
 	// The guest runs once its first byte is out (not merely once the
 	// executor was called, which a cancel could still beat).
-	require.Eventually(t, func() bool {
-		l := r.rn.Output("running")
-		if l == nil {
-			return false
-		}
+	l := r.rn.Output("running") // registered before the executor is called
+	require.NotNil(t, l)
+	await.Until(t, 10*time.Second, l.Written, func() bool {
 		n, _ := l.Len()
 		return n > 0
-	}, 10*time.Second, time.Millisecond)
+	})
 	// The runner claims a second job (MaxPrefetch 1), which waits for the slot.
 	r.submit("claimed", "loop", long, nil)
-	require.Eventually(t, func() bool {
+	await.Until(t, 10*time.Second, r.q.Changed, func() bool {
 		j, err := r.q.Get(ctx, "claimed")
 		return err == nil && j.State == queue.StateRunning
-	}, 10*time.Second, time.Millisecond)
+	})
 
 	start := time.Now()
 	_, err := r.q.Cancel(ctx, "claimed")
@@ -453,7 +452,7 @@ func TestShutdownRequeues(t *testing.T) {
 	}
 	<-r.exec.started
 	<-r.exec.started
-	require.Eventually(t, func() bool { return r.q.Counts().Running == 3 }, 10*time.Second, time.Millisecond)
+	await.Until(t, 10*time.Second, r.q.Changed, func() bool { return r.q.Counts().Running == 3 })
 	require.NoError(t, r.rn.Health(ctx))
 	start := time.Now()
 	require.NoError(t, r.stop())

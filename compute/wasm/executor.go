@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/fog-compute/fog/internal/notify"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -70,11 +71,12 @@ type Executor struct {
 	// runs pools per-task state (*run) with its ModuleConfig.
 	runs sync.Pool
 
-	mu       sync.Mutex
-	modules  map[ModuleID]*list.Element // of *entry
-	lru      list.List                  // front: most recently used
-	inflight map[ModuleID]*compileCall
-	closed   atomic.Bool // set under mu
+	refsChanged notify.Signal // a run took or released a module (tests wait on it)
+	mu          sync.Mutex
+	modules     map[ModuleID]*list.Element // of *entry
+	lru         list.List                  // front: most recently used
+	inflight    map[ModuleID]*compileCall
+	closed      atomic.Bool // set under mu
 	// active counts Runs and compilations in progress, so that Close
 	// releases compiled code only when nobody uses it.
 	active sync.WaitGroup
@@ -276,6 +278,7 @@ func (e *Executor) acquire(id ModuleID) (*entry, error) {
 	ent := el.Value.(*entry)
 	ent.refs++
 	e.active.Add(1)
+	e.refsChanged.Notify()
 	return ent, nil
 }
 
@@ -283,6 +286,7 @@ func (e *Executor) acquire(id ModuleID) (*entry, error) {
 func (e *Executor) release(ent *entry) {
 	e.mu.Lock()
 	ent.refs--
+	e.refsChanged.Notify()
 	drop := ent.evicted && ent.refs == 0 && !ent.released
 	if drop {
 		ent.released = true

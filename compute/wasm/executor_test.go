@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/fog-compute/fog/internal/await"
 	"os"
 	"path/filepath"
 	"strings"
@@ -426,11 +427,11 @@ func TestEvictionClosesOnlyUnusedModules(t *testing.T) {
 	e.mu.Lock()
 	loopEnt := e.modules[loop].Value.(*entry)
 	e.mu.Unlock()
-	require.Eventually(t, func() bool {
+	await.Until(t, 5*time.Second, e.refsChanged.Wait, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return loopEnt.refs == 1
-	}, 5*time.Second, time.Millisecond)
+	})
 
 	// minimal becomes most recent, then two new modules push loop and
 	// minimal out.
@@ -474,11 +475,11 @@ func TestCloseStopsRunningTasks(t *testing.T) {
 			errs <- err
 		}()
 	}
-	require.Eventually(t, func() bool {
+	await.Until(t, 5*time.Second, e.refsChanged.Wait, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return e.modules[id].Value.(*entry).refs == 2
-	}, 5*time.Second, time.Millisecond)
+	})
 
 	require.NoError(t, e.Close())
 	for range 2 {

@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"github.com/fog-compute/fog/internal/notify"
 	"sync"
 )
 
@@ -14,7 +15,18 @@ import (
 type Live struct {
 	mu             sync.Mutex
 	stdout, stderr []byte
+	written        notify.Signal
+	onWrite        func()
 }
+
+// NewLive returns a Live that calls onWrite (if not nil) after each write
+// of the guest, outside the Live's lock; it must be quick. The zero Live
+// (new(Live)) has none.
+func NewLive(onWrite func()) *Live { return &Live{onWrite: onWrite} }
+
+// Written returns a channel closed at the guest's next write, so that a
+// reader can wait for output without polling.
+func (l *Live) Written() <-chan struct{} { return l.written.Wait() }
 
 // WithLive returns a context under which Executor.Run publishes the
 // task's output to l as the guest writes it.

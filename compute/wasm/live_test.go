@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"encoding/binary"
+	"github.com/fog-compute/fog/internal/await"
 	"os"
 	"testing"
 	"time"
@@ -32,10 +33,10 @@ func TestLiveOutput(t *testing.T) {
 			Stdin: binary.LittleEndian.AppendUint64(nil, uint64(2*time.Second))})
 		done <- ran{res, err}
 	}()
-	require.Eventually(t, func() bool {
+	await.Until(t, 10*time.Second, live.Written, func() bool {
 		o, e := live.Len()
 		return o > 0 && e > 0
-	}, 10*time.Second, time.Millisecond)
+	})
 	select {
 	case <-done:
 		t.Fatal("the task ended before its first output was seen")

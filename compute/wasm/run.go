@@ -154,6 +154,10 @@ func (s *stream) Write(p []byte) (int, error) {
 	if o.live != nil {
 		o.live.stdout, o.live.stderr = o.stdout, o.stderr
 		o.live.mu.Unlock()
+		o.live.written.Notify()
+		if o.live.onWrite != nil {
+			o.live.onWrite()
+		}
 	}
 	o.left -= int64(n)
 	if n < len(p) {
