@@ -96,7 +96,7 @@ func (n *Node) registerChatMethods() error {
 				if *p.TTL <= 0 {
 					return ChatSendResult{}, &jrpc2.Error{Code: jrpc2.InvalidParams, Message: "ttl must be positive"}
 				}
-				o.Expiry = time.Now().Add(time.Duration(*p.TTL))
+				o.Expiry = n.clk.Now().Add(time.Duration(*p.TTL))
 			}
 			id, to, err := c.Send(ctx, p.To, []byte(p.Text), o)
 			if err != nil {

@@ -81,7 +81,7 @@ func (n *Node) registerMixMethods() error {
 				if *p.TTL <= 0 {
 					return MixSendResult{}, &jrpc2.Error{Code: jrpc2.InvalidParams, Message: "ttl must be positive"}
 				}
-				o.Deadline = time.Now().Add(time.Duration(*p.TTL))
+				o.Deadline = n.clk.Now().Add(time.Duration(*p.TTL))
 			}
 			id, err := m.Send(ctx, to, p.Data, o)
 			if err != nil {

@@ -56,8 +56,18 @@ type MixScenario struct {
 	// GenesisDelay is how long after the nodes start epoch 0 begins; 0
 	// means 20 s plus 100 ms per node.
 	GenesisDelay time.Duration
-	// BootTimeout bounds the boot.
+	// BootTimeout bounds the boot (in the scenario's time: slowed with
+	// the rest).
 	BootTimeout time.Duration
+	// Slowdown runs the whole scenario that many times slower than its
+	// Network.Clock (clock.Slowed): every node's timers, the links'
+	// latencies, the schedules and every time measured. Two cores shared
+	// by a hundred nodes fall behind the mix's 50 ms delays at full speed;
+	// slowed, each node gets Slowdown times the CPU per simulated second,
+	// as if the cores were that much faster, and the simulator's lag
+	// (measured on the slowed clock) shrinks. Timers inside libp2p and
+	// gossipsub keep real time. 1 (or less) runs at full speed.
+	Slowdown float64
 }
 
 // DefaultMixScenario returns a scenario of n nodes, all lottery candidates,
@@ -92,6 +102,9 @@ type MixResult struct {
 	DropRate     float64 `json:"drop_rate"`
 	MessageRate  float64 `json:"message_rate"`
 	Killed       []int   `json:"killed_relays,omitempty"`
+	// Slowdown is how many times slower than real time the scenario ran
+	// (every time reported is the scenario's).
+	Slowdown float64 `json:"slowdown"`
 
 	// Senders is how many nodes sent messages that count.
 	Senders int `json:"senders"`
@@ -176,6 +189,11 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		return MixResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
 	}
 	progress = orNoProgress(progress)
+	slow := max(s.Slowdown, 1)
+	if slow > 1 {
+		clk = clock.Slowed(clk, slow)
+		s.Network.Clock = clk
+	}
 	begin := clk.Now()
 	n := s.Network.Nodes
 	if n < 4 || s.TargetRelays < 1 || s.MessageRate <= 0 || s.Duration <= 0 || s.Deadline <= 0 ||
@@ -203,7 +221,8 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	cfg.Relay, cfg.RelayCandidates, cfg.Mix, cfg.MixObserve = &rc, n, &mc, obs.record
 	res := MixResult{Nodes: n, Seed: cfg.Seed, TargetRelays: s.TargetRelays,
 		MeanDelayMs: float64(mc.MeanDelay) / float64(time.Millisecond), Cover: mc.Cover,
-		SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, MessageRate: s.MessageRate}
+		SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, MessageRate: s.MessageRate,
+		Slowdown: slow}
 	nw, err := New(cfg)
 	if err != nil {
 		return res, err
@@ -216,7 +235,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		return res, err
 	}
 	bootStart := clk.Now()
-	if err := Boot(ctx, nw, s.BootTimeout, progress); err != nil {
+	if err := Boot(ctx, nw, time.Duration(float64(s.BootTimeout)*slow), progress); err != nil {
 		return res, err
 	}
 	res.BootSeconds = clock.Since(clk, bootStart).Seconds()
@@ -337,7 +356,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 					continue
 				}
 				wg.Go(func() {
-					wctx, cancel := context.WithTimeout(ctx, s.Deadline+10*time.Second)
+					wctx, cancel := context.WithTimeout(ctx, time.Duration(float64(s.Deadline+10*time.Second)*slow))
 					defer cancel()
 					r, err := nd.Mix().Wait(wctx, id)
 					if err != nil {

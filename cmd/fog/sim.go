@@ -427,7 +427,7 @@ func (a *app) simMixCmd() *cobra.Command {
 	var f simFlags
 	var relays, kill int
 	var noCover, noDelay bool
-	var rate float64
+	var rate, slowdown float64
 	var duration, deadline time.Duration
 	cmd := &cobra.Command{
 		Use:   "mix",
@@ -458,7 +458,10 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 			if rate <= 0 {
 				return fmt.Errorf("--message-rate %v: want a positive rate", rate)
 			}
-			s.TargetRelays, s.KillRelays, s.MessageRate = relays, kill, rate
+			if slowdown < 1 {
+				return fmt.Errorf("--slowdown %v: want 1 (real time) or more", slowdown)
+			}
+			s.TargetRelays, s.KillRelays, s.MessageRate, s.Slowdown = relays, kill, rate, slowdown
 			if duration > 0 {
 				s.Duration = duration
 			}
@@ -470,8 +473,8 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 				s.Mix.MeanDelay = 0
 			}
 			return runScenario(cmd, a, &f, "mix", s.Run, writeMixPlots, func(w io.Writer, res sim.MixResult) error {
-				fmt.Fprintf(w, "nodes %d, seed %d, R = %d (relays per epoch %v), mean delay %.0f ms, cover %v (%.1f+%.1f+%.1f/s), %.2f messages/s per node\n",
-					res.Nodes, res.Seed, res.TargetRelays, res.Relays, res.MeanDelayMs, res.Cover, res.SendRate, res.LoopRate, res.DropRate, res.MessageRate)
+				fmt.Fprintf(w, "nodes %d, seed %d, R = %d (relays per epoch %v), mean delay %.0f ms, cover %v (%.1f+%.1f+%.1f/s), %.2f messages/s per node, %gx slower than real time\n",
+					res.Nodes, res.Seed, res.TargetRelays, res.Relays, res.MeanDelayMs, res.Cover, res.SendRate, res.LoopRate, res.DropRate, res.MessageRate, res.Slowdown)
 				if len(res.Killed) > 0 {
 					fmt.Fprintf(w, "killed relays (nodes) %v mid-epoch; %d messages from or to them not counted\n", res.Killed, res.Excluded)
 				}
@@ -499,6 +502,8 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 	cmd.Flags().Float64Var(&rate, "message-rate", def.MessageRate, "messages per second each node sends its partner")
 	cmd.Flags().DurationVar(&duration, "duration", def.Duration, "how long messages are sent (and the observer watches)")
 	cmd.Flags().DurationVar(&deadline, "deadline", def.Deadline, "each message's deadline after it is sent")
+	cmd.Flags().Float64Var(&slowdown, "slowdown", def.Slowdown,
+		"run the scenario this many times slower than real time, so that each node gets that much more CPU per simulated second (1: real time)")
 	return cmd
 }
 
