@@ -1,0 +1,30 @@
+package token
+
+import "errors"
+
+// Sentinel errors callers branch on. Every error the package returns wraps
+// one of them.
+var (
+	// ErrConfig reports an invalid Config, ElectionConfig or DAO rule set.
+	ErrConfig = errors.New("token: invalid config")
+	// ErrMalformed reports bytes that are not a canonical encoding.
+	ErrMalformed = errors.New("token: malformed encoding")
+	// ErrSignature reports a block or vote whose signature does not verify.
+	ErrSignature = errors.New("token: bad signature")
+	// ErrInvalid reports a well-formed, signed block that breaks a ledger
+	// rule (balance arithmetic, an unknown or spent source, a frozen
+	// account, ...).
+	ErrInvalid = errors.New("token: invalid block")
+	// ErrGap reports a block whose previous block, or whose source, this
+	// ledger does not have yet; it may become valid later.
+	ErrGap = errors.New("token: missing dependency")
+	// ErrFork reports a valid block whose previous already has another
+	// successor; the ledger records it for an election to settle.
+	ErrFork = errors.New("token: fork")
+	// ErrDuplicate reports a block the ledger already holds.
+	ErrDuplicate = errors.New("token: duplicate block")
+	// ErrOverflow reports an amount that would leave the uint64 range.
+	ErrOverflow = errors.New("token: amount overflow")
+	// ErrGenesis reports an invalid genesis file.
+	ErrGenesis = errors.New("token: invalid genesis")
+)
