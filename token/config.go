@@ -33,6 +33,11 @@ type Config struct {
 	// MaxPendingVotes bounds the votes kept for blocks not seen yet.
 	// 10,000 covers the votes of 100 representatives on 100 blocks.
 	MaxPendingVotes int
+	// MaxUnchecked bounds the blocks kept because a block they build on or
+	// receive from is missing or not confirmed yet; they are retried when
+	// it comes. 10,000 covers a burst of receives racing their sends'
+	// confirmations.
+	MaxUnchecked int
 	// MaxTrendSamples bounds the online-weight samples kept; Tick takes one
 	// per call, and older ones than TrendPeriod go first. 20,160 holds two
 	// weeks of one tick a minute.
@@ -47,6 +52,7 @@ func DefaultConfig() Config {
 		MinOnlinePercent: 50,
 		MaxElections:     100_000,
 		MaxPendingVotes:  10_000,
+		MaxUnchecked:     10_000,
 		MaxTrendSamples:  20_160,
 	}
 }
@@ -65,6 +71,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxElections must be positive", ErrConfig)
 	case c.MaxPendingVotes < 0:
 		return fmt.Errorf("%w: MaxPendingVotes must not be negative", ErrConfig)
+	case c.MaxUnchecked < 0:
+		return fmt.Errorf("%w: MaxUnchecked must not be negative", ErrConfig)
 	case c.MaxTrendSamples <= 0:
 		return fmt.Errorf("%w: MaxTrendSamples must be positive", ErrConfig)
 	}

@@ -47,15 +47,17 @@ func (e *Effects) merge(o Effects) {
 // Time comes in as arguments; Node does no I/O and is not safe for
 // concurrent use.
 type Node struct {
-	cfg       Config
-	l         *Ledger
-	keys      []ed25519.PrivateKey
-	elections map[Hash]*election
-	pending   map[Hash][]Vote
-	npending  int
-	online    map[Account]time.Time
-	trend     []sample
-	forks     int
+	cfg        Config
+	l          *Ledger
+	keys       []ed25519.PrivateKey
+	elections  map[Hash]*election
+	pending    map[Hash][]Vote
+	npending   int
+	unchecked  map[Hash][]Block // dependency -> blocks waiting for it
+	nunchecked int
+	online     map[Account]time.Time
+	trend      []sample
+	forks      int
 }
 
 type sample struct {
@@ -95,6 +97,7 @@ func NewNode(cfg Config, l *Ledger, reps []ed25519.PrivateKey) (*Node, error) {
 		keys:      slices.Clone(reps),
 		elections: make(map[Hash]*election),
 		pending:   make(map[Hash][]Vote),
+		unchecked: make(map[Hash][]Block),
 		online:    make(map[Account]time.Time),
 	}, nil
 }
@@ -125,6 +128,9 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 	case err == nil:
 	case errors.Is(err, ErrFork):
 		n.forks++
+	case errors.Is(err, ErrGap):
+		n.wait(b)
+		return eff, err
 	case errors.Is(err, ErrInvalid):
 		if w, ok := n.l.successor[root]; ok && n.l.Confirmed(w) && w != h {
 			n.answer(root, w, &eff)
@@ -169,7 +175,43 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 		}
 	}
 	n.tally(e, now, &eff)
+	n.retry(h, now, &eff)
 	return eff, nil
+}
+
+// wait keeps block b until what it depends on comes.
+func (n *Node) wait(b Block) {
+	if n.nunchecked >= n.cfg.MaxUnchecked {
+		return
+	}
+	deps := make([]Hash, 0, 2)
+	if b.Kind != KindOpen {
+		deps = append(deps, b.Previous)
+	}
+	switch b.Kind {
+	case KindOpen, KindReceive, KindEscrowClaim, KindEscrowRefund:
+		deps = append(deps, Hash(b.Link))
+	}
+	for _, d := range deps {
+		if !n.l.Confirmed(d) {
+			n.unchecked[d] = append(n.unchecked[d], b)
+			n.nunchecked++
+		}
+	}
+}
+
+// retry processes the blocks that waited for h, now accepted or confirmed.
+func (n *Node) retry(h Hash, now time.Time, eff *Effects) {
+	bs := n.unchecked[h]
+	if len(bs) == 0 {
+		return
+	}
+	delete(n.unchecked, h)
+	n.nunchecked -= len(bs)
+	for _, b := range bs {
+		o, _ := n.ProcessBlock(b, now)
+		eff.merge(o)
+	}
 }
 
 // answer shows a peer that voted for, or relayed, a loser of a settled
@@ -292,7 +334,7 @@ func (n *Node) tally(e *election, now time.Time, eff *Effects) {
 	for _, c := range e.candidates {
 		if final[c] > half {
 			e.winner = c
-			n.settle(e, eff)
+			n.settle(e, now, eff)
 			return
 		}
 	}
@@ -318,7 +360,9 @@ func (n *Node) tally(e *election, now time.Time, eff *Effects) {
 			continue
 		}
 		cur, ok := e.normal[rep]
-		if ok && cur.block != leader && support[leader] > support[cur.block] {
+		// The leader has the most support, ties going to the smaller hash,
+		// so representatives split evenly all move to the same block.
+		if ok && cur.block != leader && support[leader] >= support[cur.block] {
 			v := Vote{Root: e.root, Block: leader, Seq: cur.seq + 1}
 			v.Sign(k)
 			e.normal[rep] = ballot{leader, v.Seq}
@@ -333,19 +377,20 @@ func (n *Node) tally(e *election, now time.Time, eff *Effects) {
 
 // settle confirms the winner of e if its previous block is confirmed, then
 // the winners waiting on it.
-func (n *Node) settle(e *election, eff *Effects) {
+func (n *Node) settle(e *election, now time.Time, eff *Effects) {
 	dropped, err := n.l.confirm(e.winner)
 	if err != nil {
 		return // the previous block is not confirmed yet: settled when it is
 	}
 	delete(n.elections, e.root)
 	eff.Confirmed = append(eff.Confirmed, e.winner)
+	n.retry(e.winner, now, eff)
 	// Elections on blocks built on a dropped loser go too.
 	for _, d := range dropped {
 		delete(n.elections, d)
 	}
 	if next := n.elections[e.winner]; next != nil && !next.winner.IsZero() {
-		n.settle(next, eff)
+		n.settle(next, now, eff)
 	}
 }
 
