@@ -51,6 +51,7 @@ type simNode struct {
 	wallet *Wallet
 	// everConfirmed holds every block this node ever confirmed.
 	everConfirmed map[Hash]bool
+	records       []Record
 }
 
 type simNet struct {
@@ -130,6 +131,7 @@ func (s *simNet) broadcast(from int, eff Effects) {
 // receive the confirmed sends to its account.
 func (s *simNet) handle(i int, eff Effects) {
 	sn := s.nodes[i]
+	sn.records = append(sn.records, eff.Records...)
 	s.broadcast(i, eff)
 	for _, h := range eff.Confirmed {
 		sn.everConfirmed[h] = true
@@ -227,6 +229,7 @@ func TestNetTransfers(t *testing.T) {
 	}
 	assert.Zero(t, s.forged)
 	assert.Zero(t, s.stale)
+	s.checkReplay(t)
 }
 
 // TestNetDoubleSpendPartition: a double spender (without voting weight of
@@ -321,7 +324,37 @@ func TestNetDoubleSpendPartition(t *testing.T) {
 				}
 				assert.Positive(t, seen, "the conflict was seen")
 				assert.Zero(t, s.forged, "no honest message is refused as forged")
+				s.checkReplay(t)
 			})
 		}
 	}
+}
+
+// checkReplay replays each node's records into a fresh ledger, as a
+// restart does, and compares the result with the node's ledger.
+func (s *simNet) checkReplay(t *testing.T) {
+	for i, sn := range s.nodes {
+		l := sn.node.Ledger()
+		fresh, err := NewLedger(Genesis{Network: "sim", UnbondingEpochs: 2, Accounts: genesisAccounts(l)})
+		require.NoError(t, err)
+		for _, r := range sn.records {
+			require.NoError(t, r.Replay(fresh), "node %d", i)
+		}
+		assert.Equal(t, len(l.accounts), len(fresh.accounts), "node %d", i)
+		for a, st := range l.accounts {
+			got, ok := fresh.Account(a)
+			require.True(t, ok, "node %d", i)
+			assert.Equal(t, st.AccountInfo, got, "node %d: account %s", i, a)
+		}
+		assert.Equal(t, l.weight, fresh.weight, "node %d", i)
+	}
+}
+
+// genesisAccounts returns the genesis allocation of l.
+func genesisAccounts(l *Ledger) []Allocation {
+	var out []Allocation
+	for _, g := range l.g.accounts {
+		out = append(out, Allocation{Account: g.account.String(), Balance: g.balance, Staked: g.staked, Representative: g.rep.String()})
+	}
+	return out
 }

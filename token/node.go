@@ -13,17 +13,43 @@ import (
 // ErrBusy reports a block refused because MaxElections elections are open.
 var ErrBusy = errors.New("token: too many open elections")
 
-// Effects is what a Node asks its driver to do after an input. Accepted
-// and Confirmed blocks must be persisted (synced) before the node
-// acknowledges them to anyone; Blocks and Votes are to be published.
+// Effects is what a Node asks its driver to do after an input. Records
+// must be persisted, in order and synced, before the node acknowledges
+// what they hold to anyone (replaying them into a Ledger from the same
+// genesis rebuilds it); Blocks and Votes are to be published.
 type Effects struct {
+	Records   []Record
 	Accepted  []Hash  // blocks the ledger took (on a chain or as a competitor)
 	Confirmed []Hash  // blocks confirmed, in the order confirmed
 	Blocks    []Block // blocks to publish (election candidates re-sent, or a confirmed winner shown to a peer that missed it)
 	Votes     []Vote  // this node's votes to publish
 }
 
+// Record is one change of a Ledger, as a Node made it: a block taken
+// (Confirm false, Block set) or a block confirmed (Confirm true).
+type Record struct {
+	Confirm bool
+	Hash    Hash
+	Block   Block // when Confirm is false
+}
+
+// Replay applies r to l, as the Node did when it emitted r.
+func (r *Record) Replay(l *Ledger) error {
+	if r.Confirm {
+		return l.Confirm(r.Hash)
+	}
+	h, err := l.Apply(r.Block)
+	if errors.Is(err, ErrFork) || errors.Is(err, ErrDuplicate) {
+		err = nil
+	}
+	if err == nil && h != r.Hash {
+		err = fmt.Errorf("%w: record of %s holds block %s", ErrMalformed, r.Hash, h)
+	}
+	return err
+}
+
 func (e *Effects) merge(o Effects) {
+	e.Records = append(e.Records, o.Records...)
 	e.Accepted = append(e.Accepted, o.Accepted...)
 	e.Confirmed = append(e.Confirmed, o.Confirmed...)
 	e.Blocks = append(e.Blocks, o.Blocks...)
@@ -140,31 +166,10 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 		return eff, err
 	}
 	eff.Accepted = append(eff.Accepted, h)
-	e := n.elections[root]
-	if e == nil {
-		e = &election{
-			root:      root,
-			normal:    make(map[Account]ballot),
-			final:     make(map[Account]Hash),
-			mine:      make(map[Account]Vote),
-			mineFinal: make(map[Account]Vote),
-		}
-		n.elections[root] = e
-	}
+	eff.Records = append(eff.Records, Record{Hash: h, Block: b})
+	e := n.open(root)
 	e.candidates = append(e.candidates, h)
-	chain := n.l.successor[root]
-	for _, k := range n.keys {
-		rep := AccountOf(k.Public().(ed25519.PublicKey))
-		if _, voted := e.normal[rep]; voted || n.l.Weight(rep) == 0 {
-			continue
-		}
-		v := Vote{Root: root, Block: chain, Seq: 1}
-		v.Sign(k)
-		n.online[rep] = now
-		e.mine[rep] = v
-		e.normal[rep] = ballot{chain, 1}
-		eff.Votes = append(eff.Votes, v)
-	}
+	n.voteFirst(e, now, &eff)
 	if vs := n.pending[h]; len(vs) > 0 {
 		delete(n.pending, h)
 		n.npending -= len(vs)
@@ -177,6 +182,71 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 	n.tally(e, now, &eff)
 	n.retry(h, now, &eff)
 	return eff, nil
+}
+
+// open returns the election of root, opening it if needed.
+func (n *Node) open(root Hash) *election {
+	e := n.elections[root]
+	if e == nil {
+		e = &election{
+			root:      root,
+			normal:    make(map[Account]ballot),
+			final:     make(map[Account]Hash),
+			mine:      make(map[Account]Vote),
+			mineFinal: make(map[Account]Vote),
+		}
+		n.elections[root] = e
+	}
+	return e
+}
+
+// voteFirst has this node's representatives that have not voted in e
+// vote for the block on the chain, the first they saw.
+func (n *Node) voteFirst(e *election, now time.Time, eff *Effects) {
+	chain := n.l.successor[e.root]
+	for _, k := range n.keys {
+		rep := AccountOf(k.Public().(ed25519.PublicKey))
+		if _, voted := e.normal[rep]; voted || n.l.Weight(rep) == 0 {
+			continue
+		}
+		v := Vote{Root: e.root, Block: chain, Seq: 1}
+		v.Sign(k)
+		n.online[rep] = now
+		e.mine[rep] = v
+		e.normal[rep] = ballot{chain, 1}
+		eff.Votes = append(eff.Votes, v)
+	}
+}
+
+// Resume opens the elections of the blocks the ledger holds unconfirmed,
+// as after a restart from persisted Records, and votes in them.
+func (n *Node) Resume(now time.Time) Effects {
+	var eff Effects
+	var hs []Hash
+	for h, e := range n.l.blocks {
+		if !e.confirmed {
+			hs = append(hs, h)
+		}
+	}
+	sortHashes(hs)
+	var roots []Hash
+	for _, h := range hs {
+		root := n.l.blocks[h].root
+		if _, ok := n.elections[root]; !ok {
+			roots = append(roots, root)
+		}
+		e := n.open(root)
+		if !slices.Contains(e.candidates, h) {
+			e.candidates = append(e.candidates, h)
+		}
+	}
+	for _, r := range roots {
+		if e := n.elections[r]; e != nil {
+			n.voteFirst(e, now, &eff)
+			n.tally(e, now, &eff)
+		}
+	}
+	return eff
 }
 
 // wait keeps block b until what it depends on comes.
@@ -384,6 +454,7 @@ func (n *Node) settle(e *election, now time.Time, eff *Effects) {
 	}
 	delete(n.elections, e.root)
 	eff.Confirmed = append(eff.Confirmed, e.winner)
+	eff.Records = append(eff.Records, Record{Confirm: true, Hash: e.winner})
 	n.retry(e.winner, now, eff)
 	// Elections on blocks built on a dropped loser go too.
 	for _, d := range dropped {
