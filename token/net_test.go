@@ -287,7 +287,7 @@ func TestNetDoubleSpendPartition(t *testing.T) {
 				h1, h2 := s1.Hash(), s2.Hash()
 				s.inject(s1, a)
 				s.inject(s2, b)
-				s.run(10 * time.Second)
+				s.run(4 * time.Second)
 
 				if tt.partition {
 					assert.Equal(t, tt.wantA, s.confirmedAnywhere(h1) > 0, "S1 confirmed during the partition")
@@ -302,7 +302,7 @@ func TestNetDoubleSpendPartition(t *testing.T) {
 				require.False(t, s.confirmedAnywhere(h1) > 0 && s.confirmedAnywhere(h2) > 0, "both conflicting sends confirmed")
 
 				s.split = false
-				s.run(20 * time.Second)
+				s.run(8 * time.Second)
 				c1, c2 := s.confirmedAnywhere(h1), s.confirmedAnywhere(h2)
 				require.False(t, c1 > 0 && c2 > 0, "both conflicting sends confirmed (%d and %d nodes)", c1, c2)
 				assert.Equal(t, nodes, c1+c2, "after healing every node confirms one of them")
