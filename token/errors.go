@@ -15,6 +15,10 @@ var (
 	// rule (balance arithmetic, an unknown or spent source, a frozen
 	// account, ...).
 	ErrInvalid = errors.New("token: invalid block")
+	// ErrSettled is wrapped, with ErrInvalid, by the error for a block
+	// that competes with a confirmed one: the loser of a settled fork,
+	// which a peer that missed the outcome may still relay in good faith.
+	ErrSettled = errors.New("token: conflicts with the confirmed block")
 	// ErrGap reports a block whose previous block, or whose source, this
 	// ledger does not have yet; it may become valid later.
 	ErrGap = errors.New("token: missing dependency")

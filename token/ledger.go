@@ -233,7 +233,13 @@ func invalid(h Hash, format string, args ...any) error {
 // source for receives, claims and refunds, no frozen account. An error
 // wrapping ErrGap means a block it depends on is missing or not confirmed
 // yet, so b may be valid later.
-func (l *Ledger) Apply(b Block) (Hash, error) {
+func (l *Ledger) Apply(b Block) (Hash, error) { return l.apply(b, true) }
+
+// Validate checks block b as Apply does, with the same errors, without
+// adding it.
+func (l *Ledger) Validate(b Block) (Hash, error) { return l.apply(b, false) }
+
+func (l *Ledger) apply(b Block, commit bool) (Hash, error) {
 	if err := b.checkShape(); err != nil {
 		return Hash{}, err
 	}
@@ -256,10 +262,13 @@ func (l *Ledger) Apply(b Block) (Hash, error) {
 	rival, forked := l.successor[root]
 	if forked {
 		if l.blocks[rival].confirmed {
-			return h, invalid(h, "conflicts with confirmed block %s", rival)
+			return h, fmt.Errorf("%w: %s: %w %s", ErrInvalid, h, ErrSettled, rival)
 		}
 		if err := l.check(e, height); err != nil {
 			return h, err
+		}
+		if !commit {
+			return h, fmt.Errorf("%w: %s competes with %s", ErrFork, h, rival)
 		}
 		l.blocks[h] = e
 		l.forks[root] = append(l.forks[root], h)
@@ -267,6 +276,9 @@ func (l *Ledger) Apply(b Block) (Hash, error) {
 	}
 	if err := l.check(e, 0); err != nil {
 		return h, err
+	}
+	if !commit {
+		return h, nil
 	}
 	l.blocks[h] = e
 	l.link(e)
