@@ -38,6 +38,13 @@ type Config struct {
 	// it comes. 10,000 covers a burst of receives racing their sends'
 	// confirmations.
 	MaxUnchecked int
+	// AnswerInterval is how often, at most, the node answers for one
+	// settled root a peer that still votes or relays there (with its
+	// final votes for the winner, and the winner if the peer backs a
+	// loser): often enough that a peer that missed the final votes learns
+	// the outcome within a tick or two of its own re-sends, seldom enough
+	// that answers to answers die out. 30 s, the shell's default tick.
+	AnswerInterval time.Duration
 	// MaxTrendSamples bounds the online-weight samples kept; Tick takes one
 	// per call, and older ones than TrendPeriod go first. 20,160 holds two
 	// weeks of one tick a minute.
@@ -50,6 +57,7 @@ func DefaultConfig() Config {
 		OnlineWindow:     5 * time.Minute,
 		TrendPeriod:      14 * 24 * time.Hour,
 		MinOnlinePercent: 50,
+		AnswerInterval:   30 * time.Second,
 		MaxElections:     100_000,
 		MaxPendingVotes:  10_000,
 		MaxUnchecked:     10_000,
@@ -67,6 +75,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: TrendPeriod must be at least OnlineWindow", ErrConfig)
 	case c.MinOnlinePercent < 0 || c.MinOnlinePercent > 100:
 		return fmt.Errorf("%w: MinOnlinePercent must be within 0 to 100", ErrConfig)
+	case c.AnswerInterval <= 0:
+		return fmt.Errorf("%w: AnswerInterval must be positive", ErrConfig)
 	case c.MaxElections <= 0:
 		return fmt.Errorf("%w: MaxElections must be positive", ErrConfig)
 	case c.MaxPendingVotes < 0:

@@ -71,6 +71,7 @@ func simConfig() Config {
 	c := DefaultConfig()
 	c.OnlineWindow = 5 * time.Second
 	c.TrendPeriod = time.Hour
+	c.AnswerInterval = time.Second
 	return c
 }
 

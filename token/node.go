@@ -82,6 +82,7 @@ type Node struct {
 	unchecked  map[Hash][]Block // dependency -> blocks waiting for it
 	nunchecked int
 	online     map[Account]time.Time
+	answered   map[Hash]time.Time // settled roots answered for, and when
 	trend      []sample
 	forks      int
 }
@@ -125,6 +126,7 @@ func NewNode(cfg Config, l *Ledger, reps []ed25519.PrivateKey) (*Node, error) {
 		pending:   make(map[Hash][]Vote),
 		unchecked: make(map[Hash][]Block),
 		online:    make(map[Account]time.Time),
+		answered:  make(map[Hash]time.Time),
 	}, nil
 }
 
@@ -157,9 +159,14 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 	case errors.Is(err, ErrGap):
 		n.wait(b)
 		return eff, err
+	case errors.Is(err, ErrDuplicate):
+		if n.l.Confirmed(h) {
+			n.answer(root, h, false, now, &eff)
+		}
+		return eff, err
 	case errors.Is(err, ErrInvalid):
 		if w, ok := n.l.successor[root]; ok && n.l.Confirmed(w) && w != h {
-			n.answer(root, w, &eff)
+			n.answer(root, w, true, now, &eff)
 		}
 		return eff, err
 	default:
@@ -284,11 +291,21 @@ func (n *Node) retry(h Hash, now time.Time, eff *Effects) {
 	}
 }
 
-// answer shows a peer that voted for, or relayed, a loser of a settled
-// root the winner and this node's final votes for it.
-func (n *Node) answer(root, winner Hash, eff *Effects) {
-	b, _ := n.l.Block(winner)
-	eff.Blocks = append(eff.Blocks, b)
+// answer shows a peer that still votes or relays blocks at a settled
+// root this node's final votes for the winner, and the winner itself if
+// the peer backs a loser; at most once per AnswerInterval per root.
+func (n *Node) answer(root, winner Hash, withBlock bool, now time.Time, eff *Effects) {
+	if t, ok := n.answered[root]; ok && now.Sub(t) < n.cfg.AnswerInterval {
+		return
+	}
+	if len(n.answered) >= n.cfg.MaxElections {
+		return // pruned by Tick
+	}
+	n.answered[root] = now
+	if withBlock {
+		b, _ := n.l.Block(winner)
+		eff.Blocks = append(eff.Blocks, b)
+	}
 	for _, k := range n.keys {
 		if n.l.Weight(AccountOf(k.Public().(ed25519.PublicKey))) == 0 {
 			continue
@@ -317,9 +334,7 @@ func (n *Node) ProcessVote(v Vote, now time.Time) (Effects, error) {
 	e := n.elections[v.Root]
 	if e == nil {
 		if w, ok := n.l.successor[v.Root]; ok && n.l.Confirmed(w) {
-			if w != v.Block {
-				n.answer(v.Root, w, &eff)
-			}
+			n.answer(v.Root, w, w != v.Block, now, &eff)
 			return eff, nil
 		}
 		n.pend(v)
@@ -478,6 +493,11 @@ func (n *Node) Tick(now time.Time) Effects {
 		drop++
 	}
 	n.trend = n.trend[drop:]
+	for r, t := range n.answered {
+		if now.Sub(t) >= n.cfg.AnswerInterval {
+			delete(n.answered, r)
+		}
+	}
 	roots := make([]Hash, 0, len(n.elections))
 	for r := range n.elections {
 		roots = append(roots, r)

@@ -18,6 +18,7 @@ func TestConfigValidate(t *testing.T) {
 		{"OnlineWindow", func(c *Config) { c.OnlineWindow = 0 }},
 		{"TrendPeriod", func(c *Config) { c.TrendPeriod = c.OnlineWindow - 1 }},
 		{"MinOnlinePercent", func(c *Config) { c.MinOnlinePercent = 101 }},
+		{"AnswerInterval", func(c *Config) { c.AnswerInterval = 0 }},
 		{"MaxElections", func(c *Config) { c.MaxElections = 0 }},
 		{"MaxPendingVotes", func(c *Config) { c.MaxPendingVotes = -1 }},
 		{"MaxUnchecked", func(c *Config) { c.MaxUnchecked = -1 }},
@@ -162,8 +163,11 @@ func TestNodeVotesAndSwitches(t *testing.T) {
 	assert.Equal(t, s2.Hash(), eff.Blocks[0].Hash())
 	require.Len(t, eff.Votes, 1)
 	assert.True(t, eff.Votes[0].Final)
-	// As is a vote for it.
+	// As is a vote for it, once AnswerInterval has passed.
 	eff, err = n.ProcessVote(vote(1, s1, false, 5), now)
+	require.NoError(t, err)
+	assert.Empty(t, eff.Blocks, "answered a moment ago")
+	eff, err = n.ProcessVote(vote(1, s1, false, 6), now.Add(DefaultConfig().AnswerInterval))
 	require.NoError(t, err)
 	require.Len(t, eff.Blocks, 1)
 }
