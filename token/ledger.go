@@ -243,14 +243,15 @@ func (l *Ledger) apply(b Block, commit bool) (Hash, error) {
 	if err := b.checkShape(); err != nil {
 		return Hash{}, err
 	}
-	// A block whose hash is held is a duplicate whatever its signature
-	// (the hash does not cover it): no need to verify it again.
+	// The signature first, even for a block held already: the hash does
+	// not cover it, and a forged copy of a known block must not pass as a
+	// duplicate (a relay would forward it).
 	h := b.Hash()
-	if _, ok := l.blocks[h]; ok {
-		return h, fmt.Errorf("%w: %s", ErrDuplicate, h)
-	}
 	if err := b.verifyHash(h); err != nil {
 		return h, err
+	}
+	if _, ok := l.blocks[h]; ok {
+		return h, fmt.Errorf("%w: %s", ErrDuplicate, h)
 	}
 	if l.frozen[b.Account] {
 		return h, invalid(h, "account %s is frozen", b.Account)
@@ -263,11 +264,11 @@ func (l *Ledger) apply(b Block, commit bool) (Hash, error) {
 	e := &entry{block: b, hash: h, root: root, height: height, before: before}
 	rival, forked := l.successor[root]
 	if forked {
-		if l.blocks[rival].confirmed {
-			return h, fmt.Errorf("%w: %s: %w %s", ErrInvalid, h, ErrSettled, rival)
-		}
 		if err := l.check(e, height); err != nil {
 			return h, err
+		}
+		if l.blocks[rival].confirmed {
+			return h, fmt.Errorf("%w: %s: %w %s", ErrInvalid, h, ErrSettled, rival)
 		}
 		if !commit {
 			return h, fmt.Errorf("%w: %s competes with %s", ErrFork, h, rival)

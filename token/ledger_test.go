@@ -252,6 +252,10 @@ func TestLedgerFork(t *testing.T) {
 	require.ErrorIs(t, err, ErrGap)
 	_, err = l.Apply(s2)
 	require.ErrorIs(t, err, ErrDuplicate)
+	forgedCopy := s2
+	forgedCopy.Signature[0] ^= 1
+	_, err = l.Apply(forgedCopy)
+	require.ErrorIs(t, err, ErrSignature, "a forged copy of a held block is not a duplicate")
 	conserved(t, l)
 
 	// The election chooses the competitor: the chain rolls back.

@@ -54,7 +54,7 @@ func accountOf(t testing.TB, k crypto.PrivKey) token.Account {
 
 // newCluster starts a gossip network of n nodes and a genesis funding
 // each node's account with funds, each its own representative.
-func newCluster(t *testing.T, n int, seed uint64) *cluster {
+func newCluster(t *testing.T, n int, seed uint64, extra ...token.Allocation) *cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -70,6 +70,7 @@ func newCluster(t *testing.T, n int, seed uint64) *cluster {
 		a := accountOf(t, k)
 		g.Accounts = append(g.Accounts, token.Allocation{Account: hex.EncodeToString(a[:]), Balance: funds})
 	}
+	g.Accounts = append(g.Accounts, extra...)
 	c := &cluster{t: t, net: net, db: db, genesis: g, svcs: make([]*Service, n), runs: make([]*run, n)}
 	t.Cleanup(func() {
 		for i := range c.runs {
