@@ -30,13 +30,15 @@ type Config struct {
 	// bound is reached is refused until some are settled. 100,000 is far
 	// above the blocks a node confirms in a TrendPeriod tick.
 	MaxElections int
-	// MaxPendingVotes bounds the votes kept for blocks not seen yet.
-	// 10,000 covers the votes of 100 representatives on 100 blocks.
+	// MaxPendingVotes bounds the votes kept for blocks not seen yet; Tick
+	// drops those older than OnlineWindow. 10,000 covers the votes of 100
+	// representatives on 100 blocks.
 	MaxPendingVotes int
 	// MaxUnchecked bounds the blocks kept because a block they build on or
 	// receive from is missing or not confirmed yet; they are retried when
-	// it comes. 10,000 covers a burst of receives racing their sends'
-	// confirmations.
+	// it comes; Tick drops those older than OnlineWindow (an election that
+	// still wants one re-sends it). 10,000 covers a burst of receives
+	// racing their sends' confirmations.
 	MaxUnchecked int
 	// AnswerInterval is how often, at most, the node answers for one
 	// settled root a peer that still votes or relays there (with its

@@ -77,14 +77,25 @@ type Node struct {
 	l          *Ledger
 	keys       []ed25519.PrivateKey
 	elections  map[Hash]*election
-	pending    map[Hash][]Vote
+	pending    map[Hash][]waitingVote // block -> votes that came before it
 	npending   int
-	unchecked  map[Hash][]Block // dependency -> blocks waiting for it
+	unchecked  map[Hash][]waitingBlock // dependency -> blocks waiting for it
 	nunchecked int
+	trendPeak  uint64 // the largest sample of trend
 	online     map[Account]time.Time
 	answered   map[Hash]time.Time // settled roots answered for, and when
 	trend      []sample
 	forks      int
+}
+
+type waitingVote struct {
+	v  Vote
+	at time.Time
+}
+
+type waitingBlock struct {
+	b  Block
+	at time.Time
 }
 
 type sample struct {
@@ -123,8 +134,8 @@ func NewNode(cfg Config, l *Ledger, reps []ed25519.PrivateKey) (*Node, error) {
 		l:         l,
 		keys:      slices.Clone(reps),
 		elections: make(map[Hash]*election),
-		pending:   make(map[Hash][]Vote),
-		unchecked: make(map[Hash][]Block),
+		pending:   make(map[Hash][]waitingVote),
+		unchecked: make(map[Hash][]waitingBlock),
 		online:    make(map[Account]time.Time),
 		answered:  make(map[Hash]time.Time),
 	}, nil
@@ -157,7 +168,7 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 	case errors.Is(err, ErrFork):
 		n.forks++
 	case errors.Is(err, ErrGap):
-		n.wait(b)
+		n.wait(b, now)
 		return eff, err
 	case errors.Is(err, ErrDuplicate):
 		if n.l.Confirmed(h) {
@@ -180,9 +191,9 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 	if vs := n.pending[h]; len(vs) > 0 {
 		delete(n.pending, h)
 		n.npending -= len(vs)
-		for _, v := range vs {
-			if v.Root == root {
-				n.record(e, v, now)
+		for _, w := range vs {
+			if w.v.Root == root {
+				n.record(e, w.v, now)
 			}
 		}
 	}
@@ -257,7 +268,7 @@ func (n *Node) Resume(now time.Time) Effects {
 }
 
 // wait keeps block b until what it depends on comes.
-func (n *Node) wait(b Block) {
+func (n *Node) wait(b Block, now time.Time) {
 	if n.nunchecked >= n.cfg.MaxUnchecked {
 		return
 	}
@@ -271,7 +282,7 @@ func (n *Node) wait(b Block) {
 	}
 	for _, d := range deps {
 		if !n.l.Confirmed(d) {
-			n.unchecked[d] = append(n.unchecked[d], b)
+			n.unchecked[d] = append(n.unchecked[d], waitingBlock{b, now})
 			n.nunchecked++
 		}
 	}
@@ -285,8 +296,8 @@ func (n *Node) retry(h Hash, now time.Time, eff *Effects) {
 	}
 	delete(n.unchecked, h)
 	n.nunchecked -= len(bs)
-	for _, b := range bs {
-		o, _ := n.ProcessBlock(b, now)
+	for _, w := range bs {
+		o, _ := n.ProcessBlock(w.b, now)
 		eff.merge(o)
 	}
 }
@@ -337,14 +348,14 @@ func (n *Node) ProcessVote(v Vote, now time.Time) (Effects, error) {
 			n.answer(v.Root, w, w != v.Block, now, &eff)
 			return eff, nil
 		}
-		n.pend(v)
+		n.pend(v, now)
 		return eff, nil
 	}
 	if !slices.Contains(e.candidates, v.Block) {
 		if b, ok := n.l.Block(v.Block); ok && Root(&b) != v.Root {
 			return eff, fmt.Errorf("%w: vote by %s names root %s for block %s", ErrInvalid, v.Rep, v.Root, v.Block)
 		}
-		n.pend(v)
+		n.pend(v, now)
 		return eff, nil
 	}
 	n.record(e, v, now)
@@ -352,11 +363,11 @@ func (n *Node) ProcessVote(v Vote, now time.Time) (Effects, error) {
 	return eff, nil
 }
 
-func (n *Node) pend(v Vote) {
+func (n *Node) pend(v Vote, now time.Time) {
 	if n.npending >= n.cfg.MaxPendingVotes {
 		return
 	}
-	n.pending[v.Block] = append(n.pending[v.Block], v)
+	n.pending[v.Block] = append(n.pending[v.Block], waitingVote{v, now})
 	n.npending++
 }
 
@@ -377,12 +388,7 @@ func (n *Node) record(e *election, v Vote, now time.Time) {
 // among Tick's samples within TrendPeriod, or MinOnlinePercent of the
 // supply, whichever is largest. A block needs more than half of it.
 func (n *Node) QuorumBase(now time.Time) uint64 {
-	base := n.OnlineWeight(now)
-	for _, s := range n.trend {
-		if now.Sub(s.at) <= n.cfg.TrendPeriod && s.weight > base {
-			base = s.weight
-		}
-	}
+	base := max(n.OnlineWeight(now), n.trendPeak)
 	hi, lo := bits.Mul64(n.l.Supply(), uint64(n.cfg.MinOnlinePercent))
 	floor, _ := bits.Div64(hi, lo, 100)
 	return max(base, floor)
@@ -480,6 +486,39 @@ func (n *Node) settle(e *election, now time.Time, eff *Effects) {
 	}
 }
 
+// expire drops the votes and blocks that waited longer than OnlineWindow
+// for what they need: the elections that still want them re-send them.
+func (n *Node) expire(now time.Time) {
+	for h, ws := range n.pending {
+		kept := ws[:0]
+		for _, w := range ws {
+			if now.Sub(w.at) <= n.cfg.OnlineWindow {
+				kept = append(kept, w)
+			}
+		}
+		n.npending -= len(ws) - len(kept)
+		if len(kept) == 0 {
+			delete(n.pending, h)
+		} else {
+			n.pending[h] = kept
+		}
+	}
+	for h, ws := range n.unchecked {
+		kept := ws[:0]
+		for _, w := range ws {
+			if now.Sub(w.at) <= n.cfg.OnlineWindow {
+				kept = append(kept, w)
+			}
+		}
+		n.nunchecked -= len(ws) - len(kept)
+		if len(kept) == 0 {
+			delete(n.unchecked, h)
+		} else {
+			n.unchecked[h] = kept
+		}
+	}
+}
+
 // Tick samples the online weight for the trend, re-counts the open
 // elections (the online weight changes with time) and re-sends their
 // candidate blocks and this node's votes, so that peers that missed them,
@@ -493,6 +532,11 @@ func (n *Node) Tick(now time.Time) Effects {
 		drop++
 	}
 	n.trend = n.trend[drop:]
+	n.trendPeak = 0
+	for _, s := range n.trend {
+		n.trendPeak = max(n.trendPeak, s.weight)
+	}
+	n.expire(now)
 	for r, t := range n.answered {
 		if now.Sub(t) >= n.cfg.AnswerInterval {
 			delete(n.answered, r)

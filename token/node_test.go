@@ -213,3 +213,45 @@ func TestNodeBounds(t *testing.T) {
 	_, err = n.ProcessBlock(b1, now)
 	require.ErrorIs(t, err, ErrBusy)
 }
+
+// TestNodeExpiresWaiting: votes for a block not seen, and blocks whose
+// source is not confirmed, are dropped after OnlineWindow.
+func TestNodeExpiresWaiting(t *testing.T) {
+	cfg := strict()
+	cfg.OnlineWindow = time.Minute
+	n := observer(t, cfg)
+	t0 := time.Unix(1000, 0)
+	w0 := NewWallet(n.Ledger(), key(0))
+	b, err := w0.Send(acct(5), 10, 0)
+	require.NoError(t, err)
+	for _, rep := range []int{2, 3} {
+		_, err = n.ProcessVote(vote(rep, b, true, 0), t0)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 2, n.npending)
+	n.Tick(t0.Add(30 * time.Second))
+	assert.Equal(t, 2, n.npending, "not yet")
+	n.Tick(t0.Add(2 * time.Minute))
+	assert.Zero(t, n.npending)
+	eff, err := n.ProcessBlock(b, t0.Add(2*time.Minute))
+	require.NoError(t, err)
+	assert.Empty(t, eff.Confirmed, "the expired votes do not count")
+
+	// A receive waiting for its send's confirmation.
+	l2 := newLedger(t, 100, 200, 300, 400)
+	s, err := NewWallet(l2, key(0)).Send(acct(1), 5, 0)
+	require.NoError(t, err)
+	_, err = l2.Apply(s)
+	require.NoError(t, err)
+	require.NoError(t, l2.Confirm(s.Hash()))
+	rcv, err := NewWallet(l2, key(1)).Receive(s.Hash(), 0)
+	require.NoError(t, err)
+	m := observer(t, cfg)
+	_, err = m.ProcessBlock(s, t0)
+	require.NoError(t, err)
+	_, err = m.ProcessBlock(rcv, t0)
+	require.ErrorIs(t, err, ErrGap)
+	assert.Positive(t, m.nunchecked)
+	m.Tick(t0.Add(2 * time.Minute))
+	assert.Zero(t, m.nunchecked)
+}
