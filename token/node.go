@@ -193,6 +193,9 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 		n.npending -= len(vs)
 		for _, w := range vs {
 			if w.v.Root == root {
+				if t, ok := n.online[w.v.Rep]; !ok || w.at.After(t) {
+					n.online[w.v.Rep] = w.at
+				}
 				n.record(e, w.v, now)
 			}
 		}
@@ -339,10 +342,15 @@ func (n *Node) ProcessVote(v Vote, now time.Time) (Effects, error) {
 	if n.l.Weight(v.Rep) == 0 {
 		return eff, nil
 	}
-	if t, ok := n.online[v.Rep]; !ok || now.After(t) {
-		n.online[v.Rep] = now
-	}
 	e := n.elections[v.Root]
+	if e != nil {
+		// Only a vote in an open election shows its representative
+		// online: an old vote replayed in a new envelope names a settled
+		// root.
+		if t, ok := n.online[v.Rep]; !ok || now.After(t) {
+			n.online[v.Rep] = now
+		}
+	}
 	if e == nil {
 		if w, ok := n.l.successor[v.Root]; ok && n.l.Confirmed(w) {
 			n.answer(v.Root, w, w != v.Block, now, &eff)
@@ -474,6 +482,11 @@ func (n *Node) settle(e *election, now time.Time, eff *Effects) {
 		return // the previous block is not confirmed yet: settled when it is
 	}
 	delete(n.elections, e.root)
+	// Votes still in flight arrive in the next moments: they need no
+	// answer. A peer that still votes here an AnswerInterval later does.
+	if len(n.answered) < n.cfg.MaxElections {
+		n.answered[e.root] = now
+	}
 	eff.Confirmed = append(eff.Confirmed, e.winner)
 	eff.Records = append(eff.Records, Record{Confirm: true, Hash: e.winner})
 	n.retry(e.winner, now, eff)

@@ -156,7 +156,12 @@ func TestNodeVotesAndSwitches(t *testing.T) {
 	assert.False(t, held)
 	conserved(t, l)
 
-	// The loser, relayed late, is refused and answered with the winner.
+	// The loser, relayed at once (in flight when the election ended), is
+	// refused; relayed later, it is answered with the winner.
+	eff, err = n.ProcessBlock(s1, now)
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Empty(t, eff.Blocks)
+	now = now.Add(DefaultConfig().AnswerInterval)
 	eff, err = n.ProcessBlock(s1, now)
 	require.ErrorIs(t, err, ErrInvalid)
 	require.Len(t, eff.Blocks, 1)
@@ -254,4 +259,28 @@ func TestNodeExpiresWaiting(t *testing.T) {
 	assert.Positive(t, m.nunchecked)
 	m.Tick(t0.Add(2 * time.Minute))
 	assert.Zero(t, m.nunchecked)
+}
+
+// TestNodeReplayedVoteNotOnline: an old vote replayed for a settled root
+// does not count its representative online.
+func TestNodeReplayedVoteNotOnline(t *testing.T) {
+	cfg := strict()
+	cfg.OnlineWindow = time.Minute
+	n := observer(t, cfg)
+	t0 := time.Unix(1000, 0)
+	b, err := NewWallet(n.Ledger(), key(0)).Send(acct(1), 1, 0)
+	require.NoError(t, err)
+	_, err = n.ProcessBlock(b, t0)
+	require.NoError(t, err)
+	old := vote(1, b, true, 0)
+	for _, rep := range []int{1, 2, 3} {
+		_, err = n.ProcessVote(vote(rep, b, true, 0), t0)
+		require.NoError(t, err)
+	}
+	require.True(t, n.Ledger().Confirmed(b.Hash()))
+	t1 := t0.Add(10 * time.Minute)
+	assert.Zero(t, n.OnlineWeight(t1))
+	_, err = n.ProcessVote(old, t1)
+	require.NoError(t, err)
+	assert.Zero(t, n.OnlineWeight(t1), "a vote on a settled root shows nobody online")
 }
