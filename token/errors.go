@@ -29,6 +29,9 @@ var (
 	ErrDuplicate = errors.New("token: duplicate block")
 	// ErrOverflow reports an amount that would leave the uint64 range.
 	ErrOverflow = errors.New("token: amount overflow")
+	// ErrBusy reports a block refused because MaxElections elections are
+	// open.
+	ErrBusy = errors.New("token: too many open elections")
 	// ErrGenesis reports an invalid genesis file.
 	ErrGenesis = errors.New("token: invalid genesis")
 )

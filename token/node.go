@@ -10,9 +10,6 @@ import (
 	"time"
 )
 
-// ErrBusy reports a block refused because MaxElections elections are open.
-var ErrBusy = errors.New("token: too many open elections")
-
 // Effects is what a Node asks its driver to do after an input. Records
 // must be persisted, in order and synced, before the node acknowledges
 // what they hold to anyone (replaying them into a Ledger from the same
