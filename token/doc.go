@@ -5,7 +5,8 @@
 // settles forks, and the DAO's tally. It does no I/O, starts no goroutine
 // and reads no clock: time and epochs come in as arguments. Package
 // token/ledgerstore keeps a Ledger's blocks and confirmations in the
-// node's store. docs/token.md is the specification.
+// node's store, and token/ledgersvc runs a Node over gossip.
+// docs/token.md is the specification.
 //
 // # The lattice
 //
