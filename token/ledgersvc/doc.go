@@ -21,15 +21,24 @@
 // penalty. A block whose previous block or source is missing passes: the
 // Node keeps it until they come.
 //
+// # Durability
+//
+// The Node's records are queued under the Service's lock; one committer
+// goroutine writes all that is queued in one synced batch (group commit:
+// messages go on being processed while it syncs), then publishes the
+// blocks and votes that waited for those records. Send and Wait return
+// only once the state they report is durable. Run's end drops what was
+// not written; nothing of it was acknowledged.
+//
 // # Not yet
 //
 // A node that was offline does not fetch the blocks it missed (no
-// bootstrap), and each message's records are synced alone (no group
-// commit across messages).
+// bootstrap).
 //
 // # Concurrency
 //
 // A Service is safe for concurrent use. Run owns the topics, their
-// subscriptions and the ticker, and stops them when its ctx ends; the
-// Node and the store are used under one lock.
+// subscriptions, the committer and the ticker, and stops them when its
+// ctx ends; the Node is used under one lock, the store by the committer
+// alone.
 package ledgersvc

@@ -64,23 +64,34 @@ type Service struct {
 
 	mu      sync.Mutex
 	node    *token.Node
-	st      *ledgerstore.Store
+	st      *ledgerstore.Store // written by the committer only
 	wallet  *token.Wallet
-	changed chan struct{} // closed and replaced when the ledger changes
+	queue   []token.Record // made by the Node, not yet written
+	outbox  []outbox       // effects waiting for their records to be durable
+	made    uint64         // records made since New
+	durable uint64         // records written and synced
+	changed chan struct{}  // closed and replaced when records become durable
+	kick    chan struct{}  // wakes the committer
+	done    chan struct{}  // closed when Run ends
 	ctx     context.Context
 	blocks  *gossip.Topic[*Message]
 	votes   *gossip.Topic[*Message]
 	failed  error
 	cancel  context.CancelFunc
 
-	// pubMu orders publishing: gossip requires each author's sequence
-	// numbers to grow in the order its messages are validated, so a
-	// number is taken and its message published under it.
-	pubMu    sync.Mutex
+	// seq is the last sequence number published. Only the committer
+	// publishes, one message after the other, so the numbers grow in the
+	// order gossip validates them, as it requires.
 	seq      uint64
 	running  atomic.Bool
 	rejected atomic.Uint64
 	ignored  atomic.Uint64
+}
+
+// outbox holds effects to publish once the first upto records are durable.
+type outbox struct {
+	eff  token.Effects
+	upto uint64
 }
 
 // New opens the ledger in the store and returns a Service for it; Run
@@ -123,6 +134,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		acct: token.AccountOf(key.Public().(ed25519.PublicKey)),
 		node: node, st: st, wallet: token.NewWallet(l, key),
 		changed: make(chan struct{}),
+		kick:    make(chan struct{}, 1),
 	}
 	// Above any number published before a restart.
 	s.seq = uint64(cfg.Clock.Now().UnixNano())
@@ -154,18 +166,29 @@ func (s *Service) Stats() Stats {
 	return Stats{Rejected: s.rejected.Load(), Ignored: s.ignored.Load()}
 }
 
-// Wait returns when cond, called with the ledger under the lock after
-// each change, returns true, or ctx ends.
+// Wait returns once cond, called with the ledger under the lock, has
+// returned true and the state it saw is durable (its records synced), or
+// when ctx ends, Run ends (ErrNotRunning) or a write failed.
 func (s *Service) Wait(ctx context.Context, cond func(l *token.Ledger) bool) error {
+	var target uint64
+	met := false
 	for {
 		s.mu.Lock()
-		ok, ch := cond(s.node.Ledger()), s.changed
+		if !met && cond(s.node.Ledger()) {
+			met, target = true, s.made
+		}
+		durable, ch, done, failed := s.durable, s.changed, s.done, s.failed
 		s.mu.Unlock()
-		if ok {
+		if met && durable >= target {
 			return nil
+		}
+		if failed != nil {
+			return failed
 		}
 		select {
 		case <-ch:
+		case <-done:
+			return ErrNotRunning
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -178,10 +201,11 @@ func (s *Service) WaitConfirmed(ctx context.Context, h token.Hash) error {
 }
 
 // Send sends amount micro-credits from the node's account to account to,
-// and returns the send's hash once it is persisted and published.
+// and returns the send's hash once it is persisted (synced) and handed to
+// gossip.
 func (s *Service) Send(ctx context.Context, to token.Account, amount uint64) (token.Hash, error) {
-	var blk token.Block
-	eff, err := s.step(ctx, func(now time.Time) (token.Effects, error) {
+	var h token.Hash
+	upto, err := s.step(func(now time.Time) (token.Effects, error) {
 		if s.blocks == nil {
 			return token.Effects{}, ErrNotRunning
 		}
@@ -189,26 +213,52 @@ func (s *Service) Send(ctx context.Context, to token.Account, amount uint64) (to
 		if err != nil {
 			return token.Effects{}, err
 		}
-		blk = b
-		return s.node.ProcessBlock(b, now)
+		h = b.Hash()
+		eff, err := s.node.ProcessBlock(b, now)
+		eff.Blocks = append([]token.Block{b}, eff.Blocks...)
+		return eff, err
 	})
 	if err != nil {
 		return token.Hash{}, fmt.Errorf("ledgersvc: send: %w", err)
 	}
-	eff.Blocks = append([]token.Block{blk}, eff.Blocks...)
-	s.publish(eff)
-	return blk.Hash(), nil
+	if err := s.waitDurable(ctx, upto); err != nil {
+		return token.Hash{}, fmt.Errorf("ledgersvc: send: %w", err)
+	}
+	return h, nil
 }
 
-// step runs f on the Node under the lock, persists the records it made
-// (synced) and, with AutoReceive, receives the confirmed sends to this
-// node's account, all before returning the effects to publish. A failed
-// write stops the Service: its ledger would be ahead of its store.
-func (s *Service) step(ctx context.Context, f func(now time.Time) (token.Effects, error)) (token.Effects, error) {
+// waitDurable returns once the first upto records are durable.
+func (s *Service) waitDurable(ctx context.Context, upto uint64) error {
+	for {
+		s.mu.Lock()
+		durable, ch, done, failed := s.durable, s.changed, s.done, s.failed
+		s.mu.Unlock()
+		switch {
+		case durable >= upto:
+			return nil
+		case failed != nil:
+			return failed
+		}
+		select {
+		case <-ch:
+		case <-done:
+			return ErrNotRunning
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// step runs f on the Node under the lock and, with AutoReceive, receives
+// the confirmed sends to this node's account. It queues the records made
+// for the committer, and the blocks and votes to publish once those
+// records are durable (so nothing goes out that a crash could take back),
+// and returns how many records must be durable for this step's state.
+func (s *Service) step(f func(now time.Time) (token.Effects, error)) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failed != nil {
-		return token.Effects{}, s.failed
+		return 0, s.failed
 	}
 	now := s.cfg.Clock.Now()
 	eff, err := f(now)
@@ -226,26 +276,65 @@ func (s *Service) step(ctx context.Context, f func(now time.Time) (token.Effects
 			continue
 		}
 		eff.Records = append(eff.Records, more.Records...)
-		eff.Accepted = append(eff.Accepted, more.Accepted...)
 		eff.Confirmed = append(eff.Confirmed, more.Confirmed...)
 		eff.Blocks = append(append(eff.Blocks, r), more.Blocks...)
 		eff.Votes = append(eff.Votes, more.Votes...)
 	}
-	if len(eff.Records) > 0 {
-		if perr := s.st.Append(ctx, eff.Records); perr != nil {
-			s.failed = fmt.Errorf("ledgersvc: persist: %w", perr)
-			if s.cancel != nil {
-				s.cancel()
-			}
-			return token.Effects{}, s.failed
-		}
-		close(s.changed)
-		s.changed = make(chan struct{})
+	s.queue = append(s.queue, eff.Records...)
+	s.made += uint64(len(eff.Records))
+	if len(eff.Blocks) > 0 || len(eff.Votes) > 0 {
+		s.outbox = append(s.outbox, outbox{eff: token.Effects{Blocks: eff.Blocks, Votes: eff.Votes}, upto: s.made})
 	}
-	return eff, err
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return s.made, err
 }
 
-// publish sends the effects' blocks and votes on their topics.
+// commit is the committer: it writes the queued records in one synced
+// batch, then publishes what waited for them, until ctx ends. While it
+// syncs, messages go on being processed, and the next batch takes all
+// their records (group commit). A failed write stops the Service: its
+// ledger would be ahead of its store.
+func (s *Service) commit(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		}
+		s.mu.Lock()
+		recs, outs, made := s.queue, s.outbox, s.made
+		s.queue, s.outbox = nil, nil
+		s.mu.Unlock()
+		if len(recs) > 0 {
+			if err := s.st.Append(ctx, recs); err != nil {
+				s.mu.Lock()
+				s.failed = fmt.Errorf("ledgersvc: persist: %w", err)
+				close(s.changed)
+				s.changed = make(chan struct{})
+				cancel := s.cancel
+				s.mu.Unlock()
+				if cancel != nil {
+					cancel()
+				}
+				return
+			}
+		}
+		s.mu.Lock()
+		s.durable = made
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.mu.Unlock()
+		for _, o := range outs {
+			s.publish(o.eff)
+		}
+	}
+}
+
+// publish sends the effects' blocks and votes on their topics; the
+// committer calls it.
 func (s *Service) publish(eff token.Effects) {
 	s.mu.Lock()
 	ctx, blocks, votes := s.ctx, s.blocks, s.votes
@@ -253,8 +342,6 @@ func (s *Service) publish(eff token.Effects) {
 	if ctx == nil {
 		return
 	}
-	s.pubMu.Lock()
-	defer s.pubMu.Unlock()
 	now := s.cfg.Clock.Now()
 	for i := range eff.Blocks {
 		s.seq++
@@ -370,25 +457,33 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 		return fmt.Errorf("ledgersvc: join %s: %w", VotesTopic, err)
 	}
 	defer func() { err = errors.Join(err, votes.Close()) }()
+	done := make(chan struct{})
 	s.mu.Lock()
-	s.ctx, s.blocks, s.votes, s.cancel = ctx, blocks, votes, cancel
+	s.ctx, s.blocks, s.votes, s.cancel, s.done = ctx, blocks, votes, cancel, done
 	s.mu.Unlock()
+	var committer sync.WaitGroup
+	committer.Go(func() { s.commit(ctx) })
 	defer func() {
+		cancel()
+		committer.Wait()
 		s.mu.Lock()
-		s.ctx, s.blocks, s.votes, s.cancel = nil, nil, nil, nil
+		s.ctx, s.blocks, s.votes, s.cancel, s.done = nil, nil, nil, nil, nil
+		// What was not written is not acknowledged; a restart rebuilds
+		// the ledger from the store.
+		s.queue, s.outbox = nil, nil
 		s.mu.Unlock()
+		close(done)
 	}()
 	handle := func(r gossip.Received[*Message]) {
 		if r.Local {
 			return
 		}
-		eff, _ := s.step(ctx, func(now time.Time) (token.Effects, error) {
+		_, _ = s.step(func(now time.Time) (token.Effects, error) {
 			if r.Msg.Block != nil {
 				return s.node.ProcessBlock(*r.Msg.Block, now)
 			}
 			return s.node.ProcessVote(*r.Msg.Vote, now)
 		})
-		s.publish(eff)
 	}
 	bsub, err := blocks.Subscribe(handle)
 	if err != nil {
@@ -401,11 +496,9 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 	}
 	defer vsub.Close()
 
-	eff, err := s.step(ctx, func(now time.Time) (token.Effects, error) { return s.node.Resume(now), nil })
-	if err != nil {
+	if _, err := s.step(func(now time.Time) (token.Effects, error) { return s.node.Resume(now), nil }); err != nil {
 		return err
 	}
-	s.publish(eff)
 	if ready != nil {
 		ready()
 	}
@@ -419,11 +512,9 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 			s.mu.Unlock()
 			return failed
 		case <-t.C():
-			eff, err := s.step(ctx, func(now time.Time) (token.Effects, error) { return s.node.Tick(now), nil })
-			if err != nil {
+			if _, err := s.step(func(now time.Time) (token.Effects, error) { return s.node.Tick(now), nil }); err != nil {
 				return err
 			}
-			s.publish(eff)
 		}
 	}
 }
