@@ -309,7 +309,9 @@ func (s *Service) commit(ctx context.Context) {
 		s.queue, s.outbox = nil, nil
 		s.mu.Unlock()
 		if len(recs) > 0 {
-			if err := s.st.Append(ctx, recs); err != nil {
+			// A write once started finishes: Run's end must not turn into
+			// a failed write.
+			if err := s.st.Append(context.WithoutCancel(ctx), recs); err != nil {
 				s.mu.Lock()
 				s.failed = fmt.Errorf("ledgersvc: persist: %w", err)
 				close(s.changed)
