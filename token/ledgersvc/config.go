@@ -1,0 +1,109 @@
+package ledgersvc
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/token"
+)
+
+// ErrConfig reports an invalid Config.
+var ErrConfig = errors.New("ledgersvc: invalid config")
+
+// Config is the configuration of a Service. Every node of a network must
+// use the same EpochZero, EpochLength and topic limits.
+type Config struct {
+	// Node configures the elections.
+	Node token.Config
+	// EpochZero and EpochLength define the ledger's epochs (the epoch
+	// field of the blocks this node makes, unbonding, escrow deadlines,
+	// DAO windows). One minute: unbonding and deadlines count in minutes.
+	EpochZero   time.Time
+	EpochLength time.Duration
+	// TickInterval is how often the elections are ticked: the online
+	// weight sampled and open elections' candidates and votes re-sent. A
+	// tenth of the default OnlineWindow, so a representative in an open
+	// election stays online.
+	TickInterval time.Duration
+	// MaxSkew and MaxAge bound the gossip timestamps (TopicParams): 30 s
+	// of skew, and messages older than 30 s are dropped (the elections
+	// re-send what is still needed). Gossip's SeenTTL must cover the
+	// topics' reject age, 2·MaxAge + MaxSkew + 5 heartbeats: 95 s within
+	// the default 2 minutes.
+	MaxSkew, MaxAge time.Duration
+	// Rate and Burst are each topic's per-publisher budget. A node re-sends
+	// the candidates and votes of every open election each tick; 500
+	// messages per second and a burst of 5,000 cover a thousand open
+	// elections.
+	Rate  float64
+	Burst int
+	// AutoReceive makes the node receive every confirmed send to its
+	// account at once. On by default: a node's credits should not wait.
+	AutoReceive bool
+	// Clock is the time source.
+	Clock clock.Clock
+}
+
+// DefaultConfig returns the configuration a node runs with.
+func DefaultConfig() Config {
+	return Config{
+		Node:         token.DefaultConfig(),
+		EpochZero:    time.Unix(0, 0),
+		EpochLength:  time.Minute,
+		TickInterval: 30 * time.Second,
+		MaxSkew:      30 * time.Second,
+		MaxAge:       30 * time.Second,
+		Rate:         500,
+		Burst:        5000,
+		AutoReceive:  true,
+		Clock:        clock.Real(),
+	}
+}
+
+// TestConfig returns DefaultConfig with short timers for tests and the
+// simulator: ticks every 200 ms, representatives online for 5 s.
+func TestConfig() Config {
+	c := DefaultConfig()
+	c.TickInterval = 200 * time.Millisecond
+	c.Node.OnlineWindow = 5 * time.Second
+	c.Node.TrendPeriod = time.Hour
+	c.Node.AnswerInterval = time.Second
+	c.EpochLength = time.Second
+	c.MaxSkew, c.MaxAge = 2*time.Second, 8*time.Second // within gossip.TestConfig's SeenTTL of 30 s
+	return c
+}
+
+// Validate checks the configuration; its errors wrap ErrConfig (or
+// token.ErrConfig for Node) and name the field.
+func (c Config) Validate() error {
+	if err := c.Node.Validate(); err != nil {
+		return fmt.Errorf("%w: Node: %w", ErrConfig, err)
+	}
+	switch {
+	case c.EpochLength <= 0:
+		return fmt.Errorf("%w: EpochLength must be positive", ErrConfig)
+	case c.TickInterval <= 0:
+		return fmt.Errorf("%w: TickInterval must be positive", ErrConfig)
+	case c.MaxSkew <= 0:
+		return fmt.Errorf("%w: MaxSkew must be positive", ErrConfig)
+	case c.MaxAge <= 0:
+		return fmt.Errorf("%w: MaxAge must be positive", ErrConfig)
+	case c.Rate <= 0:
+		return fmt.Errorf("%w: Rate must be positive", ErrConfig)
+	case c.Burst <= 0:
+		return fmt.Errorf("%w: Burst must be positive", ErrConfig)
+	case c.Clock == nil:
+		return fmt.Errorf("%w: Clock must be set", ErrConfig)
+	}
+	return nil
+}
+
+// Epoch returns the epoch of time t.
+func (c Config) Epoch(t time.Time) uint64 {
+	if t.Before(c.EpochZero) {
+		return 0
+	}
+	return uint64(t.Sub(c.EpochZero) / c.EpochLength)
+}

@@ -1,0 +1,581 @@
+package token
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"math/bits"
+	"slices"
+	"time"
+)
+
+// Effects is what a Node asks its driver to do after an input. Records
+// must be persisted, in order and synced, before the node acknowledges
+// what they hold to anyone (replaying them into a Ledger from the same
+// genesis rebuilds it); Blocks and Votes are to be published.
+type Effects struct {
+	Records   []Record
+	Accepted  []Hash  // blocks the ledger took (on a chain or as a competitor)
+	Confirmed []Hash  // blocks confirmed, in the order confirmed
+	Blocks    []Block // blocks to publish (election candidates re-sent, or a confirmed winner shown to a peer that missed it)
+	Votes     []Vote  // this node's votes to publish
+}
+
+// Record is one change of a Ledger, as a Node made it: a block taken
+// (Confirm false, Block set) or a block confirmed (Confirm true).
+type Record struct {
+	Confirm bool
+	Hash    Hash
+	Block   Block // when Confirm is false
+}
+
+// Replay applies r to l, as the Node did when it emitted r.
+func (r *Record) Replay(l *Ledger) error {
+	if r.Confirm {
+		return l.Confirm(r.Hash)
+	}
+	h, err := l.Apply(r.Block)
+	if errors.Is(err, ErrFork) || errors.Is(err, ErrDuplicate) {
+		err = nil
+	}
+	if err == nil && h != r.Hash {
+		err = fmt.Errorf("%w: record of %s holds block %s", ErrMalformed, r.Hash, h)
+	}
+	return err
+}
+
+func (e *Effects) merge(o Effects) {
+	e.Records = append(e.Records, o.Records...)
+	e.Accepted = append(e.Accepted, o.Accepted...)
+	e.Confirmed = append(e.Confirmed, o.Confirmed...)
+	e.Blocks = append(e.Blocks, o.Blocks...)
+	e.Votes = append(e.Votes, o.Votes...)
+}
+
+// Node is one node's open representative voting (ORV), as Nano's: every
+// block the ledger takes opens an election on its root; the node's
+// representatives vote for the first block they saw there, switch normal
+// votes to a block that leads with more weight, cast a final vote once a
+// block has normal votes from more than half of the online weight, and the
+// block is confirmed when final votes from more than half of the online
+// weight are seen. A representative never casts two final votes in one
+// election, so two blocks of one root cannot both be confirmed unless
+// representatives holding more than the margin between the two quorums
+// equivocate. The online weight is the weight of the representatives that
+// voted within OnlineWindow, never taken below its peak over TrendPeriod
+// nor below MinOnlinePercent of the supply: a side of a partition holding
+// less than half of that cannot confirm anything.
+//
+// Time comes in as arguments; Node does no I/O and is not safe for
+// concurrent use.
+type Node struct {
+	cfg        Config
+	l          *Ledger
+	keys       []ed25519.PrivateKey
+	elections  map[Hash]*election
+	pending    map[Hash][]waitingVote // block -> votes that came before it
+	npending   int
+	unchecked  map[Hash][]waitingBlock // dependency -> blocks waiting for it
+	nunchecked int
+	trendPeak  uint64 // the largest sample of trend
+	online     map[Account]time.Time
+	answered   map[Hash]time.Time // settled roots answered for, and when
+	trend      []sample
+	forks      int
+}
+
+type waitingVote struct {
+	v  Vote
+	at time.Time
+}
+
+type waitingBlock struct {
+	b  Block
+	at time.Time
+}
+
+type sample struct {
+	at     time.Time
+	weight uint64
+}
+
+type ballot struct {
+	block Hash
+	seq   uint64
+}
+
+type election struct {
+	root       Hash
+	candidates []Hash
+	normal     map[Account]ballot
+	final      map[Account]Hash
+	mine       map[Account]Vote // this node's latest normal vote per representative
+	mineFinal  map[Account]Vote
+	winner     Hash
+}
+
+// NewNode returns a Node running elections over ledger l, voting with the
+// representative keys reps (none: the node only observes).
+func NewNode(cfg Config, l *Ledger, reps []ed25519.PrivateKey) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for i, k := range reps {
+		if len(k) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("%w: reps[%d] is not an Ed25519 private key", ErrConfig, i)
+		}
+	}
+	return &Node{
+		cfg:       cfg,
+		l:         l,
+		keys:      slices.Clone(reps),
+		elections: make(map[Hash]*election),
+		pending:   make(map[Hash][]waitingVote),
+		unchecked: make(map[Hash][]waitingBlock),
+		online:    make(map[Account]time.Time),
+		answered:  make(map[Hash]time.Time),
+	}, nil
+}
+
+// Ledger returns the node's ledger (for reading; blocks go through
+// ProcessBlock).
+func (n *Node) Ledger() *Ledger { return n.l }
+
+// Elections returns the number of open elections.
+func (n *Node) Elections() int { return len(n.elections) }
+
+// ForksSeen returns how many competing blocks the node has seen.
+func (n *Node) ForksSeen() int { return n.forks }
+
+// ProcessBlock takes a block from the network or from this node's wallet.
+// Errors wrapping ErrSignature or ErrInvalid mean a bad block (its sender
+// deserves a lower score, unless it only conflicts with a confirmed block,
+// which a lagging honest peer may relay); ErrGap means it may be valid
+// later; ErrDuplicate means it was seen.
+func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
+	var eff Effects
+	root := Root(&b)
+	if _, open := n.elections[root]; !open && len(n.elections) >= n.cfg.MaxElections {
+		return eff, fmt.Errorf("%w (%d)", ErrBusy, len(n.elections))
+	}
+	h, err := n.l.Apply(b)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrFork):
+		n.forks++
+	case errors.Is(err, ErrGap):
+		n.wait(b, now)
+		return eff, err
+	case errors.Is(err, ErrDuplicate):
+		if n.l.Confirmed(h) {
+			n.answer(root, h, false, now, &eff)
+		}
+		return eff, err
+	case errors.Is(err, ErrInvalid):
+		if w, ok := n.l.successor[root]; ok && n.l.Confirmed(w) && w != h {
+			n.answer(root, w, true, now, &eff)
+		}
+		return eff, err
+	default:
+		return eff, err
+	}
+	eff.Accepted = append(eff.Accepted, h)
+	eff.Records = append(eff.Records, Record{Hash: h, Block: b})
+	e := n.open(root)
+	e.candidates = append(e.candidates, h)
+	n.voteFirst(e, now, &eff)
+	if vs := n.pending[h]; len(vs) > 0 {
+		delete(n.pending, h)
+		n.npending -= len(vs)
+		for _, w := range vs {
+			if w.v.Root == root {
+				if t, ok := n.online[w.v.Rep]; !ok || w.at.After(t) {
+					n.online[w.v.Rep] = w.at
+				}
+				n.record(e, w.v, now)
+			}
+		}
+	}
+	n.tally(e, now, &eff)
+	n.retry(h, now, &eff)
+	return eff, nil
+}
+
+// open returns the election of root, opening it if needed.
+func (n *Node) open(root Hash) *election {
+	e := n.elections[root]
+	if e == nil {
+		e = &election{
+			root:      root,
+			normal:    make(map[Account]ballot),
+			final:     make(map[Account]Hash),
+			mine:      make(map[Account]Vote),
+			mineFinal: make(map[Account]Vote),
+		}
+		n.elections[root] = e
+	}
+	return e
+}
+
+// voteFirst has this node's representatives that have not voted in e
+// vote for the block on the chain, the first they saw.
+func (n *Node) voteFirst(e *election, now time.Time, eff *Effects) {
+	chain := n.l.successor[e.root]
+	for _, k := range n.keys {
+		rep := AccountOf(k.Public().(ed25519.PublicKey))
+		if _, voted := e.normal[rep]; voted || n.l.Weight(rep) == 0 {
+			continue
+		}
+		v := Vote{Root: e.root, Block: chain, Seq: 1}
+		v.Sign(k)
+		n.online[rep] = now
+		e.mine[rep] = v
+		e.normal[rep] = ballot{chain, 1}
+		eff.Votes = append(eff.Votes, v)
+	}
+}
+
+// Resume opens the elections of the blocks the ledger holds unconfirmed,
+// as after a restart from persisted Records, and votes in them.
+func (n *Node) Resume(now time.Time) Effects {
+	var eff Effects
+	var hs []Hash
+	for h, e := range n.l.blocks {
+		if !e.confirmed {
+			hs = append(hs, h)
+		}
+	}
+	sortHashes(hs)
+	var roots []Hash
+	for _, h := range hs {
+		root := n.l.blocks[h].root
+		if _, ok := n.elections[root]; !ok {
+			roots = append(roots, root)
+		}
+		e := n.open(root)
+		if !slices.Contains(e.candidates, h) {
+			e.candidates = append(e.candidates, h)
+		}
+	}
+	for _, r := range roots {
+		if e := n.elections[r]; e != nil {
+			n.voteFirst(e, now, &eff)
+			n.tally(e, now, &eff)
+		}
+	}
+	return eff
+}
+
+// wait keeps block b until what it depends on comes.
+func (n *Node) wait(b Block, now time.Time) {
+	if n.nunchecked >= n.cfg.MaxUnchecked {
+		return
+	}
+	deps := make([]Hash, 0, 2)
+	if b.Kind != KindOpen {
+		deps = append(deps, b.Previous)
+	}
+	switch b.Kind {
+	case KindOpen, KindReceive, KindEscrowClaim, KindEscrowRefund:
+		deps = append(deps, Hash(b.Link))
+	}
+	for _, d := range deps {
+		if !n.l.Confirmed(d) {
+			n.unchecked[d] = append(n.unchecked[d], waitingBlock{b, now})
+			n.nunchecked++
+		}
+	}
+}
+
+// retry processes the blocks that waited for h, now accepted or confirmed.
+func (n *Node) retry(h Hash, now time.Time, eff *Effects) {
+	bs := n.unchecked[h]
+	if len(bs) == 0 {
+		return
+	}
+	delete(n.unchecked, h)
+	n.nunchecked -= len(bs)
+	for _, w := range bs {
+		o, _ := n.ProcessBlock(w.b, now)
+		eff.merge(o)
+	}
+}
+
+// answer shows a peer that still votes or relays blocks at a settled
+// root this node's final votes for the winner, and the winner itself if
+// the peer backs a loser; at most once per AnswerInterval per root.
+func (n *Node) answer(root, winner Hash, withBlock bool, now time.Time, eff *Effects) {
+	if t, ok := n.answered[root]; ok && now.Sub(t) < n.cfg.AnswerInterval {
+		return
+	}
+	if len(n.answered) >= n.cfg.MaxElections {
+		return // pruned by Tick
+	}
+	n.answered[root] = now
+	if withBlock {
+		b, _ := n.l.Block(winner)
+		eff.Blocks = append(eff.Blocks, b)
+	}
+	for _, k := range n.keys {
+		if n.l.Weight(AccountOf(k.Public().(ed25519.PublicKey))) == 0 {
+			continue
+		}
+		v := Vote{Root: root, Block: winner, Final: true}
+		v.Sign(k)
+		eff.Votes = append(eff.Votes, v)
+	}
+}
+
+// ProcessVote takes a representative's vote. A vote whose signature fails
+// is an error wrapping ErrSignature; a vote by a representative without
+// weight, or on a settled root, is ignored (a vote for the loser of a
+// settled root is answered with the winner).
+func (n *Node) ProcessVote(v Vote, now time.Time) (Effects, error) {
+	var eff Effects
+	if err := v.Verify(); err != nil {
+		return eff, err
+	}
+	if n.l.Weight(v.Rep) == 0 {
+		return eff, nil
+	}
+	e := n.elections[v.Root]
+	if e != nil {
+		// Only a vote in an open election shows its representative
+		// online: an old vote replayed in a new envelope names a settled
+		// root.
+		if t, ok := n.online[v.Rep]; !ok || now.After(t) {
+			n.online[v.Rep] = now
+		}
+	}
+	if e == nil {
+		if w, ok := n.l.successor[v.Root]; ok && n.l.Confirmed(w) {
+			n.answer(v.Root, w, w != v.Block, now, &eff)
+			return eff, nil
+		}
+		n.pend(v, now)
+		return eff, nil
+	}
+	if !slices.Contains(e.candidates, v.Block) {
+		if b, ok := n.l.Block(v.Block); ok && Root(&b) != v.Root {
+			return eff, fmt.Errorf("%w: vote by %s names root %s for block %s", ErrInvalid, v.Rep, v.Root, v.Block)
+		}
+		n.pend(v, now)
+		return eff, nil
+	}
+	n.record(e, v, now)
+	n.tally(e, now, &eff)
+	return eff, nil
+}
+
+func (n *Node) pend(v Vote, now time.Time) {
+	if n.npending >= n.cfg.MaxPendingVotes {
+		return
+	}
+	n.pending[v.Block] = append(n.pending[v.Block], waitingVote{v, now})
+	n.npending++
+}
+
+func (n *Node) record(e *election, v Vote, now time.Time) {
+	if v.Final {
+		if _, ok := e.final[v.Rep]; !ok {
+			e.final[v.Rep] = v.Block
+		}
+		return
+	}
+	if cur, ok := e.normal[v.Rep]; !ok || v.Seq > cur.seq {
+		e.normal[v.Rep] = ballot{v.Block, v.Seq}
+	}
+}
+
+// QuorumBase returns the online weight the quorum is counted on at now:
+// the weight of representatives seen voting within OnlineWindow, its peak
+// among Tick's samples within TrendPeriod, or MinOnlinePercent of the
+// supply, whichever is largest. A block needs more than half of it.
+func (n *Node) QuorumBase(now time.Time) uint64 {
+	base := max(n.OnlineWeight(now), n.trendPeak)
+	hi, lo := bits.Mul64(n.l.Supply(), uint64(n.cfg.MinOnlinePercent))
+	floor, _ := bits.Div64(hi, lo, 100)
+	return max(base, floor)
+}
+
+// OnlineWeight returns the weight of the representatives that voted within
+// OnlineWindow before now.
+func (n *Node) OnlineWeight(now time.Time) uint64 {
+	var w uint64
+	for rep, t := range n.online {
+		if now.Sub(t) <= n.cfg.OnlineWindow {
+			w += n.l.Weight(rep)
+		}
+	}
+	return w
+}
+
+func lessHash(a, b Hash) bool { return bytes.Compare(a[:], b[:]) < 0 }
+
+func (n *Node) tally(e *election, now time.Time, eff *Effects) {
+	half := n.QuorumBase(now) / 2
+	support := make(map[Hash]uint64, len(e.candidates))
+	final := make(map[Hash]uint64, len(e.candidates))
+	for rep, b := range e.normal {
+		if _, ok := e.final[rep]; !ok {
+			support[b.block] += n.l.Weight(rep)
+		}
+	}
+	for rep, b := range e.final {
+		w := n.l.Weight(rep)
+		support[b] += w
+		final[b] += w
+	}
+	for _, c := range e.candidates {
+		if final[c] > half {
+			e.winner = c
+			n.settle(e, now, eff)
+			return
+		}
+	}
+	var leader Hash
+	for i, c := range e.candidates {
+		if i == 0 || support[c] > support[leader] || (support[c] == support[leader] && lessHash(c, leader)) {
+			leader = c
+		}
+	}
+	again := false
+	for _, k := range n.keys {
+		rep := AccountOf(k.Public().(ed25519.PublicKey))
+		if _, done := e.final[rep]; done || n.l.Weight(rep) == 0 {
+			continue
+		}
+		if support[leader] > half {
+			v := Vote{Root: e.root, Block: leader, Final: true}
+			v.Sign(k)
+			e.final[rep] = leader
+			e.mineFinal[rep] = v
+			eff.Votes = append(eff.Votes, v)
+			again = true
+			continue
+		}
+		cur, ok := e.normal[rep]
+		// The leader has the most support, ties going to the smaller hash,
+		// so representatives split evenly all move to the same block.
+		if ok && cur.block != leader && support[leader] >= support[cur.block] {
+			v := Vote{Root: e.root, Block: leader, Seq: cur.seq + 1}
+			v.Sign(k)
+			e.normal[rep] = ballot{leader, v.Seq}
+			e.mine[rep] = v
+			eff.Votes = append(eff.Votes, v)
+		}
+	}
+	if again {
+		n.tally(e, now, eff)
+	}
+}
+
+// settle confirms the winner of e if its previous block is confirmed, then
+// the winners waiting on it.
+func (n *Node) settle(e *election, now time.Time, eff *Effects) {
+	dropped, err := n.l.confirm(e.winner)
+	if err != nil {
+		return // the previous block is not confirmed yet: settled when it is
+	}
+	delete(n.elections, e.root)
+	// Votes still in flight arrive in the next moments: they need no
+	// answer. A peer that still votes here an AnswerInterval later does.
+	if len(n.answered) < n.cfg.MaxElections {
+		n.answered[e.root] = now
+	}
+	eff.Confirmed = append(eff.Confirmed, e.winner)
+	eff.Records = append(eff.Records, Record{Confirm: true, Hash: e.winner})
+	n.retry(e.winner, now, eff)
+	// Elections on blocks built on a dropped loser go too.
+	for _, d := range dropped {
+		delete(n.elections, d)
+	}
+	if next := n.elections[e.winner]; next != nil && !next.winner.IsZero() {
+		n.settle(next, now, eff)
+	}
+}
+
+// expire drops the votes and blocks that waited longer than OnlineWindow
+// for what they need: the elections that still want them re-send them.
+func (n *Node) expire(now time.Time) {
+	for h, ws := range n.pending {
+		kept := ws[:0]
+		for _, w := range ws {
+			if now.Sub(w.at) <= n.cfg.OnlineWindow {
+				kept = append(kept, w)
+			}
+		}
+		n.npending -= len(ws) - len(kept)
+		if len(kept) == 0 {
+			delete(n.pending, h)
+		} else {
+			n.pending[h] = kept
+		}
+	}
+	for h, ws := range n.unchecked {
+		kept := ws[:0]
+		for _, w := range ws {
+			if now.Sub(w.at) <= n.cfg.OnlineWindow {
+				kept = append(kept, w)
+			}
+		}
+		n.nunchecked -= len(ws) - len(kept)
+		if len(kept) == 0 {
+			delete(n.unchecked, h)
+		} else {
+			n.unchecked[h] = kept
+		}
+	}
+}
+
+// Tick samples the online weight for the trend, re-counts the open
+// elections (the online weight changes with time) and re-sends their
+// candidate blocks and this node's votes, so that peers that missed them,
+// as across a healed partition, catch up. The driver calls it at a fixed
+// interval well under OnlineWindow.
+func (n *Node) Tick(now time.Time) Effects {
+	var eff Effects
+	n.trend = append(n.trend, sample{now, n.OnlineWeight(now)})
+	drop := 0
+	for drop < len(n.trend) && (now.Sub(n.trend[drop].at) > n.cfg.TrendPeriod || len(n.trend)-drop > n.cfg.MaxTrendSamples) {
+		drop++
+	}
+	n.trend = n.trend[drop:]
+	n.trendPeak = 0
+	for _, s := range n.trend {
+		n.trendPeak = max(n.trendPeak, s.weight)
+	}
+	n.expire(now)
+	for r, t := range n.answered {
+		if now.Sub(t) >= n.cfg.AnswerInterval {
+			delete(n.answered, r)
+		}
+	}
+	roots := make([]Hash, 0, len(n.elections))
+	for r := range n.elections {
+		roots = append(roots, r)
+	}
+	sortHashes(roots)
+	for _, r := range roots {
+		e := n.elections[r]
+		if e == nil {
+			continue // settled by an earlier one this tick
+		}
+		for _, c := range e.candidates {
+			if b, ok := n.l.Block(c); ok {
+				eff.Blocks = append(eff.Blocks, b)
+			}
+		}
+		for _, k := range n.keys {
+			rep := AccountOf(k.Public().(ed25519.PublicKey))
+			if v, ok := e.mineFinal[rep]; ok {
+				eff.Votes = append(eff.Votes, v)
+			} else if v, ok := e.mine[rep]; ok {
+				eff.Votes = append(eff.Votes, v)
+			}
+		}
+		n.tally(e, now, &eff)
+	}
+	return eff
+}

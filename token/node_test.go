@@ -1,0 +1,286 @@
+package token
+
+import (
+	"crypto/ed25519"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfigValidate(t *testing.T) {
+	require.NoError(t, DefaultConfig().Validate())
+	tests := []struct {
+		name string
+		f    func(*Config)
+	}{
+		{"OnlineWindow", func(c *Config) { c.OnlineWindow = 0 }},
+		{"TrendPeriod", func(c *Config) { c.TrendPeriod = c.OnlineWindow - 1 }},
+		{"MinOnlinePercent", func(c *Config) { c.MinOnlinePercent = 101 }},
+		{"AnswerInterval", func(c *Config) { c.AnswerInterval = 0 }},
+		{"MaxElections", func(c *Config) { c.MaxElections = 0 }},
+		{"MaxPendingVotes", func(c *Config) { c.MaxPendingVotes = -1 }},
+		{"MaxUnchecked", func(c *Config) { c.MaxUnchecked = -1 }},
+		{"MaxTrendSamples", func(c *Config) { c.MaxTrendSamples = 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.f(&c)
+			err := c.Validate()
+			require.ErrorIs(t, err, ErrConfig)
+			assert.Contains(t, err.Error(), tt.name)
+		})
+	}
+	_, err := NewNode(DefaultConfig(), newLedger(t, 1), []ed25519.PrivateKey{key(0)[:10]})
+	require.ErrorIs(t, err, ErrConfig)
+}
+
+// observer returns a Node without representatives over a ledger where
+// accounts 0..3 weigh 100, 200, 300 and 400.
+func observer(t *testing.T, cfg Config) *Node {
+	n, err := NewNode(cfg, newLedger(t, 100, 200, 300, 400), nil)
+	require.NoError(t, err)
+	return n
+}
+
+func vote(rep int, b Block, final bool, seq uint64) Vote {
+	v := Vote{Root: Root(&b), Block: b.Hash(), Final: final, Seq: seq}
+	v.Sign(key(rep))
+	return v
+}
+
+// strict is the configuration whose quorum is more than half of the whole
+// supply, whoever is online.
+func strict() Config {
+	c := DefaultConfig()
+	c.MinOnlinePercent = 100
+	return c
+}
+
+func TestNodeConfirmsOnFinalQuorum(t *testing.T) {
+	n := observer(t, strict())
+	now := time.Unix(1000, 0)
+	b, err := NewWallet(n.Ledger(), key(0)).Send(acct(1), 10, 0)
+	require.NoError(t, err)
+
+	// A vote ahead of its block waits for it.
+	eff, err := n.ProcessVote(vote(3, b, true, 0), now)
+	require.NoError(t, err)
+	assert.Empty(t, eff.Confirmed)
+	eff, err = n.ProcessBlock(b, now)
+	require.NoError(t, err)
+	assert.Equal(t, []Hash{b.Hash()}, eff.Accepted)
+	assert.Empty(t, eff.Votes, "an observer does not vote")
+	assert.Empty(t, eff.Confirmed, "400 of 1000 is not more than half")
+	assert.Equal(t, 1, n.Elections())
+
+	// A forged vote is refused; a vote without weight is ignored.
+	forged := vote(2, b, true, 0)
+	forged.Signature[0] ^= 1
+	_, err = n.ProcessVote(forged, now)
+	require.ErrorIs(t, err, ErrSignature)
+	eff, err = n.ProcessVote(vote(9, b, true, 0), now)
+	require.NoError(t, err)
+	assert.Empty(t, eff.Confirmed)
+	// A normal vote does not confirm.
+	eff, err = n.ProcessVote(vote(2, b, false, 1), now)
+	require.NoError(t, err)
+	assert.Empty(t, eff.Confirmed)
+	assert.Equal(t, uint64(1000), n.QuorumBase(now), "the floor: the whole supply")
+
+	eff, err = n.ProcessVote(vote(1, b, true, 0), now) // 400 + 200 final of 1000
+	require.NoError(t, err)
+	assert.Equal(t, []Hash{b.Hash()}, eff.Confirmed)
+	assert.True(t, n.Ledger().Confirmed(b.Hash()))
+	assert.Zero(t, n.Elections())
+
+	// A late vote for a settled root is ignored.
+	eff, err = n.ProcessVote(vote(0, b, true, 0), now)
+	require.NoError(t, err)
+	assert.Empty(t, eff.Confirmed)
+	assert.Empty(t, eff.Votes)
+}
+
+func TestNodeVotesAndSwitches(t *testing.T) {
+	l := newLedger(t, 100, 200, 300, 400, 10)
+	n, err := NewNode(strict(), l, []ed25519.PrivateKey{key(0)})
+	require.NoError(t, err)
+	now := time.Unix(1000, 0)
+	spender := NewWallet(l, key(4))
+	s1, err := spender.Send(acct(1), 10, 0)
+	require.NoError(t, err)
+	s2, err := spender.Send(acct(2), 10, 0)
+	require.NoError(t, err)
+
+	eff, err := n.ProcessBlock(s1, now)
+	require.NoError(t, err)
+	require.Len(t, eff.Votes, 1, "representative 0 votes for the first block it sees")
+	assert.Equal(t, s1.Hash(), eff.Votes[0].Block)
+	assert.False(t, eff.Votes[0].Final)
+	require.NoError(t, eff.Votes[0].Verify())
+
+	eff, err = n.ProcessBlock(s2, now)
+	require.NoError(t, err, "a competitor is accepted for the election")
+	assert.Equal(t, []Hash{s2.Hash()}, eff.Accepted)
+	assert.Empty(t, eff.Votes, "and does not change the vote")
+	assert.Equal(t, 1, n.ForksSeen())
+
+	// Representative 3 (400) votes for s2: s2 leads, representative 0
+	// switches to it with a higher sequence number.
+	eff, err = n.ProcessVote(vote(3, s2, false, 1), now)
+	require.NoError(t, err)
+	require.Len(t, eff.Votes, 1)
+	assert.Equal(t, s2.Hash(), eff.Votes[0].Block)
+	assert.Equal(t, uint64(2), eff.Votes[0].Seq)
+
+	// Representative 2 too: s2 has 100+400+300 > half of 1010, so
+	// representative 0 casts its final vote.
+	eff, err = n.ProcessVote(vote(2, s2, false, 1), now)
+	require.NoError(t, err)
+	require.Len(t, eff.Votes, 1)
+	assert.True(t, eff.Votes[0].Final)
+	assert.Equal(t, s2.Hash(), eff.Votes[0].Block)
+
+	// A representative's second final vote, for the other block, is ignored.
+	_, err = n.ProcessVote(vote(3, s2, true, 0), now)
+	require.NoError(t, err)
+	_, err = n.ProcessVote(vote(3, s1, true, 0), now)
+	require.NoError(t, err)
+	eff, err = n.ProcessVote(vote(2, s2, true, 0), now)
+	require.NoError(t, err)
+	assert.Equal(t, []Hash{s2.Hash()}, eff.Confirmed, "100+400+300 final")
+	assert.True(t, l.OnChain(s2.Hash()))
+	_, held := l.Block(s1.Hash())
+	assert.False(t, held)
+	conserved(t, l)
+
+	// The loser, relayed at once (in flight when the election ended), is
+	// refused; relayed later, it is answered with the winner.
+	eff, err = n.ProcessBlock(s1, now)
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Empty(t, eff.Blocks)
+	now = now.Add(DefaultConfig().AnswerInterval)
+	eff, err = n.ProcessBlock(s1, now)
+	require.ErrorIs(t, err, ErrInvalid)
+	require.Len(t, eff.Blocks, 1)
+	assert.Equal(t, s2.Hash(), eff.Blocks[0].Hash())
+	require.Len(t, eff.Votes, 1)
+	assert.True(t, eff.Votes[0].Final)
+	// As is a vote for it, once AnswerInterval has passed.
+	eff, err = n.ProcessVote(vote(1, s1, false, 5), now)
+	require.NoError(t, err)
+	assert.Empty(t, eff.Blocks, "answered a moment ago")
+	eff, err = n.ProcessVote(vote(1, s1, false, 6), now.Add(DefaultConfig().AnswerInterval))
+	require.NoError(t, err)
+	require.Len(t, eff.Blocks, 1)
+}
+
+func TestNodeQuorumBase(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.OnlineWindow = time.Minute
+	cfg.TrendPeriod = time.Hour
+	cfg.MinOnlinePercent = 10
+	n := observer(t, cfg)
+	t0 := time.Unix(1000, 0)
+	assert.Equal(t, uint64(100), n.QuorumBase(t0), "the floor: 10% of 1000")
+	b, err := NewWallet(n.Ledger(), key(0)).Send(acct(1), 1, 0)
+	require.NoError(t, err)
+	_, err = n.ProcessBlock(b, t0)
+	require.NoError(t, err)
+	for _, rep := range []int{1, 2, 3} {
+		_, err = n.ProcessVote(vote(rep, b, false, 1), t0)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, uint64(900), n.OnlineWeight(t0))
+	n.Tick(t0)
+	t1 := t0.Add(2 * time.Minute)
+	assert.Zero(t, n.OnlineWeight(t1), "no vote within the window")
+	assert.Equal(t, uint64(900), n.QuorumBase(t1), "the peak of the trend")
+	n.Tick(t1)
+	t2 := t0.Add(2 * time.Hour)
+	n.Tick(t2)
+	assert.Equal(t, uint64(100), n.QuorumBase(t2), "the trend forgot; the floor is 10% of the supply")
+}
+
+func TestNodeBounds(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxElections = 1
+	n := observer(t, cfg)
+	now := time.Unix(1000, 0)
+	b0, err := NewWallet(n.Ledger(), key(0)).Send(acct(1), 1, 0)
+	require.NoError(t, err)
+	b1, err := NewWallet(n.Ledger(), key(1)).Send(acct(0), 1, 0)
+	require.NoError(t, err)
+	_, err = n.ProcessBlock(b0, now)
+	require.NoError(t, err)
+	_, err = n.ProcessBlock(b1, now)
+	require.ErrorIs(t, err, ErrBusy)
+}
+
+// TestNodeExpiresWaiting: votes for a block not seen, and blocks whose
+// source is not confirmed, are dropped after OnlineWindow.
+func TestNodeExpiresWaiting(t *testing.T) {
+	cfg := strict()
+	cfg.OnlineWindow = time.Minute
+	n := observer(t, cfg)
+	t0 := time.Unix(1000, 0)
+	w0 := NewWallet(n.Ledger(), key(0))
+	b, err := w0.Send(acct(5), 10, 0)
+	require.NoError(t, err)
+	for _, rep := range []int{2, 3} {
+		_, err = n.ProcessVote(vote(rep, b, true, 0), t0)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 2, n.npending)
+	n.Tick(t0.Add(30 * time.Second))
+	assert.Equal(t, 2, n.npending, "not yet")
+	n.Tick(t0.Add(2 * time.Minute))
+	assert.Zero(t, n.npending)
+	eff, err := n.ProcessBlock(b, t0.Add(2*time.Minute))
+	require.NoError(t, err)
+	assert.Empty(t, eff.Confirmed, "the expired votes do not count")
+
+	// A receive waiting for its send's confirmation.
+	l2 := newLedger(t, 100, 200, 300, 400)
+	s, err := NewWallet(l2, key(0)).Send(acct(1), 5, 0)
+	require.NoError(t, err)
+	_, err = l2.Apply(s)
+	require.NoError(t, err)
+	require.NoError(t, l2.Confirm(s.Hash()))
+	rcv, err := NewWallet(l2, key(1)).Receive(s.Hash(), 0)
+	require.NoError(t, err)
+	m := observer(t, cfg)
+	_, err = m.ProcessBlock(s, t0)
+	require.NoError(t, err)
+	_, err = m.ProcessBlock(rcv, t0)
+	require.ErrorIs(t, err, ErrGap)
+	assert.Positive(t, m.nunchecked)
+	m.Tick(t0.Add(2 * time.Minute))
+	assert.Zero(t, m.nunchecked)
+}
+
+// TestNodeReplayedVoteNotOnline: an old vote replayed for a settled root
+// does not count its representative online.
+func TestNodeReplayedVoteNotOnline(t *testing.T) {
+	cfg := strict()
+	cfg.OnlineWindow = time.Minute
+	n := observer(t, cfg)
+	t0 := time.Unix(1000, 0)
+	b, err := NewWallet(n.Ledger(), key(0)).Send(acct(1), 1, 0)
+	require.NoError(t, err)
+	_, err = n.ProcessBlock(b, t0)
+	require.NoError(t, err)
+	old := vote(1, b, true, 0)
+	for _, rep := range []int{1, 2, 3} {
+		_, err = n.ProcessVote(vote(rep, b, true, 0), t0)
+		require.NoError(t, err)
+	}
+	require.True(t, n.Ledger().Confirmed(b.Hash()))
+	t1 := t0.Add(10 * time.Minute)
+	assert.Zero(t, n.OnlineWeight(t1))
+	_, err = n.ProcessVote(old, t1)
+	require.NoError(t, err)
+	assert.Zero(t, n.OnlineWeight(t1), "a vote on a settled root shows nobody online")
+}
