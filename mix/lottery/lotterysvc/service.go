@@ -86,6 +86,11 @@ type Service struct {
 	wake  chan struct{}
 
 	running atomic.Bool
+	// epoch is the Node's epoch once it started (epochSet), published at
+	// each change under mu so that Epoch, which the mix asks several times
+	// a second, never waits behind a claim's verification.
+	epoch    atomic.Uint64
+	epochSet atomic.Bool
 
 	mu       sync.Mutex
 	live     bool // validators may feed the Node
@@ -236,6 +241,7 @@ func (s *Service) restore(ctx context.Context) error {
 	if err := s.node.Start(now, saved); err != nil {
 		return err
 	}
+	s.noteEpochLocked()
 	s.loopWall = now
 	s.logSeq = s.p.nextSeq
 	s.pending, s.flushDue = nil, time.Time{}
@@ -272,6 +278,7 @@ func (s *Service) check(m *lottery.Message, _ time.Time, local bool) error {
 	start := s.clock.Now()
 	verified := s.node.Stats().ClaimsVerified
 	v, effs, err := s.node.Receive(start, m)
+	s.noteEpochLocked()
 	if m.Kind() == lottery.KindClaim && s.node.Stats().ClaimsVerified > verified {
 		s.stats.VerifyTime += s.clock.Now().Sub(start)
 	}
@@ -371,6 +378,7 @@ func (s *Service) step(ctx context.Context) (time.Time, error) {
 		j := s.takeFlushLocked(now)
 		job = &j
 	}
+	s.noteEpochLocked()
 	next := s.node.NextTick()
 	if !s.flushDue.IsZero() && s.flushDue.Before(next) {
 		next = s.flushDue
@@ -451,13 +459,19 @@ func (s *Service) takeFlushLocked(now time.Time) flushJob {
 // Epoch returns the current epoch as this node's lottery sees it (before
 // Run, the epoch running on the clock; 0 before genesis).
 func (s *Service) Epoch() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.node.Started() {
-		e, _ := s.cfg.EpochAt(s.clock.Now())
-		return e
+	if s.epochSet.Load() {
+		return s.epoch.Load()
 	}
-	return s.node.Epoch()
+	e, _ := s.cfg.EpochAt(s.clock.Now())
+	return e
+}
+
+// noteEpochLocked publishes the Node's epoch for Epoch; mu is held.
+func (s *Service) noteEpochLocked() {
+	if s.node.Started() {
+		s.epoch.Store(s.node.Epoch())
+		s.epochSet.Store(true)
+	}
 }
 
 // Config returns the Service's configuration.

@@ -26,12 +26,24 @@ func tagKey(e uint64, tag [32]byte) datastore.Key {
 	return store.Key(kindReplay, fmt.Sprintf("%016x-%x", e, tag))
 }
 
-// persistTags writes the queued tags in one batch and syncs it.
+// persistTags writes the queued tags in one batch and syncs it; on an
+// error they stay queued.
 func (s *Service) persistTags(ctx context.Context) error {
 	s.mu.Lock()
 	tags := s.tags
 	s.tags = nil
 	s.mu.Unlock()
+	if err := s.persist(ctx, tags); err != nil {
+		s.mu.Lock()
+		s.tags = append(tags, s.tags...)
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// persist writes tags in one batch and syncs it.
+func (s *Service) persist(ctx context.Context, tags []tagEntry) error {
 	if len(tags) == 0 {
 		return nil
 	}
@@ -51,9 +63,6 @@ func (s *Service) persistTags(ctx context.Context) error {
 		return s.o.Store.Sync(ctx, datastore.NewKey("/"+kindReplay))
 	}()
 	if err != nil {
-		s.mu.Lock()
-		s.tags = append(tags, s.tags...)
-		s.mu.Unlock()
 		return fmt.Errorf("mixsvc: persist replay tags: %w", err)
 	}
 	s.mu.Lock()

@@ -57,6 +57,9 @@ type Directories interface {
 	Directory(e uint64) (*lottery.Directory, bool)
 	// ClosedInfo says whether the directory of epoch e is final.
 	ClosedInfo(e uint64) (lottery.ClosedInfo, bool)
+	// Closed returns a channel closed once the directory of epoch e is
+	// final (or e is dropped unclosed: ClosedInfo tells the two apart).
+	Closed(e uint64) <-chan struct{}
 	// MixKey is this node's mix key of epoch e, if it won seats in e.
 	MixKey(e uint64) (*ecdh.PrivateKey, bool)
 }
@@ -119,9 +122,10 @@ type Service struct {
 
 	mu       sync.Mutex
 	node     *mixnet.Node
-	given    map[uint64]bool // epochs whose directory the core has
-	keyed    map[uint64]int  // epochs whose relay key the core has: the layer
-	tags     []tagEntry      // replay tags not yet persisted
+	given    map[uint64]bool            // epochs whose directory the core has
+	closedCh map[uint64]<-chan struct{} // the lottery's Closed channels of epochs not given yet
+	keyed    map[uint64]int             // epochs whose relay key the core has: the layer
+	tags     []tagEntry                 // replay tags not yet persisted
 	waiters  map[mixnet.MsgID][]chan Result
 	results  map[mixnet.MsgID]Result
 	resOrder []mixnet.MsgID
@@ -182,7 +186,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: n.ID(), pub: sk.Public().(ed25519.PublicKey),
-		node: n, given: map[uint64]bool{}, keyed: map[uint64]int{},
+		node: n, given: map[uint64]bool{}, closedCh: map[uint64]<-chan struct{}{}, keyed: map[uint64]int{},
 		waiters: map[mixnet.MsgID][]chan Result{}, results: map[mixnet.MsgID]Result{},
 		limiters: map[peer.ID]*rate.Limiter{}, links: map[peer.ID]*link{}, warm: map[uint64][]peer.ID{},
 		wake: make(chan struct{}, 1),
@@ -218,6 +222,8 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 	}, s.handle); err != nil {
 		return fmt.Errorf("mixsvc: serve: %w", err)
 	}
+	rel := make(chan release, releaseQueue)
+	s.wg.Go(func() { s.releaseLoop(ctx, rel) })
 	defer func() {
 		Protocol.Unhandle(s.o.Host)
 		cancel()
@@ -240,19 +246,21 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 		case <-timer.C():
 		case <-s.wake:
 		}
-		next, err := s.step(ctx)
-		if err != nil {
-			return err
+		next, r := s.step(ctx)
+		select {
+		case rel <- r:
+		case <-ctx.Done():
+			return nil
 		}
 		timer.Stop()
 		timer.Reset(max(0, next.Sub(s.clock.Now())))
 	}
 }
 
-// step brings the core's epochs up to date, ticks it, persists the replay
-// tags it asked for and then carries out its effects. It returns when to
-// step next.
-func (s *Service) step(ctx context.Context) (time.Time, error) {
+// step brings the core's epochs up to date and ticks it. It returns when
+// to step next, and the tick's effects with the replay tags queued before
+// them, for the release loop to persist and then carry out.
+func (s *Service) step(ctx context.Context) (time.Time, release) {
 	now := s.clock.Now()
 	s.mu.Lock()
 	if now.Sub(s.synced) >= epochPoll {
@@ -261,29 +269,101 @@ func (s *Service) step(ctx context.Context) (time.Time, error) {
 		s.syncEpochsLocked(ctx)
 		s.synced = now
 	}
+	var r release
 	if nt := s.node.NextTick(); !nt.IsZero() && !now.Before(nt) {
-		// A tick that was due: how late it runs.
-		lag := now.Sub(nt)
-		s.lags.Counts[lagBucket(lag)]++
-		if lag > s.stats.lagMax {
-			s.stats.lagMax = lag
-		}
+		r.due = nt // a tick that was due: the release loop says how late it ran
 	}
-	eff := s.node.Tick(now)
+	r.eff = s.node.Tick(now)
 	next := s.node.NextTick()
+	r.tags, s.tags = s.tags, nil
 	s.mu.Unlock()
-	if err := s.persistTags(ctx); err != nil && ctx.Err() == nil {
-		// Forwarding without a durable tag would let a restart reopen the
-		// replay: hold the packets back and try again.
-		s.log.Warn("persisting replay tags", "err", err)
-		return now.Add(s.cfg.SyncEvery), nil
-	}
-	s.apply(eff)
 	limit := now.Add(s.cfg.SyncEvery)
 	if next.IsZero() || next.After(limit) {
 		next = limit
 	}
-	return next, nil
+	return next, r
+}
+
+// release is one step's effects and the replay tags queued before it,
+// which must be durable before the effects forward the packets they
+// belong to (a restart must not reopen a replay).
+type release struct {
+	due  time.Time // the tick it was due at; zero if none was due
+	tags []tagEntry
+	eff  []mixnet.Effect
+}
+
+// releaseQueue bounds the steps waiting for their tags to be persisted;
+// the loop waits when it is full.
+const releaseQueue = 64
+
+// releaseLoop persists the replay tags of the steps in rel, those waiting
+// together in one batch, and then carries out their effects in order, so
+// that the schedule loop never waits for the store. A failed write holds
+// every later step back and is tried again after SyncEvery. The lag of a
+// due tick is measured when its effects are carried out: the store's
+// latency counts as the node's. At the end, tags not yet written go back
+// to the queue that Run's last persistTags writes.
+func (s *Service) releaseLoop(ctx context.Context, rel <-chan release) {
+	var batch []release
+	defer func() {
+		var tags []tagEntry
+		for _, r := range batch {
+			tags = append(tags, r.tags...)
+		}
+		s.mu.Lock()
+		s.tags = append(tags, s.tags...)
+		s.mu.Unlock()
+	}()
+	for {
+		if len(batch) == 0 {
+			select {
+			case r := <-rel:
+				batch = append(batch, r)
+			case <-ctx.Done():
+				return
+			}
+		}
+	drain:
+		for {
+			select {
+			case r := <-rel:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		var tags []tagEntry
+		for _, r := range batch {
+			tags = append(tags, r.tags...)
+		}
+		if err := s.persist(ctx, tags); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("persisting replay tags", "err", err)
+			t := s.clock.NewTimer(s.cfg.SyncEvery)
+			select {
+			case <-t.C():
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		for i, r := range batch {
+			if !r.due.IsZero() {
+				lag := s.clock.Now().Sub(r.due)
+				s.mu.Lock()
+				s.lags.Counts[lagBucket(lag)]++
+				s.stats.lagMax = max(s.stats.lagMax, lag)
+				s.mu.Unlock()
+			}
+			s.apply(r.eff)
+			batch[i] = release{}
+		}
+		batch = batch[:0]
+	}
 }
 
 // poke wakes the loop: an input may have moved the core's NextTick.
@@ -314,6 +394,19 @@ func (s *Service) syncEpochsLocked(ctx context.Context) {
 		if e > cur || s.given[e] {
 			continue
 		}
+		// Asked once per epoch: the lottery's lock may be held for a
+		// while by claims it verifies, and this runs several times a
+		// second under the mix's own lock.
+		ch, ok := s.closedCh[e]
+		if !ok {
+			ch = s.o.Lottery.Closed(e)
+			s.closedCh[e] = ch
+		}
+		select {
+		case <-ch:
+		default:
+			continue
+		}
 		if _, ok := s.o.Lottery.ClosedInfo(e); !ok {
 			continue
 		}
@@ -335,6 +428,11 @@ func (s *Service) syncEpochsLocked(ctx context.Context) {
 				s.node.SetRelayKey(e, r.Layer, k, tags)
 				s.keyed[e] = r.Layer
 			}
+		}
+	}
+	for e := range s.closedCh {
+		if e+1 < cur {
+			delete(s.closedCh, e)
 		}
 	}
 	for e := range s.given {
