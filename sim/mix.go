@@ -86,6 +86,7 @@ func DefaultMixScenario(n int) MixScenario {
 		Window:       100 * time.Millisecond,
 		MaxLag:       3 * time.Second,
 		BootTimeout:  10 * time.Minute,
+		Slowdown:     1,
 	}
 }
 

@@ -427,7 +427,7 @@ func (a *app) simMixCmd() *cobra.Command {
 	var f simFlags
 	var relays, kill int
 	var noCover, noDelay bool
-	var rate, slowdown float64
+	var rate, slowdown, sendRate, loopRate, dropRate float64
 	var duration, deadline time.Duration
 	cmd := &cobra.Command{
 		Use:   "mix",
@@ -469,6 +469,10 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 				s.Deadline = deadline
 			}
 			s.Mix.Cover = !noCover
+			s.Mix.SendRate, s.Mix.LoopRate, s.Mix.DropRate = sendRate, loopRate, dropRate
+			if err := s.Mix.Validate(); err != nil {
+				return fmt.Errorf("--send-rate, --loop-rate or --drop-rate: %w", err)
+			}
 			if noDelay {
 				s.Mix.MeanDelay = 0
 			}
@@ -502,6 +506,9 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 	cmd.Flags().Float64Var(&rate, "message-rate", def.MessageRate, "messages per second each node sends its partner")
 	cmd.Flags().DurationVar(&duration, "duration", def.Duration, "how long messages are sent (and the observer watches)")
 	cmd.Flags().DurationVar(&deadline, "deadline", def.Deadline, "each message's deadline after it is sent")
+	cmd.Flags().Float64Var(&sendRate, "send-rate", def.Mix.SendRate, "packets per second of each node's send stream (real packets or cover in their place)")
+	cmd.Flags().Float64Var(&loopRate, "loop-rate", def.Mix.LoopRate, "loop cover packets per second of each node")
+	cmd.Flags().Float64Var(&dropRate, "drop-rate", def.Mix.DropRate, "drop cover packets per second of each node")
 	cmd.Flags().Float64Var(&slowdown, "slowdown", def.Slowdown,
 		"run the scenario this many times slower than real time, so that each node gets that much more CPU per simulated second (1: real time)")
 	return cmd
