@@ -20,6 +20,7 @@ import (
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
+	"github.com/fog-compute/fog/web"
 )
 
 // startStep is one step of Start. A step either succeeds, having recorded
@@ -62,6 +63,7 @@ func (s *starter) steps() []startStep {
 		{"blob", s.startBlob},
 		{"compute", s.startCompute},
 		{"advertiser", s.startAdvertiser},
+		{"events", s.startEvents},
 		{"api", s.startAPI},
 	}
 }
@@ -229,6 +231,7 @@ func (s *starter) startMix(ctx context.Context) error {
 	m, err := mixsvc.New(mc, mixsvc.Options{
 		Host: n.host, Identity: s.priv, Lottery: n.lottery, Store: n.store.Datastore(store.PrefixMix),
 		Clock: s.opts.clock(), Logger: n.log.With("subsystem", "mix"), Observe: s.opts.MixObserve,
+		Received: n.mixReceived,
 	})
 	if err != nil {
 		return err
@@ -269,7 +272,7 @@ func (s *starter) startChat(ctx context.Context) error {
 	}
 	o := chatsvc.Options{
 		Host: n.host, Identity: s.priv, Records: n.dht, Gossip: n.gossip, Store: ds, Mailboxes: mb,
-		Keys: &keys, Clock: clk, Logger: n.log.With("subsystem", "chat"),
+		Keys: &keys, Clock: clk, Logger: n.log.With("subsystem", "chat"), Received: n.chatReceived,
 	}
 	if n.mix != nil {
 		o.Mix = n.mix
@@ -346,10 +349,17 @@ func (s *starter) startAPI(ctx context.Context) error {
 	}
 	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
 	n.api.onBound = n.writeAddr
+	n.api.web = newWebUI(n.clk, n.events, web.Assets())
 	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods} {
 		if err := reg(); err != nil {
 			return err
 		}
 	}
 	return n.sup.start(ctx, n.api)
+}
+
+// startEvents publishes the node's events (peers, tasks, relays, the
+// capacity directory) on its event bus, under the supervisor.
+func (s *starter) startEvents(ctx context.Context) error {
+	return s.n.sup.start(ctx, &eventSource{n: s.n})
 }
