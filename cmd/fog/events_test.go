@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/node"
+)
+
+// `fog events --json --filter peer` prints one JSON object per line: the
+// stream's opening, then a peer leaving, with its peer ID.
+func TestEventsCommand(t *testing.T) {
+	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 2, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.NoError(t, d.waitConnected(ctx, nil))
+
+	pr, pw := io.Pipe()
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		cmd := newRootCmd(pw, io.Discard)
+		cmd.SetArgs([]string{"--path", string(d.dirs[0]), "--json", "events", "--filter", "peer"})
+		err := cmd.ExecuteContext(cctx)
+		pw.Close()
+		done <- err
+	}()
+	lines := bufio.NewScanner(pr)
+	next := func() map[string]any {
+		t.Helper()
+		require.True(t, lines.Scan(), "fog events ended early")
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
+		assert.Contains(t, m, "time")
+		return m
+	}
+	assert.Equal(t, node.EventStreamOpened, next()["type"])
+	gone := d.nodes[1].Host().ID().String()
+	require.NoError(t, d.nodes[1].Close())
+	ev := next()
+	assert.Equal(t, node.EventPeerDisconnected, ev["type"])
+	assert.Equal(t, map[string]any{"peer": gone}, ev["data"])
+	stop()
+	go io.Copy(io.Discard, pr) //nolint:errcheck // drain until the command ends
+	require.NoError(t, <-done)
+
+	_, errOut, err := fog(t, ctx, "--path", string(d.dirs[0]), "events", "--filter", "nope")
+	require.Error(t, err)
+	assert.Equal(t, exitUsage, exitCode(err), errOut)
+}
