@@ -236,6 +236,7 @@ func (a *API) Run(ctx context.Context, ready func()) error {
 	mux.Handle("/rpc", a.guard(a.serveRPC(bridge)))
 	mux.Handle("/metrics", a.guard(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
 	mux.Handle("/events", a.guard(a.serveEvents(streams)))
+	mux.Handle("/debug/pprof/", a.guard(pprofHandler()))
 	mux.HandleFunc("/login", a.serveLogin)
 	mux.HandleFunc("/session", a.serveSession)
 	mux.Handle("/logout", a.guard(http.HandlerFunc(a.serveLogout)))

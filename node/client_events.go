@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -29,35 +26,18 @@ type StreamedEvent struct {
 // the first being stream.opened, until ctx ends (it then returns nil), the
 // node closes the stream or fn returns an error (returned).
 func (c *Client) Events(ctx context.Context, filter []string, fn func(StreamedEvent) error) error {
-	u := strings.TrimSuffix(c.url, "/rpc") + "/events"
+	path := "/events"
 	if len(filter) > 0 {
-		u += "?filter=" + url.QueryEscape(strings.Join(filter, ","))
+		path += "?filter=" + url.QueryEscape(strings.Join(filter, ","))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	rsp, err := c.get(ctx, path, map[string]string{"Accept": "text/event-stream"})
 	if err != nil {
-		return fmt.Errorf("node: events: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.tr.token)
-	req.Header.Set("Accept", "text/event-stream")
-	rsp, err := http.DefaultClient.Do(req)
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return nil
-	case err != nil && errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("%w: nothing listens at %s", ErrNotRunning, req.URL.Host)
-	case err != nil:
-		return fmt.Errorf("node: events: %w", err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
 	}
 	defer rsp.Body.Close()
-	switch rsp.StatusCode {
-	case http.StatusOK:
-	case http.StatusUnauthorized:
-		return ErrUnauthorized
-	default:
-		var msg [512]byte
-		k, _ := rsp.Body.Read(msg[:])
-		return fmt.Errorf("node: events: HTTP %d: %s", rsp.StatusCode, strings.TrimSpace(string(msg[:k])))
-	}
 	sc := bufio.NewScanner(rsp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {

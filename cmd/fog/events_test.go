@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,6 +59,35 @@ func TestEventsCommand(t *testing.T) {
 	require.NoError(t, <-done)
 
 	_, errOut, err := fog(t, ctx, "--path", string(d.dirs[0]), "events", "--filter", "nope")
+	require.Error(t, err)
+	assert.Equal(t, exitUsage, exitCode(err), errOut)
+}
+
+// fog debug profile saves a CPU profile and a heap profile of the
+// running node (in pprof's gzipped protobuf format); the API serves
+// /debug/pprof only with the token.
+func TestDebugProfile(t *testing.T) {
+	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 1, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	defer d.Close()
+	ctx := context.Background()
+	for _, tc := range []struct{ name, typ string }{{"cpu", "cpu"}, {"heap", "heap"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), tc.name+".pprof")
+			_, errOut, err := fog(t, ctx, "--path", string(d.dirs[0]), "debug", "profile", "--type", tc.typ, "--seconds", "1", "-o", out)
+			require.NoError(t, err, errOut)
+			b, err := os.ReadFile(out)
+			require.NoError(t, err)
+			require.Greater(t, len(b), 2)
+			assert.Equal(t, []byte{0x1f, 0x8b}, b[:2], "a gzipped pprof profile")
+		})
+	}
+	rsp, err := http.Get("http://" + d.nodes[0].APIAddr() + "/debug/pprof/")
+	require.NoError(t, err)
+	rsp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, rsp.StatusCode)
+
+	_, errOut, err := fog(t, ctx, "--path", string(d.dirs[0]), "debug", "profile", "--type", "nope")
 	require.Error(t, err)
 	assert.Equal(t, exitUsage, exitCode(err), errOut)
 }
