@@ -36,7 +36,8 @@ web:
 ## race detector (without it, and saying so, when there is no C compiler)
 test: vet fmt-check tidy-check tools web-test-tools unit
 
-# tools the tests use: tmux drives `fog chat open`'s terminal test. It is
+# tools the tests use: tmux drives `fog chat open`'s terminal test, and
+# promtool (Debian's prometheus package) checks the alert rules. Each is
 # installed when missing and apt-get can (as root); otherwise that test
 # skips and says why.
 tools:
@@ -44,6 +45,11 @@ tools:
 		{ echo "make: installing tmux for the terminal chat test"; apt-get install -y -qq tmux >/dev/null 2>&1 || \
 		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq tmux >/dev/null 2>&1; }; } ; \
 		command -v tmux >/dev/null 2>&1 || echo "make: no tmux: the terminal chat test will skip"; }
+	@command -v promtool >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ echo "make: installing prometheus (promtool) to check docs/prometheus/alerts.yml"; \
+		  apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; }; } ; \
+		command -v promtool >/dev/null 2>&1 || echo "make: no promtool: the alert rules' check will skip"; }
 
 # tools the dashboard's browser test uses (cmd/fog's TestDashboardInBrowser):
 # Debian's chromium, Node.js and playwright-core from web/'s lock file. Each is

@@ -359,7 +359,11 @@ func (s *starter) startAPI(ctx context.Context) error {
 }
 
 // startEvents publishes the node's events (peers, tasks, relays, the
-// capacity directory) on its event bus, under the supervisor.
+// capacity directory) on its event bus, under the supervisor, and
+// registers the subsystems' metrics, now that they all run.
 func (s *starter) startEvents(ctx context.Context) error {
+	if err := s.n.reg.Register(newSubsystemCollector(s.n)); err != nil {
+		return fmt.Errorf("node: metrics: %w", err)
+	}
 	return s.n.sup.start(ctx, &eventSource{n: s.n})
 }
