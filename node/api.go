@@ -57,6 +57,7 @@ type API struct {
 	log      *slog.Logger
 	reg      *prometheus.Registry
 	calls    *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 	web      *webUI
 
 	mu      sync.Mutex
@@ -82,7 +83,12 @@ func newAPI(cfg APIConfig, token *apiToken, reg *prometheus.Registry, log *slog.
 			Help: "JSON-RPC calls served, by method and outcome.",
 		}, []string{"method", "outcome"}),
 	}
-	reg.MustRegister(a.calls)
+	a.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "fog", Subsystem: "rpc", Name: "duration_seconds",
+		Help:    "Time to serve a JSON-RPC call, by method.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"method"})
+	reg.MustRegister(a.calls, a.latency)
 	return a
 }
 
@@ -105,7 +111,10 @@ func (a *API) Register(name string, fn any) error {
 		return fmt.Errorf("node: rpc method %s registered twice", name)
 	}
 	a.methods[name] = func(ctx context.Context, req *jrpc2.Request) (res any, err error) {
+		clk := a.web.clk
+		start := clk.Now()
 		defer func() {
+			a.latency.WithLabelValues(name).Observe(clock.Since(clk, start).Seconds())
 			if r := recover(); r != nil {
 				a.log.Error("rpc handler panicked", "method", name, "panic", r)
 				res, err = nil, &jrpc2.Error{Code: jrpc2.InternalError, Message: "internal error"}
