@@ -113,7 +113,11 @@ func (a *API) browser(next http.Handler) http.Handler {
 			http.Error(w, "cross-origin requests are refused", http.StatusForbidden)
 			return
 		}
-		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		// A link from another site may open the dashboard (the
+		// SameSite=Strict cookie does not come along); nothing else from
+		// another site is served.
+		navigation := (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header.Get("Sec-Fetch-Mode") == "navigate"
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" && !navigation {
 			http.Error(w, "cross-site requests are refused", http.StatusForbidden)
 			return
 		}

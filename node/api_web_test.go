@@ -102,6 +102,10 @@ func TestBrowserSurface(t *testing.T) {
 			code, _, _ = do(t, n.Node, webReq{method: "POST", path: "/login", body: `{"token":"` + tok + `"}`, headers: hdr})
 			assert.Equal(t, http.StatusForbidden, code, "login from another origin: %v", hdr)
 		}
+		code, _, _ := do(t, n.Node, webReq{path: "/", headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}})
+		assert.Equal(t, http.StatusOK, code, "a link from another site opens the dashboard")
+		code, _, _ = do(t, n.Node, webReq{path: "/metrics", headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Authorization": "Bearer " + tok}})
+		assert.Equal(t, http.StatusForbidden, code, "a fetch from another site is refused")
 		code, h, _ := do(t, n.Node, webReq{method: "OPTIONS", path: "/rpc", headers: map[string]string{
 			"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}})
 		assert.Equal(t, http.StatusForbidden, code, "a CORS preflight is refused")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -148,6 +149,11 @@ func (s *eventSource) Run(ctx context.Context, ready func()) error {
 // change: the newest ones, which are those that change.
 const maxWatchedTasks = 1000
 
+// taskScanGap is the least time between two looks at the task list:
+// compute reports every chunk of a running task's output as a change, and
+// a burst of them costs one look.
+const taskScanGap = 50 * time.Millisecond
+
 // tasks publishes every state a task enters, comparing the task list at
 // each change compute reports with the one before.
 func (s *eventSource) tasks(ctx context.Context) {
@@ -158,7 +164,8 @@ func (s *eventSource) tasks(ctx context.Context) {
 		list, err := c.List(ctx, compute.ListFilter{Limit: maxWatchedTasks})
 		if err == nil {
 			cur := make(map[compute.TaskID]compute.State, len(list))
-			for _, st := range list {
+			for i := len(list) - 1; i >= 0; i-- { // oldest first
+				st := list[i]
 				cur[st.ID] = st.State
 				if old, seen := prev[st.ID]; prev != nil && (!seen || old != st.State) {
 					s.n.events.Publish(EventTaskState, TaskEvent{ID: st.ID, State: st.State, Name: st.Name, Error: st.Error})
@@ -170,6 +177,13 @@ func (s *eventSource) tasks(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		}
+		gap := s.n.clk.NewTimer(taskScanGap)
+		select {
+		case <-ctx.Done():
+			gap.Stop()
+			return
+		case <-gap.C():
 		}
 	}
 }
