@@ -122,8 +122,10 @@ type Node struct {
 	compute *compute.Service
 	api     *API
 	events  *events.Bus // the live event stream (GET /events)
-	reg     *prometheus.Registry
-	sup     *supervisor
+	// shutdown is fired by node.shutdown (ShutdownRequested).
+	shutdown *shutdownSignal
+	reg      *prometheus.Registry
+	sup      *supervisor
 
 	// closers release what the start steps acquired, in the order they
 	// acquired it; Close runs them backwards after stopping the supervisor.
@@ -186,7 +188,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 		}
 	}
 	clk := opts.clock()
-	n := &Node{cfg: cfg, dir: opts.Dir, log: log, clk: clk, started: clk.Now(), reg: prometheus.NewRegistry()}
+	n := &Node{cfg: cfg, dir: opts.Dir, log: log, clk: clk, started: clk.Now(), reg: prometheus.NewRegistry(), shutdown: newShutdownSignal()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ecfg := events.DefaultConfig()
 	ecfg.Clock = clk

@@ -109,6 +109,9 @@ func (s *starter) startHost(ctx context.Context) error {
 	}
 	s.pcfg = s.cfg.p2pConfig(base)
 	s.pcfg.Clock = n.clk
+	if s.pcfg.UserAgent == p2p.DefaultConfig().UserAgent {
+		s.pcfg.UserAgent = AgentVersion()
+	}
 	s.pcfg.Protocols = append(s.pcfg.Protocols, protocolLimits(s.pcfg, s.bc, s.cc)...)
 	popts := p2p.Options{Identity: s.priv, Bans: s.bans, Registerer: n.reg, Logger: n.log.With("subsystem", "p2p")}
 	if opts.NewHost != nil {
@@ -350,7 +353,7 @@ func (s *starter) startAPI(ctx context.Context) error {
 	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
 	n.api.onBound = n.writeAddr
 	n.api.web = newWebUI(n.clk, n.events, web.Assets())
-	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods} {
+	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods, n.registerAdminMethods} {
 		if err := reg(); err != nil {
 			return err
 		}
