@@ -169,6 +169,9 @@ func (s *eventSource) tasks(ctx context.Context) {
 				cur[st.ID] = st.State
 				if old, seen := prev[st.ID]; prev != nil && (!seen || old != st.State) {
 					s.n.events.Publish(EventTaskState, TaskEvent{ID: st.ID, State: st.State, Name: st.Name, Error: st.Error})
+					if st.State.Terminal() && !st.Finished.IsZero() && s.n.taskTime != nil {
+						s.n.taskTime.WithLabelValues(string(st.State)).Observe(st.Finished.Sub(st.Created).Seconds())
+					}
 				}
 			}
 			prev = cur

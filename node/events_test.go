@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"testing"
@@ -104,6 +105,20 @@ func TestEventStreamPeersAndTasks(t *testing.T) {
 		states = append(states, te.State)
 	}
 	assert.Equal(t, compute.StateDone, states[len(states)-1], "states: %v", states)
+	// The task's time is in the metrics, with the subsystems' counters.
+	tok, err := a.dir.ReadToken()
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodGet, "http://"+a.APIAddr()+"/metrics", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rsp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	require.NoError(t, err)
+	assert.Contains(t, string(metrics), `fog_task_duration_seconds_count{outcome="done"} 1`)
+	assert.Contains(t, string(metrics), `fog_tasks_total{outcome="done"} 1`)
+	assert.Contains(t, string(metrics), `fog_dht_peers{dht="lan"}`)
 
 	// The peer stream carries no task events: its next one is b leaving.
 	require.NoError(t, b.Close())

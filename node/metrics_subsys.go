@@ -20,6 +20,7 @@ type subsystemCollector struct {
 	mixPackets, mixMessages                                    *prometheus.Desc
 	storeBytes, diskFree, diskTotal                            *prometheus.Desc
 	eventsDropped, eventsSubscribers                           *prometheus.Desc
+	gossipMessages, gossipRejected, dhtPeers                   *prometheus.Desc
 }
 
 func newSubsystemCollector(n *Node) *subsystemCollector {
@@ -48,6 +49,9 @@ func newSubsystemCollector(n *Node) *subsystemCollector {
 		diskTotal:          d("disk_total_bytes", "Size of the data directory's file system."),
 		eventsDropped:      d("events_dropped_total", "Events the event stream's clients lost for reading too slowly."),
 		eventsSubscribers:  d("events_subscribers", "Open event streams (dashboards, fog events)."),
+		gossipMessages:     d("gossip_messages_total", "Gossip messages, by what pubsub did with them (validated, delivered, duplicate, undeliverable, throttled).", "outcome"),
+		gossipRejected:     d("gossip_rejected_total", "Gossip messages refused, by pubsub's reason.", "reason"),
+		dhtPeers:           d("dht_peers", "Peers in the DHT's routing table, by DHT (wan, lan).", "dht"),
 	}
 }
 
@@ -57,6 +61,7 @@ func (c *subsystemCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.providerAccepted, c.providerRefused, c.queue, c.offers,
 		c.relayEpoch, c.relayWins, c.relayClaims, c.relayRejected, c.mixPackets, c.mixMessages,
 		c.storeBytes, c.diskFree, c.diskTotal, c.eventsDropped, c.eventsSubscribers,
+		c.gossipMessages, c.gossipRejected, c.dhtPeers,
 	} {
 		ch <- d
 	}
@@ -89,6 +94,20 @@ func (c *subsystemCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if n.gossip != nil {
 		gauge(c.offers, float64(n.gossip.Directory().Len()))
+		st := n.gossip.Stats()
+		counter(c.gossipMessages, st.Validated, "validated")
+		counter(c.gossipMessages, st.Delivered, "delivered")
+		counter(c.gossipMessages, st.Duplicates, "duplicate")
+		counter(c.gossipMessages, st.Undeliverable, "undeliverable")
+		counter(c.gossipMessages, st.Throttled, "throttled")
+		for reason, v := range st.Rejected {
+			counter(c.gossipRejected, v, reason)
+		}
+	}
+	if n.dht != nil {
+		st := n.dht.Status()
+		gauge(c.dhtPeers, float64(st.WAN.Peers), "wan")
+		gauge(c.dhtPeers, float64(st.LAN.Peers), "lan")
 	}
 	if n.lottery != nil {
 		st := n.lottery.Status()

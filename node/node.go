@@ -124,6 +124,9 @@ type Node struct {
 	events  *events.Bus // the live event stream (GET /events)
 	// shutdown is fired by node.shutdown (ShutdownRequested).
 	shutdown *shutdownSignal
+	// taskTime observes how long this node's tasks took, submission to
+	// end, as the event source sees them end.
+	taskTime *prometheus.HistogramVec
 	reg      *prometheus.Registry
 	sup      *supervisor
 

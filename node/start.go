@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fog-compute/fog/chat/chatsvc"
 	"github.com/fog-compute/fog/chat/mailbox"
@@ -365,7 +366,16 @@ func (s *starter) startAPI(ctx context.Context) error {
 // capacity directory) on its event bus, under the supervisor, and
 // registers the subsystems' metrics, now that they all run.
 func (s *starter) startEvents(ctx context.Context) error {
-	if err := s.n.reg.Register(newSubsystemCollector(s.n)); err != nil {
+	n := s.n
+	n.taskTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "fog", Name: "task_duration_seconds",
+		Help:    "Time from a task's submission on this node to its end, by how it ended (done, failed, cancelled).",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 14), // 10 ms to about 4 hours
+	}, []string{"outcome"})
+	if err := n.reg.Register(newSubsystemCollector(n)); err != nil {
+		return fmt.Errorf("node: metrics: %w", err)
+	}
+	if err := n.reg.Register(n.taskTime); err != nil {
 		return fmt.Errorf("node: metrics: %w", err)
 	}
 	return s.n.sup.start(ctx, &eventSource{n: s.n})
