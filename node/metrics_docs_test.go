@@ -43,9 +43,11 @@ func TestMetricsDocs(t *testing.T) {
 		}
 	}
 	// A labelled family with no series yet (no task refused, no claim
-	// rejected) is not in the scrape; the collector still describes it.
+	// rejected, no task ended) is not in the scrape; its collector still
+	// describes it.
 	descs := make(chan *prometheus.Desc, 64)
 	newSubsystemCollector(n.Node).Describe(descs)
+	n.taskTime.Describe(descs)
 	close(descs)
 	for d := range descs {
 		m := regexp.MustCompile(`fqName: "([a-z0-9_]+)"`).FindStringSubmatch(d.String())
