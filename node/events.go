@@ -89,7 +89,9 @@ type StreamEvent struct {
 // EventCategories are the categories a stream's filter may name.
 var EventCategories = []string{"peer", "task", "relay", "directory", "mix", "chat"}
 
-// Events returns the node's event bus.
+// Events returns the node's event bus. With Options.NoAPI only the mix and
+// the chat publish on it (the peer, task, relay and directory watchers run
+// only to serve the API's stream).
 func (n *Node) Events() *events.Bus { return n.events }
 
 // mixReceived publishes a message that entered the mix inbox.

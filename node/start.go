@@ -362,9 +362,10 @@ func (s *starter) startAPI(ctx context.Context) error {
 	return n.sup.start(ctx, n.api)
 }
 
-// startEvents publishes the node's events (peers, tasks, relays, the
-// capacity directory) on its event bus, under the supervisor, and
-// registers the subsystems' metrics, now that they all run.
+// startEvents registers the subsystems' metrics, now that they all run,
+// and, unless there is no API to stream them (Options.NoAPI), publishes the
+// node's events (peers, tasks, relays, the capacity directory) on its event
+// bus, under the supervisor.
 func (s *starter) startEvents(ctx context.Context) error {
 	n := s.n
 	n.taskTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -377,6 +378,9 @@ func (s *starter) startEvents(ctx context.Context) error {
 	}
 	if err := n.reg.Register(n.taskTime); err != nil {
 		return fmt.Errorf("node: metrics: %w", err)
+	}
+	if s.opts.NoAPI {
+		return nil // no one to stream the events to (the simulator's nodes)
 	}
 	return s.n.sup.start(ctx, &eventSource{n: s.n})
 }
