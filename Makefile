@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 EXAMPLES  := $(notdir $(wildcard examples/*))
 
-.PHONY: all build examples test vet fmt-check tidy-check tools unit bench fuzz-short devnet clean
+.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit bench fuzz-short devnet clean
 
 all: build
 
@@ -26,11 +26,18 @@ examples:
 		fi; \
 	done
 
+## web: the dashboard's built assets in web/dist (committed, embedded by
+## go:embed, so that `go build` needs no Node.js) from its TypeScript
+## sources, with Vite; needs Node.js 20.19+ and npm
+web:
+	cd web && npm ci --no-audit --no-fund && npm run check && npm run build
+
 ## test: vet, formatting, go.mod tidiness and the whole test suite with the
 ## race detector (without it, and saying so, when there is no C compiler)
-test: vet fmt-check tidy-check tools unit
+test: vet fmt-check tidy-check tools web-test-tools unit
 
-# tools the tests use: tmux drives `fog chat open`'s terminal test. It is
+# tools the tests use: tmux drives `fog chat open`'s terminal test, and
+# promtool (Debian's prometheus package) checks the alert rules. Each is
 # installed when missing and apt-get can (as root); otherwise that test
 # skips and says why.
 tools:
@@ -38,6 +45,28 @@ tools:
 		{ echo "make: installing tmux for the terminal chat test"; apt-get install -y -qq tmux >/dev/null 2>&1 || \
 		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq tmux >/dev/null 2>&1; }; } ; \
 		command -v tmux >/dev/null 2>&1 || echo "make: no tmux: the terminal chat test will skip"; }
+	@command -v promtool >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ echo "make: installing prometheus (promtool) to check docs/prometheus/alerts.yml"; \
+		  apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; }; } ; \
+		command -v promtool >/dev/null 2>&1 || echo "make: no promtool: the alert rules' check will skip"; }
+
+# tools the dashboard's browser test uses (cmd/fog's TestDashboardInBrowser):
+# Debian's chromium, Node.js and playwright-core from web/'s lock file. Each is
+# installed when missing and apt-get (as root) or npm can; otherwise the test
+# skips and says why.
+web-test-tools:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ echo "make: installing chromium for the dashboard browser test"; apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; } ; \
+		command -v chromium >/dev/null 2>&1 || echo "make: no chromium: the dashboard browser test will skip"; }
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ echo "make: installing Node.js and npm for the dashboard browser test"; apt-get install -y -qq nodejs npm >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq nodejs npm >/dev/null 2>&1; }; } ; \
+		command -v npm >/dev/null 2>&1 || echo "make: no npm: the dashboard browser test will skip"; }
+	@[ -d web/node_modules/playwright-core ] || ! command -v npm >/dev/null 2>&1 || \
+		{ echo "make: npm ci in web/ for playwright-core"; (cd web && npm ci --no-audit --no-fund >/dev/null 2>&1) || \
+		  echo "make: npm ci in web/ failed: the dashboard browser test will skip"; }
 
 vet:
 	$(GO) vet $(PKGS)

@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +23,8 @@ import (
 	"github.com/creachadair/jrpc2/jhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // RPC error codes fog adds to JSON-RPC's own (-32768..-32000 are the spec's).
@@ -37,9 +38,11 @@ const (
 )
 
 // API is the node's JSON-RPC 2.0 server over HTTP (path /rpc) with
-// Prometheus metrics (path /metrics). Every request must carry
-// "Authorization: Bearer <token>"; anything else gets HTTP 401 and an empty
-// body. A request whose Host header names neither an IP address, localhost
+// Prometheus metrics (path /metrics), the event stream (/events) and the
+// dashboard (/, with /login, /session and /logout; see api_web.go). Every
+// request to /rpc, /metrics and /events must carry
+// "Authorization: Bearer <token>" or a dashboard session's cookie;
+// anything else gets HTTP 401 and an empty body. A request whose Host header names neither an IP address, localhost
 // nor one of api.allowed_hosts gets HTTP 403 (against DNS rebinding). The
 // calls of a batch run one after another, at most api.max_batch of them,
 // and a reply is cut off at api.max_reply_bytes. Subsystems add methods
@@ -54,6 +57,8 @@ type API struct {
 	log      *slog.Logger
 	reg      *prometheus.Registry
 	calls    *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	web      *webUI
 
 	mu      sync.Mutex
 	methods handler.Map
@@ -72,12 +77,18 @@ func newAPI(cfg APIConfig, token *apiToken, reg *prometheus.Registry, log *slog.
 		log:      log,
 		reg:      reg,
 		methods:  handler.Map{},
+		web:      newWebUI(clock.Real(), nil, nil),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "fog", Subsystem: "rpc", Name: "calls_total",
 			Help: "JSON-RPC calls served, by method and outcome.",
 		}, []string{"method", "outcome"}),
 	}
-	reg.MustRegister(a.calls)
+	a.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "fog", Subsystem: "rpc", Name: "duration_seconds",
+		Help:    "Time to serve a JSON-RPC call, by method.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"method"})
+	reg.MustRegister(a.calls, a.latency)
 	return a
 }
 
@@ -100,7 +111,10 @@ func (a *API) Register(name string, fn any) error {
 		return fmt.Errorf("node: rpc method %s registered twice", name)
 	}
 	a.methods[name] = func(ctx context.Context, req *jrpc2.Request) (res any, err error) {
+		clk := a.web.clk
+		start := clk.Now()
 		defer func() {
+			a.latency.WithLabelValues(name).Observe(clock.Since(clk, start).Seconds())
 			if r := recover(); r != nil {
 				a.log.Error("rpc handler panicked", "method", name, "panic", r)
 				res, err = nil, &jrpc2.Error{Code: jrpc2.InternalError, Message: "internal error"}
@@ -226,17 +240,25 @@ func (a *API) Run(ctx context.Context, ready func()) error {
 		Server:       &jrpc2.ServerOptions{Concurrency: 16},
 	})
 	defer bridge.Close()
+	streams := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.Handle("/rpc", a.guard(a.serveRPC(bridge)))
 	mux.Handle("/metrics", a.guard(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
+	mux.Handle("/events", a.guard(a.serveEvents(streams)))
+	mux.Handle("/debug/pprof/", a.guard(pprofHandler()))
+	mux.HandleFunc("/login", a.serveLogin)
+	mux.HandleFunc("/session", a.serveSession)
+	mux.Handle("/logout", a.guard(http.HandlerFunc(a.serveLogout)))
+	mux.HandleFunc("/", a.serveAssets)
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           a.browser(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
+	srv.RegisterOnShutdown(func() { close(streams) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if onBound != nil {
@@ -267,20 +289,17 @@ func (a *API) Health(context.Context) error {
 }
 
 // guard lets through only requests that name an allowed host and bear the
-// token.
+// token or a dashboard session's cookie (with its CSRF token on calls that
+// change state).
 func (a *API) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.hostAllowed(r.Host) {
 			http.Error(w, "host not allowed (see api.allowed_hosts)", http.StatusForbidden)
 			return
 		}
-		h := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), a.token.current()) != 1 {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
+		if a.authorized(w, r) {
+			next.ServeHTTP(w, r)
 		}
-		next.ServeHTTP(w, r)
 	})
 }
 

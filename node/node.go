@@ -28,6 +28,7 @@ import (
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/internal/events"
 	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/mix/lottery/lotterysvc"
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
@@ -120,8 +121,14 @@ type Node struct {
 	blob    *blob.Service
 	compute *compute.Service
 	api     *API
-	reg     *prometheus.Registry
-	sup     *supervisor
+	events  *events.Bus // the live event stream (GET /events)
+	// shutdown is fired by node.shutdown (ShutdownRequested).
+	shutdown *shutdownSignal
+	// taskTime observes how long this node's tasks took, submission to
+	// end, as the event source sees them end.
+	taskTime *prometheus.HistogramVec
+	reg      *prometheus.Registry
+	sup      *supervisor
 
 	// closers release what the start steps acquired, in the order they
 	// acquired it; Close runs them backwards after stopping the supervisor.
@@ -184,8 +191,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 		}
 	}
 	clk := opts.clock()
-	n := &Node{cfg: cfg, dir: opts.Dir, log: log, clk: clk, started: clk.Now(), reg: prometheus.NewRegistry()}
+	n := &Node{cfg: cfg, dir: opts.Dir, log: log, clk: clk, started: clk.Now(), reg: prometheus.NewRegistry(), shutdown: newShutdownSignal()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ecfg := events.DefaultConfig()
+	ecfg.Clock = clk
+	bus, err := events.New(ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.events = bus
+	n.closers = append(n.closers, func() error { bus.Close(); return nil })
 	s := &starter{n: n, cfg: cfg, opts: opts, sc: sc, priv: priv}
 	s.wc, s.bc, s.cc = n.computeConfigs(cfg, opts)
 	for _, step := range s.steps() {

@@ -102,7 +102,7 @@ func TestNodeAnswersStatus(t *testing.T) {
 	}
 	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "dht": StateRunning,
 		"gossip": StateCore, "lottery": StateRunning, "mix": StateRunning, "mailbox": StateRunning, "chat": StateRunning, "blob": StateRunning, "compute": StateRunning, "advertiser": StateRunning,
-		"api": StateRunning}, names)
+		"events": StateRunning, "api": StateRunning}, names)
 
 	var v VersionInfo
 	require.NoError(t, c.Call(context.Background(), "node.version", nil, &v))

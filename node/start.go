@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fog-compute/fog/chat/chatsvc"
 	"github.com/fog-compute/fog/chat/mailbox"
@@ -20,6 +21,7 @@ import (
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
+	"github.com/fog-compute/fog/web"
 )
 
 // startStep is one step of Start. A step either succeeds, having recorded
@@ -62,6 +64,7 @@ func (s *starter) steps() []startStep {
 		{"blob", s.startBlob},
 		{"compute", s.startCompute},
 		{"advertiser", s.startAdvertiser},
+		{"events", s.startEvents},
 		{"api", s.startAPI},
 	}
 }
@@ -107,6 +110,9 @@ func (s *starter) startHost(ctx context.Context) error {
 	}
 	s.pcfg = s.cfg.p2pConfig(base)
 	s.pcfg.Clock = n.clk
+	if s.pcfg.UserAgent == p2p.DefaultConfig().UserAgent {
+		s.pcfg.UserAgent = AgentVersion()
+	}
 	s.pcfg.Protocols = append(s.pcfg.Protocols, protocolLimits(s.pcfg, s.bc, s.cc)...)
 	popts := p2p.Options{Identity: s.priv, Bans: s.bans, Registerer: n.reg, Logger: n.log.With("subsystem", "p2p")}
 	if opts.NewHost != nil {
@@ -229,6 +235,7 @@ func (s *starter) startMix(ctx context.Context) error {
 	m, err := mixsvc.New(mc, mixsvc.Options{
 		Host: n.host, Identity: s.priv, Lottery: n.lottery, Store: n.store.Datastore(store.PrefixMix),
 		Clock: s.opts.clock(), Logger: n.log.With("subsystem", "mix"), Observe: s.opts.MixObserve,
+		Received: n.mixReceived,
 	})
 	if err != nil {
 		return err
@@ -269,7 +276,7 @@ func (s *starter) startChat(ctx context.Context) error {
 	}
 	o := chatsvc.Options{
 		Host: n.host, Identity: s.priv, Records: n.dht, Gossip: n.gossip, Store: ds, Mailboxes: mb,
-		Keys: &keys, Clock: clk, Logger: n.log.With("subsystem", "chat"),
+		Keys: &keys, Clock: clk, Logger: n.log.With("subsystem", "chat"), Received: n.chatReceived,
 	}
 	if n.mix != nil {
 		o.Mix = n.mix
@@ -346,10 +353,34 @@ func (s *starter) startAPI(ctx context.Context) error {
 	}
 	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
 	n.api.onBound = n.writeAddr
-	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods} {
+	n.api.web = newWebUI(n.clk, n.events, web.Assets())
+	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods, n.registerAdminMethods} {
 		if err := reg(); err != nil {
 			return err
 		}
 	}
 	return n.sup.start(ctx, n.api)
+}
+
+// startEvents registers the subsystems' metrics, now that they all run,
+// and, unless there is no API to stream them (Options.NoAPI), publishes the
+// node's events (peers, tasks, relays, the capacity directory) on its event
+// bus, under the supervisor.
+func (s *starter) startEvents(ctx context.Context) error {
+	n := s.n
+	n.taskTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "fog", Name: "task_duration_seconds",
+		Help:    "Time from a task's submission on this node to its end, by how it ended (done, failed, cancelled).",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 14), // 10 ms to about 4 hours
+	}, []string{"outcome"})
+	if err := n.reg.Register(newSubsystemCollector(n)); err != nil {
+		return fmt.Errorf("node: metrics: %w", err)
+	}
+	if err := n.reg.Register(n.taskTime); err != nil {
+		return fmt.Errorf("node: metrics: %w", err)
+	}
+	if s.opts.NoAPI {
+		return nil // no one to stream the events to (the simulator's nodes)
+	}
+	return s.n.sup.start(ctx, &eventSource{n: s.n})
 }

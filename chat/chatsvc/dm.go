@@ -501,16 +501,21 @@ func (s *Service) deliver(m dm.Message) {
 		s.log.Warn("storing a received message", "err", err)
 	}
 	s.mu.Lock()
-	s.addInboxLocked(m)
+	r := s.addInboxLocked(m)
 	s.mu.Unlock()
+	if s.o.Received != nil {
+		s.o.Received(r)
+	}
 }
 
-func (s *Service) addInboxLocked(m dm.Message) {
+func (s *Service) addInboxLocked(m dm.Message) Received {
 	s.seq++
-	s.inbox = append(s.inbox, Received{Seq: s.seq, Message: m})
+	r := Received{Seq: s.seq, Message: m}
+	s.inbox = append(s.inbox, r)
 	if len(s.inbox) > s.cfg.Inbox {
 		s.inbox = slices.Delete(s.inbox, 0, len(s.inbox)-s.cfg.Inbox)
 	}
+	return r
 }
 
 // loadInbox reads the newest stored messages back.

@@ -88,6 +88,11 @@ type Options struct {
 	Clock  clock.Clock
 	Rand   io.Reader
 	Logger *slog.Logger
+	// Received, if set, is called with every direct message received
+	// (after it is stored and in the inbox; not those reloaded at start),
+	// on the service's goroutines; it must not block (the node's event
+	// stream).
+	Received func(Received)
 }
 
 // mixPrefix starts the body of a chat envelope sent over the mix.

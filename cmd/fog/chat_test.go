@@ -35,7 +35,12 @@ func TestDevnetChat(t *testing.T) {
 	assert.Contains(t, out, "you are alice#")
 	// The claim reaches node1 over gossip; whois asks until it has.
 	deadline := time.Now().Add(30 * time.Second)
-	for !bytes.Contains([]byte(run(1, "chat", "whois", "alice")), []byte(d.nodes[0].Host().ID().String())) {
+	// Until then whois answers 404 (no one known as alice).
+	whois := func() string {
+		out, _, _ := fog(t, ctx, "--path", string(d.dirs[1]), "chat", "whois", "alice")
+		return out
+	}
+	for !bytes.Contains([]byte(whois()), []byte(d.nodes[0].Host().ID().String())) {
 		require.True(t, time.Now().Before(deadline), "node1 never learnt alice's claim")
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -97,12 +97,16 @@ closed); a second signal forces an immediate exit.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "fog node %s running\napi: http://%s/rpc\n", n.Host().ID(), n.APIAddr())
+			fmt.Fprintf(a.out, "fog node %s running\napi: http://%s/rpc\ndashboard: http://%s/\n", n.Host().ID(), n.APIAddr(), n.APIAddr())
 			for _, addr := range n.Host().Addrs() {
 				fmt.Fprintf(a.out, "listening on %s/p2p/%s\n", addr, n.Host().ID())
 			}
-			<-ctx.Done()
-			fmt.Fprintln(a.errOut, "shutting down (press Ctrl-C again to force)")
+			select {
+			case <-ctx.Done():
+				fmt.Fprintln(a.errOut, "shutting down (press Ctrl-C again to force)")
+			case <-n.ShutdownRequested():
+				fmt.Fprintln(a.errOut, "shutting down: asked through the API (fog shutdown)")
+			}
 			return n.Close()
 		},
 	}
@@ -141,9 +145,9 @@ func signalContext(parent context.Context, errOut io.Writer) (context.Context, f
 func (a *app) idCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "id",
-		Short: "Print this node's peer ID (reads the key; needs no running daemon)",
+		Short: "Print this node's peer ID, agent version and addresses (needs no running daemon)",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := a.dataDir()
 			if err != nil {
 				return err
@@ -156,10 +160,43 @@ func (a *app) idCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(map[string]string{"peer_id": id.String()}, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, id)
-				return err
+			out := idInfo{PeerID: id.String(), AgentVersion: node.AgentVersion(), Addresses: []string{}}
+			// The running daemon knows where it listens and is seen; without
+			// one, the configured listen addresses are what it would use.
+			var st node.Status
+			if err := a.call(cmd.Context(), "node.status", nil, &st); err == nil && st.PeerID == out.PeerID {
+				out.Running = true
+				out.AgentVersion = "fog/" + st.Version
+				for _, l := range append(st.ListenAddrs, st.ObservedAddrs...) {
+					out.Addresses = append(out.Addresses, l+"/p2p/"+st.PeerID)
+				}
+			} else if cfg, err := dir.LoadConfig(); err == nil {
+				for _, l := range cfg.P2P.Listen {
+					out.Addresses = append(out.Addresses, l+"/p2p/"+out.PeerID)
+				}
+			}
+			return a.print(out, func(w io.Writer) error {
+				fmt.Fprintf(w, "peer id: %s\nagent:   %s\n", out.PeerID, out.AgentVersion)
+				if !out.Running {
+					fmt.Fprintln(w, "not running: the addresses configured:")
+				} else {
+					fmt.Fprintln(w, "addresses:")
+				}
+				for _, l := range out.Addresses {
+					fmt.Fprintf(w, "  %s\n", l)
+				}
+				return nil
 			})
 		},
 	}
+}
+
+// idInfo is what `fog id` prints.
+type idInfo struct {
+	PeerID       string   `json:"peer_id"`
+	AgentVersion string   `json:"agent_version"`
+	Addresses    []string `json:"addresses"`
+	// Running says the addresses are the running daemon's; otherwise they
+	// are the configured listen addresses.
+	Running bool `json:"running"`
 }

@@ -126,9 +126,13 @@ func TestInitWritesFlags(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), f)
 	}
-	idOut, _, err := fog(t, context.Background(), "id", "--path", dir)
+	idOut, _, err := fog(t, context.Background(), "--json", "id", "--path", dir)
 	require.NoError(t, err)
-	assert.Contains(t, out, strings.TrimSpace(idOut))
+	var id idInfo
+	require.NoError(t, json.Unmarshal([]byte(idOut), &id))
+	assert.Contains(t, out, id.PeerID)
+	assert.Equal(t, idInfo{PeerID: id.PeerID, AgentVersion: "fog/" + node.Version,
+		Addresses: []string{"/ip4/127.0.0.1/tcp/4002/p2p/" + id.PeerID}}, id, "not running: the configured addresses")
 
 	_, _, err = fog(t, context.Background(), "init", "--path", dir)
 	require.ErrorIs(t, err, node.ErrAlreadyInitialized)

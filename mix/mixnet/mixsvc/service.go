@@ -90,6 +90,10 @@ type Options struct {
 	// figures). It is called on the service's goroutines and must not
 	// block. Nil in a real node.
 	Observe func(Observation)
+	// Received, if set, is called with every message that enters the
+	// inbox (not those a Route takes), after it is there, on the
+	// service's goroutines; it must not block (the node's event stream).
+	Received func(Received)
 }
 
 // Received is a message in the inbox.
@@ -491,6 +495,9 @@ func (s *Service) apply(eff []mixnet.Effect) {
 				s.inbox = slices.Delete(s.inbox, 0, len(s.inbox)-s.cfg.Inbox)
 			}
 			s.mu.Unlock()
+			if s.o.Received != nil {
+				s.o.Received(r)
+			}
 		case mixnet.Acked:
 			a := e
 			s.finish(e.ID, Result{Acked: &a})
