@@ -33,6 +33,7 @@ import (
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
+	"github.com/fog-compute/fog/token/ledgersvc"
 )
 
 // Options are what Start needs besides Config: where the node lives and the
@@ -78,6 +79,11 @@ type Options struct {
 	// chatsvc.DefaultConfig. Devnets and the simulator give short ones
 	// (channel.TestConfig's), matching their short gossip timers.
 	Chat *chatsvc.Config
+	// Ledger supplies the ledger's timers config.toml does not carry
+	// (the [token] section still applies on top); nil means
+	// ledgersvc.DefaultConfig. Devnets and tests give
+	// ledgersvc.TestConfig's, which fit gossip.TestConfig's SeenTTL.
+	Ledger *ledgersvc.Config
 	// Mix, when set, is the mix service's whole configuration and the
 	// [mix] section is not used (the simulator's scale and baselines).
 	Mix *mixsvc.Config
@@ -115,6 +121,7 @@ type Node struct {
 	lottery *lotterysvc.Service
 	mix     *mixsvc.Service  // nil when [mix] is off
 	chat    *chatsvc.Service // nil when [chat] is off
+	ledger  *ledgersvc.Service // nil without a genesis (token.genesis) or with token.enabled off
 	mailbox *mailbox.Service
 	exec    *wasm.Executor
 	blob    *blob.Service

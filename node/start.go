@@ -55,6 +55,7 @@ func (s *starter) steps() []startStep {
 		{"dht", s.startDHT},
 		{"supervisor", s.startSupervisor},
 		{"gossip", s.startGossip},
+		{"token", s.startLedger},
 		{"relay", s.startRelay},
 		{"mix", s.startMix},
 		{"chat", s.startChat},
@@ -346,7 +347,7 @@ func (s *starter) startAPI(ctx context.Context) error {
 	}
 	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
 	n.api.onBound = n.writeAddr
-	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods} {
+	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods, n.registerWalletMethods} {
 		if err := reg(); err != nil {
 			return err
 		}
