@@ -119,8 +119,8 @@ type Node struct {
 	dht     *dht.DHT
 	gossip  *gossip.Gossip
 	lottery *lotterysvc.Service
-	mix     *mixsvc.Service  // nil when [mix] is off
-	chat    *chatsvc.Service // nil when [chat] is off
+	mix     *mixsvc.Service    // nil when [mix] is off
+	chat    *chatsvc.Service   // nil when [chat] is off
 	ledger  *ledgersvc.Service // nil without a genesis (token.genesis) or with token.enabled off
 	mailbox *mailbox.Service
 	exec    *wasm.Executor
