@@ -119,9 +119,8 @@ type Node struct {
 	dht     *dht.DHT
 	gossip  *gossip.Gossip
 	lottery *lotterysvc.Service
-	mix     *mixsvc.Service    // nil when [mix] is off
-	chat    *chatsvc.Service   // nil when [chat] is off
-	ledger  *ledgersvc.Service // nil without a genesis (token.genesis) or with token.enabled off
+	mix     *mixsvc.Service  // nil when [mix] is off
+	chat    *chatsvc.Service // nil when [chat] is off
 	mailbox *mailbox.Service
 	exec    *wasm.Executor
 	blob    *blob.Service
@@ -129,6 +128,10 @@ type Node struct {
 	api     *API
 	reg     *prometheus.Registry
 	sup     *supervisor
+
+	// ledger is nil without a genesis (token.genesis) or with
+	// token.enabled off.
+	ledger *ledgersvc.Service
 
 	// closers release what the start steps acquired, in the order they
 	// acquired it; Close runs them backwards after stopping the supervisor.
