@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/token"
 	"github.com/fog-compute/fog/token/ledgersvc"
 )
@@ -98,6 +99,34 @@ type WalletPending struct {
 	// Unconfirmed are this account's blocks not confirmed yet, newest
 	// first.
 	Unconfirmed []WalletEntry `json:"unconfirmed"`
+}
+
+// RelayStatus is relay.status's result: the lottery's status and, if the
+// node runs the ledger, this node's stake.
+type RelayStatus struct {
+	lottery.Status
+	Stake *RelayStake `json:"stake,omitempty"`
+}
+
+// RelayStake is a node's stake on the ledger, in micro-credits, as of the
+// ledger's current epoch (confirmed blocks only). The lottery does not
+// weigh candidates by it yet.
+type RelayStake struct {
+	Epoch  uint64 `json:"epoch"`
+	Staked uint64 `json:"staked"`
+	Total  uint64 `json:"total"`
+}
+
+func (n *Node) relayStatus() RelayStatus {
+	st := RelayStatus{Status: n.lottery.Status()}
+	if l := n.ledger; l != nil {
+		e := l.Epoch()
+		st.Stake = &RelayStake{Epoch: e}
+		l.View(func(led *token.Ledger) {
+			st.Stake.Staked, st.Stake.Total = led.StakeAt(l.Account(), e), led.TotalStakeAt(e)
+		})
+	}
+	return st
 }
 
 const (

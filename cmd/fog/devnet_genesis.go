@@ -20,6 +20,7 @@ const (
 	microPerCredit    = 1_000_000
 	devnetFaucet      = 10_000 * microPerCredit // node0
 	devnetFunds       = 1_000 * microPerCredit  // every other node
+	devnetStake       = 100 * microPerCredit    // every node, staked
 	// devnetUnbonding is the unbonding period in ledger epochs (1 s
 	// with ledgersvc.TestConfig).
 	devnetUnbonding = 10
@@ -27,7 +28,7 @@ const (
 
 // writeDevnetGenesis writes the genesis file funding the accounts of the
 // nodes in dirs (their identity keys), node0 as the faucet, each account
-// its own representative.
+// its own representative with a stake (which fog relay status shows).
 func writeDevnetGenesis(path string, dirs []node.DataDir) error {
 	g := token.Genesis{Network: "fog-devnet", UnbondingEpochs: devnetUnbonding}
 	for i, dir := range dirs {
@@ -44,7 +45,7 @@ func writeDevnetGenesis(path string, dirs []node.DataDir) error {
 		if i == 0 {
 			funds, g.Faucet = devnetFaucet, acct
 		}
-		g.Accounts = append(g.Accounts, token.Allocation{Account: acct, Balance: funds})
+		g.Accounts = append(g.Accounts, token.Allocation{Account: acct, Balance: funds, Staked: devnetStake})
 	}
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("devnet: %w", err)

@@ -45,6 +45,12 @@ func TestDevnetWallet(t *testing.T) {
 	assert.Equal(t, uint64(devnetFunds), b1.Balance)
 	assert.Equal(t, d.nodes[0].Host().ID().String(), b0.PeerID)
 	assert.Contains(t, run(2, "wallet", "balance"), "balance  1000 credits (1000000000 micro-credits)")
+	assert.Equal(t, uint64(devnetStake), b1.Staked)
+	assert.Contains(t, run(1, "relay", "status"), "stake 100 of 300 staked on the ledger")
+	var rst node.RelayStatus
+	require.NoError(t, json.Unmarshal([]byte(run(1, "--json", "relay", "status")), &rst))
+	require.NotNil(t, rst.Stake)
+	assert.Equal(t, node.RelayStake{Epoch: rst.Stake.Epoch, Staked: devnetStake, Total: 3 * devnetStake}, *rst.Stake)
 
 	out := run(0, "wallet", "send", peer1, "2.5cr", "--wait")
 	assert.Contains(t, out, "sent 2.5 credits (2500000 micro-credits) to "+peer1+": confirmed")
