@@ -25,6 +25,7 @@ import (
 	"github.com/fog-compute/fog/mix/mixnet"
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 	"github.com/fog-compute/fog/p2p"
+	"github.com/fog-compute/fog/token/ledgersvc"
 )
 
 // ErrConfig is wrapped by every configuration error; the message names the
@@ -59,6 +60,7 @@ type Config struct {
 	Relay   RelayConfig   `toml:"relay" comment:"The relay lottery: mix relays elected per epoch by a VRF lottery. Every node of a network must share network_id, genesis, epoch_length and target_relays."`
 	Mix     MixConfig     `toml:"mix" comment:"The mix network: onion-routed messages (Sphinx) through the elected relays, with delays, cover traffic and acknowledgements."`
 	Chat    ChatConfig    `toml:"chat" comment:"Chat: end-to-end encrypted direct messages, channels with history, and mailboxes for absent nodes."`
+	Token   TokenConfig   `toml:"token" comment:"The ledger: credits (micro-credits), the node's wallet, stake. Every node of a network must share genesis and epoch_length."`
 	API     APIConfig     `toml:"api" comment:"The local JSON-RPC API that the fog command talks to."`
 	Store   StoreConfig   `toml:"store" comment:"The Badger database in the data directory."`
 }
@@ -229,6 +231,7 @@ func DefaultConfig() Config {
 		API: APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20, MaxBatch: 64,
 			MaxReplyBytes: 256 << 20, AllowedHosts: []string{}},
 		Store: StoreConfig{SyncWrites: true},
+		Token: defaultTokenConfig(),
 	}
 }
 
@@ -245,6 +248,7 @@ func TestConfig() Config {
 	c.Compute.Cores = 2
 	c.Compute.MemoryMiB = 1024
 	c.Relay.EpochLength = Duration(10 * time.Second) // lottery.SimConfig's epochs
+	c.Token.EpochLength = Duration(ledgersvc.TestConfig().EpochLength)
 	return c
 }
 
@@ -445,6 +449,9 @@ func (c Config) Validate() error {
 	}
 	if err := mbc.Validate(); err != nil {
 		return fmt.Errorf("%w: chat: %v", ErrConfig, err)
+	}
+	if err := c.validateToken(); err != nil {
+		return err
 	}
 	if c.Compute.ModuleCacheMiB < 16 {
 		return fmt.Errorf("%w: compute.module_cache_mib %d: want at least 16", ErrConfig, c.Compute.ModuleCacheMiB)

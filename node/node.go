@@ -34,6 +34,7 @@ import (
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
+	"github.com/fog-compute/fog/token/ledgersvc"
 )
 
 // Options are what Start needs besides Config: where the node lives and the
@@ -79,6 +80,11 @@ type Options struct {
 	// chatsvc.DefaultConfig. Devnets and the simulator give short ones
 	// (channel.TestConfig's), matching their short gossip timers.
 	Chat *chatsvc.Config
+	// Ledger supplies the ledger's timers config.toml does not carry
+	// (the [token] section still applies on top); nil means
+	// ledgersvc.DefaultConfig. Devnets and tests give
+	// ledgersvc.TestConfig's, which fit gossip.TestConfig's SeenTTL.
+	Ledger *ledgersvc.Config
 	// Mix, when set, is the mix service's whole configuration and the
 	// [mix] section is not used (the simulator's scale and baselines).
 	Mix *mixsvc.Config
@@ -129,6 +135,10 @@ type Node struct {
 	taskTime *prometheus.HistogramVec
 	reg      *prometheus.Registry
 	sup      *supervisor
+
+	// ledger is nil without a genesis (token.genesis) or with
+	// token.enabled off.
+	ledger *ledgersvc.Service
 
 	// closers release what the start steps acquired, in the order they
 	// acquired it; Close runs them backwards after stopping the supervisor.

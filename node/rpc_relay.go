@@ -18,7 +18,7 @@ type RelayDirectoryParams struct {
 
 func (n *Node) registerRelayMethods() error {
 	methods := map[string]any{
-		"relay.status": func(context.Context) (lottery.Status, error) { return n.lottery.Status(), nil },
+		"relay.status": func(context.Context) (RelayStatus, error) { return n.relayStatus(), nil },
 		"relay.directory": func(_ context.Context, p RelayDirectoryParams) (lottery.DirectoryInfo, error) {
 			e := n.lottery.Epoch()
 			if p.Epoch != nil {

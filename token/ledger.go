@@ -135,6 +135,17 @@ func (l *Ledger) Block(h Hash) (Block, bool) {
 	return e.block, true
 }
 
+// Amount returns what block h moved: the amount a send, stake, unstake
+// or escrow lock took from the balance, or a receive, claim or refund
+// added to it (0 for other kinds), and whether the Ledger holds h.
+func (l *Ledger) Amount(h Hash) (uint64, bool) {
+	e, ok := l.blocks[h]
+	if !ok {
+		return 0, false
+	}
+	return e.amount, true
+}
+
 // OnChain reports whether block h is on its account's chain.
 func (l *Ledger) OnChain(h Hash) bool {
 	e, ok := l.blocks[h]

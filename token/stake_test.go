@@ -42,3 +42,27 @@ func TestStakeAt(t *testing.T) {
 	assert.Equal(t, uint64(70), l.TotalStakeAt(4))
 	assert.Equal(t, uint64(270), l.TotalStakeAt(100))
 }
+
+// TestAmount: what each kind of block moved, as the wallet's history shows it.
+func TestAmount(t *testing.T) {
+	l := newLedger(t, 1000, 0)
+	w := NewWallet(l, key(0))
+	b, err := w.Send(acct(1), 250, 1)
+	send := applyConfirm(t, l, b, err)
+	b, err = NewWallet(l, key(1)).Receive(send, 1)
+	open := applyConfirm(t, l, b, err)
+	b, err = w.Stake(40, 2)
+	stake := applyConfirm(t, l, b, err)
+	b, err = w.Change(acct(1), 2)
+	change := applyConfirm(t, l, b, err)
+	for _, tt := range []struct {
+		h    Hash
+		want uint64
+	}{{send, 250}, {open, 250}, {stake, 40}, {change, 0}} {
+		got, ok := l.Amount(tt.h)
+		assert.True(t, ok)
+		assert.Equal(t, tt.want, got)
+	}
+	_, ok := l.Amount(Hash{1})
+	assert.False(t, ok)
+}

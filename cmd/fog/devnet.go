@@ -22,6 +22,7 @@ import (
 	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
+	"github.com/fog-compute/fog/token/ledgersvc"
 )
 
 // devnetOptions are the flags of fog devnet.
@@ -78,31 +79,48 @@ func startDevnet(ctx context.Context, clk clock.Clock, base string, n int, logCf
 	// histories reconcile every 2 s.
 	chatBase := chatsvc.DefaultConfig()
 	chatBase.Channel = channel.TestConfig()
+	// The ledger's timers fit the test gossip's, like the chat's.
+	ledgerBase := ledgersvc.TestConfig()
 	var boot string
 	// Every node of the devnet stands in the relay lottery, whose epoch 0
 	// starts just after they are up (10 s epochs; candidates announce
 	// themselves, so relays are elected from epoch 1 on).
 	genesis := clk.Now().Add(3 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
+	// Every node is made first, so that the ledger's genesis file can fund
+	// all of them; each then starts bootstrapping to node0.
+	genesisFile := filepath.Join(base, devnetGenesisFile)
+	cfgs := make([]node.Config, n)
 	for i := range n {
 		dir := node.DataDir(filepath.Join(base, fmt.Sprintf("node%d", i)))
 		cfg := node.TestConfig()
 		cfg.Log = logCfg
 		cfg.Relay.Candidate, cfg.Relay.Genesis, cfg.Relay.TargetRelays = true, genesis, min(n, 3)
-		if boot != "" {
-			cfg.P2P.Bootstrap = []string{boot}
-		}
+		cfg.Token.Genesis = genesisFile
 		if _, err := node.Init(dir, cfg); err != nil {
-			d.Close()
 			return nil, err
 		}
+		cfgs[i] = cfg
+		d.dirs = append(d.dirs, dir)
+	}
+	if err := writeDevnetGenesis(genesisFile, d.dirs); err != nil {
+		return nil, err
+	}
+	for i, dir := range d.dirs {
+		cfg := cfgs[i]
+		if boot != "" {
+			cfg.P2P.Bootstrap = []string{boot}
+			if err := rewriteConfig(dir, cfg); err != nil {
+				d.Close()
+				return nil, err
+			}
+		}
 		nd, err := node.Start(ctx, cfg, node.Options{Dir: dir, P2P: &p2pBase, DHT: &dhtBase, Gossip: &gossipBase,
-			Chat: &chatBase, Logger: node.NewLogger(logOut, cfg.Log), Clock: clk})
+			Chat: &chatBase, Ledger: &ledgerBase, Logger: node.NewLogger(logOut, cfg.Log), Clock: clk})
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("node%d: %w", i, err)
 		}
 		d.nodes = append(d.nodes, nd)
-		d.dirs = append(d.dirs, dir)
 		if i == 0 {
 			boot = tcpAddr(nd)
 		}
@@ -195,6 +213,7 @@ func (a *app) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 			for i := range o.nodes {
 				os.RemoveAll(filepath.Join(base, fmt.Sprintf("node%d", i)))
 			}
+			os.Remove(filepath.Join(base, devnetGenesisFile))
 		}
 	}()
 	started := a.clk.Now()
@@ -241,6 +260,10 @@ func (a *app) printDevnet(d *devnet) {
 	fmt.Fprintf(w, "\nTry, from another terminal (build fog first: go build -o bin/fog ./cmd/fog, or go install ./cmd/fog):\n")
 	fmt.Fprintf(w, "  fog --path %s status\n", d.dirs[0])
 	fmt.Fprintf(w, "  fog --path %s peers\n", d.dirs[0])
+	if len(d.nodes) > 1 {
+		fmt.Fprintf(w, "  fog --path %s wallet balance\n", d.dirs[0])
+		fmt.Fprintf(w, "  fog --path %s wallet send %s 2500000 --wait   # 2.5 credits, in micro-credits\n", d.dirs[0], d.nodes[1].Host().ID())
+	}
 	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $(cat %s)\" -H 'Content-Type: application/json' \\\n", d.dirs[0].Token())
 	fmt.Fprintf(w, "    -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"node.status\"}' http://%s/rpc\n", d.nodes[0].APIAddr())
 }

@@ -28,7 +28,7 @@ Stand as a candidate with relay.candidate = true in config.toml.`,
 		Short: "Show this node's candidacy, wins, and the current and next epoch",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var st lottery.Status
+			var st node.RelayStatus
 			if err := a.call(cmd.Context(), "relay.status", nil, &st); err != nil {
 				return err
 			}
@@ -65,6 +65,10 @@ Stand as a candidate with relay.candidate = true in config.toml.`,
 					fmt.Fprintf(w, "won epoch %d: layer %d, %d seats, mix key %s…\n", win.Epoch, win.Layer, win.Seats, shortHash(win.MixKey))
 				}
 				fmt.Fprintf(w, "claims verified %d, accepted %d\n", st.Stats.ClaimsVerified, st.Stats.ClaimsAccepted)
+				if st.Stake != nil {
+					fmt.Fprintf(w, "stake %s of %s staked on the ledger (epoch %d; the lottery does not weigh by stake yet)\n",
+						creditsShort(st.Stake.Staked), creditsShort(st.Stake.Total), st.Stake.Epoch)
+				}
 				return nil
 			})
 		},

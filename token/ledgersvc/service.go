@@ -144,6 +144,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 // Account returns the node's account.
 func (s *Service) Account() token.Account { return s.acct }
 
+// Epoch returns the ledger's current epoch on the Service's clock.
+func (s *Service) Epoch() uint64 { return s.cfg.Epoch(s.cfg.Clock.Now()) }
+
 // Balance returns the state of the node's account (zero before it has a
 // chain).
 func (s *Service) Balance() token.AccountInfo {
