@@ -7,6 +7,7 @@ import { Directory } from "./pages/directory";
 import { Tasks } from "./pages/tasks";
 import { Relays } from "./pages/relays";
 import { Chat } from "./pages/chat";
+import { Wallet } from "./pages/wallet";
 import "./style.css";
 
 const pages: Record<string, { title: string; view: () => any }> = {
@@ -15,15 +16,7 @@ const pages: Record<string, { title: string; view: () => any }> = {
   tasks: { title: "Tasks", view: () => <Tasks /> },
   relays: { title: "Relays", view: () => <Relays /> },
   chat: { title: "Chat", view: () => <Chat /> },
-  wallet: {
-    title: "Wallet",
-    view: () => (
-      <section class="card" id="wallet">
-        <h2>Wallet</h2>
-        <p class="muted">The wallet is not in this build of fog: there are no credits to show yet.</p>
-      </section>
-    ),
-  },
+  wallet: { title: "Wallet", view: () => <Wallet /> },
 };
 
 function route(): string {

@@ -103,9 +103,21 @@ try {
   await page.click("#nav-relays");
   await page.waitForSelector("#epoch", { timeout });
   await page.screenshot({ path: path.join(shots, "relays.png"), fullPage: true });
+  console.log("ok: relays page");
+
+  // The devnet's genesis funds node 0 (the faucet): its wallet shows the
+  // balance, and a send to another node is confirmed and in the history.
   await page.click("#nav-wallet");
-  check((await page.textContent("#wallet")).includes("not in this build"), "the wallet says it is not in this build");
-  console.log("ok: relays and wallet pages");
+  await page.waitForFunction(() => /\d cr$/.test(document.querySelector("#wallet-balance")?.textContent ?? ""), null, { timeout })
+    .catch(async (e) => { throw new Error(`the wallet shows no balance: ${await page.textContent("#wallet")}: ${e}`); });
+  await page.fill("#wallet-to", peers[0]);
+  await page.fill("#wallet-amount", "1500000");
+  await page.click("#wallet-send button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#wallet-sent")?.textContent?.startsWith("Sent and confirmed"), null, { timeout });
+  await page.waitForSelector("#wallet-history tr.block.send", { timeout });
+  check((await page.textContent("#wallet-history tr.block.send")).includes("1.5 cr"), "the send is in the history with its amount");
+  await page.screenshot({ path: path.join(shots, "wallet.png"), fullPage: true });
+  console.log("ok: the wallet shows the balance and sends");
 
   check(errors.length === 0, `page errors: ${errors.join("; ")}`);
   await ctx.close();
