@@ -232,7 +232,8 @@ func compareIDs(a, b peer.ID) int {
 // guardNet is boxo's libp2p Bitswap network seen through the guard.
 type guardNet struct {
 	iface.BitSwapNetwork
-	g *guard
+	g   *guard
+	evm *iface.ConnectEventManager // the one the network was built with
 }
 
 // Start starts the network with the receivers behind the guard.
@@ -245,6 +246,12 @@ func (n *guardNet) Start(rs ...iface.Receiver) {
 	n.g.receivers = append(n.g.receivers, rs...)
 	n.g.mu.Unlock()
 	n.BitSwapNetwork.Start(wrapped...)
+	// boxo's network hears of connections made from now on; the node's
+	// host has been connecting since before (bootstrap peers), and a peer
+	// Bitswap never heard of is never asked.
+	for _, p := range n.g.h.Network().Peers() {
+		n.evm.Connected(p)
+	}
 }
 
 // SendMessage notes the wants of m and sends it.

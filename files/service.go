@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/bitswap"
+	bsnetwork "github.com/ipfs/boxo/bitswap/network"
 	"github.com/ipfs/boxo/bitswap/network/bsnet"
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
@@ -139,7 +140,11 @@ func New(cfg Config, o Options) (*Service, error) {
 		return nil, fmt.Errorf("files: %w", err)
 	}
 	s.guard = newGuard(cfg, o.Host, log, o.OnBadPeer)
-	net := &guardNet{BitSwapNetwork: bsnet.NewFromIpfsHost(limitedHost{Host: o.Host, srv: s.srv}), g: s.guard}
+	evm := bsnetwork.NewConnectEventManager()
+	net := &guardNet{
+		BitSwapNetwork: bsnet.NewFromIpfsHost(limitedHost{Host: o.Host, srv: s.srv}, bsnet.WithConnectEventManager(evm)),
+		g:              s.guard, evm: evm,
+	}
 	var finder finder
 	if o.Router != nil {
 		finder.r = o.Router
@@ -408,15 +413,18 @@ type GCStats struct {
 	Freed   int64 `json:"freed"`
 }
 
-// Remove unpins root, stops a get of it, and collects the blocks no
+// Remove unpins root, stops and forgets a get of it, and collects the blocks no
 // other pin needs.
 func (s *Service) Remove(ctx context.Context, root cid.Cid) (GCStats, error) {
 	if _, err := s.Pinned(ctx, root); err != nil {
 		return GCStats{}, err
 	}
 	s.mu.Lock()
-	if t := s.transfers[root]; t != nil && t.cancel != nil {
-		t.cancel()
+	if t := s.transfers[root]; t != nil {
+		if t.cancel != nil {
+			t.cancel()
+		}
+		delete(s.transfers, root)
 	}
 	s.mu.Unlock()
 	if err := s.ds.Delete(ctx, pinKey(root)); err != nil {

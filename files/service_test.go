@@ -323,3 +323,20 @@ func testStart(t *testing.T) {
 	_, err = b.TransferOf(cid.Undef)
 	assert.True(t, errors.Is(err, ErrNoTransfer))
 }
+
+// A peer connected before the Service started is asked too (a node's
+// bootstrap peers connect before its services start).
+func TestPeerConnectedBeforeStart(t *testing.T) {
+	tn := newTestNet(t)
+	a := tn.node(t, TestConfig(), Options{})
+	hb := tn.host(t)
+	_, err := tn.mn.ConnectPeers(hb.ID(), a.h.ID())
+	require.NoError(t, err)
+	b := tn.node(t, TestConfig(), Options{Host: hb})
+	ctx := testCtx(t)
+	p, err := a.Share(ctx, writeFile(t, "f", content(31, 50<<10)), nil)
+	require.NoError(t, err)
+	prog, err := b.Get(ctx, p.Root, GetOptions{}) // no providers given, no router
+	require.NoError(t, err)
+	assert.True(t, prog.Done)
+}
