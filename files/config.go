@@ -31,9 +31,11 @@ type Config struct {
 	// --cid-version=1 (raw leaves, balanced layout).
 	ChunkBytes int
 	// Window is how many blocks one want of a get asks for at once, and
-	// Windows how many such wants run at once: 4 × 64 blocks of 256 KiB keep
-	// 64 MiB in flight, enough to fill a fast link from several peers
-	// without holding a large file's wantlist in one message.
+	// Windows how many such wants run at once. Each window's blocks are
+	// written to the store one after another as they arrive, so many small
+	// windows let the store's group commit sync many blocks at once: on
+	// loopback 64 × 8 blocks of 256 KiB fetched about 1.5× faster than
+	// 4 × 64 (BenchmarkLoopback, docs/bench.md), for 128 MiB of wants out.
 	Window, Windows int
 	// MaxGets bounds the gets that run at once; more wait. 4.
 	MaxGets int
@@ -77,8 +79,8 @@ func DefaultConfig() Config {
 		MaxFileBytes:      16 << 30,
 		MaxStorageBytes:   64 << 30,
 		ChunkBytes:        256 << 10,
-		Window:            64,
-		Windows:           4,
+		Window:            8,
+		Windows:           64,
 		MaxGets:           4,
 		Stall:             2 * time.Minute,
 		FindProviders:     20,
@@ -99,7 +101,7 @@ func TestConfig() Config {
 	c.MaxFileBytes = 64 << 20
 	c.MaxStorageBytes = 256 << 20
 	c.ChunkBytes = 16 << 10
-	c.Window = 16
+	c.Window, c.Windows = 16, 4
 	c.Stall = 10 * time.Second
 	c.ReprovideInterval = time.Minute
 	c.DropFor = time.Minute

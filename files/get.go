@@ -138,9 +138,7 @@ func (g *getter) run(parent context.Context) error {
 	defer unwatch()
 
 	s.connect(ctx, g.root, g.o.Providers)
-	sess := blockservice.NewSession(ctx, s.online)
-
-	rootBlk, present, err := g.fetchOne(ctx, sess, g.root)
+	rootBlk, present, err := g.fetchOne(ctx, blockservice.NewSession(ctx, s.online), g.root)
 	if err != nil {
 		return g.fail(ctx, err)
 	}
@@ -192,13 +190,7 @@ func (g *getter) run(parent context.Context) error {
 			}
 			children = append(children, ls...)
 		}
-		// A session a level: a new session's first wants go to every
-		// connected peer, so each level (above all the leaves, the bulk)
-		// starts with every provider that has come in the meantime, and
-		// one that lost the race to answer for the root is not left out.
-		lctx, lcancel := context.WithCancel(ctx)
-		level, err = g.fetchLevel(lctx, blockservice.NewSession(lctx, s.online), children)
-		lcancel()
+		level, err = g.fetchLevel(ctx, children)
 		if err != nil {
 			return g.fail(ctx, err)
 		}
@@ -293,7 +285,7 @@ func (g *getter) fetchOne(ctx context.Context, sess *blockservice.Session, c cid
 // fetchLevel makes every block of cs stored, Config.Windows windows of
 // Config.Window blocks at a time, and returns those of them that may have
 // links (not raw leaves).
-func (g *getter) fetchLevel(ctx context.Context, sess *blockservice.Session, cs []cid.Cid) ([]blocks.Block, error) {
+func (g *getter) fetchLevel(ctx context.Context, cs []cid.Cid) ([]blocks.Block, error) {
 	var (
 		mu    sync.Mutex
 		inner []blocks.Block
@@ -303,7 +295,7 @@ func (g *getter) fetchLevel(ctx context.Context, sess *blockservice.Session, cs 
 	for start := 0; start < len(cs); start += g.s.cfg.Window {
 		win := cs[start:min(start+g.s.cfg.Window, len(cs))]
 		eg.Go(func() error {
-			got, err := g.fetchWindow(ctx, sess, win)
+			got, err := g.fetchWindow(ctx, win)
 			if err != nil {
 				return err
 			}
@@ -320,7 +312,13 @@ func (g *getter) fetchLevel(ctx context.Context, sess *blockservice.Session, cs 
 	return inner, nil
 }
 
-func (g *getter) fetchWindow(ctx context.Context, sess *blockservice.Session, win []cid.Cid) ([]blocks.Block, error) {
+// fetchWindow fetches the blocks of win that are not stored, in a
+// Bitswap session of its own: a session's first wants go to every
+// connected peer and later ones only to the peers that answered, so a
+// session a window lets every provider in (one that lost the race to
+// answer first, one found or connected since) at the cost of one
+// broadcast of Window want-haves.
+func (g *getter) fetchWindow(ctx context.Context, win []cid.Cid) ([]blocks.Block, error) {
 	var (
 		missing []cid.Cid
 		inner   []blocks.Block
@@ -357,6 +355,9 @@ func (g *getter) fetchWindow(ctx context.Context, sess *blockservice.Session, wi
 		return inner, nil
 	}
 	g.want(missing)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sess := blockservice.NewSession(ctx, g.s.online)
 	left := make(map[cid.Cid]struct{}, len(missing))
 	for _, c := range missing {
 		left[c] = struct{}{}
@@ -369,6 +370,7 @@ func (g *getter) fetchWindow(ctx context.Context, sess *blockservice.Session, wi
 		if err := g.count(b, false); err != nil {
 			return nil, err
 		}
+		g.report()
 		if b.Cid().Type() != cid.Raw {
 			inner = append(inner, b)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -129,4 +130,10 @@ func mustBlock(t testing.TB, b []byte) blocks.Block {
 		t.Fatal(err)
 	}
 	return blk
+}
+
+func sharedOnT(t testing.TB, data []byte, s *Service) cid.Cid {
+	p, err := s.ShareReader(context.Background(), bytes.NewReader(data), "f", int64(len(data)), nil)
+	require.NoError(t, err)
+	return p.Root
 }
