@@ -18,8 +18,9 @@ import (
 // blocks written while a garbage collection runs, so that it spares them.
 type quotaStore struct {
 	blockstore.Blockstore
-	max  int64
-	used atomic.Int64
+	max     int64
+	used    atomic.Int64
+	refused atomic.Uint64 // Puts refused for the cap
 
 	mu    sync.Mutex
 	fresh map[string]struct{} // multihashes written since beginGC; nil outside a GC
@@ -74,6 +75,7 @@ func (q *quotaStore) Put(ctx context.Context, b blocks.Block) error {
 	n := int64(len(b.RawData()))
 	if q.used.Add(n) > q.max {
 		q.used.Add(-n)
+		q.refused.Add(1)
 		return fmt.Errorf("%w: %d bytes of blocks held, a block of %d would pass MaxStorageBytes %d", ErrStorageFull, q.used.Load(), n, q.max)
 	}
 	// Noted before it is written, so a sweep that sees it spares it.

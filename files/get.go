@@ -220,9 +220,6 @@ func (g *getter) fail(ctx context.Context, err error) error {
 	if isFull(err) {
 		return err
 	}
-	if g.s.bstore.Used()+int64(g.s.cfg.ChunkBytes) > g.s.cfg.MaxStorageBytes {
-		return fmt.Errorf("%w: %s: %v", ErrStorageFull, g.root, err)
-	}
 	return fmt.Errorf("files: get %s: %w", g.root, err)
 }
 
@@ -355,31 +352,47 @@ func (g *getter) fetchWindow(ctx context.Context, win []cid.Cid) ([]blocks.Block
 		return inner, nil
 	}
 	g.want(missing)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sess := blockservice.NewSession(ctx, g.s.online)
 	left := make(map[cid.Cid]struct{}, len(missing))
 	for _, c := range missing {
 		left[c] = struct{}{}
 	}
-	for b := range sess.GetBlocks(ctx, missing) {
-		if _, ok := left[b.Cid()]; !ok {
-			continue
+	// A session that goes quiet for a sixth of Config.Stall is replaced by
+	// a new one for what is left, whose first wants go to every connected
+	// peer again: a want lost on the way (a stream reset, a source that
+	// restarted) is asked again without waiting for Bitswap's rebroadcast.
+	retry := g.s.cfg.Stall / 6
+	refused := g.s.bstore.refused.Load()
+	for len(left) > 0 {
+		sctx, scancel := context.WithCancel(ctx)
+		idle := g.s.clk.AfterFunc(retry, scancel)
+		ks := make([]cid.Cid, 0, len(left))
+		for c := range left {
+			ks = append(ks, c)
 		}
-		delete(left, b.Cid())
-		if err := g.count(b, false); err != nil {
-			return nil, err
+		for b := range blockservice.NewSession(sctx, g.s.online).GetBlocks(sctx, ks) {
+			if _, ok := left[b.Cid()]; !ok {
+				continue
+			}
+			idle.Reset(retry)
+			delete(left, b.Cid())
+			if err := g.count(b, false); err != nil {
+				idle.Stop()
+				scancel()
+				return nil, err
+			}
+			g.report()
+			if b.Cid().Type() != cid.Raw {
+				inner = append(inner, b)
+			}
 		}
-		g.report()
-		if b.Cid().Type() != cid.Raw {
-			inner = append(inner, b)
-		}
-	}
-	if len(left) > 0 {
+		idle.Stop()
+		scancel()
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%d of %d blocks did not arrive", len(left), len(missing))
+		if g.s.bstore.refused.Load() != refused {
+			return nil, fmt.Errorf("%w: %d of %d blocks did not fit in MaxStorageBytes %d", ErrStorageFull, len(left), len(missing), g.s.cfg.MaxStorageBytes)
+		}
 	}
 	return inner, nil
 }
