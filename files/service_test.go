@@ -12,6 +12,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/store"
 )
 
 // A file shared on A is fetched by B, from A alone, and reads back the
@@ -339,4 +341,53 @@ func TestPeerConnectedBeforeStart(t *testing.T) {
 	prog, err := b.Get(ctx, p.Root, GetOptions{}) // no providers given, no router
 	require.NoError(t, err)
 	assert.True(t, prog.Done)
+}
+
+// A receiver whose service stops half way through a get (its node
+// restarting) and starts again over the same Badger directory still has
+// the pin and the blocks it stored, counts them against the cap, and the
+// get fetches only the rest.
+func TestRestartResumes(t *testing.T) {
+	tn := newTestNet(t)
+	cfg := TestConfig()
+	cfg.Window, cfg.Windows = 8, 1
+	a := tn.node(t, cfg, Options{})
+	ctx := testCtx(t)
+	data := content(41, 200*cfg.ChunkBytes)
+	p, err := a.Share(ctx, writeFile(t, "f", data), nil)
+	require.NoError(t, err)
+	total := 200 + 2 + 1 // leaves, two inner nodes (174 + 26), the root
+
+	dir := t.TempDir()
+	hb := tn.host(t)
+	db, err := store.Open(store.DefaultConfig(dir))
+	require.NoError(t, err)
+	b, err := New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles)})
+	require.NoError(t, err)
+	cctx, cancel := context.WithCancel(ctx)
+	first, err := b.Get(cctx, p.Root, GetOptions{Providers: []peer.AddrInfo{info(a)}, Progress: func(pr Progress) {
+		if pr.Blocks >= total/2 {
+			cancel()
+		}
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	stored := b.Stats().StoredBytes
+	require.NoError(t, b.Close())
+	require.NoError(t, db.Close())
+
+	db, err = store.Open(store.DefaultConfig(dir))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	b, err = New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles)})
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+	assert.Equal(t, stored, b.Stats().StoredBytes, "the blocks stored are counted again")
+	pin, err := b.Pinned(ctx, p.Root)
+	require.NoError(t, err)
+	assert.False(t, pin.Complete)
+	second, err := b.Get(ctx, p.Root, GetOptions{Providers: []peer.AddrInfo{info(a)}})
+	require.NoError(t, err)
+	assert.Equal(t, total, second.Blocks+second.PresentBlocks)
+	assert.GreaterOrEqual(t, second.PresentBlocks, first.Blocks)
+	assert.True(t, bytes.Equal(data, readAll(t, b, ctx, p)))
 }
