@@ -86,6 +86,7 @@ func writeRandom(b *testing.B, n int64) string {
 
 // rssPeak resets the process's peak resident set (Linux) and returns a
 // function that reads it back in MiB (0 elsewhere).
+
 func rssPeak() func() float64 {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	return func() float64 {

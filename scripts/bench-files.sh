@@ -37,7 +37,14 @@ t1=$(date +%s%N)
 echo "share ${SIZE_MIB} MiB: $(( (t1 - t0) / 1000000 )) ms, $(( (SIZE_MIB << 20) * 1000 / (t1 - t0) )) MB/s"
 
 peak=0
-sample() { while kill -0 "$pid_b" 2>/dev/null; do r=$(awk '/VmRSS/ {print $2}' /proc/$pid_b/status); [ "$r" -gt "$peak" ] && peak=$r; echo "$peak" >"$tmp/peak"; sleep 0.2; done; }
+anon=0
+sample() {  # the peaks of VmRSS and of RssAnon (RSS less the mapped files: Badger maps its tables)
+  while kill -0 "$pid_b" 2>/dev/null; do
+    r=$(awk '/VmRSS/ {print $2}' /proc/$pid_b/status); [ "$r" -gt "$peak" ] && peak=$r
+    a=$(awk '/RssAnon/ {print $2}' /proc/$pid_b/status); [ "$a" -gt "$anon" ] && anon=$a
+    echo "$peak $anon" >"$tmp/peak"; sleep 0.2
+  done
+}
 echo 5 >/proc/$pid_b/clear_refs
 rss0=$(awk '/VmRSS/ {print $2}' /proc/$pid_b/status)
 sample & sampler=$!
@@ -48,7 +55,8 @@ hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid_b/status)
 kill $sampler 2>/dev/null || true
 cmp "$tmp/file.bin" "$tmp/out.bin"
 echo "get ${SIZE_MIB} MiB (CLI to file on disk): $(( (t1 - t0) / 1000000 )) ms, $(( (SIZE_MIB << 20) * 1000 / (t1 - t0) )) MB/s"
-echo "receiving daemon: resident before $((rss0 / 1024)) MiB, peak during the get $((hwm / 1024)) MiB (VmHWM), sampled peak $(( $(cat "$tmp/peak") / 1024 )) MiB"
+read -r speak sanon <"$tmp/peak"
+echo "receiving daemon: resident before $((rss0 / 1024)) MiB, peak during the get $((hwm / 1024)) MiB (VmHWM), sampled peaks: VmRSS $((speak / 1024)) MiB, RssAnon (not file-backed) $((sanon / 1024)) MiB"
 
 # kill -9 of the receiver at half the file, then the get again.
 bin/fog file rm --path "$tmp/b" "$cid" >/dev/null
