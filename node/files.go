@@ -42,6 +42,9 @@ func (c Config) validateFiles() error {
 	if c.Files.MaxFileMiB < 1 || c.Files.MaxFileMiB > 1<<30 || c.Files.MaxStorageMiB > 1<<30 {
 		return fmt.Errorf("%w: files.max_file_mib %d and files.max_storage_mib %d: want 1 <= max_file_mib <= max_storage_mib <= 2^30", ErrConfig, c.Files.MaxFileMiB, c.Files.MaxStorageMiB)
 	}
+	if c.Files.MaxStorageMiB < c.Files.MaxFileMiB {
+		return fmt.Errorf("%w: files.max_storage_mib %d is below files.max_file_mib %d", ErrConfig, c.Files.MaxStorageMiB, c.Files.MaxFileMiB)
+	}
 	if err := c.filesConfig(files.DefaultConfig()).Validate(); err != nil {
 		return tomlError(err, files.ErrConfig, "files", filesKeys)
 	}
