@@ -129,6 +129,20 @@ func (g *getter) run(parent context.Context) error {
 	s := g.s
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	s.mu.Lock()
+	if s.running[g.root] == nil {
+		s.running[g.root] = make(map[*getter]context.CancelCauseFunc)
+	}
+	s.running[g.root][g] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running[g.root], g)
+		if len(s.running[g.root]) == 0 {
+			delete(s.running, g.root)
+		}
+		s.mu.Unlock()
+	}()
 	stop := context.AfterFunc(s.ctx, func() { cancel(ErrClosed) })
 	defer stop()
 	timer := s.clk.AfterFunc(s.cfg.Stall, func() { cancel(ErrStalled) })
@@ -195,6 +209,9 @@ func (g *getter) run(parent context.Context) error {
 			return g.fail(ctx, err)
 		}
 	}
+	if err := ctx.Err(); err != nil { // removed (or closed) as the last block came
+		return g.fail(ctx, err)
+	}
 	if !pin.Complete {
 		pin.Complete = true
 		if err := s.putPin(context.WithoutCancel(ctx), pin); err != nil {
@@ -212,9 +229,6 @@ func (g *getter) run(parent context.Context) error {
 // context error, and ErrStorageFull if the cap refused blocks.
 func (g *getter) fail(ctx context.Context, err error) error {
 	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
-		if errors.Is(cause, ErrStalled) || errors.Is(cause, ErrClosed) {
-			return fmt.Errorf("files: get %s: %w", g.root, cause)
-		}
 		return fmt.Errorf("files: get %s: %w", g.root, cause)
 	}
 	if isFull(err) {

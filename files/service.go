@@ -52,6 +52,8 @@ var (
 	ErrIncomplete = errors.New("files: file incomplete")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("files: closed")
+	// ErrRemoved ends a get of a file removed meanwhile.
+	ErrRemoved = errors.New("files: removed while fetched")
 )
 
 // Router announces and finds the providers of a CID: the node's DHT.
@@ -103,6 +105,7 @@ type Service struct {
 
 	mu        sync.Mutex
 	transfers map[cid.Cid]*transfer
+	running   map[cid.Cid]map[*getter]context.CancelCauseFunc // gets under way, for Remove to stop
 	closed    bool
 	closeOnce sync.Once
 }
@@ -123,7 +126,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	s := &Service{
 		cfg: cfg, h: o.Host, ds: o.Datastore, router: o.Router, log: log, clk: cfg.Clock,
 		gets: make(chan struct{}, cfg.MaxGets), ctx: ctx, cancel: cancel,
-		transfers: make(map[cid.Cid]*transfer),
+		transfers: make(map[cid.Cid]*transfer), running: make(map[cid.Cid]map[*getter]context.CancelCauseFunc),
 	}
 	bstore, err := newQuotaStore(ctx, blockstore.NewBlockstore(o.Datastore), cfg.MaxStorageBytes)
 	if err != nil {
@@ -425,6 +428,9 @@ func (s *Service) Remove(ctx context.Context, root cid.Cid) (GCStats, error) {
 			t.cancel()
 		}
 		delete(s.transfers, root)
+	}
+	for _, cancel := range s.running[root] {
+		cancel(ErrRemoved)
 	}
 	s.mu.Unlock()
 	if err := s.ds.Delete(ctx, pinKey(root)); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -390,4 +391,33 @@ func TestRestartResumes(t *testing.T) {
 	assert.Equal(t, total, second.Blocks+second.PresentBlocks)
 	assert.GreaterOrEqual(t, second.PresentBlocks, first.Blocks)
 	assert.True(t, bytes.Equal(data, readAll(t, b, ctx, p)))
+}
+
+// Remove stops a get of the file under way, which then does not pin it
+// again.
+func TestRemoveStopsGet(t *testing.T) {
+	tn := newTestNet(t)
+	cfg := TestConfig()
+	cfg.Window, cfg.Windows = 4, 1
+	a := tn.node(t, cfg, Options{})
+	b := tn.node(t, cfg, Options{})
+	ctx := testCtx(t)
+	p, err := a.Share(ctx, writeFile(t, "f", content(51, 200*cfg.ChunkBytes)), nil)
+	require.NoError(t, err)
+	removed := make(chan error, 1)
+	var once sync.Once
+	_, err = b.Get(ctx, p.Root, GetOptions{Providers: []peer.AddrInfo{info(a)}, Progress: func(pr Progress) {
+		if pr.Blocks >= 20 {
+			once.Do(func() {
+				go func() {
+					_, err := b.Remove(ctx, p.Root)
+					removed <- err
+				}()
+			})
+		}
+	}})
+	require.ErrorIs(t, err, ErrRemoved)
+	require.NoError(t, <-removed)
+	_, err = b.Pinned(ctx, p.Root)
+	require.ErrorIs(t, err, ErrNotPinned)
 }
