@@ -61,6 +61,7 @@ type Config struct {
 	Mix     MixConfig     `toml:"mix" comment:"The mix network: onion-routed messages (Sphinx) through the elected relays, with delays, cover traffic and acknowledgements."`
 	Chat    ChatConfig    `toml:"chat" comment:"Chat: end-to-end encrypted direct messages, channels with history, and mailboxes for absent nodes."`
 	Token   TokenConfig   `toml:"token" comment:"The ledger: credits (micro-credits), the node's wallet, stake. Every node of a network must share genesis and epoch_length."`
+	Files   FilesConfig   `toml:"files" comment:"Files: share and fetch files the IPFS way (UnixFS, Bitswap, providers in the DHT)."`
 	API     APIConfig     `toml:"api" comment:"The local JSON-RPC API that the fog command talks to."`
 	Store   StoreConfig   `toml:"store" comment:"The Badger database in the data directory."`
 }
@@ -228,6 +229,7 @@ func DefaultConfig() Config {
 			Enabled: true, ReadReceipts: chc.DM.ReadReceipts, HistoryMessages: chc.Channel.HistoryCount,
 			HistoryAge: Duration(chc.Channel.HistoryAge), MailboxMiB: int(mbc.HostBytes >> 20),
 		},
+		Files: defaultFilesConfig(),
 		API: APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20, MaxBatch: 64,
 			MaxReplyBytes: 256 << 20, AllowedHosts: []string{}},
 		Store: StoreConfig{SyncWrites: true},
@@ -451,6 +453,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: chat: %v", ErrConfig, err)
 	}
 	if err := c.validateToken(); err != nil {
+		return err
+	}
+	if err := c.validateFiles(); err != nil {
 		return err
 	}
 	if c.Compute.ModuleCacheMiB < 16 {

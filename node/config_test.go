@@ -36,7 +36,7 @@ func TestParseConfig(t *testing.T) {
 		{"unknown key listed", "[log]\n\nlvl = 1\n", "line 3: unknown key lvl in [log] (the keys of [log] are: level, format)"},
 		{"unknown section", "[pp2]\nx = 1\n", "line 1: unknown section [pp2] (did you mean p2p?)"},
 		{"unknown subsection", "[p2p.x]\n", "line 1: unknown section [p2p.x] (the keys of [p2p] are: listen, "},
-		{"unknown top key", "foo = 1\n", "line 1: unknown key foo outside any section (the sections are: log, p2p, dht, gossip, compute, relay, mix, chat, token, api, store)"},
+		{"unknown top key", "foo = 1\n", "line 1: unknown key foo outside any section (the sections are: log, p2p, dht, gossip, compute, relay, mix, chat, token, files, api, store)"},
 		{"unknown keys one a line", "[log]\nlevel = \"info\"\nfoo = 1\n[apii]\n", "2 unknown names:\n  line 3: unknown key foo in [log] (the keys of [log] are: level, format)\n  line 4: unknown section [apii] (did you mean api?)"},
 		{"wrong type names the key", "[log]\nlevel = [1]\n", "line 2 column 9: log.level: cannot decode TOML array"},
 		{"api port", "[api]\nlisten = \"127.0.0.1:70000\"\n", `api.listen "127.0.0.1:70000": port "70000": want 0 to 65535`},

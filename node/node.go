@@ -26,6 +26,7 @@ import (
 	"github.com/fog-compute/fog/compute/wasm"
 	"github.com/fog-compute/fog/compute/wire"
 	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/files"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/internal/events"
@@ -126,6 +127,7 @@ type Node struct {
 	exec    *wasm.Executor
 	blob    *blob.Service
 	compute *compute.Service
+	files   *files.Service // nil when [files] is off
 	api     *API
 	events  *events.Bus // the live event stream (GET /events)
 	// shutdown is fired by node.shutdown (ShutdownRequested).

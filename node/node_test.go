@@ -101,7 +101,7 @@ func TestNodeAnswersStatus(t *testing.T) {
 		assert.True(t, s.Healthy, s.Name)
 	}
 	assert.Equal(t, map[string]ServiceState{"store": StateCore, "host": StateCore, "bootstrap": StateCore, "dht": StateRunning,
-		"gossip": StateCore, "lottery": StateRunning, "mix": StateRunning, "mailbox": StateRunning, "chat": StateRunning, "blob": StateRunning, "compute": StateRunning, "advertiser": StateRunning,
+		"gossip": StateCore, "lottery": StateRunning, "mix": StateRunning, "mailbox": StateRunning, "chat": StateRunning, "blob": StateRunning, "compute": StateRunning, "advertiser": StateRunning, "files": StateRunning,
 		"events": StateRunning, "api": StateRunning}, names)
 
 	var v VersionInfo

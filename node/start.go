@@ -64,6 +64,7 @@ func (s *starter) steps() []startStep {
 		{"executor", s.startExecutor},
 		{"blob", s.startBlob},
 		{"compute", s.startCompute},
+		{"files", s.startFiles},
 		{"advertiser", s.startAdvertiser},
 		{"events", s.startEvents},
 		{"api", s.startAPI},
@@ -115,6 +116,7 @@ func (s *starter) startHost(ctx context.Context) error {
 		s.pcfg.UserAgent = AgentVersion()
 	}
 	s.pcfg.Protocols = append(s.pcfg.Protocols, protocolLimits(s.pcfg, s.bc, s.cc)...)
+	s.pcfg.Protocols = append(s.pcfg.Protocols, filesProtocolLimits(s.cfg)...)
 	popts := p2p.Options{Identity: s.priv, Bans: s.bans, Registerer: n.reg, Logger: n.log.With("subsystem", "p2p")}
 	if opts.NewHost != nil {
 		h, err := opts.NewHost(s.priv)
@@ -355,7 +357,7 @@ func (s *starter) startAPI(ctx context.Context) error {
 	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
 	n.api.onBound = n.writeAddr
 	n.api.web = newWebUI(n.clk, n.events, web.Assets())
-	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods, n.registerWalletMethods, n.registerAdminMethods} {
+	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods, n.registerWalletMethods, n.registerFilesMethods, n.registerAdminMethods} {
 		if err := reg(); err != nil {
 			return err
 		}

@@ -138,7 +138,10 @@ func (s *Server) Stats() ServerStats {
 	return st
 }
 
-func (s *Server) handle(st network.Stream) {
+func (s *Server) handle(st network.Stream) { s.serve(st, s.inner) }
+
+// serve runs inner on st within the server's limits.
+func (s *Server) serve(st network.Stream, inner network.StreamHandler) {
 	p := st.Conn().RemotePeer()
 	s.mu.Lock()
 	ok := s.serving < s.lim.Streams && s.perPeer[p] < s.lim.StreamsPerPeer
@@ -176,7 +179,7 @@ func (s *Server) handle(st network.Stream) {
 	s.changed.Notify()
 	w := newWatch(s.lim.clock(), st, s.lim.Idle, s.lim.Lifetime, &s.timedOut)
 	defer w.stop()
-	s.inner(w)
+	inner(w)
 }
 
 // watched is a stream under a watchdog: reads and writes that move bytes

@@ -152,6 +152,9 @@ func DefaultConfig(n int) Config {
 	// A modest connection budget, as on a home machine: without it every
 	// simulated node ends up connected to every other and lookups are moot.
 	nc.P2P.ConnLow, nc.P2P.ConnHigh, nc.P2P.ConnGrace = 24, 48, node.Duration(20*time.Second)
+	// No scenario shares files yet: Bitswap's goroutines on hundreds of
+	// nodes would only add to what is measured.
+	nc.Files.Enabled = false
 	return Config{
 		Nodes:          n,
 		Seed:           1,

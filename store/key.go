@@ -23,6 +23,7 @@ const (
 	PrefixMix     Prefix = "/mix"     // mix: the relay lottery's own claims, mix keys and message log
 	PrefixChat    Prefix = "/chat"    // chat: history, mailboxes, transfers
 	PrefixToken   Prefix = "/token"   // token: hash chains, escrow, votes
+	PrefixFiles   Prefix = "/files"   // files: UnixFS blocks, pins
 	PrefixNode    Prefix = "/node"    // node: the composition root's own state
 )
 

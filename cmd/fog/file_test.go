@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/node"
+)
+
+// The file commands on a 3-node devnet: a file shared on node0 is fetched
+// by node2, and listed, inspected and
+// removed there.
+func TestDevnetFiles(t *testing.T) {
+	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.NoError(t, d.waitConnected(ctx, nil))
+	run := func(i int, args ...string) string {
+		t.Helper()
+		out, errOut, err := fog(t, ctx, append([]string{"--path", string(d.dirs[i])}, args...)...)
+		require.NoError(t, err, "fog %v: %s", args, errOut)
+		return out
+	}
+
+	data := make([]byte, 3_200_000) // 13 leaves of 256 KiB, all different, and the root
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	src := filepath.Join(t.TempDir(), "video.bin")
+	require.NoError(t, os.WriteFile(src, data, 0o600))
+	var sh node.FileShareResult
+	require.NoError(t, json.Unmarshal([]byte(run(0, "--json", "file", "share", src)), &sh))
+	assert.Equal(t, "video.bin", sh.Name)
+	assert.Equal(t, sh.CID+"\n", run(0, "file", "share", src), "the human output is the CID alone")
+
+	// node2 asks its peers (node0 among them: the devnet's bootstrap) and
+	// the providers the DHT names.
+	out := filepath.Join(t.TempDir(), "got.bin")
+	o := run(2, "file", "get", sh.CID, "-o", out)
+	assert.Contains(t, o, "got "+sh.CID)
+	assert.Contains(t, o, "from 1 peers")
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(data, got))
+
+	ls := run(2, "file", "ls")
+	assert.Contains(t, ls, sh.CID)
+	assert.Contains(t, ls, "complete")
+	assert.Contains(t, ls, "got.bin")
+	st := run(2, "file", "status", sh.CID)
+	assert.Contains(t, st, "complete")
+	assert.Contains(t, st, "transfer done")
+	rm := run(2, "file", "rm", sh.CID)
+	assert.True(t, strings.HasPrefix(rm, "removed "+sh.CID+": 14 blocks"), rm)
+	_, _, err = fog(t, ctx, "--path", string(d.dirs[2]), "file", "status", sh.CID)
+	require.Error(t, err, "nothing is known of it any more")
+	_, _, err = fog(t, ctx, "--path", string(d.dirs[2]), "file", "rm", "not-a-cid")
+	require.Error(t, err)
+}

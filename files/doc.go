@@ -1,0 +1,50 @@
+// Package files shares and fetches files the way IPFS does, so that an IPFS
+// client connected to a fog node can fetch and verify what it shares.
+//
+// A file is imported as UnixFS (boxo's importer): cut into leaves of
+// Config.ChunkBytes kept as raw blocks, linked by a balanced DAG of dag-pb
+// nodes of up to 174 links, every CID version 1 with SHA-256 — the DAG
+// kubo's `ipfs add --cid-version=1` builds. Blocks live in the node's Badger
+// store (the store package's go-datastore adapter, under store.PrefixFiles,
+// through boxo's blockstore) and are exchanged with boxo's Bitswap on its
+// own protocol IDs (/ipfs/bitswap/1.2.0 and older) on the node's libp2p
+// host. The roots of the files a node keeps are announced as provider
+// records in fog's DHT (the Router), again every
+// Config.ReprovideInterval.
+//
+// # Gets
+//
+// Get fetches a file level by level, each level in one Bitswap session
+// fed with the providers the DHT names for the root, the peers the caller
+// gives and the peers connected: the session asks every peer which blocks
+// it has and spreads its wants over those that do, Config.Windows windows
+// of Config.Window blocks at a time. A block stored is never fetched
+// again, and a get pins its root (incomplete) before the rest arrives, so
+// a get cut short — by its context, or a crash of either side — resumes
+// from what was stored. Start runs a get in the background and writes the
+// file out; TransferOf reports its progress.
+//
+// # Invariants
+//
+//   - Every block stored from the network matches its CID: Bitswap
+//     computes a received block's CID from its bytes, and only blocks
+//     whose CID was wanted are stored. A peer that sends blocks whose CIDs
+//     nobody asked for (bytes that match no want) is scored down and, at
+//     Config.MaxBadBlocks, dropped for Config.DropFor: every session
+//     forgets it, its connections are closed, its messages are ignored,
+//     and Options.OnBadPeer is told.
+//   - A file above Config.MaxFileBytes is neither shared nor fetched (a
+//     get reads the size the root declares, and stops a DAG that grows
+//     past it), and the blocks held never pass Config.MaxStorageBytes
+//     (ErrStorageFull).
+//   - Garbage collection (GC, and Remove after an unpin) deletes exactly
+//     the blocks no pin reaches, sparing those written while it runs.
+//   - Inbound Bitswap streams are served within p2p.Limits (Config.Streams,
+//     Config.StreamsPerPeer, Config.StreamIdle).
+//
+// # Concurrency
+//
+// A Service is safe for concurrent use. It owns Bitswap's goroutines, the
+// transfers started with Start and its announcements; Close stops them
+// and waits.
+package files
