@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ipfs/go-datastore/query"
@@ -31,6 +33,8 @@ const maxFrame = 1 << 16
 type Received struct {
 	// Seq numbers the inbox from 1, in arrival order.
 	Seq uint64 `json:"seq"`
+	// At is when it arrived, on this node's clock.
+	At time.Time `json:"at"`
 	dm.Message
 }
 
@@ -485,14 +489,30 @@ func inboxKey(m dm.Message, at time.Time) string {
 	return fmt.Sprintf("%020d-%s", at.UnixNano(), hex.EncodeToString(m.ID[:]))
 }
 
+// arrivedAt reads the arrival time back from a stored message's key (the
+// zero time if the key is not one inboxKey made).
+func arrivedAt(key string) time.Time {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	ns, _, ok := strings.Cut(name, "-")
+	if !ok {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
 func (s *Service) deliver(m dm.Message) {
 	ctx, err := s.runCtx()
 	if err != nil {
 		return
 	}
+	at := s.clock.Now()
 	b, err := json.Marshal(m)
 	if err == nil {
-		k := store.Key("dm", inboxKey(m, s.clock.Now()))
+		k := store.Key("dm", inboxKey(m, at))
 		if err = s.o.Store.Put(ctx, k, b); err == nil {
 			err = s.o.Store.Sync(ctx, k)
 		}
@@ -501,13 +521,13 @@ func (s *Service) deliver(m dm.Message) {
 		s.log.Warn("storing a received message", "err", err)
 	}
 	s.mu.Lock()
-	s.addInboxLocked(m)
+	s.addInboxLocked(m, at)
 	s.mu.Unlock()
 }
 
-func (s *Service) addInboxLocked(m dm.Message) {
+func (s *Service) addInboxLocked(m dm.Message, at time.Time) {
 	s.seq++
-	s.inbox = append(s.inbox, Received{Seq: s.seq, Message: m})
+	s.inbox = append(s.inbox, Received{Seq: s.seq, At: at, Message: m})
 	if len(s.inbox) > s.cfg.Inbox {
 		s.inbox = slices.Delete(s.inbox, 0, len(s.inbox)-s.cfg.Inbox)
 	}
@@ -520,14 +540,18 @@ func (s *Service) loadInbox(ctx context.Context) error {
 		return err
 	}
 	defer res.Close()
-	var ms []dm.Message
+	type stored struct {
+		m  dm.Message
+		at time.Time
+	}
+	var ms []stored
 	for r := range res.Next() {
 		if r.Error != nil {
 			return r.Error
 		}
 		var m dm.Message
 		if json.Unmarshal(r.Value, &m) == nil {
-			ms = append(ms, m)
+			ms = append(ms, stored{m, arrivedAt(r.Key)})
 		}
 	}
 	if len(ms) > s.cfg.Inbox {
@@ -536,7 +560,7 @@ func (s *Service) loadInbox(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range ms {
-		s.addInboxLocked(m)
+		s.addInboxLocked(m.m, m.at)
 	}
 	return nil
 }

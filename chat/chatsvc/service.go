@@ -287,7 +287,10 @@ func (s *Service) background(ctx context.Context) {
 				continue
 			}
 			if wait != s.cfg.KeyRepublish {
-				s.announce(ctx) // the nickname's record failed alike
+				// The DHT works now: the nickname's record failed alike,
+				// and the fetch at the start may have found no hosts.
+				s.announce(ctx)
+				s.fetchMail(ctx)
 				wait = s.cfg.KeyRepublish
 			} else {
 				s.fetchMail(ctx)
