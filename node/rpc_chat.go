@@ -105,7 +105,7 @@ func (n *Node) registerChatMethods() error {
 			st, _ := c.SentInfo(id)
 			if p.Wait {
 				if st, err = c.Wait(ctx, id, dm.Delivered, true); err != nil {
-					return ChatSendResult{}, err
+					return ChatSendResult{}, chatError(err)
 				}
 			}
 			res := ChatSendResult{ID: hex.EncodeToString(id[:]), To: to, State: st.State.String(), Routes: st.Routes, Mailboxes: st.Mailboxes}
@@ -281,7 +281,7 @@ func chatError(err error) error {
 			msg += " " + c.String() + " (" + c.Peer.String() + ")"
 		}
 		return &jrpc2.Error{Code: CodeConflict, Message: msg}
-	case errors.Is(err, chat.ErrUnknown), errors.Is(err, channel.ErrNotJoined):
+	case errors.Is(err, chat.ErrUnknown), errors.Is(err, channel.ErrNotJoined), errors.Is(err, chatsvc.ErrNoChatKey):
 		return &jrpc2.Error{Code: CodeNotFound, Message: err.Error()}
 	case errors.Is(err, chat.ErrInvalidNick), errors.Is(err, dm.ErrTooLarge), errors.Is(err, channel.ErrBadName),
 		errors.Is(err, channel.ErrTooLarge):

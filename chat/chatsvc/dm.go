@@ -20,6 +20,7 @@ import (
 	"github.com/fog-compute/fog/chat"
 	"github.com/fog-compute/fog/chat/dm"
 	"github.com/fog-compute/fog/chat/mailbox"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/mix/mixnet"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
@@ -72,15 +73,23 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	s.mu.Lock()
 	eff := s.node.SetPeer(now, p, connected)
 	id, more, err := s.node.Send(now, p, body, o)
+	var rec dm.Outgoing
 	if err == nil {
 		s.sent[id] = &Sent{ID: id, To: p, State: dm.Pending, At: now}
 		s.trimSentLocked()
+		rec, _ = s.node.Outgoing(id)
 	}
 	s.mu.Unlock()
-	s.apply(append(eff, more...))
 	if err != nil {
+		s.apply(eff)
 		return id, p, err
 	}
+	// Stored before anything leaves, so that a receipt cannot overtake it
+	// and leave a record that is retried for nothing after a restart.
+	if err := s.saveOutgoing(ctx, rec); err != nil {
+		s.log.Warn("storing a sent message for its retries", "err", err)
+	}
+	s.apply(append(eff, more...))
 	if !connected && !o.Anonymous {
 		s.tryConnect(p)
 	}
@@ -120,8 +129,18 @@ func (s *Service) tryConnect(p peer.ID) {
 
 // Wait waits until the message id reaches the state until (Delivered or
 // Read), has failed, or — with orStored — sits in the recipient's
-// mailboxes, or until ctx ends; it returns what is known of it.
+// mailboxes, or until ctx ends; it returns what is known of it. A message
+// still pending Config.KeyLookupWait after it was sent because the
+// recipient's chat key was not found ends the wait with ErrNoChatKey
+// (the message is still retried until it expires).
 func (s *Service) Wait(ctx context.Context, id dm.MsgID, until dm.State, orStored bool) (Sent, error) {
+	var giveUp clock.Timer
+	defer func() {
+		if giveUp != nil {
+			giveUp.Stop()
+		}
+	}()
+	var giveUpC <-chan time.Time
 	for {
 		s.mu.Lock()
 		m := s.sent[id]
@@ -129,17 +148,37 @@ func (s *Service) Wait(ctx context.Context, id dm.MsgID, until dm.State, orStore
 			s.mu.Unlock()
 			return Sent{}, ErrUnknownMessage
 		}
+		out := *m
+		out.Routes = slices.Clone(m.Routes)
 		if m.State >= until || m.State == dm.Failed || orStored && m.Mailboxes > 0 {
-			out := *m
-			out.Routes = slices.Clone(m.Routes)
 			s.mu.Unlock()
 			return out, nil
+		}
+		if m.State == dm.Pending && s.node != nil && s.node.Key(m.To) == nil {
+			left := clock.Until(s.clock, m.At.Add(s.cfg.KeyLookupWait))
+			if left <= 0 {
+				why := s.keyErrs[m.To]
+				s.mu.Unlock()
+				reason := "the lookup has not answered"
+				if why != nil {
+					reason = why.Error()
+				}
+				return out, fmt.Errorf("%w: peer %s: not found within %s (%s); the node keeps trying until the message expires",
+					ErrNoChatKey, m.To, s.cfg.KeyLookupWait, reason)
+			}
+			if giveUp == nil {
+				giveUp = s.clock.NewTimer(left)
+				giveUpC = giveUp.C()
+			}
 		}
 		ch := make(chan struct{})
 		s.waiters[id] = append(s.waiters[id], ch)
 		s.mu.Unlock()
 		select {
 		case <-ch:
+		case <-giveUpC:
+			giveUpC = nil
+			giveUp = nil
 		case <-ctx.Done():
 			return Sent{}, ctx.Err()
 		}
@@ -281,6 +320,9 @@ func (s *Service) apply(eff []dm.Effect) {
 			}
 			delete(s.waiters, e.ID)
 			s.mu.Unlock()
+			if e.State > dm.Sent {
+				s.settled(e.ID)
+			}
 		}
 	}
 }
@@ -464,20 +506,22 @@ func (s *Service) FetchMail(ctx context.Context) error {
 // lookupKey finds p's chat key in the DHT and gives it to the core.
 func (s *Service) lookupKey(ctx context.Context, p peer.ID) {
 	r, err := s.o.Records.GetRecord(ctx, p, chat.ChatKeyRecordName)
-	if err != nil {
-		s.log.Debug("chat key lookup", "peer", p, "err", err)
-		return
+	var k *chat.ChatKey
+	if err == nil {
+		k, err = chat.DecodeChatKey(r.Value)
 	}
-	k, err := chat.DecodeChatKey(r.Value)
 	if err != nil {
-		s.log.Debug("chat key lookup", "peer", p, "err", err)
+		s.keyNotFound(p, err)
 		return
 	}
 	s.mu.Lock()
 	eff, err := s.node.SetKey(s.clock.Now(), p, k)
+	if err == nil {
+		delete(s.keyErrs, p)
+	}
 	s.mu.Unlock()
 	if err != nil {
-		s.log.Debug("chat key refused", "peer", p, "err", err)
+		s.keyNotFound(p, err)
 	}
 	s.apply(eff)
 	s.poke()
@@ -563,4 +607,20 @@ func (s *Service) loadInbox(ctx context.Context) error {
 		s.addInboxLocked(m.m, m.at)
 	}
 	return nil
+}
+
+// maxKeyErrs bounds the lookup failures remembered for ErrNoChatKey.
+const maxKeyErrs = 1000
+
+// keyNotFound records why p's chat key was not found and lets the core ask
+// again at its next attempt.
+func (s *Service) keyNotFound(p peer.ID, err error) {
+	s.log.Debug("chat key lookup", "peer", p, "err", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.keyErrs) >= maxKeyErrs {
+		clear(s.keyErrs)
+	}
+	s.keyErrs[p] = err
+	s.node.KeyNotFound(p)
 }

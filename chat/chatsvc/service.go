@@ -39,6 +39,10 @@ var (
 	ErrNoMix = errors.New("chatsvc: --anonymous needs the mix, which is off on this node (mix.enabled)")
 	// ErrUnknownMessage: Wait was given an ID this node did not send.
 	ErrUnknownMessage = errors.New("chatsvc: unknown message")
+	// ErrNoChatKey: Wait gave up on a message that could not leave,
+	// Config.KeyLookupWait after it was sent, for want of the recipient's
+	// chat key; the error names the peer and why the lookup failed.
+	ErrNoChatKey = errors.New("chatsvc: no chat key for the recipient")
 )
 
 // DMProtocol carries direct messages' frames: each a 4-byte big-endian
@@ -112,6 +116,7 @@ type Service struct {
 	seq     uint64
 	sent    map[dm.MsgID]*Sent
 	waiters map[dm.MsgID][]chan struct{}
+	keyErrs map[peer.ID]error // why the last chat key lookup failed
 	links   map[peer.ID]*dmLink
 	ctx     context.Context
 
@@ -145,8 +150,8 @@ func New(cfg Config, o Options) (*Service, error) {
 	return &Service{
 		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: self,
 		book: chat.NewBook(cfg.MaxNames), sent: map[dm.MsgID]*Sent{}, waiters: map[dm.MsgID][]chan struct{}{},
-		links: map[peer.ID]*dmLink{},
-		wake:  make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight),
+		links: map[peer.ID]*dmLink{}, keyErrs: map[peer.ID]error{},
+		wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight),
 	}, nil
 }
 
@@ -211,6 +216,9 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 		return err
 	}
 	if err := s.loadInbox(ctx); err != nil {
+		return err
+	}
+	if err := s.loadOutgoing(ctx); err != nil {
 		return err
 	}
 	if err := s.rejoin(ctx); err != nil {
