@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,12 +35,20 @@ func TestDevnetChat(t *testing.T) {
 
 	out := run(0, "chat", "name", "alice")
 	assert.Contains(t, out, "you are alice#")
-	// The claim reaches node1 over gossip; whois asks until it has.
-	deadline := time.Now().Add(30 * time.Second)
-	for !bytes.Contains([]byte(run(1, "chat", "whois", "alice")), []byte(d.nodes[0].Host().ID().String())) {
-		require.True(t, time.Now().Before(deadline), "node1 never learnt alice's claim")
-		time.Sleep(200 * time.Millisecond)
+	// The claim reaches node1 over gossip: its name book says when.
+	c1 := d.nodes[1].Chat()
+	for {
+		updated := c1.NamesUpdated()
+		if p, err := c1.Resolve("alice"); err == nil && p == d.nodes[0].Host().ID() {
+			break
+		}
+		select {
+		case <-updated:
+		case <-ctx.Done():
+			t.Fatal("node1 never learnt alice's claim")
+		}
 	}
+	assert.Contains(t, run(1, "chat", "whois", "alice"), d.nodes[0].Host().ID().String())
 	out = run(1, "chat", "send", "alice", "hello alice", "--wait")
 	assert.Contains(t, out, "delivered ")
 	var ms []node.ChatMessage
@@ -68,6 +78,18 @@ func TestDevnetChat(t *testing.T) {
 	_, errOut, err := fog(t, ctx, "--path", string(d.dirs[0]), "chat", "join", "Bad Name")
 	require.Error(t, err)
 	assert.Equal(t, exitUsage, exitCode(err), errOut)
+
+	// A peer that published no chat key: --wait gives up after the
+	// devnet's KeyLookupWait (3 s), naming the peer and the reason.
+	_, ghostPub, err := crypto.GenerateEd25519Key(nil)
+	require.NoError(t, err)
+	ghost, err := peer.IDFromPublicKey(ghostPub)
+	require.NoError(t, err)
+	_, errOut, err = fog(t, ctx, "--path", string(d.dirs[0]), "chat", "send", ghost.String(), "anyone there?", "--wait")
+	require.Error(t, err)
+	assert.Contains(t, errOut, "no chat key")
+	assert.Contains(t, errOut, ghost.String())
+	assert.Contains(t, errOut, "not found within 3s")
 
 	// node2 goes away: a message to it waits in its mailboxes. It wrote to
 	// node1 first, so node1 holds its chat key from their handshake and

@@ -78,6 +78,9 @@ func startDevnet(ctx context.Context, clk clock.Clock, base string, n int, logCf
 	// histories reconcile every 2 s.
 	chatBase := chatsvc.DefaultConfig()
 	chatBase.Channel = channel.TestConfig()
+	// A devnet's DHT answers within a second: --wait to a peer without a
+	// chat key gives up after a few.
+	chatBase.KeyLookupWait = 3 * time.Second
 	var boot string
 	// Every node of the devnet stands in the relay lottery, whose epoch 0
 	// starts just after they are up (10 s epochs; candidates announce
