@@ -396,7 +396,9 @@ func (s ChatScenario) awayDMs(ctx context.Context, nw *Network, res *ChatResult,
 		progress.Step(1)
 	}
 	start := clk.Now()
-	churnEnd := start.Add(s.AwayFor + s.ReturnWindow)
+	// The plan runs past the window: the churn stops when the window after
+	// the last return ends, however long the returns took.
+	churnEnd := start.Add(s.AwayFor + s.ReturnWindow + 10*time.Minute)
 	cctx, stopChurn := context.WithCancel(ctx)
 	var churnWG sync.WaitGroup
 	departures := 0

@@ -483,6 +483,8 @@ func (s *Service) fetchMail(ctx context.Context) {
 	if s.o.Mailboxes == nil {
 		return
 	}
+	s.fetchMu.Lock()
+	defer s.fetchMu.Unlock()
 	fctx, cancel := context.WithTimeout(ctx, 4*s.cfg.SendTimeout)
 	defer cancel()
 	rep, err := s.o.Mailboxes.Fetch(fctx, func(m mailbox.Message) error {

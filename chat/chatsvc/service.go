@@ -122,6 +122,7 @@ type Service struct {
 
 	wake    chan struct{}
 	sem     chan struct{}
+	fetchMu sync.Mutex // one mailbox fetch at a time
 	wg      sync.WaitGroup
 	running atomic.Bool
 }
@@ -274,8 +275,10 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 // background publishes the chat key, announces the nickname and fetches
 // mailboxes at start and then periodically.
 func (s *Service) background(ctx context.Context) {
+	// The mail first, beside the rest: a node back from an absence wants
+	// what waited for it now.
+	s.wg.Go(func() { s.fetchMail(ctx) })
 	s.announce(ctx)
-	s.fetchMail(ctx)
 	// Until the key is in the DHT (its tables fill after the start), try
 	// again every few seconds, then every KeyRepublish.
 	wait := time.Second
@@ -298,7 +301,7 @@ func (s *Service) background(ctx context.Context) {
 				// The DHT works now: the nickname's record failed alike,
 				// and the fetch at the start may have found no hosts.
 				s.announce(ctx)
-				s.fetchMail(ctx)
+				s.wg.Go(func() { s.fetchMail(ctx) })
 				wait = s.cfg.KeyRepublish
 			} else {
 				s.fetchMail(ctx)
