@@ -43,14 +43,16 @@ type ChatSendResult struct {
 
 // ChatMessage is a received direct message.
 type ChatMessage struct {
-	Seq    uint64    `json:"seq"`
-	ID     string    `json:"id"`
-	From   peer.ID   `json:"from"`
-	Name   string    `json:"name"` // the sender as shown: nickname#fingerprint
-	Sent   time.Time `json:"sent"`
-	Text   string    `json:"text"`
-	Route  string    `json:"route"`
-	PerSeq uint64    `json:"per_peer_seq"`
+	Seq  uint64    `json:"seq"`
+	ID   string    `json:"id"`
+	From peer.ID   `json:"from"`
+	Name string    `json:"name"` // the sender as shown: nickname#fingerprint
+	Sent time.Time `json:"sent"`
+	// Received is when it arrived here (Sent is the sender's clock).
+	Received time.Time `json:"received"`
+	Text     string    `json:"text"`
+	Route    string    `json:"route"`
+	PerSeq   uint64    `json:"per_peer_seq"`
 }
 
 // ChatChannelParams name a channel, for chat.join, chat.leave,
@@ -125,7 +127,7 @@ func (n *Node) registerChatMethods() error {
 			out := []ChatMessage{}
 			for _, r := range c.Inbox(p.After) {
 				out = append(out, ChatMessage{Seq: r.Seq, ID: hex.EncodeToString(r.ID[:]), From: r.From,
-					Name: n.chatName(r.From), Sent: r.Sent, Text: string(r.Body), Route: routeName(r.Route), PerSeq: r.Message.Seq})
+					Name: n.chatName(r.From), Sent: r.Sent, Received: r.At, Text: string(r.Body), Route: routeName(r.Route), PerSeq: r.Message.Seq})
 			}
 			return out, nil
 		},
