@@ -85,11 +85,12 @@ func TestDevnetChat(t *testing.T) {
 	require.NoError(t, err)
 	ghost, err := peer.IDFromPublicKey(ghostPub)
 	require.NoError(t, err)
-	_, errOut, err = fog(t, ctx, "--path", string(d.dirs[0]), "chat", "send", ghost.String(), "anyone there?", "--wait")
+	_, _, err = fog(t, ctx, "--path", string(d.dirs[0]), "chat", "send", ghost.String(), "anyone there?", "--wait")
 	require.Error(t, err)
-	assert.Contains(t, errOut, "no chat key")
-	assert.Contains(t, errOut, ghost.String())
-	assert.Contains(t, errOut, "not found within 3s")
+	assert.Contains(t, err.Error(), "no chat key")
+	assert.Contains(t, err.Error(), ghost.String())
+	assert.Contains(t, err.Error(), "not found within 3s")
+	t.Logf("--wait to a peer without a chat key: %v", err)
 
 	// node2 goes away: a message to it waits in its mailboxes. It wrote to
 	// node1 first, so node1 holds its chat key from their handshake and
