@@ -91,7 +91,7 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	}
 	s.apply(append(eff, more...))
 	if !connected && !o.Anonymous {
-		s.tryConnect(p)
+		s.maybeConnect(p)
 	}
 	s.poke()
 	return id, p, nil
@@ -112,10 +112,37 @@ func (s *Service) trimSentLocked() {
 	}
 }
 
+// maybeConnect calls tryConnect for p unless it is connected or was tried
+// within the last Config.DM.RetryMin.
+func (s *Service) maybeConnect(p peer.ID) {
+	if s.o.Host.Network().Connectedness(p) == network.Connected {
+		return
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	if last, ok := s.dialed[p]; ok && now.Sub(last) < s.cfg.DM.RetryMin {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.dialed) >= maxDialed {
+		clear(s.dialed)
+	}
+	s.dialed[p] = now
+	s.mu.Unlock()
+	s.tryConnect(p)
+}
+
+// maxDialed bounds the peers remembered by maybeConnect.
+const maxDialed = 1000
+
 // tryConnect looks the peer up and dials it; if that works, the core
 // learns it is online and sends directly.
 func (s *Service) tryConnect(p peer.ID) {
 	s.carry(func(ctx context.Context) {
+		// The addresses this node knows first, then the DHT's.
+		if s.o.Host.Connect(ctx, peer.AddrInfo{ID: p}) == nil {
+			return
+		}
 		ai, err := s.o.Records.FindPeer(ctx, p)
 		if err != nil {
 			return
@@ -306,10 +333,15 @@ func (s *Service) apply(eff []dm.Effect) {
 			s.route(e.Peer, "direct")
 		case dm.StoreInMailbox:
 			s.carry(func(ctx context.Context) { s.deposit(ctx, e.Peer, e.Sealed) })
+			// The peer may be online all the same, only not connected to
+			// this node: a retry tries to reach it directly too.
+			s.maybeConnect(e.Peer)
 		case dm.SendAnonymous:
 			s.carry(func(ctx context.Context) { s.sendMix(ctx, e.Peer, e.Sealed) })
 		case dm.LookupKey:
 			s.carry(func(ctx context.Context) { s.lookupKey(ctx, e.Peer) })
+			// Online, it would give its key in a handshake.
+			s.maybeConnect(e.Peer)
 		case dm.StateChanged:
 			s.mu.Lock()
 			if m := s.sent[e.ID]; m != nil {

@@ -116,7 +116,8 @@ type Service struct {
 	seq     uint64
 	sent    map[dm.MsgID]*Sent
 	waiters map[dm.MsgID][]chan struct{}
-	keyErrs map[peer.ID]error // why the last chat key lookup failed
+	keyErrs map[peer.ID]error     // why the last chat key lookup failed
+	dialed  map[peer.ID]time.Time // when maybeConnect last tried a peer
 	links   map[peer.ID]*dmLink
 	ctx     context.Context
 
@@ -151,7 +152,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	return &Service{
 		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: self,
 		book: chat.NewBook(cfg.MaxNames), sent: map[dm.MsgID]*Sent{}, waiters: map[dm.MsgID][]chan struct{}{},
-		links: map[peer.ID]*dmLink{}, keyErrs: map[peer.ID]error{},
+		links: map[peer.ID]*dmLink{}, keyErrs: map[peer.ID]error{}, dialed: map[peer.ID]time.Time{},
 		wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight),
 	}, nil
 }

@@ -283,3 +283,33 @@ func TestUnsettledMessagesSurviveRestart(t *testing.T) {
 		require.ErrorIs(t, err, ErrNoChatKey)
 	})
 }
+
+// TestRetryReachesAPeerNotConnected: a message to a peer that is online
+// but could not be dialled at Send goes to its mailboxes; a retry dials it
+// again, and once the link is back the message goes directly.
+func TestRetryReachesAPeerNotConnected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tc := newTestChat(t, 3)
+		ctx := context.Background()
+		a, b := tc.net.Hosts[0].ID(), tc.net.Hosts[1].ID()
+		mn := tc.net.Mocknet
+		_ = mn.DisconnectPeers(a, b)
+		require.NoError(t, mn.UnlinkPeers(a, b))
+		synctest.Wait()
+		id, _, err := tc.svcs[0].Send(ctx, b.String(), []byte("are you there?"), SendOptions{})
+		require.NoError(t, err)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		st, ok := tc.svcs[0].SentInfo(id)
+		require.True(t, ok)
+		require.Less(t, st.State, dm.Delivered, "no way to b yet")
+
+		_, err = mn.LinkPeers(a, b)
+		require.NoError(t, err)
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		st, err = tc.svcs[0].Wait(wctx, id, dm.Delivered, false)
+		require.NoError(t, err, "a retry dialled b")
+		assert.Contains(t, st.Routes, "direct")
+	})
+}
