@@ -112,10 +112,19 @@ func (s *Service) trimSentLocked() {
 	}
 }
 
-// maybeConnect calls tryConnect for p unless it is connected or was tried
-// within the last Config.DM.RetryMin.
+// maybeConnect calls tryConnect for p unless it was tried within the last
+// Config.DM.RetryMin. A peer that is connected is online: a stream to it
+// that failed (it was busy, or the machine was) marked it offline, and no
+// connectedness event will say otherwise while the connection lasts.
 func (s *Service) maybeConnect(p peer.ID) {
 	if s.o.Host.Network().Connectedness(p) == network.Connected {
+		s.mu.Lock()
+		var eff []dm.Effect
+		if s.node != nil {
+			eff = s.node.SetPeer(s.clock.Now(), p, true)
+		}
+		s.mu.Unlock()
+		s.apply(eff)
 		return
 	}
 	now := s.clock.Now()

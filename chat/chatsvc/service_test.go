@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,6 +23,7 @@ import (
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/gossip/gossipnet"
+	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -310,6 +312,49 @@ func TestRetryReachesAPeerNotConnected(t *testing.T) {
 		defer cancel()
 		st, err = tc.svcs[0].Wait(wctx, id, dm.Delivered, false)
 		require.NoError(t, err, "a retry dialled b")
+		assert.Contains(t, st.Routes, "direct")
+	})
+}
+
+// TestRetryFindsAConnectedPeerOnline: a stream to a peer that fails (here
+// b serves no DM protocol for a while) marks it offline while the
+// connection stays up, so no connectedness event comes; a retry sees the
+// connection and sends directly again, instead of leaving copies in
+// mailboxes until b's next fetch.
+func TestRetryFindsAConnectedPeerOnline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tc := newTestChat(t, 3)
+		ctx := context.Background()
+		a, hb := tc.svcs[0], tc.net.Hosts[1]
+		b := hb.ID()
+		// a learns b's key in a first exchange, as in a conversation
+		id, _, err := a.Send(ctx, b.String(), []byte("hello"), SendOptions{})
+		require.NoError(t, err)
+		st, err := a.Wait(ctx, id, dm.Delivered, false)
+		require.NoError(t, err)
+		require.Equal(t, dm.Delivered, st.State)
+
+		DMProtocol.Unhandle(hb)
+		time.Sleep(time.Minute) // a's link to b idles out
+		synctest.Wait()
+		id, _, err = a.Send(ctx, b.String(), []byte("still there?"), SendOptions{})
+		require.NoError(t, err)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		st, _ = a.SentInfo(id)
+		require.Less(t, st.State, dm.Delivered)
+		a.mu.Lock()
+		require.NotNil(t, a.node.Key(b))
+		a.mu.Unlock()
+		require.Equal(t, network.Connected, tc.net.Hosts[0].Network().Connectedness(b), "the connection stayed")
+
+		_, err = DMProtocol.Handle(hb, p2p.Limits{Streams: 256, StreamsPerPeer: 8, Idle: 30 * time.Second,
+			Lifetime: 10 * time.Minute}, tc.svcs[1].handle)
+		require.NoError(t, err)
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		st, err = a.Wait(wctx, id, dm.Delivered, false)
+		require.NoError(t, err, "a retry saw the connection and went direct")
 		assert.Contains(t, st.Routes, "direct")
 	})
 }
