@@ -55,12 +55,25 @@ type Book struct {
 	max    int
 	byPeer map[peer.ID]Nick
 	byName map[string]map[peer.ID]struct{} // NormalizeNick(name) → owners
+	notify chan struct{}                   // closed at the next change
 }
 
 // NewBook returns an empty Book that holds claims of at most max
 // identities (max ≤ 0: no limit).
 func NewBook(max int) *Book {
-	return &Book{max: max, byPeer: map[peer.ID]Nick{}, byName: map[string]map[peer.ID]struct{}{}}
+	return &Book{max: max, byPeer: map[peer.ID]Nick{}, byName: map[string]map[peer.ID]struct{}{}, notify: make(chan struct{})}
+}
+
+// Updated returns a channel that is closed when the Book next changes (a
+// claim added or removed), to wait for a name without polling: take the
+// channel, check the condition, then wait on the channel. Like every
+// method, it is called under the owner's lock; the channel may be waited
+// on without it.
+func (b *Book) Updated() <-chan struct{} { return b.notify }
+
+func (b *Book) changed() {
+	close(b.notify)
+	b.notify = make(chan struct{})
 }
 
 // Add verifies n and keeps it unless a claim of its owner with an equal or
@@ -88,6 +101,7 @@ func (b *Book) Add(n *Nick) error {
 		b.byName[key] = map[peer.ID]struct{}{}
 	}
 	b.byName[key][n.Owner] = struct{}{}
+	b.changed()
 	return nil
 }
 
@@ -96,6 +110,7 @@ func (b *Book) Remove(p peer.ID) {
 	if old, ok := b.byPeer[p]; ok {
 		b.unindex(old)
 		delete(b.byPeer, p)
+		b.changed()
 	}
 }
 

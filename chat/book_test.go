@@ -97,3 +97,30 @@ func TestBook(t *testing.T) {
 		require.NoError(t, small.Add(n2))
 	})
 }
+
+func TestBookUpdated(t *testing.T) {
+	alice, a := identity(t, 1)
+	book := NewBook(0)
+	closed := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+	c := book.Updated()
+	assert.False(t, closed(c))
+	n, err := NewNick(alice, "alice", 1, t0)
+	require.NoError(t, err)
+	require.NoError(t, book.Add(n))
+	assert.True(t, closed(c), "an added claim wakes the waiters")
+	c = book.Updated()
+	require.ErrorIs(t, book.Add(n), ErrStale)
+	assert.False(t, closed(c), "a refused claim changes nothing")
+	book.Remove(a)
+	assert.True(t, closed(c), "a removed claim wakes the waiters")
+	c = book.Updated()
+	book.Remove(a)
+	assert.False(t, closed(c))
+}

@@ -248,6 +248,9 @@ func (n *Node) Gossip() *gossip.Gossip { return n.gossip }
 // Chat returns the node's chat service, nil if chat.enabled is off.
 func (n *Node) Chat() *chatsvc.Service { return n.chat }
 
+// Mailbox returns the node's mailbox service, nil if chat.enabled is off.
+func (n *Node) Mailbox() *mailbox.Service { return n.mailbox }
+
 // Mix returns the node's mix service, nil if mix.enabled is off.
 func (n *Node) Mix() *mixsvc.Service { return n.mix }
 

@@ -43,14 +43,16 @@ type ChatSendResult struct {
 
 // ChatMessage is a received direct message.
 type ChatMessage struct {
-	Seq    uint64    `json:"seq"`
-	ID     string    `json:"id"`
-	From   peer.ID   `json:"from"`
-	Name   string    `json:"name"` // the sender as shown: nickname#fingerprint
-	Sent   time.Time `json:"sent"`
-	Text   string    `json:"text"`
-	Route  string    `json:"route"`
-	PerSeq uint64    `json:"per_peer_seq"`
+	Seq  uint64    `json:"seq"`
+	ID   string    `json:"id"`
+	From peer.ID   `json:"from"`
+	Name string    `json:"name"` // the sender as shown: nickname#fingerprint
+	Sent time.Time `json:"sent"`
+	// Received is when it arrived here (Sent is the sender's clock).
+	Received time.Time `json:"received"`
+	Text     string    `json:"text"`
+	Route    string    `json:"route"`
+	PerSeq   uint64    `json:"per_peer_seq"`
 }
 
 // ChatChannelParams name a channel, for chat.join, chat.leave,
@@ -105,7 +107,7 @@ func (n *Node) registerChatMethods() error {
 			st, _ := c.SentInfo(id)
 			if p.Wait {
 				if st, err = c.Wait(ctx, id, dm.Delivered, true); err != nil {
-					return ChatSendResult{}, err
+					return ChatSendResult{}, chatError(err)
 				}
 			}
 			res := ChatSendResult{ID: hex.EncodeToString(id[:]), To: to, State: st.State.String(), Routes: st.Routes, Mailboxes: st.Mailboxes}
@@ -125,7 +127,7 @@ func (n *Node) registerChatMethods() error {
 			out := []ChatMessage{}
 			for _, r := range c.Inbox(p.After) {
 				out = append(out, ChatMessage{Seq: r.Seq, ID: hex.EncodeToString(r.ID[:]), From: r.From,
-					Name: n.chatName(r.From), Sent: r.Sent, Text: string(r.Body), Route: routeName(r.Route), PerSeq: r.Message.Seq})
+					Name: n.chatName(r.From), Sent: r.Sent, Received: r.At, Text: string(r.Body), Route: routeName(r.Route), PerSeq: r.Message.Seq})
 			}
 			return out, nil
 		},
@@ -281,7 +283,7 @@ func chatError(err error) error {
 			msg += " " + c.String() + " (" + c.Peer.String() + ")"
 		}
 		return &jrpc2.Error{Code: CodeConflict, Message: msg}
-	case errors.Is(err, chat.ErrUnknown), errors.Is(err, channel.ErrNotJoined):
+	case errors.Is(err, chat.ErrUnknown), errors.Is(err, channel.ErrNotJoined), errors.Is(err, chatsvc.ErrNoChatKey):
 		return &jrpc2.Error{Code: CodeNotFound, Message: err.Error()}
 	case errors.Is(err, chat.ErrInvalidNick), errors.Is(err, dm.ErrTooLarge), errors.Is(err, channel.ErrBadName),
 		errors.Is(err, channel.ErrTooLarge):

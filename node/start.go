@@ -258,9 +258,11 @@ func (s *starter) startChat(ctx context.Context) error {
 	if s.opts.Chat != nil {
 		base = *s.opts.Chat
 	}
-	cc, mc := s.cfg.chatConfig(base, mailbox.DefaultConfig())
-	ds := n.store.Datastore(store.PrefixChat)
+	mbase := mailbox.DefaultConfig()
 	clk := s.opts.clock()
+	mbase.Clock = clk
+	cc, mc := s.cfg.chatConfig(base, mbase)
+	ds := n.store.Datastore(store.PrefixChat)
 	keys, err := chatsvc.LoadKeys(ctx, ds, s.priv, clk.Now(), rand.Reader)
 	if err != nil {
 		return err

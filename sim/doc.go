@@ -18,7 +18,10 @@
 //   - ComputeScenario: tasks submitted from random nodes while nodes churn,
 //     each of which must reach a terminal state;
 //   - LotteryScenario: whether every node holds the same relay directory
-//     each epoch.
+//     each epoch;
+//   - ChatScenario: direct messages between online nodes and to nodes that
+//     are away (mailboxes under churn), and a channel's history across a
+//     partition that heals.
 //
 // A seed fixes every random choice (keys, links, bootstrap peers, faults,
 // workloads), but goroutine scheduling still moves timings, so figures are

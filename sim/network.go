@@ -19,6 +19,7 @@ import (
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/fog-compute/fog/chat/chatsvc"
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/dht"
 	"github.com/fog-compute/fog/gossip"
@@ -112,6 +113,9 @@ type Config struct {
 	// every mix frame on every node's links.
 	Mix        *mixsvc.Config
 	MixObserve func(mixsvc.Observation)
+	// Chat, when set, is every node's chat configuration
+	// (node.Options.Chat); nil: chatsvc.DefaultConfig.
+	Chat *chatsvc.Config
 	// Supervisor holds the service supervisor's timers of every node.
 	Supervisor node.SupervisorConfig
 	// Store configures every node's in-memory store.
@@ -371,6 +375,7 @@ func (nw *Network) Start(ctx context.Context, i int) error {
 		Relay:      relay,
 		Mix:        nw.cfg.Mix,
 		MixObserve: nw.cfg.MixObserve,
+		Chat:       nw.cfg.Chat,
 		Identity:   n.key,
 		Store:      n.store,
 		NoAPI:      true,

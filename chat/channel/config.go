@@ -35,6 +35,20 @@ type Config struct {
 	// losses and partitions even without an external trigger. 30 s; 0
 	// turns periodic sync off.
 	SyncInterval time.Duration
+	// NeighbourCheck is how often each joined channel's gossip neighbours
+	// are listed: one not seen at the last check (it joined, came back, or
+	// a partition healed) is synced with at once. 1 s: listing is cheap,
+	// and a heal should not wait for SyncInterval. 0 turns it off.
+	NeighbourCheck time.Duration
+	// SyncFanout spreads what a sync brought: after a sync that stored new
+	// messages, the node syncs with up to this many other neighbours, and
+	// a responder that saw IDs it lacks syncs back, so new history floods
+	// the channel's neighbourhood instead of waiting for each node's
+	// periodic round. 6, gossipsub's mesh degree; 0 turns it off.
+	SyncFanout int
+	// MaxBackgroundSyncs bounds the syncs the triggers above run at once.
+	// 8.
+	MaxBackgroundSyncs int
 	// SyncTimeout bounds one sync conversation as the initiator. 30 s.
 	SyncTimeout time.Duration
 	// SyncMaxRounds bounds the reconciliation round trips of one sync, on
@@ -79,6 +93,9 @@ func DefaultConfig() Config {
 		HistoryAge:         7 * 24 * time.Hour,
 		PruneInterval:      time.Minute,
 		SyncInterval:       30 * time.Second,
+		NeighbourCheck:     time.Second,
+		SyncFanout:         6,
+		MaxBackgroundSyncs: 8,
 		SyncTimeout:        30 * time.Second,
 		SyncMaxRounds:      16,
 		SyncMaxFetch:       10_000,
@@ -124,6 +141,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: PruneInterval %s must be positive", ErrConfig, c.PruneInterval)
 	case c.SyncInterval < 0:
 		return fmt.Errorf("%w: SyncInterval %s is negative", ErrConfig, c.SyncInterval)
+	case c.NeighbourCheck < 0:
+		return fmt.Errorf("%w: NeighbourCheck %s is negative", ErrConfig, c.NeighbourCheck)
+	case c.SyncFanout < 0:
+		return fmt.Errorf("%w: SyncFanout %d is negative", ErrConfig, c.SyncFanout)
+	case c.MaxBackgroundSyncs < 1:
+		return fmt.Errorf("%w: MaxBackgroundSyncs %d must be positive", ErrConfig, c.MaxBackgroundSyncs)
 	case c.SyncTimeout <= 0:
 		return fmt.Errorf("%w: SyncTimeout %s must be positive", ErrConfig, c.SyncTimeout)
 	case c.SyncMaxRounds < 1:

@@ -233,7 +233,8 @@ type rangeMsg struct {
 // calls Initiate, then Step with each reply until Step says it is done;
 // it then knows Have (its IDs the responder lacks) and Need (the
 // responder's IDs it lacks). The responder calls Step with each message
-// and sends back what it returns. It is not safe for concurrent use.
+// and sends back what it returns; its Need and Have come only from the ID
+// lists the initiator sent it. It is not safe for concurrent use.
 type Reconciler struct {
 	set       *Set
 	cfg       RBSRConfig
@@ -288,6 +289,7 @@ func (r *Reconciler) Step(in []byte) (out []byte, done bool, err error) {
 				r.diff(rg.ids, r.set.items[lower:hi])
 				b.skip(rg.upper)
 			} else if hi-lower <= r.cfg.MaxIDs {
+				r.diff(rg.ids, r.set.items[lower:hi])
 				b.idList(rg.upper, r.set.items[lower:hi])
 			} else {
 				r.buckets(&b, lower, hi, rg.upper)

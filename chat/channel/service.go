@@ -81,6 +81,7 @@ type Service struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	bgSem  chan struct{} // background syncs (MaxBackgroundSyncs)
 
 	mu     sync.Mutex
 	chans  map[string]*joined
@@ -103,6 +104,17 @@ type joined struct {
 	latest   uint32 // highest roster epoch known (0: none)
 	keys     map[uint32][KeySize]byte
 	syncNext int
+	// neighbours are the topic's peers at the last NeighbourCheck;
+	// syncing those with a background sync under way.
+	neighbours map[peer.ID]bool
+	syncing    map[peer.ID]bool
+}
+
+// topicOf returns the channel's topic, nil while it is being joined.
+func (j *joined) topicOf() *gossip.Topic[Message] {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.topic
 }
 
 type rosterState struct {
@@ -140,6 +152,7 @@ func New(cfg Config, opts Options) (*Service, error) {
 		clock: opts.Clock, rand: opts.Rand, log: opts.Logger,
 		chans: map[string]*joined{},
 		subs:  map[*Subscription]struct{}{},
+		bgSem: make(chan struct{}, cfg.MaxBackgroundSyncs),
 	}
 	if s.clock == nil {
 		s.clock = clock.Real()
@@ -184,7 +197,8 @@ func (s *Service) join(ctx context.Context, name string, private bool, creator p
 	if !ValidName(name) {
 		return fmt.Errorf("%w %q", ErrBadName, name)
 	}
-	j := &joined{name: name, private: private, creator: creator, rosters: map[uint32]rosterState{}, keys: map[uint32][KeySize]byte{}}
+	j := &joined{name: name, private: private, creator: creator, rosters: map[uint32]rosterState{}, keys: map[uint32][KeySize]byte{},
+		neighbours: map[peer.ID]bool{}, syncing: map[peer.ID]bool{}}
 	if private {
 		if err := s.load(ctx, j); err != nil {
 			return err
@@ -203,7 +217,9 @@ func (s *Service) join(ctx context.Context, name string, private bool, creator p
 	s.mu.Unlock()
 	t, err := gossip.Join(s.opts.Gossip, s.topicConfig(j))
 	if err == nil {
+		j.mu.Lock()
 		j.topic = t
+		j.mu.Unlock()
 		_, err = t.Subscribe(func(r gossip.Received[Message]) { s.receive(j, r.Msg, nil, false) })
 		if err != nil {
 			_ = t.Close()
@@ -643,28 +659,24 @@ func (s *Service) deliver(p Post) {
 	}
 }
 
-// loop prunes histories and runs periodic syncs until Close.
+// loop prunes histories, runs periodic syncs and watches for new
+// neighbours until Close.
 func (s *Service) loop() {
 	defer s.wg.Done()
 	prune := s.clock.NewTimer(s.cfg.PruneInterval)
 	defer prune.Stop()
-	var syncC <-chan time.Time
+	never := make(chan time.Time)
+	syncC, checkC := (<-chan time.Time)(never), (<-chan time.Time)(never)
+	var syncT, checkT clock.Timer
 	if s.cfg.SyncInterval > 0 {
-		t := s.clock.NewTimer(s.cfg.SyncInterval)
-		defer t.Stop()
-		syncC = t.C()
-		for {
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-prune.C():
-				s.pruneAll()
-				prune.Reset(s.cfg.PruneInterval)
-			case <-syncC:
-				s.syncRound()
-				t.Reset(s.cfg.SyncInterval)
-			}
-		}
+		syncT = s.clock.NewTimer(s.cfg.SyncInterval)
+		defer syncT.Stop()
+		syncC = syncT.C()
+	}
+	if s.cfg.NeighbourCheck > 0 {
+		checkT = s.clock.NewTimer(s.cfg.NeighbourCheck)
+		defer checkT.Stop()
+		checkC = checkT.C()
 	}
 	for {
 		select {
@@ -673,6 +685,12 @@ func (s *Service) loop() {
 		case <-prune.C():
 			s.pruneAll()
 			prune.Reset(s.cfg.PruneInterval)
+		case <-syncC:
+			s.syncRound()
+			syncT.Reset(s.cfg.SyncInterval)
+		case <-checkC:
+			s.checkNeighbours()
+			checkT.Reset(s.cfg.NeighbourCheck)
 		}
 	}
 }
@@ -710,7 +728,11 @@ func (s *Service) pruneAll() {
 // syncRound syncs each joined channel with the next of its neighbours.
 func (s *Service) syncRound() {
 	for _, j := range s.joinedList() {
-		peers := j.topic.Peers()
+		t := j.topicOf()
+		if t == nil {
+			continue
+		}
+		peers := t.Peers()
 		if len(peers) == 0 {
 			continue
 		}

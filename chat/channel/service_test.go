@@ -11,6 +11,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -118,7 +119,7 @@ func texts(t *testing.T, s *Service, name string) []string {
 
 func noSync() Config {
 	c := TestConfig()
-	c.SyncInterval = 0
+	c.SyncInterval, c.NeighbourCheck, c.SyncFanout = 0, 0, 0
 	return c
 }
 
@@ -378,5 +379,50 @@ func TestPartitionHeals(t *testing.T) {
 		took := time.Since(healed)
 		t.Logf("histories identical %s after the partition healed", took)
 		assert.LessOrEqual(t, took, 30*time.Second)
+	})
+}
+
+// TestSyncSpreads checks that one sync floods what it brought, with no
+// periodic round and no neighbour check: node 1 pulls node 2's posts, fans
+// out to node 0, which syncs back and gets them; node 2, having seen
+// node 1's IDs it lacked, syncs back too.
+func TestSyncSpreads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		cfg := TestConfig()
+		cfg.SyncInterval, cfg.NeighbourCheck = 0, 0
+		tn := newTestNet(t, 3, cfg)
+		for _, s := range tn.svcs {
+			require.NoError(t, s.Join(ctx, "lobby"))
+		}
+		tn.waitMesh("lobby", 0, 1, 2)
+		mn := tn.net.Mocknet
+		h := func(i int) peer.ID { return tn.net.Hosts[i].ID() }
+		for _, a := range []int{0, 1} {
+			_ = mn.DisconnectPeers(h(a), h(2))
+			require.NoError(t, mn.UnlinkPeers(h(a), h(2)))
+		}
+		for i := range 6 {
+			_, err := tn.svcs[[]int{0, 2}[i%2]].Post(ctx, "lobby", fmt.Appendf(nil, "split %d", i))
+			require.NoError(t, err)
+			time.Sleep(300 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		require.Len(t, ids(t, tn.svcs[0], "lobby"), 3)
+		require.Len(t, ids(t, tn.svcs[1], "lobby"), 3)
+		require.Len(t, ids(t, tn.svcs[2], "lobby"), 3)
+
+		_, err := mn.LinkPeers(h(1), h(2))
+		require.NoError(t, err)
+		require.NoError(t, tn.net.Connect(ctx, tn.net.Hosts[1], tn.net.Hosts[2]))
+		eventually(t, func() bool { return len(tn.net.Nodes[1].TopicPeers(Topic("lobby"))) == 2 }, "node 2 back in node 1's topic")
+		st, err := tn.svcs[1].Sync(ctx, h(2))
+		require.NoError(t, err)
+		require.Equal(t, 3, st.Stored)
+		eventually(t, func() bool {
+			return len(ids(t, tn.svcs[0], "lobby")) == 6 && len(ids(t, tn.svcs[2], "lobby")) == 6
+		}, "the fan-out and the sync back spread the posts")
+		assert.Equal(t, ids(t, tn.svcs[1], "lobby"), ids(t, tn.svcs[0], "lobby"))
+		assert.Equal(t, ids(t, tn.svcs[1], "lobby"), ids(t, tn.svcs[2], "lobby"))
 	})
 }

@@ -203,7 +203,13 @@ func (s *Service) syncChannel(ctx context.Context, p peer.ID, j *joined) (st Syn
 			st.Stored++
 		}
 	}
-	return st, writeFrame(c, frame{kind: fDone}, limit)
+	if err := writeFrame(c, frame{kind: fDone}, limit); err != nil {
+		return st, err
+	}
+	if st.Stored > 0 {
+		s.fanout(j, p)
+	}
+	return st, nil
 }
 
 // acceptSynced decodes and checks a message that came by sync (of kind
@@ -328,6 +334,10 @@ func (s *Service) serve(stream network.Stream) {
 				return
 			}
 		case fDone:
+			if s.cfg.SyncFanout > 0 && len(resp.Need()) > 0 {
+				// The initiator holds messages this node lacks.
+				s.syncSoon(j, remote)
+			}
 			return
 		default:
 			_ = stream.Reset()

@@ -32,6 +32,12 @@ type Config struct {
 	// SendTimeout bounds one attempt to open a stream to a peer and write a
 	// frame, or to look up a key. 10 s.
 	SendTimeout time.Duration
+	// KeyLookupWait is how long Wait waits for a message that cannot leave
+	// for want of the recipient's chat key (not in the DHT, and the peer
+	// not online to handshake with) before it gives up with ErrNoChatKey.
+	// The message itself is still retried until it expires. 30 s: a
+	// lookup and two retries.
+	KeyLookupWait time.Duration
 	// MaxInFlight bounds the effects carried at once (streams opened,
 	// lookups, mailbox deposits); beyond it they wait. 64.
 	MaxInFlight int
@@ -42,7 +48,7 @@ func DefaultConfig() Config {
 	return Config{
 		DM: dm.DefaultConfig(), Channel: channel.DefaultConfig(),
 		Inbox: 1000, KeyRepublish: 30 * time.Minute, NameAnnounce: 5 * time.Minute,
-		MaxNames: 10_000, SendTimeout: 10 * time.Second, MaxInFlight: 64,
+		MaxNames: 10_000, SendTimeout: 10 * time.Second, KeyLookupWait: 30 * time.Second, MaxInFlight: 64,
 	}
 }
 
@@ -65,6 +71,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxNames %d must be positive", ErrConfig, c.MaxNames)
 	case c.SendTimeout <= 0:
 		return fmt.Errorf("%w: SendTimeout %v must be positive", ErrConfig, c.SendTimeout)
+	case c.KeyLookupWait <= 0:
+		return fmt.Errorf("%w: KeyLookupWait %v must be positive", ErrConfig, c.KeyLookupWait)
 	case c.MaxInFlight < 1:
 		return fmt.Errorf("%w: MaxInFlight %d must be positive", ErrConfig, c.MaxInFlight)
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ipfs/go-datastore/query"
@@ -18,6 +20,7 @@ import (
 	"github.com/fog-compute/fog/chat"
 	"github.com/fog-compute/fog/chat/dm"
 	"github.com/fog-compute/fog/chat/mailbox"
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/mix/mixnet"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
@@ -31,6 +34,8 @@ const maxFrame = 1 << 16
 type Received struct {
 	// Seq numbers the inbox from 1, in arrival order.
 	Seq uint64 `json:"seq"`
+	// At is when it arrived, on this node's clock.
+	At time.Time `json:"at"`
 	dm.Message
 }
 
@@ -68,17 +73,25 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	s.mu.Lock()
 	eff := s.node.SetPeer(now, p, connected)
 	id, more, err := s.node.Send(now, p, body, o)
+	var rec dm.Outgoing
 	if err == nil {
 		s.sent[id] = &Sent{ID: id, To: p, State: dm.Pending, At: now}
 		s.trimSentLocked()
+		rec, _ = s.node.Outgoing(id)
 	}
 	s.mu.Unlock()
-	s.apply(append(eff, more...))
 	if err != nil {
+		s.apply(eff)
 		return id, p, err
 	}
+	// Stored before anything leaves, so that a receipt cannot overtake it
+	// and leave a record that is retried for nothing after a restart.
+	if err := s.saveOutgoing(ctx, rec); err != nil {
+		s.log.Warn("storing a sent message for its retries", "err", err)
+	}
+	s.apply(append(eff, more...))
 	if !connected && !o.Anonymous {
-		s.tryConnect(p)
+		s.maybeConnect(p)
 	}
 	s.poke()
 	return id, p, nil
@@ -99,10 +112,46 @@ func (s *Service) trimSentLocked() {
 	}
 }
 
+// maybeConnect calls tryConnect for p unless it was tried within the last
+// Config.DM.RetryMin. A peer that is connected is online: a stream to it
+// that failed (it was busy, or the machine was) marked it offline, and no
+// connectedness event will say otherwise while the connection lasts.
+func (s *Service) maybeConnect(p peer.ID) {
+	if s.o.Host.Network().Connectedness(p) == network.Connected {
+		s.mu.Lock()
+		var eff []dm.Effect
+		if s.node != nil {
+			eff = s.node.SetPeer(s.clock.Now(), p, true)
+		}
+		s.mu.Unlock()
+		s.apply(eff)
+		return
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	if last, ok := s.dialed[p]; ok && now.Sub(last) < s.cfg.DM.RetryMin {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.dialed) >= maxDialed {
+		clear(s.dialed)
+	}
+	s.dialed[p] = now
+	s.mu.Unlock()
+	s.tryConnect(p)
+}
+
+// maxDialed bounds the peers remembered by maybeConnect.
+const maxDialed = 1000
+
 // tryConnect looks the peer up and dials it; if that works, the core
 // learns it is online and sends directly.
 func (s *Service) tryConnect(p peer.ID) {
 	s.carry(func(ctx context.Context) {
+		// The addresses this node knows first, then the DHT's.
+		if s.o.Host.Connect(ctx, peer.AddrInfo{ID: p}) == nil {
+			return
+		}
 		ai, err := s.o.Records.FindPeer(ctx, p)
 		if err != nil {
 			return
@@ -116,8 +165,18 @@ func (s *Service) tryConnect(p peer.ID) {
 
 // Wait waits until the message id reaches the state until (Delivered or
 // Read), has failed, or — with orStored — sits in the recipient's
-// mailboxes, or until ctx ends; it returns what is known of it.
+// mailboxes, or until ctx ends; it returns what is known of it. A message
+// still pending Config.KeyLookupWait after it was sent because the
+// recipient's chat key was not found ends the wait with ErrNoChatKey
+// (the message is still retried until it expires).
 func (s *Service) Wait(ctx context.Context, id dm.MsgID, until dm.State, orStored bool) (Sent, error) {
+	var giveUp clock.Timer
+	defer func() {
+		if giveUp != nil {
+			giveUp.Stop()
+		}
+	}()
+	var giveUpC <-chan time.Time
 	for {
 		s.mu.Lock()
 		m := s.sent[id]
@@ -125,17 +184,37 @@ func (s *Service) Wait(ctx context.Context, id dm.MsgID, until dm.State, orStore
 			s.mu.Unlock()
 			return Sent{}, ErrUnknownMessage
 		}
+		out := *m
+		out.Routes = slices.Clone(m.Routes)
 		if m.State >= until || m.State == dm.Failed || orStored && m.Mailboxes > 0 {
-			out := *m
-			out.Routes = slices.Clone(m.Routes)
 			s.mu.Unlock()
 			return out, nil
+		}
+		if m.State == dm.Pending && s.node != nil && s.node.Key(m.To) == nil {
+			left := clock.Until(s.clock, m.At.Add(s.cfg.KeyLookupWait))
+			if left <= 0 {
+				why := s.keyErrs[m.To]
+				s.mu.Unlock()
+				reason := "the lookup has not answered"
+				if why != nil {
+					reason = why.Error()
+				}
+				return out, fmt.Errorf("%w: peer %s: not found within %s (%s); the node keeps trying until the message expires",
+					ErrNoChatKey, m.To, s.cfg.KeyLookupWait, reason)
+			}
+			if giveUp == nil {
+				giveUp = s.clock.NewTimer(left)
+				giveUpC = giveUp.C()
+			}
 		}
 		ch := make(chan struct{})
 		s.waiters[id] = append(s.waiters[id], ch)
 		s.mu.Unlock()
 		select {
 		case <-ch:
+		case <-giveUpC:
+			giveUpC = nil
+			giveUp = nil
 		case <-ctx.Done():
 			return Sent{}, ctx.Err()
 		}
@@ -263,10 +342,15 @@ func (s *Service) apply(eff []dm.Effect) {
 			s.route(e.Peer, "direct")
 		case dm.StoreInMailbox:
 			s.carry(func(ctx context.Context) { s.deposit(ctx, e.Peer, e.Sealed) })
+			// The peer may be online all the same, only not connected to
+			// this node: a retry tries to reach it directly too.
+			s.maybeConnect(e.Peer)
 		case dm.SendAnonymous:
 			s.carry(func(ctx context.Context) { s.sendMix(ctx, e.Peer, e.Sealed) })
 		case dm.LookupKey:
 			s.carry(func(ctx context.Context) { s.lookupKey(ctx, e.Peer) })
+			// Online, it would give its key in a handshake.
+			s.maybeConnect(e.Peer)
 		case dm.StateChanged:
 			s.mu.Lock()
 			if m := s.sent[e.ID]; m != nil {
@@ -277,6 +361,9 @@ func (s *Service) apply(eff []dm.Effect) {
 			}
 			delete(s.waiters, e.ID)
 			s.mu.Unlock()
+			if e.State > dm.Sent {
+				s.settled(e.ID)
+			}
 		}
 	}
 }
@@ -437,6 +524,8 @@ func (s *Service) fetchMail(ctx context.Context) {
 	if s.o.Mailboxes == nil {
 		return
 	}
+	s.fetchMu.Lock()
+	defer s.fetchMu.Unlock()
 	fctx, cancel := context.WithTimeout(ctx, 4*s.cfg.SendTimeout)
 	defer cancel()
 	rep, err := s.o.Mailboxes.Fetch(fctx, func(m mailbox.Message) error {
@@ -460,20 +549,22 @@ func (s *Service) FetchMail(ctx context.Context) error {
 // lookupKey finds p's chat key in the DHT and gives it to the core.
 func (s *Service) lookupKey(ctx context.Context, p peer.ID) {
 	r, err := s.o.Records.GetRecord(ctx, p, chat.ChatKeyRecordName)
-	if err != nil {
-		s.log.Debug("chat key lookup", "peer", p, "err", err)
-		return
+	var k *chat.ChatKey
+	if err == nil {
+		k, err = chat.DecodeChatKey(r.Value)
 	}
-	k, err := chat.DecodeChatKey(r.Value)
 	if err != nil {
-		s.log.Debug("chat key lookup", "peer", p, "err", err)
+		s.keyNotFound(p, err)
 		return
 	}
 	s.mu.Lock()
 	eff, err := s.node.SetKey(s.clock.Now(), p, k)
+	if err == nil {
+		delete(s.keyErrs, p)
+	}
 	s.mu.Unlock()
 	if err != nil {
-		s.log.Debug("chat key refused", "peer", p, "err", err)
+		s.keyNotFound(p, err)
 	}
 	s.apply(eff)
 	s.poke()
@@ -485,14 +576,30 @@ func inboxKey(m dm.Message, at time.Time) string {
 	return fmt.Sprintf("%020d-%s", at.UnixNano(), hex.EncodeToString(m.ID[:]))
 }
 
+// arrivedAt reads the arrival time back from a stored message's key (the
+// zero time if the key is not one inboxKey made).
+func arrivedAt(key string) time.Time {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	ns, _, ok := strings.Cut(name, "-")
+	if !ok {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
 func (s *Service) deliver(m dm.Message) {
 	ctx, err := s.runCtx()
 	if err != nil {
 		return
 	}
+	at := s.clock.Now()
 	b, err := json.Marshal(m)
 	if err == nil {
-		k := store.Key("dm", inboxKey(m, s.clock.Now()))
+		k := store.Key("dm", inboxKey(m, at))
 		if err = s.o.Store.Put(ctx, k, b); err == nil {
 			err = s.o.Store.Sync(ctx, k)
 		}
@@ -501,16 +608,16 @@ func (s *Service) deliver(m dm.Message) {
 		s.log.Warn("storing a received message", "err", err)
 	}
 	s.mu.Lock()
-	r := s.addInboxLocked(m)
+	r := s.addInboxLocked(m, at)
 	s.mu.Unlock()
 	if s.o.Received != nil {
 		s.o.Received(r)
 	}
 }
 
-func (s *Service) addInboxLocked(m dm.Message) Received {
+func (s *Service) addInboxLocked(m dm.Message, at time.Time) Received {
 	s.seq++
-	r := Received{Seq: s.seq, Message: m}
+	r := Received{Seq: s.seq, At: at, Message: m}
 	s.inbox = append(s.inbox, r)
 	if len(s.inbox) > s.cfg.Inbox {
 		s.inbox = slices.Delete(s.inbox, 0, len(s.inbox)-s.cfg.Inbox)
@@ -525,14 +632,18 @@ func (s *Service) loadInbox(ctx context.Context) error {
 		return err
 	}
 	defer res.Close()
-	var ms []dm.Message
+	type stored struct {
+		m  dm.Message
+		at time.Time
+	}
+	var ms []stored
 	for r := range res.Next() {
 		if r.Error != nil {
 			return r.Error
 		}
 		var m dm.Message
 		if json.Unmarshal(r.Value, &m) == nil {
-			ms = append(ms, m)
+			ms = append(ms, stored{m, arrivedAt(r.Key)})
 		}
 	}
 	if len(ms) > s.cfg.Inbox {
@@ -541,7 +652,23 @@ func (s *Service) loadInbox(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range ms {
-		s.addInboxLocked(m)
+		s.addInboxLocked(m.m, m.at)
 	}
 	return nil
+}
+
+// maxKeyErrs bounds the lookup failures remembered for ErrNoChatKey.
+const maxKeyErrs = 1000
+
+// keyNotFound records why p's chat key was not found and lets the core ask
+// again at its next attempt.
+func (s *Service) keyNotFound(p peer.ID, err error) {
+	s.log.Debug("chat key lookup", "peer", p, "err", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.keyErrs) >= maxKeyErrs {
+		clear(s.keyErrs)
+	}
+	s.keyErrs[p] = err
+	s.node.KeyNotFound(p)
 }

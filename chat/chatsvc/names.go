@@ -223,3 +223,12 @@ func (s *Service) Resolve(query string) (peer.ID, error) {
 	defer s.mu.Unlock()
 	return s.book.Resolve(query)
 }
+
+// NamesUpdated returns a channel that is closed when the name book next
+// changes (a claim heard or made): take it, check with Resolve or Whois,
+// then wait on it.
+func (s *Service) NamesUpdated() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.book.Updated()
+}

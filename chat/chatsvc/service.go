@@ -39,6 +39,10 @@ var (
 	ErrNoMix = errors.New("chatsvc: --anonymous needs the mix, which is off on this node (mix.enabled)")
 	// ErrUnknownMessage: Wait was given an ID this node did not send.
 	ErrUnknownMessage = errors.New("chatsvc: unknown message")
+	// ErrNoChatKey: Wait gave up on a message that could not leave,
+	// Config.KeyLookupWait after it was sent, for want of the recipient's
+	// chat key; the error names the peer and why the lookup failed.
+	ErrNoChatKey = errors.New("chatsvc: no chat key for the recipient")
 )
 
 // DMProtocol carries direct messages' frames: each a 4-byte big-endian
@@ -117,11 +121,14 @@ type Service struct {
 	seq     uint64
 	sent    map[dm.MsgID]*Sent
 	waiters map[dm.MsgID][]chan struct{}
+	keyErrs map[peer.ID]error     // why the last chat key lookup failed
+	dialed  map[peer.ID]time.Time // when maybeConnect last tried a peer
 	links   map[peer.ID]*dmLink
 	ctx     context.Context
 
 	wake    chan struct{}
 	sem     chan struct{}
+	fetchMu sync.Mutex // one mailbox fetch at a time
 	wg      sync.WaitGroup
 	running atomic.Bool
 }
@@ -150,8 +157,8 @@ func New(cfg Config, o Options) (*Service, error) {
 	return &Service{
 		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: self,
 		book: chat.NewBook(cfg.MaxNames), sent: map[dm.MsgID]*Sent{}, waiters: map[dm.MsgID][]chan struct{}{},
-		links: map[peer.ID]*dmLink{},
-		wake:  make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight),
+		links: map[peer.ID]*dmLink{}, keyErrs: map[peer.ID]error{}, dialed: map[peer.ID]time.Time{},
+		wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight),
 	}, nil
 }
 
@@ -218,6 +225,9 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 	if err := s.loadInbox(ctx); err != nil {
 		return err
 	}
+	if err := s.loadOutgoing(ctx); err != nil {
+		return err
+	}
 	if err := s.rejoin(ctx); err != nil {
 		return err
 	}
@@ -271,8 +281,10 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 // background publishes the chat key, announces the nickname and fetches
 // mailboxes at start and then periodically.
 func (s *Service) background(ctx context.Context) {
+	// The mail first, beside the rest: a node back from an absence wants
+	// what waited for it now.
+	s.wg.Go(func() { s.fetchMail(ctx) })
 	s.announce(ctx)
-	s.fetchMail(ctx)
 	// Until the key is in the DHT (its tables fill after the start), try
 	// again every few seconds, then every KeyRepublish.
 	wait := time.Second
@@ -292,7 +304,10 @@ func (s *Service) background(ctx context.Context) {
 				continue
 			}
 			if wait != s.cfg.KeyRepublish {
-				s.announce(ctx) // the nickname's record failed alike
+				// The DHT works now: the nickname's record failed alike,
+				// and the fetch at the start may have found no hosts.
+				s.announce(ctx)
+				s.wg.Go(func() { s.fetchMail(ctx) })
 				wait = s.cfg.KeyRepublish
 			} else {
 				s.fetchMail(ctx)

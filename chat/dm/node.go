@@ -151,7 +151,8 @@ type outMsg struct {
 	to        peer.ID
 	anonymous bool
 	state     State
-	attempts  int
+	attempts  int // transmissions
+	tries     int // attempts, transmitted or not (waiting for a key or a handshake): the backoff
 	retryAt   time.Time
 }
 
@@ -276,7 +277,8 @@ func (n *Node) Send(now time.Time, to peer.ID, body []byte, opts SendOptions) (M
 // attempt transmits m by the route its options and the peer's state give.
 func (n *Node) attempt(now time.Time, m *outMsg, eff []Effect) []Effect {
 	ps := n.peer(m.to)
-	m.retryAt = now.Add(n.backoff(m.attempts))
+	m.retryAt = now.Add(n.backoff(m.tries))
+	m.tries++
 	var sent bool
 	switch {
 	case !m.anonymous && ps.online:

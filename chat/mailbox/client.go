@@ -2,7 +2,6 @@ package mailbox
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
@@ -172,14 +171,15 @@ type fetched struct {
 
 // Fetch collects this node's mail: for every day within Config.TTL, it
 // asks the Config.FetchHosts peers closest to that day's mailbox key (and
-// this node's own store) for its items,
-// proving to each that it owns the mailbox, opens each item once (copies
-// at several hosts share an ID), and gives each new message to deliver,
-// serially, from Fetch's goroutine. It then acknowledges to each host the
-// items delivered and those whose seal did not open, and the hosts delete
-// them. An item deliver fails on is not acknowledged, so the next Fetch
-// finds it again; Fetch stops delivering at the first failure and returns
-// it. Hosts that cannot be reached are counted in the report, not
+// this node's own store) for its items, proving to each that it owns the
+// mailbox, opens each item once (copies at several hosts share an ID), and
+// gives each new message to deliver as soon as a host has answered with
+// it — a host that is slow or gone does not hold back what the others
+// gave — one call at a time. It then acknowledges to each host the items
+// delivered and those whose seal did not open at any host, and the hosts
+// delete them. An item deliver fails on is not acknowledged, so the next
+// Fetch finds it again; Fetch stops delivering at the first failure and
+// returns it. Hosts that cannot be reached are counted in the report, not
 // returned as errors; Fetch fails only if no host answered at all.
 func (s *Service) Fetch(ctx context.Context, deliver func(Message) error) (FetchReport, error) {
 	if s.chat == nil {
@@ -189,13 +189,58 @@ func (s *Service) Fetch(ctx context.Context, deliver func(Message) error) (Fetch
 	defer stop()
 	now := s.cfg.Clock.Now()
 	first, last := DayOf(now.Add(-s.cfg.TTL)), DayOf(now)
+	s.mu.Lock()
+	for id, sn := range s.seen {
+		if now.After(sn.until) {
+			delete(s.seen, id)
+		}
+	}
+	s.mu.Unlock()
 	var rep FetchReport
 	var (
-		mu   sync.Mutex
-		got  []fetched
-		errs []error
-		wg   sync.WaitGroup
+		mu     sync.Mutex // everything below, and calls of deliver
+		got    []fetched
+		errs   []error
+		failed error
+		acked  = map[ItemID]bool{} // acknowledge these at every host that gave a copy
+		bad    = map[ItemID]bool{} // a copy did not open, and none has yet
+		opened = map[ItemID]bool{} // a copy opened
+		wg     sync.WaitGroup
 	)
+	// take delivers what one host gave; mu is held.
+	take := func(f fetched) {
+		for _, it := range f.items {
+			if acked[it.id] {
+				continue
+			}
+			s.mu.Lock()
+			_, seen := s.seen[it.id]
+			s.mu.Unlock()
+			if seen { // delivered before: its ack was lost, or a host replays it
+				acked[it.id] = true
+				continue
+			}
+			payload, err := open(s.chat, f.key, it.id, it.sealed)
+			if err != nil { // a host may hold a damaged copy; another a good one
+				bad[it.id] = !opened[it.id]
+				continue
+			}
+			opened[it.id] = true
+			delete(bad, it.id)
+			if failed != nil {
+				continue
+			}
+			if err := deliver(Message{ID: it.id, Day: f.day, Payload: payload}); err != nil {
+				failed = fmt.Errorf("mailbox: deliver: %w", err)
+				continue
+			}
+			rep.Delivered++
+			acked[it.id] = true
+			s.mu.Lock()
+			s.seen[it.id] = seenItem{until: now.Add(s.cfg.TTL + 48*time.Hour)}
+			s.mu.Unlock()
+		}
+	}
 	for day := first; day <= last; day++ {
 		rep.Days++
 		wg.Go(func() {
@@ -227,7 +272,9 @@ func (s *Service) Fetch(ctx context.Context, deliver func(Message) error) (Fetch
 					}
 					rep.Answered++
 					rep.Received += len(items)
-					got = append(got, fetched{host: p, key: key, day: day, items: items})
+					f := fetched{host: p, key: key, day: day, items: items}
+					got = append(got, f)
+					take(f)
 				})
 			}
 			hw.Wait()
@@ -237,69 +284,10 @@ func (s *Service) Fetch(ctx context.Context, deliver func(Message) error) (Fetch
 	if rep.Answered == 0 {
 		return rep, fmt.Errorf("mailbox: fetch: no host answered: %w", errors.Join(errs...))
 	}
-	// gather the copies of each item; deliver in a stable order: by day,
-	// then ID
-	type copyOf struct {
-		key    Key
-		day    Day
-		sealed []byte
-	}
-	copies := map[ItemID][]copyOf{}
-	for _, f := range got {
-		for _, it := range f.items {
-			copies[it.id] = append(copies[it.id], copyOf{f.key, f.day, it.sealed})
-		}
-	}
-	ids := make([]ItemID, 0, len(copies))
-	for id, cs := range copies {
-		slices.SortFunc(cs, func(a, b copyOf) int { return cmp.Compare(a.day, b.day) })
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b ItemID) int {
-		if c := cmp.Compare(copies[a][0].day, copies[b][0].day); c != 0 {
-			return c
-		}
-		return bytes.Compare(a[:], b[:])
-	})
-	s.mu.Lock()
-	for id, sn := range s.seen {
-		if now.After(sn.until) {
-			delete(s.seen, id)
-		}
-	}
-	s.mu.Unlock()
-	acked := map[ItemID]bool{} // acknowledge these at every host that gave a copy
-	var failed error
-	for _, id := range ids {
-		s.mu.Lock()
-		_, seen := s.seen[id]
-		s.mu.Unlock()
-		if seen { // delivered before: its ack was lost, or a host replays it
-			acked[id] = true
-			continue
-		}
-		var msg *Message
-		for _, c := range copies[id] { // a host may hold a damaged copy; another a good one
-			if payload, err := open(s.chat, c.key, id, c.sealed); err == nil {
-				msg = &Message{ID: id, Day: c.day, Payload: payload}
-				break
-			}
-		}
-		switch {
-		case msg == nil:
+	for id, b := range bad { // no copy opened
+		if b {
 			rep.Rejected++
 			acked[id] = true
-		case failed != nil:
-		default:
-			if err := deliver(*msg); err != nil {
-				failed = fmt.Errorf("mailbox: deliver: %w", err)
-				continue
-			}
-			rep.Delivered++
-			acked[id] = true
-			s.mu.Lock()
-			s.seen[id] = seenItem{until: now.Add(s.cfg.TTL + 48*time.Hour)}
-			s.mu.Unlock()
 		}
 	}
 	var aw sync.WaitGroup

@@ -98,6 +98,13 @@ type Config struct {
 	// SweepInterval is how often Run deletes expired items (reads skip
 	// them in between). Default 1 hour.
 	SweepInterval time.Duration
+	// HandoffInterval is how often Run hands the items this node holds to
+	// the K peers now closest to their mailbox keys that lack them (peers
+	// that joined closer since the deposit), and drops those it is no
+	// longer among the K closest for once they all took them. Default 10
+	// minutes: the DHT's tables change over minutes, and a pass costs a
+	// lookup per mailbox held. 0 turns it off.
+	HandoffInterval time.Duration
 
 	// LookupTimeout bounds one DHT lookup of a mailbox's hosts. Default
 	// 30 s.
@@ -135,6 +142,7 @@ func DefaultConfig() Config {
 		MaxFetchBytes:          256 << 10,
 		MaxClockSkew:           10 * time.Minute,
 		SweepInterval:          time.Hour,
+		HandoffInterval:        10 * time.Minute,
 		LookupTimeout:          30 * time.Second,
 		RequestTimeout:         20 * time.Second,
 		IdleTimeout:            10 * time.Second,
@@ -188,6 +196,8 @@ func (c Config) Validate() error {
 		return bad("MaxClockSkew", "%v must be positive", c.MaxClockSkew)
 	case c.SweepInterval <= 0:
 		return bad("SweepInterval", "%v must be positive", c.SweepInterval)
+	case c.HandoffInterval < 0:
+		return bad("HandoffInterval", "%v is negative", c.HandoffInterval)
 	case c.LookupTimeout <= 0:
 		return bad("LookupTimeout", "%v must be positive", c.LookupTimeout)
 	case c.RequestTimeout <= 0:

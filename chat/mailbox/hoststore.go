@@ -1,10 +1,12 @@
 package mailbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -253,4 +255,36 @@ func (h *hostStore) usage() usage {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.led.total
+}
+
+// held returns the IDs of the unexpired items at now, by mailbox key.
+func (h *hostStore) held(now time.Time) map[Key][]ItemID {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[Key][]ItemID{}
+	for r, e := range h.led.items {
+		if now.Before(e.expires) {
+			out[r.key] = append(out[r.key], r.id)
+		}
+	}
+	for _, ids := range out {
+		slices.SortFunc(ids, func(a, b ItemID) int { return bytes.Compare(a[:], b[:]) })
+	}
+	return out
+}
+
+// sealed returns the sealed item r, nil if it is no longer held.
+func (h *hostStore) sealed(ctx context.Context, r ref) ([]byte, error) {
+	v, err := h.ds.Get(ctx, itemKey(r))
+	if errors.Is(err, ds.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mailbox: read item: %w", err)
+	}
+	rec, err := decodeRecord(v)
+	if err != nil {
+		return nil, fmt.Errorf("mailbox: read item %s/%s: %w", r.key, r.id, err)
+	}
+	return rec.sealed, nil
 }

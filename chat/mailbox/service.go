@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -14,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -61,6 +63,9 @@ type Stats struct {
 	Denied  uint64 `json:"denied"`
 	Acked   uint64 `json:"acked"`
 	Expired uint64 `json:"expired"`
+	// HandedOn counts copies this node handed to peers that became
+	// closer to an item's mailbox key (Config.HandoffInterval).
+	HandedOn uint64 `json:"handed_on"`
 	// Busy counts streams refused beyond the serving limits; Malformed
 	// requests that broke the wire format.
 	Busy      uint64 `json:"busy"`
@@ -88,7 +93,9 @@ type Service struct {
 	closed bool
 	seen   map[ItemID]seenItem // items delivered, so a copy is not delivered twice
 
-	stored, refused, fetches, denied, acked, expired, malformed atomic.Uint64
+	handed map[ref]map[peer.ID]bool // hosts known to hold an item this node holds (Run's)
+
+	stored, refused, fetches, denied, acked, expired, malformed, handedOn atomic.Uint64
 
 	closeOnce sync.Once
 }
@@ -126,7 +133,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Service, error) {
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		cfg: cfg, h: o.Host, id: o.Identity, chat: o.ChatKey, router: o.Router, store: st, log: log,
-		ctx: sctx, cancel: cancel, seen: map[ItemID]seenItem{},
+		ctx: sctx, cancel: cancel, seen: map[ItemID]seenItem{}, handed: map[ref]map[peer.ID]bool{},
 	}
 	s.srv, err = Protocol.Handle(o.Host, p2p.Limits{
 		Streams: cfg.MaxServeStreams, StreamsPerPeer: cfg.MaxServeStreamsPerPeer,
@@ -151,12 +158,22 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 	ready()
 	t := s.cfg.Clock.NewTimer(s.cfg.SweepInterval)
 	defer t.Stop()
+	var handoffC <-chan time.Time
+	var ht clock.Timer
+	if s.cfg.HandoffInterval > 0 {
+		ht = s.cfg.Clock.NewTimer(s.cfg.HandoffInterval)
+		defer ht.Stop()
+		handoffC = ht.C()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.ctx.Done():
 			return nil
+		case <-handoffC:
+			s.handoff(ctx)
+			ht.Reset(s.cfg.HandoffInterval)
 		case <-t.C():
 			n, err := s.store.sweep(ctx, s.cfg.Clock.Now())
 			if err != nil && ctx.Err() == nil {
@@ -175,7 +192,7 @@ func (s *Service) Stats() Stats {
 	return Stats{
 		Items: u.items, Bytes: u.bytes,
 		Stored: s.stored.Load(), Refused: s.refused.Load(), Fetches: s.fetches.Load(), Denied: s.denied.Load(),
-		Acked: s.acked.Load(), Expired: s.expired.Load(), Busy: srv.Refused, Malformed: s.malformed.Load(),
+		Acked: s.acked.Load(), Expired: s.expired.Load(), HandedOn: s.handedOn.Load(), Busy: srv.Refused, Malformed: s.malformed.Load(),
 	}
 }
 

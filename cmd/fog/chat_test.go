@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,17 +35,20 @@ func TestDevnetChat(t *testing.T) {
 
 	out := run(0, "chat", "name", "alice")
 	assert.Contains(t, out, "you are alice#")
-	// The claim reaches node1 over gossip; whois asks until it has.
-	deadline := time.Now().Add(30 * time.Second)
-	// Until then whois answers 404 (no one known as alice).
-	whois := func() string {
-		out, _, _ := fog(t, ctx, "--path", string(d.dirs[1]), "chat", "whois", "alice")
-		return out
+	// The claim reaches node1 over gossip: its name book says when.
+	c1 := d.nodes[1].Chat()
+	for {
+		updated := c1.NamesUpdated()
+		if p, err := c1.Resolve("alice"); err == nil && p == d.nodes[0].Host().ID() {
+			break
+		}
+		select {
+		case <-updated:
+		case <-ctx.Done():
+			t.Fatal("node1 never learnt alice's claim")
+		}
 	}
-	for !bytes.Contains([]byte(whois()), []byte(d.nodes[0].Host().ID().String())) {
-		require.True(t, time.Now().Before(deadline), "node1 never learnt alice's claim")
-		time.Sleep(200 * time.Millisecond)
-	}
+	assert.Contains(t, run(1, "chat", "whois", "alice"), d.nodes[0].Host().ID().String())
 	out = run(1, "chat", "send", "alice", "hello alice", "--wait")
 	assert.Contains(t, out, "delivered ")
 	var ms []node.ChatMessage
@@ -73,6 +78,19 @@ func TestDevnetChat(t *testing.T) {
 	_, errOut, err := fog(t, ctx, "--path", string(d.dirs[0]), "chat", "join", "Bad Name")
 	require.Error(t, err)
 	assert.Equal(t, exitUsage, exitCode(err), errOut)
+
+	// A peer that published no chat key: --wait gives up after the
+	// devnet's KeyLookupWait (3 s), naming the peer and the reason.
+	_, ghostPub, err := crypto.GenerateEd25519Key(nil)
+	require.NoError(t, err)
+	ghost, err := peer.IDFromPublicKey(ghostPub)
+	require.NoError(t, err)
+	_, _, err = fog(t, ctx, "--path", string(d.dirs[0]), "chat", "send", ghost.String(), "anyone there?", "--wait")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no chat key")
+	assert.Contains(t, err.Error(), ghost.String())
+	assert.Contains(t, err.Error(), "not found within 3s")
+	t.Logf("--wait to a peer without a chat key: %v", err)
 
 	// node2 goes away: a message to it waits in its mailboxes. It wrote to
 	// node1 first, so node1 holds its chat key from their handshake and

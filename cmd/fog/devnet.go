@@ -79,6 +79,9 @@ func startDevnet(ctx context.Context, clk clock.Clock, base string, n int, logCf
 	// histories reconcile every 2 s.
 	chatBase := chatsvc.DefaultConfig()
 	chatBase.Channel = channel.TestConfig()
+	// A devnet's DHT answers within a second: --wait to a peer without a
+	// chat key gives up after a few.
+	chatBase.KeyLookupWait = 3 * time.Second
 	// The ledger's timers fit the test gossip's, like the chat's.
 	ledgerBase := ledgersvc.TestConfig()
 	var boot string
