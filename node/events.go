@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/chat/chatsvc"
+	"github.com/fog-compute/fog/chat/dm"
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/internal/events"
 	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
@@ -26,6 +27,7 @@ const (
 	EventDirectoryChanged = "directory.changed" // DirectoryEvent
 	EventMixReceived      = "mix.received"      // MixEvent
 	EventChatReceived     = "chat.received"     // ChatEvent
+	EventChatState        = "chat.state"        // ChatStateEvent
 	// EventStreamOpened is the first event of every stream, whatever its
 	// filter: from then on the client misses nothing published.
 	EventStreamOpened = "stream.opened" // StreamEvent
@@ -102,6 +104,19 @@ func (n *Node) mixReceived(r mixsvc.Received) {
 // chatReceived publishes a direct message that entered the chat inbox.
 func (n *Node) chatReceived(r chatsvc.Received) {
 	n.events.Publish(EventChatReceived, ChatEvent{Seq: r.Seq, ID: hex.EncodeToString(r.ID[:]), From: r.From, Route: routeName(r.Route), Bytes: len(r.Body)})
+}
+
+// ChatStateEvent is the data of chat.state: a direct message this node
+// sent changed state.
+type ChatStateEvent struct {
+	ID    string  `json:"id"`
+	To    peer.ID `json:"to"`
+	State string  `json:"state"` // sent, delivered, read or failed
+}
+
+// chatState publishes a sent direct message's new state.
+func (n *Node) chatState(id dm.MsgID, to peer.ID, st dm.State) {
+	n.events.Publish(EventChatState, ChatStateEvent{ID: hex.EncodeToString(id[:]), To: to, State: st.String()})
 }
 
 // eventSource is the supervised service that watches the node's parts

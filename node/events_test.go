@@ -131,6 +131,7 @@ func TestEventStreamChat(t *testing.T) {
 	a := startTestNode(t, nil)
 	b := startTestNode(t, func(c *Config) { c.P2P.Bootstrap = []string{a.p2pAddr()} })
 	chats := openEvents(t, b, "chat")
+	sent := openEvents(t, a, "chat")
 	var r ChatSendResult
 	require.NoError(t, a.client(t).Call(context.Background(), "chat.send",
 		ChatSendParams{To: b.Host().ID().String(), Text: "hello b", Wait: true}, &r))
@@ -140,6 +141,18 @@ func TestEventStreamChat(t *testing.T) {
 	assert.Equal(t, a.Host().ID(), ce.From)
 	assert.Equal(t, len("hello b"), ce.Bytes)
 	assert.Equal(t, r.ID, ce.ID)
+	// The sender's stream follows the message to delivered.
+	for {
+		ev := sent.await(t, EventChatState, nil)
+		var se ChatStateEvent
+		require.NoError(t, json.Unmarshal(ev.Data, &se))
+		require.Equal(t, r.ID, se.ID)
+		assert.Equal(t, b.Host().ID(), se.To)
+		if se.State == "delivered" {
+			break
+		}
+		require.Equal(t, "sent", se.State, "before delivered, only sent")
+	}
 }
 
 func TestEventStreamRefusals(t *testing.T) {

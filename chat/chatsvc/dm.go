@@ -361,6 +361,9 @@ func (s *Service) apply(eff []dm.Effect) {
 			}
 			delete(s.waiters, e.ID)
 			s.mu.Unlock()
+			if s.o.StateChanged != nil {
+				s.o.StateChanged(e.ID, e.Peer, e.State)
+			}
 			if e.State > dm.Sent {
 				s.settled(e.ID)
 			}

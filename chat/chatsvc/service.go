@@ -97,6 +97,10 @@ type Options struct {
 	// on the service's goroutines; it must not block (the node's event
 	// stream).
 	Received func(Received)
+	// StateChanged, if set, is called when a sent message changes state
+	// (sent, delivered, read, failed), on the service's goroutines; it
+	// must not block (the node's event stream).
+	StateChanged func(id dm.MsgID, to peer.ID, state dm.State)
 }
 
 // mixPrefix starts the body of a chat envelope sent over the mix.
