@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,18 +36,47 @@ people called alice can be told apart. See docs/chat.md.`,
 
 func (a *app) chatSendCmd() *cobra.Command {
 	var anonymous, wait bool
+	var file string
 	cmd := &cobra.Command{
-		Use:   "send PEER|NAME TEXT",
-		Short: "Send a direct message",
+		Use:   "send PEER|NAME TEXT | send PEER|NAME --file PATH [TEXT]",
+		Short: "Send a direct message, or a file's CID to fetch",
 		Long: `Send TEXT to a peer (peer ID) or a name (alice, or alice#1a2b3c4d when more
 than one person is called alice). It returns at once; with --wait it returns
 when the message is delivered, or stored in the recipient's mailboxes, and
 says which. --anonymous sends it through the mix, so that the network does
-not see who writes to whom.`,
-		Args: cobra.ExactArgs(2),
+not see who writes to whom.
+
+With --file PATH, the node shares the file first (as fog file share: it is
+pinned and announced) and the message carries its CID and the command that
+fetches it, "fog file get CID -o NAME", after TEXT if given.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if file != "" {
+				return cobra.RangeArgs(1, 2)(cmd, args)
+			}
+			return cobra.ExactArgs(2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			text := ""
+			if len(args) == 2 {
+				text = args[1]
+			}
+			if file != "" {
+				abs, err := filepath.Abs(file)
+				if err != nil {
+					return usageError(cmd, err)
+				}
+				if _, err := os.Stat(abs); err != nil {
+					return usageError(cmd, fmt.Errorf("--file: %w", err))
+				}
+				var sh node.FileShareResult
+				if err := a.callWait(cmd.Context(), "file.share", node.FileShareParams{Path: abs}, &sh); err != nil {
+					return fmt.Errorf("sharing %s: %w", file, err)
+				}
+				line := fmt.Sprintf("file %s (%d bytes): fog file get %s -o %s", sh.Name, sh.Size, sh.CID, shellQuote(sh.Name))
+				text = strings.TrimSpace(text + "\n" + line)
+			}
 			var r node.ChatSendResult
-			p := node.ChatSendParams{To: args[0], Text: args[1], Anonymous: anonymous, Wait: wait}
+			p := node.ChatSendParams{To: args[0], Text: text, Anonymous: anonymous, Wait: wait}
 			if err := a.callWait(cmd.Context(), "chat.send", p, &r); err != nil {
 				return err
 			}
@@ -66,6 +97,7 @@ not see who writes to whom.`,
 	}
 	cmd.Flags().BoolVar(&anonymous, "anonymous", false, "send through the mix network")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until delivered or stored in the recipient's mailboxes")
+	cmd.Flags().StringVar(&file, "file", "", "share this file and send its CID, for the recipient to fetch with fog file get")
 	return cmd
 }
 

@@ -70,4 +70,28 @@ func TestDevnetFiles(t *testing.T) {
 	require.Error(t, err, "nothing is known of it any more")
 	_, _, err = fog(t, ctx, "--path", string(d.dirs[2]), "file", "rm", "not-a-cid")
 	require.Error(t, err)
+
+	// chat send --file shares a file and sends its CID with the command
+	// that fetches it; the recipient runs that command.
+	note := filepath.Join(t.TempDir(), "notes v2.txt")
+	require.NoError(t, os.WriteFile(note, []byte("meeting at noon\n"), 0o600))
+	var sent node.ChatSendResult
+	require.NoError(t, json.Unmarshal([]byte(run(0, "--json", "chat", "send", d.nodes[1].Host().ID().String(), "--file", note, "the notes", "--wait")), &sent))
+	assert.Equal(t, "delivered", sent.State)
+	var inbox []node.ChatMessage
+	require.NoError(t, json.Unmarshal([]byte(run(1, "--json", "chat", "inbox")), &inbox))
+	require.Len(t, inbox, 1)
+	lines := strings.Split(inbox[0].Text, "\n")
+	require.Len(t, lines, 2, inbox[0].Text)
+	assert.Equal(t, "the notes", lines[0])
+	_, cmdLine, ok := strings.Cut(lines[1], ": fog file get ")
+	require.True(t, ok, lines[1])
+	fields := strings.Fields(cmdLine) // CID -o 'notes v2.txt'
+	require.GreaterOrEqual(t, len(fields), 3, cmdLine)
+	dst := filepath.Join(t.TempDir(), "fetched.txt")
+	run(1, "file", "get", fields[0], "-o", dst)
+	got, err = os.ReadFile(dst)
+	require.NoError(t, err)
+	assert.Equal(t, "meeting at noon\n", string(got))
+	assert.Contains(t, lines[1], "'notes v2.txt'", "the name is quoted for the shell")
 }
