@@ -54,7 +54,12 @@ func TestMetricsDocs(t *testing.T) {
 		require.Len(t, m, 2, d.String())
 		exported[m[1]] = true
 	}
-	require.True(t, exported["fog_tasks_total"], "the subsystems' metrics are exported")
+	for _, name := range []string{
+		"fog_tasks_total", "fog_dht_lookups_total", "fog_dht_lookup_duration_seconds",
+		"fog_relay_claims_accepted_total", "fog_relay_wins_total", "fog_relay_claim_failures_total",
+	} {
+		require.True(t, exported[name], "%s is exported", name)
+	}
 
 	check := func(t *testing.T, what, expr string) {
 		for _, name := range metricName.FindAllString(expr, -1) {
@@ -75,10 +80,20 @@ func TestMetricsDocs(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(b, &dash))
 		require.NotEmpty(t, dash.Panels)
+		charted := map[string]bool{}
 		for _, p := range dash.Panels {
 			require.NotEmpty(t, p.Targets, p.Title)
 			for _, tg := range p.Targets {
 				check(t, "panel "+p.Title, tg.Expr)
+				for _, name := range metricName.FindAllString(tg.Expr, -1) {
+					charted[strings.TrimSuffix(name, "_bucket")] = true
+				}
+			}
+		}
+		// and every fog metric is on the dashboard
+		for name := range exported {
+			if strings.HasPrefix(name, "fog_") {
+				assert.True(t, charted[name], "no panel charts %s", name)
 			}
 		}
 	})
