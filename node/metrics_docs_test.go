@@ -114,3 +114,23 @@ func TestMetricsDocs(t *testing.T) {
 		require.NoError(t, err, "%s", out)
 	})
 }
+
+// TestMetricsOff: with [api] metrics = false the node registers nothing,
+// /metrics is not served (404, not the dashboard's page) and the API still
+// answers.
+func TestMetricsOff(t *testing.T) {
+	n := startTestNode(t, func(c *Config) { c.API.Metrics = false })
+	assert.Nil(t, n.reg)
+	assert.Nil(t, n.taskTime)
+	tok, err := n.dir.ReadToken()
+	require.NoError(t, err)
+	rsp, _ := post(t, n, "Bearer "+tok, []byte(statusRPC))
+	require.Equal(t, http.StatusOK, rsp.StatusCode)
+	req, err := http.NewRequest(http.MethodGet, "http://"+n.APIAddr()+"/metrics", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rsp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	rsp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, rsp.StatusCode)
+}

@@ -6,6 +6,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// registerSubsystems adds the subsystems' metrics and the tasks' duration
+// histogram, unless the metrics are off.
+func (n *Node) registerSubsystems() error {
+	if n.reg == nil {
+		return nil
+	}
+	n.taskTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "fog", Name: "task_duration_seconds",
+		Help:    "Time from a task's submission on this node to its end, by how it ended (done, failed, cancelled).",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 14), // 10 ms to about 4 hours
+	}, []string{"outcome"})
+	return n.register(newSubsystemCollector(n), n.taskTime)
+}
+
 // subsystemCollector reports the subsystems' own counters at each scrape
 // (tasks, the capacity directory, the DHT, the relay lottery, the mix, the
 // store, the data directory's disk, the event stream), read from their Stats and
