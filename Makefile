@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 EXAMPLES  := $(notdir $(wildcard examples/*))
 
-.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit bench fuzz-short devnet clean
+.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz-short devnet clean
 
 all: build
 
@@ -34,7 +34,7 @@ web:
 
 ## test: vet, formatting, go.mod tidiness and the whole test suite with the
 ## race detector (without it, and saying so, when there is no C compiler)
-test: vet fmt-check tidy-check tools web-test-tools unit
+test: vet fmt-check tidy-check tools web-test-tools unit k8s-schema
 
 # tools the tests use: tmux drives `fog chat open`'s terminal test, and
 # promtool (Debian's prometheus package) checks the alert rules. Each is
@@ -88,6 +88,19 @@ unit:
 		echo "make: the race detector needs cgo and a C compiler ('$$($(GO) env CC)' not found or CGO_ENABLED=0):"; \
 		echo "make: running the tests WITHOUT -race; install gcc (e.g. apt-get install gcc) for the full check"; \
 		$(GO) test -timeout 25m $(PKGS); \
+	fi
+
+## k8s-schema: the Kubernetes manifests (deploy/kubernetes) decoded strictly
+## into the Kubernetes API types (k8s.io/api), in a module of their own so
+## that fog's go.mod does not carry them; skipped, saying so, when its
+## modules cannot be downloaded
+k8s-schema:
+	@cd deploy/kubernetes/schemacheck && \
+	if ! $(GO) mod download >/dev/null 2>&1; then \
+		echo "make: cannot download k8s.io/api (no Go module proxy?): the Kubernetes manifests' schema check is SKIPPED"; \
+	else \
+		$(GO) mod tidy -diff >/dev/null || { echo "deploy/kubernetes/schemacheck: go.mod or go.sum is not tidy"; exit 1; }; \
+		$(GO) vet ./... && echo "$(GO) test deploy/kubernetes/schemacheck" && $(GO) test -count=1 ./...; \
 	fi
 
 ## bench: every benchmark, once each (BENCHTIME=5s for steadier figures)

@@ -13,7 +13,10 @@ import (
 // root, as IPFS names content), to the peers closest to it in each DHT that
 // has peers. Provide is the same for application keys mapped by KeyCID.
 func (d *DHT) ProvideCID(ctx context.Context, c cid.Cid) error {
-	if err := d.publish(func(k *kaddht.IpfsDHT) error { return k.Provide(ctx, c, true) }); err != nil {
+	start := d.clk.Now()
+	err := d.publish(func(k *kaddht.IpfsDHT) error { return k.Provide(ctx, c, true) })
+	d.observe(ctx, KindProvide, start, true, err)
+	if err != nil {
 		return fmt.Errorf("dht: provide %s: %w", c, err)
 	}
 	return nil
@@ -26,5 +29,5 @@ func (d *DHT) FindProvidersCID(ctx context.Context, c cid.Cid, limit int) <-chan
 	if limit <= 0 {
 		limit = 20
 	}
-	return d.dual.FindProvidersAsync(ctx, c, limit)
+	return d.findProvidersAsync(ctx, c, limit)
 }

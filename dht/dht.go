@@ -82,6 +82,8 @@ type DHT struct {
 	mu     sync.Mutex
 	putSeq map[string]uint64 // highest seq this node published per name
 
+	stats lookupStats
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -444,7 +446,9 @@ func loadSnapshots(ctx context.Context, store ds.Datastore, self peer.ID) (map[s
 
 // FindPeer looks up a peer's addresses in both DHTs.
 func (d *DHT) FindPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
+	start := d.clk.Now()
 	ai, err := d.dual.FindPeer(ctx, id)
+	d.observe(ctx, KindFindPeer, start, true, err)
 	if err != nil {
 		return peer.AddrInfo{}, fmt.Errorf("dht: find peer %s: %w", id, err)
 	}
@@ -496,7 +500,10 @@ func (d *DHT) publish(put func(*kaddht.IpfsDHT) error) error {
 // in each DHT that has peers.
 func (d *DHT) Provide(ctx context.Context, key string) error {
 	c := KeyCID(key)
-	if err := d.publish(func(k *kaddht.IpfsDHT) error { return k.Provide(ctx, c, true) }); err != nil {
+	start := d.clk.Now()
+	err := d.publish(func(k *kaddht.IpfsDHT) error { return k.Provide(ctx, c, true) })
+	d.observe(ctx, KindProvide, start, true, err)
+	if err != nil {
 		return fmt.Errorf("dht: provide %q: %w", key, err)
 	}
 	return nil
@@ -509,7 +516,7 @@ func (d *DHT) FindProviders(ctx context.Context, key string, limit int) ([]peer.
 		limit = 20
 	}
 	var out []peer.AddrInfo
-	for ai := range d.dual.FindProvidersAsync(ctx, KeyCID(key), limit) {
+	for ai := range d.findProvidersAsync(ctx, KeyCID(key), limit) {
 		out = append(out, ai)
 	}
 	if len(out) == 0 && ctx.Err() != nil {
@@ -525,6 +532,7 @@ func (d *DHT) PutRecord(ctx context.Context, name string, value []byte) (Record,
 		return Record{}, err
 	}
 	key := RecordKey(d.h.ID(), name)
+	start := d.clk.Now()
 	d.mu.Lock()
 	seq := d.putSeq[name]
 	d.mu.Unlock()
@@ -539,7 +547,9 @@ func (d *DHT) PutRecord(ctx context.Context, name string, value []byte) (Record,
 	if err != nil {
 		return Record{}, err
 	}
-	if err := d.publish(func(k *kaddht.IpfsDHT) error { return k.PutValue(ctx, key, r.Marshal()) }); err != nil {
+	err = d.publish(func(k *kaddht.IpfsDHT) error { return k.PutValue(ctx, key, r.Marshal()) })
+	d.observe(ctx, KindPutRecord, start, true, err)
+	if err != nil {
 		return Record{}, fmt.Errorf("dht: put %s: %w", key, err)
 	}
 	d.mu.Lock()
@@ -555,7 +565,9 @@ func (d *DHT) GetRecord(ctx context.Context, owner peer.ID, name string) (Record
 		return Record{}, err
 	}
 	key := RecordKey(owner, name)
+	start := d.clk.Now()
 	b, err := d.dual.GetValue(ctx, key)
+	d.observe(ctx, KindGetRecord, start, true, err)
 	if err != nil {
 		return Record{}, fmt.Errorf("dht: get %s: %w", key, err)
 	}

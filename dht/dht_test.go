@@ -280,6 +280,37 @@ func testDHTOperations(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "ten", string(got.Value))
 	})
+	step(t, "lookup stats", func(t *testing.T) {
+		d := tn.dhts[6]
+		assert.Empty(t, d.Stats().Lookups, "no lookup yet")
+		_, err := d.FindPeer(ctx, last.h.ID())
+		require.NoError(t, err)
+		_, err = d.ClosestPeers(ctx, "some key", 2)
+		require.NoError(t, err)
+		_, err = d.GetRecord(ctx, last.h.ID(), "never-published")
+		require.ErrorIs(t, err, ErrNotFound)
+		done, stop := context.WithCancel(ctx)
+		stop()
+		_, err = d.GetRecord(done, last.h.ID(), "greeting")
+		require.Error(t, err)
+		for range d.FindProvidersCID(ctx, KeyCID("module:abc"), 1) {
+		}
+
+		st := d.Stats().Lookups
+		assert.Equal(t, map[string]uint64{OutcomeOK: 1}, st[KindFindPeer].Outcomes)
+		assert.Equal(t, map[string]uint64{OutcomeOK: 1}, st[KindClosestPeers].Outcomes)
+		assert.Equal(t, map[string]uint64{OutcomeNotFound: 1, OutcomeCancelled: 1}, st[KindGetRecord].Outcomes)
+		assert.Equal(t, map[string]uint64{OutcomeOK: 1}, st[KindFindProviders].Outcomes)
+		assert.NotContains(t, st, KindPutRecord)
+		for kind, l := range st {
+			assert.Equal(t, l.Count, l.Buckets[lookupBuckets[len(lookupBuckets)-1]], "%s: every lookup within the last bound", kind)
+			prev := uint64(0)
+			for _, b := range lookupBuckets {
+				assert.GreaterOrEqual(t, l.Buckets[b], prev, "%s: cumulative", kind)
+				prev = l.Buckets[b]
+			}
+		}
+	})
 }
 
 func TestRoutingTableSurvivesRestart(t *testing.T) { synctest.Test(t, testRoutingTableSurvivesRestart) }

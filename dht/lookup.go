@@ -38,6 +38,7 @@ func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo,
 	start := d.clk.Now()
 	if d.h.Network().Connectedness(target) == network.Connected {
 		ai := d.h.Peerstore().PeerInfo(target)
+		d.observe(ctx, KindFindPeer, start, true, nil)
 		return ai, LookupStats{Found: true, Duration: clock.Since(d.clk, start)}, nil
 	}
 	var ai peer.AddrInfo
@@ -47,6 +48,7 @@ func (d *DHT) FindPeerStats(ctx context.Context, target peer.ID) (peer.AddrInfo,
 		return err
 	})
 	st.Duration = clock.Since(d.clk, start)
+	d.observe(ctx, KindFindPeer, start, true, err)
 	if err != nil {
 		st.Found = false
 		return peer.AddrInfo{}, st, fmt.Errorf("dht: find peer %s: %w", target, err)
@@ -70,6 +72,7 @@ func (d *DHT) Lookup(ctx context.Context, target peer.ID) (LookupStats, error) {
 		return err
 	})
 	st.Duration = clock.Since(d.clk, start)
+	d.observe(ctx, KindClosestPeers, start, st.Found, err)
 	if err != nil {
 		return st, fmt.Errorf("dht: lookup %s: %w", target, err)
 	}
@@ -156,6 +159,7 @@ func (d *DHT) ClosestPeers(ctx context.Context, key string, k int) ([]peer.ID, e
 	if len(targets) == 0 {
 		targets = []*table{d.lan}
 	}
+	start := d.clk.Now()
 	found := make([][]peer.ID, len(targets))
 	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
@@ -182,6 +186,11 @@ func (d *DHT) ClosestPeers(ctx context.Context, key string, k int) ([]peer.ID, e
 	all = kb.SortClosestPeers(all, kb.ConvertKey(key))
 	if len(all) > k {
 		all = all[:k]
+	}
+	if len(all) > 0 {
+		d.observe(ctx, KindClosestPeers, start, true, ctx.Err())
+	} else {
+		d.observe(ctx, KindClosestPeers, start, false, errors.Join(errs...))
 	}
 	if len(all) == 0 {
 		if err := errors.Join(errs...); err != nil {

@@ -78,11 +78,14 @@ func newAPI(cfg APIConfig, token *apiToken, reg *prometheus.Registry, log *slog.
 		reg:      reg,
 		methods:  handler.Map{},
 		web:      newWebUI(clock.Real(), nil, nil),
-		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "fog", Subsystem: "rpc", Name: "calls_total",
-			Help: "JSON-RPC calls served, by method and outcome.",
-		}, []string{"method", "outcome"}),
 	}
+	if reg == nil {
+		return a // metrics off: nothing counted, /metrics not served
+	}
+	a.calls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "fog", Subsystem: "rpc", Name: "calls_total",
+		Help: "JSON-RPC calls served, by method and outcome.",
+	}, []string{"method", "outcome"})
 	a.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "fog", Subsystem: "rpc", Name: "duration_seconds",
 		Help:    "Time to serve a JSON-RPC call, by method.",
@@ -112,12 +115,20 @@ func (a *API) Register(name string, fn any) error {
 	}
 	a.methods[name] = func(ctx context.Context, req *jrpc2.Request) (res any, err error) {
 		clk := a.web.clk
-		start := clk.Now()
+		var start time.Time
+		if a.latency != nil {
+			start = clk.Now()
+		}
 		defer func() {
-			a.latency.WithLabelValues(name).Observe(clock.Since(clk, start).Seconds())
+			if a.latency != nil {
+				a.latency.WithLabelValues(name).Observe(clock.Since(clk, start).Seconds())
+			}
 			if r := recover(); r != nil {
 				a.log.Error("rpc handler panicked", "method", name, "panic", r)
 				res, err = nil, &jrpc2.Error{Code: jrpc2.InternalError, Message: "internal error"}
+			}
+			if a.calls == nil {
+				return
 			}
 			outcome := "ok"
 			if err != nil {
@@ -243,7 +254,11 @@ func (a *API) Run(ctx context.Context, ready func()) error {
 	streams := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.Handle("/rpc", a.guard(a.serveRPC(bridge)))
-	mux.Handle("/metrics", a.guard(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
+	if a.reg != nil {
+		mux.Handle("/metrics", a.guard(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
+	} else {
+		mux.Handle("/metrics", http.NotFoundHandler()) // not the dashboard's page
+	}
 	mux.Handle("/events", a.guard(a.serveEvents(streams)))
 	mux.Handle("/debug/pprof/", a.guard(pprofHandler()))
 	mux.HandleFunc("/login", a.serveLogin)

@@ -167,6 +167,9 @@ type APIConfig struct {
 	// AllowedHosts are host names, besides localhost and IP addresses,
 	// that requests may name in their Host header.
 	AllowedHosts []string `toml:"allowed_hosts" comment:"Host names, besides localhost and IP addresses, accepted in a request's Host header (for a reverse proxy). Others are refused with HTTP 403, against DNS rebinding from a web page."`
+	// Metrics turns the Prometheus metrics on: off, the node counts
+	// nothing for them (libp2p's included) and /metrics is not served.
+	Metrics bool `toml:"metrics" comment:"Collect Prometheus metrics (fog's, libp2p's, Go's) and serve them at /metrics. Off, nothing is counted for them and /metrics answers 404."`
 }
 
 // StoreConfig is the [store] section.
@@ -231,7 +234,7 @@ func DefaultConfig() Config {
 		},
 		Files: defaultFilesConfig(),
 		API: APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20, MaxBatch: 64,
-			MaxReplyBytes: 256 << 20, AllowedHosts: []string{}},
+			MaxReplyBytes: 256 << 20, AllowedHosts: []string{}, Metrics: true},
 		Store: StoreConfig{SyncWrites: true},
 		Token: defaultTokenConfig(),
 	}

@@ -42,6 +42,7 @@ func TestSetConfigValue(t *testing.T) {
 		{"api.listen", "127.0.0.1:5152", func(t *testing.T, c Config) { assert.Equal(t, "127.0.0.1:5152", c.API.Listen) }},
 		{"api.listen", `"127.0.0.1:5153"`, func(t *testing.T, c Config) { assert.Equal(t, "127.0.0.1:5153", c.API.Listen) }},
 		{"api.max_batch", "32", func(t *testing.T, c Config) { assert.Equal(t, 32, c.API.MaxBatch) }},
+		{"api.metrics", "false", func(t *testing.T, c Config) { assert.False(t, c.API.Metrics) }},
 		{"log.level", "debug", func(t *testing.T, c Config) { assert.Equal(t, "debug", c.Log.Level) }},
 		{"p2p.bootstrap", `["` + peer + `"]`, func(t *testing.T, c Config) { assert.Equal(t, []string{peer}, c.P2P.Bootstrap) }},
 	} {

@@ -54,7 +54,12 @@ func TestMetricsDocs(t *testing.T) {
 		require.Len(t, m, 2, d.String())
 		exported[m[1]] = true
 	}
-	require.True(t, exported["fog_tasks_total"], "the subsystems' metrics are exported")
+	for _, name := range []string{
+		"fog_tasks_total", "fog_dht_lookups_total", "fog_dht_lookup_duration_seconds",
+		"fog_relay_claims_accepted_total", "fog_relay_wins_total", "fog_relay_claim_failures_total",
+	} {
+		require.True(t, exported[name], "%s is exported", name)
+	}
 
 	check := func(t *testing.T, what, expr string) {
 		for _, name := range metricName.FindAllString(expr, -1) {
@@ -75,10 +80,20 @@ func TestMetricsDocs(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(b, &dash))
 		require.NotEmpty(t, dash.Panels)
+		charted := map[string]bool{}
 		for _, p := range dash.Panels {
 			require.NotEmpty(t, p.Targets, p.Title)
 			for _, tg := range p.Targets {
 				check(t, "panel "+p.Title, tg.Expr)
+				for _, name := range metricName.FindAllString(tg.Expr, -1) {
+					charted[strings.TrimSuffix(name, "_bucket")] = true
+				}
+			}
+		}
+		// and every fog metric is on the dashboard
+		for name := range exported {
+			if strings.HasPrefix(name, "fog_") {
+				assert.True(t, charted[name], "no panel charts %s", name)
 			}
 		}
 	})
@@ -98,4 +113,24 @@ func TestMetricsDocs(t *testing.T) {
 		out, err := exec.Command(promtool, "check", "rules", "../docs/prometheus/alerts.yml").CombinedOutput()
 		require.NoError(t, err, "%s", out)
 	})
+}
+
+// TestMetricsOff: with [api] metrics = false the node registers nothing,
+// /metrics is not served (404, not the dashboard's page) and the API still
+// answers.
+func TestMetricsOff(t *testing.T) {
+	n := startTestNode(t, func(c *Config) { c.API.Metrics = false })
+	assert.Nil(t, n.reg)
+	assert.Nil(t, n.taskTime)
+	tok, err := n.dir.ReadToken()
+	require.NoError(t, err)
+	rsp, _ := post(t, n, "Bearer "+tok, []byte(statusRPC))
+	require.Equal(t, http.StatusOK, rsp.StatusCode)
+	req, err := http.NewRequest(http.MethodGet, "http://"+n.APIAddr()+"/metrics", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rsp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	rsp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, rsp.StatusCode)
 }

@@ -6,9 +6,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// registerSubsystems adds the subsystems' metrics and the tasks' duration
+// histogram, unless the metrics are off.
+func (n *Node) registerSubsystems() error {
+	if n.reg == nil {
+		return nil
+	}
+	n.taskTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "fog", Name: "task_duration_seconds",
+		Help:    "Time from a task's submission on this node to its end, by how it ended (done, failed, cancelled).",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 14), // 10 ms to about 4 hours
+	}, []string{"outcome"})
+	return n.register(newSubsystemCollector(n), n.taskTime)
+}
+
 // subsystemCollector reports the subsystems' own counters at each scrape
-// (tasks, the capacity directory, the relay lottery, the mix, the store,
-// the data directory's disk, the event stream), read from their Stats and
+// (tasks, the capacity directory, the DHT, the relay lottery, the mix, the
+// store, the data directory's disk, the event stream), read from their Stats and
 // Status: nothing is counted twice and nothing costs between scrapes.
 type subsystemCollector struct {
 	n *Node
@@ -21,6 +35,7 @@ type subsystemCollector struct {
 	storeBytes, diskFree, diskTotal                            *prometheus.Desc
 	eventsDropped, eventsSubscribers                           *prometheus.Desc
 	gossipMessages, gossipRejected, dhtPeers                   *prometheus.Desc
+	dhtLookups, dhtLatency, relayWonTotal, relayClaimFailures  *prometheus.Desc
 }
 
 func newSubsystemCollector(n *Node) *subsystemCollector {
@@ -41,6 +56,8 @@ func newSubsystemCollector(n *Node) *subsystemCollector {
 		relayEpoch:         d("relay_epoch", "The relay lottery's current epoch."),
 		relayWins:          d("relay_wins", "Kept epochs in which this node won relay seats."),
 		relayClaims:        d("relay_claims_accepted_total", "Relay claims the lottery accepted."),
+		relayWonTotal:      d("relay_wins_total", "Epochs in which this node drew a winning ticket and claimed relay seats."),
+		relayClaimFailures: d("relay_claim_failures_total", "Epochs in which this node could not draw or claim its ticket."),
 		relayRejected:      d("relay_claims_rejected_total", "Relay lottery messages rejected, by reason.", "reason"),
 		mixPackets:         d("mix_packets_total", "Mix packets, by what happened (in, relayed, out).", "kind"),
 		mixMessages:        d("mix_messages_total", "Mix messages of this node, by outcome (sent, acked, failed, delivered).", "outcome"),
@@ -52,6 +69,8 @@ func newSubsystemCollector(n *Node) *subsystemCollector {
 		gossipMessages:     d("gossip_messages_total", "Gossip messages, by what pubsub did with them (validated, delivered, duplicate, undeliverable, throttled).", "outcome"),
 		gossipRejected:     d("gossip_rejected_total", "Gossip messages refused, by pubsub's reason.", "reason"),
 		dhtPeers:           d("dht_peers", "Peers in the DHT's routing table, by DHT (wan, lan).", "dht"),
+		dhtLookups:         d("dht_lookups_total", "DHT lookups and publications of this node, by kind (find_peer, closest_peers, find_providers, provide, get_record, put_record) and outcome (ok, not_found, cancelled, error).", "kind", "outcome"),
+		dhtLatency:         d("dht_lookup_duration_seconds", "Time the DHT's lookups and publications took, by kind.", "kind"),
 	}
 }
 
@@ -62,6 +81,7 @@ func (c *subsystemCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.relayEpoch, c.relayWins, c.relayClaims, c.relayRejected, c.mixPackets, c.mixMessages,
 		c.storeBytes, c.diskFree, c.diskTotal, c.eventsDropped, c.eventsSubscribers,
 		c.gossipMessages, c.gossipRejected, c.dhtPeers,
+		c.dhtLookups, c.dhtLatency, c.relayWonTotal, c.relayClaimFailures,
 	} {
 		ch <- d
 	}
@@ -108,12 +128,20 @@ func (c *subsystemCollector) Collect(ch chan<- prometheus.Metric) {
 		st := n.dht.Status()
 		gauge(c.dhtPeers, float64(st.WAN.Peers), "wan")
 		gauge(c.dhtPeers, float64(st.LAN.Peers), "lan")
+		for kind, l := range n.dht.Stats().Lookups {
+			for outcome, v := range l.Outcomes {
+				counter(c.dhtLookups, v, kind, outcome)
+			}
+			ch <- prometheus.MustNewConstHistogram(c.dhtLatency, l.Count, l.Seconds, l.Buckets, kind)
+		}
 	}
 	if n.lottery != nil {
 		st := n.lottery.Status()
 		gauge(c.relayEpoch, float64(st.Current.Epoch))
 		gauge(c.relayWins, float64(len(st.Wins)))
 		counter(c.relayClaims, st.Stats.ClaimsAccepted)
+		counter(c.relayWonTotal, st.Stats.Wins)
+		counter(c.relayClaimFailures, st.Stats.ClaimFailures)
 		for reason, v := range st.Stats.Rejected {
 			counter(c.relayRejected, v, reason)
 		}

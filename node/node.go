@@ -203,8 +203,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 		}
 	}
 	clk := opts.clock()
-	n := &Node{cfg: cfg, dir: opts.Dir, log: log, clk: clk, started: clk.Now(), reg: prometheus.NewRegistry(), shutdown: newShutdownSignal()}
-	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n := &Node{cfg: cfg, dir: opts.Dir, log: log, clk: clk, started: clk.Now(), shutdown: newShutdownSignal()}
+	if cfg.API.Metrics {
+		n.reg = prometheus.NewRegistry()
+		n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	ecfg := events.DefaultConfig()
 	ecfg.Clock = clk
 	bus, err := events.New(ecfg)
@@ -315,6 +318,28 @@ func (n *Node) bootstrapHealth(context.Context) error {
 		}
 	}
 	return fmt.Errorf("none of %d bootstrap peers is connected", len(peers))
+}
+
+// registerer is where the node's metrics go: nil when they are off
+// ([api] metrics = false).
+func (n *Node) registerer() prometheus.Registerer {
+	if n.reg == nil {
+		return nil
+	}
+	return n.reg
+}
+
+// register adds collectors to the node's metrics, if they are on.
+func (n *Node) register(cs ...prometheus.Collector) error {
+	if n.reg == nil {
+		return nil
+	}
+	for _, c := range cs {
+		if err := n.reg.Register(c); err != nil {
+			return fmt.Errorf("node: metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // metrics returns fog's own node-level collectors.

@@ -47,7 +47,7 @@ type testNode struct {
 	cfg Config
 }
 
-func initTestDir(t *testing.T, mutate func(*Config)) (DataDir, Config) {
+func initTestDir(t testing.TB, mutate func(*Config)) (DataDir, Config) {
 	t.Helper()
 	dir := DataDir(filepath.Join(t.TempDir(), "fog"))
 	cfg := TestConfig()
@@ -59,7 +59,7 @@ func initTestDir(t *testing.T, mutate func(*Config)) (DataDir, Config) {
 	return dir, cfg
 }
 
-func startAt(t *testing.T, dir DataDir, cfg Config) *testNode {
+func startAt(t testing.TB, dir DataDir, cfg Config) *testNode {
 	t.Helper()
 	p2pc, dhtc, gc := p2p.TestConfig(), dht.TestConfig(), gossip.TestConfig()
 	n, err := Start(context.Background(), cfg, Options{
@@ -71,12 +71,12 @@ func startAt(t *testing.T, dir DataDir, cfg Config) *testNode {
 	return &testNode{Node: n, dir: dir, cfg: cfg}
 }
 
-func startTestNode(t *testing.T, mutate func(*Config)) *testNode {
+func startTestNode(t testing.TB, mutate func(*Config)) *testNode {
 	dir, cfg := initTestDir(t, mutate)
 	return startAt(t, dir, cfg)
 }
 
-func (n *testNode) client(t *testing.T) *Client {
+func (n *testNode) client(t testing.TB) *Client {
 	c, err := Dial(n.dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })

@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fog-compute/fog/chat/chatsvc"
 	"github.com/fog-compute/fog/chat/mailbox"
@@ -117,7 +116,7 @@ func (s *starter) startHost(ctx context.Context) error {
 	}
 	s.pcfg.Protocols = append(s.pcfg.Protocols, protocolLimits(s.pcfg, s.bc, s.cc)...)
 	s.pcfg.Protocols = append(s.pcfg.Protocols, filesProtocolLimits(s.cfg)...)
-	popts := p2p.Options{Identity: s.priv, Bans: s.bans, Registerer: n.reg, Logger: n.log.With("subsystem", "p2p")}
+	popts := p2p.Options{Identity: s.priv, Bans: s.bans, Registerer: n.registerer(), Logger: n.log.With("subsystem", "p2p")}
 	if opts.NewHost != nil {
 		h, err := opts.NewHost(s.priv)
 		if err != nil {
@@ -170,7 +169,9 @@ func (s *starter) startSupervisor(ctx context.Context) error {
 	n.sup.addCore("store", n.storeHealth)
 	n.sup.addCore("host", n.hostHealth)
 	n.sup.addCore("bootstrap", n.bootstrapHealth)
-	n.reg.MustRegister(n.metrics()...)
+	if err := n.register(n.metrics()...); err != nil {
+		return err
+	}
 	return n.sup.start(ctx, n.dht)
 }
 
@@ -373,16 +374,8 @@ func (s *starter) startAPI(ctx context.Context) error {
 // bus, under the supervisor.
 func (s *starter) startEvents(ctx context.Context) error {
 	n := s.n
-	n.taskTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: "fog", Name: "task_duration_seconds",
-		Help:    "Time from a task's submission on this node to its end, by how it ended (done, failed, cancelled).",
-		Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 14), // 10 ms to about 4 hours
-	}, []string{"outcome"})
-	if err := n.reg.Register(newSubsystemCollector(n)); err != nil {
-		return fmt.Errorf("node: metrics: %w", err)
-	}
-	if err := n.reg.Register(n.taskTime); err != nil {
-		return fmt.Errorf("node: metrics: %w", err)
+	if err := n.registerSubsystems(); err != nil {
+		return err
 	}
 	if s.opts.NoAPI {
 		return nil // no one to stream the events to (the simulator's nodes)

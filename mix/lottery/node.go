@@ -368,6 +368,9 @@ func (n *Node) Tick(now time.Time) []Effect {
 		switch e := eff.(type) {
 		case PublishClaim:
 			n.own[e.Claim.Epoch] = OwnClaim{At: now, Data: e.Data, Claim: e.Claim, MixKey: e.MixKey}
+			n.stats.Wins++
+		case ClaimFailed:
+			n.stats.ClaimFailures++
 		case PublishReveal:
 			// A restart must count this node's own reveal too.
 			out = append(out, Record{Epoch: e.Reveal.Epoch, At: now, Data: e.Data})

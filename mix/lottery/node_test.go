@@ -368,6 +368,10 @@ func TestNodeRestart(t *testing.T) {
 			for i := range nodes {
 				assert.Empty(t, net.node(i).Stats().Rejected, "node %d", i)
 			}
+			// with p = 1 a node that ran throughout won every epoch 0..4
+			st := net.node(2).Stats()
+			assert.Equal(t, uint64(5), st.Wins)
+			assert.Zero(t, st.ClaimFailures)
 		})
 	}
 }

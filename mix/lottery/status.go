@@ -17,7 +17,13 @@ import (
 // A Node fills the counters of its decisions; its driver adds VerifyTime
 // (a Node reads no clock), Published and PublishErrors.
 type Stats struct {
-	ClaimsAccepted      uint64            `json:"claims_accepted"`
+	ClaimsAccepted uint64 `json:"claims_accepted"`
+	// Wins counts the epochs in which this node drew a winning ticket and
+	// claimed its seats (since the Node started: claims restored from
+	// its records are not counted again), ClaimFailures those in which it
+	// could not draw or claim (ClaimFailed).
+	Wins                uint64            `json:"wins"`
+	ClaimFailures       uint64            `json:"claim_failures"`
 	ClaimsVerified      uint64            `json:"claims_verified"`
 	VerifyTime          time.Duration     `json:"verify_time_ns"`
 	RevealsAccepted     uint64            `json:"reveals_accepted"`
