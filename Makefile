@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 EXAMPLES  := $(notdir $(wildcard examples/*))
 
-.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz-short devnet clean
+.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz fuzz-short devnet clean
 
 all: build
 
@@ -106,6 +106,12 @@ k8s-schema:
 ## bench: every benchmark, once each (BENCHTIME=5s for steadier figures)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem $(PKGS)
+
+## fuzz: every fuzz target for a budget, with the executions each made
+## (FUZZTIME: 1000000x, a million executions each, by default; or a
+## duration such as 60s); FUZZ_REPORT=FILE keeps the table
+fuzz:
+	@FUZZTIME=$(if $(filter 5s,$(FUZZTIME)),1000000x,$(FUZZTIME)) PKGS='$(PKGS)' GO=$(GO) scripts/fuzz.sh
 
 ## fuzz-short: each fuzz target for FUZZTIME (default 5s)
 fuzz-short:
