@@ -44,7 +44,6 @@ func (s *Service) transmit(t mixnet.Transmit) {
 	l := s.linkLocked(p)
 	select {
 	case l.q <- t.Frame:
-		s.observe(s.o.Host.ID(), p, false)
 	default:
 		s.stats.linkDrops++
 	}
@@ -185,6 +184,11 @@ func (s *Service) write(ctx context.Context, p peer.ID, st network.Stream, f []b
 		}
 		_ = st.SetWriteDeadline(s.clock.Now().Add(openTimeout))
 		_, err := st.Write(f)
+		if err == nil {
+			// On the wire now, where an observer of the link sees it
+			// (a frame waiting for its link to open is not on one yet).
+			s.observe(s.o.Host.ID(), p, false)
+		}
 		if err == nil && st.Protocol() == version11 {
 			return st, nil
 		}
