@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 EXAMPLES  := $(notdir $(wildcard examples/*))
 
-.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz fuzz-short devnet clean
+.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz fuzz-short banktest devnet clean
 
 all: build
 
@@ -121,6 +121,13 @@ fuzz-short:
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+## banktest: the ledger's bank test with 50 kill -9 restarts of the node
+## process (make test runs it with 2); its last line is the summary
+BANKRESTARTS ?= 50
+banktest:
+	@out=$$(mktemp); $(GO) test -count=1 -timeout 60m -v -run '^TestBank$$' ./token/banktest -bank.restarts=$(BANKRESTARTS) >$$out 2>&1; \
+	s=$$?; cat $$out; grep '^restarts ' $$out | tail -1; rm -f $$out; exit $$s
 
 ## devnet: five real nodes on loopback; Ctrl-C stops them
 devnet:

@@ -84,6 +84,7 @@ type Service struct {
 	// order gossip validates them, as it requires.
 	seq      uint64
 	running  atomic.Bool
+	syncTurn int // the peer of the next periodic catch-up; sync.go's goroutine's
 	rejected atomic.Uint64
 	ignored  atomic.Uint64
 }
@@ -504,6 +505,13 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 	if _, err := s.step(func(now time.Time) (token.Effects, error) { return s.node.Resume(now), nil }); err != nil {
 		return err
 	}
+	// Catch up with the peers on what was confirmed while this node was
+	// away (sync.go), and serve their catch-ups.
+	stopSync, err := s.startSync(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopSync()
 	if ready != nil {
 		ready()
 	}

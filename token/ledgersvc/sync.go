@@ -1,0 +1,324 @@
+package ledgersvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/p2p"
+	"github.com/fog-compute/fog/token"
+)
+
+// SyncProtocol is the ledger's catch-up protocol (/fog/ledger/sync/1.0.0):
+// a node that was offline asks its peers for their accounts' confirmed
+// frontiers, then for the confirmed blocks it lacks, each with the peer's
+// final vote, and feeds them to its Node as if they came by gossip, so
+// validation stays in one place. It runs when the Service starts and
+// when a peer connects.
+var SyncProtocol = p2p.MustProtocol("ledger/sync", p2p.Version{Major: 1})
+
+const (
+	// syncTimeout bounds one catch-up with one peer.
+	syncTimeout = time.Minute
+	// syncMaxRequests bounds the requests served on one stream.
+	syncMaxRequests = 4096
+	// syncMaxAccounts and syncMaxBlocks bound what one catch-up pulls;
+	// the next one (at the next connection) goes on.
+	syncMaxAccounts = 100_000
+	syncMaxBlocks   = 200_000
+	// syncRounds bounds the passes of one catch-up: a receive waits for
+	// its source's confirmation, which a later pass may bring.
+	syncRounds = 3
+	// syncQueue bounds the peers waiting for a catch-up.
+	syncQueue = 64
+)
+
+// syncInterval is how often a node catches up with one of its peers
+// besides the catch-ups at its start and at each new connection: every
+// ten ticks (5 minutes by default, 2 s in TestConfig).
+func (s *Service) syncInterval() time.Duration { return 10 * s.cfg.TickInterval }
+
+// syncLimits bounds the catch-up streams a node serves.
+func (s *Service) syncLimits() p2p.Limits {
+	return p2p.Limits{Streams: 32, StreamsPerPeer: 2, Idle: 10 * time.Second, Lifetime: 2 * syncTimeout, Clock: s.cfg.Clock}
+}
+
+// serveSync answers a peer's catch-up requests until it closes the
+// stream, sends a malformed request, or reaches syncMaxRequests.
+func (s *Service) serveSync(st network.Stream) {
+	defer st.Close()
+	for range syncMaxRequests {
+		p, err := readFrame(st)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				return
+			}
+			_ = st.Reset()
+			return
+		}
+		req, err := DecodeSyncRequest(p)
+		if err != nil {
+			_ = st.Reset()
+			return
+		}
+		resp := s.answerSync(req)
+		enc, err := resp.Encode()
+		if err != nil || writeFrame(st, enc) != nil {
+			_ = st.Reset()
+			return
+		}
+	}
+}
+
+// answerSync builds the response to req from the ledger: confirmed
+// frontiers, or confirmed blocks with this node's final votes for them
+// (the votes a settled election's answer carries).
+func (s *Service) answerSync(req SyncRequest) SyncResponse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.node.Ledger()
+	resp := SyncResponse{Kind: req.Kind}
+	if req.Kind == SyncFrontiers {
+		resp.Frontiers = l.Frontiers(token.Account(req.After), MaxSyncFrontiers)
+		return resp
+	}
+	bs, err := l.ConfirmedAfter(req.Account, token.Hash(req.After), MaxSyncBlocks)
+	if err != nil {
+		return resp // nothing after a block this node does not hold confirmed
+	}
+	voter := l.Weight(s.acct) > 0
+	resp.Blocks = make([]SyncBlock, len(bs))
+	for i := range bs {
+		resp.Blocks[i].Block = bs[i]
+		if voter {
+			v := token.Vote{Root: token.Root(&bs[i]), Block: bs[i].Hash(), Final: true}
+			v.Sign(s.key)
+			resp.Blocks[i].Vote = &v
+		}
+	}
+	return resp
+}
+
+// startSync serves the catch-up protocol and starts the goroutine that
+// catches up with every connected peer now and with each peer that
+// connects later. The returned function stops both.
+func (s *Service) startSync(ctx context.Context) (func(), error) {
+	h := s.g.Host()
+	if _, err := SyncProtocol.Handle(h, s.syncLimits(), s.serveSync); err != nil {
+		return nil, fmt.Errorf("ledgersvc: serve %s: %w", SyncProtocol.ID(p2p.Version{Major: 1}), err)
+	}
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	if err != nil {
+		SyncProtocol.Unhandle(h)
+		return nil, fmt.Errorf("ledgersvc: connectedness events: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	queue := make(chan peer.ID, syncQueue)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, p := range h.Network().Peers() {
+			select {
+			case queue <- p:
+			default:
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-sub.Out():
+				if e, ok := ev.(event.EvtPeerConnectednessChanged); ok && e.Connectedness == network.Connected {
+					select {
+					case queue <- e.Peer:
+					default: // a catch-up with the peers queued will do
+					}
+				}
+			}
+		}
+	})
+	wg.Go(func() {
+		t := s.cfg.Clock.NewTicker(s.syncInterval())
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case p := <-queue:
+				_ = s.syncWith(ctx, p)
+			case <-t.C():
+				// A block settled while this node missed its gossip (a
+				// lost message, a mesh still forming) is never re-sent:
+				// now and then, catch up with one peer.
+				if ps := h.Network().Peers(); len(ps) > 0 {
+					_ = s.syncWith(ctx, ps[s.syncTurn%len(ps)])
+					s.syncTurn++
+				}
+			}
+		}
+	})
+	return func() {
+		SyncProtocol.Unhandle(h)
+		cancel()
+		wg.Wait()
+		_ = sub.Close()
+	}, nil
+}
+
+// errSyncPeer reports a peer whose catch-up answers broke the protocol.
+var errSyncPeer = errors.New("ledgersvc: bad catch-up answer")
+
+// syncWith catches up with peer p: it takes p's confirmed frontiers,
+// pulls the blocks of each chain this node has not confirmed up to there,
+// with p's final votes, and feeds them to the Node; again, up to
+// syncRounds times, while a pass confirms more.
+func (s *Service) syncWith(ctx context.Context, p peer.ID) error {
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	st, err := SyncProtocol.Open(ctx, s.g.Host(), p)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	defer stop()
+	defer st.Close()
+	ask := func(req SyncRequest) (SyncResponse, error) {
+		if err := writeFrame(st, req.Encode()); err != nil {
+			return SyncResponse{}, err
+		}
+		b, err := readFrame(st)
+		if err != nil {
+			return SyncResponse{}, err
+		}
+		resp, err := DecodeSyncResponse(b)
+		if err != nil {
+			return SyncResponse{}, err
+		}
+		if resp.Kind != req.Kind {
+			return SyncResponse{}, fmt.Errorf("%w: kind %d answers %d", errSyncPeer, resp.Kind, req.Kind)
+		}
+		return resp, nil
+	}
+	pulled := 0
+	for range syncRounds {
+		before := s.confirmedCount()
+		var behind []token.Frontier
+		var after token.Account
+		for len(behind) < syncMaxAccounts {
+			resp, err := ask(SyncRequest{Kind: SyncFrontiers, After: after})
+			if err != nil {
+				return err
+			}
+			s.mu.Lock()
+			for _, f := range resp.Frontiers {
+				if info, _ := s.node.Ledger().Account(f.Account); info.ConfirmedHeight < f.Height && !s.node.Ledger().Confirmed(f.Head) {
+					behind = append(behind, f)
+				}
+			}
+			s.mu.Unlock()
+			if len(resp.Frontiers) < MaxSyncFrontiers {
+				break
+			}
+			after = resp.Frontiers[len(resp.Frontiers)-1].Account
+		}
+		if len(behind) == 0 {
+			return nil
+		}
+		for _, f := range behind {
+			n, err := s.pullChain(f, ask, syncMaxBlocks-pulled)
+			pulled += n
+			if err != nil {
+				return err
+			}
+		}
+		if s.confirmedCount() == before || pulled >= syncMaxBlocks {
+			return nil
+		}
+	}
+	return nil
+}
+
+// confirmedCount returns how many blocks are confirmed here.
+func (s *Service) confirmedCount() uint64 {
+	var n uint64
+	s.View(func(l *token.Ledger) {
+		for _, f := range l.Frontiers(token.Account{}, syncMaxAccounts) {
+			n += f.Height
+		}
+	})
+	return n
+}
+
+// pullChain pulls account f.Account's confirmed blocks after this node's
+// confirmed head up to f.Height, at most budget, checks they form the
+// chain asked for, and feeds each and its vote to the Node.
+func (s *Service) pullChain(f token.Frontier, ask func(SyncRequest) (SyncResponse, error), budget int) (int, error) {
+	var from token.Hash
+	var height uint64
+	s.View(func(l *token.Ledger) {
+		if c, ok := l.ConfirmedFrontier(f.Account); ok {
+			from, height = c.Head, c.Height
+		}
+	})
+	pulled := 0
+	for height < f.Height && pulled < budget {
+		resp, err := ask(SyncRequest{Kind: SyncChain, Account: f.Account, After: from})
+		if err != nil {
+			return pulled, err
+		}
+		if len(resp.Blocks) == 0 {
+			return pulled, nil
+		}
+		for _, sb := range resp.Blocks {
+			b := sb.Block
+			h := b.Hash()
+			// The blocks must be the account's, in chain order from the
+			// block asked after (a first block names the genesis root or
+			// is an open).
+			if b.Account != f.Account || (!from.IsZero() && b.Previous != from) {
+				return pulled, fmt.Errorf("%w: block %s does not follow %s", errSyncPeer, h, from)
+			}
+			if sb.Vote != nil && (sb.Vote.Block != h || !sb.Vote.Final) {
+				return pulled, fmt.Errorf("%w: vote for %s beside block %s", errSyncPeer, sb.Vote.Block, h)
+			}
+			if err := s.feed(b, sb.Vote); err != nil {
+				return pulled, err
+			}
+			from, height = h, height+1
+			pulled++
+		}
+	}
+	return pulled, nil
+}
+
+// feed gives a pulled block and its vote to the Node as gossip would. A
+// block or vote the Node refuses as forged or invalid ends the catch-up
+// with that peer.
+func (s *Service) feed(b token.Block, v *token.Vote) error {
+	_, err := s.step(func(now time.Time) (token.Effects, error) {
+		eff, err := s.node.ProcessBlock(b, now)
+		if err != nil && (errors.Is(err, token.ErrSignature) || errors.Is(err, token.ErrInvalid)) && !errors.Is(err, token.ErrSettled) {
+			return eff, err
+		}
+		if v != nil {
+			more, verr := s.node.ProcessVote(*v, now)
+			eff.Records = append(eff.Records, more.Records...)
+			eff.Confirmed = append(eff.Confirmed, more.Confirmed...)
+			eff.Blocks = append(eff.Blocks, more.Blocks...)
+			eff.Votes = append(eff.Votes, more.Votes...)
+			if verr != nil {
+				return eff, verr
+			}
+		}
+		return eff, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errSyncPeer, err)
+	}
+	return nil
+}

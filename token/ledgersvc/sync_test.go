@@ -1,0 +1,297 @@
+package ledgersvc
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/p2p"
+	"github.com/fog-compute/fog/token"
+)
+
+// TestCatchUpAfterRestart: one of four nodes is down while the others
+// transfer among themselves and to it; restarted from its store, it pulls
+// what it missed from its peers (nothing about it is gossiped again:
+// every election is settled), confirms every block with their votes,
+// receives what was sent to it, and ends with the others' balances.
+func TestCatchUpAfterRestart(t *testing.T) {
+	synctest.Test(t, testCatchUpAfterRestart)
+}
+
+func testCatchUpAfterRestart(t *testing.T) {
+	const n = 4
+	c := newCluster(t, n, 5)
+	for i := range n {
+		c.start(i)
+	}
+	c.waitMesh(indexes(n))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	accts := make([]token.Account, n)
+	for i := range n {
+		accts[i] = c.svcs[i].Account()
+	}
+	require.NoError(t, c.stop(3))
+
+	var sends []token.Hash
+	for round := range 5 {
+		for i := range 3 {
+			to := accts[(i+1+round)%n] // every second round, some to node 3
+			h, err := c.svcs[i].Send(ctx, to, uint64(100*(round+1)+i))
+			require.NoError(t, err)
+			sends = append(sends, h)
+		}
+		for _, i := range []int{0, 1, 2} {
+			for _, h := range sends {
+				require.NoError(t, c.svcs[i].WaitConfirmed(ctx, h))
+			}
+		}
+	}
+	// The live nodes settle, node 3's sends waiting for it to receive.
+	snapshot := func(l *token.Ledger) map[token.Account]token.AccountInfo {
+		out := map[token.Account]token.AccountInfo{}
+		for _, a := range accts[:3] {
+			info, _ := l.Account(a)
+			out[a] = info
+		}
+		return out
+	}
+	var want map[token.Account]token.AccountInfo
+	require.NoError(t, c.svcs[0].Wait(ctx, func(l *token.Ledger) bool {
+		for _, a := range accts[:3] {
+			if info, _ := l.Account(a); info.ConfirmedHeight != info.Height || len(pendingConfirmed(l, a)) > 0 {
+				return false
+			}
+		}
+		want = snapshot(l)
+		return true
+	}))
+	var before token.AccountInfo
+	c.svcs[0].View(func(l *token.Ledger) { before, _ = l.Account(accts[3]) })
+
+	s3 := c.start(3)
+	require.NoError(t, s3.Wait(ctx, func(l *token.Ledger) bool {
+		for _, h := range sends {
+			if !l.Confirmed(h) {
+				return false
+			}
+		}
+		return len(l.Pending(accts[3])) == 0
+	}), "node 3 catches up and receives what was sent to it")
+	s3.View(func(l *token.Ledger) {
+		got := snapshot(l)
+		for _, a := range accts[:3] {
+			assert.Equal(t, want[a].Balance, got[a].Balance, "balance of %s", a)
+			assert.Equal(t, want[a].Head, got[a].Head, "head of %s", a)
+		}
+		info, _ := l.Account(accts[3])
+		assert.Greater(t, info.Balance, before.Balance, "node 3 received its sends")
+		assert.Equal(t, l.Supply(), l.Total()+l.InFlight())
+	})
+	// The others see node 3's receives confirmed too: the same ledger.
+	var h3 token.Hash
+	s3.View(func(l *token.Ledger) { info, _ := l.Account(accts[3]); h3 = info.Head })
+	for i := range 3 {
+		err := c.svcs[i].WaitConfirmed(ctx, h3)
+		if err != nil {
+			c.svcs[i].View(func(l *token.Ledger) {
+				b, ok := l.Block(h3)
+				t.Logf("node %d: has %v confirmed %v block %+v", i, ok, l.Confirmed(h3), b)
+				info, _ := l.Account(accts[3])
+				t.Logf("node %d: acct3 %+v", i, info)
+			})
+			s3.View(func(l *token.Ledger) {
+				info, _ := l.Account(accts[3])
+				t.Logf("node 3: acct3 %+v", info)
+			})
+		}
+		require.NoError(t, err)
+	}
+	for i := range n {
+		assert.Zero(t, c.svcs[i].Stats().Rejected, "node %d rejected an honest message", i)
+	}
+}
+
+// pendingConfirmed returns the confirmed sends pending to a.
+func pendingConfirmed(l *token.Ledger, a token.Account) []token.Hash {
+	var out []token.Hash
+	for _, h := range l.Pending(a) {
+		if l.Confirmed(h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// TestCatchUpAfterPartition: node 3 stays up but is cut off from the
+// others while they transfer to each other and to it; when its links come
+// back, it pulls what it missed from the peers that reconnect, confirms
+// it with their votes, and receives what was sent to it.
+func TestCatchUpAfterPartition(t *testing.T) {
+	synctest.Test(t, testCatchUpAfterPartition)
+}
+
+func testCatchUpAfterPartition(t *testing.T) {
+	const n = 4
+	c := newCluster(t, n, 11)
+	for i := range n {
+		c.start(i)
+	}
+	c.waitMesh(indexes(n))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	accts := make([]token.Account, n)
+	for i := range n {
+		accts[i] = c.svcs[i].Account()
+	}
+	mn := c.net.Mocknet
+	h3 := c.net.Hosts[3]
+	var cut []int
+	for i := range 3 {
+		if len(h3.Network().ConnsToPeer(c.net.Hosts[i].ID())) > 0 {
+			cut = append(cut, i)
+		}
+		require.NoError(t, mn.UnlinkPeers(h3.ID(), c.net.Hosts[i].ID()))
+		_ = mn.DisconnectPeers(h3.ID(), c.net.Hosts[i].ID())
+	}
+	require.NotEmpty(t, cut)
+
+	var sends []token.Hash
+	for round := range 4 {
+		for i := range 3 {
+			h, err := c.svcs[i].Send(ctx, accts[(i+1+round)%n], uint64(10*(round+1)+i))
+			require.NoError(t, err)
+			sends = append(sends, h)
+		}
+	}
+	var want []token.AccountInfo
+	require.NoError(t, c.svcs[0].Wait(ctx, func(l *token.Ledger) bool {
+		want = want[:0]
+		for _, a := range accts[:3] {
+			info, _ := l.Account(a)
+			if info.ConfirmedHeight != info.Height || len(pendingConfirmed(l, a)) > 0 {
+				return false
+			}
+			want = append(want, info)
+		}
+		for _, h := range sends {
+			if !l.Confirmed(h) {
+				return false
+			}
+		}
+		return true
+	}), "the majority settles without node 3")
+	c.svcs[3].View(func(l *token.Ledger) {
+		for _, h := range sends {
+			require.False(t, l.Confirmed(h), "node 3 is cut off")
+		}
+	})
+
+	for _, i := range cut {
+		_, err := mn.LinkPeers(h3.ID(), c.net.Hosts[i].ID())
+		require.NoError(t, err)
+		require.NoError(t, c.net.Connect(ctx, h3, c.net.Hosts[i]))
+	}
+	require.NoError(t, c.svcs[3].Wait(ctx, func(l *token.Ledger) bool {
+		for _, h := range sends {
+			if !l.Confirmed(h) {
+				return false
+			}
+		}
+		for k, a := range accts[:3] {
+			if info, _ := l.Account(a); info.Head != want[k].Head || info.ConfirmedHeight != info.Height {
+				return false
+			}
+		}
+		return len(l.Pending(accts[3])) == 0
+	}), "node 3 catches up once reconnected")
+	var got []token.AccountInfo
+	c.svcs[3].View(func(l *token.Ledger) {
+		for _, a := range accts[:3] {
+			info, _ := l.Account(a)
+			got = append(got, info)
+		}
+		assert.Equal(t, l.Supply(), l.Total()+l.InFlight())
+	})
+	for k := range want {
+		assert.Equal(t, want[k].Head, got[k].Head, "account %d", k)
+		assert.Equal(t, want[k].Balance, got[k].Balance, "account %d", k)
+	}
+}
+
+// TestCatchUpRefusesForgedBlocks: a peer that answers a catch-up with a
+// block whose signature is forged ends that catch-up; the block is not
+// taken, and the node goes on transferring.
+func TestCatchUpRefusesForgedBlocks(t *testing.T) {
+	synctest.Test(t, testCatchUpRefusesForgedBlocks)
+}
+
+func testCatchUpRefusesForgedBlocks(t *testing.T) {
+	c := newCluster(t, 2, 7)
+	s0 := c.start(0)
+	c.start(1)
+	c.waitMesh(indexes(2))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// The forged block: node 1's account sending all its funds, signed by
+	// another key.
+	var info token.AccountInfo
+	s0.View(func(l *token.Ledger) { info, _ = l.Account(c.svcs[1].Account()) })
+	forged := token.Block{Kind: token.KindSend, Account: c.svcs[1].Account(), Previous: info.Head,
+		Representative: info.Representative, Link: [32]byte(s0.Account()), Epoch: 1}
+	forged.Sign(edKey(t, c.net.Keys[0]))
+	asked := make(chan SyncRequest, 16)
+	evil, _, err := c.net.AddHost()
+	require.NoError(t, err)
+	defer evil.Close()
+	_, err = SyncProtocol.Handle(evil, p2p.Limits{Streams: 4, StreamsPerPeer: 4, Idle: time.Second, Lifetime: time.Minute}, func(st network.Stream) {
+		defer st.Close()
+		for {
+			p, err := readFrame(st)
+			if err != nil {
+				return
+			}
+			req, err := DecodeSyncRequest(p)
+			if err != nil {
+				return
+			}
+			asked <- req
+			resp := SyncResponse{Kind: req.Kind}
+			if req.Kind == SyncFrontiers {
+				resp.Frontiers = []token.Frontier{{Account: forged.Account, Head: forged.Hash(), Height: info.Height + 1}}
+			} else {
+				resp.Blocks = []SyncBlock{{Block: forged}}
+			}
+			enc, err := resp.Encode()
+			if err != nil || writeFrame(st, enc) != nil {
+				return
+			}
+		}
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.net.Connect(ctx, evil, c.net.Hosts[0]))
+	var kinds []byte
+	for len(kinds) < 2 {
+		select {
+		case r := <-asked:
+			kinds = append(kinds, r.Kind)
+		case <-ctx.Done():
+			t.Fatal("node 0 never asked the new peer")
+		}
+	}
+	assert.Equal(t, []byte{SyncFrontiers, SyncChain}, kinds)
+	h, err := c.svcs[1].Send(ctx, s0.Account(), 5)
+	require.NoError(t, err)
+	require.NoError(t, s0.WaitConfirmed(ctx, h), "node 0 goes on")
+	s0.View(func(l *token.Ledger) {
+		_, ok := l.Block(forged.Hash())
+		assert.False(t, ok, "the forged block is not taken")
+		assert.Equal(t, l.Supply(), l.Total()+l.InFlight())
+	})
+}
