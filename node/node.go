@@ -388,7 +388,7 @@ func (n *Node) computeConfigs(cfg Config, opts Options) (wasm.Config, blob.Confi
 		cc = *opts.Compute
 	}
 	bc.MaxBytes = int64(cfg.Compute.ModuleCacheMiB) << 20
-	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price
+	cc.Offer, cc.Cores, cc.Price, cc.RequirePayment = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price, cfg.Compute.RequirePayment
 	cc.ProviderWait = time.Duration(cfg.Compute.ProviderWait)
 	// A node that refuses scratch tasks gives its executor no scratch
 	// space either, so that none runs here by any path.

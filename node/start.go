@@ -320,9 +320,23 @@ func (s *starter) startBlob(ctx context.Context) error {
 // startCompute starts the task service under the supervisor.
 func (s *starter) startCompute(ctx context.Context) error {
 	n := s.n
+	var pay compute.Payments
+	if n.ledger != nil {
+		p, err := newPayments(n.ledger, n.host, n.clk, n.log.With("subsystem", "payments"))
+		if err != nil {
+			return err
+		}
+		s.onClose(p.Close)
+		if err := n.sup.start(ctx, p); err != nil {
+			return err
+		}
+		pay = p
+	} else if s.cc.RequirePayment {
+		return fmt.Errorf("%w: compute.require_payment needs the ledger: token.genesis names no genesis file (or token.enabled is off)", ErrConfig)
+	}
 	c, err := compute.New(ctx, s.cc, compute.Options{
 		Host: n.host, DB: n.store, Directory: n.gossip.Directory(),
-		Blob: n.blob, Executor: n.exec, Key: s.priv, Seed: s.opts.Seed,
+		Blob: n.blob, Executor: n.exec, Key: s.priv, Seed: s.opts.Seed, Payments: pay,
 	})
 	if err != nil {
 		return err

@@ -84,3 +84,20 @@ func (l *Ledger) EscrowAt(lock Hash) (Escrow, bool) {
 	return Escrow{Lock: lock, Submitter: es.submitter, Locked: es.locked, Claimed: es.claimed,
 		Deadline: es.deadline, Refunded: es.refunded, Confirmed: e.confirmed}, true
 }
+
+// Refundable returns submitter's confirmed escrow locks whose deadline is
+// before epoch, with credits left and not refunded: those it may take
+// back now.
+func (l *Ledger) Refundable(submitter Account, epoch uint64) []Hash {
+	var out []Hash
+	l.walk(submitter, func(e *entry) bool {
+		if e.block.Kind != KindEscrowLock || !e.confirmed {
+			return true
+		}
+		if es := l.escrows[e.hash]; es != nil && !es.refunded && es.deadline < epoch && es.locked > es.claimed {
+			out = append(out, e.hash)
+		}
+		return true
+	})
+	return out
+}
