@@ -141,6 +141,7 @@ type Node struct {
 	// ledger is nil without a genesis (token.genesis) or with
 	// token.enabled off.
 	ledger *ledgersvc.Service
+	dao    *ledgersvc.DAO // with ledger
 
 	// closers release what the start steps acquired, in the order they
 	// acquired it; Close runs them backwards after stopping the supervisor.

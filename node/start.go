@@ -373,7 +373,7 @@ func (s *starter) startAPI(ctx context.Context) error {
 	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
 	n.api.onBound = n.writeAddr
 	n.api.web = newWebUI(n.clk, n.events, web.Assets())
-	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods, n.registerWalletMethods, n.registerStakeMethods, n.registerFilesMethods, n.registerAdminMethods} {
+	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods, n.registerWalletMethods, n.registerStakeMethods, n.registerDAOMethods, n.registerFilesMethods, n.registerAdminMethods} {
 		if err := reg(); err != nil {
 			return err
 		}
