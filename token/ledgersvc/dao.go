@@ -297,4 +297,3 @@ func (d *DAO) Tally(p *token.Proposal) ([]token.Ballot, token.Result) {
 	d.svc.View(func(l *token.Ledger) { ballots, total = l.Ballots(p) })
 	return ballots, token.Tally(ballots, total, d.rules)
 }
-
