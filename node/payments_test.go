@@ -38,11 +38,11 @@ func TestPaidTask(t *testing.T) {
 	assert.Equal(t, "paid", string(res.Stdout))
 	assert.ElementsMatch(t, []peer.ID{nodes[0].Host().ID(), nodes[1].Host().ID(), nodes[2].Host().ID()}, res.Providers)
 
-	// Each provider's claim is on its chain and confirmed on the
-	// submitter's ledger.
+	// Each provider's claim is on its chain, confirmed by the network's
+	// votes.
 	for _, p := range nodes[1:] {
 		acct := p.Ledger().Account()
-		awaitLedger(t, nodes[0], func(l *token.Ledger) bool {
+		awaitLedger(t, p, func(l *token.Ledger) bool {
 			info, _ := l.Account(acct)
 			return info.Balance == ledgerFunds+1000 && info.ConfirmedHeight == 1
 		})
