@@ -40,6 +40,10 @@ type Config struct {
 	// it advertises: tasks whose MaxPrice is lower are refused. Default
 	// 1000 (0.001 credit), as the node's default config.
 	Price uint64
+	// RequirePayment makes this node refuse (RefusePrice) tasks from
+	// peers that name no MaxPrice or, with Options.Payments, whose
+	// submitter has not escrowed MaxPrice for them. Default false.
+	RequirePayment bool
 	// MaxQueuedPerCore bounds the tasks a provider holds: it accepts a
 	// task while its queued and running tasks number less than
 	// Cores × (1 + MaxQueuedPerCore), and refuses it as busy otherwise.

@@ -237,6 +237,13 @@ func (s *provider) serveSubmit(c *conn, remote peer.ID, m *wire.SubmitMsg) bool 
 		return s.refuse(c, wire.RefusePrice, "compute: price %d exceeds the task's maximum %d", cfg.Price, m.MaxPrice)
 	case !m.Deadline.IsZero() && !m.Deadline.After(s.cfg.Clock.Now()):
 		return s.refuse(c, wire.RefuseDeadline, "compute: the task's deadline has passed")
+	case cfg.RequirePayment && m.MaxPrice == 0:
+		return s.refuse(c, wire.RefusePrice, "compute: this node runs only paid tasks (compute.require_payment), and this task names no max price")
+	}
+	if cfg.RequirePayment && s.payments != nil {
+		if err := s.payments.Escrowed(s.ctx, remote, m.TaskID, m.MaxPrice); err != nil {
+			return s.refuse(c, wire.RefusePrice, "compute: this node runs only paid tasks (compute.require_payment): %v", err)
+		}
 	}
 	if sp.Limits.MemoryPages == 0 || sp.Limits.WallTime == 0 || sp.Limits.OutputBytes == 0 {
 		// Run under this node's defaults, which fit its store, rather

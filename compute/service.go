@@ -46,6 +46,10 @@ type Options struct {
 	// Key signs results; nil takes the host's key from its peerstore.
 	// Required (one way or the other) with Config.Offer.
 	Key crypto.PrivKey
+	// Payments pays for tasks with a MaxPrice, and checks that those
+	// submitted here are paid for (Config.RequirePayment). Nil: tasks are
+	// unpaid.
+	Payments Payments
 	// Seed seeds power-of-two's random draws; 0 draws a seed from
 	// crypto/rand. Tests and the simulator set it to be reproducible.
 	Seed uint64
@@ -77,13 +81,15 @@ type Service struct {
 // base is what both halves of a Service share. Its fields are set by New
 // and not changed after (closed excepted).
 type base struct {
-	cfg   Config
-	log   *slog.Logger
-	host  host.Host
-	self  peer.ID
-	blob  *blob.Service
-	execQ *queue.Queue   // nil unless Offer
-	run   *runner.Runner // nil unless Offer
+	cfg  Config
+	log  *slog.Logger
+	host host.Host
+	self peer.ID
+	blob *blob.Service
+	// payments pays for paid tasks; nil: none are paid.
+	payments Payments
+	execQ    *queue.Queue   // nil unless Offer
+	run      *runner.Runner // nil unless Offer
 
 	ctx     context.Context // ends with Close
 	closed  atomic.Bool
@@ -139,7 +145,7 @@ func New(ctx context.Context, cfg Config, o Options) (_ *Service, err error) {
 		_, _ = rand.Read(b[:])
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
-	b := &base{cfg: cfg, log: log.With("subsystem", "compute"), host: o.Host, self: o.Host.ID(), blob: o.Blob}
+	b := &base{cfg: cfg, log: log.With("subsystem", "compute"), host: o.Host, self: o.Host.ID(), blob: o.Blob, payments: o.Payments}
 	prov := &provider{base: b, key: key, pending: make(map[peer.ID]int)}
 	sub := &submitter{
 		base: b, ds: o.DB.Datastore(store.PrefixCompute), dir: o.Directory, prov: prov,

@@ -279,6 +279,9 @@ func (s *submitter) submit(ctx context.Context, spec Spec, module []byte) (TaskI
 		return "", err
 	}
 	id := newTaskID(s.cfg.Clock.Now())
+	if err := s.lockPayment(ctx, id, &spec); err != nil {
+		return "", err
+	}
 	s.mu.Lock()
 	s.fresh[id] = struct{}{}
 	s.mu.Unlock()

@@ -914,6 +914,7 @@ func (t *task) finishDecided(ctx context.Context) {
 		state, reason = StateFailed, o.Error
 	}
 	t.finish(ctx, state, reason, o)
+	t.pay(ctx, o)
 }
 
 // finishStuck ends a task that cannot reach its quorum.

@@ -111,6 +111,8 @@ type ComputeConfig struct {
 	MemoryMiB uint64 `toml:"memory_mib" comment:"Most memory offered, in MiB: the memory limits of the tasks running at once add up to at most this\n(a task waits to start until its limit fits; one asking for more is refused).\nThe advert says the lesser of this and what is free. 0: half of the machine; else at least 64, a task's default limit."`
 	DiskMiB   uint64 `toml:"disk_mib" comment:"Most disk offered, in MiB; the advert says the lesser of this and what is free. 0: no cap."`
 	Price     uint64 `toml:"price" comment:"Price of one CPU-second, in micro-credits (millionths of a credit)."`
+	// RequirePayment is compute.Config.RequirePayment.
+	RequirePayment bool `toml:"require_payment" comment:"Run only paid tasks for peers: a task must name a max price, and its submitter must have locked it in escrow on the ledger (needs token.genesis)."`
 	// ModuleCacheMiB caps the module cache.
 	ModuleCacheMiB uint64 `toml:"module_cache_mib" comment:"Most disk the cache of task modules may use, in MiB; least recently used modules go first."`
 	// ProviderWait is compute.Config.ProviderWait.

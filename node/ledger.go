@@ -104,8 +104,9 @@ func (s *starter) startLedger(ctx context.Context) error {
 	}
 	lc := s.cfg.ledgerConfig(base)
 	lc.Clock = n.clk
+	ds := n.store.Datastore(store.PrefixToken)
 	l, err := ledgersvc.New(ctx, lc, ledgersvc.Options{
-		Gossip: n.gossip, Store: n.store.Datastore(store.PrefixToken), Genesis: g, Identity: s.priv,
+		Gossip: n.gossip, Store: ds, Genesis: g, Identity: s.priv,
 	})
 	switch {
 	case errors.Is(err, ledgersvc.ErrConfig):
@@ -116,7 +117,15 @@ func (s *starter) startLedger(ctx context.Context) error {
 		return err
 	}
 	n.ledger = l
-	return n.sup.start(ctx, ledgerService{l})
+	if err := n.sup.start(ctx, ledgerService{l}); err != nil {
+		return err
+	}
+	d, err := ledgersvc.NewDAO(ctx, l, n.gossip, ds)
+	if err != nil {
+		return err
+	}
+	n.dao = d
+	return n.sup.start(ctx, d)
 }
 
 // Ledger returns the node's ledger service, nil if it runs none (no

@@ -141,6 +141,7 @@ type Node struct {
 	// ledger is nil without a genesis (token.genesis) or with
 	// token.enabled off.
 	ledger *ledgersvc.Service
+	dao    *ledgersvc.DAO // with ledger
 
 	// closers release what the start steps acquired, in the order they
 	// acquired it; Close runs them backwards after stopping the supervisor.
@@ -413,7 +414,7 @@ func (n *Node) computeConfigs(cfg Config, opts Options) (wasm.Config, blob.Confi
 		cc = *opts.Compute
 	}
 	bc.MaxBytes = int64(cfg.Compute.ModuleCacheMiB) << 20
-	cc.Offer, cc.Cores, cc.Price = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price
+	cc.Offer, cc.Cores, cc.Price, cc.RequirePayment = cfg.Compute.Offer, cfg.Compute.cores(), cfg.Compute.Price, cfg.Compute.RequirePayment
 	cc.ProviderWait = time.Duration(cfg.Compute.ProviderWait)
 	// A node that refuses scratch tasks gives its executor no scratch
 	// space either, so that none runs here by any path.

@@ -239,6 +239,8 @@ func taskError(err error) error {
 	case errors.Is(err, compute.ErrInvalidSpec), errors.Is(err, compute.ErrModule), errors.Is(err, wasm.ErrInvalidModule),
 		errors.Is(err, wasm.ErrHashMismatch):
 		return &jrpc2.Error{Code: jrpc2.InvalidParams, Message: err.Error()}
+	case errors.Is(err, compute.ErrPayment):
+		return &jrpc2.Error{Code: CodeConflict, Message: err.Error()}
 	case errors.Is(err, compute.ErrClosed), errors.Is(err, compute.ErrNotRunning):
 		return &jrpc2.Error{Code: CodeUnavailable, Message: err.Error()}
 	}

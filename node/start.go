@@ -321,9 +321,23 @@ func (s *starter) startBlob(ctx context.Context) error {
 // startCompute starts the task service under the supervisor.
 func (s *starter) startCompute(ctx context.Context) error {
 	n := s.n
+	var pay compute.Payments
+	if n.ledger != nil {
+		p, err := newPayments(n.ledger, n.host, n.clk, n.log.With("subsystem", "payments"))
+		if err != nil {
+			return err
+		}
+		s.onClose(p.Close)
+		if err := n.sup.start(ctx, p); err != nil {
+			return err
+		}
+		pay = p
+	} else if s.cc.RequirePayment {
+		return fmt.Errorf("%w: compute.require_payment needs the ledger: token.genesis names no genesis file (or token.enabled is off)", ErrConfig)
+	}
 	c, err := compute.New(ctx, s.cc, compute.Options{
 		Host: n.host, DB: n.store, Directory: n.gossip.Directory(),
-		Blob: n.blob, Executor: n.exec, Key: s.priv, Seed: s.opts.Seed,
+		Blob: n.blob, Executor: n.exec, Key: s.priv, Seed: s.opts.Seed, Payments: pay,
 	})
 	if err != nil {
 		return err
@@ -360,7 +374,7 @@ func (s *starter) startAPI(ctx context.Context) error {
 	n.api = newAPI(s.cfg.API, newAPIToken(dir.Token(), tok, alog), n.reg, alog)
 	n.api.onBound = n.writeAddr
 	n.api.web = newWebUI(n.clk, n.events, web.Assets())
-	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods, n.registerWalletMethods, n.registerFilesMethods, n.registerAdminMethods} {
+	for _, reg := range []func() error{n.registerNodeMethods, n.registerDHTMethods, n.registerGossipMethods, n.registerTaskMethods, n.registerRelayMethods, n.registerMixMethods, n.registerChatMethods, n.registerWalletMethods, n.registerStakeMethods, n.registerDAOMethods, n.registerFilesMethods, n.registerAdminMethods} {
 		if err := reg(); err != nil {
 			return err
 		}

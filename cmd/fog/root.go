@@ -55,7 +55,7 @@ machine, run 'fog devnet --nodes 5'.
 	root.AddCommand(
 		a.initCmd(), a.runCmd(), a.repairCmd(), a.idCmd(), a.versionCmd(),
 		a.statusCmd(), a.peersCmd(), a.connectCmd(), a.disconnectCmd(),
-		a.dhtCmd(), a.nodesCmd(), a.taskCmd(), a.relayCmd(), a.mixCmd(), a.chatCmd(), a.walletCmd(), a.fileCmd(), a.eventsCmd(), a.debugCmd(), a.configCmd(), a.shutdownCmd(), a.devnetCmd(), a.simCmd(),
+		a.dhtCmd(), a.nodesCmd(), a.taskCmd(), a.relayCmd(), a.mixCmd(), a.chatCmd(), a.walletCmd(), a.stakeCmd(), a.daoCmd(), a.fileCmd(), a.eventsCmd(), a.debugCmd(), a.configCmd(), a.shutdownCmd(), a.devnetCmd(), a.simCmd(),
 	)
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()

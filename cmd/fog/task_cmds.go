@@ -223,7 +223,7 @@ following (exit 130); the task keeps running.`,
 	fl.Uint32Var(&f.memory, "memory", 0, "memory limit of one run in MiB (default: the node's, 64)")
 	fl.Int64Var(&f.output, "output", 0, "cap on stdout and stderr together, in bytes")
 	fl.DurationVar(&f.deadline, "deadline", 0, "fail the task if it has not finished by then, waiting included (default 1h)")
-	fl.Uint64Var(&f.maxPrice, "max-price", 0, "most micro-credits per CPU-second to pay (0: any)")
+	fl.Uint64Var(&f.maxPrice, "max-price", 0, "most micro-credits to pay each provider (0: an unpaid task); with the ledger, max price × replicas is locked in escrow at submit and each provider of the agreeing quorum is paid max price")
 	fl.Int32Var(&f.priority, "priority", 0, "higher runs first")
 	fl.StringVar(&f.crashPolicy, "crash-policy", "", "rerun (default) or fail: what to do with a run lost to a crashed provider")
 	fl.BoolVar(&f.clock, "clock", false, "give the task the real clock (makes it non-deterministic)")

@@ -1,0 +1,299 @@
+package ledgersvc
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/gossip"
+	"github.com/fog-compute/fog/internal/notify"
+	"github.com/fog-compute/fog/store"
+	"github.com/fog-compute/fog/token"
+)
+
+// DAOTopic carries DAO proposals.
+const DAOTopic = "/fog/dao/1"
+
+// kindProposal is the store kind of the proposals a DAO holds (under the
+// ledger's Datastore; ledgerstore's kinds are others).
+const kindProposal = "dao"
+
+// ErrUnknownProposal is returned for a proposal ID the DAO does not hold.
+var ErrUnknownProposal = errors.New("ledgersvc: unknown proposal")
+
+// ProposalMsg is what DAOTopic carries: a signed proposal with the gossip
+// header of the node that published it.
+type ProposalMsg struct {
+	Author   peer.ID
+	Seq      uint64
+	Time     time.Time
+	Proposal token.Proposal
+}
+
+// MaxProposalMsgSize is the largest encoded ProposalMsg.
+const MaxProposalMsgSize = 2 + maxIDLen + 16 + token.MaxProposalSize
+
+// Encode returns the message's canonical encoding: version, the author's
+// ID with its length (one byte), the sequence number and the time in Unix
+// nanoseconds (big-endian), then the proposal's encoding.
+func (m *ProposalMsg) Encode() ([]byte, error) {
+	id := []byte(m.Author)
+	if len(id) == 0 || len(id) > maxIDLen {
+		return nil, fmt.Errorf("%w: author ID of %d bytes", ErrMalformed, len(id))
+	}
+	b := make([]byte, 0, MaxProposalMsgSize)
+	b = append(b, wireVersion, byte(len(id)))
+	b = append(b, id...)
+	b = binary.BigEndian.AppendUint64(b, m.Seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(m.Time.UnixNano()))
+	return append(b, m.Proposal.Encode()...), nil
+}
+
+// DecodeProposalMsg decodes a canonical ProposalMsg; it checks the
+// proposal's fields, not its signature.
+func DecodeProposalMsg(p []byte) (*ProposalMsg, error) {
+	if len(p) < 2 || len(p) > MaxProposalMsgSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(p))
+	}
+	if p[0] != wireVersion {
+		return nil, fmt.Errorf("%w: version %d", ErrMalformed, p[0])
+	}
+	n := int(p[1])
+	if n == 0 || n > maxIDLen || len(p) < 2+n+16 {
+		return nil, fmt.Errorf("%w: author ID of %d bytes", ErrMalformed, n)
+	}
+	id, err := peer.IDFromBytes(p[2 : 2+n])
+	if err != nil {
+		return nil, fmt.Errorf("%w: author: %w", ErrMalformed, err)
+	}
+	off := 2 + n
+	m := &ProposalMsg{Author: id, Seq: binary.BigEndian.Uint64(p[off:])}
+	t := binary.BigEndian.Uint64(p[off+8:])
+	if t > 1<<63-1 {
+		return nil, fmt.Errorf("%w: time", ErrMalformed)
+	}
+	m.Time = time.Unix(0, int64(t))
+	if m.Proposal, err = token.DecodeProposal(p[off+16:]); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return m, nil
+}
+
+// DAO holds the network's proposals: those made here and those heard on
+// DAOTopic, persisted (synced) in the ledger's Datastore, and tallies them
+// over the Service's ledger. Votes are KindVote blocks of the node's
+// account. A node that was offline when a proposal was published does not
+// learn it (no catch-up yet).
+type DAO struct {
+	svc   *Service
+	g     *gossip.Gossip
+	ds    datastore.Batching
+	rules token.Rules
+
+	mu      sync.Mutex
+	props   map[token.Hash]token.Proposal
+	topic   *gossip.Topic[*ProposalMsg]
+	ctx     context.Context
+	seq     uint64
+	changed notify.Signal
+}
+
+// NewDAO opens the proposals stored in ds (the ledger's Datastore) for
+// the Service svc; Run joins DAOTopic.
+func NewDAO(ctx context.Context, svc *Service, g *gossip.Gossip, ds datastore.Batching) (*DAO, error) {
+	d := &DAO{svc: svc, g: g, ds: ds, rules: token.DefaultRules(), props: map[token.Hash]token.Proposal{}}
+	res, err := ds.Query(ctx, query.Query{Prefix: "/" + kindProposal})
+	if err != nil {
+		return nil, fmt.Errorf("ledgersvc: load proposals: %w", err)
+	}
+	defer res.Close()
+	for r := range res.Next() {
+		if r.Error != nil {
+			return nil, fmt.Errorf("ledgersvc: load proposals: %w", r.Error)
+		}
+		p, err := token.DecodeProposal(r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("ledgersvc: stored proposal %s: %w", r.Key, err)
+		}
+		d.props[p.ID()] = p
+	}
+	d.seq = uint64(svc.cfg.Clock.Now().UnixNano())
+	return d, nil
+}
+
+// Name implements the node's Service.
+func (d *DAO) Name() string { return "dao" }
+
+// Changed returns a channel closed when the next proposal is added.
+func (d *DAO) Changed() <-chan struct{} { return d.changed.Wait() }
+
+// Rules returns the acceptance rules the DAO tallies with.
+func (d *DAO) Rules() token.Rules { return d.rules }
+
+// Run joins DAOTopic and takes the proposals heard there until ctx ends.
+func (d *DAO) Run(ctx context.Context, ready func()) (err error) {
+	params := TopicParams(d.svc.cfg)
+	params.MaxSize = MaxProposalMsgSize
+	topic, err := gossip.Join(d.g, gossip.TopicConfig[*ProposalMsg]{
+		Name:   DAOTopic,
+		Params: params,
+		Encode: func(m *ProposalMsg) ([]byte, error) { return m.Encode() },
+		Decode: DecodeProposalMsg,
+		Header: func(m *ProposalMsg) gossip.Header {
+			return gossip.Header{Author: m.Author, Seq: m.Seq, Time: m.Time}
+		},
+		Check: func(m *ProposalMsg, _ time.Time, local bool) error {
+			if local {
+				return nil
+			}
+			if err := m.Proposal.Verify(); err != nil {
+				return fmt.Errorf("%w: %w", gossip.ErrInvalid, err)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("ledgersvc: join %s: %w", DAOTopic, err)
+	}
+	defer func() { err = errors.Join(err, topic.Close()) }()
+	sub, err := topic.Subscribe(func(r gossip.Received[*ProposalMsg]) {
+		if !r.Local {
+			_ = d.add(ctx, r.Msg.Proposal)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("ledgersvc: subscribe %s: %w", DAOTopic, err)
+	}
+	defer sub.Close()
+	d.mu.Lock()
+	d.topic, d.ctx = topic, ctx
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.topic, d.ctx = nil, nil
+		d.mu.Unlock()
+	}()
+	ready()
+	<-ctx.Done()
+	return nil
+}
+
+// add stores a verified proposal, once.
+func (d *DAO) add(ctx context.Context, p token.Proposal) error {
+	id := p.ID()
+	d.mu.Lock()
+	_, known := d.props[id]
+	d.mu.Unlock()
+	if known {
+		return nil
+	}
+	k := store.Key(kindProposal, id.String())
+	if err := d.ds.Put(ctx, k, p.Encode()); err != nil {
+		return fmt.Errorf("ledgersvc: store proposal: %w", err)
+	}
+	if err := d.ds.Sync(ctx, k); err != nil {
+		return fmt.Errorf("ledgersvc: store proposal: %w", err)
+	}
+	d.mu.Lock()
+	d.props[id] = p
+	d.mu.Unlock()
+	d.changed.Notify()
+	return nil
+}
+
+// Propose signs a proposal by the node's account setting param to value,
+// with a voting window of the epochs [start, end] and the change applying
+// execDelay epochs after; it is stored, then published.
+func (d *DAO) Propose(ctx context.Context, param string, value, start, end, execDelay uint64) (token.Proposal, error) {
+	p := token.Proposal{Param: param, Value: value, Start: start, End: end, ExecDelay: execDelay}
+	p.Sign(d.svc.key)
+	if err := p.Verify(); err != nil {
+		return token.Proposal{}, err
+	}
+	if err := d.add(ctx, p); err != nil {
+		return token.Proposal{}, err
+	}
+	d.mu.Lock()
+	topic, tctx := d.topic, d.ctx
+	d.seq++
+	m := &ProposalMsg{Author: d.svc.self, Seq: d.seq, Time: d.svc.cfg.Clock.Now(), Proposal: p}
+	d.mu.Unlock()
+	if topic == nil {
+		return p, ErrNotRunning
+	}
+	if err := topic.Publish(tctx, m); err != nil {
+		return p, fmt.Errorf("ledgersvc: publish proposal: %w", err)
+	}
+	return p, nil
+}
+
+// Proposal returns the proposal with ID id.
+func (d *DAO) Proposal(id token.Hash) (token.Proposal, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.props[id]
+	if !ok {
+		return p, fmt.Errorf("%w: %s", ErrUnknownProposal, id)
+	}
+	return p, nil
+}
+
+// Proposals returns the proposals held, by window start then ID.
+func (d *DAO) Proposals() []token.Proposal {
+	d.mu.Lock()
+	out := make([]token.Proposal, 0, len(d.props))
+	for _, p := range d.props {
+		out = append(out, p)
+	}
+	d.mu.Unlock()
+	slices.SortFunc(out, func(a, b token.Proposal) int {
+		if a.Start != b.Start {
+			return cmpU64(a.Start, b.Start)
+		}
+		ia, ib := a.ID(), b.ID()
+		return slices.Compare(ia[:], ib[:])
+	})
+	return out
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Vote casts choice c on proposal id with a vote block of the node's
+// account, within the proposal's window.
+func (d *DAO) Vote(ctx context.Context, id token.Hash, c token.Choice) (token.Hash, error) {
+	p, err := d.Proposal(id)
+	if err != nil {
+		return token.Hash{}, err
+	}
+	if e := d.svc.Epoch(); e < p.Start || e > p.End {
+		return token.Hash{}, fmt.Errorf("%w: proposal %s votes in epochs %d to %d, and this is epoch %d", token.ErrInvalid, id, p.Start, p.End, e)
+	}
+	return d.svc.own(ctx, "vote", func(w *token.Wallet, e uint64) (token.Block, error) { return w.Vote(id, c, e) })
+}
+
+// Tally returns the ballots on p and their tally, from the confirmed
+// blocks this node holds.
+func (d *DAO) Tally(p *token.Proposal) ([]token.Ballot, token.Result) {
+	var (
+		ballots []token.Ballot
+		total   uint64
+	)
+	d.svc.View(func(l *token.Ledger) { ballots, total = l.Ballots(p) })
+	return ballots, token.Tally(ballots, total, d.rules)
+}
