@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,9 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/fog-compute/fog/internal/clock"
-	"github.com/fog-compute/fog/node"
 )
 
 // `fog chat open` in a real terminal (tmux): it shows another node's post
@@ -22,18 +17,8 @@ func TestChatOpenInTmux(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed (make test installs it as root with apt-get): the terminal chat is not tested")
 	}
-	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 2, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
-	require.NoError(t, err)
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(t, d.waitConnected(ctx, nil))
-	run := func(i int, args ...string) string {
-		t.Helper()
-		out, errOut, err := fog(t, ctx, append([]string{"--path", string(d.dirs[i])}, args...)...)
-		require.NoError(t, err, "fog %v: %s", args, errOut)
-		return out
-	}
+	d, ctx := testDevnet(t, 2, time.Minute)
+	run := fogOn(t, ctx, d)
 	run(1, "chat", "join", "lobby")
 
 	sock := fmt.Sprintf("fogtest-%d", os.Getpid())

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -20,18 +17,8 @@ import (
 // (delivered), a channel post seen in another node's history, and a
 // message to a node that went away (stored in its mailboxes).
 func TestDevnetChat(t *testing.T) {
-	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
-	require.NoError(t, err)
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	require.NoError(t, d.waitConnected(ctx, nil))
-	run := func(i int, args ...string) string {
-		t.Helper()
-		out, errOut, err := fog(t, ctx, append([]string{"--path", string(d.dirs[i])}, args...)...)
-		require.NoError(t, err, "fog %v: %s", args, errOut)
-		return out
-	}
+	d, ctx := testDevnet(t, 3, 2*time.Minute)
+	run := fogOn(t, ctx, d)
 
 	out := run(0, "chat", "name", "alice")
 	assert.Contains(t, out, "you are alice#")

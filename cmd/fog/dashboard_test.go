@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,9 +10,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/fog-compute/fog/internal/clock"
-	"github.com/fog-compute/fog/node"
 )
 
 // browserTools returns the Node.js and Chromium executables and the
@@ -52,12 +48,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if why != "" {
 		t.Skip("dashboard browser test skipped: " + why + "; `make web-test-tools` installs them (as root)")
 	}
-	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
-	require.NoError(t, err)
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	require.NoError(t, d.waitConnected(ctx, nil))
+	d, ctx := testDevnet(t, 3, 2*time.Minute)
 
 	tok, err := d.dirs[0].ReadToken()
 	require.NoError(t, err)

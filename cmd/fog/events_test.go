@@ -22,12 +22,7 @@ import (
 // `fog events --json --filter peer` prints one JSON object per line: the
 // stream's opening, then a peer leaving, with its peer ID.
 func TestEventsCommand(t *testing.T) {
-	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 2, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
-	require.NoError(t, err)
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	require.NoError(t, d.waitConnected(ctx, nil))
+	d, ctx := testDevnet(t, 2, 2*time.Minute)
 
 	pr, pw := io.Pipe()
 	cctx, stop := context.WithCancel(ctx)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -22,18 +20,8 @@ import (
 // by node2, and listed, inspected and
 // removed there.
 func TestDevnetFiles(t *testing.T) {
-	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
-	require.NoError(t, err)
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	require.NoError(t, d.waitConnected(ctx, nil))
-	run := func(i int, args ...string) string {
-		t.Helper()
-		out, errOut, err := fog(t, ctx, append([]string{"--path", string(d.dirs[i])}, args...)...)
-		require.NoError(t, err, "fog %v: %s", args, errOut)
-		return out
-	}
+	d, ctx := testDevnet(t, 3, 2*time.Minute)
+	run := fogOn(t, ctx, d)
 
 	data := make([]byte, 3_200_000) // 13 leaves of 256 KiB, all different, and the root
 	rng := rand.New(rand.NewPCG(1, 2))

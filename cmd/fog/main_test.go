@@ -369,12 +369,7 @@ func TestDHTCommands(t *testing.T) {
 }
 
 func TestTaskCommands(t *testing.T) {
-	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
-	require.NoError(t, err)
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	require.NoError(t, d.waitConnected(ctx, nil))
+	d, ctx := testDevnet(t, 3, 60*time.Second)
 	awaitDirectory(t, d.nodes[0], 3)
 	p0 := string(d.dirs[0])
 	mod := filepath.Join(t.TempDir(), "echo.wasm")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -11,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -21,12 +18,7 @@ func TestDevnetMix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the devnet's relay lottery to elect relays (about 20 s)")
 	}
-	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 6, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
-	require.NoError(t, err)
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	require.NoError(t, d.waitConnected(ctx, nil))
+	d, ctx := testDevnet(t, 6, 2*time.Minute)
 
 	// Relays are elected from epoch 1 on; wait for a directory with one.
 	l := d.nodes[0].Lottery()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 )
 
@@ -18,12 +16,7 @@ import (
 // locks more and unlocks some, each confirmed, and an unlock beyond the
 // stake is refused saying what is staked.
 func TestDevnetStake(t *testing.T) {
-	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
-	require.NoError(t, err)
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	require.NoError(t, d.waitConnected(ctx, nil))
+	d, ctx := testDevnet(t, 3, 2*time.Minute)
 	run := func(args ...string) (string, string, error) {
 		return fog(t, ctx, append([]string{"--path", string(d.dirs[1])}, args...)...)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/token"
 )
@@ -20,18 +18,8 @@ import (
 // node1's balance rises by itself, both histories show the transfer, and
 // an over-spend, a bad amount and an unknown peer are refused clearly.
 func TestDevnetWallet(t *testing.T) {
-	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), 3, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
-	require.NoError(t, err)
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	require.NoError(t, d.waitConnected(ctx, nil))
-	run := func(i int, args ...string) string {
-		t.Helper()
-		out, errOut, err := fog(t, ctx, append([]string{"--path", string(d.dirs[i])}, args...)...)
-		require.NoError(t, err, "fog %v: %s", args, errOut)
-		return out
-	}
+	d, ctx := testDevnet(t, 3, 2*time.Minute)
+	run := fogOn(t, ctx, d)
 	balance := func(i int) node.WalletBalance {
 		t.Helper()
 		var b node.WalletBalance
