@@ -38,7 +38,17 @@ func newTestNet(t testing.TB) *testNet {
 func newCappedNet(t testing.TB, bps float64) *testNet {
 	tn := &testNet{mn: mocknet.New()}
 	tn.mn.SetLinkDefaults(mocknet.LinkOptions{Bandwidth: bps})
-	t.Cleanup(func() { tn.mn.Close() })
+	t.Cleanup(func() {
+		// Closing the connections first resets their streams, which ends
+		// the DHT's and Bitswap's handlers still reading them (mocknet's
+		// Close alone left one now and then for goleak to find).
+		for _, n := range tn.mn.Nets() {
+			for _, c := range n.Conns() {
+				_ = c.Close()
+			}
+		}
+		tn.mn.Close()
+	})
 	return tn
 }
 
