@@ -86,18 +86,25 @@ func (s *Service) receiveAll(key ed25519.PrivateKey, now time.Time) token.Effect
 		if !l.Confirmed(src) {
 			continue
 		}
-		r, err := w.Receive(src, s.cfg.Epoch(now))
-		if err != nil {
-			continue
-		}
-		more, err := s.node.ProcessBlock(r, now)
-		if err != nil {
-			continue
-		}
-		eff.Records = append(eff.Records, more.Records...)
-		eff.Confirmed = append(eff.Confirmed, more.Confirmed...)
-		eff.Blocks = append(append(eff.Blocks, r), more.Blocks...)
-		eff.Votes = append(eff.Votes, more.Votes...)
+		s.receiveInto(&eff, w, src, now)
 	}
 	return eff
+}
+
+// receiveInto makes w's receive of the confirmed send src, feeds it to the
+// core and adds what came of it to eff. A receive the wallet or the core
+// refuses is skipped: the send stays pending.
+func (s *Service) receiveInto(eff *token.Effects, w *token.Wallet, src token.Hash, now time.Time) {
+	r, err := w.Receive(src, s.cfg.Epoch(now))
+	if err != nil {
+		return
+	}
+	more, err := s.node.ProcessBlock(r, now)
+	if err != nil {
+		return
+	}
+	eff.Records = append(eff.Records, more.Records...)
+	eff.Confirmed = append(eff.Confirmed, more.Confirmed...)
+	eff.Blocks = append(append(eff.Blocks, r), more.Blocks...)
+	eff.Votes = append(eff.Votes, more.Votes...)
 }

@@ -271,18 +271,7 @@ func (s *Service) step(f func(now time.Time) (token.Effects, error)) (uint64, er
 		if b.Kind != token.KindSend || token.Account(b.Link) != s.acct {
 			continue
 		}
-		r, rerr := s.wallet.Receive(eff.Confirmed[i], s.cfg.Epoch(now))
-		if rerr != nil {
-			continue
-		}
-		more, rerr := s.node.ProcessBlock(r, now)
-		if rerr != nil {
-			continue
-		}
-		eff.Records = append(eff.Records, more.Records...)
-		eff.Confirmed = append(eff.Confirmed, more.Confirmed...)
-		eff.Blocks = append(append(eff.Blocks, r), more.Blocks...)
-		eff.Votes = append(eff.Votes, more.Votes...)
+		s.receiveInto(&eff, s.wallet, eff.Confirmed[i], now)
 	}
 	s.queue = append(s.queue, eff.Records...)
 	s.made += uint64(len(eff.Records))
