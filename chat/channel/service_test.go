@@ -347,8 +347,9 @@ func TestPartitionHeals(t *testing.T) {
 		for _, a := range left {
 			for _, b := range right {
 				pa, pb := tn.net.Hosts[a].ID(), tn.net.Hosts[b].ID()
-				_ = mn.DisconnectPeers(pa, pb)
-				require.NoError(t, mn.UnlinkPeers(pa, pb))
+				require.NoError(t, tn.net.Cut(pa, pb))
+				synctest.Wait()
+				require.NoError(t, tn.net.Cut(pa, pb))
 			}
 		}
 		for i := range 20 {
@@ -399,8 +400,9 @@ func TestSyncSpreads(t *testing.T) {
 		mn := tn.net.Mocknet
 		h := func(i int) peer.ID { return tn.net.Hosts[i].ID() }
 		for _, a := range []int{0, 1} {
-			_ = mn.DisconnectPeers(h(a), h(2))
-			require.NoError(t, mn.UnlinkPeers(h(a), h(2)))
+			require.NoError(t, tn.net.Cut(h(a), h(2)))
+			synctest.Wait()
+			require.NoError(t, tn.net.Cut(h(a), h(2)))
 		}
 		for i := range 6 {
 			_, err := tn.svcs[[]int{0, 2}[i%2]].Post(ctx, "lobby", fmt.Appendf(nil, "split %d", i))

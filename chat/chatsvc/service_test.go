@@ -295,9 +295,9 @@ func TestRetryReachesAPeerNotConnected(t *testing.T) {
 		ctx := context.Background()
 		a, b := tc.net.Hosts[0].ID(), tc.net.Hosts[1].ID()
 		mn := tc.net.Mocknet
-		_ = mn.DisconnectPeers(a, b)
-		require.NoError(t, mn.UnlinkPeers(a, b))
+		require.NoError(t, tc.net.Cut(a, b))
 		synctest.Wait()
+		require.NoError(t, tc.net.Cut(a, b))
 		id, _, err := tc.svcs[0].Send(ctx, b.String(), []byte("are you there?"), SendOptions{})
 		require.NoError(t, err)
 		time.Sleep(2 * time.Second)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
+	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,6 +62,7 @@ type Network struct {
 	next int // host address counter
 	once sync.Once
 	err  error
+	cut  map[[2]peer.ID][]network.Conn // connections Cut closed, per pair
 }
 
 // NewNetwork builds the network, connects it and starts gossip on every
@@ -202,6 +205,51 @@ func (n *Network) Connect(ctx context.Context, a, b host.Host) error {
 	}
 	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
 		return fmt.Errorf("gossipnet: connect %s to %s: %w", a.ID(), b.ID(), err)
+	}
+	return nil
+}
+
+// Cut partitions a from b: it removes the links between them first, so
+// that nothing can dial across, then closes every connection between
+// them on both sides. Connect after LinkPeers heals it.
+//
+// Mocknet lets a stream be opened on a connection that is being closed
+// (gossipsub does, when it sees its stream die while the peer still
+// counts as connected, and respawns its writer at once); such a stream
+// outlives the connection and carries messages across the cut. Cut
+// therefore remembers the connections it closed and resets any stream
+// found on them, and calling Cut again on the same pair repeats that
+// sweep: a test in a synctest bubble calls Cut, synctest.Wait, Cut.
+func (n *Network) Cut(a, b peer.ID) error {
+	if err := n.Mocknet.UnlinkPeers(a, b); err != nil {
+		return fmt.Errorf("gossipnet: unlink %s from %s: %w", a, b, err)
+	}
+	key := [2]peer.ID{min(a, b), max(a, b)}
+	var conns []network.Conn
+	for _, pair := range [][2]peer.ID{{a, b}, {b, a}} {
+		if nw := n.Mocknet.Net(pair[0]); nw != nil {
+			conns = append(conns, nw.ConnsToPeer(pair[1])...)
+		}
+	}
+	n.mu.Lock()
+	if n.cut == nil {
+		n.cut = map[[2]peer.ID][]network.Conn{}
+	}
+	n.cut[key] = append(n.cut[key], conns...)
+	conns = slices.Clone(n.cut[key])
+	n.mu.Unlock()
+	for _, c := range conns {
+		if err := c.Close(); err != nil {
+			return fmt.Errorf("gossipnet: close %s to %s: %w", c.LocalPeer(), c.RemotePeer(), err)
+		}
+	}
+	for range 3 {
+		for _, c := range conns {
+			for _, s := range c.GetStreams() {
+				_ = s.Reset()
+			}
+		}
+		runtime.Gosched()
 	}
 	return nil
 }

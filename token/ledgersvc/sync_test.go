@@ -164,8 +164,9 @@ func testCatchUpAfterPartition(t *testing.T) {
 		if len(h3.Network().ConnsToPeer(c.net.Hosts[i].ID())) > 0 {
 			cut = append(cut, i)
 		}
-		require.NoError(t, mn.UnlinkPeers(h3.ID(), c.net.Hosts[i].ID()))
-		_ = mn.DisconnectPeers(h3.ID(), c.net.Hosts[i].ID())
+		require.NoError(t, c.net.Cut(h3.ID(), c.net.Hosts[i].ID()))
+		synctest.Wait()
+		require.NoError(t, c.net.Cut(h3.ID(), c.net.Hosts[i].ID()))
 	}
 	require.NotEmpty(t, cut)
 
