@@ -61,7 +61,7 @@ const nsPrefix = "fognt"
 // lab is one run's namespaces and processes. Close releases them all.
 type lab struct {
 	t      *testing.T
-	prefix string // nsPrefix + PID + random, unique per run
+	prefix string // nsPrefix, PID, "x", random: unique per run
 	dir    string
 	fog    string
 	nss    []string // made, deleted in reverse by Close
@@ -131,7 +131,7 @@ func newLab(t *testing.T, fog string) (*lab, string, error) {
 	sweepStale(t)
 	var rnd [3]byte
 	_, _ = rand.Read(rnd[:])
-	l := &lab{t: t, prefix: fmt.Sprintf("%s%d%s", nsPrefix, os.Getpid(), hex.EncodeToString(rnd[:])),
+	l := &lab{t: t, prefix: fmt.Sprintf("%s%dx%s", nsPrefix, os.Getpid(), hex.EncodeToString(rnd[:])),
 		dir: t.TempDir(), fog: fog}
 	skip, err := l.probe()
 	if err != nil || skip != "" {
@@ -152,11 +152,11 @@ func sweepStale(t *testing.T) {
 		if !ok {
 			continue
 		}
-		end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
-		if end <= 0 {
+		digits, _, ok := strings.Cut(rest, "x")
+		if !ok {
 			continue
 		}
-		pid, err := strconv.Atoi(rest[:end])
+		pid, err := strconv.Atoi(digits)
 		if err != nil || pid == os.Getpid() || processAlive(pid) {
 			continue
 		}
@@ -519,6 +519,7 @@ func dialIn(ctx context.Context, ns, network, addr string) (net.Conn, error) {
 // can wait on short of their event stream, so the lab polls their API,
 // always within a deadline.
 func waitFor(ctx context.Context, d time.Duration, check func(ctx context.Context) error) error {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	tick := time.NewTicker(300 * time.Millisecond)
@@ -536,10 +537,11 @@ func waitFor(ctx context.Context, d time.Duration, check func(ctx context.Contex
 		}
 		select {
 		case <-ctx.Done():
+			took := time.Since(start).Round(time.Second)
 			if answer != nil && answer != last {
-				return fmt.Errorf("after %s: %w (before: %v)", d, last, answer)
+				return fmt.Errorf("after %s: %w (before: %v)", took, last, answer)
 			}
-			return fmt.Errorf("after %s: %w", d, last)
+			return fmt.Errorf("after %s: %w", took, last)
 		case <-tick.C:
 		}
 	}

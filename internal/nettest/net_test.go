@@ -50,7 +50,7 @@ func TestNet(t *testing.T) {
 			t.Skipf("nettest: SKIPPED: %s not installed (iproute2 and iptables; make nettest installs iptables where apt-get can)", tool)
 		}
 	}
-	probe := fmt.Sprintf("%s%d-probe", nsPrefix, os.Getpid())
+	probe := fmt.Sprintf("%s%dx-probe", nsPrefix, os.Getpid())
 	if err := sh("ip", "netns", "add", probe); err != nil {
 		t.Skipf("nettest: SKIPPED: network namespaces are not permitted here: %v", err)
 	}
