@@ -116,31 +116,37 @@ func TestNet(t *testing.T) {
 		return err == nil
 	}
 
+	// A scenario whose prerequisite failed is not run, and says so.
+	notRun := 0
+	after := func(ok bool, prereq, name string, f func(ctx context.Context) (string, error)) bool {
+		if !ok {
+			notRun++
+			fmt.Printf("nettest: %-4s %-20s %6s  not run: %s failed\n", "SKIP", name, "", prereq)
+			return false
+		}
+		return run(name, f)
+	}
 	up := run("boot-public", n.bootPublic)
-	natUp := up && run("nat-autonat-relay", n.bootNATed)
+	natUp := after(up, "boot-public", "nat-autonat-relay", n.bootNATed)
 	path := "none"
-	if natUp {
-		run("nat-pair-path", func(ctx context.Context) (string, error) {
-			d, p, err := n.natPair(ctx)
-			path = p
-			return d, err
-		})
-		run("task-from-nat", func(ctx context.Context) (string, error) { return n.taskFromNAT(ctx, module) })
-		run("dm-nat-pair", n.dmNATPair)
-		run("mix-nat-pair", n.mixNATPair)
-	}
-	if up {
-		run("partition-heal", n.partitionHeal)
-		run("kill9-restart", func(ctx context.Context) (string, error) { return n.killRestart(ctx, module) })
-	}
+	after(natUp, "nat-autonat-relay", "nat-pair-path", func(ctx context.Context) (string, error) {
+		d, p, err := n.natPair(ctx)
+		path = p
+		return d, err
+	})
+	after(natUp, "nat-autonat-relay", "task-from-nat", func(ctx context.Context) (string, error) { return n.taskFromNAT(ctx, module) })
+	after(natUp, "nat-autonat-relay", "dm-nat-pair", n.dmNATPair)
+	after(natUp, "nat-autonat-relay", "mix-nat-pair", n.mixNATPair)
+	after(up, "boot-public", "partition-heal", n.partitionHeal)
+	after(up, "boot-public", "kill9-restart", func(ctx context.Context) (string, error) { return n.killRestart(ctx, module) })
 	failed := 0
 	for _, o := range outs {
 		if o.err != nil {
 			failed++
 		}
 	}
-	fmt.Printf("nettest: %d scenarios, %d passed, %d failed in %.0fs; %d public + %d NATed nodes; NATed pair path: %s; links: %s\n",
-		len(outs), len(outs)-failed, failed, time.Since(start).Seconds(), publicNodes, natedNodes, path, l.shaping())
+	fmt.Printf("nettest: %d scenarios, %d passed, %d failed, %d not run in %.0fs; %d public + %d NATed nodes; NATed pair path: %s; links: %s\n",
+		len(outs)+notRun, len(outs)-failed, failed, notRun, time.Since(start).Seconds(), publicNodes, natedNodes, path, l.shaping())
 }
 
 // goBuildWasm builds examples/wordcount for WASI.
