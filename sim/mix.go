@@ -75,11 +75,17 @@ type MixScenario struct {
 // cover on at 2 packets/s per node), a message every 10 s from every node
 // for 2 minutes, 60-second deadlines.
 func DefaultMixScenario(n int) MixScenario {
+	mc := mixsvc.DefaultConfig()
+	// Mocknet delivers a stream's frames about two per link latency (its
+	// stream waits for each write's arrival time before taking the next),
+	// which at a relay's rates is a narrower pipe than a real connection
+	// that pipelines: give each link several streams.
+	mc.LinkStreams = 4
 	return MixScenario{
 		Network:      quietConfig(n),
 		TargetRelays: 24,
 		EpochLength:  10 * time.Second,
-		Mix:          mixsvc.DefaultConfig(),
+		Mix:          mc,
 		MessageRate:  0.1,
 		Duration:     2 * time.Minute,
 		Deadline:     time.Minute,

@@ -425,7 +425,7 @@ func (a *app) simLotteryCmd() *cobra.Command {
 
 func (a *app) simMixCmd() *cobra.Command {
 	var f simFlags
-	var relays, kill int
+	var relays, kill, streams int
 	var noCover, noDelay bool
 	var rate, slowdown, sendRate, loopRate, dropRate float64
 	var duration, deadline time.Duration
@@ -469,9 +469,9 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 				s.Deadline = deadline
 			}
 			s.Mix.Cover = !noCover
-			s.Mix.SendRate, s.Mix.LoopRate, s.Mix.DropRate = sendRate, loopRate, dropRate
+			s.Mix.SendRate, s.Mix.LoopRate, s.Mix.DropRate, s.Mix.LinkStreams = sendRate, loopRate, dropRate, streams
 			if err := s.Mix.Validate(); err != nil {
-				return fmt.Errorf("--send-rate, --loop-rate or --drop-rate: %w", err)
+				return fmt.Errorf("--send-rate, --loop-rate, --drop-rate or --link-streams: %w", err)
 			}
 			if noDelay {
 				s.Mix.MeanDelay = 0
@@ -509,6 +509,8 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 	cmd.Flags().Float64Var(&sendRate, "send-rate", def.Mix.SendRate, "packets per second of each node's send stream (real packets or cover in their place)")
 	cmd.Flags().Float64Var(&loopRate, "loop-rate", def.Mix.LoopRate, "loop cover packets per second of each node")
 	cmd.Flags().Float64Var(&dropRate, "drop-rate", def.Mix.DropRate, "drop cover packets per second of each node")
+	cmd.Flags().IntVar(&streams, "link-streams", def.Mix.LinkStreams,
+		"streams each mix link uses: the simulator's in-process links deliver a stream's frames about two per link latency, a narrower pipe than a real connection")
 	cmd.Flags().Float64Var(&slowdown, "slowdown", def.Slowdown,
 		"run the scenario this many times slower than real time, so that each node gets that much more CPU per simulated second (1: real time)")
 	return cmd
