@@ -107,8 +107,12 @@ type MixResult struct {
 	SendRate     float64 `json:"send_rate"`
 	LoopRate     float64 `json:"loop_rate"`
 	DropRate     float64 `json:"drop_rate"`
-	MessageRate  float64 `json:"message_rate"`
-	Killed       []int   `json:"killed_relays,omitempty"`
+	// RelayLoopRate is each relay's own loop cover, packets per second.
+	RelayLoopRate float64 `json:"relay_loop_rate"`
+	// LinkStreams is the streams each mix link used.
+	LinkStreams int     `json:"link_streams"`
+	MessageRate float64 `json:"message_rate"`
+	Killed      []int   `json:"killed_relays,omitempty"`
 	// Slowdown is how many times slower than real time the scenario ran
 	// (every time reported is the scenario's).
 	Slowdown float64 `json:"slowdown"`
@@ -228,7 +232,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	cfg.Relay, cfg.RelayCandidates, cfg.Mix, cfg.MixObserve = &rc, n, &mc, obs.record
 	res := MixResult{Nodes: n, Seed: cfg.Seed, TargetRelays: s.TargetRelays,
 		MeanDelayMs: float64(mc.MeanDelay) / float64(time.Millisecond), Cover: mc.Cover,
-		SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, MessageRate: s.MessageRate,
+		SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, RelayLoopRate: mc.RelayLoopRate, LinkStreams: s.Mix.LinkStreams, MessageRate: s.MessageRate,
 		Slowdown: slow}
 	nw, err := New(cfg)
 	if err != nil {
