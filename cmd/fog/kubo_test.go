@@ -77,11 +77,17 @@ func TestKuboInterop(t *testing.T) {
 			av, err := fogNode.Host().Peerstore().Get(kid, "AgentVersion")
 			require.NoError(t, err)
 			assert.Contains(t, av, "kubo/")
+			bs, err := fogNode.Host().Peerstore().SupportsProtocols(kid, "/ipfs/bitswap/1.2.0")
+			require.NoError(t, err)
+			assert.NotEmpty(t, bs, "kubo speaks Bitswap 1.2.0, fog's newest")
 
 			// the reverse: kubo adds a file, fog fetches it from kubo,
 			// named with --from (fog's DHT cannot find kubo's providers)
 			theirs := randomFile(t, 3<<20+777, uint64(10+i))
 			c := strings.TrimSpace(k.ipfs(t, ctx, append(append([]string{"add", "--quieter"}, tc.add...), theirs.path)...))
+			if tc.add == nil {
+				assert.True(t, strings.HasPrefix(c, "Qm"), "kubo's default CID is version 0: %s", c)
+			}
 			kaddr := ""
 			for _, a := range k.addrs {
 				if strings.HasPrefix(a, "/ip4/127.0.0.1/") {
