@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/assert"
@@ -57,9 +58,20 @@ func TestKuboInterop(t *testing.T) {
 			kid, err := peer.Decode(k.id)
 			require.NoError(t, err)
 
-			// kubo dials the fog node's loopback address
+			// kubo dials the fog node's loopback address; fog identifies it
+			idSub, err := fogNode.Host().EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+			require.NoError(t, err)
+			defer idSub.Close()
 			addr := fogAddr(t, fogNode.Host().Addrs(), tc.transport) + "/p2p/" + fogNode.Host().ID().String()
 			k.ipfs(t, ctx, "swarm", "connect", addr)
+			for identified := false; !identified; {
+				select {
+				case e := <-idSub.Out():
+					identified = e.(event.EvtPeerIdentificationCompleted).Peer == kid
+				case <-ctx.Done():
+					t.Fatalf("fog did not identify kubo: %v", ctx.Err())
+				}
+			}
 			conns := fogNode.Host().Network().ConnsToPeer(kid)
 			require.NotEmpty(t, conns, "fog sees kubo's connection")
 			if tc.security != "" {
@@ -73,7 +85,7 @@ func TestKuboInterop(t *testing.T) {
 			assert.True(t, bytes.Equal(shared.data, []byte(got)), "kubo's copy differs (%d bytes, want %d)", len(got), len(shared.data))
 			// kubo computes the same CID from the bytes
 			assert.Equal(t, sh.CID, strings.TrimSpace(k.ipfs(t, ctx, "add", "--cid-version=1", "--only-hash", "--quieter", shared.path)))
-			// identify ran both ways
+			// what identify told fog
 			av, err := fogNode.Host().Peerstore().Get(kid, "AgentVersion")
 			require.NoError(t, err)
 			assert.Contains(t, av, "kubo/")
