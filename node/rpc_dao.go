@@ -65,8 +65,8 @@ type DAOProposal struct {
 	// network's minimum) stays accepted, with Applies false.
 	State string `json:"state"`
 	// Applies says the proposal changes the parameter if accepted.
-	Applies bool `json:"applies"`
-	Epoch uint64 `json:"epoch"`
+	Applies bool   `json:"applies"`
+	Epoch   uint64 `json:"epoch"`
 	// Yes, No, Abstain and TotalStake are stake in micro-credits;
 	// Quorum and Accepted the tally's verdict on them.
 	Yes        uint64 `json:"yes"`

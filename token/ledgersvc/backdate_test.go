@@ -26,7 +26,7 @@ func TestSettled(t *testing.T) {
 	}{
 		{at(0), 0, false},
 		{at(2*time.Minute + 29*time.Second), 0, false},
-		{at(2*time.Minute + 30*time.Second), 0, true},  // epoch 0's blocks: taken until 2:00 on a clock 30 s behind
+		{at(2*time.Minute + 30*time.Second), 0, true}, // epoch 0's blocks: taken until 2:00 on a clock 30 s behind
 		{at(3*time.Minute + 29*time.Second), 0, true},
 		{at(3*time.Minute + 30*time.Second), 1, true},
 		{at(100*time.Minute + 30*time.Second), 98, true},
