@@ -45,8 +45,8 @@ func TargetRelays(cfg Config, stake StakeOracle, e uint64) int {
 	return cfg.TargetRelays
 }
 
-// UniformStake is the StakeOracle used until the token package provides
-// stake: every candidate weighs 1 and the total is the number of candidates.
+// UniformStake is the StakeOracle of a fixed candidate list, used when
+// the ledger's stake does not weigh the lottery: every candidate weighs 1 and the total is the number of candidates.
 // The candidate set changes only at epoch boundaries, through Set, so an
 // epoch's answers never change once given. It is safe for concurrent use.
 //
