@@ -25,8 +25,16 @@ func (t StakeTable) Len() int { return len(t.weight) }
 // the same table, whatever order the blocks came in.
 func (l *Ledger) Stakes(e, minStake uint64) StakeTable {
 	t := StakeTable{Epoch: e, MinStake: minStake, weight: map[Account]uint64{}}
+	// The genesis stakes once, rather than a search of the allocation per
+	// account.
+	gen := make(map[Account]uint64)
+	for _, g := range l.g.accounts {
+		if g.staked > 0 {
+			gen[g.account] = g.staked
+		}
+	}
 	for a := range l.accounts {
-		w := l.BondedAt(a, e)
+		w := l.bondedAt(a, e, func() uint64 { return gen[a] })
 		if w == 0 || w < minStake {
 			continue
 		}
@@ -45,6 +53,11 @@ func (l *Ledger) Stakes(e, minStake uint64) StakeTable {
 // before then (they are in neither balance), so nothing counts twice.
 // Unconfirmed blocks and blocks dated after e do not count.
 func (l *Ledger) BondedAt(a Account, e uint64) uint64 {
+	return l.bondedAt(a, e, func() uint64 { return l.genesisAccount(a).staked })
+}
+
+// bondedAt is BondedAt with the account's genesis stake from genesis.
+func (l *Ledger) bondedAt(a Account, e uint64, genesis func() uint64) uint64 {
 	s, ok := l.accounts[a]
 	if !ok {
 		return 0
@@ -55,7 +68,7 @@ func (l *Ledger) BondedAt(a Account, e uint64) uint64 {
 		en, ok := l.blocks[h]
 		if !ok {
 			if !found && s.genesis {
-				staked = l.genesisAccount(a).staked
+				staked = genesis()
 			}
 			break
 		}
