@@ -104,8 +104,8 @@ func TestStakeAndDAOOnLottery(t *testing.T) {
 	// The DAO: R = 7 and a minimum price of 2,000 per CPU-second, with
 	// the least execution delay.
 	var prop, price DAOProposal
-	require.NoError(t, nodes[0].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamTargetRelays, Value: 7, WindowEpochs: 10}, &prop))
-	require.NoError(t, nodes[1].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamMinPrice, Value: 2000, WindowEpochs: 10}, &price))
+	require.NoError(t, nodes[0].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamTargetRelays, Value: 7, WindowEpochs: 20}, &prop))
+	require.NoError(t, nodes[1].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamMinPrice, Value: 2000, WindowEpochs: 20}, &price))
 	require.True(t, prop.Applies)
 	for _, n := range nodes {
 		waitFor(t, n.dao.Changed, func() bool { return len(n.dao.Proposals()) == 2 })
