@@ -57,7 +57,7 @@ func newLoopNode(b *testing.B, cfg Config) *loopNode {
 	require.NoError(b, err)
 	h, err := p2p.New(ctx, p2p.TestConfig(), p2p.Options{Identity: key, Bans: bans})
 	require.NoError(b, err)
-	s, err := New(cfg, Options{Host: h, Datastore: db.Datastore(store.PrefixFiles)})
+	s, err := New(cfg, Options{Host: h, Datastore: db.Datastore(store.PrefixFiles), Dir: b.TempDir()})
 	require.NoError(b, err)
 	b.Cleanup(func() {
 		s.Close()

@@ -87,6 +87,9 @@ func (tn *testNet) node(t testing.TB, cfg Config, o Options) *Service {
 	if o.Datastore == nil {
 		o.Datastore = openDB(t, "").Datastore(store.PrefixFiles)
 	}
+	if o.Dir == "" {
+		o.Dir = t.TempDir() // block files on disk, as a node keeps them
+	}
 	s, err := New(cfg, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })

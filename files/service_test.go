@@ -359,11 +359,11 @@ func TestRestartResumes(t *testing.T) {
 	require.NoError(t, err)
 	total := 200 + 2 + 1 // leaves, two inner nodes (174 + 26), the root
 
-	dir := t.TempDir()
+	dir, blocks := t.TempDir(), t.TempDir()
 	hb := tn.host(t)
 	db, err := store.Open(store.DefaultConfig(dir))
 	require.NoError(t, err)
-	b, err := New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles)})
+	b, err := New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles), Dir: blocks})
 	require.NoError(t, err)
 	cctx, cancel := context.WithCancel(ctx)
 	first, err := b.Get(cctx, p.Root, GetOptions{Providers: []peer.AddrInfo{info(a)}, Progress: func(pr Progress) {
@@ -379,7 +379,7 @@ func TestRestartResumes(t *testing.T) {
 	db, err = store.Open(store.DefaultConfig(dir))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	b, err = New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles)})
+	b, err = New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles), Dir: blocks})
 	require.NoError(t, err)
 	t.Cleanup(func() { b.Close() })
 	assert.Equal(t, stored, b.Stats().StoredBytes, "the blocks stored are counted again")
