@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/internal/notify"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -108,7 +109,10 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	changed notify.Signal // a transfer or a share started, moved or ended
+
 	mu        sync.Mutex
+	shares    map[*sharing]struct{} // shares under way
 	transfers map[cid.Cid]*transfer
 	running   map[cid.Cid]map[*getter]context.CancelCauseFunc // gets under way, for Remove to stop
 	closed    bool
@@ -131,7 +135,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	s := &Service{
 		cfg: cfg, h: o.Host, ds: o.Datastore, router: o.Router, log: log, clk: cfg.Clock,
 		gets: make(chan struct{}, cfg.MaxGets), ctx: ctx, cancel: cancel,
-		transfers: make(map[cid.Cid]*transfer), running: make(map[cid.Cid]map[*getter]context.CancelCauseFunc),
+		shares: make(map[*sharing]struct{}), transfers: make(map[cid.Cid]*transfer), running: make(map[cid.Cid]map[*getter]context.CancelCauseFunc),
 	}
 	bstore, err := openBlockStore(o.Dir, cfg.MaxStorageBytes, log)
 	if err != nil {
@@ -307,12 +311,17 @@ func (s *Service) Share(ctx context.Context, path string, progress func(read, si
 	if !fi.Mode().IsRegular() {
 		return Pin{}, fmt.Errorf("files: share %s: %w", path, ErrNotFile)
 	}
-	return s.ShareReader(ctx, f, filepath.Base(path), fi.Size(), progress)
+	return s.share(ctx, f, path, filepath.Base(path), fi.Size(), progress)
 }
 
 // ShareReader imports size bytes from r as Share imports a file, under
 // name.
 func (s *Service) ShareReader(ctx context.Context, r io.Reader, name string, size int64, progress func(read, size int64)) (Pin, error) {
+	return s.share(ctx, r, "", name, size, progress)
+}
+
+// share imports r, shown in Shares under path and name while it runs.
+func (s *Service) share(ctx context.Context, r io.Reader, path, name string, size int64, progress func(read, size int64)) (Pin, error) {
 	if err := checkName(name); err != nil {
 		return Pin{}, fmt.Errorf("files: share: %w", err)
 	}
@@ -324,8 +333,15 @@ func (s *Service) ShareReader(ctx context.Context, r io.Reader, name string, siz
 	}
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
+	sh := s.startSharing(path, name, size)
+	defer s.endSharing(sh)
 	add := newAdder(ctx, s.offline, s.bstore)
-	cr := &countReader{r: r, ctx: add.ctx, max: s.cfg.MaxFileBytes, size: size, progress: progress}
+	cr := &countReader{r: r, ctx: add.ctx, max: s.cfg.MaxFileBytes, size: size, progress: func(read, size int64) {
+		s.moveSharing(sh, read)
+		if progress != nil {
+			progress(read, size)
+		}
+	}}
 	params := helpers.DagBuilderParams{
 		Maxlinks: helpers.DefaultLinksPerBlock, RawLeaves: true, CidBuilder: cidBuilder, Dagserv: add,
 	}
@@ -492,6 +508,7 @@ func (s *Service) Remove(ctx context.Context, root cid.Cid) (GCStats, error) {
 		cancel(ErrRemoved)
 	}
 	s.mu.Unlock()
+	s.changed.Notify()
 	if err := s.ds.Delete(ctx, pinKey(root)); err != nil {
 		return GCStats{}, fmt.Errorf("files: unpin %s: %w", root, err)
 	}
