@@ -48,9 +48,9 @@ func TestKuboInterop(t *testing.T) {
 	}{
 		{"tcp-tls", ma.P_TCP, [][]string{{"Swarm.Transports.Security.Noise", "false"}}, "/tls/1.0.0", []string{"--cid-version=1"}},
 		// kubo's default import: CIDv0, leaves in dag-pb nodes; and a
-		// trickle DAG
+		// trickle DAG of 1 MiB leaves (the unixfs-v1-2025 profile's chunks)
 		{"tcp-noise", ma.P_TCP, [][]string{{"Swarm.Transports.Security.TLS", "false"}}, "/noise", nil},
-		{"quic", ma.P_QUIC_V1, [][]string{{"Addresses.Swarm", `["/ip4/127.0.0.1/udp/0/quic-v1"]`}}, "", []string{"--cid-version=1", "--trickle"}},
+		{"quic", ma.P_QUIC_V1, [][]string{{"Addresses.Swarm", `["/ip4/127.0.0.1/udp/0/quic-v1"]`}}, "", []string{"--cid-version=1", "--trickle", "--chunker=size-1048576"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := fogOn(t, ctx, d)
