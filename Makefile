@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 EXAMPLES  := $(notdir $(wildcard examples/*))
 
-.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz fuzz-short banktest nettest devnet clean
+.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz fuzz-short banktest nettest devnet kubo clean
 
 all: build
 
@@ -37,11 +37,12 @@ web:
 test: vet fmt-check tidy-check tools web-test-tools unit k8s-schema
 test: nettest
 
-# tools the tests use: tmux drives `fog chat open`'s terminal test, and
-# promtool (Debian's prometheus package) checks the alert rules. Each is
-# installed when missing and apt-get can (as root); otherwise that test
-# skips and says why.
-tools:
+# tools the tests use: tmux drives `fog chat open`'s terminal test,
+# promtool (Debian's prometheus package) checks the alert rules, and kubo's
+# ipfs (see `kubo`) fetches what a fog node shares. Each is installed when
+# missing and apt-get (as root) or the Go module proxy can; otherwise that
+# test skips and says why.
+tools: kubo
 	@command -v tmux >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		{ echo "make: installing tmux for the terminal chat test"; apt-get install -y -qq tmux >/dev/null 2>&1 || \
 		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq tmux >/dev/null 2>&1; }; } ; \
@@ -68,6 +69,12 @@ web-test-tools:
 	@[ -d web/node_modules/playwright-core ] || ! command -v npm >/dev/null 2>&1 || \
 		{ echo "make: npm ci in web/ for playwright-core"; (cd web && npm ci --no-audit --no-fund >/dev/null 2>&1) || \
 		  echo "make: npm ci in web/ failed: the dashboard browser test will skip"; }
+
+## kubo: kubo's ipfs command (KUBO_VERSION, default v0.43.1) in bin/ipfs,
+## built from the Go module proxy without touching fog's go.mod, for
+## cmd/fog's TestKuboInterop (see docs/files.md); says why when it cannot
+kubo:
+	@GO=$(GO) scripts/kubo.sh
 
 vet:
 	$(GO) vet $(PKGS)

@@ -34,6 +34,24 @@ type Payments interface {
 	Escrowed(ctx context.Context, submitter peer.ID, taskID string, share uint64) error
 }
 
+// PriceFloor may be implemented by Payments: MinPrice returns the
+// network's minimum price per CPU-second now, in micro-credits (set by the
+// ledger's DAO, parameter compute.min_price). A provider never takes a
+// paid task for less than it, whatever its own Config.Price, and a
+// submitter's paid task offering less is refused before anything is
+// locked.
+type PriceFloor interface {
+	MinPrice() uint64
+}
+
+// minPrice returns p's price floor, 0 if it has none.
+func minPrice(p Payments) uint64 {
+	if f, ok := p.(PriceFloor); ok {
+		return f.MinPrice()
+	}
+	return 0
+}
+
 // escrowTotal returns what a paid task locks: MaxPrice × Replicas.
 func escrowTotal(s *Spec) (uint64, error) {
 	hi, lo := bits.Mul64(s.MaxPrice, uint64(s.Replicas))
@@ -47,6 +65,9 @@ func escrowTotal(s *Spec) (uint64, error) {
 func (s *submitter) lockPayment(ctx context.Context, id TaskID, spec *Spec) error {
 	if s.payments == nil || spec.MaxPrice == 0 {
 		return nil
+	}
+	if floor := minPrice(s.payments); spec.MaxPrice < floor {
+		return fmt.Errorf("%w: max price %d is below the network's minimum price of %d micro-credits per CPU-second (the DAO's compute.min_price)", ErrPayment, spec.MaxPrice, floor)
 	}
 	total, err := escrowTotal(spec)
 	if err != nil {

@@ -235,6 +235,8 @@ func (s *provider) serveSubmit(c *conn, remote peer.ID, m *wire.SubmitMsg) bool 
 		return s.refuse(c, wire.RefuseLimits, "compute: args and env of %d bytes exceed %d", argsSize, cfg.MaxArgsBytes)
 	case m.MaxPrice != 0 && m.MaxPrice < cfg.Price:
 		return s.refuse(c, wire.RefusePrice, "compute: price %d exceeds the task's maximum %d", cfg.Price, m.MaxPrice)
+	case m.MaxPrice != 0 && m.MaxPrice < minPrice(s.payments):
+		return s.refuse(c, wire.RefusePrice, "compute: the network's minimum price %d (compute.min_price) exceeds the task's maximum %d", minPrice(s.payments), m.MaxPrice)
 	case !m.Deadline.IsZero() && !m.Deadline.After(s.cfg.Clock.Now()):
 		return s.refuse(c, wire.RefuseDeadline, "compute: the task's deadline has passed")
 	case cfg.RequirePayment && m.MaxPrice == 0:

@@ -57,7 +57,7 @@ func newLoopNode(b *testing.B, cfg Config) *loopNode {
 	require.NoError(b, err)
 	h, err := p2p.New(ctx, p2p.TestConfig(), p2p.Options{Identity: key, Bans: bans})
 	require.NoError(b, err)
-	s, err := New(cfg, Options{Host: h, Datastore: db.Datastore(store.PrefixFiles)})
+	s, err := New(cfg, Options{Host: h, Datastore: db.Datastore(store.PrefixFiles), Dir: b.TempDir()})
 	require.NoError(b, err)
 	b.Cleanup(func() {
 		s.Close()
@@ -228,7 +228,8 @@ func sharedOn(b *testing.B, data []byte, srcs ...*Service) cid.Cid {
 
 // BenchmarkSources gets a 32 MiB file over mocknet links capped at 16 MB/s
 // each way, from one source and from three: the figure is the ratio of
-// their times. Badger in memory.
+// their times. Blocks and Badger in memory, or blocks on disk with
+// FOG_BENCH_DISK=1.
 func BenchmarkSources(b *testing.B) {
 	const size = 32 << 20
 	data := content(5, size)
@@ -236,6 +237,7 @@ func BenchmarkSources(b *testing.B) {
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("sources=%d", n), func(b *testing.B) {
 			tn := newCappedNet(b, 16e6)
+			tn.memory = os.Getenv("FOG_BENCH_DISK") == ""
 			var srcs []*Service
 			var hints []peer.AddrInfo
 			for range n {

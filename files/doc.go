@@ -4,11 +4,12 @@
 // A file is imported as UnixFS (boxo's importer): cut into leaves of
 // Config.ChunkBytes kept as raw blocks, linked by a balanced DAG of dag-pb
 // nodes of up to 174 links, every CID version 1 with SHA-256 — the DAG
-// kubo's `ipfs add --cid-version=1` builds. Blocks live in the node's Badger
-// store (the store package's go-datastore adapter, under store.PrefixFiles,
-// through boxo's blockstore) and are exchanged with boxo's Bitswap on its
-// own protocol IDs (/ipfs/bitswap/1.2.0 and older) on the node's libp2p
-// host. The roots of the files a node keeps are announced as provider
+// kubo's `ipfs add --cid-version=1` builds. Blocks live in files of their
+// own in Options.Dir, beside the node's Badger store (in memory when Dir
+// is ""), behind boxo's blockstore interface; pins live in the store
+// (Options.Datastore, under store.PrefixFiles). Blocks are exchanged with
+// boxo's Bitswap on its own protocol IDs (/ipfs/bitswap/1.2.0 and older)
+// on the node's libp2p host. The roots of the files a node keeps are announced as provider
 // records in fog's DHT (the Router), again every
 // Config.ReprovideInterval.
 //
@@ -22,7 +23,8 @@
 // again, and a get pins its root (incomplete) before the rest arrives, so
 // a get cut short — by its context, or a crash of either side — resumes
 // from what was stored. Start runs a get in the background and writes the
-// file out; TransferOf reports its progress.
+// file out; TransferOf reports its progress, Shares the shares under way,
+// and Changed is closed at each change of either.
 //
 // # Invariants
 //
@@ -37,6 +39,11 @@
 //     get reads the size the root declares, and stops a DAG that grows
 //     past it), and the blocks held never pass Config.MaxStorageBytes
 //     (ErrStorageFull).
+//   - A block Put acknowledged is on disk whole (written to a temporary
+//     file, synced, renamed, its directory synced); a kill leaves each
+//     block file whole or absent. Every block read is hashed and compared
+//     with its CID: one the disk damaged is deleted and reported not
+//     found, never served.
 //   - Garbage collection (GC, and Remove after an unpin) deletes exactly
 //     the blocks no pin reaches, sparing those written while it runs.
 //   - Inbound Bitswap streams are served within p2p.Limits (Config.Streams,

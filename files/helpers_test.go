@@ -27,6 +27,9 @@ import (
 type testNet struct {
 	mn    mocknet.Mocknet
 	hosts int
+	// memory keeps the nodes' blocks in memory rather than in block files
+	// on disk.
+	memory bool
 }
 
 func newTestNet(t testing.TB) *testNet {
@@ -86,6 +89,9 @@ func (tn *testNet) node(t testing.TB, cfg Config, o Options) *Service {
 	}
 	if o.Datastore == nil {
 		o.Datastore = openDB(t, "").Datastore(store.PrefixFiles)
+	}
+	if o.Dir == "" && !tn.memory {
+		o.Dir = t.TempDir() // block files on disk, as a node keeps them
 	}
 	s, err := New(cfg, o)
 	require.NoError(t, err)

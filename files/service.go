@@ -16,7 +16,6 @@ import (
 	bsnetwork "github.com/ipfs/boxo/bitswap/network"
 	"github.com/ipfs/boxo/bitswap/network/bsnet"
 	"github.com/ipfs/boxo/blockservice"
-	"github.com/ipfs/boxo/blockstore"
 	chunker "github.com/ipfs/boxo/chunker"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
@@ -29,8 +28,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/internal/notify"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -66,9 +67,14 @@ type Router interface {
 type Options struct {
 	// Host is the node's libp2p host; Bitswap speaks on it. Required.
 	Host host.Host
-	// Datastore keeps the blocks and pins: the node's store rooted at
-	// store.PrefixFiles. Required.
+	// Datastore keeps the pins: the node's store rooted at
+	// store.PrefixFiles. Required. Blocks an older version kept in it are
+	// moved to Dir when the Service starts.
 	Datastore ds.Batching
+	// Dir is the directory of the block files, beside the store (a node's
+	// is files/ in its data directory); "" keeps the blocks in memory (an
+	// in-memory node: the simulator, tests).
+	Dir string
 	// Router announces the roots this node keeps and finds who has a root
 	// it gets; nil leaves gets to the peers they are given and the peers
 	// connected.
@@ -88,7 +94,7 @@ type Service struct {
 	log    *slog.Logger
 	clk    clock.Clock
 
-	bstore  *quotaStore
+	bstore  *blockStore
 	bs      *bitswap.Bitswap
 	online  blockservice.BlockService
 	offline ipld.DAGService
@@ -103,7 +109,10 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	changed notify.Signal // a transfer or a share started, moved or ended
+
 	mu        sync.Mutex
+	shares    map[*sharing]struct{} // shares under way
 	transfers map[cid.Cid]*transfer
 	running   map[cid.Cid]map[*getter]context.CancelCauseFunc // gets under way, for Remove to stop
 	closed    bool
@@ -126,12 +135,20 @@ func New(cfg Config, o Options) (*Service, error) {
 	s := &Service{
 		cfg: cfg, h: o.Host, ds: o.Datastore, router: o.Router, log: log, clk: cfg.Clock,
 		gets: make(chan struct{}, cfg.MaxGets), ctx: ctx, cancel: cancel,
-		transfers: make(map[cid.Cid]*transfer), running: make(map[cid.Cid]map[*getter]context.CancelCauseFunc),
+		shares: make(map[*sharing]struct{}), transfers: make(map[cid.Cid]*transfer), running: make(map[cid.Cid]map[*getter]context.CancelCauseFunc),
 	}
-	bstore, err := newQuotaStore(ctx, blockstore.NewBlockstore(o.Datastore), cfg.MaxStorageBytes)
+	bstore, err := openBlockStore(o.Dir, cfg.MaxStorageBytes, log)
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	moved, err := bstore.migrate(ctx, o.Datastore)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if moved > 0 {
+		log.Info("moved blocks out of the store into block files", "blocks", moved, "dir", o.Dir)
 	}
 	s.bstore = bstore
 	s.srv, err = p2p.NewServer(o.Host, "bitswap", p2p.Limits{
@@ -294,12 +311,17 @@ func (s *Service) Share(ctx context.Context, path string, progress func(read, si
 	if !fi.Mode().IsRegular() {
 		return Pin{}, fmt.Errorf("files: share %s: %w", path, ErrNotFile)
 	}
-	return s.ShareReader(ctx, f, filepath.Base(path), fi.Size(), progress)
+	return s.share(ctx, f, path, filepath.Base(path), fi.Size(), progress)
 }
 
 // ShareReader imports size bytes from r as Share imports a file, under
 // name.
 func (s *Service) ShareReader(ctx context.Context, r io.Reader, name string, size int64, progress func(read, size int64)) (Pin, error) {
+	return s.share(ctx, r, "", name, size, progress)
+}
+
+// share imports r, shown in Shares under path and name while it runs.
+func (s *Service) share(ctx context.Context, r io.Reader, path, name string, size int64, progress func(read, size int64)) (Pin, error) {
 	if err := checkName(name); err != nil {
 		return Pin{}, fmt.Errorf("files: share: %w", err)
 	}
@@ -311,15 +333,26 @@ func (s *Service) ShareReader(ctx context.Context, r io.Reader, name string, siz
 	}
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
-	cr := &countReader{r: r, ctx: ctx, max: s.cfg.MaxFileBytes, size: size, progress: progress}
+	sh := s.startSharing(path, name, size)
+	defer s.endSharing(sh)
+	add := newAdder(ctx, s.offline, s.bstore)
+	cr := &countReader{r: r, ctx: add.ctx, max: s.cfg.MaxFileBytes, size: size, progress: func(read, size int64) {
+		s.moveSharing(sh, read)
+		if progress != nil {
+			progress(read, size)
+		}
+	}}
 	params := helpers.DagBuilderParams{
-		Maxlinks: helpers.DefaultLinksPerBlock, RawLeaves: true, CidBuilder: cidBuilder, Dagserv: s.offline,
+		Maxlinks: helpers.DefaultLinksPerBlock, RawLeaves: true, CidBuilder: cidBuilder, Dagserv: add,
 	}
 	db, err := params.New(chunker.NewSizeSplitter(cr, int64(s.cfg.ChunkBytes)))
 	if err != nil {
-		return Pin{}, fmt.Errorf("files: share %s: %w", name, err)
+		return Pin{}, fmt.Errorf("files: share %s: %w", name, errors.Join(err, add.wait()))
 	}
 	nd, err := balanced.Layout(db)
+	if werr := add.wait(); werr != nil {
+		err = werr // the first block refused is the cause
+	}
 	if err != nil {
 		return Pin{}, fmt.Errorf("files: share %s: %w", name, err)
 	}
@@ -330,6 +363,48 @@ func (s *Service) ShareReader(ctx context.Context, r io.Reader, name string, siz
 	s.provide(p.Root)
 	return p, nil
 }
+
+// adder is the DAG service a share's importer writes through: it stores
+// up to addWorkers blocks at once, so that their files are synced
+// together rather than one after another. The importer only adds.
+type adder struct {
+	ipld.DAGService
+	bs  *blockStore
+	ctx context.Context
+	eg  *errgroup.Group
+}
+
+// addWorkers bounds the blocks a share writes at once (and holds: 2 MiB
+// of 256 KiB leaves).
+const addWorkers = 8
+
+func newAdder(ctx context.Context, d ipld.DAGService, bs *blockStore) *adder {
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(addWorkers)
+	return &adder{DAGService: d, bs: bs, ctx: ctx, eg: eg}
+}
+
+// Add stores nd in the background; wait returns the first error.
+func (a *adder) Add(_ context.Context, nd ipld.Node) error {
+	if err := a.ctx.Err(); err != nil {
+		return err
+	}
+	a.eg.Go(func() error { return a.bs.Put(a.ctx, nd) })
+	return nil
+}
+
+// AddMany stores each node as Add does.
+func (a *adder) AddMany(ctx context.Context, nds []ipld.Node) error {
+	for _, nd := range nds {
+		if err := a.Add(ctx, nd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wait waits for the blocks added and returns the first error.
+func (a *adder) wait() error { return a.eg.Wait() }
 
 // countReader counts the bytes read, checks ctx, fails past max and
 // reports progress.
@@ -433,6 +508,7 @@ func (s *Service) Remove(ctx context.Context, root cid.Cid) (GCStats, error) {
 		cancel(ErrRemoved)
 	}
 	s.mu.Unlock()
+	s.changed.Notify()
 	if err := s.ds.Delete(ctx, pinKey(root)); err != nil {
 		return GCStats{}, fmt.Errorf("files: unpin %s: %w", root, err)
 	}
@@ -530,7 +606,7 @@ func (s *Service) Export(ctx context.Context, root cid.Cid, w io.Writer) error {
 		}
 		return fmt.Errorf("files: export %s: %w", root, err)
 	}
-	r, err := ufsio.NewDagReader(ctx, nd, s.offline)
+	r, err := ufsio.NewDagReader(ctx, nd, oneByOne{s.offline})
 	if err != nil {
 		return fmt.Errorf("files: export %s: %w", root, err)
 	}
@@ -567,4 +643,22 @@ func (s *Service) ExportFile(ctx context.Context, root cid.Cid, path string) err
 		return fmt.Errorf("files: export: %w", err)
 	}
 	return nil
+}
+
+// oneByOne reads the nodes a DAG reader asks for one after another, and
+// reports a missing one as ipld.ErrNotFound (merkledag's GetMany says
+// only "failed to fetch all nodes"), so Export can say ErrIncomplete.
+type oneByOne struct{ ipld.DAGService }
+
+func (g oneByOne) GetMany(ctx context.Context, cs []cid.Cid) <-chan *ipld.NodeOption {
+	out := make(chan *ipld.NodeOption, len(cs))
+	defer close(out)
+	for _, c := range cs {
+		nd, err := g.Get(ctx, c)
+		out <- &ipld.NodeOption{Node: nd, Err: err}
+		if err != nil {
+			break
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fog-compute/fog/internal/await"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -309,14 +311,11 @@ func testStart(t *testing.T) {
 	tr, err := b.Start(p.Root, GetOptions{Providers: []peer.AddrInfo{info(a)}, Progress: func(Progress) { calls.Add(1) }}, out)
 	require.NoError(t, err)
 	assert.Equal(t, StateRunning, tr.State)
-	for ctx.Err() == nil {
+	await.Until(t, time.Minute, b.Changed, func() bool {
 		tr, err = b.TransferOf(p.Root)
 		require.NoError(t, err)
-		if tr.State != StateRunning {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return tr.State != StateRunning
+	}, "the transfer ends")
 	require.Equal(t, StateDone, tr.State, tr.Error)
 	assert.True(t, tr.Progress.Done)
 	assert.Positive(t, calls.Load())
@@ -359,11 +358,11 @@ func TestRestartResumes(t *testing.T) {
 	require.NoError(t, err)
 	total := 200 + 2 + 1 // leaves, two inner nodes (174 + 26), the root
 
-	dir := t.TempDir()
+	dir, blocks := t.TempDir(), t.TempDir()
 	hb := tn.host(t)
 	db, err := store.Open(store.DefaultConfig(dir))
 	require.NoError(t, err)
-	b, err := New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles)})
+	b, err := New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles), Dir: blocks})
 	require.NoError(t, err)
 	cctx, cancel := context.WithCancel(ctx)
 	first, err := b.Get(cctx, p.Root, GetOptions{Providers: []peer.AddrInfo{info(a)}, Progress: func(pr Progress) {
@@ -379,7 +378,7 @@ func TestRestartResumes(t *testing.T) {
 	db, err = store.Open(store.DefaultConfig(dir))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	b, err = New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles)})
+	b, err = New(cfg, Options{Host: hb, Datastore: db.Datastore(store.PrefixFiles), Dir: blocks})
 	require.NoError(t, err)
 	t.Cleanup(func() { b.Close() })
 	assert.Equal(t, stored, b.Stats().StoredBytes, "the blocks stored are counted again")
@@ -420,4 +419,42 @@ func TestRemoveStopsGet(t *testing.T) {
 	require.NoError(t, <-removed)
 	_, err = b.Pinned(ctx, p.Root)
 	require.ErrorIs(t, err, ErrNotPinned)
+}
+
+// A share under way is in Shares with the bytes read so far, and
+// Changed tells of every step; it leaves Shares when it ends.
+func TestShareProgress(t *testing.T) {
+	tn := newTestNet(t)
+	cfg := TestConfig()
+	a := tn.node(t, cfg, Options{})
+	ctx := testCtx(t)
+	data := content(91, 10*cfg.ChunkBytes)
+	half := 5 * cfg.ChunkBytes
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.CloseWithError(io.ErrClosedPipe) }) // ends the share if the test fails first
+	type result struct {
+		p   Pin
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := a.ShareReader(ctx, pr, "big.bin", int64(len(data)), nil)
+		done <- result{p, err}
+	}()
+	_, err := pw.Write(data[:half])
+	require.NoError(t, err)
+	await.Until(t, time.Minute, a.Changed, func() bool {
+		sh := a.Shares()
+		return len(sh) == 1 && sh[0].Read == int64(half)
+	}, "the share has read half")
+	sh := a.Shares()[0]
+	assert.Equal(t, "big.bin", sh.Name)
+	assert.Equal(t, int64(len(data)), sh.Size)
+	_, err = pw.Write(data[half:])
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+	res := <-done
+	require.NoError(t, res.err)
+	assert.Empty(t, a.Shares())
+	assert.True(t, bytes.Equal(data, readAll(t, a, ctx, res.p)))
 }

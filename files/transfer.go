@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/ipfs/go-cid"
 )
@@ -62,12 +63,15 @@ func (s *Service) Start(root cid.Cid, o GetOptions, out string) (Transfer, error
 		s.mu.Lock()
 		t.t.Progress = p
 		s.mu.Unlock()
+		s.changed.Notify()
 		if user != nil {
 			user(p)
 		}
 	}
+	defer s.changed.Notify()
 	s.wg.Go(func() {
 		defer cancel()
+		defer s.changed.Notify()
 		p, err := s.Get(ctx, root, o)
 		if err == nil && out != "" {
 			err = s.ExportFile(ctx, root, out)
@@ -144,4 +148,74 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// Changed returns a channel closed at the next change of a transfer (one
+// started, its progress, its end) or of a share under way, so that a
+// caller waits for one without polling. Check the state after calling
+// Changed and before receiving, so that no change is missed.
+func (s *Service) Changed() <-chan struct{} { return s.changed.Wait() }
+
+// ShareProgress is a share under way, seen at one moment.
+type ShareProgress struct {
+	// Path is the file shared ("" for ShareReader) and Name its name.
+	Path string `json:"path,omitempty"`
+	Name string `json:"name"`
+	// Read is the bytes read and chunked so far, of Size.
+	Read int64 `json:"read"`
+	Size int64 `json:"size"`
+	// Elapsed is the share's time so far, and Speed Read per second of it.
+	Elapsed time.Duration `json:"elapsed"`
+	Speed   float64       `json:"speed"`
+}
+
+// sharing is a share under way.
+type sharing struct {
+	p     ShareProgress
+	start time.Time
+}
+
+func (s *Service) startSharing(path, name string, size int64) *sharing {
+	sh := &sharing{p: ShareProgress{Path: path, Name: name, Size: size}, start: s.clk.Now()}
+	s.mu.Lock()
+	s.shares[sh] = struct{}{}
+	s.mu.Unlock()
+	s.changed.Notify()
+	return sh
+}
+
+func (s *Service) moveSharing(sh *sharing, read int64) {
+	s.mu.Lock()
+	sh.p.Read = read
+	s.mu.Unlock()
+	s.changed.Notify()
+}
+
+func (s *Service) endSharing(sh *sharing) {
+	s.mu.Lock()
+	delete(s.shares, sh)
+	s.mu.Unlock()
+	s.changed.Notify()
+}
+
+// Shares returns the shares under way, oldest first.
+func (s *Service) Shares() []ShareProgress {
+	now := s.clk.Now()
+	s.mu.Lock()
+	all := make([]*sharing, 0, len(s.shares))
+	for sh := range s.shares {
+		all = append(all, sh)
+	}
+	out := make([]ShareProgress, 0, len(all))
+	slices.SortFunc(all, func(a, b *sharing) int { return a.start.Compare(b.start) })
+	for _, sh := range all {
+		p := sh.p
+		p.Elapsed = now.Sub(sh.start)
+		if secs := p.Elapsed.Seconds(); secs > 0 {
+			p.Speed = float64(p.Read) / secs
+		}
+		out = append(out, p)
+	}
+	s.mu.Unlock()
+	return out
 }

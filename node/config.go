@@ -136,13 +136,14 @@ type RelayConfig struct {
 
 // MixConfig is the [mix] section; see mixnet.Config and mixsvc.Config.
 type MixConfig struct {
-	Enabled   bool     `toml:"enabled" comment:"Send and receive mix messages (fog mix send). A node relays others' packets only when it also stands in the lottery (relay.candidate)."`
-	MeanDelay Duration `toml:"mean_delay" comment:"Mean of the random delay each relay holds a packet for (Poisson mixing). 0 turns mixing delays off, and with them most of the protection against timing analysis."`
-	Cover     bool     `toml:"cover" comment:"Send cover traffic (loop and drop packets), so that an observer of this node's links sees the same packet rate whether it talks or not."`
-	SendRate  float64  `toml:"send_rate" comment:"Packets per second of the stream that carries messages, ACKs and retransmissions (drop cover when there is nothing to send)."`
-	LoopRate  float64  `toml:"loop_rate" comment:"Loop cover packets per second: routes back to this node, which also tell it which relays are alive."`
-	DropRate  float64  `toml:"drop_rate" comment:"Extra drop cover packets per second. send_rate + loop_rate + drop_rate is this node's constant cost in packets per second."`
-	TTL       Duration `toml:"ttl" comment:"How long a message is retried over fresh routes before it counts as failed."`
+	Enabled       bool     `toml:"enabled" comment:"Send and receive mix messages (fog mix send). A node relays others' packets only when it also stands in the lottery (relay.candidate)."`
+	MeanDelay     Duration `toml:"mean_delay" comment:"Mean of the random delay each relay holds a packet for (Poisson mixing). 0 turns mixing delays off, and with them most of the protection against timing analysis."`
+	Cover         bool     `toml:"cover" comment:"Send cover traffic (loop and drop packets), so that an observer of this node's links sees the same packet rate whether it talks or not."`
+	SendRate      float64  `toml:"send_rate" comment:"Packets per second of the stream that carries messages, ACKs and retransmissions (drop cover when there is nothing to send)."`
+	LoopRate      float64  `toml:"loop_rate" comment:"Loop cover packets per second: routes back to this node, which also tell it which relays are alive."`
+	DropRate      float64  `toml:"drop_rate" comment:"Extra drop cover packets per second. send_rate + loop_rate + drop_rate is this node's constant cost in packets per second."`
+	RelayLoopRate float64  `toml:"relay_loop_rate" comment:"Loop cover packets per second this node sends while it serves as a relay, through the other layers and back: they give every relay's pool more packets to mix with. A relay's cost, on top of the rates above."`
+	TTL           Duration `toml:"ttl" comment:"How long a message is retried over fresh routes before it counts as failed."`
 }
 
 // ChatConfig is the [chat] section; see chatsvc.Config.
@@ -230,7 +231,7 @@ func DefaultConfig() Config {
 		},
 		Mix: MixConfig{
 			Enabled: true, MeanDelay: Duration(mc.MeanDelay), Cover: mc.Cover,
-			SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, TTL: Duration(mc.TTL),
+			SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, RelayLoopRate: mc.RelayLoopRate, TTL: Duration(mc.TTL),
 		},
 		Chat: ChatConfig{
 			Enabled: true, ReadReceipts: chc.DM.ReadReceipts, HistoryMessages: chc.Channel.HistoryCount,
@@ -311,6 +312,7 @@ func (c Config) mixConfig(base mixsvc.Config, layers int) mixsvc.Config {
 	}
 	base.Cover = c.Mix.Cover
 	base.SendRate, base.LoopRate, base.DropRate = c.Mix.SendRate, c.Mix.LoopRate, c.Mix.DropRate
+	base.RelayLoopRate = c.Mix.RelayLoopRate
 	base.TTL = time.Duration(c.Mix.TTL)
 	return base
 }
@@ -328,7 +330,7 @@ func (c Config) chatConfig(base chatsvc.Config, mb mailbox.Config) (chatsvc.Conf
 // mixKeys maps mixnet.Config's fields to the [mix] keys.
 var mixKeys = map[string]string{
 	"MeanDelay": "mean_delay", "Cover": "cover", "SendRate": "send_rate",
-	"LoopRate": "loop_rate", "DropRate": "drop_rate", "TTL": "ttl",
+	"LoopRate": "loop_rate", "DropRate": "drop_rate", "RelayLoopRate": "relay_loop_rate", "TTL": "ttl",
 }
 
 // gossipConfig derives the gossip configuration; timers not in the file

@@ -26,10 +26,10 @@ func TestDAOOverRPC(t *testing.T) {
 	}
 
 	var prop DAOProposal
-	require.NoError(t, nodes[0].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: "target_relays", Value: 12, WindowEpochs: 1000, ExecDelay: 2}, &prop))
+	require.NoError(t, nodes[0].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamTargetRelays, Value: 12, WindowEpochs: 1000, ExecDelay: 9}, &prop))
 	assert.Equal(t, "voting", prop.State)
 	assert.Equal(t, prop.Start+999, prop.End)
-	assert.Equal(t, prop.End+3, prop.ExecuteAt)
+	assert.Equal(t, prop.End+10, prop.ExecuteAt)
 	assert.Equal(t, nodes[0].Ledger().Account().String(), prop.Proposer)
 
 	// Gossip brings it to the others.
@@ -77,7 +77,9 @@ func TestDAOOverRPC(t *testing.T) {
 		{"bad id", "dao.show", DAOIDParams{ID: "xyz"}, jrpc2.InvalidParams, "want a proposal ID"},
 		{"unknown", "dao.show", DAOIDParams{ID: token.Hash{1}.String()}, CodeNotFound, "unknown proposal"},
 		{"unknown vote", "dao.vote", DAOVoteParams{ID: token.Hash{1}.String(), Choice: "no"}, CodeNotFound, "unknown proposal"},
-		{"bad param", "dao.propose", DAOProposeParams{Param: "Epoch Length", Value: 1}, jrpc2.InvalidParams, "proposal parameter name"},
+		{"bad param", "dao.propose", DAOProposeParams{Param: "Epoch Length", Value: 1}, jrpc2.InvalidParams, `unknown network parameter "Epoch Length"`},
+		{"out of bounds", "dao.propose", DAOProposeParams{Param: token.ParamTargetRelays, Value: 0}, jrpc2.InvalidParams, "lottery.target_relays 0: want 1 to 100000"},
+		{"short delay", "dao.propose", DAOProposeParams{Param: token.ParamMinStake, Value: 1, ExecDelay: 3}, jrpc2.InvalidParams, "execution delay 3 epochs: at least 8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, msg := rpcCode(t, c.Call(ctx, tc.method, tc.p, nil))

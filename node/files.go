@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/ipfs/boxo/bitswap/network/bsnet"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -75,8 +76,14 @@ func (s *starter) startFiles(ctx context.Context) error {
 	}
 	fc := s.cfg.filesConfig(files.DefaultConfig())
 	fc.Clock = n.clk
+	// Blocks live in files beside the store (files/ in the data
+	// directory), in memory for an in-memory node.
+	var dir string
+	if n.dir != "" && !s.opts.InMemory && s.opts.Store == nil {
+		dir = filepath.Join(string(n.dir), "files")
+	}
 	f, err := files.New(fc, files.Options{
-		Host: n.host, Datastore: n.store.Datastore(store.PrefixFiles), Router: n.dht,
+		Host: n.host, Datastore: n.store.Datastore(store.PrefixFiles), Dir: dir, Router: n.dht,
 		Logger: n.log.With("subsystem", "files"),
 	})
 	if err != nil {

@@ -142,6 +142,9 @@ type Node struct {
 	// token.enabled off.
 	ledger *ledgersvc.Service
 	dao    *ledgersvc.DAO // with ledger
+	// stakeOracle weighs the relay lottery by the ledger's stake (with ledger,
+	// unless relay.candidates fixes the candidates); nil otherwise.
+	stakeOracle *ledgerStake
 
 	// closers release what the start steps acquired, in the order they
 	// acquired it; Close runs them backwards after stopping the supervisor.

@@ -47,6 +47,7 @@ func escrowTask(id string) [32]byte {
 // payProtocol and claimed by them, and refunds after the deadline (Run).
 type payments struct {
 	l   *ledgersvc.Service
+	dao *ledgersvc.DAO // the network's minimum price (MinPrice); nil: none
 	h   host.Host
 	clk clock.Clock
 	log *slog.Logger
@@ -58,7 +59,19 @@ type payments struct {
 	wg     sync.WaitGroup // handlers in flight
 }
 
-var _ compute.Payments = (*payments)(nil)
+var (
+	_ compute.Payments   = (*payments)(nil)
+	_ compute.PriceFloor = (*payments)(nil)
+)
+
+// MinPrice implements compute.PriceFloor: the DAO's compute.min_price in
+// force at the ledger's current epoch (0 until a proposal sets it).
+func (p *payments) MinPrice() uint64 {
+	if p.dao == nil {
+		return 0
+	}
+	return p.dao.ParamsAt(token.Params{}, p.l.Epoch()).MinPrice
+}
 
 // newPayments serves payProtocol on h.
 func newPayments(l *ledgersvc.Service, h host.Host, clk clock.Clock, log *slog.Logger) (*payments, error) {

@@ -21,7 +21,8 @@ type DAOProposeParams struct {
 	Value uint64 `json:"value"`
 	// WindowEpochs is how many epochs the vote lasts from the current one
 	// (default 10); ExecDelay how many epochs after the window the change
-	// applies.
+	// applies (absent or 0: the network's minimum, which is also the
+	// least it takes, so that the window's votes are settled first).
 	WindowEpochs uint64 `json:"window_epochs,omitempty"`
 	ExecDelay    uint64 `json:"exec_delay,omitempty"`
 }
@@ -57,9 +58,15 @@ type DAOProposal struct {
 	End       uint64 `json:"end"`
 	ExecuteAt uint64 `json:"execute_at"`
 	// State is pending (before the window), voting, accepted or
-	// rejected (after it).
+	// rejected (after it), or in effect (accepted, and ExecuteAt has
+	// come: the parameter has its value on every node; see
+	// docs/token.md). An accepted proposal that cannot take effect (an
+	// unknown parameter, a value out of bounds, a delay below the
+	// network's minimum) stays accepted, with Applies false.
 	State string `json:"state"`
-	Epoch uint64 `json:"epoch"`
+	// Applies says the proposal changes the parameter if accepted.
+	Applies bool   `json:"applies"`
+	Epoch   uint64 `json:"epoch"`
 	// Yes, No, Abstain and TotalStake are stake in micro-credits;
 	// Quorum and Accepted the tally's verdict on them.
 	Yes        uint64 `json:"yes"`
@@ -93,10 +100,13 @@ func (n *Node) registerDAOMethods() error {
 			if p.WindowEpochs == 0 {
 				p.WindowEpochs = defaultWindow
 			}
+			if p.ExecDelay == 0 {
+				p.ExecDelay = d.MinExecDelay()
+			}
 			start := n.ledger.Epoch()
 			prop, err := d.Propose(ctx, p.Param, p.Value, start, start+p.WindowEpochs-1, p.ExecDelay)
 			switch {
-			case errors.Is(err, token.ErrMalformed):
+			case errors.Is(err, token.ErrMalformed), errors.Is(err, token.ErrInvalid):
 				return DAOProposal{}, invalidParams("%v", err)
 			case err != nil:
 				return DAOProposal{}, ledgerError(err)
@@ -194,11 +204,14 @@ func (n *Node) daoProposal(d *ledgersvc.DAO, p *token.Proposal, ballots bool) DA
 		Start: p.Start, End: p.End, ExecuteAt: p.ExecuteAt(), Epoch: e,
 		Yes: res.Yes, No: res.No, Abstain: res.Abstain, TotalStake: res.TotalStake, Quorum: res.Quorum, Accepted: res.Accepted,
 	}
+	_, out.Applies = token.EffectiveAt(p, d.MinExecDelay())
 	switch {
 	case e < p.Start:
 		out.State = "pending"
 	case e <= p.End:
 		out.State = "voting"
+	case res.Accepted && out.Applies && e >= p.ExecuteAt():
+		out.State = "in effect"
 	case res.Accepted:
 		out.State = "accepted"
 	default:

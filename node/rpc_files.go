@@ -79,6 +79,13 @@ func (n *Node) registerFilesMethods() error {
 			}
 			return FileShareResult{CID: pin.Root.String(), Name: pin.Name, Size: pin.Size}, nil
 		},
+		"file.shares": func(context.Context) ([]files.ShareProgress, error) {
+			f, err := n.filesOrErr()
+			if err != nil {
+				return nil, err
+			}
+			return f.Shares(), nil
+		},
 		"file.get": func(_ context.Context, p FileGetParams) (files.Transfer, error) {
 			f, err := n.filesOrErr()
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fog-compute/fog/files"
+	"github.com/fog-compute/fog/internal/await"
 )
 
 // TestFileRPC shares a file on one node and gets it on another through
@@ -38,10 +39,10 @@ func TestFileRPC(t *testing.T) {
 	require.NoError(t, cb.Call(ctx, "file.get", FileGetParams{CID: sh.CID, Out: out, Providers: []string{a.p2pAddr()}}, &tr))
 	assert.Equal(t, sh.CID, tr.Root.String())
 	var st FileStatus
-	require.Eventually(t, func() bool {
+	await.Until(t, 30*time.Second, b.files.Changed, func() bool {
 		require.NoError(t, cb.Call(ctx, "file.status", FileCIDParams{CID: sh.CID}, &st))
 		return st.Transfer != nil && st.Transfer.State != files.StateRunning
-	}, 30*time.Second, 20*time.Millisecond)
+	}, "the transfer ends")
 	require.Equal(t, files.StateDone, st.Transfer.State, st.Transfer.Error)
 	assert.True(t, st.Pinned && st.Complete)
 	assert.Equal(t, "out.txt", st.Name)
@@ -49,6 +50,10 @@ func TestFileRPC(t *testing.T) {
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(data, got))
+
+	var shares []files.ShareProgress
+	require.NoError(t, ca.Call(ctx, "file.shares", nil, &shares))
+	assert.Empty(t, shares, "the share ended")
 
 	var ls FileListResult
 	require.NoError(t, cb.Call(ctx, "file.list", nil, &ls))

@@ -108,13 +108,33 @@ type RelayStatus struct {
 	Stake *RelayStake `json:"stake,omitempty"`
 }
 
-// RelayStake is a node's stake on the ledger, in micro-credits, as of the
-// ledger's current epoch (confirmed blocks only). The lottery does not
-// weigh candidates by it yet.
+// RelayStake is a node's stake on the ledger, in micro-credits: what its
+// account has staked as of the ledger's current epoch (confirmed blocks
+// only), and, when stake weighs the relay lottery, the weight the lottery
+// gives it in its current epoch (docs/lottery.md section 9).
 type RelayStake struct {
 	Epoch  uint64 `json:"epoch"`
 	Staked uint64 `json:"staked"`
 	Total  uint64 `json:"total"`
+	// Lottery is the relay lottery's view, absent when the lottery does
+	// not weigh by stake (relay.candidates fixes the candidates).
+	Lottery *LotteryWeight `json:"lottery,omitempty"`
+}
+
+// LotteryWeight is what the relay lottery's stake oracle gives for one of
+// its epochs.
+type LotteryWeight struct {
+	// Epoch is the lottery's epoch; SnapshotEpoch the ledger epoch whose
+	// confirmed stakes and DAO parameters it uses.
+	Epoch         uint64 `json:"epoch"`
+	SnapshotEpoch uint64 `json:"snapshot_epoch"`
+	// Weight is this node's weight (its bonded stake, 0 below MinStake)
+	// and TotalWeight the sum over all candidates, in micro-credits.
+	Weight      uint64 `json:"weight"`
+	TotalWeight uint64 `json:"total_weight"`
+	// TargetRelays and MinStake are the parameters in force (the DAO's).
+	TargetRelays uint64 `json:"target_relays"`
+	MinStake     uint64 `json:"min_stake"`
 }
 
 func (n *Node) relayStatus() RelayStatus {
@@ -125,6 +145,15 @@ func (n *Node) relayStatus() RelayStatus {
 		l.View(func(led *token.Ledger) {
 			st.Stake.Staked, st.Stake.Total = led.StakeAt(l.Account(), e), led.TotalStakeAt(e)
 		})
+		if o := n.stakeOracle; o != nil {
+			le := st.Status.Current.Epoch
+			se := o.epoch(le)
+			st.Stake.Lottery = &LotteryWeight{
+				Epoch: le, SnapshotEpoch: se.snapshot,
+				Weight: se.table.Weight(l.Account()), TotalWeight: se.table.Total,
+				TargetRelays: se.params.TargetRelays, MinStake: se.params.MinStake,
+			}
+		}
 	}
 	return st
 }

@@ -212,9 +212,17 @@ func (s *starter) startRelay(ctx context.Context) error {
 			return err
 		}
 	}
+	// With the ledger, stake weighs the candidates and the DAO sets the
+	// target relay count (stakeoracle.go); a fixed relay.candidates list
+	// still wins, as the operator's explicit choice.
+	var stake lottery.StakeOracle
+	if n.ledger != nil && len(rcfg.Candidates) == 0 {
+		n.stakeOracle = newLedgerStake(rcfg.Config, ledgerSource{n.ledger, n.dao}, n.clk)
+		stake = n.stakeOracle
+	}
 	l, err := lotterysvc.New(rcfg, lotterysvc.Options{
 		Gossip: n.gossip, Store: n.store.Datastore(store.PrefixMix), Identity: s.priv,
-		Logger: n.log.With("subsystem", "lottery"), Clock: n.clk,
+		Logger: n.log.With("subsystem", "lottery"), Clock: n.clk, Stake: stake,
 	})
 	if err != nil {
 		return err
@@ -327,6 +335,7 @@ func (s *starter) startCompute(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		p.dao = n.dao
 		s.onClose(p.Close)
 		if err := n.sup.start(ctx, p); err != nil {
 			return err

@@ -34,7 +34,11 @@
 //
 //   - Determinism: a Ledger fed the same blocks and confirmations holds the
 //     same state on every node; Tally and Ledger.Ballots use integer
-//     arithmetic only.
+//     arithmetic only; Ledger.Stakes (the relay lottery's weights: bonded
+//     stake from confirmed blocks dated up to an epoch) and ParamsAt (the
+//     network parameters accepted proposals set, from their ExecuteAt on)
+//     depend only on the confirmed blocks and the decisions, not on the
+//     order they came in.
 //   - Conservation: the balances and stakes of all accounts plus the
 //     credits in flight (sent and not received, unbonding, in escrow)
 //     always equal the genesis supply.

@@ -17,13 +17,15 @@ func (a *app) daoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dao",
 		Short: "Proposals to change network parameters, and stake-weighted votes on them",
-		Long: `A proposal sets a network parameter (epoch_length, target_relays,
-min_stake, fee rates, ...) to a value. Staked accounts vote yes, no or
-abstain during its window of epochs; at the window's end the stake of the
-confirmed votes is tallied, in integer arithmetic, the same on every node:
-accepted with a turnout of at least 33.4% of all stake and more than half
-of yes plus no. See docs/token.md. Applying accepted changes is not built
-yet.`,
+		Long: `A proposal sets a network parameter to a value: lottery.target_relays
+(the relay lottery's seats per epoch), lottery.min_stake (the least stake,
+in micro-credits, that weighs in the lottery) or compute.min_price (the
+least max price per CPU-second a paid task may offer). Staked accounts vote
+yes, no or abstain during its window of epochs; at the window's end the
+stake of the confirmed votes is tallied, in integer arithmetic, the same on
+every node: accepted with a turnout of at least 33.4% of all stake and more
+than half of yes plus no. An accepted change takes effect at the epoch
+boundary after its delay, on every node alike. See docs/token.md.`,
 	}
 	cmd.AddCommand(a.daoProposeCmd(), a.daoVoteCmd(), a.daoListCmd(), a.daoShowCmd())
 	return cmd
@@ -44,7 +46,7 @@ func (a *app) daoProposeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "propose PARAM VALUE",
 		Short:   "Propose setting a network parameter to a value",
-		Example: "  fog dao propose target_relays 12 --window 100",
+		Example: "  fog dao propose lottery.target_relays 12 --window 100",
 		Args:    exactArgs(2, "a parameter and a value"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := strconv.ParseUint(args[1], 10, 64)
@@ -65,7 +67,7 @@ func (a *app) daoProposeCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().Uint64Var(&window, "window", 0, "epochs the vote lasts, from now (default 10)")
-	cmd.Flags().Uint64Var(&delay, "delay", 0, "epochs between the window's end and the change")
+	cmd.Flags().Uint64Var(&delay, "delay", 0, "epochs between the window's end and the change (default and least: the network's minimum)")
 	return cmd
 }
 
@@ -143,6 +145,9 @@ func (a *app) daoShowCmd() *cobra.Command {
 			return a.print(p, func(w io.Writer) error {
 				fmt.Fprintf(w, "proposal %s by %s\n", p.ID, p.Proposer)
 				fmt.Fprintf(w, "%s = %d, votes in epochs %d to %d (now %d), applies from %d: %s\n", p.Param, p.Value, p.Start, p.End, p.Epoch, p.ExecuteAt, p.State)
+				if !p.Applies {
+					fmt.Fprintln(w, "this proposal cannot take effect: unknown parameter, value out of bounds or delay below the network's minimum")
+				}
 				fmt.Fprintf(w, "yes %s, no %s, abstain %s of %s staked; quorum %v, accepted %v\n",
 					creditsShort(p.Yes), creditsShort(p.No), creditsShort(p.Abstain), creditsShort(p.TotalStake), p.Quorum, p.Accepted)
 				for _, b := range p.Ballots {

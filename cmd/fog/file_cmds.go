@@ -37,7 +37,10 @@ func (a *app) fileShareCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "share PATH",
 		Short: "Share a file: import it, pin it, announce it; prints its CID",
-		Args:  cobra.ExactArgs(1),
+		Long: `Share a file: the node reads it, cuts it into blocks, pins it and announces
+it in the DHT; the command prints its CID. While the node reads a large
+file, the command shows its progress (bytes read, speed) on the terminal.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			abs, err := filepath.Abs(args[0])
 			if err != nil {
@@ -47,7 +50,11 @@ func (a *app) fileShareCmd() *cobra.Command {
 				return usageError(cmd, err)
 			}
 			var r node.FileShareResult
-			if err := a.callWait(cmd.Context(), "file.share", node.FileShareParams{Path: abs}, &r); err != nil {
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- a.callWait(ctx, "file.share", node.FileShareParams{Path: abs}, &r) }()
+			if err := a.awaitShare(ctx, abs, done); err != nil {
 				return err
 			}
 			return a.print(r, func(w io.Writer) error {
@@ -56,6 +63,67 @@ func (a *app) fileShareCmd() *cobra.Command {
 			})
 		},
 	}
+}
+
+// awaitShare shows the progress of the node's share of path until done
+// gives the share call's end, with a bar on a terminal and a line every
+// few seconds elsewhere (none with --json). It returns the call's error.
+func (a *app) awaitShare(ctx context.Context, path string, done <-chan error) error {
+	bar := a.newBar()
+	if bar != nil {
+		defer bar.Exit()
+	}
+	tick := a.clk.NewTicker(transferPoll)
+	defer tick.Stop()
+	var printed time.Time
+	poll := true
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C():
+		}
+		if !poll || (bar == nil && a.json) {
+			continue
+		}
+		var shares []files.ShareProgress
+		if err := a.call(ctx, "file.shares", nil, &shares); err != nil {
+			poll = false // a node without file.shares: the share goes on
+			continue
+		}
+		for _, sh := range shares {
+			if sh.Path != path {
+				continue
+			}
+			desc := fmt.Sprintf("chunking, %s/s", humanBytes(int64(sh.Speed)))
+			switch {
+			case bar != nil:
+				bar.ChangeMax64(max(sh.Size, 1))
+				bar.Describe(desc)
+				_ = bar.Set64(min(sh.Read, max(sh.Size, 1)))
+			case a.clk.Now().Sub(printed) >= 2*time.Second:
+				printed = a.clk.Now()
+				fmt.Fprintf(a.errOut, "%s: %s of %s read, %s\n", filepath.Base(path), humanBytes(sh.Read), humanBytes(sh.Size), desc)
+			}
+			break
+		}
+	}
+}
+
+// newBar returns a progress bar on the terminal, or nil when errOut is
+// not one or with --json.
+func (a *app) newBar() *progressbar.ProgressBar {
+	f, ok := a.errOut.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || a.json {
+		return nil
+	}
+	return progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(a.errOut),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
 }
 
 func (a *app) fileGetCmd() *cobra.Command {
@@ -123,15 +191,8 @@ const transferPoll = 250 * time.Millisecond
 // awaitTransfer shows the progress of the node's transfer of c until it
 // ends, with a bar on a terminal and a line every few seconds elsewhere.
 func (a *app) awaitTransfer(ctx context.Context, c string) (files.Transfer, error) {
-	var bar *progressbar.ProgressBar
-	if f, ok := a.errOut.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !a.json {
-		bar = progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(a.errOut),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
+	bar := a.newBar()
+	if bar != nil {
 		defer bar.Exit()
 	}
 	tick := a.clk.NewTicker(transferPoll)

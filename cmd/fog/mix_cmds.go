@@ -203,6 +203,9 @@ func (a *app) mixStatsCmd() *cobra.Command {
 					cover = fmt.Sprintf("send %.2g/s, loop %.2g/s, drop %.2g/s", st.SendRate, st.LoopRate, st.DropRate)
 				}
 				fmt.Fprintf(tw, "cover\t%s; loops %d sent, %d back\n", cover, st.LoopsSent, st.LoopsBack)
+				if len(st.Relaying) > 0 || st.RelayLoops > 0 {
+					fmt.Fprintf(tw, "relay loops\t%.2g/s while relaying; %d sent\n", st.RelayLoopRate, st.RelayLoops)
+				}
 				fmt.Fprintf(tw, "links\t%d open, %d frames dropped, %d refused over rate\n", st.Links, st.LinkDrops, st.RateDrops)
 				return tw.Flush()
 			})

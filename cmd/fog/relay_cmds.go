@@ -66,8 +66,14 @@ Stand as a candidate with relay.candidate = true in config.toml.`,
 				}
 				fmt.Fprintf(w, "claims verified %d, accepted %d\n", st.Stats.ClaimsVerified, st.Stats.ClaimsAccepted)
 				if st.Stake != nil {
-					fmt.Fprintf(w, "stake %s of %s staked on the ledger (epoch %d; the lottery does not weigh by stake yet)\n",
+					fmt.Fprintf(w, "stake %s of %s staked on the ledger (epoch %d)\n",
 						creditsShort(st.Stake.Staked), creditsShort(st.Stake.Total), st.Stake.Epoch)
+					if lw := st.Stake.Lottery; lw != nil {
+						fmt.Fprintf(w, "weight %s of %s in epoch %d (stake as of ledger epoch %d), target relays %d, min stake %s\n",
+							creditsShort(lw.Weight), creditsShort(lw.TotalWeight), lw.Epoch, lw.SnapshotEpoch, lw.TargetRelays, creditsShort(lw.MinStake))
+					} else {
+						fmt.Fprintln(w, "the lottery does not weigh by stake (relay.candidates fixes the candidates)")
+					}
 				}
 				return nil
 			})

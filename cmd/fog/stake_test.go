@@ -36,21 +36,21 @@ func TestDevnetStake(t *testing.T) {
 
 	// fog dao: node1 proposes and votes yes with its 130 credits of the
 	// 330 staked, 39%: above the quorum of 33.4%, and all yes: accepted.
-	out, errOut, err = run("--json", "dao", "propose", "target_relays", "12", "--window", "1000")
+	out, errOut, err = run("--json", "dao", "propose", "lottery.target_relays", "12", "--window", "1000")
 	require.NoError(t, err, errOut)
 	var p node.DAOProposal
 	require.NoError(t, json.Unmarshal([]byte(out), &p))
-	assert.Equal(t, "target_relays", p.Param)
+	assert.Equal(t, "lottery.target_relays", p.Param)
 	out, errOut, err = run("dao", "vote", p.ID, "yes", "--wait")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, out, "voted yes: confirmed")
 	out, errOut, err = run("dao", "show", p.ID)
 	require.NoError(t, err, errOut)
-	assert.Contains(t, out, "target_relays = 12")
+	assert.Contains(t, out, "lottery.target_relays = 12")
 	assert.Contains(t, out, "yes 130, no 0, abstain 0 of 330 staked; quorum true, accepted true")
 	out, errOut, err = run("dao", "ls")
 	require.NoError(t, err, errOut)
-	assert.Contains(t, out, "target_relays  12")
+	assert.Contains(t, out, "lottery.target_relays  12")
 
 	for _, tc := range []struct {
 		name string
@@ -64,6 +64,8 @@ func TestDevnetStake(t *testing.T) {
 		{"no amount", []string{"stake", "unlock"}, exitUsage, "an amount"},
 		{"bad choice", []string{"dao", "vote", p.ID, "maybe"}, exitUsage, `choice "maybe"`},
 		{"bad proposal", []string{"dao", "show", "nope"}, exitUsage, "want a proposal ID"},
+		{"unknown parameter", []string{"dao", "propose", "epoch_length", "60"}, exitUsage, `unknown network parameter "epoch_length"`},
+		{"short delay", []string{"dao", "propose", "lottery.min_stake", "5", "--delay", "1"}, exitUsage, "execution delay 1 epochs: at least"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errOut, err := run(tc.args...)

@@ -34,11 +34,18 @@ func TestDevnetWallet(t *testing.T) {
 	assert.Equal(t, d.nodes[0].Host().ID().String(), b0.PeerID)
 	assert.Contains(t, run(2, "wallet", "balance"), "balance  1000 credits (1000000000 micro-credits)")
 	assert.Equal(t, uint64(devnetStake), b1.Staked)
-	assert.Contains(t, run(1, "relay", "status"), "stake 100 of 300 staked on the ledger")
+	status := run(1, "relay", "status")
+	assert.Contains(t, status, "stake 100 of 300 staked on the ledger")
+	assert.Contains(t, status, "weight 100 of 300 in epoch")
 	var rst node.RelayStatus
 	require.NoError(t, json.Unmarshal([]byte(run(1, "--json", "relay", "status")), &rst))
 	require.NotNil(t, rst.Stake)
-	assert.Equal(t, node.RelayStake{Epoch: rst.Stake.Epoch, Staked: devnetStake, Total: 3 * devnetStake}, *rst.Stake)
+	// The lottery weighs each node by its stake (the genesis's, here).
+	require.NotNil(t, rst.Stake.Lottery)
+	assert.Equal(t, node.RelayStake{Epoch: rst.Stake.Epoch, Staked: devnetStake, Total: 3 * devnetStake, Lottery: rst.Stake.Lottery}, *rst.Stake)
+	assert.Equal(t, node.LotteryWeight{Epoch: rst.Stake.Lottery.Epoch, SnapshotEpoch: rst.Stake.Lottery.SnapshotEpoch,
+		Weight: devnetStake, TotalWeight: 3 * devnetStake, TargetRelays: 3}, *rst.Stake.Lottery)
+	assert.Equal(t, uint64(3*devnetStake), rst.Current.Candidates, "the lottery's total weight is the stake")
 
 	out := run(0, "wallet", "send", peer1, "2.5cr", "--wait")
 	assert.Contains(t, out, "sent 2.5 credits (2500000 micro-credits) to "+peer1+": confirmed")

@@ -74,8 +74,8 @@ func DecodeCandidacy(b []byte) (Candidacy, error) {
 }
 
 // CandidateBook is the candidate set learnt from candidacy announcements,
-// and a StakeOracle that gives each candidate weight 1 (until the token
-// package supplies stake).
+// and a StakeOracle that gives each candidate weight 1 (a node running
+// the ledger weighs by stake instead).
 //
 // The candidates of epoch e are the keys whose candidacy for e arrived in
 // the claim window of epoch e-1, on this node's clock:

@@ -203,7 +203,7 @@ func DecodeClaim(b []byte) (*Claim, error) {
 // of small order, the signature by the claimant covers the claim, the VRF
 // proof verifies for the claimant's key over e's ticket input, and the seats
 // and layer are the ones the VRF output draws with probability
-// Probability(cfg.TargetRelays, stake.TotalWeight(e)). Cheap checks run
+// Probability(TargetRelays(cfg, stake, e), stake.TotalWeight(e)). Cheap checks run
 // first. The error wraps ErrWrongEpoch, ErrWrongSeed, ErrMalformed,
 // ErrLayer, ErrSeats, ErrNotCandidate, ErrBadMixKey, ErrBadSignature or
 // ErrBadProof.
@@ -238,7 +238,7 @@ func (c *Claim) Verify(cfg Config, e uint64, seed Seed, stake StakeOracle) error
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadProof, err)
 	}
-	p := Probability(cfg.TargetRelays, stake.TotalWeight(e))
+	p := Probability(TargetRelays(cfg, stake, e), stake.TotalWeight(e))
 	if want := Seats(beta, weight, p); c.Seats != want {
 		return fmt.Errorf("%w: claims %d, ticket wins %d", ErrSeats, c.Seats, want)
 	}

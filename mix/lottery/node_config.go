@@ -37,9 +37,10 @@ type ServiceConfig struct {
 	// these peers (Ed25519 peer IDs) are the candidates, each with weight
 	// 1, and candidacy announcements are not used. Every node of the
 	// network must list the same peers. This suits small networks, devnets
-	// and the simulator, and is the only Sybil-resistant mode before the
-	// token package supplies stake. Empty (the default): candidates
-	// announce themselves over gossip (CandidateBook).
+	// and the simulator, and is the only Sybil-resistant mode without the
+	// ledger's stake (on a node, a fixed list wins over the ledger's stake
+	// oracle). Empty (the default): candidates announce themselves over
+	// gossip (CandidateBook), unless a stake oracle gives the weights.
 	Candidates []peer.ID
 
 	// JoinQuorum is how many distinct claimants must carry a seed before a

@@ -23,8 +23,30 @@ type StakeOracle interface {
 	TotalWeight(e uint64) uint64
 }
 
-// UniformStake is the StakeOracle used until the token package provides
-// stake: every candidate weighs 1 and the total is the number of candidates.
+// RelayTarget is implemented by a StakeOracle whose network changes the
+// target number of seats (R) by epoch, as the token DAO does: the draw and
+// every claim's check of epoch e use TargetRelays(e) instead of
+// Config.TargetRelays. Like the weights, the answer must be fixed for an
+// epoch and identical on every node before its seed can be known.
+type RelayTarget interface {
+	// TargetRelays returns R for epoch e; a value outside [1,
+	// MaxTargetRelays] means Config.TargetRelays.
+	TargetRelays(e uint64) int
+}
+
+// TargetRelays returns the target number of seats of epoch e: stake's
+// answer if it is a RelayTarget with a valid one, else cfg.TargetRelays.
+func TargetRelays(cfg Config, stake StakeOracle, e uint64) int {
+	if t, ok := stake.(RelayTarget); ok {
+		if r := t.TargetRelays(e); r >= 1 && r <= MaxTargetRelays {
+			return r
+		}
+	}
+	return cfg.TargetRelays
+}
+
+// UniformStake is the StakeOracle of a fixed candidate list, used when
+// the ledger's stake does not weigh the lottery: every candidate weighs 1 and the total is the number of candidates.
 // The candidate set changes only at epoch boundaries, through Set, so an
 // epoch's answers never change once given. It is safe for concurrent use.
 //

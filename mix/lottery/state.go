@@ -299,7 +299,7 @@ func (s *State) drawClaim(e uint64, es *epochState) {
 	if weight == 0 {
 		return
 	}
-	p := Probability(s.cfg.TargetRelays, s.stake.TotalWeight(e))
+	p := Probability(TargetRelays(s.cfg, s.stake, e), s.stake.TotalWeight(e))
 	c, mixKey, won, err := NewClaim(s.key, e, es.seed, weight, p, s.cfg, s.rnd)
 	if err == nil && won {
 		err = c.Verify(s.cfg, e, es.seed, s.stake)

@@ -67,6 +67,9 @@ type EpochStatus struct {
 	Candidates uint64 `json:"candidates"`
 	// Eligible says this node has weight in the epoch.
 	Eligible bool `json:"eligible"`
+	// TargetRelays is the epoch's R: the configured one, or the stake
+	// oracle's (RelayTarget).
+	TargetRelays int `json:"target_relays"`
 	// Relays and Closed describe the directory (current epoch only).
 	Relays int  `json:"relays"`
 	Closed bool `json:"closed"`
@@ -254,7 +257,7 @@ func (n *Node) Status(now time.Time) Status {
 }
 
 func (n *Node) epochStatus(e uint64) EpochStatus {
-	es := EpochStatus{Epoch: e, Start: n.cfg.EpochStart(e), End: n.cfg.EpochStart(e + 1)}
+	es := EpochStatus{Epoch: e, Start: n.cfg.EpochStart(e), End: n.cfg.EpochStart(e + 1), TargetRelays: n.cfg.TargetRelays}
 	if n.st != nil {
 		if seed, ok := n.st.Seed(e); ok {
 			es.Seed = seed.String()
@@ -263,6 +266,7 @@ func (n *Node) epochStatus(e uint64) EpochStatus {
 	if n.stake != nil {
 		es.Candidates = n.stake.TotalWeight(e)
 		es.Eligible = n.pub != nil && n.stake.Weight(e, n.pub) > 0
+		es.TargetRelays = TargetRelays(n.cfg.Config, n.stake, e)
 	}
 	return es
 }

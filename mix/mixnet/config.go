@@ -45,6 +45,16 @@ type Config struct {
 	// the node's constant cost: 2 packets/s by default.
 	DropRate float64
 
+	// RelayLoopRate (λ_M, Loopix's mix loops) is the rate of the loop
+	// cover a node sends while it relays: each leaves it toward the next
+	// layer, as its relayed packets do, goes through the other layers and
+	// comes back to it. Relays' loops thicken every relay's pool, so a
+	// packet mixes with more others per hop than the users' traffic alone
+	// gives, and they are the relay's cost, not its users': 1/s. Counted
+	// apart from the 2 packets/s above, and only while the node serves a
+	// layer.
+	RelayLoopRate float64
+
 	// Cover turns the Poisson streams on. Without it (the simulator's
 	// --no-cover baseline) real packets leave as soon as they are queued
 	// and no cover is sent.
@@ -90,20 +100,21 @@ type Config struct {
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() Config {
 	return Config{
-		Layers:      3,
-		MeanDelay:   50 * time.Millisecond,
-		MaxDelay:    time.Second,
-		SendRate:    1,
-		LoopRate:    0.5,
-		DropRate:    0.5,
-		Cover:       true,
-		AckSlack:    5 * time.Second,
-		TTL:         2 * time.Minute,
-		MaxQueue:    1024,
-		MaxPending:  4096,
-		MaxHeld:     65536,
-		ReplayTags:  4 << 20,
-		LoopsToDead: 3,
+		Layers:        3,
+		MeanDelay:     50 * time.Millisecond,
+		MaxDelay:      time.Second,
+		SendRate:      1,
+		LoopRate:      0.5,
+		DropRate:      0.5,
+		Cover:         true,
+		RelayLoopRate: 1,
+		AckSlack:      5 * time.Second,
+		TTL:           2 * time.Minute,
+		MaxQueue:      1024,
+		MaxPending:    4096,
+		MaxHeld:       65536,
+		ReplayTags:    4 << 20,
+		LoopsToDead:   3,
 	}
 }
 
@@ -127,6 +138,8 @@ func (c Config) Validate() error {
 		return bad("LoopRate", c.LoopRate, fmt.Sprintf("must be in [0, %v]", maxRate))
 	case c.DropRate < 0 || c.DropRate > maxRate:
 		return bad("DropRate", c.DropRate, fmt.Sprintf("must be in [0, %v]", maxRate))
+	case c.RelayLoopRate < 0 || c.RelayLoopRate > maxRate:
+		return bad("RelayLoopRate", c.RelayLoopRate, fmt.Sprintf("must be in [0, %v]", maxRate))
 	case c.AckSlack <= 0:
 		return bad("AckSlack", c.AckSlack, "must be positive")
 	case c.TTL <= 0:

@@ -124,8 +124,11 @@ type Node struct {
 	nextSend time.Time
 	nextLoop time.Time
 	nextDrop time.Time
-	sweepAt  time.Time // when retries, loops or expiries next need a look
-	stats    Stats
+	// nextRelayLoop is the relay loop stream's next event while the node
+	// relays in the send directory's epoch; zero while it does not.
+	nextRelayLoop time.Time
+	sweepAt       time.Time // when retries, loops or expiries next need a look
+	stats         Stats
 }
 
 type epochDir struct {

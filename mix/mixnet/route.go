@@ -45,9 +45,24 @@ const anyLayer = -1
 // delay of the given mean, cut at maxDelay.
 func pickRoute(rng *rand.Rand, relays []Relay, layers int, avoid func(NodeID) bool,
 	mean, maxDelay time.Duration) ([]Hop, error) {
-	route := make([]Hop, 0, layers)
-	used := make(map[NodeID]bool, layers)
-	for l := range layers {
+	order := make([]int, layers)
+	for l := range order {
+		order[l] = l
+	}
+	return pickRouteLayers(rng, relays, order, NodeID{}, avoid, mean, maxDelay)
+}
+
+// pickRouteLayers is pickRoute through the layers in the given order,
+// never through the node skip (a relay's own loops; the zero ID skips
+// none).
+func pickRouteLayers(rng *rand.Rand, relays []Relay, order []int, skip NodeID, avoid func(NodeID) bool,
+	mean, maxDelay time.Duration) ([]Hop, error) {
+	route := make([]Hop, 0, len(order))
+	used := make(map[NodeID]bool, len(order)+1)
+	if skip != (NodeID{}) {
+		used[skip] = true
+	}
+	for _, l := range order {
 		r, ok := pickLayer(rng, relays, l, used, avoid)
 		for _, try := range []struct {
 			layer int

@@ -29,6 +29,7 @@ type Stats struct {
 	AcksSent      uint64
 	LoopsSent     uint64
 	LoopsBack     uint64
+	RelayLoops    uint64 // loops sent as a relay (RelayLoopRate)
 	DropsSent     uint64 // drop cover sent (stream filler and λ_D)
 	Queued        int    // packets waiting for the send stream
 	Pending       int    // messages waiting for their ACK
@@ -62,6 +63,15 @@ func (n *Node) NextTick() time.Time {
 	}
 	if n.cfg.Cover {
 		for _, c := range []time.Time{n.nextSend, n.nextLoop, n.nextDrop} {
+			if c.Before(t) {
+				t = c
+			}
+		}
+		if _, ok := n.relayLayer(); ok && n.cfg.RelayLoopRate > 0 {
+			c := n.nextRelayLoop
+			if c.IsZero() {
+				c = n.now // a Tick starts the stream: the node became a relay
+			}
 			if c.Before(t) {
 				t = c
 			}
@@ -112,8 +122,57 @@ func (n *Node) Tick(now time.Time) []Effect {
 			eff = n.slot(eff)
 			n.nextDrop = n.nextDrop.Add(n.gap(n.cfg.DropRate))
 		}
+		eff = n.relayLoops(eff)
 	}
 	return eff
+}
+
+// relayLayer returns the layer this node relays in the epoch it sends in.
+func (n *Node) relayLayer() (int, bool) {
+	k := n.relay[n.sendDir]
+	if k == nil || n.dirs[n.sendDir] == nil {
+		return 0, false
+	}
+	return k.layer, true
+}
+
+// relayLoops runs the relay loop stream up to now while the node relays;
+// it starts one gap after the node becomes a relay and stops when it no
+// longer is.
+func (n *Node) relayLoops(eff []Effect) []Effect {
+	layer, ok := n.relayLayer()
+	if !ok || n.cfg.RelayLoopRate <= 0 {
+		n.nextRelayLoop = time.Time{}
+		return eff
+	}
+	if n.nextRelayLoop.IsZero() {
+		n.nextRelayLoop = n.now.Add(n.gap(n.cfg.RelayLoopRate))
+	}
+	for !n.nextRelayLoop.After(n.now) {
+		if t, ok := n.relayLoop(layer); ok {
+			eff = append(eff, t)
+			n.stats.RelayLoops++
+		}
+		n.nextRelayLoop = n.nextRelayLoop.Add(n.gap(n.cfg.RelayLoopRate))
+	}
+	return eff
+}
+
+// relayLoop builds a relay's loop: from the layer after its own through
+// every other layer, never through itself, and back to it.
+func (n *Node) relayLoop(layer int) (Transmit, bool) {
+	d := n.dirs[n.sendDir]
+	order := make([]int, 0, n.cfg.Layers-1)
+	for i := 1; i < n.cfg.Layers; i++ {
+		order = append(order, (layer+i)%n.cfg.Layers)
+	}
+	route, err := pickRouteLayers(n.rng, d.relays, order, n.self, func(id NodeID) bool {
+		return n.health[id] >= n.cfg.LoopsToDead
+	}, n.cfg.MeanDelay, n.cfg.MaxDelay)
+	if err != nil {
+		return Transmit{}, false
+	}
+	return n.loopOver(route)
 }
 
 // slot fills one event of a Poisson stream: the next queued packet, or drop
@@ -191,9 +250,9 @@ func (n *Node) cover(isLoop bool) (Transmit, bool) {
 	if err != nil {
 		return Transmit{}, false
 	}
-	var id MsgID
-	n.fill(id[:])
 	if !isLoop {
+		var id MsgID
+		n.fill(id[:])
 		last := route[len(route)-1]
 		hops, _ := n.hops(route[:len(route)-1], last.ID, nil)
 		mk := hopKey(last.Relay)
@@ -208,6 +267,14 @@ func (n *Node) cover(isLoop bool) (Transmit, bool) {
 		}
 		return Transmit{To: route[0].ID, Frame: frame(frameRelay, n.sendDir, pkt)}, true
 	}
+	return n.loopOver(route)
+}
+
+// loopOver builds a loop packet over route back to this node and waits
+// for it, to learn whether the route's relays work.
+func (n *Node) loopOver(route []Hop) (Transmit, bool) {
+	var id MsgID
+	n.fill(id[:])
 	t, total, err := n.packet(route, n.self, &message{kind: kindLoop, id: id})
 	if err != nil {
 		return Transmit{}, false

@@ -22,6 +22,16 @@ type Config struct {
 	// DAO windows). One minute: unbonding and deadlines count in minutes.
 	EpochZero   time.Time
 	EpochLength time.Duration
+	// MaxBackdate is how many epochs before the current one a block heard
+	// on gossip may be dated: a block the ledger does not hold yet whose
+	// epoch is older is ignored (not relayed, not voted for), so it can be
+	// confirmed only by representatives that break this rule. That bounds
+	// when a past epoch's figures (the lottery's stake snapshot, a DAO
+	// window's ballots) stop changing: Settled. Blocks pulled by the
+	// catch-up were confirmed elsewhere and are not judged by it. One
+	// epoch (a minute) leaves an honest block far more than gossip needs.
+	// A constant of the network.
+	MaxBackdate uint64
 	// TickInterval is how often the elections are ticked: the online
 	// weight sampled and open elections' candidates and votes re-sent. A
 	// tenth of the default OnlineWindow, so a representative in an open
@@ -52,6 +62,7 @@ func DefaultConfig() Config {
 		Node:         token.DefaultConfig(),
 		EpochZero:    time.Unix(0, 0),
 		EpochLength:  time.Minute,
+		MaxBackdate:  1,
 		TickInterval: 30 * time.Second,
 		MaxSkew:      30 * time.Second,
 		MaxAge:       30 * time.Second,
@@ -71,6 +82,7 @@ func TestConfig() Config {
 	c.Node.TrendPeriod = time.Hour
 	c.Node.AnswerInterval = time.Second
 	c.EpochLength = time.Second
+	c.MaxBackdate = 5                                  // epochs of a second: a loaded test machine delays gossip by more than one
 	c.MaxSkew, c.MaxAge = 2*time.Second, 8*time.Second // within gossip.TestConfig's SeenTTL of 30 s
 	return c
 }
@@ -98,6 +110,36 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Clock must be set", ErrConfig)
 	}
 	return nil
+}
+
+// Settled returns the first epoch from whose start on no honest node takes
+// a new block dated e or earlier from gossip, on any clock within MaxSkew
+// of this one: e + MaxBackdate + 1, plus the epochs MaxSkew spans. From
+// then on the confirmed blocks of epochs up to e change only through
+// blocks that were already taken (their elections ending) or through
+// representatives that break the rule. It saturates instead of
+// overflowing.
+func (c Config) Settled(e uint64) uint64 {
+	skew := uint64((c.MaxSkew + c.EpochLength - 1) / c.EpochLength)
+	s := e + c.MaxBackdate + 1 + skew
+	if s < e {
+		return ^uint64(0)
+	}
+	return s
+}
+
+// SettledBefore returns the last epoch all of whose blocks are settled
+// (Settled) by time t, and false if there is none yet.
+func (c Config) SettledBefore(t time.Time) (uint64, bool) {
+	cur := c.Epoch(t.Add(-c.MaxSkew))
+	if t.Add(-c.MaxSkew).Before(c.EpochZero) {
+		return 0, false
+	}
+	back := c.MaxBackdate + 1
+	if cur < back {
+		return 0, false
+	}
+	return cur - back, true
 }
 
 // Epoch returns the epoch of time t.

@@ -104,6 +104,7 @@ type DAO struct {
 	ctx     context.Context
 	seq     uint64
 	changed notify.Signal
+	final   map[token.Hash]token.Result // settled tallies (daoparams.go)
 }
 
 // NewDAO opens the proposals stored in ds (the ledger's Datastore) for
@@ -211,8 +212,13 @@ func (d *DAO) add(ctx context.Context, p token.Proposal) error {
 
 // Propose signs a proposal by the node's account setting param to value,
 // with a voting window of the epochs [start, end] and the change applying
-// execDelay epochs after; it is stored, then published.
+// execDelay epochs after; it is stored, then published. A proposal that
+// could never take effect (an unknown parameter, a value out of bounds, a
+// delay below MinExecDelay) is refused with token.ErrInvalid.
 func (d *DAO) Propose(ctx context.Context, param string, value, start, end, execDelay uint64) (token.Proposal, error) {
+	if err := d.checkProposal(param, value, execDelay); err != nil {
+		return token.Proposal{}, err
+	}
 	p := token.Proposal{Param: param, Value: value, Start: start, End: end, ExecDelay: execDelay}
 	p.Sign(d.svc.key)
 	if err := p.Verify(); err != nil {

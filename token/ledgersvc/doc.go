@@ -16,10 +16,16 @@
 // received, a frozen account) is rejected, and its sender loses gossip
 // score; so is a forged vote. Replayed envelopes are refused by gossip's
 // own time and sequence rules. The loser of a settled fork (an honest
-// peer may relay it late), a block dated more than an epoch ahead, and a
-// vote by a representative without weight here are ignored, without
+// peer may relay it late), a block dated more than an epoch ahead, a block
+// this node does not hold dated more than Config.MaxBackdate epochs back
+// (so a past epoch's confirmed blocks stop changing: Config.Settled), and
+// a vote by a representative without weight here are ignored, without
 // penalty. A block whose previous block or source is missing passes: the
 // Node keeps it until they come.
+//
+// DAO.ParamsAt applies the accepted proposals (token.ParamsAt) with the
+// least execution delay MinExecDelay, and Service.Stakes gives the stake
+// tables the relay lottery's oracle (package node) weighs candidates by.
 //
 // # Durability
 //

@@ -388,7 +388,8 @@ func (s *Service) ignore(err error) error {
 // is not this account's or was received, a frozen account) is rejected, so
 // its sender loses score; the loser of a settled fork and a block dated
 // ahead of this node's epoch are ignored; a block whose dependencies are
-// missing passes (the Node keeps it until they come).
+// missing passes (the Node keeps it until they come), unless it is dated
+// more than MaxBackdate epochs back (backdate.go).
 func (s *Service) checkBlock(m *Message, now time.Time, local bool) error {
 	if m.Block == nil {
 		return s.reject(errors.New("a vote on the blocks topic"))
@@ -403,8 +404,10 @@ func (s *Service) checkBlock(m *Message, now time.Time, local bool) error {
 	_, err := s.node.Ledger().Validate(*m.Block)
 	s.mu.Unlock()
 	switch {
-	case err == nil, errors.Is(err, token.ErrFork), errors.Is(err, token.ErrGap), errors.Is(err, token.ErrDuplicate):
+	case errors.Is(err, token.ErrDuplicate):
 		return nil
+	case err == nil, errors.Is(err, token.ErrFork), errors.Is(err, token.ErrGap):
+		return s.checkBackdate(m.Block, now)
 	case errors.Is(err, token.ErrSettled):
 		return s.ignore(err)
 	default:

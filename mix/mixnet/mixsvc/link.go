@@ -16,7 +16,8 @@ import (
 // that writes it, over one long-lived stream (1.1.0) or a stream per frame
 // (1.0.0). It ends after LinkIdle without frames, or when Run stops.
 type link struct {
-	q chan []byte
+	q       chan []byte
+	writers int // runLink goroutines still writing q; under Service.mu
 }
 
 // openTimeout bounds opening a stream to a neighbour.
@@ -53,10 +54,12 @@ func (s *Service) transmit(t mixnet.Transmit) {
 func (s *Service) linkLocked(p peer.ID) *link {
 	l := s.links[p]
 	if l == nil {
-		l = &link{q: make(chan []byte, s.cfg.LinkQueue)}
+		l = &link{q: make(chan []byte, s.cfg.LinkQueue), writers: s.cfg.LinkStreams}
 		s.links[p] = l
 		ctx := s.ctx
-		s.wg.Go(func() { s.runLink(ctx, p, l) })
+		for range s.cfg.LinkStreams {
+			s.wg.Go(func() { s.runLink(ctx, p, l) })
+		}
 	}
 	return l
 }
@@ -109,7 +112,8 @@ func (s *Service) countLinkDrop() {
 	s.mu.Unlock()
 }
 
-// runLink writes a link's frames until it idles out or ctx ends.
+// runLink writes a link's frames on a stream of its own until the link
+// idles out or ctx ends; the last of a link's writers to stop removes it.
 func (s *Service) runLink(ctx context.Context, p peer.ID, l *link) {
 	var st network.Stream
 	defer func() {
@@ -117,12 +121,15 @@ func (s *Service) runLink(ctx context.Context, p peer.ID, l *link) {
 			_ = st.Close()
 		}
 		s.mu.Lock()
+		l.writers--
 		if s.links[p] == l {
 			delete(s.links, p)
 		}
-		// Frames queued after the link was removed from the map are lost,
-		// as on a broken link; count them.
-		s.stats.linkDrops += uint64(len(l.q))
+		if l.writers == 0 {
+			// Frames queued after the link was removed from the map are
+			// lost, as on a broken link; count them.
+			s.stats.linkDrops += uint64(len(l.q))
+		}
 		s.mu.Unlock()
 	}()
 	// Open at once: the link exists because a frame or a directory needs
@@ -146,12 +153,11 @@ func (s *Service) runLink(ctx context.Context, p peer.ID, l *link) {
 			return
 		case <-idle.C():
 			s.mu.Lock()
-			if len(l.q) == 0 {
-				delete(s.links, p)
-				s.mu.Unlock()
-				return
-			}
+			empty := len(l.q) == 0
 			s.mu.Unlock()
+			if empty {
+				return // the deferred clean-up removes the link
+			}
 			idle.Reset(s.cfg.LinkIdle)
 		case f := <-l.q:
 			idle.Stop()

@@ -31,6 +31,7 @@ type Status struct {
 	Duplicates    uint64            `json:"duplicates"`
 	LoopsSent     uint64            `json:"loops_sent"`
 	LoopsBack     uint64            `json:"loops_back"`
+	RelayLoops    uint64            `json:"relay_loops"`
 	Queued        int               `json:"queued"`
 	Pending       int               `json:"pending"`
 
@@ -38,6 +39,8 @@ type Status struct {
 	SendRate float64 `json:"send_rate"`
 	LoopRate float64 `json:"loop_rate"`
 	DropRate float64 `json:"drop_rate"`
+	// RelayLoopRate is the relay loop stream's rate while relaying.
+	RelayLoopRate float64 `json:"relay_loop_rate"`
 
 	Links      int    `json:"links"`
 	LinkDrops  uint64 `json:"link_drops"`
@@ -64,9 +67,9 @@ func (s *Service) Status() Status {
 		PacketsIn: n.PacketsIn, Relayed: n.Relayed, Forwarded: n.Forwarded, Held: n.Held,
 		Replays: n.Replays, Drops: n.Drops, CoverDropped: n.CoverDropped, PacketsOut: n.PacketsOut,
 		Sent: n.Sent, Acked: n.Acked, Retransmitted: n.Retransmitted, Failed: n.Failed,
-		Delivered: n.Delivered, Duplicates: n.Duplicates, LoopsSent: n.LoopsSent, LoopsBack: n.LoopsBack,
+		Delivered: n.Delivered, Duplicates: n.Duplicates, LoopsSent: n.LoopsSent, LoopsBack: n.LoopsBack, RelayLoops: n.RelayLoops,
 		Queued: n.Queued, Pending: n.Pending,
-		Cover: s.cfg.Cover, SendRate: s.cfg.SendRate, LoopRate: s.cfg.LoopRate, DropRate: s.cfg.DropRate,
+		Cover: s.cfg.Cover, SendRate: s.cfg.SendRate, LoopRate: s.cfg.LoopRate, DropRate: s.cfg.DropRate, RelayLoopRate: s.cfg.RelayLoopRate,
 		Links: len(s.links), LinkDrops: s.stats.linkDrops, RateDrops: s.stats.rateDrops,
 		OpenErrors: s.stats.openErrors, TagSyncs: s.stats.tagSyncs,
 		MaxLagMS:    float64(s.stats.lagMax) / float64(time.Millisecond),
