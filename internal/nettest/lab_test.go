@@ -32,8 +32,9 @@ import (
 // treats as public (manet.IsPublicAddr): AutoNAT, relays and hole punching
 // act only on public addresses, and every RFC 1918, CGNAT and
 // documentation range counts as private or unroutable. So the WAN uses
-// 11.17.0.0/24 (an unannounced DoD block, reachable here only inside the
-// lab); the NATed nodes' home networks are 10.17.<n>.0/24.
+// 11.17.0.0/24, part of a block assigned to the US DoD: it exists here
+// only inside the lab, which has no route out, so no packet reaches its
+// real owner. The NATed nodes' home networks are 10.17.<n>.0/24.
 const (
 	wanPrefix = "11.17.0."
 	wanMask   = "/24"
