@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 EXAMPLES  := $(notdir $(wildcard examples/*))
 
-.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz fuzz-short banktest devnet kubo clean
+.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz fuzz-short banktest nettest devnet kubo clean
 
 all: build
 
@@ -35,6 +35,7 @@ web:
 ## test: vet, formatting, go.mod tidiness and the whole test suite with the
 ## race detector (without it, and saying so, when there is no C compiler)
 test: vet fmt-check tidy-check tools web-test-tools unit k8s-schema
+test: nettest
 
 # tools the tests use: tmux drives `fog chat open`'s terminal test,
 # promtool (Debian's prometheus package) checks the alert rules, and kubo's
@@ -135,6 +136,19 @@ BANKRESTARTS ?= 50
 banktest:
 	@out=$$(mktemp); $(GO) test -count=1 -timeout 60m -v -run '^TestBank$$' ./token/banktest -bank.restarts=$(BANKRESTARTS) >$$out 2>&1; \
 	s=$$?; cat $$out; grep '^restarts ' $$out | tail -1; rm -f $$out; exit $$s
+
+## nettest: fog processes in network namespaces of their own, two behind
+## NAT routers (see docs/nettest.md): a partition that heals, kill -9 and
+## restart, AutoNAT, a relay and hole punching, a task, a DM and a mix
+## message from behind NAT; one line per scenario and a summary. Needs
+## root, iproute2 and iptables (installed here when missing and apt-get
+## can); skips, saying why, where namespaces cannot be made
+nettest:
+	@command -v iptables >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ echo "make: installing iptables for nettest's NAT routers"; apt-get install -y -qq iptables >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq iptables >/dev/null 2>&1; }; } ; \
+		command -v iptables >/dev/null 2>&1 || echo "make: no iptables: nettest will skip"; }
+	FOG_NETTEST=1 $(GO) test -count=1 -timeout 15m -v -run '^TestNet$$' ./internal/nettest
 
 ## devnet: five real nodes on loopback; Ctrl-C stops them
 devnet:

@@ -89,7 +89,8 @@ type P2PConfig struct {
 	ResourceMiB  int64    `toml:"resource_memory_mib" comment:"Memory libp2p's resource manager may hand to connections and streams, in MiB. 0 scales to the machine (1/8 of RAM)."`
 	AutoNAT      bool     `toml:"autonat" comment:"Ask peers whether this node is reachable from outside."`
 	HolePunching bool     `toml:"hole_punching" comment:"Try direct connections through NATs."`
-	RelayClient  bool     `toml:"relay_client" comment:"Be reachable through circuit relays when behind a NAT."`
+	RelayClient  bool     `toml:"relay_client" comment:"Be reachable through circuit relays when behind a NAT: reserve slots on relays among the connected peers and advertise the relayed addresses."`
+	RelayService bool     `toml:"relay_service" comment:"Relay for NATed peers (circuit relay v2, limited: 128 KiB and 2 minutes per circuit, enough for a hole punch) while AutoNAT says this node is publicly reachable."`
 	MDNS         bool     `toml:"mdns" comment:"Find other fog nodes on the local network by multicast DNS."`
 }
 
@@ -204,6 +205,7 @@ func DefaultConfig() Config {
 			AutoNAT:      pc.AutoNAT,
 			HolePunching: pc.HolePunching,
 			RelayClient:  pc.RelayClient,
+			RelayService: pc.RelayService,
 			MDNS:         pc.MDNS,
 		},
 		DHT: DHTConfig{
@@ -250,6 +252,7 @@ func TestConfig() Config {
 	tc := p2p.TestConfig()
 	c.P2P.Listen = tc.ListenAddrs
 	c.P2P.AutoNAT, c.P2P.HolePunching, c.P2P.RelayClient, c.P2P.MDNS = false, false, false, false
+	c.P2P.RelayService = false
 	c.API.Listen = "127.0.0.1:0"
 	c.Log.Level = "warn"
 	c.Gossip.AdvertInterval = Duration(gossip.TestConfig().Advert.Interval)
@@ -368,6 +371,7 @@ func (c Config) p2pConfig(base p2p.Config) p2p.Config {
 	base.ConnLimitExempt = c.P2P.ConnExempt
 	base.ResourceMemory = c.P2P.ResourceMiB << 20
 	base.AutoNAT, base.HolePunching, base.RelayClient, base.MDNS = c.P2P.AutoNAT, c.P2P.HolePunching, c.P2P.RelayClient, c.P2P.MDNS
+	base.RelayService = c.P2P.RelayService
 	return base
 }
 

@@ -19,15 +19,22 @@ import (
 
 // Status is the result of node.status.
 type Status struct {
-	PeerID        string              `json:"peer_id"`
-	Version       string              `json:"version"`
-	StartedAt     time.Time           `json:"started_at"`
-	UptimeSeconds float64             `json:"uptime_seconds"`
-	ListenAddrs   []string            `json:"listen_addrs"`
-	ObservedAddrs []string            `json:"observed_addrs"`
-	Peers         int                 `json:"peers"`
-	Services      []ServiceStatus     `json:"services"`
-	Bootstrap     []p2p.BootstrapPeer `json:"bootstrap"`
+	PeerID        string    `json:"peer_id"`
+	Version       string    `json:"version"`
+	StartedAt     time.Time `json:"started_at"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+	ListenAddrs   []string  `json:"listen_addrs"`
+	ObservedAddrs []string  `json:"observed_addrs"`
+	// Addrs are the addresses the node advertises to its peers: the
+	// public ones among those above and, while it is behind a NAT with
+	// relay reservations, its relayed (/p2p-circuit) addresses.
+	Addrs []string `json:"addrs"`
+	// Reachability is AutoNAT's verdict: public, private or unknown
+	// (always unknown with p2p.autonat off).
+	Reachability string              `json:"reachability"`
+	Peers        int                 `json:"peers"`
+	Services     []ServiceStatus     `json:"services"`
+	Bootstrap    []p2p.BootstrapPeer `json:"bootstrap"`
 	// DHT says which of the WAN and LAN DHTs serve and how many peers
 	// their routing tables hold.
 	DHT dht.Status `json:"dht"`
@@ -71,6 +78,8 @@ func (n *Node) Status() Status {
 		StartedAt:     n.started.UTC(),
 		UptimeSeconds: clock.Since(n.clk, n.started).Seconds(),
 		ListenAddrs:   addrStrings(h.Network().ListenAddresses()),
+		Addrs:         addrStrings(h.Addrs()),
+		Reachability:  "unknown",
 		Peers:         len(h.Network().Peers()),
 		Services:      n.Services(),
 		Bootstrap:     h.Bootstrap.Peers(),
@@ -86,6 +95,14 @@ func (n *Node) Status() Status {
 			if !slices.ContainsFunc(local, a.Equal) {
 				s.ObservedAddrs = append(s.ObservedAddrs, a.String())
 			}
+		}
+	}
+	if r, ok := h.Host.(interface{ Reachability() network.Reachability }); ok {
+		switch r.Reachability() {
+		case network.ReachabilityPublic:
+			s.Reachability = "public"
+		case network.ReachabilityPrivate:
+			s.Reachability = "private"
 		}
 	}
 	if s.ObservedAddrs == nil {

@@ -83,8 +83,20 @@ type Config struct {
 	// default; it costs nothing when not needed.
 	HolePunching bool
 	// RelayClient lets the node be reached through circuit relays when it is
-	// not publicly reachable. On by default for the same reason.
+	// not publicly reachable: it dials relayed addresses, and while AutoNAT
+	// says it is private it reserves slots on relays (AutoRelay) chosen
+	// among the peers it is connected to, and advertises the relayed
+	// addresses. With HolePunching, a peer that reaches it through a relay
+	// is then moved to a direct connection (DCUtR). On by default for the
+	// same reason.
 	RelayClient bool
+	// RelayService serves circuit relay v2 to NATed peers while AutoNAT
+	// says this node is publicly reachable (libp2p's limited relay: each
+	// circuit carries at most 128 KiB over 2 minutes, enough for the hole
+	// punch that replaces it, and reservations are bounded per peer and
+	// per IP). On by default: NATed nodes need public ones to relay for
+	// them, and a private node never starts it.
+	RelayService bool
 	// MDNS discovers other fog nodes on the local network by multicast DNS.
 	// On by default so two machines on one LAN find each other with no
 	// bootstrap list; tests and the devnet turn it off.
@@ -136,6 +148,7 @@ func DefaultConfig() Config {
 		AutoNAT:         true,
 		HolePunching:    true,
 		RelayClient:     true,
+		RelayService:    true,
 		MDNS:            true,
 		MDNSService:     "fog",
 		BackoffMin:      time.Second,
@@ -152,6 +165,7 @@ func TestConfig() Config {
 	c := DefaultConfig()
 	c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
 	c.AutoNAT, c.HolePunching, c.RelayClient, c.MDNS = false, false, false, false
+	c.RelayService = false
 	c.BackoffMin = 50 * time.Millisecond
 	c.BackoffMax = 2 * time.Second
 	c.DialTimeout = 5 * time.Second

@@ -3,7 +3,9 @@
 // multiplexing (yamux) it negotiates, libp2p's resource manager with limits
 // scaled to the machine, the connection manager, a connection gater fed by a
 // persistent ban list, the optional NAT helpers (AutoNAT, hole punching,
-// relay client), mDNS discovery on a LAN, the bootstrap list that the node
+// the relay client with AutoRelay reservations among the connected peers,
+// the circuit relay v2 service while publicly reachable), mDNS discovery
+// on a LAN, the bootstrap list that the node
 // keeps dialling in the background, and the naming and version negotiation
 // of fog's protocol IDs.
 //

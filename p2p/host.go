@@ -119,15 +119,24 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	if cfg.HolePunching {
 		lo = append(lo, libp2p.EnableHolePunching())
 	}
+	// AutoRelay's peer source reads the host, which exists only once
+	// libp2p.New returns; it is not asked for candidates before then
+	// (only after AutoNAT says the node is private).
+	var built relayHostRef
 	if cfg.RelayClient {
-		lo = append(lo, libp2p.EnableRelay())
+		lo = append(lo, libp2p.EnableRelay(),
+			libp2p.EnableAutoRelayWithPeerSource(built.candidates))
 	} else {
 		lo = append(lo, libp2p.DisableRelay())
+	}
+	if cfg.RelayService {
+		lo = append(lo, libp2p.EnableRelayService())
 	}
 	h, err := libp2p.New(lo...)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: start host: %w", err)
 	}
+	built.set(h)
 	hctx, cancel := context.WithCancel(context.Background())
 	hh := &Host{Host: h, Bans: opts.Bans, log: log, ctx: hctx, cancel: cancel}
 	hh.Bootstrap, err = NewBootstrapper(h, cfg, boot, log)
@@ -146,6 +155,59 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	log.Info("host started", "peer", h.ID(), "addrs", h.Addrs())
 	return hh, nil
 }
+
+// relayHostRef hands AutoRelay the host once it is built.
+type relayHostRef struct {
+	mu sync.Mutex
+	h  host.Host
+}
+
+func (r *relayHostRef) set(h host.Host) {
+	r.mu.Lock()
+	r.h = h
+	r.mu.Unlock()
+}
+
+// candidates is AutoRelay's peer source: up to num of the peers the host is
+// connected to directly, those that said (through identify) they serve
+// circuit relay v2 first. AutoRelay checks each and reserves a slot on
+// those that accept.
+func (r *relayHostRef) candidates(_ context.Context, num int) <-chan peer.AddrInfo {
+	r.mu.Lock()
+	h := r.h
+	r.mu.Unlock()
+	var hop, other []peer.AddrInfo
+	if h != nil {
+		for _, id := range h.Network().Peers() {
+			direct := false
+			for _, c := range h.Network().ConnsToPeer(id) {
+				if !c.Stat().Limited {
+					direct = true
+				}
+			}
+			if !direct {
+				continue
+			}
+			ai := peer.AddrInfo{ID: id, Addrs: h.Peerstore().Addrs(id)}
+			if ps, err := h.Peerstore().SupportsProtocols(id, relayHopProto); err == nil && len(ps) > 0 {
+				hop = append(hop, ai)
+			} else {
+				other = append(other, ai)
+			}
+		}
+	}
+	all := append(hop, other...)
+	all = all[:min(len(all), max(num, 0))]
+	ch := make(chan peer.AddrInfo, len(all))
+	for _, ai := range all {
+		ch <- ai
+	}
+	close(ch)
+	return ch
+}
+
+// relayHopProto is circuit relay v2's hop protocol, which relays serve.
+const relayHopProto = "/libp2p/circuit/relay/0.2.0/hop"
 
 func newResourceManager(cfg Config, reg prometheus.Registerer) (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
