@@ -541,7 +541,16 @@ func spawnAttacker(ctx context.Context, spec attackSpec) (*attackerProcess, erro
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAttackerProcess$", "-test.count=1")
+	args := []string{os.Args[0], "-test.run=^TestAttackerProcess$", "-test.count=1"}
+	if *attackNice {
+		// The attackers' CPU is not the node's, as on another machine:
+		// on a machine of two cores it would otherwise be most of the
+		// attack's effect.
+		if nice, err := exec.LookPath("nice"); err == nil {
+			args = append([]string{nice, "-n", "19"}, args...)
+		}
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), attackerEnv+"="+string(raw))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
