@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	kadpb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	kb "github.com/libp2p/go-libp2p-kbucket"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -30,6 +31,7 @@ import (
 	"github.com/libp2p/go-msgio/pbio"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/gossip/gossipnet"
 	"github.com/fog-compute/fog/p2p/p2ptest"
 )
@@ -487,13 +489,22 @@ func startAttack(ctx context.Context, spec attackSpec) (stop func(), describe fu
 				return nil, nil, err
 			}
 			hosts = append(hosts, h)
-			// Replayed: what the target sent it, 300 ms later.
+			// Replayed: what the target sent it, 300 ms later, and on the
+			// capacity topic another node's adverts of a minute ago.
 			a, err := gossipnet.NewAttacker(h, gossipnet.AttackerConfig{Topic: topic, Rate: 200, ReplayAfter: 300 * time.Millisecond})
 			if err != nil {
 				stop()
 				return nil, nil, err
 			}
 			attackers = append(attackers, a)
+			if topic == gossip.CapacityTopic {
+				stale, err := staleAdverts(20)
+				if err != nil {
+					stop()
+					return nil, nil, err
+				}
+				a.Seed(stale...)
+			}
 			if err := a.Start([]peer.AddrInfo{spec.Target}); err != nil {
 				stop()
 				return nil, nil, err
@@ -525,6 +536,35 @@ func startAttack(ctx context.Context, spec attackSpec) (stop func(), describe fu
 		return e.close, e.String, nil
 	}
 	return nil, nil, fmt.Errorf("unknown attack kind %q", spec.Kind)
+}
+
+// staleAdverts returns n adverts of another node, genuinely signed by its
+// key but issued a minute ago: what an attacker that recorded them
+// replays.
+func staleAdverts(n int) ([]*pb.Message, error) {
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return nil, err
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	issued := time.UnixMilli(time.Now().Add(-time.Minute).UnixMilli())
+	var out []*pb.Message
+	for i := range n {
+		data, err := gossip.EncodeAdvert(gossip.Advert{Peer: id, Cores: 2, Runtimes: []string{gossip.RuntimeWasm},
+			Seq: uint64(i + 1), Issued: issued, Expires: issued.Add(time.Minute)})
+		if err != nil {
+			return nil, err
+		}
+		m, err := gossipnet.SignMessage(k, gossip.CapacityTopic, data, uint64(i+1))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // attackerProcess is a running child.
