@@ -122,8 +122,8 @@ func TestAttacks(t *testing.T) {
 			if err := hc.Call(ctx, "task.result", TaskIDParams{ID: string(sub.ID), Wait: true}, &res); err != nil {
 				return err
 			}
-			if res.State != compute.StateDone || string(res.Stdout) != "honest" {
-				return fmt.Errorf("task %s: %q %s", res.State, res.Stdout, res.Error)
+			if res.State != compute.StateDone || string(res.Stdout) != "honest" || len(res.Providers) != 1 || res.Providers[0] != targetInfo.ID {
+				return fmt.Errorf("task %s: %q %s, run by %v", res.State, res.Stdout, res.Error, res.Providers)
 			}
 			return nil
 		}},
@@ -501,13 +501,6 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
-}
-
-func cmp(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 func firstLine(err error) string {
