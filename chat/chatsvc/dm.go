@@ -68,7 +68,7 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	if o.Anonymous && s.o.Mix == nil {
 		return id, p, ErrNoMix
 	}
-	connected := s.o.Host.Network().Connectedness(p) == network.Connected
+	connected := online(s.o.Host.Network().Connectedness(p))
 	now := s.clock.Now()
 	s.mu.Lock()
 	eff := s.node.SetPeer(now, p, connected)
@@ -117,7 +117,7 @@ func (s *Service) trimSentLocked() {
 // that failed (it was busy, or the machine was) marked it offline, and no
 // connectedness event will say otherwise while the connection lasts.
 func (s *Service) maybeConnect(p peer.ID) {
-	if s.o.Host.Network().Connectedness(p) == network.Connected {
+	if online(s.o.Host.Network().Connectedness(p)) {
 		s.mu.Lock()
 		var eff []dm.Effect
 		if s.node != nil {
@@ -139,6 +139,12 @@ func (s *Service) maybeConnect(p peer.ID) {
 	s.dialed[p] = now
 	s.mu.Unlock()
 	s.tryConnect(p)
+}
+
+// online says whether a peer so connected can take a DM stream now: a
+// relayed (limited) connection can, for DMs open streams on it.
+func online(c network.Connectedness) bool {
+	return c == network.Connected || c == network.Limited
 }
 
 // maxDialed bounds the peers remembered by maybeConnect.
@@ -450,6 +456,11 @@ func (s *Service) runLink(ctx context.Context, p peer.ID, l *dmLink) {
 			idle.Reset(30 * time.Second)
 			if st == nil {
 				octx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+				// A relayed (limited) connection is enough for a DM: two
+				// nodes behind NATs that hole punching cannot join talk
+				// through a relay's circuit, whose limits (128 KiB, 2
+				// minutes) the link's reopening survives.
+				octx = network.WithAllowLimitedConn(octx, "chat-dm")
 				var err error
 				st, err = DMProtocol.Open(octx, s.o.Host, p)
 				cancel()

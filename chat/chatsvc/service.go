@@ -16,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/chat"
@@ -261,7 +260,7 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 		case ev := <-sub.Out():
 			e := ev.(event.EvtPeerConnectednessChanged)
 			s.mu.Lock()
-			eff := s.node.SetPeer(s.clock.Now(), e.Peer, e.Connectedness == network.Connected)
+			eff := s.node.SetPeer(s.clock.Now(), e.Peer, online(e.Connectedness))
 			s.mu.Unlock()
 			s.apply(eff)
 			continue
