@@ -368,7 +368,10 @@ func (n *Node) walletSend(ctx context.Context, l *ledgersvc.Service, p WalletSen
 	if err != nil {
 		return WalletSendResult{}, invalidParams("to: %v", err)
 	}
-	if to == from {
+	switch {
+	case to == from && key == nil:
+		return WalletSendResult{}, invalidParams("to: %s is this node's own account", p.To)
+	case to == from:
 		return WalletSendResult{}, invalidParams("to: %s is the sending account itself", p.To)
 	}
 	if p.Amount == 0 {
