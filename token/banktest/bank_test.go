@@ -27,7 +27,7 @@ import (
 	"github.com/fog-compute/fog/token/ledgersvc"
 )
 
-// restarts is how many times TestBank kills and restarts the node: few
+// restarts is how many times TestBank and TestBankStack kill and restart the node: few
 // by default (make test), 50 in make banktest.
 var restarts = flag.Int("bank.restarts", 2, "kill -9 and restarts of the node process")
 
