@@ -37,11 +37,11 @@ type Config struct {
 	// tenth of the default OnlineWindow, so a representative in an open
 	// election stays online.
 	TickInterval time.Duration
-	// MaxSkew and MaxAge bound the gossip timestamps (TopicParams): 20 s
-	// of skew, and messages older than 30 s are dropped (the elections
+	// MaxSkew and MaxAge bound the gossip timestamps (TopicParams): 30 s
+	// of skew, and messages older than 40 s are dropped (the elections
 	// re-send what is still needed); MaxAge must exceed MaxSkew. Gossip's
 	// SeenTTL must cover the topics' reject age, 2·MaxAge + MaxSkew + 5
-	// heartbeats: 85 s within the default 2 minutes.
+	// heartbeats: 115 s within the default 2 minutes.
 	MaxSkew, MaxAge time.Duration
 	// Rate and Burst are each topic's per-publisher budget. A node re-sends
 	// the candidates and votes of every open election each tick; 500
@@ -64,8 +64,8 @@ func DefaultConfig() Config {
 		EpochLength:  time.Minute,
 		MaxBackdate:  1,
 		TickInterval: 30 * time.Second,
-		MaxSkew:      20 * time.Second,
-		MaxAge:       30 * time.Second,
+		MaxSkew:      30 * time.Second,
+		MaxAge:       40 * time.Second,
 		Rate:         500,
 		Burst:        5000,
 		AutoReceive:  true,
