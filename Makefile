@@ -130,8 +130,9 @@ fuzz-short:
 		done; \
 	done
 
-## banktest: the ledger's bank test with 50 kill -9 restarts of the node
-## process (make test runs it with 2); its last line is the summary
+## banktest: the ledger's bank test with 50 kill -9 restarts of the fog
+## node process, `fog run` (make test runs it with 2); its last line is
+## the summary
 BANKRESTARTS ?= 50
 banktest:
 	@out=$$(mktemp); $(GO) test -count=1 -timeout 60m -v -run '^TestBank$$' ./token/banktest -bank.restarts=$(BANKRESTARTS) >$$out 2>&1; \

@@ -32,6 +32,7 @@ const (
 	tokenFile    = "api.token"
 	addrFile     = "api.addr"
 	storeDir     = "store"
+	walletDir    = "wallet"
 )
 
 // DefaultDataDir returns $FOG_PATH, or ~/.fog.
@@ -61,6 +62,10 @@ func (d DataDir) Addr() string { return filepath.Join(string(d), addrFile) }
 
 // Store is the Badger directory.
 func (d DataDir) Store() string { return filepath.Join(string(d), storeDir) }
+
+// Wallet is the directory of the wallet's account keys other than the
+// identity, one file per account (wallet.create, wallet.import).
+func (d DataDir) Wallet() string { return filepath.Join(string(d), walletDir) }
 
 // InitResult says what Init created.
 type InitResult struct {

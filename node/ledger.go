@@ -117,6 +117,9 @@ func (s *starter) startLedger(ctx context.Context) error {
 		return err
 	}
 	n.ledger = l
+	if n.wallet, err = openWalletKeys(s.opts.Dir); err != nil {
+		return err
+	}
 	if err := n.sup.start(ctx, ledgerService{l}); err != nil {
 		return err
 	}

@@ -181,7 +181,7 @@ func TestWalletOverRPC(t *testing.T) {
 func TestWalletWithoutLedger(t *testing.T) {
 	n := startTestNode(t, nil)
 	assert.Nil(t, n.Ledger())
-	for _, m := range []string{"wallet.balance", "wallet.pending", "wallet.history"} {
+	for _, m := range []string{"wallet.balance", "wallet.pending", "wallet.history", "wallet.create", "wallet.list"} {
 		code, msg := rpcCode(t, n.client(t).Call(context.Background(), m, nil, nil))
 		assert.Equal(t, CodeUnavailable, code, m)
 		assert.Contains(t, msg, "this node runs no ledger", m)

@@ -142,6 +142,9 @@ type Node struct {
 	// token.enabled off.
 	ledger *ledgersvc.Service
 	dao    *ledgersvc.DAO // with ledger
+	// wallet holds the wallet's account keys other than the identity
+	// (wallet.create, wallet.import); with ledger.
+	wallet *walletKeys
 	// stakeOracle weighs the relay lottery by the ledger's stake (with ledger,
 	// unless relay.candidates fixes the candidates); nil otherwise.
 	stakeOracle *ledgerStake

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,10 +18,18 @@ import (
 	"github.com/fog-compute/fog/token/ledgersvc"
 )
 
+// WalletBalanceParams are wallet.balance's parameters (all optional).
+type WalletBalanceParams struct {
+	// Account is the account shown (a peer ID or 64 hex digits); empty,
+	// the node's own.
+	Account string `json:"account,omitempty"`
+}
+
 // WalletBalance is wallet.balance's result. Amounts are micro-credits
 // (millionths of a credit).
 type WalletBalance struct {
-	// Account is the node's account: its Ed25519 public key in hex.
+	// Account is the account shown, the node's by default: its Ed25519
+	// public key in hex.
 	Account string `json:"account"`
 	// PeerID is the same key as a peer ID.
 	PeerID string `json:"peer_id"`
@@ -45,6 +54,10 @@ type WalletBalance struct {
 
 // WalletSendParams are wallet.send's parameters.
 type WalletSendParams struct {
+	// From is the account sending: a peer ID or 64 hex digits of an
+	// account whose key the wallet holds (wallet.list); empty, the
+	// node's own.
+	From string `json:"from,omitempty"`
 	// To is a peer ID or an account (64 hex digits).
 	To string `json:"to"`
 	// Amount is in micro-credits.
@@ -56,6 +69,7 @@ type WalletSendParams struct {
 // WalletSendResult is wallet.send's result.
 type WalletSendResult struct {
 	Hash    string `json:"hash"`
+	From    string `json:"from"`
 	To      string `json:"to"`
 	ToPeer  string `json:"to_peer"`
 	Amount  uint64 `json:"amount"`
@@ -70,6 +84,31 @@ type WalletHistoryParams struct {
 	// Limit is the most blocks returned, newest first: default 50, at
 	// most 1000.
 	Limit int `json:"limit,omitempty"`
+	// Account is the account listed (a peer ID or 64 hex digits); empty,
+	// the node's own.
+	Account string `json:"account,omitempty"`
+}
+
+// WalletImportParams are wallet.import's parameters.
+type WalletImportParams struct {
+	// Seed is the account's Ed25519 private key seed: 64 hex digits.
+	Seed string `json:"seed"`
+}
+
+// WalletAccount is an account of the node's wallet, in wallet.create,
+// wallet.import and wallet.list.
+type WalletAccount struct {
+	// Account is the account in hex; PeerID the same key as a peer ID.
+	Account string `json:"account"`
+	PeerID  string `json:"peer_id"`
+	// Identity is true for the node's own account (its identity key).
+	Identity bool `json:"identity,omitempty"`
+	// Created is false when wallet.import was given a key the wallet held
+	// already.
+	Created bool `json:"created,omitempty"`
+	// Balance and Pending are as in wallet.balance.
+	Balance uint64 `json:"balance"`
+	Pending uint64 `json:"pending"`
 }
 
 // WalletEntry is a block in wallet.history and wallet.pending.
@@ -165,22 +204,74 @@ const (
 
 func (n *Node) registerWalletMethods() error {
 	methods := map[string]any{
-		"wallet.balance": func(context.Context) (WalletBalance, error) {
+		"wallet.balance": func(_ context.Context, p WalletBalanceParams) (WalletBalance, error) {
 			l, err := n.ledgerOrErr()
 			if err != nil {
 				return WalletBalance{}, err
 			}
-			return walletBalance(l), nil
+			acct, err := accountParam(l, "account", p.Account)
+			if err != nil {
+				return WalletBalance{}, err
+			}
+			return walletBalance(l, acct), nil
 		},
 		"wallet.send": func(ctx context.Context, p WalletSendParams) (WalletSendResult, error) {
 			l, err := n.ledgerOrErr()
 			if err != nil {
 				return WalletSendResult{}, err
 			}
-			return walletSend(ctx, l, p)
+			return n.walletSend(ctx, l, p)
+		},
+		"wallet.create": func(context.Context) (WalletAccount, error) {
+			l, err := n.ledgerOrErr()
+			if err != nil {
+				return WalletAccount{}, err
+			}
+			a, err := n.wallet.create()
+			if err != nil {
+				return WalletAccount{}, &jrpc2.Error{Code: CodeUnavailable, Message: err.Error()}
+			}
+			r := walletAccount(l, a)
+			r.Created = true
+			return r, nil
+		},
+		"wallet.import": func(_ context.Context, p WalletImportParams) (WalletAccount, error) {
+			l, err := n.ledgerOrErr()
+			if err != nil {
+				return WalletAccount{}, err
+			}
+			seed, err := hex.DecodeString(strings.TrimPrefix(p.Seed, "0x"))
+			if err != nil || len(seed) != 32 {
+				return WalletAccount{}, invalidParams("seed: want an Ed25519 seed, 64 hex digits")
+			}
+			a, created, err := n.wallet.add(seed)
+			if err != nil {
+				return WalletAccount{}, &jrpc2.Error{Code: CodeUnavailable, Message: err.Error()}
+			}
+			r := walletAccount(l, a)
+			r.Created = created
+			return r, nil
+		},
+		"wallet.list": func(context.Context) ([]WalletAccount, error) {
+			l, err := n.ledgerOrErr()
+			if err != nil {
+				return nil, err
+			}
+			out := []WalletAccount{walletAccount(l, l.Account())}
+			out[0].Identity = true
+			for _, a := range n.wallet.accounts() {
+				if a != l.Account() {
+					out = append(out, walletAccount(l, a))
+				}
+			}
+			return out, nil
 		},
 		"wallet.history": func(_ context.Context, p WalletHistoryParams) ([]WalletEntry, error) {
 			l, err := n.ledgerOrErr()
+			if err != nil {
+				return nil, err
+			}
+			acct, err := accountParam(l, "account", p.Account)
 			if err != nil {
 				return nil, err
 			}
@@ -191,7 +282,7 @@ func (n *Node) registerWalletMethods() error {
 				p.Limit = defaultHistory
 			}
 			var out []WalletEntry
-			l.View(func(led *token.Ledger) { out = chainEntries(led, l.Account(), p.Limit, false) })
+			l.View(func(led *token.Ledger) { out = chainEntries(led, acct, p.Limit, false) })
 			return out, nil
 		},
 		"wallet.pending": func(context.Context) (WalletPending, error) {
@@ -226,8 +317,26 @@ func (n *Node) ledgerOrErr() (*ledgersvc.Service, error) {
 		"(the network's file of funded accounts, see docs/token.md; fog devnet writes one for its nodes)"}
 }
 
-func walletBalance(l *ledgersvc.Service) WalletBalance {
-	acct := l.Account()
+// accountParam reads the account parameter named name: the node's own
+// when empty.
+func accountParam(l *ledgersvc.Service, name, s string) (token.Account, error) {
+	if s == "" {
+		return l.Account(), nil
+	}
+	a, err := parseAccount(s)
+	if err != nil {
+		return a, invalidParams("%s: %v", name, err)
+	}
+	return a, nil
+}
+
+// walletAccount describes account a of the wallet.
+func walletAccount(l *ledgersvc.Service, a token.Account) WalletAccount {
+	b := walletBalance(l, a)
+	return WalletAccount{Account: b.Account, PeerID: b.PeerID, Balance: b.Balance, Pending: b.Pending}
+}
+
+func walletBalance(l *ledgersvc.Service, acct token.Account) WalletBalance {
 	b := WalletBalance{Account: acct.String(), PeerID: peerOf(acct)}
 	l.View(func(led *token.Ledger) {
 		info, _ := led.Account(acct)
@@ -241,32 +350,71 @@ func walletBalance(l *ledgersvc.Service) WalletBalance {
 	return b
 }
 
-func walletSend(ctx context.Context, l *ledgersvc.Service, p WalletSendParams) (WalletSendResult, error) {
+func (n *Node) walletSend(ctx context.Context, l *ledgersvc.Service, p WalletSendParams) (WalletSendResult, error) {
+	from, err := accountParam(l, "from", p.From)
+	if err != nil {
+		return WalletSendResult{}, err
+	}
+	var key ed25519.PrivateKey // nil: the node's identity
+	if from != l.Account() {
+		k, ok := n.wallet.key(from)
+		if !ok {
+			return WalletSendResult{}, &jrpc2.Error{Code: CodeNotFound, Message: fmt.Sprintf(
+				"from: this node's wallet holds no key for account %s (see fog wallet ls)", from)}
+		}
+		key = k
+	}
 	to, err := parseAccount(p.To)
 	if err != nil {
 		return WalletSendResult{}, invalidParams("to: %v", err)
 	}
-	if to == l.Account() {
+	switch {
+	case to == from && key == nil:
 		return WalletSendResult{}, invalidParams("to: %s is this node's own account", p.To)
+	case to == from:
+		return WalletSendResult{}, invalidParams("to: %s is the sending account itself", p.To)
 	}
 	if p.Amount == 0 {
 		return WalletSendResult{}, invalidParams("amount: must be positive (micro-credits)")
 	}
-	if have := l.Balance().Balance; p.Amount > have {
+	// available is what from can spend: its balance and, for a wallet
+	// account (SendFrom receives them first), the confirmed sends to it.
+	available := func() uint64 {
+		var have uint64
+		l.View(func(led *token.Ledger) {
+			info, _ := led.Account(from)
+			have = info.Balance
+			if key == nil {
+				return
+			}
+			for _, h := range led.Pending(from) {
+				if a, _ := led.Amount(h); led.Confirmed(h) {
+					have += a
+				}
+			}
+		})
+		return have
+	}
+	if have := available(); p.Amount > have {
 		return WalletSendResult{}, insufficient(p.Amount, have)
 	}
-	h, err := l.Send(ctx, to, p.Amount)
+	var h token.Hash
+	if key == nil {
+		h, err = l.Send(ctx, to, p.Amount)
+	} else {
+		h, err = l.SendFrom(ctx, key, to, p.Amount)
+	}
 	if err != nil {
 		if errors.Is(err, token.ErrInvalid) || errors.Is(err, token.ErrGap) {
 			// Spent meanwhile, or the account has no chain yet.
-			if have := l.Balance().Balance; p.Amount > have {
+			if have := available(); p.Amount > have {
 				return WalletSendResult{}, insufficient(p.Amount, have)
 			}
 			return WalletSendResult{}, &jrpc2.Error{Code: CodeConflict, Message: err.Error()}
 		}
 		return WalletSendResult{}, ledgerError(err)
 	}
-	r := WalletSendResult{Hash: h.String(), To: to.String(), ToPeer: peerOf(to), Amount: p.Amount}
+	r := WalletSendResult{Hash: h.String(), From: from.String(), To: to.String(), ToPeer: peerOf(to), Amount: p.Amount}
 	if p.Wait {
 		if err := l.WaitConfirmed(ctx, h); err != nil {
 			return WalletSendResult{}, ledgerError(fmt.Errorf("send %s made, not confirmed yet: %w", h, err))

@@ -125,3 +125,46 @@ func TestParseAmount(t *testing.T) {
 	assert.Equal(t, "0.000001", creditsShort(1))
 	assert.Equal(t, "1000", creditsShort(1_000_000_000))
 }
+
+// The wallet's extra accounts from the command line: fog wallet new
+// makes one, the faucet funds it, fog wallet send --from spends from it,
+// fog wallet balance and history --account show it, fog wallet ls lists
+// it after the identity, and an unknown --from is refused.
+func TestDevnetWalletAccounts(t *testing.T) {
+	d, ctx := testDevnet(t, 2, 2*time.Minute)
+	run := fogOn(t, ctx, d)
+	var acc node.WalletAccount
+	require.NoError(t, json.Unmarshal([]byte(run(0, "--json", "wallet", "new")), &acc))
+	assert.True(t, acc.Created)
+	assert.Contains(t, run(0, "wallet", "new"), "account ")
+
+	run(0, "wallet", "send", acc.Account, "3cr", "--wait")
+	peer1 := d.nodes[1].Host().ID().String()
+	var sent node.WalletSendResult
+	require.NoError(t, json.Unmarshal([]byte(run(0, "--json", "wallet", "send", "--from", acc.Account, peer1, "1cr", "--wait")), &sent))
+	assert.True(t, sent.Confirmed)
+	assert.Equal(t, acc.Account, sent.From)
+	assert.Equal(t, uint64(2*microPerCredit), sent.Balance)
+
+	var b node.WalletBalance
+	require.NoError(t, json.Unmarshal([]byte(run(0, "--json", "wallet", "balance", "--account", acc.PeerID)), &b))
+	assert.Equal(t, acc.Account, b.Account)
+	assert.Equal(t, uint64(2*microPerCredit), b.Balance)
+	var h []node.WalletEntry
+	require.NoError(t, json.Unmarshal([]byte(run(0, "--json", "wallet", "history", "--account", acc.Account)), &h))
+	require.Len(t, h, 2)
+	assert.Equal(t, sent.Hash, h[0].Hash)
+
+	var ls []node.WalletAccount
+	require.NoError(t, json.Unmarshal([]byte(run(0, "--json", "wallet", "ls")), &ls))
+	require.Len(t, ls, 3)
+	assert.True(t, ls[0].Identity)
+	assert.Contains(t, run(0, "wallet", "ls"), acc.Account+"  2 ")
+
+	_, errOut, err := fog(t, ctx, "--path", string(d.dirs[1]), "wallet", "send", "--from", acc.Account, peer1, "1")
+	require.Error(t, err)
+	assert.Equal(t, 1, exitCode(err))
+	var buf bytes.Buffer
+	printError(&buf, err)
+	assert.Contains(t, buf.String()+errOut, "holds no key for account "+acc.Account)
+}

@@ -27,7 +27,7 @@ import (
 	"github.com/fog-compute/fog/token/ledgersvc"
 )
 
-// restarts is how many times TestBank kills and restarts the node: few
+// restarts is how many times TestBank and TestBankStack kill and restart the node: few
 // by default (make test), 50 in make banktest.
 var restarts = flag.Int("bank.restarts", 2, "kill -9 and restarts of the node process")
 
@@ -65,7 +65,7 @@ func genesis() token.Genesis {
 	return g
 }
 
-// TestBank runs the node in a child process on an on-disk store, with
+// TestBankStack runs the ledger stack in a child process on an on-disk store, with
 // eight writers sending random amounts between random wallet accounts
 // through the node's wallet (ledgersvc's SendFrom), each printing "ack
 // <hash>" once the call returned. The parent kills the child with SIGKILL
@@ -76,7 +76,7 @@ func genesis() token.Genesis {
 // a kill was replaced by another after it (a double spend: two confirmed
 // blocks on one root). It prints "restarts N, lost L, double spends D,
 // sum constant" as its last line.
-func TestBank(t *testing.T) {
+func TestBankStack(t *testing.T) {
 	if dir, ok := crashtest.Child(crashEnv); ok {
 		child(dir)
 		return
@@ -93,7 +93,7 @@ func TestBank(t *testing.T) {
 	for r := 1; r <= n; r++ {
 		target := len(acked) + rng.IntN(maxBurst+1)
 		crashtest.Run(t, crashtest.Config{
-			Test: "TestBank", Env: crashEnv, Dir: dir,
+			Test: "TestBankStack", Env: crashEnv, Dir: dir,
 			Record: func(line string) {
 				rest, ok := strings.CutPrefix(line, "ack ")
 				if !ok {

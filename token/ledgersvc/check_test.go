@@ -24,6 +24,7 @@ func TestConfigValidate(t *testing.T) {
 		"TickInterval": func(c *Config) { c.TickInterval = 0 },
 		"MaxSkew":      func(c *Config) { c.MaxSkew = 0 },
 		"MaxAge":       func(c *Config) { c.MaxAge = 0 },
+		"MaxAge ":      func(c *Config) { c.MaxAge = c.MaxSkew }, // gossip refuses such a topic
 		"Rate":         func(c *Config) { c.Rate = 0 },
 		"Burst":        func(c *Config) { c.Burst = 0 },
 		"Clock":        func(c *Config) { c.Clock = nil },

@@ -38,10 +38,10 @@ type Config struct {
 	// election stays online.
 	TickInterval time.Duration
 	// MaxSkew and MaxAge bound the gossip timestamps (TopicParams): 30 s
-	// of skew, and messages older than 30 s are dropped (the elections
-	// re-send what is still needed). Gossip's SeenTTL must cover the
-	// topics' reject age, 2·MaxAge + MaxSkew + 5 heartbeats: 95 s within
-	// the default 2 minutes.
+	// of skew, and messages older than 40 s are dropped (the elections
+	// re-send what is still needed); MaxAge must exceed MaxSkew. Gossip's
+	// SeenTTL must cover the topics' reject age, 2·MaxAge + MaxSkew + 5
+	// heartbeats: 115 s within the default 2 minutes.
 	MaxSkew, MaxAge time.Duration
 	// Rate and Burst are each topic's per-publisher budget. A node re-sends
 	// the candidates and votes of every open election each tick; 500
@@ -65,7 +65,7 @@ func DefaultConfig() Config {
 		MaxBackdate:  1,
 		TickInterval: 30 * time.Second,
 		MaxSkew:      30 * time.Second,
-		MaxAge:       30 * time.Second,
+		MaxAge:       40 * time.Second,
 		Rate:         500,
 		Burst:        5000,
 		AutoReceive:  true,
@@ -102,6 +102,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxSkew must be positive", ErrConfig)
 	case c.MaxAge <= 0:
 		return fmt.Errorf("%w: MaxAge must be positive", ErrConfig)
+	case c.MaxAge <= c.MaxSkew:
+		return fmt.Errorf("%w: MaxAge %s must exceed MaxSkew %s", ErrConfig, c.MaxAge, c.MaxSkew)
 	case c.Rate <= 0:
 		return fmt.Errorf("%w: Rate must be positive", ErrConfig)
 	case c.Burst <= 0:
