@@ -45,10 +45,10 @@ type Config struct {
 	// many (in turn), and a responder that saw IDs it lacks syncs back, so
 	// new history floods the channel instead of waiting for each node's
 	// periodic round. 64: every neighbour of a node with a usual number of
-	// connections, so that no member is left for its periodic round (with
-	// gossipsub's mesh degree, 6, the last members of 100 after a heal
-	// waited for it); a sync with a neighbour that has the same history is
-	// one round trip of a fingerprint. 0 turns it off.
+	// connections, so that no neighbour is left for its periodic round
+	// (with gossipsub's mesh degree, 6, a node with more neighbours left
+	// some); a sync with a neighbour that has the same history is one
+	// round trip of a fingerprint. 0 turns it off.
 	SyncFanout int
 	// MaxBackgroundSyncs bounds the syncs the triggers above run at once.
 	// 8.
