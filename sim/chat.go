@@ -14,17 +14,19 @@ import (
 	"github.com/fog-compute/fog/chat/chatsvc"
 	"github.com/fog-compute/fog/chat/dm"
 	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/mix/mixnet/mixsvc"
 )
 
 // ChatChannel is the public channel every node of a ChatScenario joins.
 const ChatChannel = "sim"
 
 // ChatScenario boots a network and measures the chat (docs/chat.md) in
-// three phases on it: direct messages between random online pairs; direct
-// messages to nodes that are away, kept in mailboxes while a share of the
-// other nodes churns and delivered when they return; and a channel whose
-// members post on both sides of a partition, converging by history sync
-// after it heals.
+// three phases on it: direct messages between random online pairs, a
+// share of them anonymous (through the mix); direct messages to nodes
+// that are away, kept in mailboxes while a share of the other nodes
+// churns and delivered when they return; and a channel whose members post
+// on both sides of a partition, converging by history sync after it
+// heals.
 type ChatScenario struct {
 	// Network is the simulated network; Network.Chat (nil:
 	// chatsvc.DefaultConfig, what a node runs) is every node's chat.
@@ -34,6 +36,24 @@ type ChatScenario struct {
 	// others, spread evenly over OnlineFor.
 	OnlineDMs int
 	OnlineFor time.Duration
+	// AnonymousShare of the online messages (drawn at random) are sent
+	// anonymously, through the mix (SendOptions.Anonymous). Above 0, every
+	// node runs the relay lottery (every node a candidate, TargetRelays
+	// seats, epochs of EpochLength; 0: lottery.SimServiceConfig's) and the
+	// mix (Mix), as in MixScenario, and the online phase starts once every
+	// mix routes. GenesisDelay is how long after the start epoch 0 begins;
+	// 0 means 20 s plus 100 ms per node.
+	AnonymousShare float64
+	TargetRelays   int
+	EpochLength    time.Duration
+	Mix            mixsvc.Config
+	GenesisDelay   time.Duration
+	// Slowdown runs the whole scenario that many times slower than
+	// Network.Clock (clock.Slowed), as MixScenario's: every node's timers,
+	// the links' latencies, the schedules and every time measured. A
+	// hundred nodes with the mix on two cores need it. 1 (or less) runs at
+	// full speed.
+	Slowdown float64
 
 	// Away nodes stop (cleanly) for AwayFor; meanwhile each gets AwayDMs
 	// direct messages from nodes that neither leave nor churn, sent at
@@ -70,18 +90,26 @@ type ChatScenario struct {
 }
 
 // DefaultChatScenario returns a scenario of n nodes: 200 direct messages
-// over 40 s; a tenth of the nodes (at least one) away for 2 minutes with 5
-// messages each, 30 % of the others churning (30 s down, 30 s up, half
-// crashes), a 30 s window after the return; a 30 s partition with 20 posts
-// per half and 3 minutes to converge.
+// over 40 s, none anonymous (with AnonymousShare: R = 24, 10-second
+// epochs, the mix's defaults, as DefaultMixScenario); a tenth of the nodes
+// (at least one) away for 2 minutes with 5 messages each, 30 % of the
+// others churning (30 s down, 30 s up, half crashes), a 30 s window after
+// the return; a 30 s partition with 20 posts per half and 3 minutes to
+// converge; a minute for a node's services to start.
 func DefaultChatScenario(n int) ChatScenario {
+	nc := quietConfig(n)
+	// A node that returns (or churns back) starts its services under the
+	// load of a hundred others: on two busy cores the chat's start took
+	// more than the test preset's 10 s and the run ended there.
+	nc.Supervisor.StartTimeout = time.Minute
 	return ChatScenario{
-		Network:   quietConfig(n),
+		Network:   nc,
 		OnlineDMs: 200, OnlineFor: 40 * time.Second,
 		Away: max(1, n/10), AwayFor: 2 * time.Minute, AwayDMs: 5, ReturnWindow: 30 * time.Second,
 		Churn: 0.3, ChurnDown: 30 * time.Second, ChurnUp: 30 * time.Second, CrashShare: 0.5,
 		Partition: true, PartitionFor: 30 * time.Second, PartitionPosts: 20, ConvergeTimeout: 3 * time.Minute,
 		DrainTimeout: 2 * time.Minute, BootTimeout: 10 * time.Minute,
+		TargetRelays: 24, EpochLength: 10 * time.Second, Mix: mixsvc.DefaultConfig(), Slowdown: 1,
 	}
 }
 
@@ -94,15 +122,26 @@ type ChatResult struct {
 	// share delivered by the end (after DrainTimeout at most).
 	DMs            int     `json:"dms"`
 	DMDeliveryRate float64 `json:"dm_delivery_rate"`
-	// OnlineDMs were sent with both ends online; the latency is from Send
-	// on the sender to the message in the recipient's inbox.
-	OnlineDMs            int     `json:"online_dms"`
-	OnlineDeliveryRate   float64 `json:"online_delivery_rate"`
-	DMLatencyMsP50       float64 `json:"dm_latency_ms_p50"`
-	DMLatencyMsP99       float64 `json:"dm_latency_ms_p99"`
-	DMLatencyMsMax       float64 `json:"dm_latency_ms_max"`
-	SendErrors           int     `json:"send_errors,omitempty"`
-	OnlineRoutes         Routes  `json:"online_routes"`
+	// OnlineDMs were sent with both ends online, not anonymously; the
+	// latency is from Send on the sender to the message in the
+	// recipient's inbox.
+	OnlineDMs          int     `json:"online_dms"`
+	OnlineDeliveryRate float64 `json:"online_delivery_rate"`
+	DMLatencyMsP50     float64 `json:"dm_latency_ms_p50"`
+	DMLatencyMsP99     float64 `json:"dm_latency_ms_p99"`
+	DMLatencyMsMax     float64 `json:"dm_latency_ms_max"`
+	SendErrors         int     `json:"send_errors,omitempty"`
+	OnlineRoutes       Routes  `json:"online_routes"`
+	// AnonymousDMs were sent with both ends online through the mix; the
+	// same figures.
+	AnonymousDMs          int     `json:"anonymous_dms"`
+	AnonymousDeliveryRate float64 `json:"anonymous_delivery_rate"`
+	AnonymousLatencyMsP50 float64 `json:"anonymous_latency_ms_p50"`
+	AnonymousLatencyMsP99 float64 `json:"anonymous_latency_ms_p99"`
+	AnonymousLatencyMsMax float64 `json:"anonymous_latency_ms_max"`
+	AnonymousRoutes       Routes  `json:"anonymous_routes"`
+	// TargetRelays is the lottery's R when the mix runs.
+	TargetRelays         int     `json:"target_relays,omitempty"`
 	AwayNodes            int     `json:"away_nodes"`
 	AwaySeconds          float64 `json:"away_seconds"`
 	Churn                float64 `json:"churn"`
@@ -124,11 +163,15 @@ type ChatResult struct {
 	ChannelConvergenceSeconds float64 `json:"channel_convergence_seconds"`
 	ChannelConvergenceP50     float64 `json:"channel_convergence_seconds_p50"`
 
+	// Slowdown is how many times slower than real time the scenario ran
+	// (every time reported is the scenario's).
+	Slowdown    float64 `json:"slowdown"`
 	BootSeconds float64 `json:"boot_seconds"`
 	RunSeconds  float64 `json:"run_seconds"`
 
 	// For the plots.
 	LatenciesMs    []float64 `json:"-"`
+	AnonymousMs    []float64 `json:"-"`
 	AfterReturnMs  []float64 `json:"-"`
 	ConvergenceSec []float64 `json:"-"`
 }
@@ -157,6 +200,7 @@ type chatDM struct {
 	id       dm.MsgID
 	at       time.Time
 	away     bool
+	anon     bool
 	err      error
 
 	delivered bool
@@ -174,15 +218,36 @@ func (s ChatScenario) Run(ctx context.Context, progress Progress) (ChatResult, e
 		return ChatResult{}, err
 	}
 	progress = orNoProgress(progress)
+	slow := max(s.Slowdown, 1)
+	if slow > 1 {
+		clk = clock.Slowed(clk, slow)
+		s.Network.Clock = clk
+	}
 	begin := clk.Now()
 	n := s.Network.Nodes
-	res := ChatResult{Nodes: n, Seed: s.Network.Seed, Churn: s.Churn, Partition: s.Partition}
-	nw, err := New(s.Network)
+	res := ChatResult{Nodes: n, Seed: s.Network.Seed, Churn: s.Churn, Partition: s.Partition, Slowdown: slow}
+	if s.AnonymousShare > 0 {
+		res.TargetRelays = s.TargetRelays
+	}
+	cfg := s.Network
+	var mix *chatMix
+	if s.AnonymousShare > 0 {
+		var err error
+		if mix, err = s.withMix(&cfg); err != nil {
+			return res, err
+		}
+	}
+	nw, err := New(cfg)
 	if err != nil {
 		return res, err
 	}
 	defer nw.Close()
-	if err := Boot(ctx, nw, s.BootTimeout, progress); err != nil {
+	if mix != nil {
+		if err := mix.candidates(nw); err != nil {
+			return res, err
+		}
+	}
+	if err := Boot(ctx, nw, time.Duration(float64(s.BootTimeout)*slow), progress); err != nil {
 		return res, err
 	}
 	res.BootSeconds = clock.Since(clk, begin).Seconds()
@@ -199,6 +264,12 @@ func (s ChatScenario) Run(ctx context.Context, progress Progress) (ChatResult, e
 			return res, fmt.Errorf("sim: node %d joins %s: %w", i, ChatChannel, err)
 		}
 		progress.Step(1)
+	}
+
+	if mix != nil {
+		if err := mix.ready(ctx, nw, progress); err != nil {
+			return res, err
+		}
 	}
 
 	var dms []*chatDM
@@ -234,6 +305,10 @@ func (s ChatScenario) validate() error {
 		return fmt.Errorf("%w: negative message counts", ErrConfig)
 	case s.OnlineDMs > 0 && s.OnlineFor <= 0:
 		return fmt.Errorf("%w: OnlineFor %s must be positive", ErrConfig, s.OnlineFor)
+	case s.AnonymousShare < 0 || s.AnonymousShare > 1:
+		return fmt.Errorf("%w: AnonymousShare %v: want 0 to 1", ErrConfig, s.AnonymousShare)
+	case s.AnonymousShare > 0 && (s.TargetRelays < 1 || s.EpochLength < 0):
+		return fmt.Errorf("%w: TargetRelays %d must be positive and EpochLength %s not negative", ErrConfig, s.TargetRelays, s.EpochLength)
 	case s.Away < 0 || s.Away > n/2:
 		return fmt.Errorf("%w: Away %d: want 0 to half the nodes", ErrConfig, s.Away)
 	case s.Away > 0 && (s.AwayFor <= 0 || s.ReturnWindow <= 0):
@@ -273,7 +348,7 @@ func send(ctx context.Context, nw *Network, m *chatDM) {
 		m.err = err
 		return
 	}
-	m.id, _, m.err = c.Send(ctx, nw.Node(m.to).ID.String(), fmt.Appendf(nil, "sim message from %d to %d", m.from, m.to), chatsvc.SendOptions{})
+	m.id, _, m.err = c.Send(ctx, nw.Node(m.to).ID.String(), fmt.Appendf(nil, "sim message from %d to %d", m.from, m.to), chatsvc.SendOptions{Anonymous: m.anon})
 }
 
 // onlineDMs sends OnlineDMs messages between random running nodes and
@@ -285,6 +360,14 @@ func (s ChatScenario) onlineDMs(ctx context.Context, nw *Network, progress Progr
 	clk := nw.cfg.Clock
 	progress.Phase("direct messages, both online", s.OnlineDMs)
 	every := s.OnlineFor / time.Duration(s.OnlineDMs)
+	anon := make([]bool, s.OnlineDMs)
+	if s.AnonymousShare > 0 {
+		nw.Rand(func(r *rand.Rand) {
+			for k := range anon {
+				anon[k] = r.Float64() < s.AnonymousShare
+			}
+		})
+	}
 	var dms []*chatDM
 	var wg sync.WaitGroup
 	start := clk.Now()
@@ -299,7 +382,7 @@ func (s ChatScenario) onlineDMs(ctx context.Context, nw *Network, progress Progr
 		if !ok {
 			continue
 		}
-		m := &chatDM{from: from, to: to}
+		m := &chatDM{from: from, to: to, anon: anon[k]}
 		dms = append(dms, m)
 		wg.Go(func() { send(ctx, nw, m) })
 		progress.Step(1)
@@ -660,7 +743,7 @@ func (s ChatScenario) drain(ctx context.Context, nw *Network, dms []*chatDM, pro
 
 // summarize computes the figures from the messages.
 func (s ChatScenario) summarize(res *ChatResult, dms []*chatDM, returned map[int]time.Time) {
-	var delivered, online, onlineOK, awayN, awayIn, awayOK int
+	var delivered, online, onlineOK, anonN, anonOK, awayN, awayIn, awayOK int
 	for _, m := range dms {
 		res.DMs++
 		if m.err != nil {
@@ -668,6 +751,15 @@ func (s ChatScenario) summarize(res *ChatResult, dms []*chatDM, returned map[int
 		}
 		if m.delivered {
 			delivered++
+		}
+		if m.anon {
+			anonN++
+			if m.delivered {
+				anonOK++
+				res.AnonymousRoutes.add(m.route)
+				res.AnonymousMs = append(res.AnonymousMs, float64(m.arrived.Sub(m.at))/float64(time.Millisecond))
+			}
+			continue
 		}
 		if !m.away {
 			online++
@@ -690,7 +782,14 @@ func (s ChatScenario) summarize(res *ChatResult, dms []*chatDM, returned map[int
 			awayIn++
 		}
 	}
-	res.OnlineDMs, res.MailboxDMs = online, awayN
+	res.OnlineDMs, res.AnonymousDMs, res.MailboxDMs = online, anonN, awayN
+	if anonN > 0 {
+		res.AnonymousDeliveryRate = float64(anonOK) / float64(anonN)
+	}
+	if len(res.AnonymousMs) > 0 {
+		res.AnonymousLatencyMsP50, res.AnonymousLatencyMsP99 = Percentile(res.AnonymousMs, 50), Percentile(res.AnonymousMs, 99)
+		res.AnonymousLatencyMsMax = slices.Max(res.AnonymousMs)
+	}
 	if res.DMs > 0 {
 		res.DMDeliveryRate = float64(delivered) / float64(res.DMs)
 	}

@@ -41,10 +41,14 @@ type Config struct {
 	// and a heal should not wait for SyncInterval. 0 turns it off.
 	NeighbourCheck time.Duration
 	// SyncFanout spreads what a sync brought: after a sync that stored new
-	// messages, the node syncs with up to this many other neighbours, and
-	// a responder that saw IDs it lacks syncs back, so new history floods
-	// the channel's neighbourhood instead of waiting for each node's
-	// periodic round. 6, gossipsub's mesh degree; 0 turns it off.
+	// messages, the node syncs with every other neighbour, at most this
+	// many (in turn), and a responder that saw IDs it lacks syncs back, so
+	// new history floods the channel instead of waiting for each node's
+	// periodic round. 64: every neighbour of a node with a usual number of
+	// connections, so that no neighbour is left for its periodic round
+	// (with gossipsub's mesh degree, 6, a node with more neighbours left
+	// some); a sync with a neighbour that has the same history is one
+	// round trip of a fingerprint. 0 turns it off.
 	SyncFanout int
 	// MaxBackgroundSyncs bounds the syncs the triggers above run at once.
 	// 8.
@@ -94,7 +98,7 @@ func DefaultConfig() Config {
 		PruneInterval:      time.Minute,
 		SyncInterval:       30 * time.Second,
 		NeighbourCheck:     time.Second,
-		SyncFanout:         6,
+		SyncFanout:         64,
 		MaxBackgroundSyncs: 8,
 		SyncTimeout:        30 * time.Second,
 		SyncMaxRounds:      16,

@@ -105,7 +105,8 @@ type joined struct {
 	keys     map[uint32][KeySize]byte
 	syncNext int
 	// neighbours are the topic's peers at the last NeighbourCheck;
-	// syncing those with a background sync under way.
+	// syncing those with a background sync under way, true if it is to
+	// run once more when it ends.
 	neighbours map[peer.ID]bool
 	syncing    map[peer.ID]bool
 }

@@ -428,3 +428,72 @@ func TestSyncSpreads(t *testing.T) {
 		assert.Equal(t, ids(t, tn.svcs[1], "lobby"), ids(t, tn.svcs[2], "lobby"))
 	})
 }
+
+// TestFanoutReachesEveryNeighbour: a hub with more neighbours than
+// gossipsub's mesh degree gains posts by one sync; with no periodic round
+// and no neighbour check, only the fan-out can show them to its leaves,
+// and every leaf must get them (before, six of eight did, and the last
+// members after a heal waited for their periodic round).
+func TestFanoutReachesEveryNeighbour(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		cfg := TestConfig()
+		cfg.SyncInterval, cfg.NeighbourCheck = 0, 0
+		const n = 10 // hub 0, source 9, leaves 1..8
+		tn := newTestNet(t, n, cfg)
+		h := func(i int) peer.ID { return tn.net.Hosts[i].ID() }
+		// A star around 0: links from 0 to every node, none between the
+		// others (Degree 3 dials random pairs besides the ring).
+		for i := 1; i < n; i++ {
+			_, err := tn.net.Mocknet.LinkPeers(h(0), h(i))
+			require.NoError(t, err)
+			require.NoError(t, tn.net.Connect(ctx, tn.net.Hosts[0], tn.net.Hosts[i]))
+		}
+		cut := func(a, b int) {
+			require.NoError(t, tn.net.Cut(h(a), h(b)))
+			synctest.Wait()
+			require.NoError(t, tn.net.Cut(h(a), h(b)))
+		}
+		for a := 1; a < n; a++ {
+			for b := a + 1; b < n; b++ {
+				if len(tn.net.Mocknet.LinksBetweenPeers(h(a), h(b))) > 0 {
+					cut(a, b)
+				}
+			}
+		}
+		for _, s := range tn.svcs {
+			require.NoError(t, s.Join(ctx, "lobby"))
+		}
+		eventually(t, func() bool { return len(tn.net.Nodes[0].TopicPeers(Topic("lobby"))) == n-1 }, "every node in the hub's topic")
+		cut(0, 9)
+		for i := range 3 {
+			_, err := tn.svcs[9].Post(ctx, "lobby", fmt.Appendf(nil, "alone %d", i))
+			require.NoError(t, err)
+		}
+		// Past the topic's MaxAge, gossip refuses the posts: only sync
+		// carries them.
+		time.Sleep(2 * cfg.Topic.MaxAge)
+		for i := range n - 1 {
+			require.Empty(t, ids(t, tn.svcs[i], "lobby"), "node %d", i)
+		}
+
+		_, err := tn.net.Mocknet.LinkPeers(h(0), h(9))
+		require.NoError(t, err)
+		require.NoError(t, tn.net.Connect(ctx, tn.net.Hosts[0], tn.net.Hosts[9]))
+		eventually(t, func() bool { return len(tn.net.Nodes[0].TopicPeers(Topic("lobby"))) == n-1 }, "node 9 back in the hub's topic")
+		st, err := tn.svcs[0].Sync(ctx, h(9))
+		require.NoError(t, err)
+		require.Equal(t, 3, st.Stored)
+		eventually(t, func() bool {
+			for i := 1; i < n-1; i++ {
+				if len(ids(t, tn.svcs[i], "lobby")) != 3 {
+					return false
+				}
+			}
+			return true
+		}, "the hub's fan-out reaches all %d leaves", n-2)
+		for i := 1; i < n; i++ {
+			assert.Equal(t, ids(t, tn.svcs[0], "lobby"), ids(t, tn.svcs[i], "lobby"), "node %d", i)
+		}
+	})
+}

@@ -8,13 +8,16 @@ import (
 
 // What spreads history between periodic rounds: a neighbour not seen
 // before is synced with at once (checkNeighbours); a sync that stored new
-// messages is followed by syncs with up to SyncFanout other neighbours
-// (fanout); and a responder that saw, in the initiator's ID lists, IDs it
-// lacks syncs back (serve). The initiator of a sync only pulls, so the
-// fan-out's syncs carry nothing themselves: they show the neighbours what
-// this node has, and each neighbour that lacks some of it pulls it by
+// messages is followed by syncs with every other neighbour, SyncFanout at
+// most (fanout); and a responder that saw, in the initiator's ID lists,
+// IDs it lacks syncs back (serve). The initiator of a sync only pulls, so
+// the fan-out's syncs carry nothing themselves: they show the neighbours
+// what this node has, and each neighbour that lacks some of it pulls it by
 // syncing back, then fans out in turn. The flood stops where a sync
-// stores nothing new.
+// stores nothing new. Every neighbour of a node that gained messages is
+// shown them, so the flood reaches every member the neighbour graph
+// connects; a fan-out to a neighbour whose sync is under way (and began
+// before the gain) runs again once it ends, so that none is skipped.
 
 // checkNeighbours syncs every joined channel with the neighbours that
 // appeared since the last check.
@@ -43,8 +46,8 @@ func (s *Service) checkNeighbours() {
 	}
 }
 
-// fanout syncs j with up to SyncFanout neighbours other than except,
-// starting after the last one a fan-out or periodic round chose.
+// fanout syncs j with every neighbour other than except, SyncFanout at
+// most, starting after the last one a fan-out or periodic round chose.
 func (s *Service) fanout(j *joined, except peer.ID) {
 	t := j.topicOf()
 	if s.cfg.SyncFanout == 0 || t == nil {
@@ -65,8 +68,10 @@ func (s *Service) fanout(j *joined, except peer.ID) {
 }
 
 // syncSoon syncs j with p on a goroutine of the service, at most
-// MaxBackgroundSyncs at once, unless one with p is under way or the
-// service is closed.
+// MaxBackgroundSyncs at once, unless the service is closed. If a sync
+// with p is under way already, it is marked to run once more when it
+// ends: it may have listed this node's history before what made the
+// caller ask, and p must see that too.
 func (s *Service) syncSoon(j *joined, p peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -74,26 +79,37 @@ func (s *Service) syncSoon(j *joined, p peer.ID) {
 		return
 	}
 	j.mu.Lock()
-	busy := j.syncing[p]
-	j.syncing[p] = true
+	_, busy := j.syncing[p]
+	j.syncing[p] = busy
 	j.mu.Unlock()
 	if busy {
 		return
 	}
 	s.wg.Go(func() {
-		defer func() {
-			j.mu.Lock()
-			delete(j.syncing, p)
-			j.mu.Unlock()
-		}()
-		select {
-		case s.bgSem <- struct{}{}:
-		case <-s.ctx.Done():
-			return
+		for s.syncOnce(j, p) {
 		}
-		defer func() { <-s.bgSem }()
+	})
+}
+
+// syncOnce runs one background sync of j with p and reports whether
+// another was asked for meanwhile; if not, p is no longer syncing.
+func (s *Service) syncOnce(j *joined, p peer.ID) bool {
+	ran := false
+	select {
+	case s.bgSem <- struct{}{}:
+		ran = true
 		if _, err := s.syncChannel(s.ctx, p, j); err != nil {
 			s.log.Debug("channel: sync", "channel", j.name, "peer", p, "err", err)
 		}
-	})
+		<-s.bgSem
+	case <-s.ctx.Done():
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if ran && j.syncing[p] && s.ctx.Err() == nil {
+		j.syncing[p] = false
+		return true
+	}
+	delete(j.syncing, p)
+	return false
 }
