@@ -20,6 +20,8 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	ipld "github.com/ipfs/go-ipld-format"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/fog-compute/fog/internal/durable"
 )
 
 // blockStore is the blockstore of a Service: one file per block in a
@@ -82,7 +84,7 @@ func openBlockStore(dir string, max int64, log *slog.Logger) (*blockStore, error
 			return nil, fmt.Errorf("files: open blocks: %w", err)
 		}
 	}
-	syncDir(dir)
+	_ = durable.SyncDir(dir)
 	var used int64
 	err := s.walk(func(shard string, de fs.DirEntry) error {
 		if strings.HasPrefix(de.Name(), tmpPrefix) {
@@ -201,7 +203,7 @@ func (s *blockStore) put(ctx context.Context, b blocks.Block, capped bool) error
 	}
 
 	path := s.path(h)
-	tmp, err := writeTemp(filepath.Dir(path), data)
+	tmp, err := durable.WriteTemp(filepath.Dir(path), tmpPrefix+"*", data, 0o600)
 	s.mu.Lock()
 	if err == nil {
 		if err = os.Rename(tmp, path); err != nil {
@@ -219,39 +221,8 @@ func (s *blockStore) put(ctx context.Context, b blocks.Block, capped bool) error
 	}
 	// The rename is durable once the shard is synced; until then a crash
 	// loses the block whole, never a part of it.
-	syncDir(filepath.Dir(path))
+	_ = durable.SyncDir(filepath.Dir(path))
 	return nil
-}
-
-// writeTemp writes data to a new synced temporary file in dir and returns
-// its path.
-func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
-}
-
-// syncDir makes the entries of dir durable. Not every OS can sync a
-// directory; a block is then at worst missing after a crash, never
-// partial.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }
 
 // hasLocked reports whether the block of h is stored; s.mu is held.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fog-compute/fog/internal/durable"
 	"github.com/fog-compute/fog/token"
 )
 
@@ -94,7 +95,7 @@ func (w *walletKeys) add(seed []byte) (token.Account, bool, error) {
 	if w.dir == "" {
 		return token.Account{}, false, errors.New("this node has no data directory to keep wallet keys in")
 	}
-	if err := writeSynced(w.dir, a.String()+walletKeySuffix, []byte(hex.EncodeToString(seed)+"\n")); err != nil {
+	if err := writeKey(w.dir, a.String()+walletKeySuffix, []byte(hex.EncodeToString(seed)+"\n")); err != nil {
 		return token.Account{}, false, fmt.Errorf("node: wallet key: %w", err)
 	}
 	w.keys[a] = key
@@ -121,41 +122,11 @@ func (w *walletKeys) accounts() []token.Account {
 	return out
 }
 
-// writeSynced writes body to dir/name, mode 0600, through a temporary
-// file that is synced, renamed into place, and the directory synced, so
-// that after a crash the file is either whole or absent.
-func writeSynced(dir, name string, body []byte) error {
+// writeKey writes a key file, mode 0600, whole or not at all after a
+// crash.
+func writeKey(dir, name string, body []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, name+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op once renamed
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(body); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.WriteFile(dir, name, name+".tmp*", body, 0o600)
 }

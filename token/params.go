@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -114,7 +115,7 @@ func ParamsAt(base Params, decisions []Decision, minDelay, e uint64) Params {
 	}
 	slices.SortFunc(ds, func(a, b due) int {
 		if a.at != b.at {
-			return cmpUint64(a.at, b.at)
+			return cmp.Compare(a.at, b.at)
 		}
 		ia, ib := a.d.Proposal.ID(), b.d.Proposal.ID()
 		return bytes.Compare(ia[:], ib[:])
@@ -124,14 +125,4 @@ func ParamsAt(base Params, decisions []Decision, minDelay, e uint64) Params {
 		p.set(d.d.Proposal.Param, d.d.Proposal.Value)
 	}
 	return p
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

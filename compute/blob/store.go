@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fog-compute/fog/internal/durable"
 	"github.com/fog-compute/fog/internal/notify"
 	"io"
 	"io/fs"
@@ -223,7 +224,7 @@ func (s *Store) put(ctx context.Context, id wasm.ModuleID, data []byte) error {
 	if s.dir == "" {
 		kept = bytes.Clone(data)
 	} else {
-		err = writeAtomic(s.dir, id.String(), data)
+		err = durable.WriteFile(s.dir, id.String(), tmpPrefix+id.String()+"-*", data, 0o600)
 	}
 
 	s.mu.Lock()
@@ -244,42 +245,6 @@ func (s *Store) put(ctx context.Context, id wasm.ModuleID, data []byte) error {
 	}
 	if onAdd != nil {
 		onAdd(id)
-	}
-	return nil
-}
-
-// writeAtomic writes data to dir/name through a synced temporary file, so
-// that dir/name is either absent or complete, even after a crash.
-func writeAtomic(dir, name string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, tmpPrefix+name+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	// Make the rename durable. Not every OS can sync a directory; the
-	// module is then at worst missing after a crash, never partial.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }
