@@ -341,7 +341,7 @@ func (s *Service) apply(eff []dm.Effect) {
 			s.sendFrame(e.Peer, e.Frame)
 			s.route(e.Peer, "direct")
 		case dm.StoreInMailbox:
-			s.carry(func(ctx context.Context) { s.deposit(ctx, e.Peer, e.Sealed) })
+			s.carry(func(ctx context.Context) { s.deposit(ctx, e.Peer, e.Message, e.Sealed) })
 			// The peer may be online all the same, only not connected to
 			// this node: a retry tries to reach it directly too.
 			s.maybeConnect(e.Peer)
@@ -483,7 +483,9 @@ func (s *Service) sendMix(ctx context.Context, p peer.ID, sealed []byte) {
 	s.route(p, "mix")
 }
 
-func (s *Service) deposit(ctx context.Context, p peer.ID, sealed []byte) {
+// deposit leaves the sealed envelope of message id (zero for a receipt)
+// in p's mailboxes, and records in how many it is stored.
+func (s *Service) deposit(ctx context.Context, p peer.ID, id dm.MsgID, sealed []byte) {
 	if s.o.Mailboxes == nil {
 		return
 	}
@@ -509,15 +511,15 @@ func (s *Service) deposit(ctx context.Context, p peer.ID, sealed []byte) {
 		return
 	}
 	s.route(p, "mailbox")
+	// Only this envelope's message is stored: another one to p, sent
+	// meanwhile, is in its own envelope, whose deposit may yet fail.
 	s.mu.Lock()
-	for id, m := range s.sent {
-		if m.To == p && m.State <= dm.Sent {
-			m.Mailboxes = max(m.Mailboxes, n)
-			for _, ch := range s.waiters[id] {
-				close(ch)
-			}
-			delete(s.waiters, id)
+	if m := s.sent[id]; m != nil && m.To == p && m.State <= dm.Sent {
+		m.Mailboxes = max(m.Mailboxes, n)
+		for _, ch := range s.waiters[id] {
+			close(ch)
 		}
+		delete(s.waiters, id)
 	}
 	s.mu.Unlock()
 }
