@@ -37,6 +37,9 @@ const (
 // synced, directly otherwise. The caller holds an in-flight registration
 // (acquire), so the committer is running.
 func (db *DB) write(r *writeReq) error {
+	if err := db.CheckSpace(); err != nil {
+		return err
+	}
 	if db.writes == nil {
 		return db.bdb.Update(r.apply)
 	}

@@ -367,18 +367,26 @@ func (s *Service) receive(j *joined, m Message, enc []byte, synced bool) {
 			return
 		}
 	}
+	if err := s.keep(j, m, enc, synced); err != nil {
+		s.log.Warn("channel: store message", "channel", j.name, "err", err)
+	}
+}
+
+// keep stores a checked message in the channel's history and delivers it
+// if it is a new post.
+func (s *Service) keep(j *joined, m Message, enc []byte, synced bool) error {
 	id := ID(sha256Sum(enc))
 	if m.Kind == KindRoster {
 		s.applyRoster(j, m, enc)
 	}
 	isNew, err := s.hist.put(s.ctx, j.name, itemOf(&m, id), enc)
 	if err != nil {
-		s.log.Warn("channel: store message", "channel", j.name, "err", err)
-		return
+		return err
 	}
 	if isNew && m.Kind == KindPost {
 		s.deliver(s.post(j, &m, id, synced))
 	}
+	return nil
 }
 
 // applyRoster records a checked roster message and opens this node's key
@@ -494,12 +502,16 @@ func (s *Service) publish(ctx context.Context, j *joined, m Message) (ID, error)
 	if err != nil {
 		return ID{}, err
 	}
+	// Kept before it leaves: a message this node cannot store (its disk
+	// is full) is refused, rather than sent while missing from its own
+	// history. One kept but not published reaches the others by sync.
+	if err := s.keep(j, m, enc, false); err != nil {
+		return ID{}, fmt.Errorf("channel: post to %s: %w", j.name, err)
+	}
 	if err := j.topic.Publish(ctx, m); err != nil {
 		return ID{}, fmt.Errorf("channel: post to %s: %w", j.name, err)
 	}
-	id := ID(sha256Sum(enc))
-	s.receive(j, m, enc, false)
-	return id, nil
+	return ID(sha256Sum(enc)), nil
 }
 
 // Create joins a new private channel name as its creator and publishes

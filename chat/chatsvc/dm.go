@@ -68,6 +68,9 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	if o.Anonymous && s.o.Mix == nil {
 		return id, p, ErrNoMix
 	}
+	if err := s.space(); err != nil {
+		return id, p, err
+	}
 	connected := s.o.Host.Network().Connectedness(p) == network.Connected
 	now := s.clock.Now()
 	s.mu.Lock()
@@ -87,6 +90,8 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	// Stored before anything leaves, so that a receipt cannot overtake it
 	// and leave a record that is retried for nothing after a restart.
 	if err := s.saveOutgoing(ctx, rec); err != nil {
+		// The disk filled since the check above: the message goes out
+		// all the same, but is not retried after a restart.
 		s.log.Warn("storing a sent message for its retries", "err", err)
 	}
 	s.apply(append(eff, more...))
@@ -284,12 +289,28 @@ func (s *Service) handle(st network.Stream) {
 	}
 }
 
-// receive hands a frame to the core.
-func (s *Service) receive(from peer.ID, route dm.Route, f []byte) {
+// space returns why the store cannot take writes now, or nil.
+func (s *Service) space() error {
+	if s.o.Space == nil {
+		return nil
+	}
+	if err := s.o.Space(); err != nil {
+		return fmt.Errorf("chatsvc: %w", err)
+	}
+	return nil
+}
+
+// receive hands a frame to the core, unless the store cannot take writes:
+// then it drops the frame, unacknowledged, and returns why.
+func (s *Service) receive(from peer.ID, route dm.Route, f []byte) error {
+	if err := s.space(); err != nil {
+		s.log.Debug("dm frame dropped: the store takes no writes", "from", from, "route", route, "err", err)
+		return err
+	}
 	s.mu.Lock()
 	if s.node == nil {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	var eff []dm.Effect
 	if route == dm.Direct && from != "" {
@@ -306,6 +327,7 @@ func (s *Service) receive(from peer.ID, route dm.Route, f []byte) {
 	}
 	s.apply(eff)
 	s.poke()
+	return nil
 }
 
 // carry runs f on a goroutine owned by Run, at most MaxInFlight at once.
@@ -533,9 +555,9 @@ func (s *Service) fetchMail(ctx context.Context) {
 	defer s.fetchMu.Unlock()
 	fctx, cancel := context.WithTimeout(ctx, 4*s.cfg.SendTimeout)
 	defer cancel()
+	// An item not taken (no room to store it) stays at its hosts.
 	rep, err := s.o.Mailboxes.Fetch(fctx, func(m mailbox.Message) error {
-		s.receive("", dm.Mailbox, m.Payload)
-		return nil
+		return s.receive("", dm.Mailbox, m.Payload)
 	})
 	if err != nil {
 		s.log.Debug("mailboxes", "fetched", rep.Delivered, "err", err)

@@ -114,25 +114,27 @@ func crashKinds() []crashKind {
 		{name: "channel", maxBurst: 15, setup: joinChannel, write: writePost, checkRPC: checkPosts},
 		{name: "dm-received", write: writeDMIn, checkStore: checkInbox},
 		{name: "dm-sent", write: writeDMOut, checkStore: checkOutgoing},
-		{name: "mailbox", maxBurst: 2, setup: awayRecipient, write: writeMail, checkStore: checkMailbox},
+		{name: "mailbox", maxBurst: 1, setup: awayRecipient, write: writeMail, checkStore: checkMailbox},
 	}
 }
 
-func runCrashLoop(t *testing.T, k crashKind, restarts int) {
+// newCrashNet starts the survivor daemon and initialises the victim's
+// data directory at dir (a temporary one if empty), bootstrapping from it.
+func newCrashNet(t *testing.T, dir string) *crashNet {
 	n := &crashNet{seen: map[string]compute.State{}}
 	n.b = initDir(t)
 	bcmd, blogs := fogChild(t, "run", "--path", n.b)
-	defer func() {
+	t.Cleanup(func() {
 		_ = bcmd.Process.Signal(syscall.SIGTERM)
 		_ = bcmd.Wait()
 		if t.Failed() {
 			t.Logf("survivor's log:\n%s", blogs)
 		}
-	}()
+	})
 	n.bc = waitAPI(t, n.b)
 	var bst node.Status
 	require.NoError(t, n.bc.Call(t.Context(), "node.status", nil, &bst))
-	n.bID = peer.ID(mustDecodePeer(t, bst.PeerID))
+	n.bID = mustDecodePeer(t, bst.PeerID)
 	var boot string
 	for _, a := range bst.ListenAddrs {
 		if strings.Contains(a, "/tcp/") {
@@ -141,9 +143,16 @@ func runCrashLoop(t *testing.T, k crashKind, restarts int) {
 	}
 	require.NotEmpty(t, boot, "the survivor listens on TCP")
 
-	n.a = initDir(t)
+	if dir == "" {
+		n.a = initDir(t)
+	} else {
+		n.a = dir
+		_, _, err := fog(t, context.Background(), "init", "--path", dir, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0")
+		require.NoError(t, err)
+	}
 	cfg, err := node.DataDir(n.a).LoadConfig()
 	require.NoError(t, err)
+	cfg.P2P.MDNS, cfg.P2P.AutoNAT, cfg.P2P.HolePunching, cfg.P2P.RelayClient = false, false, false, false
 	cfg.P2P.Bootstrap = []string{boot}
 	b, err := node.MarshalConfig(cfg)
 	require.NoError(t, err)
@@ -152,7 +161,11 @@ func runCrashLoop(t *testing.T, k crashKind, restarts int) {
 	require.NoError(t, err)
 	n.nobody, err = peer.IDFromPublicKey(pub)
 	require.NoError(t, err)
+	return n
+}
 
+func runCrashLoop(t *testing.T, k crashKind, restarts int) {
+	n := newCrashNet(t, "")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17))
 	var acks []crashAck
 	lost := map[string]bool{}
@@ -533,8 +546,12 @@ func awayRecipient(t *testing.T, n *crashNet) {
 // waits until it is stored in its mailboxes: acknowledged when both hosts,
 // a and the survivor itself, stored it.
 func writeMail(ctx context.Context, n *crashNet, i int) (crashAck, error) {
+	// Expiring before the first retry (dm.Config.RetryMin, 10 s), each
+	// message is deposited once: retries would fill a's quota for the
+	// survivor (see crashKind.maxBurst).
+	ttl := node.Duration(5 * time.Second)
 	var res node.ChatSendResult
-	err := n.bc.Call(ctx, "chat.send", node.ChatSendParams{To: n.away.String(), Text: fmt.Sprintf("mail %d", i), Wait: true}, &res)
+	err := n.bc.Call(ctx, "chat.send", node.ChatSendParams{To: n.away.String(), Text: fmt.Sprintf("mail %d", i), Wait: true, TTL: &ttl}, &res)
 	if err == nil && res.Mailboxes < 2 {
 		err = fmt.Errorf("message %s %s in %d mailboxes", res.ID, res.State, res.Mailboxes)
 	}
@@ -557,4 +574,130 @@ func checkMailbox(t *testing.T, n *crashNet, db *store.DB, acks []crashAck) (mis
 		missing = append(missing, fmt.Sprintf("item %d of %d", i+1, len(acks)))
 	}
 	return missing
+}
+
+// TestDiskFull runs the victim daemon's data directory on a 256 MiB tmpfs
+// (it needs root to mount one, and skips without): with the disk filled by
+// another file, every RPC that would write returns an error naming the
+// cause and the daemon keeps serving; once the file is gone, writes of
+// every kind succeed again without a restart; killed then, its store holds
+// every acknowledged write. Stopped and remounted read-only, the daemon
+// refuses to start, naming the cause; read-write again, it starts.
+func TestDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs fog daemons")
+	}
+	fs := filepath.Join(t.TempDir(), "fs")
+	require.NoError(t, os.Mkdir(fs, 0o700))
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", fs).CombinedOutput(); err != nil {
+		t.Skipf("mounting a tmpfs is not permitted here (%v: %s): the full-disk test needs root", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", fs).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", fs, err, out)
+		}
+	})
+	n := newCrashNet(t, filepath.Join(fs, "a"))
+	n.startA(t)
+	defer func() {
+		if n.cmd.ProcessState == nil {
+			_ = n.cmd.Process.Kill()
+			_ = n.cmd.Wait()
+		}
+	}()
+	joinChannel(t, n)
+	kinds := crashKinds()[:5] // task, dht, channel, dm-received, dm-sent
+	acks := map[string][]crashAck{}
+	i := 0
+	write := func(k crashKind) error {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		i++
+		a, err := k.write(ctx, n, i)
+		if err == nil {
+			acks[k.name] = append(acks[k.name], a)
+		}
+		return err
+	}
+	// Room: every kind writes (retrying while the node connects).
+	for _, k := range kinds {
+		deadline := time.Now().Add(time.Minute)
+		for err := write(k); err != nil; err = write(k) {
+			require.True(t, time.Now().Before(deadline), "%s: %v", k.name, err)
+		}
+	}
+
+	filler := filepath.Join(fs, "filler")
+	f, err := os.Create(filler)
+	require.NoError(t, err)
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			break
+		}
+	}
+	require.NoError(t, f.Close())
+	for _, k := range kinds {
+		if k.name == "dm-received" {
+			// a drops the frames, unacknowledged: no receipt comes, and
+			// the message fails at its TTL
+			ttl := node.Duration(3 * time.Second)
+			var res node.ChatSendResult
+			require.NoError(t, n.bc.Call(t.Context(), "chat.send", node.ChatSendParams{To: n.aID.String(), Text: "full", Wait: true, TTL: &ttl}, &res))
+			require.Equal(t, dm.Failed.String(), res.State, "a message to a full disk is not delivered")
+			continue
+		}
+		err := write(k)
+		require.Error(t, err, "%s: a write on a full disk", k.name)
+		msg := err.Error()
+		require.True(t, strings.Contains(msg, "no room to write") || strings.Contains(msg, "no space left on device"),
+			"%s: the error names the cause: %s", k.name, msg)
+		t.Logf("%s on a full disk: %s", k.name, msg)
+	}
+	var st node.Status
+	require.NoError(t, n.ac.Call(t.Context(), "node.status", nil, &st), "the daemon still serves")
+
+	require.NoError(t, os.Remove(filler))
+	for _, k := range kinds {
+		require.NoError(t, write(k), "%s: room again, writes succeed without a restart", k.name)
+	}
+
+	require.NoError(t, n.cmd.Process.Signal(syscall.SIGKILL))
+	_ = n.cmd.Wait()
+	n.ac.Close()
+	db, err := store.Open(store.DefaultConfig(node.DataDir(n.a).Store()))
+	require.NoError(t, err)
+	for _, k := range kinds {
+		if k.checkStore != nil {
+			require.Empty(t, k.checkStore(t, n, db, acks[k.name]), k.name)
+		}
+	}
+	require.NoError(t, db.Close())
+	n.startA(t)
+	for _, k := range kinds {
+		if k.checkRPC != nil {
+			require.Empty(t, k.checkRPC(t, n, acks[k.name]), k.name)
+		}
+	}
+	n.stopA(t)
+
+	// A read-only data directory: the daemon refuses to start.
+	out, err := exec.Command("mount", "-o", "remount,ro", fs).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	ro := exec.Command(os.Args[0], "run", "--path", n.a)
+	ro.Env = append(os.Environ(), "FOG_TEST_MAIN=1")
+	out, err = ro.CombinedOutput()
+	require.Error(t, err, "a daemon on a read-only data directory: %s", out)
+	require.Contains(t, string(out), "read-only file system")
+	t.Logf("read-only: %s", lastLine(string(out)))
+	out, err = exec.Command("mount", "-o", "remount,rw", fs).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	n.startA(t)
+	n.stopA(t)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
