@@ -159,3 +159,18 @@ func TestDiskTrouble(t *testing.T) {
 		assert.Equal(t, strconv.Itoa(i), string(v))
 	}
 }
+
+// BenchmarkCheckSpace measures the check every write now pays first: one
+// statfs(2) of the data directory.
+func BenchmarkCheckSpace(b *testing.B) {
+	cfg := DefaultConfig(b.TempDir())
+	cfg.Logger = nil
+	db, err := Open(cfg)
+	require.NoError(b, err)
+	defer func() { require.NoError(b, db.Close()) }()
+	for b.Loop() {
+		if err := db.CheckSpace(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
