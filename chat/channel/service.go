@@ -367,26 +367,18 @@ func (s *Service) receive(j *joined, m Message, enc []byte, synced bool) {
 			return
 		}
 	}
-	if err := s.keep(j, m, enc, synced); err != nil {
-		s.log.Warn("channel: store message", "channel", j.name, "err", err)
-	}
-}
-
-// keep stores a checked message in the channel's history and delivers it
-// if it is a new post.
-func (s *Service) keep(j *joined, m Message, enc []byte, synced bool) error {
 	id := ID(sha256Sum(enc))
 	if m.Kind == KindRoster {
 		s.applyRoster(j, m, enc)
 	}
 	isNew, err := s.hist.put(s.ctx, j.name, itemOf(&m, id), enc)
 	if err != nil {
-		return err
+		s.log.Warn("channel: store message", "channel", j.name, "err", err)
+		return
 	}
 	if isNew && m.Kind == KindPost {
 		s.deliver(s.post(j, &m, id, synced))
 	}
-	return nil
 }
 
 // applyRoster records a checked roster message and opens this node's key
@@ -502,16 +494,31 @@ func (s *Service) publish(ctx context.Context, j *joined, m Message) (ID, error)
 	if err != nil {
 		return ID{}, err
 	}
-	// Kept before it leaves: a message this node cannot store (its disk
+	// Stored before it leaves: a message this node cannot store (its disk
 	// is full) is refused, rather than sent while missing from its own
-	// history. One kept but not published reaches the others by sync.
-	if err := s.keep(j, m, enc, false); err != nil {
+	// history; one the topic refuses (over the rate) is taken back out,
+	// so that sync does not spread it later.
+	id := ID(sha256Sum(enc))
+	if m.Kind == KindRoster {
+		s.applyRoster(j, m, enc)
+	}
+	it := itemOf(&m, id)
+	isNew, err := s.hist.put(s.ctx, j.name, it, enc)
+	if err != nil {
 		return ID{}, fmt.Errorf("channel: post to %s: %w", j.name, err)
 	}
 	if err := j.topic.Publish(ctx, m); err != nil {
+		if isNew {
+			if rerr := s.hist.remove(s.ctx, j.name, it); rerr != nil {
+				s.log.Warn("channel: take back a refused message", "channel", j.name, "err", rerr)
+			}
+		}
 		return ID{}, fmt.Errorf("channel: post to %s: %w", j.name, err)
 	}
-	return ID(sha256Sum(enc)), nil
+	if isNew && m.Kind == KindPost {
+		s.deliver(s.post(j, &m, id, false))
+	}
+	return id, nil
 }
 
 // Create joins a new private channel name as its creator and publishes

@@ -70,10 +70,10 @@ type crashKind struct {
 	// deposits), attempts made while a is down included, so its quota of
 	// 64 items for itself ends a longer loop.
 	maxRestarts int
-	setup      func(t *testing.T, n *crashNet)
-	write      func(ctx context.Context, n *crashNet, i int) (crashAck, error)
-	checkStore func(t *testing.T, n *crashNet, db *store.DB, acks []crashAck) (missing []string)
-	checkRPC   func(t *testing.T, n *crashNet, acks []crashAck) (missing []string)
+	setup       func(t *testing.T, n *crashNet)
+	write       func(ctx context.Context, n *crashNet, i int) (crashAck, error)
+	checkStore  func(t *testing.T, n *crashNet, db *store.DB, acks []crashAck) (missing []string)
+	checkRPC    func(t *testing.T, n *crashNet, acks []crashAck) (missing []string)
 }
 
 // crashNet is the victim daemon a, killed and restarted, and the survivor
@@ -454,10 +454,11 @@ func writePost(ctx context.Context, n *crashNet, i int) (crashAck, error) {
 }
 
 // checkPosts counts the acknowledged posts missing from the channel's
-// history as the restarted daemon (which rejoined the channel) serves it.
+// history as the restarted daemon (which rejoined the channel) serves it
+// (all of it: a channel keeps at most 10,000 posts, HistoryCount).
 func checkPosts(t *testing.T, n *crashNet, acks []crashAck) (missing []string) {
 	var posts []node.ChatPost
-	require.NoError(t, n.ac.Call(t.Context(), "chat.history", node.ChatChannelParams{Channel: crashChannel, Limit: len(acks) + 100}, &posts))
+	require.NoError(t, n.ac.Call(t.Context(), "chat.history", node.ChatChannelParams{Channel: crashChannel, Limit: 10_000}, &posts))
 	have := map[string]bool{}
 	for _, p := range posts {
 		have[p.ID] = true
