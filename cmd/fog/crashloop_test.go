@@ -474,8 +474,11 @@ func checkPosts(t *testing.T, n *crashNet, acks []crashAck) (missing []string) {
 // writeDMIn sends a direct message from the survivor to a and waits for
 // a's receipt: a stores a message, synced, before its receipt leaves.
 func writeDMIn(ctx context.Context, n *crashNet, i int) (crashAck, error) {
+	// A TTL ends the survivor's wait for a message the kill caught (the
+	// client's Close waits for calls in flight).
+	ttl := node.Duration(30 * time.Second)
 	var res node.ChatSendResult
-	err := n.bc.Call(ctx, "chat.send", node.ChatSendParams{To: n.aID.String(), Text: fmt.Sprintf("dm %d", i), Wait: true}, &res)
+	err := n.bc.Call(ctx, "chat.send", node.ChatSendParams{To: n.aID.String(), Text: fmt.Sprintf("dm %d", i), Wait: true, TTL: &ttl}, &res)
 	if err == nil && res.State != dm.Delivered.String() && res.State != dm.Read.String() {
 		err = fmt.Errorf("message %s %s", res.ID, res.State)
 	}
