@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 EXAMPLES  := $(notdir $(wildcard examples/*))
 
-.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz fuzz-short banktest nettest attacks devnet kubo clean
+.PHONY: all build examples web test vet fmt-check tidy-check tools web-test-tools unit k8s-schema bench fuzz fuzz-short banktest nettest attacks crashloops devnet kubo clean
 
 all: build
 
@@ -158,6 +158,18 @@ nettest:
 ATTACKFOR ?= 20s
 attacks:
 	$(GO) test -count=1 -timeout 30m -v -run '^TestAttacks$$' ./node -attack.for=$(ATTACKFOR) -attack.strict -attack.nice
+
+## crashloops: a fog daemon killed with SIGKILL and restarted 50 times
+## (CRASHRESTARTS) for each kind of durable write (cmd/fog's TestCrashLoops;
+## make test runs it with 2), then the ledger's bank test with as many
+## restarts; prints one summary line per kind
+CRASHRESTARTS ?= 50
+crashloops:
+	@out=$$(mktemp); start=$$(date +%s); \
+	$(GO) test -count=1 -timeout 120m -v -run '^TestCrashLoops$$' ./cmd/fog -crash.restarts=$(CRASHRESTARTS) >$$out 2>&1; \
+	s=$$?; [ $$s = 0 ] || cat $$out; grep '^crashloop ' $$out; rm -f $$out; \
+	echo "crash loops: $$(( $$(date +%s) - start ))s"; [ $$s = 0 ] || exit $$s; \
+	$(MAKE) --no-print-directory banktest BANKRESTARTS=$(CRASHRESTARTS)
 
 ## devnet: five real nodes on loopback; Ctrl-C stops them
 devnet:

@@ -60,6 +60,9 @@ func (b *batch) Commit(ctx context.Context) error {
 	if len(b.ops) == 0 {
 		return nil
 	}
+	if err := b.d.db.CheckSpace(); err != nil {
+		return err
+	}
 	wb := b.d.db.bdb.NewWriteBatch()
 	for k, op := range b.ops {
 		var err error

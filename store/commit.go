@@ -38,6 +38,9 @@ const (
 // (acquire), so the committer is running.
 func (db *DB) write(r *writeReq) error {
 	if db.writes == nil {
+		if err := db.CheckSpace(); err != nil {
+			return err
+		}
 		return db.bdb.Update(r.apply)
 	}
 	r.done = make(chan error, 1)
@@ -94,10 +97,18 @@ func (db *DB) commitLoop(writes <-chan *writeReq) {
 	}
 }
 
-// commitGroup writes the group in one transaction and answers each request.
+// commitGroup writes the group in one transaction and answers each request
+// (all with ErrNoSpace if the disk has no room).
 // If the group as a whole fails (too big for one transaction after all),
 // each request is retried alone so that it gets its own answer.
 func (db *DB) commitGroup(group []*writeReq) {
+	// One check of the disk's room for the whole group.
+	if err := db.CheckSpace(); err != nil {
+		for _, r := range group {
+			r.done <- err
+		}
+		return
+	}
 	db.groups.Add(1)
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		for _, r := range group {

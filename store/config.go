@@ -68,6 +68,15 @@ type Config struct {
 	// records are small, and Badger's own 64 MiB is sized for servers.
 	MemTableSize int64
 
+	// MinFreeBytes is the free space the data directory's filesystem must
+	// keep: below it every write fails with ErrNoSpace (see CheckSpace).
+	// It must cover what Badger writes after the last write was admitted:
+	// a memtable flushed to a table, compactions. Default 2 ×
+	// MemTableSize (32 MiB). 0 turns the check off (and a full disk then
+	// kills the process with SIGBUS inside Badger). Unused when InMemory
+	// and on systems other than Linux.
+	MinFreeBytes int64
+
 	// NumMemtables is how many memtables may exist at once (the active one
 	// plus those waiting to be flushed); writes stall when all are full.
 	// Default 3 on disk, 2 in memory.
@@ -129,6 +138,7 @@ func DefaultConfig(path string) Config {
 		Path:             path,
 		SyncWrites:       true,
 		MemTableSize:     16 * mib,
+		MinFreeBytes:     32 * mib,
 		NumMemtables:     3,
 		BlockCacheSize:   32 * mib,
 		IndexCacheSize:   16 * mib,
@@ -174,6 +184,8 @@ func (c Config) Validate() error {
 		return bad("Path", "required unless InMemory is set")
 	case c.MemTableSize < minMemTableSize || c.MemTableSize > maxMemTableSize:
 		return bad("MemTableSize", "%d is outside [%d, %d]", c.MemTableSize, minMemTableSize, maxMemTableSize)
+	case c.MinFreeBytes < 0:
+		return bad("MinFreeBytes", "%d is negative", c.MinFreeBytes)
 	case c.NumMemtables < 1:
 		return bad("NumMemtables", "%d, need at least 1", c.NumMemtables)
 	case c.BlockCacheSize < 0:

@@ -167,6 +167,9 @@ func (d *Datastore) SetTTL(ctx context.Context, key datastore.Key, ttl time.Dura
 	// A read-modify-write: a concurrent write to key makes the commit
 	// conflict, and then the new value is the one to keep alive.
 	const attempts = 8
+	if err := d.db.CheckSpace(); err != nil {
+		return err
+	}
 	var err error
 	for range attempts {
 		err = d.db.bdb.Update(func(txn *badger.Txn) error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -25,6 +26,16 @@ var (
 	// ErrLocked is returned by Open when the data directory is already open,
 	// in this process or another (Badger holds an exclusive flock on it).
 	ErrLocked = errors.New("store: data directory is locked by another open database")
+
+	// ErrNoSpace is returned by every write while the data directory's
+	// filesystem has less free space than Config.MinFreeBytes, or is
+	// mounted read-only: the write is refused whole, before Badger sees
+	// it (Badger writes its logs through memory maps, and a write into a
+	// map the disk cannot back kills the process with SIGBUS); and by Open
+	// when the data directory is read-only. It wraps syscall.ENOSPC or
+	// syscall.EROFS. Writes succeed again once there is room, without a
+	// restart.
+	ErrNoSpace = errors.New("store: no room to write")
 
 	// ErrValueTooLarge is returned when a value is larger than the DB
 	// accepts (DB.MaxValueSize).
@@ -97,6 +108,11 @@ func Open(cfg Config) (*DB, error) {
 	if !cfg.InMemory {
 		if err := prepareDir(cfg.Path, log); err != nil {
 			return nil, err
+		}
+		// Badger fails on a read-only directory too, but with a message
+		// that hides the cause from errors.Is.
+		if _, readOnly, err := freeSpace(cfg.Path); err == nil && readOnly {
+			return nil, fmt.Errorf("store: open %q: %w: the data directory is on a read-only filesystem: %w", cfg.Path, ErrNoSpace, syscall.EROFS)
 		}
 	}
 	bdb, err := openBadger(cfg)

@@ -170,6 +170,9 @@ func (t *Txn) Commit(ctx context.Context) error {
 	if t.finished {
 		return ErrClosed // Close discarded it meanwhile
 	}
+	if err := t.d.db.CheckSpace(); err != nil {
+		return err // not finished: Discard drops the writes
+	}
 	t.finished = true
 	if err := t.btxn.Commit(); err != nil {
 		return opError("txn commit", "", err)

@@ -71,6 +71,14 @@ func (h *history) put(ctx context.Context, name string, it Item, enc []byte) (bo
 	return true, nil
 }
 
+// remove deletes a message put did not find already held.
+func (h *history) remove(ctx context.Context, name string, it Item) error {
+	if err := h.ds.Delete(ctx, msgKey(name, it)); err != nil {
+		return fmt.Errorf("channel: history: %w", err)
+	}
+	return nil
+}
+
 // get returns an encoded message, or nil if it is not held.
 func (h *history) get(ctx context.Context, name string, it Item) ([]byte, error) {
 	b, err := h.ds.Get(ctx, msgKey(name, it))

@@ -495,11 +495,30 @@ func (s *Service) publish(ctx context.Context, j *joined, m Message) (ID, error)
 	if err != nil {
 		return ID{}, err
 	}
-	if err := j.topic.Publish(ctx, m); err != nil {
+	// Stored before it leaves: a message this node cannot store (its disk
+	// is full) is refused, rather than sent while missing from its own
+	// history; one the topic refuses (over the rate) is taken back out,
+	// so that sync does not spread it later.
+	id := ID(sha256Sum(enc))
+	if m.Kind == KindRoster {
+		s.applyRoster(j, m, enc)
+	}
+	it := itemOf(&m, id)
+	isNew, err := s.hist.put(s.ctx, j.name, it, enc)
+	if err != nil {
 		return ID{}, fmt.Errorf("channel: post to %s: %w", j.name, err)
 	}
-	id := ID(sha256Sum(enc))
-	s.receive(j, m, enc, false)
+	if err := j.topic.Publish(ctx, m); err != nil {
+		if isNew {
+			if rerr := s.hist.remove(s.ctx, j.name, it); rerr != nil {
+				s.log.Warn("channel: take back a refused message", "channel", j.name, "err", rerr)
+			}
+		}
+		return ID{}, fmt.Errorf("channel: post to %s: %w", j.name, err)
+	}
+	if isNew && m.Kind == KindPost {
+		s.deliver(s.post(j, &m, id, false))
+	}
 	return id, nil
 }
 

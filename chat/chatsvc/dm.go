@@ -68,6 +68,9 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	if o.Anonymous && s.o.Mix == nil {
 		return id, p, ErrNoMix
 	}
+	if err := s.space(); err != nil {
+		return id, p, err
+	}
 	connected := online(s.o.Host.Network().Connectedness(p))
 	now := s.clock.Now()
 	s.mu.Lock()
@@ -87,6 +90,8 @@ func (s *Service) Send(ctx context.Context, to string, body []byte, o SendOption
 	// Stored before anything leaves, so that a receipt cannot overtake it
 	// and leave a record that is retried for nothing after a restart.
 	if err := s.saveOutgoing(ctx, rec); err != nil {
+		// The disk filled since the check above: the message goes out
+		// all the same, but is not retried after a restart.
 		s.log.Warn("storing a sent message for its retries", "err", err)
 	}
 	s.apply(append(eff, more...))
@@ -290,12 +295,28 @@ func (s *Service) handle(st network.Stream) {
 	}
 }
 
-// receive hands a frame to the core.
-func (s *Service) receive(from peer.ID, route dm.Route, f []byte) {
+// space returns why the store cannot take writes now, or nil.
+func (s *Service) space() error {
+	if s.o.Space == nil {
+		return nil
+	}
+	if err := s.o.Space(); err != nil {
+		return fmt.Errorf("chatsvc: %w", err)
+	}
+	return nil
+}
+
+// receive hands a frame to the core, unless the store cannot take writes:
+// then it drops the frame, unacknowledged, and returns why.
+func (s *Service) receive(from peer.ID, route dm.Route, f []byte) error {
+	if err := s.space(); err != nil {
+		s.log.Debug("dm frame dropped: the store takes no writes", "from", from, "route", route, "err", err)
+		return err
+	}
 	s.mu.Lock()
 	if s.node == nil {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	var eff []dm.Effect
 	if route == dm.Direct && from != "" {
@@ -312,6 +333,7 @@ func (s *Service) receive(from peer.ID, route dm.Route, f []byte) {
 	}
 	s.apply(eff)
 	s.poke()
+	return nil
 }
 
 // carry runs f on a goroutine owned by Run, at most MaxInFlight at once.
@@ -347,7 +369,7 @@ func (s *Service) apply(eff []dm.Effect) {
 			s.sendFrame(e.Peer, e.Frame)
 			s.route(e.Peer, "direct")
 		case dm.StoreInMailbox:
-			s.carry(func(ctx context.Context) { s.deposit(ctx, e.Peer, e.Sealed) })
+			s.carry(func(ctx context.Context) { s.deposit(ctx, e.Peer, e.Message, e.Sealed) })
 			// The peer may be online all the same, only not connected to
 			// this node: a retry tries to reach it directly too.
 			s.maybeConnect(e.Peer)
@@ -494,7 +516,9 @@ func (s *Service) sendMix(ctx context.Context, p peer.ID, sealed []byte) {
 	s.route(p, "mix")
 }
 
-func (s *Service) deposit(ctx context.Context, p peer.ID, sealed []byte) {
+// deposit leaves the sealed envelope of message id (zero for a receipt)
+// in p's mailboxes, and records in how many it is stored.
+func (s *Service) deposit(ctx context.Context, p peer.ID, id dm.MsgID, sealed []byte) {
 	if s.o.Mailboxes == nil {
 		return
 	}
@@ -520,15 +544,15 @@ func (s *Service) deposit(ctx context.Context, p peer.ID, sealed []byte) {
 		return
 	}
 	s.route(p, "mailbox")
+	// Only this envelope's message is stored: another one to p, sent
+	// meanwhile, is in its own envelope, whose deposit may yet fail.
 	s.mu.Lock()
-	for id, m := range s.sent {
-		if m.To == p && m.State <= dm.Sent {
-			m.Mailboxes = max(m.Mailboxes, n)
-			for _, ch := range s.waiters[id] {
-				close(ch)
-			}
-			delete(s.waiters, id)
+	if m := s.sent[id]; m != nil && m.To == p && m.State <= dm.Sent {
+		m.Mailboxes = max(m.Mailboxes, n)
+		for _, ch := range s.waiters[id] {
+			close(ch)
 		}
+		delete(s.waiters, id)
 	}
 	s.mu.Unlock()
 }
@@ -542,9 +566,9 @@ func (s *Service) fetchMail(ctx context.Context) {
 	defer s.fetchMu.Unlock()
 	fctx, cancel := context.WithTimeout(ctx, 4*s.cfg.SendTimeout)
 	defer cancel()
+	// An item not taken (no room to store it) stays at its hosts.
 	rep, err := s.o.Mailboxes.Fetch(fctx, func(m mailbox.Message) error {
-		s.receive("", dm.Mailbox, m.Payload)
-		return nil
+		return s.receive("", dm.Mailbox, m.Payload)
 	})
 	if err != nil {
 		s.log.Debug("mailboxes", "fetched", rep.Delivered, "err", err)

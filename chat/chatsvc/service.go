@@ -81,6 +81,12 @@ type Options struct {
 	Gossip   *gossip.Gossip
 	// Store is the node's datastore of the chat prefix.
 	Store datastore.Batching
+	// Space, if set, says whether Store can take writes now (the node's
+	// store.DB.CheckSpace): while it cannot, Send refuses with its error
+	// and received frames are dropped before the core sees them, so that
+	// no message is acknowledged (by a receipt, or to the caller) that
+	// could not be stored. Their senders retry.
+	Space func() error
 	// Mix, if set, carries anonymous messages.
 	Mix Mix
 	// Mailboxes, if set, keeps messages for absent peers.

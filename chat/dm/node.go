@@ -62,10 +62,13 @@ type SendOnline struct {
 	Frame []byte
 }
 
-// StoreInMailbox: leave the sealed envelope in Peer's mailboxes.
+// StoreInMailbox: leave the sealed envelope in Peer's mailboxes. Message
+// is the message it carries, or the zero ID for a receipt: the envelope
+// holds one payload, so storing it stores that message and no other.
 type StoreInMailbox struct {
-	Peer   peer.ID
-	Sealed []byte
+	Peer    peer.ID
+	Message MsgID
+	Sealed  []byte
 }
 
 // SendAnonymous: send the sealed envelope to Peer through the mix.
@@ -376,7 +379,11 @@ func (n *Node) sendSealed(to peer.ID, p *payload, anonymous bool, eff []Effect) 
 	if anonymous {
 		return append(eff, SendAnonymous{Peer: to, Sealed: sealed}), true
 	}
-	return append(eff, StoreInMailbox{Peer: to, Sealed: sealed}), true
+	m := StoreInMailbox{Peer: to, Sealed: sealed}
+	if p.kind == kindText {
+		m.Message = p.id
+	}
+	return append(eff, m), true
 }
 
 // flush attempts every undelivered message to p that can go now.

@@ -22,14 +22,17 @@ type net struct {
 	keys    map[peer.ID]*chat.ChatKey
 	online  map[peer.ID]bool
 	mailbox map[peer.ID][][]byte
-	wire    []SendOnline // direct frames, in order, for inspection
-	got     map[peer.ID][]Message
-	states  map[MsgID][]State
-	lookups int
-	drop    bool // lose direct frames
-	errs    []error
-	queue   []queued // effects not carried out yet, in order
-	busy    bool
+	// deposited names, in order, the message of each envelope left in
+	// the mailboxes (zero for a receipt)
+	deposited []MsgID
+	wire      []SendOnline // direct frames, in order, for inspection
+	got       map[peer.ID][]Message
+	states    map[MsgID][]State
+	lookups   int
+	drop      bool // lose direct frames
+	errs      []error
+	queue     []queued // effects not carried out yet, in order
+	busy      bool
 }
 
 type queued struct {
@@ -99,6 +102,7 @@ func (n *net) do(self peer.ID, e Effect) {
 			n.recv(e.Peer, self, Direct, e.Frame)
 		case StoreInMailbox:
 			n.mailbox[e.Peer] = append(n.mailbox[e.Peer], e.Sealed)
+			n.deposited = append(n.deposited, e.Message)
 		case SendAnonymous:
 			n.recv(e.Peer, "", Mix, e.Sealed)
 		case LookupKey:
@@ -238,6 +242,9 @@ func TestNodeOfflineMailbox(t *testing.T) {
 	require.Len(t, n.mailbox[a], 1)
 	n.fetch(a)
 	assert.Equal(t, Delivered, n.state(a, id))
+	// Each envelope names the message it carries, so that the shell says
+	// "stored in mailboxes" of that message only; the receipt names none.
+	assert.Equal(t, []MsgID{id, {}}, n.deposited)
 
 	// Once both are online, nothing is sent again.
 	before := len(n.wire)

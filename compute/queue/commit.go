@@ -38,7 +38,10 @@ type request struct {
 
 // committer writes requests in groups.
 type committer struct {
-	db       *badger.DB
+	db *badger.DB
+	// space refuses a commit while the disk has no room for it
+	// (store.DB.CheckSpace): the queue writes through Badger directly.
+	space    func() error
 	maxBytes int // bytes of one group; a single larger request goes alone
 
 	mu      sync.Mutex
@@ -53,9 +56,10 @@ type committer struct {
 	requests sync.Pool
 }
 
-func newCommitter(db *badger.DB, maxBytes int) *committer {
+func newCommitter(db *badger.DB, space func() error, maxBytes int) *committer {
 	c := &committer{
 		db:       db,
+		space:    space,
 		maxBytes: maxBytes,
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -148,6 +152,9 @@ func (c *committer) write(group []*request) {
 }
 
 func (c *committer) txn(group []*request) error {
+	if err := c.space(); err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
 	txn := c.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, r := range group {

@@ -106,7 +106,7 @@ func Open(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		done:       make(chan struct{}),
 		expiryKick: make(chan struct{}, 1),
 	}
-	q.com = newCommitter(q.bdb, q.maxRecord)
+	q.com = newCommitter(q.bdb, db.CheckSpace, q.maxRecord)
 	if err := q.recover(ctx); err != nil {
 		q.com.close()
 		return nil, err

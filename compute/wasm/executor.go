@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/fog-compute/fog/internal/notify"
+	"io/fs"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -221,6 +222,11 @@ func (e *Executor) compile(ctx context.Context, id ModuleID, code []byte) (*entr
 	if err != nil {
 		if e.closed.Load() {
 			return nil, ErrClosed
+		}
+		// A file error is the compilation cache's (a full or read-only
+		// disk), not the module's fault.
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			return nil, fmt.Errorf("wasm: compile: the compilation cache: %w", err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
