@@ -13,7 +13,7 @@ import (
 // mean over the fitted second half, with the fitted lines over that half.
 func SoakPlot(path string, res SoakResult) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("soak: %d nodes, %.0f min; heap %+.2f %%/min, goroutines %+.1f/min, fds %+.2f/min",
+	p.Title.Text = fmt.Sprintf("soak: %d nodes, %.0f min; heap less store %+.2f %%/min, goroutines %+.1f/min, fds %+.2f/min",
 		res.Nodes, res.Minutes, res.Heap.PctPerMin, res.Goroutines.SlopePerMin, res.FDs.SlopePerMin)
 	p.X.Label.Text = "minutes since the traffic started"
 	p.Y.Label.Text = "% of the mean over the second half"
@@ -23,7 +23,9 @@ func SoakPlot(path string, res SoakResult) error {
 		val  func(SoakSample) float64
 		c    color.RGBA
 	}{
-		{"heap live", res.Heap, func(s SoakSample) float64 { return s.HeapLiveMiB }, color.RGBA{B: 200, A: 255}},
+		{"heap live less store tables (MiB)", res.Heap, func(s SoakSample) float64 { return s.HeapLiveMiB - s.StoreMiB }, color.RGBA{B: 200, A: 255}},
+		{"heap live (MiB)", res.HeapLive, func(s SoakSample) float64 { return s.HeapLiveMiB }, color.RGBA{R: 120, G: 120, B: 255, A: 255}},
+		{"store tables (MiB)", res.Store, func(s SoakSample) float64 { return s.StoreMiB }, color.RGBA{R: 150, G: 100, A: 255}},
 		{"goroutines", res.Goroutines, func(s SoakSample) float64 { return float64(s.Goroutines) }, color.RGBA{R: 200, A: 255}},
 		{"open fds", res.FDs, func(s SoakSample) float64 { return float64(s.FDs) }, color.RGBA{G: 150, A: 255}},
 	}

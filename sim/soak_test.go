@@ -65,6 +65,12 @@ func TestSoakJudgeFitsTheSecondHalf(t *testing.T) {
 		{"fds grow 6/min, goroutines 40/min", func(s float64) SoakSample {
 			return SoakSample{HeapLiveMiB: 100, Goroutines: 700 + int(s*40/60), FDs: 9 + int(s/10)}
 		}, 2},
+		{"heap grows with the stores' tables", func(s float64) SoakSample {
+			return SoakSample{HeapLiveMiB: 100 + 10*s/60, StoreMiB: 20 + 10*s/60, Goroutines: 700, FDs: 9}
+		}, 0},
+		{"heap grows faster than the stores' tables", func(s float64) SoakSample {
+			return SoakSample{HeapLiveMiB: 100 + 10*s/60, StoreMiB: 20 + 5*s/60, Goroutines: 700, FDs: 9}
+		}, 1},
 		{"no /proc", func(s float64) SoakSample {
 			return SoakSample{HeapLiveMiB: 100, Goroutines: 700, FDs: -1}
 		}, 0},
