@@ -21,7 +21,12 @@
 //     each epoch;
 //   - ChatScenario: direct messages between online nodes and to nodes that
 //     are away (mailboxes under churn), and a channel's history across a
-//     partition that heals.
+//     partition that heals;
+//   - MixScenario: messages over the relay lottery's mix, with what a
+//     global passive observer learns from the frames' timing;
+//   - SoakScenario: every kind of traffic at once for a long while, with
+//     the process's live heap, goroutines and open files sampled and a
+//     line fitted to each to catch a leak.
 //
 // A seed fixes every random choice (keys, links, bootstrap peers, faults,
 // workloads), but goroutine scheduling still moves timings, so figures are
