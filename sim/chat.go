@@ -486,7 +486,7 @@ func (s ChatScenario) awayDMs(ctx context.Context, nw *Network, res *ChatResult,
 	var churnWG sync.WaitGroup
 	departures := 0
 	if len(churners) > 0 {
-		plan := s.churnPlan(nw, churners, start, churnEnd)
+		plan := churnPlan(nw, churners, start, churnEnd, s.ChurnDown, s.ChurnUp, s.CrashShare)
 		churnWG.Go(func() { departures = runChurnPlan(cctx, nw, plan) })
 	}
 	defer func() {
@@ -566,21 +566,23 @@ type churnEvent struct {
 	crash bool
 }
 
-// churnPlan draws each churner's alternation of up and down from start
-// until end, starting at a random point of its cycle.
-func (s ChatScenario) churnPlan(nw *Network, churners []int, start, end time.Time) []churnEvent {
+// churnPlan draws each churner's alternation of down (down on average)
+// and up (up on average, each uniformly between half and one and a half
+// of its mean) from start until end, starting at a random point of its
+// cycle; crashShare of the departures are crashes.
+func churnPlan(nw *Network, churners []int, start, end time.Time, down, up time.Duration, crashShare float64) []churnEvent {
 	var plan []churnEvent
 	nw.Rand(func(r *rand.Rand) {
 		span := func(mean time.Duration) time.Duration {
 			return mean/2 + time.Duration(r.Int64N(int64(mean)+1))
 		}
 		for _, i := range churners {
-			t := start.Add(time.Duration(r.Int64N(int64(s.ChurnUp) + 1)))
+			t := start.Add(time.Duration(r.Int64N(int64(up) + 1)))
 			for t.Before(end) {
-				plan = append(plan, churnEvent{at: t, idx: i, down: true, crash: r.Float64() < s.CrashShare})
-				t = t.Add(span(s.ChurnDown))
+				plan = append(plan, churnEvent{at: t, idx: i, down: true, crash: r.Float64() < crashShare})
+				t = t.Add(span(down))
 				plan = append(plan, churnEvent{at: t, idx: i})
-				t = t.Add(span(s.ChurnUp))
+				t = t.Add(span(up))
 			}
 		}
 	})

@@ -29,6 +29,7 @@ import (
 	"github.com/fog-compute/fog/node"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
+	"github.com/fog-compute/fog/token/ledgersvc"
 )
 
 // Errors of the simulated network.
@@ -116,6 +117,10 @@ type Config struct {
 	// Chat, when set, is every node's chat configuration
 	// (node.Options.Chat); nil: chatsvc.DefaultConfig.
 	Chat *chatsvc.Config
+	// Ledger, when set, is every node's ledger timers
+	// (node.Options.Ledger; the [token] section of Node still names the
+	// genesis); nil: ledgersvc.DefaultConfig.
+	Ledger *ledgersvc.Config
 	// Supervisor holds the service supervisor's timers of every node.
 	Supervisor node.SupervisorConfig
 	// Store configures every node's in-memory store.
@@ -376,6 +381,7 @@ func (nw *Network) Start(ctx context.Context, i int) error {
 		Mix:        nw.cfg.Mix,
 		MixObserve: nw.cfg.MixObserve,
 		Chat:       nw.cfg.Chat,
+		Ledger:     nw.cfg.Ledger,
 		Identity:   n.key,
 		Store:      n.store,
 		NoAPI:      true,

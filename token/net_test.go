@@ -65,9 +65,13 @@ type simNet struct {
 	nodes  []*simNode
 	side   []int // the partition side of each node
 	split  bool
-	forged int // blocks or votes refused as forged or malformed
-	stale  int // blocks refused as invalid (a loser of a settled fork)
+	forged int              // blocks or votes refused as forged or malformed
+	stale  int              // blocks refused as invalid (a loser of a settled fork)
+	voted  map[Account]bool // every representative that sent a vote
 }
+
+// voters returns how many representatives sent votes.
+func (s *simNet) voters() int { return len(s.voted) }
 
 func simConfig() Config {
 	c := DefaultConfig()
@@ -80,9 +84,17 @@ func simConfig() Config {
 // newSimNet starts n nodes, each funded with 1,000 and its own
 // representative; extra allocations are appended to the genesis.
 func newSimNet(t testing.TB, n int, seed uint64, extra ...Allocation) *simNet {
+	return newDelegatedSimNet(t, n, n, seed, extra...)
+}
+
+// newDelegatedSimNet starts n nodes, each funded with 1,000, of which
+// nodes 0..reps-1 are representatives: node i's account names node
+// i mod reps, as accounts delegate to principal representatives in Nano.
+// The other nodes hold no weight, so they vote on nothing.
+func newDelegatedSimNet(t testing.TB, n, reps int, seed uint64, extra ...Allocation) *simNet {
 	g := Genesis{Network: "sim", UnbondingEpochs: 2}
 	for i := range n {
-		g.Accounts = append(g.Accounts, Allocation{Account: hexAcct(i), Balance: 1000})
+		g.Accounts = append(g.Accounts, Allocation{Account: hexAcct(i), Balance: 1000, Representative: hexAcct(i % reps)})
 	}
 	g.Accounts = append(g.Accounts, extra...)
 	s := &simNet{t: t, now: time.Unix(1_800_000_000, 0), rng: rand.New(rand.NewPCG(seed, 1)), side: make([]int, n)}
@@ -117,6 +129,12 @@ func (s *simNet) send(from, to int, b *Block, v *Vote) {
 }
 
 func (s *simNet) broadcast(from int, eff Effects) {
+	for _, v := range eff.Votes {
+		if s.voted == nil {
+			s.voted = map[Account]bool{}
+		}
+		s.voted[v.Rep] = true
+	}
 	for i := range s.nodes {
 		if i == from {
 			continue

@@ -81,6 +81,7 @@ type Node struct {
 	trendPeak  uint64 // the largest sample of trend
 	online     map[Account]time.Time
 	answered   map[Hash]time.Time // settled roots answered for, and when
+	settledAt  map[Hash]time.Time // roots settled within OnlineWindow, and when
 	trend      []sample
 	forks      int
 }
@@ -135,6 +136,7 @@ func NewNode(cfg Config, l *Ledger, reps []ed25519.PrivateKey) (*Node, error) {
 		unchecked: make(map[Hash][]waitingBlock),
 		online:    make(map[Account]time.Time),
 		answered:  make(map[Hash]time.Time),
+		settledAt: make(map[Hash]time.Time),
 	}, nil
 }
 
@@ -340,10 +342,16 @@ func (n *Node) ProcessVote(v Vote, now time.Time) (Effects, error) {
 		return eff, nil
 	}
 	e := n.elections[v.Root]
-	if e != nil {
-		// Only a vote in an open election shows its representative
-		// online: an old vote replayed in a new envelope names a settled
-		// root.
+	if t, ok := n.settledAt[v.Root]; e != nil || (ok && now.Sub(t) <= n.cfg.OnlineWindow) {
+		// A vote in an open election, or one arriving within
+		// OnlineWindow of its root's settlement here, shows its
+		// representative online; an old vote replayed in a new envelope
+		// names a root settled long ago and shows nobody. The late votes
+		// count: an election settles on the fastest majority, and a
+		// representative whose votes always came after it would never
+		// count as online here, so the quorum base would shrink to that
+		// majority's weight and a minority side of a partition could
+		// reach half of it.
 		if t, ok := n.online[v.Rep]; !ok || now.After(t) {
 			n.online[v.Rep] = now
 		}
@@ -479,6 +487,9 @@ func (n *Node) settle(e *election, now time.Time, eff *Effects) {
 		return // the previous block is not confirmed yet: settled when it is
 	}
 	delete(n.elections, e.root)
+	if len(n.settledAt) < n.cfg.MaxElections {
+		n.settledAt[e.root] = now
+	}
 	// Votes still in flight arrive in the next moments: they need no
 	// answer. A peer that still votes here an AnswerInterval later does.
 	if len(n.answered) < n.cfg.MaxElections {
@@ -547,6 +558,11 @@ func (n *Node) Tick(now time.Time) Effects {
 		n.trendPeak = max(n.trendPeak, s.weight)
 	}
 	n.expire(now)
+	for r, t := range n.settledAt {
+		if now.Sub(t) > n.cfg.OnlineWindow {
+			delete(n.settledAt, r)
+		}
+	}
 	for r, t := range n.answered {
 		if now.Sub(t) >= n.cfg.AnswerInterval {
 			delete(n.answered, r)

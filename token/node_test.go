@@ -284,3 +284,35 @@ func TestNodeReplayedVoteNotOnline(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n.OnlineWeight(t1), "a vote on a settled root shows nobody online")
 }
+
+// TestNodeLateVoteOnline: an election settles on the fastest majority; a
+// representative whose votes come just after still counts as online, so
+// the quorum base keeps its weight (a representative that is always the
+// slowest to reach a node would otherwise never count there, and the base
+// would shrink to the majority's weight).
+func TestNodeLateVoteOnline(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.OnlineWindow = time.Minute
+	cfg.MinOnlinePercent = 0
+	n := observer(t, cfg)
+	t0 := time.Unix(1000, 0)
+	b, err := NewWallet(n.Ledger(), key(0)).Send(acct(1), 1, 0)
+	require.NoError(t, err)
+	_, err = n.ProcessBlock(b, t0)
+	require.NoError(t, err)
+	// The node sees 3 and 2 first (700): their final votes settle it.
+	for _, rep := range []int{3, 2} {
+		_, err = n.ProcessVote(vote(rep, b, false, 1), t0)
+		require.NoError(t, err)
+		_, err = n.ProcessVote(vote(rep, b, true, 0), t0)
+		require.NoError(t, err)
+	}
+	require.True(t, n.Ledger().Confirmed(b.Hash()))
+	assert.Equal(t, uint64(700), n.OnlineWeight(t0))
+	late := t0.Add(200 * time.Millisecond)
+	_, err = n.ProcessVote(vote(1, b, true, 0), late)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(900), n.OnlineWeight(late), "the late representative is online")
+	n.Tick(late)
+	assert.Equal(t, uint64(900), n.QuorumBase(late.Add(2*time.Minute)), "and in the trend")
+}

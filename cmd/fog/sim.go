@@ -30,7 +30,7 @@ func (a *app) simCmd() *cobra.Command {
 partitions, and measures how the network behaves. Every random choice comes
 from --seed, so a run can be repeated.`,
 	}
-	cmd.AddCommand(a.simDHTCmd(), a.simGossipCmd(), a.simComputeCmd(), a.simLotteryCmd(), a.simMixCmd(), a.simChatCmd(), a.simSoakCmd())
+	cmd.AddCommand(a.simDHTCmd(), a.simGossipCmd(), a.simComputeCmd(), a.simLotteryCmd(), a.simMixCmd(), a.simChatCmd(), a.simLedgerCmd(), a.simSoakCmd())
 	return cmd
 }
 

@@ -1,0 +1,767 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/node"
+	"github.com/fog-compute/fog/token"
+	"github.com/fog-compute/fog/token/ledgersvc"
+)
+
+// LedgerScenario boots a network whose nodes run the ledger
+// (docs/token.md) and measures it: transfers between random nodes while a
+// share of them churns (confirmation latency), then double spenders whose
+// conflicting sends are made on both sides of a partition (or at once,
+// without one), and after the heal, that at most one send of each pair
+// was confirmed anywhere, that every node agrees, and that the sum of all
+// balances, stakes and credits in flight stayed the supply on every node.
+//
+// As in Nano, the accounts delegate their weight to a few principal
+// representatives: the genesis gives every node's account one of
+// Representatives nodes as its representative, and only nodes with
+// weight vote. The others validate blocks and count votes.
+type LedgerScenario struct {
+	// Network is the simulated network; its Ledger (nil:
+	// ledgersvc.TestConfig with TickInterval 1 s and MaxAge 30 s) is every node's ledger timers. The scenario writes the genesis and names it in
+	// Network.Node.Token.
+	Network Config
+	// Representatives is how many nodes, drawn from the seed, are the
+	// principal representatives every account delegates to (round robin).
+	Representatives int
+	// Transfers sends of a random amount go between random nodes that do
+	// not churn, spread evenly over TransferFor. A send's latency is from
+	// the Send call to its confirmation on both the sender's and the
+	// recipient's node (ConfirmTimeout at most). The churning nodes do not
+	// send: a node just back has no gossip mesh yet and learns what it
+	// missed from the catch-up, which is not what the latency measures;
+	// at the end they must hold every confirmation too (Converged).
+	Transfers      int
+	TransferFor    time.Duration
+	ConfirmTimeout time.Duration
+	// Churn is the share of the nodes other than the representatives that
+	// alternate, during the transfers, between down (ChurnDown on
+	// average) and up (ChurnUp on average); CrashShare of the departures
+	// are crashes, the rest clean stops.
+	Churn              float64
+	ChurnDown, ChurnUp time.Duration
+	CrashShare         float64
+	// DoubleSpenders are accounts funded by the genesis whose keys two
+	// nodes hold: each of the two sends the whole balance to a different
+	// node from the same chain head. With Partition, the network first
+	// splits in two random halves for PartitionFor and each half gets one
+	// send of every pair; without, both go out at once.
+	DoubleSpenders int
+	Partition      bool
+	PartitionFor   time.Duration
+	// SettleTimeout bounds the wait at the end until every running node
+	// has confirmed every send, settled every pair and holds the same
+	// confirmed heads.
+	SettleTimeout time.Duration
+	// MeshWait is how long the scenario waits after the boot for the
+	// ledger topics' meshes.
+	MeshWait time.Duration
+	// BootTimeout bounds the boot.
+	BootTimeout time.Duration
+	// Slowdown runs the scenario that many times slower than
+	// Network.Clock (clock.Slowed), as MixScenario.Slowdown: every node's
+	// timers, the links' latencies and every time measured; 1 is full
+	// speed.
+	Slowdown float64
+}
+
+// DefaultLedgerScenario returns a scenario of n nodes: a sixth of them (3
+// to 20) representatives, 100 transfers over 100 s with 10 % of the other
+// nodes churning (20 s down, 40 s up, half crashes), no double spender,
+// and the partition, when asked for, held 15 s.
+func DefaultLedgerScenario(n int) LedgerScenario {
+	c := quietConfig(n)
+	c.Node.Chat.Enabled = false
+	c.Node.Mix.Enabled = false
+	return LedgerScenario{
+		Network:         c,
+		Representatives: min(20, max(3, n/6)),
+		Transfers:       100, TransferFor: 100 * time.Second, ConfirmTimeout: 30 * time.Second,
+		Churn: 0.1, ChurnDown: 20 * time.Second, ChurnUp: 40 * time.Second, CrashShare: 0.5,
+		PartitionFor:  15 * time.Second,
+		SettleTimeout: 2 * time.Minute,
+		MeshWait:      5 * time.Second,
+		BootTimeout:   10 * time.Minute,
+		Slowdown:      1,
+	}
+}
+
+// LedgerResult is what a LedgerScenario measured.
+type LedgerResult struct {
+	Nodes           int     `json:"nodes"`
+	Seed            uint64  `json:"seed"`
+	Representatives int     `json:"representatives"`
+	Slowdown        float64 `json:"slowdown"`
+
+	// Transfers counts the sends of the workload, SendErrors those
+	// refused at Send (a node that went down as it was picked).
+	// Measured is how many were seen confirmed on both ends within
+	// ConfirmTimeout; the others had an end go down, or took longer
+	// (Late).
+	Transfers    int     `json:"transfers"`
+	SendErrors   int     `json:"send_errors"`
+	Measured     int     `json:"measured"`
+	Late         int     `json:"late"`
+	ConfirmMsP50 float64 `json:"confirm_ms_p50"`
+	ConfirmMsP99 float64 `json:"confirm_ms_p99"`
+	ConfirmMsMax float64 `json:"confirm_ms_max"`
+	Churners     int     `json:"churners"`
+	Departures   int     `json:"departures"`
+
+	// DoubleSpenders made a pair of conflicting sends each.
+	// ForksDetected counts the pairs of which some node held both sends
+	// at once (sampled every 250 ms; a node that takes the second send of
+	// a settled pair refuses it and holds no fork).
+	// DoubleSpendsConfirmed counts the pairs of which both sends were
+	// confirmed, on one node or on two: it must be 0. DoubleSpendsSettled
+	// counts the pairs of which one send is confirmed on every running
+	// node at the end (a pair neither of whose sends got a quorum stays
+	// open, which is safe).
+	Partition             bool `json:"partition"`
+	DoubleSpenders        int  `json:"double_spenders"`
+	ForksDetected         int  `json:"forks_detected"`
+	DoubleSpendsConfirmed int  `json:"double_spends_confirmed"`
+	DoubleSpendsSettled   int  `json:"double_spends_settled"`
+
+	// SumConstant says that on every running node, at every check, the
+	// balances, stakes and credits in flight (sent and not received yet)
+	// added up to the genesis supply; SumChecks counts the checks.
+	Supply      uint64 `json:"supply"`
+	SumConstant bool   `json:"sum_constant"`
+	SumChecks   int    `json:"sum_checks"`
+	// Unconfirmed counts the sends of the workload not confirmed on every
+	// running node at the end; Converged says that every running node
+	// held the same confirmed head of every account.
+	// ValidatorIgnored and ValidatorRejected add up, over the running
+	// nodes, what their ledger validators dropped without and with a
+	// penalty (ledgersvc.Stats; a restarted node's count from its
+	// restart).
+	Unconfirmed       int     `json:"unconfirmed"`
+	Converged         bool    `json:"converged"`
+	SettleSeconds     float64 `json:"settle_seconds"`
+	ValidatorIgnored  uint64  `json:"validator_ignored"`
+	ValidatorRejected uint64  `json:"validator_rejected"`
+
+	BootSeconds float64 `json:"boot_seconds"`
+	RunSeconds  float64 `json:"run_seconds"`
+
+	// For the plots.
+	LatenciesMs []float64 `json:"-"`
+}
+
+// ledgerSend is one send of the workload.
+type ledgerSend struct {
+	from, to int
+	amount   uint64
+	at       time.Time
+	hash     token.Hash
+	err      error
+	latency  time.Duration
+	measured bool
+	late     bool
+}
+
+// doubleSpend is one double spender's pair of conflicting sends.
+type doubleSpend struct {
+	key      ed25519.PrivateKey
+	by       [2]int // the nodes that made the sends
+	sends    [2]token.Hash
+	fork     bool    // some node held both at once
+	ever     [2]bool // confirmed on some node
+	errs     [2]error
+	everyone int // which send every running node confirmed at the end, -1: none
+}
+
+// ledgerRun is the state of one run.
+type ledgerRun struct {
+	s       LedgerScenario
+	nw      *Network
+	clk     clock.Clock
+	res     *LedgerResult
+	accts   []token.Account // node i's account
+	reps    []int
+	spends  []*doubleSpend
+	sends   []*ledgerSend
+	sumBad  bool
+	sumMu   sync.Mutex
+	genesis token.Genesis
+}
+
+// nodeBalance is every node's genesis balance; spenderBalance each double
+// spender's.
+const (
+	nodeBalance    = 1_000_000_000
+	spenderBalance = 1_000_000
+)
+
+// Run runs the scenario.
+func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResult, error) {
+	clk := s.Network.Clock
+	if clk == nil {
+		return LedgerResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
+	}
+	if err := s.validate(); err != nil {
+		return LedgerResult{}, err
+	}
+	progress = orNoProgress(progress)
+	slow := max(s.Slowdown, 1)
+	if slow > 1 {
+		clk = clock.Slowed(clk, slow)
+		s.Network.Clock = clk
+	}
+	begin := clk.Now()
+	n := s.Network.Nodes
+	res := LedgerResult{Nodes: n, Seed: s.Network.Seed, Representatives: s.Representatives, Slowdown: slow,
+		Partition: s.Partition, DoubleSpenders: s.DoubleSpenders, SumConstant: true}
+	lc := ledgersvc.TestConfig()
+	// Votes go out as blocks arrive; the tick only re-sends what an open
+	// election still needs, so once a second is enough and spares the
+	// representatives' re-sent votes on every node's cores.
+	lc.TickInterval = time.Second
+	// Messages may be 30 s old (a node's default), not TestConfig's 8 s:
+	// nodes sharing two loaded cores hold messages in their validation
+	// queues for seconds, and a relay that forwards a message older than
+	// the reject age is penalised as a forger would be, so under load
+	// honest nodes graylisted each other and the ledger stalled. The
+	// simulated nodes share one clock: TestConfig's 2 s of skew stay.
+	// gossip's SeenTTL of 2 minutes covers the 67 s reject age.
+	lc.MaxAge = 30 * time.Second
+	if s.Network.Ledger != nil {
+		lc = *s.Network.Ledger
+	}
+	s.Network.Ledger = &lc
+	s.Network.Node.Token.Enabled = true
+	s.Network.Node.Token.EpochLength = node.Duration(lc.EpochLength)
+	s.Network.Node.Token.AutoReceive = true
+	nw, err := New(s.Network)
+	if err != nil {
+		return res, err
+	}
+	defer nw.Close()
+	r := &ledgerRun{s: s, nw: nw, clk: clk, res: &res}
+	dir, err := os.MkdirTemp("", "fog-sim-ledger-")
+	if err != nil {
+		return res, fmt.Errorf("sim: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "genesis.json")
+	if err := r.writeGenesis(path); err != nil {
+		return res, err
+	}
+	nw.cfg.Node.Token.Genesis = path
+	res.Supply = r.supply()
+
+	if err := Boot(ctx, nw, time.Duration(float64(s.BootTimeout)*slow), progress); err != nil {
+		return res, err
+	}
+	res.BootSeconds = clock.Since(clk, begin).Seconds()
+	for i := range n {
+		if _, err := ledgerOf(nw, i); err != nil {
+			return res, err
+		}
+	}
+	if err := waitSeconds(ctx, clk, "ledger meshes forming", s.MeshWait, progress); err != nil {
+		return res, err
+	}
+	if err := r.transfers(ctx, progress); err != nil {
+		return res, err
+	}
+	if err := r.doubleSpends(ctx, progress); err != nil {
+		return res, err
+	}
+	if err := r.settle(ctx, progress); err != nil {
+		return res, err
+	}
+	r.summarize()
+	res.RunSeconds = clock.Since(clk, begin).Seconds()
+	return res, nil
+}
+
+func (s LedgerScenario) validate() error {
+	n := s.Network.Nodes
+	switch {
+	case n < 4:
+		return fmt.Errorf("%w: Nodes %d: the ledger scenario needs 4", ErrConfig, n)
+	case s.Representatives < 1 || s.Representatives > n:
+		return fmt.Errorf("%w: Representatives %d: want 1 to Nodes", ErrConfig, s.Representatives)
+	case s.Transfers < 0 || s.DoubleSpenders < 0:
+		return fmt.Errorf("%w: Transfers %d and DoubleSpenders %d must not be negative", ErrConfig, s.Transfers, s.DoubleSpenders)
+	case s.Transfers > 0 && s.TransferFor <= 0:
+		return fmt.Errorf("%w: TransferFor %s must be positive", ErrConfig, s.TransferFor)
+	case s.ConfirmTimeout <= 0 || s.SettleTimeout <= 0 || s.BootTimeout <= 0:
+		return fmt.Errorf("%w: ConfirmTimeout, SettleTimeout and BootTimeout must be positive", ErrConfig)
+	case s.Churn < 0 || s.Churn > 0.9:
+		return fmt.Errorf("%w: Churn %v: want 0 to 0.9", ErrConfig, s.Churn)
+	case s.Churn > 0 && (s.ChurnDown <= 0 || s.ChurnUp <= 0):
+		return fmt.Errorf("%w: ChurnDown %s and ChurnUp %s must be positive", ErrConfig, s.ChurnDown, s.ChurnUp)
+	case s.CrashShare < 0 || s.CrashShare > 1:
+		return fmt.Errorf("%w: CrashShare %v: want 0 to 1", ErrConfig, s.CrashShare)
+	case s.Partition && s.PartitionFor <= 0:
+		return fmt.Errorf("%w: PartitionFor %s must be positive", ErrConfig, s.PartitionFor)
+	case s.MeshWait < 0:
+		return fmt.Errorf("%w: MeshWait %s must not be negative", ErrConfig, s.MeshWait)
+	}
+	return nil
+}
+
+// ledgerOf returns node i's ledger service.
+func ledgerOf(nw *Network, i int) (*ledgersvc.Service, error) {
+	nd := nw.Node(i).Running()
+	if nd == nil {
+		return nil, fmt.Errorf("%w: node %d", ErrDown, i)
+	}
+	l := nd.Ledger()
+	if l == nil {
+		return nil, fmt.Errorf("sim: node %d runs no ledger", i)
+	}
+	return l, nil
+}
+
+// writeGenesis draws the representatives and the double spenders' keys
+// and writes the genesis: every node funded, its weight delegated to a
+// representative, each representative its own.
+func (r *ledgerRun) writeGenesis(path string) error {
+	n := r.s.Network.Nodes
+	r.accts = make([]token.Account, n)
+	for i, nd := range r.nw.Nodes() {
+		raw, err := nd.key.GetPublic().Raw()
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return fmt.Errorf("sim: node %d's key is not an Ed25519 key", i)
+		}
+		r.accts[i] = token.AccountOf(ed25519.PublicKey(raw))
+	}
+	r.nw.Rand(func(rng *rand.Rand) {
+		r.reps = rng.Perm(n)[:r.s.Representatives]
+		for range r.s.DoubleSpenders {
+			seed := make([]byte, ed25519.SeedSize)
+			for j := range seed {
+				seed[j] = byte(rng.Uint32())
+			}
+			r.spends = append(r.spends, &doubleSpend{key: ed25519.NewKeyFromSeed(seed), everyone: -1})
+		}
+	})
+	slices.Sort(r.reps)
+	g := token.Genesis{Network: "fog-sim", UnbondingEpochs: 10}
+	for i := range n {
+		rep := r.accts[r.reps[i%len(r.reps)]]
+		if slices.Contains(r.reps, i) {
+			rep = r.accts[i]
+		}
+		g.Accounts = append(g.Accounts, token.Allocation{Account: r.accts[i].String(), Balance: nodeBalance, Representative: rep.String()})
+	}
+	for k, d := range r.spends {
+		a := token.AccountOf(d.key.Public().(ed25519.PublicKey))
+		g.Accounts = append(g.Accounts, token.Allocation{Account: a.String(), Balance: spenderBalance, Representative: r.accts[r.reps[k%len(r.reps)]].String()})
+	}
+	if err := g.Validate(); err != nil {
+		return fmt.Errorf("sim: genesis: %w", err)
+	}
+	r.genesis = g
+	body, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("sim: genesis: %w", err)
+	}
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		return fmt.Errorf("sim: genesis: %w", err)
+	}
+	return nil
+}
+
+func (r *ledgerRun) supply() uint64 {
+	var s uint64
+	for _, a := range r.genesis.Accounts {
+		s += a.Balance + a.Staked
+	}
+	return s
+}
+
+// isRep reports whether node i is a representative.
+func (r *ledgerRun) isRep(i int) bool { return slices.Contains(r.reps, i) }
+
+// checkSum checks the conservation of credits on l; called under the
+// Service's lock (View).
+func (r *ledgerRun) checkSum(l *token.Ledger) {
+	ok := l.Supply() == r.res.Supply && l.Total()+l.InFlight() == l.Supply()
+	r.sumMu.Lock()
+	defer r.sumMu.Unlock()
+	r.res.SumChecks++
+	if !ok {
+		r.sumBad = true
+	}
+}
+
+// transfers runs the transfer phase with churn and waits for the
+// confirmations it measures.
+func (r *ledgerRun) transfers(ctx context.Context, progress Progress) error {
+	s, nw, clk := r.s, r.nw, r.clk
+	if s.Transfers == 0 {
+		return nil
+	}
+	var others []int
+	for i := range s.Network.Nodes {
+		if !r.isRep(i) {
+			others = append(others, i)
+		}
+	}
+	var churners []int
+	nw.Rand(func(rng *rand.Rand) {
+		rng.Shuffle(len(others), func(a, b int) { others[a], others[b] = others[b], others[a] })
+		churners = others[:int(s.Churn*float64(len(others))+0.5)]
+	})
+	r.res.Churners = len(churners)
+	churning := make(map[int]bool, len(churners))
+	for _, i := range churners {
+		churning[i] = true
+	}
+	start := clk.Now()
+	cctx, stopChurn := context.WithCancel(ctx)
+	var churnWG sync.WaitGroup
+	departures := 0
+	if len(churners) > 0 {
+		plan := churnPlan(nw, churners, start, start.Add(s.TransferFor), s.ChurnDown, s.ChurnUp, s.CrashShare)
+		churnWG.Go(func() { departures = runChurnPlan(cctx, nw, plan) })
+	}
+	stop := func() {
+		stopChurn()
+		churnWG.Wait()
+		r.res.Departures = departures
+	}
+	progress.Phase("transfers under churn", s.Transfers)
+	every := s.TransferFor / time.Duration(s.Transfers)
+	var wg sync.WaitGroup
+	for k := range s.Transfers {
+		if d := clock.Until(clk, start.Add(time.Duration(k)*every)); d > 0 {
+			if err := sleepCtx(ctx, clk, d); err != nil {
+				wg.Wait()
+				stop()
+				return err
+			}
+		}
+		from, to, ok := pickPair(nw, func(a, b int) bool { return !churning[a] && !churning[b] })
+		if !ok {
+			continue
+		}
+		m := &ledgerSend{from: from, to: to}
+		nw.Rand(func(rng *rand.Rand) { m.amount = 1 + rng.Uint64N(1000) })
+		r.sends = append(r.sends, m)
+		wg.Go(func() { r.send(ctx, m) })
+		progress.Step(1)
+	}
+	progress.Phase("waiting for the confirmations", len(r.sends))
+	wg.Wait()
+	stop()
+	return ctx.Err()
+}
+
+// send makes one send of the workload and waits until it is confirmed on
+// both ends (ConfirmTimeout at most).
+func (r *ledgerRun) send(ctx context.Context, m *ledgerSend) {
+	clk := r.clk
+	m.at = clk.Now()
+	l, err := ledgerOf(r.nw, m.from)
+	if err != nil {
+		m.err = err
+		return
+	}
+	m.hash, m.err = l.Send(ctx, r.accts[m.to], m.amount)
+	if m.err != nil {
+		return
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	t := clk.AfterFunc(r.s.ConfirmTimeout, cancel)
+	defer t.Stop()
+	for _, i := range []int{m.from, m.to} {
+		l, err := ledgerOf(r.nw, i)
+		if err != nil {
+			return
+		}
+		if err := l.WaitConfirmed(wctx, m.hash); err != nil {
+			m.late = wctx.Err() != nil && ctx.Err() == nil
+			return
+		}
+	}
+	m.latency, m.measured = clock.Since(clk, m.at), true
+}
+
+// doubleSpends has each double spender's key make two conflicting sends
+// on two nodes, across a partition if asked, holds the partition and
+// heals it.
+func (r *ledgerRun) doubleSpends(ctx context.Context, progress Progress) error {
+	s, nw, clk := r.s, r.nw, r.clk
+	if s.DoubleSpenders == 0 && !s.Partition {
+		return nil
+	}
+	n := s.Network.Nodes
+	var sides [2][]int
+	nw.Rand(func(rng *rand.Rand) {
+		for k, i := range rng.Perm(n) {
+			sides[k%2] = append(sides[k%2], i)
+		}
+	})
+	if s.Partition {
+		group := make([]int, n)
+		for _, i := range sides[1] {
+			group[i] = 1
+		}
+		nw.Partition(func(i int) int { return group[i] })
+	}
+	all := append(slices.Clone(sides[0]), sides[1]...)
+	start := clk.Now()
+	progress.Phase("double spends", len(r.spends))
+	var wg sync.WaitGroup
+	for _, d := range r.spends {
+		var to [2]int
+		nw.Rand(func(rng *rand.Rand) {
+			for side := range 2 {
+				pick := sides[side]
+				if !s.Partition {
+					pick = all // both sends from anywhere, to anyone
+				}
+				d.by[side] = pick[rng.IntN(len(pick))]
+				to[side] = pick[rng.IntN(len(pick))]
+			}
+			for !s.Partition && d.by[0] == d.by[1] {
+				d.by[1] = rng.IntN(n)
+			}
+		})
+		for side := range 2 {
+			wg.Go(func() {
+				l, err := ledgerOf(nw, d.by[side])
+				if err != nil {
+					d.errs[side] = err
+					return
+				}
+				d.sends[side], d.errs[side] = l.SendFrom(ctx, d.key, r.accts[to[side]], spenderBalance)
+			})
+		}
+		wg.Wait()
+		for side := range 2 {
+			if d.errs[side] != nil {
+				return fmt.Errorf("sim: double spender's send on node %d: %w", d.by[side], d.errs[side])
+			}
+		}
+		progress.Step(1)
+	}
+	if !s.Partition {
+		return nil
+	}
+	progress.Phase("partition: holding", int(s.PartitionFor/time.Second))
+	end := start.Add(s.PartitionFor)
+	last := clk.Now()
+	for clk.Now().Before(end) {
+		r.sample()
+		if err := sleepCtx(ctx, clk, 250*time.Millisecond); err != nil {
+			return err
+		}
+		if d := clk.Now().Sub(last); d >= time.Second {
+			progress.Step(int(d / time.Second))
+			last = last.Add(d.Truncate(time.Second))
+		}
+	}
+	nw.Heal()
+	return nil
+}
+
+// sample looks at every running node's ledger: the conservation of
+// credits, forks held and the double spends confirmed. It returns whether
+// every running node has confirmed every send of the workload, one send
+// of every pair (the same everywhere), holds no fork, and the same
+// confirmed heads as the others.
+func (r *ledgerRun) sample() bool {
+	done := true
+	var heads []byte
+	for i := range r.nw.Nodes() {
+		l, err := ledgerOf(r.nw, i)
+		if err != nil {
+			continue
+		}
+		l.View(func(lg *token.Ledger) {
+			r.checkSum(lg)
+			for _, d := range r.spends {
+				if d.sends[0].IsZero() || d.sends[1].IsZero() {
+					continue
+				}
+				b, ok := lg.Block(d.sends[0])
+				if !ok {
+					b, ok = lg.Block(d.sends[1])
+				}
+				if ok && len(lg.Conflicts(token.Root(&b))) >= 2 {
+					d.fork = true
+				}
+				won := -1
+				for side := range 2 {
+					if lg.Confirmed(d.sends[side]) {
+						d.ever[side] = true
+						won = side
+					}
+				}
+				if won < 0 {
+					done = false
+				}
+			}
+			if lg.Forks() > 0 {
+				done = false
+			}
+			for _, m := range r.sends {
+				if m.err == nil && !lg.Confirmed(m.hash) {
+					done = false
+					break
+				}
+			}
+			h := frontierDigest(lg)
+			if heads == nil {
+				heads = h
+			} else if !bytes.Equal(heads, h) {
+				done = false
+			}
+		})
+	}
+	return done
+}
+
+// frontierDigest encodes every confirmed head of l.
+func frontierDigest(l *token.Ledger) []byte {
+	var b []byte
+	var after token.Account
+	for {
+		fs := l.Frontiers(after, 512)
+		for _, f := range fs {
+			b = append(b, f.Account[:]...)
+			b = append(b, f.Head[:]...)
+		}
+		if len(fs) < 512 {
+			return append(b, 0) // never nil
+		}
+		after = fs[len(fs)-1].Account
+	}
+}
+
+// settle waits until every running node agrees on everything (sample),
+// SettleTimeout at most, then counts the outcome.
+func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
+	clk := r.clk
+	start := clk.Now()
+	end := start.Add(r.s.SettleTimeout)
+	progress.Phase("settling: every node agrees", int(r.s.SettleTimeout/time.Second))
+	last := start
+	for {
+		if r.sample() {
+			r.res.Converged = true
+			break
+		}
+		if !clk.Now().Before(end) {
+			break
+		}
+		if err := sleepCtx(ctx, clk, 250*time.Millisecond); err != nil {
+			return err
+		}
+		if d := clk.Now().Sub(last); d >= time.Second {
+			progress.Step(int(d / time.Second))
+			last = last.Add(d.Truncate(time.Second))
+		}
+	}
+	r.res.SettleSeconds = clock.Since(clk, start).Seconds()
+	// What every running node confirmed of each pair, and the workload's
+	// sends some running node has not confirmed.
+	unconfirmed := map[token.Hash]bool{}
+	for _, d := range r.spends {
+		d.everyone = -2 // not looked at yet
+	}
+	for i := range r.nw.Nodes() {
+		l, err := ledgerOf(r.nw, i)
+		if err != nil {
+			continue
+		}
+		st := l.Stats()
+		r.res.ValidatorIgnored += st.Ignored
+		r.res.ValidatorRejected += st.Rejected
+		l.View(func(lg *token.Ledger) {
+			for _, d := range r.spends {
+				won := -1
+				for side := range 2 {
+					if lg.Confirmed(d.sends[side]) {
+						won = side
+					}
+				}
+				if d.everyone == -2 || d.everyone == won {
+					d.everyone = won
+				} else {
+					d.everyone = -1
+				}
+			}
+			for _, m := range r.sends {
+				if m.err == nil && !lg.Confirmed(m.hash) {
+					unconfirmed[m.hash] = true
+				}
+			}
+		})
+	}
+	r.res.Unconfirmed = len(unconfirmed)
+	return nil
+}
+
+// summarize computes the figures.
+func (r *ledgerRun) summarize() {
+	res := r.res
+	for _, m := range r.sends {
+		res.Transfers++
+		switch {
+		case m.err != nil:
+			res.SendErrors++
+		case m.measured:
+			res.Measured++
+			res.LatenciesMs = append(res.LatenciesMs, float64(m.latency)/float64(time.Millisecond))
+		case m.late:
+			res.Late++
+		}
+	}
+	if len(res.LatenciesMs) > 0 {
+		res.ConfirmMsP50, res.ConfirmMsP99 = Percentile(res.LatenciesMs, 50), Percentile(res.LatenciesMs, 99)
+		res.ConfirmMsMax = slices.Max(res.LatenciesMs)
+	}
+	for _, d := range r.spends {
+		if d.fork {
+			res.ForksDetected++
+		}
+		if d.ever[0] && d.ever[1] {
+			res.DoubleSpendsConfirmed++
+		}
+		if d.everyone >= 0 {
+			res.DoubleSpendsSettled++
+		}
+	}
+	res.SumConstant = !r.sumBad
+}
+
+// ErrDoubleSpend is returned by LedgerResult.Check when a double spend
+// was confirmed.
+var ErrDoubleSpend = errors.New("sim: a double spend was confirmed")
+
+// Check returns an error if the run broke a safety property: a double
+// spend confirmed, or credits created or lost on some node.
+func (res LedgerResult) Check() error {
+	switch {
+	case res.DoubleSpendsConfirmed > 0:
+		return fmt.Errorf("%w: %d pairs", ErrDoubleSpend, res.DoubleSpendsConfirmed)
+	case !res.SumConstant:
+		return errors.New("sim: the sum of balances, stakes and credits in flight left the supply on some node")
+	}
+	return nil
+}
