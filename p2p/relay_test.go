@@ -3,6 +3,7 @@ package p2p
 import (
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/stretchr/testify/require"
@@ -21,6 +22,10 @@ func TestRelayCandidates(t *testing.T) {
 	}
 	require.NoError(t, mn.LinkAll())
 	self := mn.Host(hosts[0])
+	// hosts[2] serves the hop protocol, so that identify, whenever it
+	// finishes, tells self so too (it replaces the peer's protocols in
+	// self's peerstore, which would undo AddProtocols alone).
+	mn.Host(hosts[2]).SetStreamHandler(relayHopProto, func(s network.Stream) { _ = s.Reset() })
 	// hosts[3] is linked but not connected: not a candidate.
 	for _, p := range hosts[1:3] {
 		_, err := mn.ConnectPeers(hosts[0], p)
