@@ -44,9 +44,9 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Config:      mixnet.DefaultConfig(),
-		Inbox:       1000,
-		LinkQueue:   1024,
+		Config:    mixnet.DefaultConfig(),
+		Inbox:     1000,
+		LinkQueue: 1024,
 		LinkIdle:    5 * time.Minute,
 		LinkStreams: 1,
 		FrameRate:   2000,
