@@ -75,17 +75,11 @@ type MixScenario struct {
 // cover on at 2 packets/s per node), a message every 10 s from every node
 // for 2 minutes, 60-second deadlines.
 func DefaultMixScenario(n int) MixScenario {
-	mc := mixsvc.DefaultConfig()
-	// Mocknet delivers a stream's frames about two per link latency (its
-	// stream waits for each write's arrival time before taking the next),
-	// which at a relay's rates is a narrower pipe than a real connection
-	// that pipelines: give each link several streams.
-	mc.LinkStreams = 4
 	return MixScenario{
 		Network:      quietConfig(n),
 		TargetRelays: 24,
 		EpochLength:  10 * time.Second,
-		Mix:          mc,
+		Mix:          mixsvc.DefaultConfig(),
 		MessageRate:  0.1,
 		Duration:     2 * time.Minute,
 		Deadline:     time.Minute,
@@ -109,10 +103,8 @@ type MixResult struct {
 	DropRate     float64 `json:"drop_rate"`
 	// RelayLoopRate is each relay's own loop cover, packets per second.
 	RelayLoopRate float64 `json:"relay_loop_rate"`
-	// LinkStreams is the streams each mix link used.
-	LinkStreams int     `json:"link_streams"`
-	MessageRate float64 `json:"message_rate"`
-	Killed      []int   `json:"killed_relays,omitempty"`
+	MessageRate   float64 `json:"message_rate"`
+	Killed        []int   `json:"killed_relays,omitempty"`
 	// Slowdown is how many times slower than real time the scenario ran
 	// (every time reported is the scenario's).
 	Slowdown float64 `json:"slowdown"`
@@ -232,7 +224,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	cfg.Relay, cfg.RelayCandidates, cfg.Mix, cfg.MixObserve = &rc, n, &mc, obs.record
 	res := MixResult{Nodes: n, Seed: cfg.Seed, TargetRelays: s.TargetRelays,
 		MeanDelayMs: float64(mc.MeanDelay) / float64(time.Millisecond), Cover: mc.Cover,
-		SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, RelayLoopRate: mc.RelayLoopRate, LinkStreams: s.Mix.LinkStreams, MessageRate: s.MessageRate,
+		SendRate: mc.SendRate, LoopRate: mc.LoopRate, DropRate: mc.DropRate, RelayLoopRate: mc.RelayLoopRate, MessageRate: s.MessageRate,
 		Slowdown: slow}
 	nw, err := New(cfg)
 	if err != nil {

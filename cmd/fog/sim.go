@@ -425,7 +425,7 @@ func (a *app) simLotteryCmd() *cobra.Command {
 
 func (a *app) simMixCmd() *cobra.Command {
 	var f simFlags
-	var relays, kill, streams int
+	var relays, kill int
 	var noCover, noDelay bool
 	var rate, slowdown, sendRate, loopRate, dropRate, relayLoopRate float64
 	var duration, deadline time.Duration
@@ -469,17 +469,17 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 				s.Deadline = deadline
 			}
 			s.Mix.Cover = !noCover
-			s.Mix.SendRate, s.Mix.LoopRate, s.Mix.DropRate, s.Mix.LinkStreams = sendRate, loopRate, dropRate, streams
+			s.Mix.SendRate, s.Mix.LoopRate, s.Mix.DropRate = sendRate, loopRate, dropRate
 			s.Mix.RelayLoopRate = relayLoopRate
 			if err := s.Mix.Validate(); err != nil {
-				return fmt.Errorf("--send-rate, --loop-rate, --drop-rate, --relay-loop-rate or --link-streams: %w", err)
+				return fmt.Errorf("--send-rate, --loop-rate, --drop-rate or --relay-loop-rate: %w", err)
 			}
 			if noDelay {
 				s.Mix.MeanDelay = 0
 			}
 			return runScenario(cmd, a, &f, "mix", s.Run, writeMixPlots, func(w io.Writer, res sim.MixResult) error {
-				fmt.Fprintf(w, "nodes %d, seed %d, R = %d (relays per epoch %v), mean delay %.0f ms, cover %v (%.1f+%.1f+%.1f/s, relays' loops %.1f/s), %.2f messages/s per node, %gx slower than real time, %d streams per link\n",
-					res.Nodes, res.Seed, res.TargetRelays, res.Relays, res.MeanDelayMs, res.Cover, res.SendRate, res.LoopRate, res.DropRate, res.RelayLoopRate, res.MessageRate, res.Slowdown, res.LinkStreams)
+				fmt.Fprintf(w, "nodes %d, seed %d, R = %d (relays per epoch %v), mean delay %.0f ms, cover %v (%.1f+%.1f+%.1f/s, relays' loops %.1f/s), %.2f messages/s per node, %gx slower than real time\n",
+					res.Nodes, res.Seed, res.TargetRelays, res.Relays, res.MeanDelayMs, res.Cover, res.SendRate, res.LoopRate, res.DropRate, res.RelayLoopRate, res.MessageRate, res.Slowdown)
 				if len(res.Killed) > 0 {
 					fmt.Fprintf(w, "killed relays (nodes) %v mid-epoch; %d messages from or to them not counted\n", res.Killed, res.Excluded)
 				}
@@ -511,8 +511,6 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 	cmd.Flags().Float64Var(&loopRate, "loop-rate", def.Mix.LoopRate, "loop cover packets per second of each node")
 	cmd.Flags().Float64Var(&dropRate, "drop-rate", def.Mix.DropRate, "drop cover packets per second of each node")
 	cmd.Flags().Float64Var(&relayLoopRate, "relay-loop-rate", def.Mix.RelayLoopRate, "loop cover packets per second each relay sends of its own while it serves")
-	cmd.Flags().IntVar(&streams, "link-streams", def.Mix.LinkStreams,
-		"streams each mix link uses: the simulator's in-process links deliver a stream's frames about two per link latency, a narrower pipe than a real connection")
 	cmd.Flags().Float64Var(&slowdown, "slowdown", def.Slowdown,
 		"run the scenario this many times slower than real time, so that each node gets that much more CPU per simulated second (1: real time)")
 	return cmd

@@ -23,13 +23,6 @@ type Config struct {
 	// 5 minutes: a relay of the directory in use carries packets every few
 	// seconds, and reopening a link costs a dial.
 	LinkIdle time.Duration
-	// LinkStreams is how many streams carry the frames to one neighbour,
-	// each writing from the link's one queue. 1: a stream over a real
-	// connection pipelines its frames. The simulator raises it because
-	// its in-process links (libp2p's mocknet) deliver a stream's frames
-	// one at a time, about two per link latency, which at a relay's rates
-	// is a narrower pipe than any real link.
-	LinkStreams int
 	// FrameRate bounds the frames per second the service unwraps for one
 	// peer (burst: one second's worth), so that one peer cannot take the
 	// node's CPU with key agreements. 2,000/s: a relay of the previous
@@ -47,10 +40,9 @@ func DefaultConfig() Config {
 		Config:    mixnet.DefaultConfig(),
 		Inbox:     1000,
 		LinkQueue: 1024,
-		LinkIdle:    5 * time.Minute,
-		LinkStreams: 1,
-		FrameRate:   2000,
-		SyncEvery:   time.Second,
+		LinkIdle:  5 * time.Minute,
+		FrameRate: 2000,
+		SyncEvery: time.Second,
 	}
 }
 
@@ -66,8 +58,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: LinkQueue %d must be positive", ErrConfig, c.LinkQueue)
 	case c.LinkIdle <= 0:
 		return fmt.Errorf("%w: LinkIdle %v must be positive", ErrConfig, c.LinkIdle)
-	case c.LinkStreams < 1 || c.LinkStreams > 64:
-		return fmt.Errorf("%w: LinkStreams %d must be in [1, 64]", ErrConfig, c.LinkStreams)
 	case c.FrameRate < 1:
 		return fmt.Errorf("%w: FrameRate %d must be positive", ErrConfig, c.FrameRate)
 	case c.SyncEvery <= 0:

@@ -16,8 +16,7 @@ import (
 // that writes it, over one long-lived stream (1.1.0) or a stream per frame
 // (1.0.0). It ends after LinkIdle without frames, or when Run stops.
 type link struct {
-	q       chan []byte
-	writers int // runLink goroutines still writing q; under Service.mu
+	q chan []byte
 }
 
 // openTimeout bounds opening a stream to a neighbour.
@@ -54,12 +53,10 @@ func (s *Service) transmit(t mixnet.Transmit) {
 func (s *Service) linkLocked(p peer.ID) *link {
 	l := s.links[p]
 	if l == nil {
-		l = &link{q: make(chan []byte, s.cfg.LinkQueue), writers: s.cfg.LinkStreams}
+		l = &link{q: make(chan []byte, s.cfg.LinkQueue)}
 		s.links[p] = l
 		ctx := s.ctx
-		for range s.cfg.LinkStreams {
-			s.wg.Go(func() { s.runLink(ctx, p, l) })
-		}
+		s.wg.Go(func() { s.runLink(ctx, p, l) })
 	}
 	return l
 }
@@ -112,8 +109,7 @@ func (s *Service) countLinkDrop() {
 	s.mu.Unlock()
 }
 
-// runLink writes a link's frames on a stream of its own until the link
-// idles out or ctx ends; the last of a link's writers to stop removes it.
+// runLink writes a link's frames until it idles out or ctx ends.
 func (s *Service) runLink(ctx context.Context, p peer.ID, l *link) {
 	var st network.Stream
 	defer func() {
@@ -121,15 +117,12 @@ func (s *Service) runLink(ctx context.Context, p peer.ID, l *link) {
 			_ = st.Close()
 		}
 		s.mu.Lock()
-		l.writers--
 		if s.links[p] == l {
 			delete(s.links, p)
 		}
-		if l.writers == 0 {
-			// Frames queued after the link was removed from the map are
-			// lost, as on a broken link; count them.
-			s.stats.linkDrops += uint64(len(l.q))
-		}
+		// Frames queued after the link was removed from the map are lost,
+		// as on a broken link; count them.
+		s.stats.linkDrops += uint64(len(l.q))
 		s.mu.Unlock()
 	}()
 	// Open at once: the link exists because a frame or a directory needs
@@ -153,11 +146,12 @@ func (s *Service) runLink(ctx context.Context, p peer.ID, l *link) {
 			return
 		case <-idle.C():
 			s.mu.Lock()
-			empty := len(l.q) == 0
-			s.mu.Unlock()
-			if empty {
-				return // the deferred clean-up removes the link
+			if len(l.q) == 0 {
+				delete(s.links, p)
+				s.mu.Unlock()
+				return
 			}
+			s.mu.Unlock()
 			idle.Reset(s.cfg.LinkIdle)
 		case f := <-l.q:
 			idle.Stop()
