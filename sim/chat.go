@@ -210,19 +210,14 @@ type chatDM struct {
 
 // Run runs the scenario.
 func (s ChatScenario) Run(ctx context.Context, progress Progress) (ChatResult, error) {
-	clk := s.Network.Clock
-	if clk == nil {
-		return ChatResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
-	}
 	if err := s.validate(); err != nil {
 		return ChatResult{}, err
 	}
-	progress = orNoProgress(progress)
-	slow := max(s.Slowdown, 1)
-	if slow > 1 {
-		clk = clock.Slowed(clk, slow)
-		s.Network.Clock = clk
+	clk, slow, err := slowed(&s.Network, s.Slowdown)
+	if err != nil {
+		return ChatResult{}, err
 	}
+	progress = orNoProgress(progress)
 	begin := clk.Now()
 	n := s.Network.Nodes
 	res := ChatResult{Nodes: n, Seed: s.Network.Seed, Churn: s.Churn, Partition: s.Partition, Slowdown: slow}

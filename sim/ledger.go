@@ -212,19 +212,14 @@ const (
 
 // Run runs the scenario.
 func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResult, error) {
-	clk := s.Network.Clock
-	if clk == nil {
-		return LedgerResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
-	}
 	if err := s.validate(); err != nil {
 		return LedgerResult{}, err
 	}
-	progress = orNoProgress(progress)
-	slow := max(s.Slowdown, 1)
-	if slow > 1 {
-		clk = clock.Slowed(clk, slow)
-		s.Network.Clock = clk
+	clk, slow, err := slowed(&s.Network, s.Slowdown)
+	if err != nil {
+		return LedgerResult{}, err
 	}
+	progress = orNoProgress(progress)
 	begin := clk.Now()
 	n := s.Network.Nodes
 	res := LedgerResult{Nodes: n, Seed: s.Network.Seed, Representatives: s.Representatives, Slowdown: slow,

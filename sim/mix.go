@@ -187,16 +187,11 @@ type sentMsg struct {
 
 // Run runs the scenario.
 func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, error) {
-	clk := s.Network.Clock
-	if clk == nil {
-		return MixResult{}, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
+	clk, slow, err := slowed(&s.Network, s.Slowdown)
+	if err != nil {
+		return MixResult{}, err
 	}
 	progress = orNoProgress(progress)
-	slow := max(s.Slowdown, 1)
-	if slow > 1 {
-		clk = clock.Slowed(clk, slow)
-		s.Network.Clock = clk
-	}
 	begin := clk.Now()
 	n := s.Network.Nodes
 	if n < 4 || s.TargetRelays < 1 || s.MessageRate <= 0 || s.Duration <= 0 || s.Deadline <= 0 ||

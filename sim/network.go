@@ -714,3 +714,17 @@ func (h *simHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID)
 	}
 	return h.lag(s), nil
 }
+
+// slowed checks that cfg has a clock and, for a slowdown above 1, slows it
+// in cfg (clock.Slowed) for the whole scenario; it returns the clock and
+// the slowdown applied (at least 1).
+func slowed(cfg *Config, slowdown float64) (clock.Clock, float64, error) {
+	if cfg.Clock == nil {
+		return nil, 0, fmt.Errorf("%w: Network.Clock is nil", ErrConfig)
+	}
+	slow := max(slowdown, 1)
+	if slow > 1 {
+		cfg.Clock = clock.Slowed(cfg.Clock, slow)
+	}
+	return cfg.Clock, slow, nil
+}
