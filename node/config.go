@@ -77,21 +77,25 @@ type LogConfig struct {
 // P2PConfig is the [p2p] section; see p2p.Config for the meaning of each
 // field.
 type P2PConfig struct {
-	Listen       []string `toml:"listen" comment:"Multiaddrs to listen on. TCP and QUIC on port 4001, the port other fog nodes expect."`
-	Bootstrap    []string `toml:"bootstrap" comment:"Peers to join the network through: multiaddrs ending in /p2p/<peer id>.\nThe node keeps redialling them in the background; a malformed entry stops the node at start."`
-	ConnLow      int      `toml:"conn_low" comment:"Connection manager low water mark: trimming stops here."`
-	ConnHigh     int      `toml:"conn_high" comment:"Connection manager high water mark: above this many connections the node trims to conn_low,\nclosing first those of peers that never used a fog protocol with it. Must stay below max_inbound_conns."`
-	ConnGrace    Duration `toml:"conn_grace" comment:"New connections are not trimmed for this long."`
-	MaxInbound   int      `toml:"max_inbound_conns" comment:"Most connections other peers may open to this node; more are refused."`
-	ConnsPerPeer int      `toml:"conns_per_peer" comment:"Most connections with one peer."`
-	ConnsPerIP   int      `toml:"conns_per_ip" comment:"Most connections with one IPv4 address (or IPv6 /56), so that one machine cannot take every inbound slot;\nnew ones from one address beyond a burst of twice this come one every 5 s."`
-	ConnExempt   []string `toml:"conn_limit_exempt" comment:"Networks (CIDR) to which conns_per_ip does not apply. Loopback by default, so that nodes on one machine reach each other."`
-	ResourceMiB  int64    `toml:"resource_memory_mib" comment:"Memory libp2p's resource manager may hand to connections and streams, in MiB. 0 scales to the machine (1/8 of RAM)."`
-	AutoNAT      bool     `toml:"autonat" comment:"Ask peers whether this node is reachable from outside."`
-	HolePunching bool     `toml:"hole_punching" comment:"Try direct connections through NATs."`
-	RelayClient  bool     `toml:"relay_client" comment:"Be reachable through circuit relays when behind a NAT: reserve slots on relays among the connected peers and advertise the relayed addresses."`
-	RelayService bool     `toml:"relay_service" comment:"Relay for NATed peers (circuit relay v2, limited: 128 KiB and 2 minutes per circuit, enough for a hole punch) while AutoNAT says this node is publicly reachable."`
-	MDNS         bool     `toml:"mdns" comment:"Find other fog nodes on the local network by multicast DNS."`
+	Listen        []string `toml:"listen" comment:"Multiaddrs to listen on. TCP and QUIC on port 4001, the port other fog nodes expect."`
+	Bootstrap     []string `toml:"bootstrap" comment:"Peers to join the network through: multiaddrs ending in /p2p/<peer id>.\nThe node keeps redialling them in the background; a malformed entry stops the node at start."`
+	ConnLow       int      `toml:"conn_low" comment:"Connection manager low water mark: trimming stops here."`
+	ConnHigh      int      `toml:"conn_high" comment:"Connection manager high water mark: above this many connections the node trims to conn_low,\nclosing first those of peers that never used a fog protocol with it. Must stay below max_inbound_conns."`
+	ConnGrace     Duration `toml:"conn_grace" comment:"New connections are not trimmed for this long."`
+	MaxInbound    int      `toml:"max_inbound_conns" comment:"Most connections other peers may open to this node; more are refused."`
+	ConnsPerPeer  int      `toml:"conns_per_peer" comment:"Most connections with one peer."`
+	ConnsPerIP    int      `toml:"conns_per_ip" comment:"Most connections with one IPv4 address (or IPv6 /56), so that one machine cannot take every inbound slot;\nnew ones from one address beyond a burst of twice this come one every 5 s."`
+	ConnExempt    []string `toml:"conn_limit_exempt" comment:"Networks (CIDR) to which conns_per_ip does not apply. Loopback by default, so that nodes on one machine reach each other."`
+	StreamRate    float64  `toml:"stream_rate" comment:"New inbound streams one peer may open a second, on all protocols (a token bucket per peer; Bitswap's streams are not counted).\nStreams beyond it are reset before their protocol is negotiated. 0 turns the limit off."`
+	StreamBurst   int      `toml:"stream_burst" comment:"Streams one peer may open at once after a quiet time (the depth of its bucket)."`
+	StreamStrikes int      `toml:"stream_rate_strikes" comment:"Streams refused for their rate within a minute after which the peer is disconnected and suspended."`
+	StreamSuspend Duration `toml:"stream_rate_suspend" comment:"How long such a peer's connections are refused (in memory: a restart forgets it)."`
+	ResourceMiB   int64    `toml:"resource_memory_mib" comment:"Memory libp2p's resource manager may hand to connections and streams, in MiB. 0 scales to the machine (1/8 of RAM)."`
+	AutoNAT       bool     `toml:"autonat" comment:"Ask peers whether this node is reachable from outside."`
+	HolePunching  bool     `toml:"hole_punching" comment:"Try direct connections through NATs."`
+	RelayClient   bool     `toml:"relay_client" comment:"Be reachable through circuit relays when behind a NAT: reserve slots on relays among the connected peers and advertise the relayed addresses."`
+	RelayService  bool     `toml:"relay_service" comment:"Relay for NATed peers (circuit relay v2, limited: 128 KiB and 2 minutes per circuit, enough for a hole punch) while AutoNAT says this node is publicly reachable."`
+	MDNS          bool     `toml:"mdns" comment:"Find other fog nodes on the local network by multicast DNS."`
 }
 
 // DHTConfig is the [dht] section; see dht.Config.
@@ -193,20 +197,24 @@ func DefaultConfig() Config {
 	return Config{
 		Log: LogConfig{Level: "info", Format: "text"},
 		P2P: P2PConfig{
-			Listen:       pc.ListenAddrs,
-			Bootstrap:    []string{},
-			ConnLow:      pc.ConnLow,
-			ConnHigh:     pc.ConnHigh,
-			ConnGrace:    Duration(pc.ConnGrace),
-			MaxInbound:   pc.MaxInboundConns,
-			ConnsPerPeer: pc.ConnsPerPeer,
-			ConnsPerIP:   pc.ConnsPerIP,
-			ConnExempt:   pc.ConnLimitExempt,
-			AutoNAT:      pc.AutoNAT,
-			HolePunching: pc.HolePunching,
-			RelayClient:  pc.RelayClient,
-			RelayService: pc.RelayService,
-			MDNS:         pc.MDNS,
+			Listen:        pc.ListenAddrs,
+			Bootstrap:     []string{},
+			ConnLow:       pc.ConnLow,
+			ConnHigh:      pc.ConnHigh,
+			ConnGrace:     Duration(pc.ConnGrace),
+			MaxInbound:    pc.MaxInboundConns,
+			ConnsPerPeer:  pc.ConnsPerPeer,
+			ConnsPerIP:    pc.ConnsPerIP,
+			ConnExempt:    pc.ConnLimitExempt,
+			StreamRate:    pc.StreamRate,
+			StreamBurst:   pc.StreamBurst,
+			StreamStrikes: pc.StreamRateStrikes,
+			StreamSuspend: Duration(pc.StreamRateSuspend),
+			AutoNAT:       pc.AutoNAT,
+			HolePunching:  pc.HolePunching,
+			RelayClient:   pc.RelayClient,
+			RelayService:  pc.RelayService,
+			MDNS:          pc.MDNS,
 		},
 		DHT: DHTConfig{
 			Mode:            dc.Mode,
@@ -369,6 +377,8 @@ func (c Config) p2pConfig(base p2p.Config) p2p.Config {
 	base.ConnGrace = time.Duration(c.P2P.ConnGrace)
 	base.MaxInboundConns, base.ConnsPerPeer, base.ConnsPerIP = c.P2P.MaxInbound, c.P2P.ConnsPerPeer, c.P2P.ConnsPerIP
 	base.ConnLimitExempt = c.P2P.ConnExempt
+	base.StreamRate, base.StreamBurst = c.P2P.StreamRate, c.P2P.StreamBurst
+	base.StreamRateStrikes, base.StreamRateSuspend = c.P2P.StreamStrikes, time.Duration(c.P2P.StreamSuspend)
 	base.ResourceMemory = c.P2P.ResourceMiB << 20
 	base.AutoNAT, base.HolePunching, base.RelayClient, base.MDNS = c.P2P.AutoNAT, c.P2P.HolePunching, c.P2P.RelayClient, c.P2P.MDNS
 	base.RelayService = c.P2P.RelayService
@@ -385,6 +395,8 @@ var (
 		"ConnLow": "conn_low", "ConnHigh": "conn_high", "ConnGrace": "conn_grace",
 		"MaxInboundConns": "max_inbound_conns", "ConnsPerPeer": "conns_per_peer",
 		"ConnsPerIP": "conns_per_ip", "ConnLimitExempt": "conn_limit_exempt",
+		"StreamRate": "stream_rate", "StreamBurst": "stream_burst",
+		"StreamRateStrikes": "stream_rate_strikes", "StreamRateSuspend": "stream_rate_suspend",
 		"MDNS": "mdns",
 	}
 	dhtKeys = map[string]string{"Mode": "mode", "RefreshInterval": "refresh_interval"}

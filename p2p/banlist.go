@@ -45,9 +45,14 @@ type BanList struct {
 	store ds.Datastore
 	now   func() time.Time
 
-	mu   sync.RWMutex
-	bans map[peer.ID]Ban
+	mu        sync.RWMutex
+	bans      map[peer.ID]Ban
+	suspended map[peer.ID]time.Time // in memory only: until when
 }
+
+// maxSuspended bounds the suspensions kept in memory: beyond it the
+// expired ones are dropped, then the one that ends first.
+const maxSuspended = 4096
 
 // NewBanList loads the bans kept in store. Every change is written and synced
 // to store before the call that made it returns. Bans expire on c; nil means
@@ -56,7 +61,7 @@ func NewBanList(ctx context.Context, store ds.Datastore, c clock.Clock) (*BanLis
 	if c == nil {
 		c = clock.Real()
 	}
-	bl := &BanList{store: store, now: c.Now, bans: make(map[peer.ID]Ban)}
+	bl := &BanList{store: store, now: c.Now, bans: make(map[peer.ID]Ban), suspended: make(map[peer.ID]time.Time)}
 	res, err := store.Query(ctx, query.Query{Prefix: banPrefix.String()})
 	if err != nil {
 		return nil, fmt.Errorf("p2p: load ban list: %w", err)
@@ -118,12 +123,39 @@ func (bl *BanList) Unban(ctx context.Context, p peer.ID) error {
 	return nil
 }
 
-// IsBanned reports whether p is banned now.
+// Suspend refuses p's connections for d, like a ban, but in memory only:
+// a suspension is not listed, not persisted, and ends with the process.
+// The host suspends peers that misbehave at a rate no honest peer reaches
+// (Config.StreamRateStrikes). At most 4096 suspensions are kept.
+func (bl *BanList) Suspend(p peer.ID, d time.Duration) {
+	now := bl.now()
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	if _, ok := bl.suspended[p]; !ok && len(bl.suspended) >= maxSuspended {
+		var first peer.ID
+		var firstEnd time.Time
+		for q, until := range bl.suspended {
+			if !now.Before(until) {
+				delete(bl.suspended, q)
+			} else if first == "" || until.Before(firstEnd) {
+				first, firstEnd = q, until
+			}
+		}
+		if len(bl.suspended) >= maxSuspended {
+			delete(bl.suspended, first)
+		}
+	}
+	bl.suspended[p] = now.Add(d)
+}
+
+// IsBanned reports whether p is banned or suspended now.
 func (bl *BanList) IsBanned(p peer.ID) bool {
+	now := bl.now()
 	bl.mu.RLock()
 	b, ok := bl.bans[p]
+	until, sus := bl.suspended[p]
 	bl.mu.RUnlock()
-	return ok && b.Active(bl.now())
+	return (ok && b.Active(now)) || (sus && now.Before(until))
 }
 
 // List returns the bans in force now.

@@ -64,6 +64,45 @@ type Config struct {
 	// (Limits). The node fills it from each subsystem's configuration;
 	// protocols not listed get libp2p's scaled defaults.
 	Protocols []ProtocolLimit
+	// StreamRate bounds the new inbound streams one peer may open a
+	// second, on every protocol at once: a token bucket per peer, StreamBurst
+	// deep, refilled at this rate. The resource manager refuses a stream
+	// beyond it before its protocol is negotiated (the peer sees a reset),
+	// which is the cheapest refusal a node can make: a peer opening
+	// thousands of streams a second otherwise costs a node a fraction of a
+	// core however quickly each is refused. Honest peers open a few a second
+	// and, joining or syncing, bursts of a few dozen (docs/bench.md,
+	// "Attacks", measures the deepest honest drain of the bucket), so 50 a
+	// second and a burst of 200 never refuse them. 0 turns the limit off.
+	// It holds on hosts built by New; a mocknet host (Attach) has no
+	// resource manager to put it in.
+	StreamRate float64
+	// StreamBurst is the depth of each peer's bucket: the streams it may
+	// open at once after a quiet time.
+	StreamBurst int
+	// StreamRateStrikes is how many refusals for its rate a peer may earn
+	// within a minute: at this many it is disconnected and suspended for
+	// StreamRateSuspend (its connections refused as if banned, in memory
+	// only). A peer earns none unless it opens streams faster than
+	// StreamRate for longer than StreamBurst allows; 100 refusals mean a
+	// peer went on after a hundred resets.
+	StreamRateStrikes int
+	// StreamRateSuspend is how long a peer that reached StreamRateStrikes
+	// stays disconnected: 5 minutes, long enough that reconnecting to flood
+	// again costs the attacker more than it costs the node.
+	StreamRateSuspend time.Duration
+	// StreamRatePeers bounds the buckets kept, so that a flood of
+	// identities cannot grow memory: beyond it the least recently used is
+	// forgotten (a peer's bucket is also forgotten when its last connection
+	// closes, unless it was refused within the minute). 4096 is sixteen
+	// times MaxInboundConns.
+	StreamRatePeers int
+	// StreamRateExempt lists prefixes of protocol IDs whose streams give
+	// their token back once negotiated. Bitswap's server sends every
+	// message (a block of up to 1 MiB) on a new stream, so a download runs
+	// at several inbound streams per MiB from the peers asked; those
+	// streams are bounded by their protocol's limits in Protocols instead.
+	StreamRateExempt []string
 	// ConnGrace is how long a new connection is spared from trimming; a
 	// minute lets a handshake and the first protocol exchanges finish.
 	ConnGrace time.Duration
@@ -145,17 +184,25 @@ func DefaultConfig() Config {
 		ConnsPerPeer:    8,
 		ConnsPerIP:      8,
 		ConnLimitExempt: []string{"127.0.0.0/8", "::1/128"},
-		AutoNAT:         true,
-		HolePunching:    true,
-		RelayClient:     true,
-		RelayService:    true,
-		MDNS:            true,
-		MDNSService:     "fog",
-		BackoffMin:      time.Second,
-		BackoffMax:      5 * time.Minute,
-		DialTimeout:     15 * time.Second,
-		UserAgent:       "fog",
-		Clock:           clock.Real(),
+
+		StreamRate:        50,
+		StreamBurst:       200,
+		StreamRateStrikes: 100,
+		StreamRateSuspend: 5 * time.Minute,
+		StreamRatePeers:   4096,
+		StreamRateExempt:  []string{"/ipfs/bitswap"},
+
+		AutoNAT:      true,
+		HolePunching: true,
+		RelayClient:  true,
+		RelayService: true,
+		MDNS:         true,
+		MDNSService:  "fog",
+		BackoffMin:   time.Second,
+		BackoffMax:   5 * time.Minute,
+		DialTimeout:  15 * time.Second,
+		UserAgent:    "fog",
+		Clock:        clock.Real(),
 	}
 }
 
@@ -198,6 +245,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: ConnsPerPeer %d, need at least 1", ErrConfig, c.ConnsPerPeer)
 	case c.ConnsPerIP < 1:
 		return fmt.Errorf("%w: ConnsPerIP %d, need at least 1", ErrConfig, c.ConnsPerIP)
+	case c.StreamRate < 0:
+		return fmt.Errorf("%w: StreamRate %g is negative", ErrConfig, c.StreamRate)
+	case c.StreamRate > 0 && c.StreamBurst < 1:
+		return fmt.Errorf("%w: StreamBurst %d, need at least 1", ErrConfig, c.StreamBurst)
+	case c.StreamRate > 0 && c.StreamRateStrikes < 1:
+		return fmt.Errorf("%w: StreamRateStrikes %d, need at least 1", ErrConfig, c.StreamRateStrikes)
+	case c.StreamRate > 0 && c.StreamRateSuspend < 0:
+		return fmt.Errorf("%w: StreamRateSuspend %s is negative", ErrConfig, c.StreamRateSuspend)
+	case c.StreamRate > 0 && c.StreamRatePeers < 1:
+		return fmt.Errorf("%w: StreamRatePeers %d, need at least 1", ErrConfig, c.StreamRatePeers)
 	case c.ConnGrace < 0:
 		return fmt.Errorf("%w: ConnGrace %s is negative", ErrConfig, c.ConnGrace)
 	case c.ResourceMemory < 0:

@@ -28,6 +28,14 @@
 //     which ConnHigh stays below), connections per peer and per IP address
 //     (loopback exempt unless ConnLimitExempt says otherwise), and the
 //     inbound streams of the protocols in Config.Protocols.
+//   - A peer opens new inbound streams no faster than Config.StreamRate
+//     (a token bucket per peer, StreamBurst deep, at most StreamRatePeers
+//     buckets): beyond it the resource manager refuses the stream before
+//     its protocol is negotiated, and a peer refused StreamRateStrikes
+//     times within a minute is disconnected and suspended in the BanList
+//     (in memory) for StreamRateSuspend. Streams of the exempt protocols
+//     (Bitswap's) give their token back once negotiated. Hosts built by
+//     Attach (mocknet) have no resource manager and no such limit.
 //
 // # Concurrency
 //

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -51,6 +52,7 @@ type Host struct {
 	Bootstrap *Bootstrapper
 
 	log       *slog.Logger
+	gate      *streamGate // nil: no limit on the rate of new inbound streams
 	mdns      mdns.Service
 	connMgr   *connmgr.BasicConnMgr // set by Attach for hosts built without one
 	ctx       context.Context       // cancelled by Close; bounds mDNS dials
@@ -89,6 +91,18 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The gate's refusals need the host, which exists only once libp2p.New
+	// returns; no stream arrives before then.
+	var built atomic.Pointer[Host]
+	var gate *streamGate
+	if cfg.StreamRate > 0 {
+		gate, err = newStreamGate(rm, cfg, opts, log, &built)
+		if err != nil {
+			rm.Close()
+			return nil, err
+		}
+		rm = gate
+	}
 	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
 	if err != nil {
 		rm.Close()
@@ -122,10 +136,10 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	// AutoRelay's peer source reads the host, which exists only once
 	// libp2p.New returns; it is not asked for candidates before then
 	// (only after AutoNAT says the node is private).
-	var built relayHostRef
+	var relayRef relayHostRef
 	if cfg.RelayClient {
 		lo = append(lo, libp2p.EnableRelay(),
-			libp2p.EnableAutoRelayWithPeerSource(built.candidates))
+			libp2p.EnableAutoRelayWithPeerSource(relayRef.candidates))
 	} else {
 		lo = append(lo, libp2p.DisableRelay())
 	}
@@ -136,9 +150,19 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: start host: %w", err)
 	}
-	built.set(h)
+	relayRef.set(h)
 	hctx, cancel := context.WithCancel(context.Background())
-	hh := &Host{Host: h, Bans: opts.Bans, log: log, ctx: hctx, cancel: cancel}
+	hh := &Host{Host: h, Bans: opts.Bans, log: log, ctx: hctx, cancel: cancel, gate: gate}
+	built.Store(hh)
+	if gate != nil {
+		h.Network().Notify(&network.NotifyBundle{
+			DisconnectedF: func(n network.Network, c network.Conn) {
+				if n.Connectedness(c.RemotePeer()) != network.Connected {
+					gate.buckets.forget(c.RemotePeer(), gate.clk.Now())
+				}
+			},
+		})
+	}
 	hh.Bootstrap, err = NewBootstrapper(h, cfg, boot, log)
 	if err != nil {
 		cancel()
