@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,7 +31,9 @@ import (
 	"github.com/fog-compute/fog/chat/dm"
 	"github.com/fog-compute/fog/compute"
 	"github.com/fog-compute/fog/dht"
+	"github.com/fog-compute/fog/mix/lottery"
 	"github.com/fog-compute/fog/node"
+	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -70,10 +74,13 @@ type crashKind struct {
 	// deposits), attempts made while a is down included, so its quota of
 	// 64 items for itself ends a longer loop.
 	maxRestarts int
-	setup       func(t *testing.T, n *crashNet)
-	write       func(ctx context.Context, n *crashNet, i int) (crashAck, error)
-	checkStore  func(t *testing.T, n *crashNet, db *store.DB, acks []crashAck) (missing []string)
-	checkRPC    func(t *testing.T, n *crashNet, acks []crashAck) (missing []string)
+	// configure, if set, edits the configuration of both daemons before
+	// either starts, knowing both peer IDs.
+	configure  func(cfg *node.Config, a, b peer.ID, now time.Time)
+	setup      func(t *testing.T, n *crashNet)
+	write      func(ctx context.Context, n *crashNet, i int) (crashAck, error)
+	checkStore func(t *testing.T, n *crashNet, db *store.DB, acks []crashAck) (missing []string)
+	checkRPC   func(t *testing.T, n *crashNet, acks []crashAck) (missing []string)
 }
 
 // crashNet is the victim daemon a, killed and restarted, and the survivor
@@ -89,6 +96,13 @@ type crashNet struct {
 	seen   map[string]compute.State // the tasks' terminal states, as last seen
 	nobody peer.ID                  // a peer that never comes online
 	away   peer.ID                  // a peer that came online once and left
+	// The claim kind's writers read the victim's log claimLog from
+	// claimPos, and have acknowledged the claims of the epochs in claimed;
+	// claimsChecked counts the claims looked for in the store.
+	claimLog      *syncBuffer
+	claimPos      int
+	claimed       map[string]bool
+	claimsChecked int
 }
 
 // TestCrashLoops kills a fog daemon with SIGKILL at random moments while
@@ -101,8 +115,11 @@ type crashNet struct {
 // finished), the module cache, the node's DHT records, channel posts, and
 // direct messages, both received (acknowledged by the sender's "delivered",
 // which the receiver's receipt makes) and sent (kept for retrying until
-// settled), and the mailbox items a hosts for an absent peer (at most 10
-// restarts, see crashKind.maxRestarts). Each kind ends with a line
+// settled), the mailbox items a hosts for an absent peer (at most 10
+// restarts, see crashKind.maxRestarts), and the relay lottery's claims,
+// which no RPC triggers: a is the only candidate of a lottery of 5-second
+// epochs and claims every epoch by itself, acknowledged by its log line
+// once the claim is synced (see lotteryPair). Each kind ends with a line
 // "crashloop KIND: restarts N, acknowledged W, lost L".
 func TestCrashLoops(t *testing.T) {
 	if testing.Short() {
@@ -125,14 +142,34 @@ func crashKinds() []crashKind {
 		{name: "dm-received", write: writeDMIn, checkStore: checkInbox},
 		{name: "dm-sent", write: writeDMOut, checkStore: checkOutgoing},
 		{name: "mailbox", maxBurst: 1, maxRestarts: 10, setup: awayRecipient, write: writeMail, checkStore: checkMailbox},
+		{name: "claim", maxBurst: 3, configure: lotteryPair, write: writeClaim, checkStore: checkClaims, checkRPC: checkNoEquivocation},
 	}
 }
 
 // newCrashNet starts the survivor daemon and initialises the victim's
 // data directory at dir (a temporary one if empty), bootstrapping from it.
-func newCrashNet(t *testing.T, dir string) *crashNet {
-	n := &crashNet{seen: map[string]compute.State{}}
+// configure, if not nil, edits both daemons' configurations first.
+func newCrashNet(t *testing.T, dir string, configure func(cfg *node.Config, self, a peer.ID, now time.Time)) *crashNet {
+	n := &crashNet{seen: map[string]compute.State{}, claimed: map[string]bool{}}
 	n.b = initDir(t)
+	if dir == "" {
+		n.a = initDir(t)
+	} else {
+		n.a = dir
+		_, _, err := fog(t, context.Background(), "init", "--path", dir, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0")
+		require.NoError(t, err)
+	}
+	if configure != nil {
+		aID, now := dirPeer(t, n.a), time.Now()
+		for _, d := range []string{n.a, n.b} {
+			cfg, err := node.DataDir(d).LoadConfig()
+			require.NoError(t, err)
+			configure(&cfg, dirPeer(t, d), aID, now)
+			b, err := node.MarshalConfig(cfg)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(node.DataDir(d).Config(), b, 0o644))
+		}
+	}
 	bcmd, blogs := fogChild(t, "run", "--path", n.b)
 	t.Cleanup(func() {
 		_ = bcmd.Process.Signal(syscall.SIGTERM)
@@ -153,13 +190,6 @@ func newCrashNet(t *testing.T, dir string) *crashNet {
 	}
 	require.NotEmpty(t, boot, "the survivor listens on TCP")
 
-	if dir == "" {
-		n.a = initDir(t)
-	} else {
-		n.a = dir
-		_, _, err := fog(t, context.Background(), "init", "--path", dir, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0")
-		require.NoError(t, err)
-	}
 	cfg, err := node.DataDir(n.a).LoadConfig()
 	require.NoError(t, err)
 	cfg.P2P.MDNS, cfg.P2P.AutoNAT, cfg.P2P.HolePunching, cfg.P2P.RelayClient = false, false, false, false
@@ -175,7 +205,7 @@ func newCrashNet(t *testing.T, dir string) *crashNet {
 }
 
 func runCrashLoop(t *testing.T, k crashKind, restarts int) {
-	n := newCrashNet(t, "")
+	n := newCrashNet(t, "", k.configure)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17))
 	var acks []crashAck
 	lost := map[string]bool{}
@@ -216,6 +246,9 @@ func runCrashLoop(t *testing.T, k crashKind, restarts int) {
 		require.NoError(t, db.Close())
 	}
 	line := fmt.Sprintf("crashloop %s: restarts %d, acknowledged %d, lost %d", k.name, restarts, len(acks), len(lost))
+	if n.claimsChecked > 0 {
+		line += fmt.Sprintf(" (claims looked up in the store after the kills: %d; those of older epochs are deleted by design)", n.claimsChecked)
+	}
 	t.Log(line)
 	fmt.Println(line)
 	if restarts > 0 {
@@ -594,6 +627,145 @@ func checkMailbox(t *testing.T, n *crashNet, db *store.DB, acks []crashAck) (mis
 	return missing
 }
 
+// dirPeer returns the peer ID of the identity in data directory dir.
+func dirPeer(t *testing.T, dir string) peer.ID {
+	t.Helper()
+	priv, err := p2p.LoadIdentity(node.DataDir(dir).Identity())
+	require.NoError(t, err)
+	id, err := peer.IDFromPrivateKey(priv)
+	require.NoError(t, err)
+	return id
+}
+
+// crashEpoch is the lottery epoch of the claim kind: short, so that the
+// victim claims seats every few seconds.
+const crashEpoch = 5 * time.Second
+
+// lotteryPair puts both daemons in a lottery network of their own, with
+// 5-second epochs starting 15 s from now, whose only candidate is the
+// victim (a fixed candidate list, so that the ledger's stake plays no
+// part) and one seat per epoch: the victim wins every epoch (p = min(1,
+// 1/1)), so it draws a claim every epoch by itself, and stores and syncs
+// it (with its mix key) before it publishes it. The survivor verifies and
+// keeps the victim's claims and would see it equivocate.
+func lotteryPair(cfg *node.Config, self, a peer.ID, now time.Time) {
+	cfg.Relay.Candidate = self == a
+	cfg.Relay.NetworkID = "fog-crashloop"
+	cfg.Relay.Genesis = now.Add(15 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
+	cfg.Relay.EpochLength = node.Duration(crashEpoch)
+	cfg.Relay.TargetRelays = 1
+	cfg.Relay.Candidates = []string{a.String()}
+}
+
+// wonSeats matches the victim's log line for a claim it has stored and
+// synced and is about to publish (lotterysvc logs it between the two).
+var wonSeats = regexp.MustCompile(`msg="lottery: won seats".* epoch=(\d+)`)
+
+// writeClaim waits for the victim's next claim: the next "won seats"
+// line of its log that no other writer took, which the victim writes once
+// the claim is durable and before it publishes it (the acknowledgment of
+// this kind, which no RPC triggers).
+func writeClaim(ctx context.Context, n *crashNet, _ int) (crashAck, error) {
+	for {
+		n.mu.Lock()
+		logs := n.logs
+		if logs != n.claimLog {
+			n.claimLog, n.claimPos = logs, 0 // a restarted daemon's log
+		}
+		updated := logs.updated()
+		text := logs.String()
+		for n.claimPos < len(text) {
+			line, _, full := strings.Cut(text[n.claimPos:], "\n")
+			if !full {
+				break // the rest of the line is still to come
+			}
+			n.claimPos += len(line) + 1
+			m := wonSeats.FindStringSubmatch(line)
+			if m == nil || n.claimed[m[1]] {
+				continue
+			}
+			n.claimed[m[1]] = true
+			n.mu.Unlock()
+			return crashAck{id: m[1]}, nil
+		}
+		n.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return crashAck{}, ctx.Err()
+		case <-updated:
+		}
+	}
+}
+
+// checkClaims counts the acknowledged claims missing from the victim's
+// store. The lottery deletes a claim and its mix key once its epoch is
+// over and the next has begun (forward secrecy: lottery.Snapshot.OwnFrom),
+// so only the claims of the epoch the survivor is in after the kill and
+// the one before are looked for; older ones are counted as retired.
+func checkClaims(t *testing.T, n *crashNet, db *store.DB, acks []crashAck) (missing []string) {
+	var st node.RelayStatus
+	require.NoError(t, n.bc.Call(t.Context(), "relay.status", nil, &st))
+	now := st.Current.Epoch
+	ds := db.Datastore(store.PrefixMix)
+	checked := 0
+	for _, a := range acks {
+		e, err := strconv.ParseUint(a.id, 10, 64)
+		require.NoError(t, err)
+		if e+1 < now {
+			continue
+		}
+		checked++
+		// The record: 8 bytes of time, the claim, the mix private key.
+		v, err := ds.Get(t.Context(), store.Key("claim", fmt.Sprintf("%020d", e)))
+		if err == nil && len(v) < 8+lottery.ClaimSize {
+			err = fmt.Errorf("a record of %d bytes", len(v))
+		}
+		if err == nil {
+			var c *lottery.Claim
+			if c, err = lottery.DecodeClaim(v[8 : 8+lottery.ClaimSize]); err == nil && c.Epoch != e {
+				err = fmt.Errorf("the stored claim is of epoch %d", c.Epoch)
+			}
+		}
+		if err != nil {
+			t.Logf("claim of epoch %d in the store: %v", e, err)
+			missing = append(missing, "epoch "+a.id)
+		}
+	}
+	n.mu.Lock()
+	n.claimsChecked += checked
+	n.mu.Unlock()
+	t.Logf("claims: %d acknowledged, %d of the survivor's epoch %d and the one before looked for in the store", len(acks), checked, now)
+	return missing
+}
+
+// checkNoEquivocation, after a restart, counts the acknowledged claims of
+// the victim's current and previous epochs that its relay.status does not
+// list among its wins (it replays its stored claims into its
+// directories), and any equivocation the survivor has seen (cumulative: a
+// victim that lost a published claim would draw a second one for the
+// epoch, with another mix key).
+func checkNoEquivocation(t *testing.T, n *crashNet, acks []crashAck) (missing []string) {
+	var ast, bst node.RelayStatus
+	require.NoError(t, n.ac.Call(t.Context(), "relay.status", nil, &ast))
+	require.NoError(t, n.bc.Call(t.Context(), "relay.status", nil, &bst))
+	wins := map[uint64]bool{}
+	for _, w := range ast.Wins {
+		wins[w.Epoch] = true
+	}
+	for _, a := range acks {
+		e, err := strconv.ParseUint(a.id, 10, 64)
+		require.NoError(t, err)
+		if e+1 >= ast.Current.Epoch && e <= ast.Current.Epoch && !wins[e] {
+			t.Logf("claim of epoch %d: not among the restarted victim's wins", e)
+			missing = append(missing, "epoch "+a.id)
+		}
+	}
+	if eq := bst.Stats.Rejected["equivocation"] + bst.Stats.Ignored["equivocation"] + bst.Stats.Rejected["excluded"] + bst.Stats.Ignored["excluded"]; eq > 0 {
+		missing = append(missing, fmt.Sprintf("equivocation: the survivor saw %d", eq))
+	}
+	return missing
+}
+
 // TestDiskFull runs the victim daemon's data directory on a 256 MiB tmpfs
 // (it needs root to mount one, and skips without): with the disk filled by
 // another file, every RPC that would write returns an error naming the
@@ -615,7 +787,7 @@ func TestDiskFull(t *testing.T) {
 			t.Errorf("umount %s: %v: %s", fs, err, out)
 		}
 	})
-	n := newCrashNet(t, filepath.Join(fs, "a"))
+	n := newCrashNet(t, filepath.Join(fs, "a"), nil)
 	n.startA(t)
 	defer func() {
 		if n.cmd.ProcessState == nil {
