@@ -37,6 +37,8 @@ var (
 		"hold TestAttacks to issue 17's bounds (make attacks) rather than make test's looser ones")
 	attackNice = flag.Bool("attack.nice", false,
 		"run TestAttacks' attackers at the lowest CPU priority, as if on another machine")
+	attackStreamRate = flag.String("attack.streamrate", "on",
+		"the target's per-peer limit on the rate of new inbound streams: on (the defaults), off (p2p.stream_rate = 0), or refuse (no suspension: p2p.stream_rate_strikes beyond reach), to compare")
 )
 
 // The bounds every attack of TestAttacks is held to (issue 17).
@@ -90,6 +92,15 @@ func TestAttacks(t *testing.T) {
 	cfgs[0].P2P.ConnsPerIP = 8
 	cfgs[0].P2P.ConnExempt = []string{"127.0.0.1/32"}
 	cfgs[0].DHT.Mode = "server"
+	switch *attackStreamRate {
+	case "on":
+	case "off":
+		cfgs[0].P2P.StreamRate = 0
+	case "refuse":
+		cfgs[0].P2P.StreamStrikes = 1 << 30
+	default:
+		t.Fatalf("-attack.streamrate %q: want on, off or refuse", *attackStreamRate)
+	}
 	target := startAttackedNode(t, dirs[0], cfgs[0])
 	cfgs[1].Compute.Offer = false
 	cfgs[1].P2P.Bootstrap = []string{target.p2pAddr()}
@@ -214,6 +225,7 @@ func TestAttacks(t *testing.T) {
 			sleepCtx(ctx, time.Until(began.Add(*attackFor/2)))
 			r.quiet = quiet.stop()
 
+			rate0 := target.Host().StreamRateStats()
 			p := startProbe(ctx, tc)
 			began = time.Now()
 			a, err := spawnAttacker(ctx, row.spec)
@@ -233,8 +245,11 @@ func TestAttacks(t *testing.T) {
 			sleepCtx(ctx, time.Until(began.Add(*attackFor)))
 			r.what = a.stop()
 			r.attack = p.stop()
+			rate1 := target.Host().StreamRateStats()
+			r.rate = fmt.Sprintf("; the target refused %d streams for their rate (let %d through) and suspended %d peers",
+				rate1.Refused-rate0.Refused, rate1.Allowed-rate0.Allowed, rate1.Suspended-rate0.Suspended)
 			results = append(results, r)
-			t.Log(r.what + r.newcomer)
+			t.Log(r.what + r.newcomer + r.rate)
 			t.Log(r.String())
 
 			assert.Zero(t, r.attack.failed, "node.status calls failed during the attack")
@@ -439,6 +454,7 @@ func newcomer(ctx context.Context, target peer.AddrInfo) string {
 
 type attackResult struct {
 	name, what, newcomer string
+	rate                 string // the target's refusals for the rate of new streams
 	base, during         map[string][]time.Duration
 	quiet, attack        window
 }

@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fog-compute/fog/internal/clock"
 	"github.com/fog-compute/fog/node"
+	"github.com/fog-compute/fog/p2p"
 )
 
 // testDevnet starts an n-node devnet for t (quiet logs, a temporary
@@ -19,7 +21,17 @@ func testDevnet(t *testing.T, n int, timeout time.Duration) (*devnet, context.Co
 	t.Helper()
 	d, err := startDevnet(context.Background(), clock.Real(), t.TempDir(), n, node.LogConfig{Level: "error", Format: "text"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	t.Cleanup(func() { d.Close() })
+	t.Cleanup(func() {
+		// Honest traffic never reaches the per-peer limit on the rate of
+		// new inbound streams (p2p.Config.StreamRate, at its default).
+		for i, nd := range d.nodes {
+			st := nd.Host().StreamRateStats()
+			t.Logf("node%d: inbound streams %d (%d of them Bitswap's), deepest drain of a peer's bucket %.1f of %d",
+				i, st.Allowed, st.Refunded, st.Deepest, p2p.DefaultConfig().StreamBurst)
+			assert.Zero(t, st.Refused, "node%d refused honest streams for their rate", i)
+		}
+		d.Close()
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	require.NoError(t, d.waitConnected(ctx, nil))
