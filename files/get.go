@@ -330,11 +330,10 @@ func (g *getter) fetchLevel(ctx context.Context, cs []cid.Cid) ([]blocks.Block, 
 // Why not most at once from the start: a window's blocks go to the source
 // whose HAVE answers first, and the want-haves of windows started at the
 // same moment reach every source in one message, so the first source to
-// answer takes them all. Later, a source's answers queue behind the
-// blocks it is sending, so a window started alone goes to a source with
-// little queued; but the first wave is decided before any block moves.
-// Started most (16 MiB) at once, three sources capped at 16 MB/s each
-// got a 32 MiB file in the time one of them needed for the first wave.
+// answer takes them all. Started most (16 MiB) at once, three sources
+// capped at 16 MB/s each got a 32 MiB file in the time one of them needed
+// for that first wave; windows started one or two at a time are decided
+// by separate races (docs/files.md, Three sources).
 func runWindows(ctx context.Context, n, first, most int, fetch func(context.Context, int) error) error {
 	first = max(1, min(first, most))
 	eg, ctx := errgroup.WithContext(ctx)
