@@ -228,12 +228,19 @@ func sharedOn(b *testing.B, data []byte, srcs ...*Service) cid.Cid {
 
 // BenchmarkSources gets a 32 MiB file over mocknet links capped at 16 MB/s
 // each way, from one source and from three: the figure is the ratio of
-// their times. Blocks and Badger in memory, or blocks on disk with
-// FOG_BENCH_DISK=1.
+// their times; each get starts with the links' bursts drained (see
+// drainLinks). It reports the share of the blocks the busiest source sent
+// (of the last get). Blocks and Badger in memory, or blocks on disk with
+// FOG_BENCH_DISK=1. FOG_BENCH_WINDOWS=WINDOWxWINDOWSxFIRST tunes the
+// windows.
 func BenchmarkSources(b *testing.B) {
 	const size = 32 << 20
 	data := content(5, size)
 	cfg := DefaultConfig()
+	if s := os.Getenv("FOG_BENCH_WINDOWS"); s != "" {
+		_, err := fmt.Sscanf(s, "%dx%dx%d", &cfg.Window, &cfg.Windows, &cfg.FirstWindows)
+		require.NoError(b, err)
+	}
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("sources=%d", n), func(b *testing.B) {
 			tn := newCappedNet(b, 16e6)
@@ -248,13 +255,35 @@ func BenchmarkSources(b *testing.B) {
 			root := sharedOn(b, data, srcs...)
 			dst := tn.node(b, cfg, Options{})
 			ctx := context.Background()
+			var (
+				mu   sync.Mutex
+				from = make(map[peer.ID]int)
+			)
+			defer dst.guard.watch(func(p peer.ID, _ cid.Cid, _ int) {
+				mu.Lock()
+				from[p]++
+				mu.Unlock()
+			})()
 			b.SetBytes(size)
 			b.ResetTimer()
 			for range b.N {
+				b.StopTimer()
+				tn.drainLinks()
+				b.StartTimer()
 				prog, err := dst.Get(ctx, root, GetOptions{Providers: hints})
 				require.NoError(b, err)
 				require.Equal(b, n, prog.Peers)
 				b.StopTimer()
+				// The busiest source's share of the blocks: 1/n when the
+				// wants are spread evenly.
+				mu.Lock()
+				busiest := 0
+				for p, k := range from {
+					busiest = max(busiest, k)
+					delete(from, p)
+				}
+				mu.Unlock()
+				b.ReportMetric(float64(busiest)/float64(prog.Blocks)*100, "busiest-source-%")
 				_, err = dst.Remove(ctx, root)
 				require.NoError(b, err)
 				b.StartTimer()

@@ -37,10 +37,17 @@ type Config struct {
 	// Bitswap hands each want to the first source that says it has the
 	// block, so with many blocks asked at once the fastest responder gets
 	// them all and the other sources idle. 16 windows of 4 blocks (16 MiB
-	// asked at a time) gave both: 2.3x from three sources over one on
-	// capped links, and 85 % of a raw stream on loopback, where 64 × 8
-	// kept one source busy alone (BenchmarkSources, BenchmarkLoopback).
+	// asked at a time, reached by the slow start of FirstWindows) keep one
+	// source busy on loopback and spread a get over three capped sources
+	// (BenchmarkLoopback, BenchmarkSources); 64 × 8 kept one source busy
+	// alone.
 	Window, Windows int
+	// FirstWindows is how many windows each level of a file's DAG starts
+	// with; each window that completes lets one more start, up to Windows
+	// (a slow start). Windows started together all go to the source that
+	// answers first, so many at once leave the other sources idle until
+	// that one has sent them. 4 (4 MiB asked of one source at the start).
+	FirstWindows int
 	// MaxGets bounds the gets that run at once; more wait. 4.
 	MaxGets int
 	// Stall ends a get with ErrStalled when no block has arrived for this
@@ -85,6 +92,7 @@ func DefaultConfig() Config {
 		ChunkBytes:        256 << 10,
 		Window:            4,
 		Windows:           16,
+		FirstWindows:      4,
 		MaxGets:           4,
 		Stall:             2 * time.Minute,
 		FindProviders:     20,
@@ -129,6 +137,8 @@ func (c Config) Validate() error {
 		return bad("Window %d must be at least 1", c.Window)
 	case c.Windows < 1:
 		return bad("Windows %d must be at least 1", c.Windows)
+	case c.FirstWindows < 1:
+		return bad("FirstWindows %d must be at least 1", c.FirstWindows)
 	case c.MaxGets < 1:
 		return bad("MaxGets %d must be at least 1", c.MaxGets)
 	case c.Stall <= 0:

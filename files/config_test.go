@@ -20,6 +20,7 @@ func TestConfigValidate(t *testing.T) {
 		{"ChunkBytes", func(c *Config) { c.ChunkBytes = 100 }},
 		{"Window", func(c *Config) { c.Window = 0 }},
 		{"Windows", func(c *Config) { c.Windows = 0 }},
+		{"FirstWindows", func(c *Config) { c.FirstWindows = 0 }},
 		{"MaxGets", func(c *Config) { c.MaxGets = 0 }},
 		{"Stall", func(c *Config) { c.Stall = 0 }},
 		{"FindProviders", func(c *Config) { c.FindProviders = 0 }},

@@ -15,11 +15,14 @@
 //
 // # Gets
 //
-// Get fetches a file level by level, each level in one Bitswap session
-// fed with the providers the DHT names for the root, the peers the caller
-// gives and the peers connected: the session asks every peer which blocks
-// it has and spreads its wants over those that do, Config.Windows windows
-// of Config.Window blocks at a time. A block stored is never fetched
+// Get fetches a file level by level, in windows of Config.Window blocks,
+// each window in a Bitswap session of its own fed with the providers the
+// DHT names for the root, the peers the caller gives and the peers
+// connected: the session asks every peer which blocks it has and sends
+// its wants to the first that does. A level starts with
+// Config.FirstWindows windows and one more starts for each that
+// completes, up to Config.Windows at once, so the first wave does not go
+// to one source whole. A block stored is never fetched
 // again, and a get pins its root (incomplete) before the rest arrives, so
 // a get cut short — by its context, or a crash of either side — resumes
 // from what was stored. Start runs a get in the background and writes the

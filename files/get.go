@@ -293,34 +293,88 @@ func (g *getter) fetchOne(ctx context.Context, sess *blockservice.Session, c cid
 	return b, false, nil
 }
 
-// fetchLevel makes every block of cs stored, Config.Windows windows of
-// Config.Window blocks at a time, and returns those of them that may have
-// links (not raw leaves).
+// fetchLevel makes every block of cs stored, in windows of Config.Window
+// blocks, and returns those of them that may have links (not raw leaves).
+// The windows run as runWindows paces them: Config.FirstWindows at once
+// at first, one more for each that completes, up to Config.Windows.
 func (g *getter) fetchLevel(ctx context.Context, cs []cid.Cid) ([]blocks.Block, error) {
 	var (
 		mu    sync.Mutex
 		inner []blocks.Block
 	)
-	eg, ctx := errgroup.WithContext(ctx)
-	eg.SetLimit(g.s.cfg.Windows)
-	for start := 0; start < len(cs); start += g.s.cfg.Window {
-		win := cs[start:min(start+g.s.cfg.Window, len(cs))]
-		eg.Go(func() error {
-			got, err := g.fetchWindow(ctx, win)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			inner = append(inner, got...)
-			mu.Unlock()
-			g.report()
-			return nil
-		})
-	}
-	if err := eg.Wait(); err != nil {
+	size := g.s.cfg.Window
+	n := (len(cs) + size - 1) / size
+	err := runWindows(ctx, n, g.s.cfg.FirstWindows, g.s.cfg.Windows, func(ctx context.Context, i int) error {
+		win := cs[i*size : min((i+1)*size, len(cs))]
+		got, err := g.fetchWindow(ctx, win)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		inner = append(inner, got...)
+		mu.Unlock()
+		g.report()
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return inner, nil
+}
+
+// runWindows runs fetch for windows 0 to n-1 in order, first of them at
+// once and one more each time one completes (slow start), never more than
+// most at once, and returns the first error (which cancels the ctx the
+// others were given).
+//
+// Why not most at once from the start: a window's blocks go to the source
+// whose HAVE answers first, and the want-haves of windows started at the
+// same moment reach every source in one message, so the first source to
+// answer takes them all. Started most (16 MiB) at once, three sources
+// capped at 16 MB/s each got a 32 MiB file in the time one of them needed
+// for that first wave; windows started one or two at a time are decided
+// by separate races (docs/files.md, Three sources).
+func runWindows(ctx context.Context, n, first, most int, fetch func(context.Context, int) error) error {
+	first = max(1, min(first, most))
+	eg, ctx := errgroup.WithContext(ctx)
+	// Tokens to start a window: first at the start, and each window that
+	// completes gives back its own and, until most were given, one more.
+	// Never more than most exist, so sends never block.
+	tokens := make(chan struct{}, most)
+	for range first {
+		tokens <- struct{}{}
+	}
+	var (
+		mu    sync.Mutex
+		given = first
+	)
+	for i := 0; i < n; i++ {
+		select {
+		case <-tokens:
+		case <-ctx.Done(): // a window failed, or the get ended
+			if err := eg.Wait(); err != nil {
+				return err
+			}
+			return ctx.Err()
+		}
+		eg.Go(func() error {
+			if err := fetch(ctx, i); err != nil {
+				return err
+			}
+			mu.Lock()
+			more := given < most
+			if more {
+				given++
+			}
+			mu.Unlock()
+			tokens <- struct{}{}
+			if more {
+				tokens <- struct{}{}
+			}
+			return nil
+		})
+	}
+	return eg.Wait()
 }
 
 // fetchWindow fetches the blocks of win that are not stored, in a

@@ -55,6 +55,20 @@ func newCappedNet(t testing.TB, bps float64) *testNet {
 	return tn
 }
 
+// drainLinks empties the burst of every capped link: mocknet lets a link
+// idle for a while send up to a second's worth of bytes at once, so a
+// timed get that follows a pause (the Remove between two runs, a source
+// that finished early) would start above the cap.
+func (tn *testNet) drainLinks() {
+	for _, byPeer := range tn.mn.Links() {
+		for _, ls := range byPeer {
+			for l := range ls {
+				l.SetOptions(l.Options()) // resets the allowance to 0
+			}
+		}
+	}
+}
+
 func (tn *testNet) host(t testing.TB) host.Host {
 	t.Helper()
 	k, _, err := crypto.GenerateEd25519Key(nil)
