@@ -133,7 +133,7 @@ type RelayConfig struct {
 	Candidate    bool     `toml:"candidate" comment:"Stand for election as a mix relay (relays carry other people's onion traffic)."`
 	NetworkID    string   `toml:"network_id" comment:"The network's name: lotteries of different networks never mix."`
 	Genesis      string   `toml:"genesis" comment:"When epoch 0 began (RFC 3339); a constant of the network."`
-	EpochLength  Duration `toml:"epoch_length" comment:"How long one epoch of relays lasts."`
+	EpochLength  Duration `toml:"epoch_length" comment:"How long one epoch of relays lasts, from the genesis until the DAO changes it (lottery.epoch_length)."`
 	TargetRelays int      `toml:"target_relays" comment:"Relay seats elected per epoch, on average."`
 	Candidates   []string `toml:"candidates" comment:"Fix the candidate set to these peer IDs (every node must list the same). Empty: candidates announce themselves over gossip."`
 }

@@ -103,6 +103,11 @@ func (n *Node) registerDAOMethods() error {
 			if p.ExecDelay == 0 {
 				p.ExecDelay = d.MinExecDelay()
 			}
+			if p.Param == token.ParamEpochLength && n.lottery != nil {
+				if err := epochLengthApplies(n.lottery.Config().Config, p.Value); err != nil {
+					return DAOProposal{}, invalidParams("%s %d: %v", p.Param, p.Value, err)
+				}
+			}
 			start := n.ledger.Epoch()
 			prop, err := d.Propose(ctx, p.Param, p.Value, start, start+p.WindowEpochs-1, p.ExecDelay)
 			switch {
@@ -205,6 +210,9 @@ func (n *Node) daoProposal(d *ledgersvc.DAO, p *token.Proposal, ballots bool) DA
 		Yes: res.Yes, No: res.No, Abstain: res.Abstain, TotalStake: res.TotalStake, Quorum: res.Quorum, Accepted: res.Accepted,
 	}
 	_, out.Applies = token.EffectiveAt(p, d.MinExecDelay())
+	if out.Applies && p.Param == token.ParamEpochLength && n.lottery != nil {
+		out.Applies = epochLengthApplies(n.lottery.Config().Config, p.Value) == nil
+	}
 	switch {
 	case e < p.Start:
 		out.State = "pending"

@@ -212,6 +212,12 @@ func (s *starter) startRelay(ctx context.Context) error {
 			return err
 		}
 	}
+	// With the ledger, the DAO's lottery.epoch_length changes the
+	// lottery's epochs (lotteryepochs.go); the stake oracle, the
+	// service and its status all read them through rcfg.Epochs.
+	if n.ledger != nil && n.dao != nil && rcfg.Epochs == nil {
+		rcfg.Epochs = newDAOEpochs(rcfg.Config, ledgerSource{n.ledger, n.dao}, n.clk)
+	}
 	// With the ledger, stake weighs the candidates and the DAO sets the
 	// target relay count (stakeoracle.go); a fixed relay.candidates list
 	// still wins, as the operator's explicit choice.

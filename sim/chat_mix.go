@@ -52,8 +52,9 @@ func (m *chatMix) candidates(nw *Network) error {
 // mix to route with one.
 func (m *chatMix) ready(ctx context.Context, nw *Network, progress Progress) error {
 	clk := nw.cfg.Clock
-	first, _ := m.rc.EpochAt(clk.Now())
-	wait := clock.Until(clk, m.rc.ClaimClose(first+1).Add(time.Second))
+	ep := lotteryOf(nw, m.rc.Config)
+	first, _ := ep.EpochAt(clk.Now())
+	wait := clock.Until(clk, ep.ClaimClose(first+1).Add(time.Second))
 	if err := waitSeconds(ctx, clk, fmt.Sprintf("mix: waiting for epoch %d's directory", first+1), wait, progress); err != nil {
 		return err
 	}

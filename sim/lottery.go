@@ -125,14 +125,15 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 		return res, err
 	}
 	res.BootSeconds = clock.Since(clk, bootStart).Seconds()
-	first, _ := rc.EpochAt(clk.Now()) // 0 before genesis
+	ep := lotteryOf(nw, rc.Config)
+	first, _ := ep.EpochAt(clk.Now()) // 0 before genesis
 	first += 2
 	var services []*lotterysvc.Service
 	for _, nd := range nw.Nodes() {
 		services = append(services, nd.Running().Lottery())
 	}
 	// Measuring starts half an epoch before the first measured one.
-	wait := clock.Until(clk, rc.EpochStart(first)) - rc.EpochLength/2
+	wait := clock.Until(clk, ep.EpochStart(first)) - rc.EpochLength/2
 	if err := waitSeconds(ctx, clk, fmt.Sprintf("waiting for epoch %d", first), wait, progress); err != nil {
 		return res, err
 	}
@@ -141,7 +142,7 @@ func (s LotteryScenario) Run(ctx context.Context, progress Progress) (LotteryRes
 	progress.Phase("measuring epochs", s.Epochs)
 	res.AllAgree = true
 	for e := first; e < first+uint64(s.Epochs); e++ {
-		ectx, cancel := context.WithDeadline(ctx, rc.EpochStart(e+1).Add(rc.EpochLength))
+		ectx, cancel := context.WithDeadline(ctx, ep.EpochStart(e+1).Add(rc.EpochLength))
 		a, err := lotterysvc.MeasureAgreement(ectx, services, e)
 		cancel()
 		progress.Step(1)
@@ -176,4 +177,16 @@ func verifyStats(services []*lotterysvc.Service) (verified uint64, busy time.Dur
 		busy += st.VerifyTime
 	}
 	return verified, busy
+}
+
+// lotteryOf returns the lottery parameters of the first running node of
+// nw, whose epochs (lottery.Config.Epochs: the DAO's epoch length when
+// the ledger runs) a scenario waits by, or rc if none runs.
+func lotteryOf(nw *Network, rc lottery.Config) lottery.Config {
+	for _, n := range nw.Nodes() {
+		if r := n.Running(); r != nil && r.Lottery() != nil {
+			return r.Lottery().Config().Config
+		}
+	}
+	return rc
 }

@@ -240,7 +240,8 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 
 	// Wait for a closed directory with a relay in every layer, and for
 	// every mix to route with it.
-	first, _ := rc.EpochAt(clk.Now())
+	ep := lotteryOf(nw, rc.Config)
+	first, _ := ep.EpochAt(clk.Now())
 	lot := func() (*lottery.Directory, uint64, bool) {
 		l := nw.Node(0).Running().Lottery()
 		for e := l.Epoch(); ; e-- {
@@ -253,7 +254,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 			}
 		}
 	}
-	wait := clock.Until(clk, rc.ClaimClose(first+1).Add(time.Second))
+	wait := clock.Until(clk, ep.ClaimClose(first+1).Add(time.Second))
 	if err := waitSeconds(ctx, clk, fmt.Sprintf("waiting for epoch %d's directory", first+1), wait, progress); err != nil {
 		return res, err
 	}
@@ -384,8 +385,8 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		saveDirs()
 		if !half && s.KillRelays > 0 && clock.Since(clk, start) >= s.Duration/2 {
 			// Mid-epoch: the middle of the epoch running now.
-			e, _ := rc.EpochAt(clk.Now())
-			if mid := rc.EpochStart(e).Add(rc.EpochLength / 2); clk.Now().Before(mid) {
+			e, _ := ep.EpochAt(clk.Now())
+			if mid := ep.EpochStart(e).Add(ep.EpochStart(e+1).Sub(ep.EpochStart(e)) / 2); clk.Now().Before(mid) {
 				continue
 			}
 			half = true
@@ -572,7 +573,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		MeanDelay: mc.MeanDelay.Seconds() + 0.001,
 		Latency:   func(i, j int) float64 { return nw.latency(i, j).Seconds() },
 		Layer: func(i int, at float64) uint8 {
-			e, _ := rc.EpochAt(start.Add(time.Duration(at * float64(time.Second))))
+			e, _ := ep.EpochAt(start.Add(time.Duration(at * float64(time.Second))))
 			b := layerOf[e][i]
 			if e > 0 {
 				b |= layerOf[e-1][i]

@@ -262,8 +262,9 @@ func (s SoakScenario) Run(ctx context.Context, progress Progress) (SoakResult, e
 		}
 		progress.Step(1)
 	}
-	first, _ := rc.EpochAt(clk.Now())
-	if err := waitSeconds(ctx, clk, fmt.Sprintf("waiting for epoch %d's directory", first+1), clock.Until(clk, rc.ClaimClose(first+1).Add(time.Second)), progress); err != nil {
+	ep := lotteryOf(nw, rc.Config)
+	first, _ := ep.EpochAt(clk.Now())
+	if err := waitSeconds(ctx, clk, fmt.Sprintf("waiting for epoch %d's directory", first+1), clock.Until(clk, ep.ClaimClose(first+1).Add(time.Second)), progress); err != nil {
 		return res, err
 	}
 	progress.Phase("waiting for every mix to route", n)

@@ -21,6 +21,13 @@ const (
 	// micro-credits, of a paid task: providers refuse paid tasks whose
 	// max price is lower.
 	ParamMinPrice = "compute.min_price"
+	// ParamEpochLength is the relay lottery's epoch length in
+	// milliseconds, a second to a day. A change applies from a lottery
+	// epoch boundary after its ExecuteAt (lottery.Schedule.Change); the
+	// epoch numbers and the seed chain run on. A length too short for
+	// the network's lottery windows (lottery.Config.CheckEpochLength)
+	// never applies.
+	ParamEpochLength = "lottery.epoch_length"
 )
 
 // paramBounds are the values each parameter accepts.
@@ -28,6 +35,7 @@ var paramBounds = map[string]struct{ lo, hi uint64 }{
 	ParamTargetRelays: {1, 100_000},
 	ParamMinStake:     {0, ^uint64(0)},
 	ParamMinPrice:     {0, ^uint64(0)},
+	ParamEpochLength:  {1_000, 86_400_000},
 }
 
 // CheckParam reports whether a proposal setting param to value can take
@@ -36,7 +44,7 @@ var paramBounds = map[string]struct{ lo, hi uint64 }{
 func CheckParam(param string, value uint64) error {
 	b, ok := paramBounds[param]
 	if !ok {
-		return fmt.Errorf("%w: unknown network parameter %q (the DAO changes %s, %s and %s)", ErrInvalid, param, ParamTargetRelays, ParamMinStake, ParamMinPrice)
+		return fmt.Errorf("%w: unknown network parameter %q (the DAO changes %s, %s, %s and %s)", ErrInvalid, param, ParamTargetRelays, ParamMinStake, ParamEpochLength, ParamMinPrice)
 	}
 	if value < b.lo || value > b.hi {
 		return fmt.Errorf("%w: %s %d: want %d to %d", ErrInvalid, param, value, b.lo, b.hi)
@@ -53,6 +61,10 @@ type Params struct {
 	MinStake uint64
 	// MinPrice is ParamMinPrice.
 	MinPrice uint64
+	// EpochLength is ParamEpochLength, in milliseconds (0: the
+	// configured length). The lottery follows the sequence of its
+	// changes (ParamChanges), not its value at one epoch.
+	EpochLength uint64
 }
 
 // set sets param to v; it reports whether param is known.
@@ -64,6 +76,8 @@ func (p *Params) set(param string, v uint64) bool {
 		p.MinStake = v
 	case ParamMinPrice:
 		p.MinPrice = v
+	case ParamEpochLength:
+		p.EpochLength = v
 	default:
 		return false
 	}
@@ -101,28 +115,58 @@ func EffectiveAt(p *Proposal, minDelay uint64) (uint64, bool) {
 // decision that applies at e was tallied from votes no node can still
 // add to.
 func ParamsAt(base Params, decisions []Decision, minDelay, e uint64) Params {
-	type due struct {
-		at uint64
-		d  *Decision
+	p := base
+	for _, d := range due(decisions, minDelay, e) {
+		p.set(d.d.Proposal.Param, d.d.Proposal.Value)
 	}
-	var ds []due
+	return p
+}
+
+// ParamChange is one accepted change of a parameter: to Value, from
+// epoch At.
+type ParamChange struct {
+	At    uint64
+	Value uint64
+}
+
+// ParamChanges returns the accepted changes of param that apply at epoch
+// e or before, in the order ParamsAt applies them (by epoch, then
+// proposal ID). A parameter whose past matters, not only its value now
+// (the lottery's epoch length: each change moves every later boundary),
+// is computed from them.
+func ParamChanges(decisions []Decision, minDelay uint64, param string, e uint64) []ParamChange {
+	var out []ParamChange
+	for _, d := range due(decisions, minDelay, e) {
+		if d.d.Proposal.Param == param {
+			out = append(out, ParamChange{At: d.at, Value: d.d.Proposal.Value})
+		}
+	}
+	return out
+}
+
+// dueDecision is an accepted decision and the epoch it applies from.
+type dueDecision struct {
+	at uint64
+	d  *Decision
+}
+
+// due returns the accepted decisions that apply at epoch e or before, in
+// the order they apply.
+func due(decisions []Decision, minDelay, e uint64) []dueDecision {
+	var ds []dueDecision
 	for i := range decisions {
 		d := &decisions[i]
 		at, ok := EffectiveAt(&d.Proposal, minDelay)
 		if ok && at <= e && d.Result.Accepted {
-			ds = append(ds, due{at, d})
+			ds = append(ds, dueDecision{at, d})
 		}
 	}
-	slices.SortFunc(ds, func(a, b due) int {
+	slices.SortFunc(ds, func(a, b dueDecision) int {
 		if a.at != b.at {
 			return cmp.Compare(a.at, b.at)
 		}
 		ia, ib := a.d.Proposal.ID(), b.d.Proposal.ID()
 		return bytes.Compare(ia[:], ib[:])
 	})
-	p := base
-	for _, d := range ds {
-		p.set(d.d.Proposal.Param, d.d.Proposal.Value)
-	}
-	return p
+	return ds
 }

@@ -19,13 +19,17 @@ func (a *app) daoCmd() *cobra.Command {
 		Short: "Proposals to change network parameters, and stake-weighted votes on them",
 		Long: `A proposal sets a network parameter to a value: lottery.target_relays
 (the relay lottery's seats per epoch), lottery.min_stake (the least stake,
-in micro-credits, that weighs in the lottery) or compute.min_price (the
-least max price per CPU-second a paid task may offer). Staked accounts vote
-yes, no or abstain during its window of epochs; at the window's end the
-stake of the confirmed votes is tallied, in integer arithmetic, the same on
-every node: accepted with a turnout of at least 33.4% of all stake and more
-than half of yes plus no. An accepted change takes effect at the epoch
-boundary after its delay, on every node alike. See docs/token.md.`,
+in micro-credits, that weighs in the lottery), lottery.epoch_length (the
+relay lottery's epoch in milliseconds, 1000 to 86400000 and long enough for
+the lottery's claim and reveal windows; it changes from the second lottery
+epoch boundary after the change's ledger epoch starts, and the epoch
+numbers and seeds run on) or compute.min_price (the least max price per
+CPU-second a paid task may offer). Staked accounts vote yes, no or abstain
+during its window of epochs; at the window's end the stake of the confirmed
+votes is tallied, in integer arithmetic, the same on every node: accepted
+with a turnout of at least 33.4% of all stake and more than half of yes
+plus no. An accepted change takes effect at the epoch boundary after its
+delay, on every node alike. See docs/token.md.`,
 	}
 	cmd.AddCommand(a.daoProposeCmd(), a.daoVoteCmd(), a.daoListCmd(), a.daoShowCmd())
 	return cmd
@@ -44,9 +48,23 @@ func (a *app) callUsage(cmd *cobra.Command, call func() error) error {
 func (a *app) daoProposeCmd() *cobra.Command {
 	var window, delay uint64
 	cmd := &cobra.Command{
-		Use:     "propose PARAM VALUE",
-		Short:   "Propose setting a network parameter to a value",
-		Example: "  fog dao propose lottery.target_relays 12 --window 100",
+		Use:   "propose PARAM VALUE",
+		Short: "Propose setting a network parameter to a value",
+		Long: `Propose setting PARAM to VALUE, a whole number:
+
+  lottery.target_relays  seats per lottery epoch, 1 to 100000
+  lottery.min_stake      least stake that weighs in the lottery, micro-credits
+  lottery.epoch_length   the lottery's epoch, milliseconds: 1000 to 86400000
+                         and at least the lottery's claim window + reveal
+                         window + 4 x clock skew (68000 on the public network)
+  compute.min_price      least max price of a paid task, micro-credits per
+                         CPU-second
+
+A value the network cannot apply is refused. An accepted change applies from
+ledger epoch window end + delay + 1; a new epoch length from the second
+lottery epoch boundary after that epoch starts (epoch numbers and seeds run
+on).`,
+		Example: "  fog dao propose lottery.target_relays 12 --window 100\n  fog dao propose lottery.epoch_length 300000",
 		Args:    exactArgs(2, "a parameter and a value"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := strconv.ParseUint(args[1], 10, 64)

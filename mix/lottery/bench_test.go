@@ -208,3 +208,36 @@ func BenchmarkVerifyReveal(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEpochAt is the time-to-epoch map the core asks on every tick
+// and message: the fixed map of Genesis and EpochLength, and a Schedule
+// of five segments (four changes of length). ns/op is one EpochAt and
+// one EpochStart.
+func BenchmarkEpochAt(b *testing.B) {
+	cfg := testConfig()
+	s, err := NewSchedule(cfg.Genesis, cfg.EpochLength)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, l := range []time.Duration{20 * time.Second, 7 * time.Second, time.Minute, 10 * time.Second} {
+		if s, _, err = s.Change(s.EpochStart(uint64(10*i)), l); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sched := cfg
+	sched.Epochs = s
+	t := cfg.Genesis.Add(time.Hour)
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{{"fixed", cfg}, {"schedule5", sched}} {
+		b.Run(c.name, func(b *testing.B) {
+			var sink uint64
+			for b.Loop() {
+				e, _ := c.cfg.EpochAt(t)
+				sink += e + uint64(c.cfg.EpochStart(e).Unix())
+			}
+			_ = sink
+		})
+	}
+}

@@ -182,7 +182,7 @@ func (b *CandidateBook) Receive(now time.Time, c Candidacy) (Verdict, error) {
 				return Ignore, fmt.Errorf("%w: candidacy of %x for epoch %d", ErrDuplicate, k[:], c.Epoch)
 			}
 		}
-		if now.Before(until.Add(b.cfg.EpochLength)) {
+		if now.Before(until.Add(b.cfg.epochLength(c.Epoch - 1))) {
 			b.dispute(c.Epoch, k)
 		}
 		return Ignore, fmt.Errorf("%w: candidacy for epoch %d, window closed at %s", ErrLate, c.Epoch, until.Format(time.RFC3339Nano))

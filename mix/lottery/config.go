@@ -16,6 +16,10 @@ const (
 	MaxTargetRelays = 100_000
 	// MaxLayers bounds Config.Layers: a layer travels in one byte.
 	MaxLayers = 255
+	// MaxEpochLength bounds the lengths CheckEpochLength accepts: a day
+	// between relay rotations is already far longer than a mix key should
+	// live.
+	MaxEpochLength = 24 * time.Hour
 )
 
 // Config fixes the parameters of one network's lottery. Every node of a
@@ -78,6 +82,13 @@ type Config struct {
 	// their phase begins. 1024 claims are about 260 kB, and the honest load
 	// is about TargetRelays claims per epoch.
 	MaxPending int
+	// Epochs, if set, maps epochs to time instead of Genesis and
+	// EpochLength alone: a network whose epoch length changes (the token
+	// DAO's lottery.epoch_length) gives every component the same
+	// schedule, whose epoch 0 starts at Genesis and whose first length is
+	// EpochLength. Every length it uses must pass CheckEpochLength. nil:
+	// epochs of EpochLength from Genesis for ever.
+	Epochs Epochs
 }
 
 // DefaultConfig returns the parameters of the public network.
@@ -163,14 +174,33 @@ func (c Config) validate(prefix string) error {
 		return fmt.Errorf("%w: %s %d must be at least 1", ErrConfig, f("keep_epochs"), c.KeepEpochs)
 	case c.MaxPending < 0:
 		return fmt.Errorf("%w: %s %d is negative", ErrConfig, f("max_pending"), c.MaxPending)
+	case c.Epochs != nil && !c.Epochs.EpochStart(0).Equal(c.Genesis):
+		return fmt.Errorf("%w: Epochs starts epoch 0 at %s, not at %s %s", ErrConfig, c.Epochs.EpochStart(0), f("genesis"), c.Genesis)
+	case c.Epochs != nil && c.epochLength(0) != c.EpochLength:
+		return fmt.Errorf("%w: Epochs' epoch 0 lasts %s, not %s %s", ErrConfig, c.epochLength(0), f("epoch_length"), c.EpochLength)
 	}
 	return nil
 }
 
-// EpochStart returns when epoch e starts: Genesis + e*EpochLength. The
-// result saturates at the largest time.Time offset a Duration can express
-// instead of overflowing.
+// CheckEpochLength reports whether epochs of length l keep this
+// configuration's windows valid (Validate's rule for EpochLength: at
+// least ClaimWindow + RevealWindow + 4*MaxClockSkew) and l is at most
+// MaxEpochLength. Its errors wrap ErrConfig.
+func (c Config) CheckEpochLength(l time.Duration) error {
+	if l > MaxEpochLength {
+		return fmt.Errorf("%w: epoch length %s exceeds %s", ErrConfig, l, MaxEpochLength)
+	}
+	c.EpochLength, c.Epochs = l, nil
+	return c.Validate()
+}
+
+// EpochStart returns when epoch e starts: Epochs' answer if set, else
+// Genesis + e*EpochLength. The result saturates at the largest time.Time
+// offset a Duration can express instead of overflowing.
 func (c Config) EpochStart(e uint64) time.Time {
+	if c.Epochs != nil {
+		return c.Epochs.EpochStart(e)
+	}
 	if c.EpochLength <= 0 {
 		return c.Genesis
 	}
@@ -181,12 +211,21 @@ func (c Config) EpochStart(e uint64) time.Time {
 	return c.Genesis.Add(time.Duration(e) * c.EpochLength)
 }
 
-// EpochAt returns the epoch running at time t, and false before Genesis.
+// EpochAt returns the epoch running at time t, and false before Genesis
+// (Epochs' answer if set).
 func (c Config) EpochAt(t time.Time) (uint64, bool) {
+	if c.Epochs != nil {
+		return c.Epochs.EpochAt(t)
+	}
 	if t.Before(c.Genesis) || c.EpochLength <= 0 {
 		return 0, false
 	}
 	return uint64(t.Sub(c.Genesis) / c.EpochLength), true
+}
+
+// epochLength returns how long epoch e lasts.
+func (c Config) epochLength(e uint64) time.Duration {
+	return c.EpochStart(e + 1).Sub(c.EpochStart(e))
 }
 
 // ClaimClose returns the end of epoch e's claim window: EpochStart(e) +

@@ -12,7 +12,9 @@
 //
 // # How an epoch works
 //
-// Time is cut into epochs of Config.EpochLength from Config.Genesis. Each
+// Time is cut into epochs of Config.EpochLength from Config.Genesis, or by
+// Config.Epochs, a Schedule whose length changes at epoch boundaries while
+// the epoch numbers (and the seed chain) run on. Each
 // candidate with weight w (StakeOracle) evaluates the VRF of package mix/vrf
 // with its Ed25519 identity key over (domain, network ID, epoch, seed) and
 // wins Seats(beta, w, p) seats, the number of successes of w Bernoulli

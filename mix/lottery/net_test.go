@@ -46,8 +46,10 @@ type testNet struct {
 	saved []Saved
 	// observer marks the nodes that do not stand (the rest are candidates).
 	observer map[int]bool
-	starts   []int
-	adopted  [][]ChainAdopted
+	// cfgOf, if it has node i, is node i's config instead of cfg.
+	cfgOf   map[int]ServiceConfig
+	starts  []int
+	adopted [][]ChainAdopted
 }
 
 // member is what the network drives: a State or a Node.
@@ -271,6 +273,9 @@ func (n *testNet) handle(ev event) {
 	case opStart:
 		require.NotNil(n.t, n.keys, "only Nodes start and stop")
 		cfg := n.cfg
+		if c, ok := n.cfgOf[i]; ok {
+			cfg = c
+		}
 		cfg.Candidate = !n.observer[i]
 		n.starts[i]++
 		nd, err := NewNode(cfg, NodeOptions{Identity: n.keys[i], Rand: detRandSeq(i + 1000*n.starts[i])})

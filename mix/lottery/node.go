@@ -712,15 +712,13 @@ func quietGap(cfg Config, a, b time.Time) bool {
 	if !b.After(cfg.Genesis.Add(-sk)) {
 		return true // nothing is sent before epoch 0
 	}
-	if b.Sub(a) >= cfg.EpochLength {
-		return false
-	}
-	k, ok := cfg.EpochAt(a)
-	if !ok {
-		k = 0
+	k, _ := cfg.EpochAt(a) // 0 before genesis
+	kb, _ := cfg.EpochAt(b)
+	if kb > k+1 {
+		return false // (a, b) holds a whole epoch
 	}
 	overlaps := func(x, y time.Time) bool { return a.Before(y) && x.Before(b) }
-	for e := k - min(k, 1); e <= k+1; e++ {
+	for e := k - min(k, 1); e <= kb+1; e++ {
 		if overlaps(cfg.EpochStart(e).Add(-sk), cfg.ClaimClose(e)) ||
 			overlaps(cfg.revealAt(e).Add(-sk), cfg.EpochStart(e+1)) {
 			return false

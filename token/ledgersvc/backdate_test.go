@@ -42,6 +42,11 @@ func TestSettled(t *testing.T) {
 			assert.GreaterOrEqual(t, last, got)
 		}
 	}
+	for _, e := range []uint64{0, 1, 99} {
+		assert.Equal(t, c.EpochZero.Add(time.Duration(e)*time.Minute), c.EpochStart(e))
+		assert.Equal(t, e, c.Epoch(c.EpochStart(e)))
+	}
+	assert.False(t, c.EpochStart(^uint64(0)).Before(c.EpochStart(1<<40)), "saturates")
 	assert.Equal(t, uint64(3), c.Settled(0)) // 1 back-dated epoch, 1 for the epoch itself, 1 for 30 s of skew
 	assert.Equal(t, ^uint64(0), c.Settled(^uint64(0)-1))
 	tc := TestConfig() // 1-second epochs, MaxBackdate 5, MaxSkew 2 s

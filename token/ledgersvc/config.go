@@ -144,6 +144,18 @@ func (c Config) SettledBefore(t time.Time) (uint64, bool) {
 	return cur - back, true
 }
 
+// EpochStart returns when epoch e starts: EpochZero + e*EpochLength,
+// saturating at the largest offset a Duration can express.
+func (c Config) EpochStart(e uint64) time.Time {
+	if c.EpochLength <= 0 {
+		return c.EpochZero
+	}
+	if n := uint64(time.Duration(1<<63-1) / c.EpochLength); e > n {
+		e = n
+	}
+	return c.EpochZero.Add(time.Duration(e) * c.EpochLength)
+}
+
 // Epoch returns the epoch of time t.
 func (c Config) Epoch(t time.Time) uint64 {
 	if t.Before(c.EpochZero) {

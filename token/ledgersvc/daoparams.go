@@ -33,6 +33,19 @@ func (d *DAO) checkProposal(param string, value, execDelay uint64) error {
 // nodes holding the same proposals and confirmed blocks agree on every
 // epoch's parameters; results are kept once final.
 func (d *DAO) ParamsAt(base token.Params, e uint64) token.Params {
+	return token.ParamsAt(base, d.decisions(e), d.MinExecDelay(), e)
+}
+
+// ParamChanges returns the accepted changes of param this node holds that
+// apply at ledger epoch e or before, in the order they apply
+// (token.ParamChanges, with MinExecDelay; final like ParamsAt's).
+func (d *DAO) ParamChanges(param string, e uint64) []token.ParamChange {
+	return token.ParamChanges(d.decisions(e), d.MinExecDelay(), param, e)
+}
+
+// decisions returns the proposals this node holds whose change would
+// apply at e or before, with their tallies.
+func (d *DAO) decisions(e uint64) []token.Decision {
 	minDelay := d.MinExecDelay()
 	var due []token.Proposal
 	for _, p := range d.Proposals() {
@@ -44,7 +57,7 @@ func (d *DAO) ParamsAt(base token.Params, e uint64) token.Params {
 	for i := range due {
 		decisions = append(decisions, token.Decision{Proposal: due[i], Result: d.result(&due[i])})
 	}
-	return token.ParamsAt(base, decisions, minDelay, e)
+	return decisions
 }
 
 // result returns p's tally, kept once its window's votes are settled and

@@ -73,8 +73,10 @@ func TestDAOParamsAgree(t *testing.T) {
 		e := svcs[0].Epoch()
 		_, err := d0.Propose(wctx, token.ParamTargetRelays, 7, e, e+5, min-1)
 		require.ErrorIs(t, err, token.ErrInvalid, "a delay below the minimum")
-		_, err = d0.Propose(wctx, "lottery.epoch_length", 5, e, e+5, min)
+		_, err = d0.Propose(wctx, "lottery.layers", 5, e, e+5, min)
 		require.ErrorIs(t, err, token.ErrInvalid, "not a governed parameter")
+		_, err = d0.Propose(wctx, token.ParamEpochLength, 5, e, e+5, min)
+		require.ErrorIs(t, err, token.ErrInvalid, "an epoch length out of bounds")
 		p, err := d0.Propose(wctx, token.ParamTargetRelays, 7, e, e+5, min)
 		require.NoError(t, err)
 		for _, d := range daos {

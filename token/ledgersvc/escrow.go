@@ -59,5 +59,8 @@ func DecodeTicket(p []byte) (ClaimTicket, error) {
 // EpochAt returns the ledger's epoch at time t.
 func (s *Service) EpochAt(t time.Time) uint64 { return s.cfg.Epoch(t) }
 
+// EpochStart returns when the ledger's epoch e starts.
+func (s *Service) EpochStart(e uint64) time.Time { return s.cfg.EpochStart(e) }
+
 // EpochLength returns the ledger's epoch length.
 func (s *Service) EpochLength() time.Duration { return s.cfg.EpochLength }

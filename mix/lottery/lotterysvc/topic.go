@@ -37,12 +37,15 @@ const topicMaxAuthors = 100_000
 //     accepted by the State, and beyond gossip's RejectAge (about twice
 //     that) a message is a replay and is rejected.
 //   - Rate and Burst allow topicBurst accepted messages per author per
-//     epoch, twice an honest node's need.
+//     epoch, twice an honest node's need: per EpochLength, or, when
+//     cfg.Epochs may change the length, per the shortest epoch
+//     CheckEpochLength allows (ClaimWindow + RevealWindow +
+//     4*MaxClockSkew), since the topic's limits cannot follow it.
 //
 // Every node of a network must use the same values.
 func TopicParams(cfg lottery.Config) gossip.TopicParams {
 	skew := max(2*cfg.MaxClockSkew, time.Millisecond)
-	rate := topicBurst / max(cfg.EpochLength.Seconds(), 1e-3)
+	rate := topicBurst / max(shortestEpoch(cfg).Seconds(), 1e-3)
 	return gossip.TopicParams{
 		MaxSize:    cfg.MaxMessageSize,
 		MaxSkew:    skew,
@@ -52,6 +55,15 @@ func TopicParams(cfg lottery.Config) gossip.TopicParams {
 		MaxAuthors: topicMaxAuthors,
 		Weight:     1,
 	}
+}
+
+// shortestEpoch returns the shortest epoch the topic's rate must allow
+// for.
+func shortestEpoch(cfg lottery.Config) time.Duration {
+	if cfg.Epochs == nil {
+		return cfg.EpochLength
+	}
+	return min(cfg.EpochLength, cfg.ClaimWindow+cfg.RevealWindow+4*cfg.MaxClockSkew)
 }
 
 // topicConfig returns the typed topic for a Service: the codec
