@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -162,6 +163,10 @@ type ChatResult struct {
 	ChannelConvergedShare     float64 `json:"channel_converged_share"`
 	ChannelConvergenceSeconds float64 `json:"channel_convergence_seconds"`
 	ChannelConvergenceP50     float64 `json:"channel_convergence_seconds_p50"`
+	// ChannelLast are the (at most 3) nodes that completed last, latest
+	// first, with their time after the heal (the scenario's timeout for a
+	// node that never did): the tail to trace in the nodes' logs.
+	ChannelLast []ChatLate `json:"channel_last_nodes,omitempty"`
 
 	// Slowdown is how many times slower than real time the scenario ran
 	// (every time reported is the scenario's).
@@ -174,6 +179,12 @@ type ChatResult struct {
 	AnonymousMs    []float64 `json:"-"`
 	AfterReturnMs  []float64 `json:"-"`
 	ConvergenceSec []float64 `json:"-"`
+}
+
+// ChatLate is one of the last nodes to hold every post after the heal.
+type ChatLate struct {
+	Node    int     `json:"node"`
+	Seconds float64 `json:"seconds"`
 }
 
 // Routes counts delivered messages by the route of their first copy.
@@ -680,6 +691,7 @@ func (s ChatScenario) partition(ctx context.Context, nw *Network, res *ChatResul
 	healed := clk.Now()
 	progress.Phase("after the heal: channel convergence", n)
 	done := make([]bool, n)
+	at := make([]float64, n) // seconds after the heal; the timeout if never
 	converged := 0
 	end := healed.Add(s.ConvergeTimeout)
 	for converged < n && clk.Now().Before(end) {
@@ -698,7 +710,8 @@ func (s ChatScenario) partition(ctx context.Context, nw *Network, res *ChatResul
 			if containsAll(have, ids) {
 				done[i] = true
 				converged++
-				res.ConvergenceSec = append(res.ConvergenceSec, clock.Since(clk, healed).Seconds())
+				at[i] = clock.Since(clk, healed).Seconds()
+				res.ConvergenceSec = append(res.ConvergenceSec, at[i])
 				progress.Step(1)
 			}
 		}
@@ -708,6 +721,14 @@ func (s ChatScenario) partition(ctx context.Context, nw *Network, res *ChatResul
 			}
 		}
 	}
+	for i := range n {
+		if !done[i] {
+			at[i] = s.ConvergeTimeout.Seconds()
+		}
+		res.ChannelLast = append(res.ChannelLast, ChatLate{Node: i, Seconds: at[i]})
+	}
+	slices.SortStableFunc(res.ChannelLast, func(a, b ChatLate) int { return cmp.Compare(b.Seconds, a.Seconds) })
+	res.ChannelLast = res.ChannelLast[:min(3, n)]
 	res.ChannelConverged = converged == n
 	res.ChannelConvergedShare = float64(converged) / float64(n)
 	if len(res.ConvergenceSec) > 0 {

@@ -42,7 +42,7 @@ type Config struct {
 	NeighbourCheck time.Duration
 	// SyncFanout spreads what a sync brought: after a sync that stored new
 	// messages, the node syncs with every other neighbour, at most this
-	// many (in turn), and a responder that saw IDs it lacks syncs back, so
+	// many (in turn), and a responder shown IDs it lacks syncs back, so
 	// new history floods the channel instead of waiting for each node's
 	// periodic round. 64: every neighbour of a node with a usual number of
 	// connections, so that no neighbour is left for its periodic round
@@ -50,8 +50,9 @@ type Config struct {
 	// some); a sync with a neighbour that has the same history is one
 	// round trip of a fingerprint. 0 turns it off.
 	SyncFanout int
-	// MaxBackgroundSyncs bounds the syncs the triggers above run at once.
-	// 8.
+	// MaxBackgroundSyncs bounds the neighbour-check and fan-out syncs run
+	// at once (the pulls back for IDs a neighbour showed run apart, one at
+	// a time per channel). 8.
 	MaxBackgroundSyncs int
 	// SyncTimeout bounds one sync conversation as the initiator. 30 s.
 	SyncTimeout time.Duration

@@ -83,6 +83,7 @@ func seedFrames(tb testing.TB) [][]byte {
 		frame{kind: fFetch, ids: []ID{{1}, {2}}}.encode(),
 		frame{kind: fMsgs, msgs: [][]byte{seedMessage(tb)}}.encode(),
 		frame{kind: fDone}.encode(),
+		frame{kind: fDone, ids: []ID{{3}, {4}, {5}}}.encode(),
 	}
 }
 

@@ -233,8 +233,10 @@ type rangeMsg struct {
 // calls Initiate, then Step with each reply until Step says it is done;
 // it then knows Have (its IDs the responder lacks) and Need (the
 // responder's IDs it lacks). The responder calls Step with each message
-// and sends back what it returns; its Need and Have come only from the ID
-// lists the initiator sent it. It is not safe for concurrent use.
+// and sends back what it returns; its Need and Have come from the ID
+// lists the initiator sent it and from the IDs the initiator shows it at
+// the end (Shown): where the responder answered with its own ID list, only
+// the initiator learns the difference. It is not safe for concurrent use.
 type Reconciler struct {
 	set       *Set
 	cfg       RBSRConfig
@@ -345,6 +347,27 @@ func (r *Reconciler) diff(theirs []ID, mine []Item) {
 	for _, x := range mine {
 		if !seen[x.ID] {
 			r.have = append(r.have, x.ID)
+		}
+	}
+}
+
+// Shown records, on the responder, IDs the initiator holds (its Have):
+// those not in the set and not yet known are added to Need.
+func (r *Reconciler) Shown(ids []ID) {
+	if len(ids) == 0 {
+		return
+	}
+	known := make(map[ID]bool, len(r.set.items)+len(r.need))
+	for _, x := range r.set.items {
+		known[x.ID] = true
+	}
+	for _, id := range r.need {
+		known[id] = true
+	}
+	for _, id := range ids {
+		if !known[id] {
+			known[id] = true
+			r.need = append(r.need, id)
 		}
 	}
 }

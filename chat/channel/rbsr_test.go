@@ -187,3 +187,43 @@ func bytesRepeat() []byte {
 	}
 	return out
 }
+
+// TestResponderShown: where the responder answers with its own ID lists,
+// reconciliation tells only the initiator what the responder lacks; the
+// IDs shown at the end (the Done frame) tell the responder too.
+func TestResponderShown(t *testing.T) {
+	cfg := DefaultRBSRConfig()
+	tests := []struct {
+		name            string
+		n, onlyA        int
+		needBeforeShown bool // the responder learnt it from the initiator's ID lists
+	}{
+		{"initiator sends its IDs", 5, 3, true},
+		{"initiator sends fingerprints", 20, 20, false},
+		{"larger histories: the initiator lists its IDs a level down", 1000, 30, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, wantHave, _ := sets(11, tc.n, tc.onlyA, 0)
+			ini, resp := NewReconciler(NewSet(a), cfg, true), NewReconciler(NewSet(b), cfg, false)
+			msg := ini.Initiate(0)
+			for range 64 {
+				reply, _, err := resp.Step(msg)
+				require.NoError(t, err)
+				next, done, err := ini.Step(reply)
+				require.NoError(t, err)
+				if done {
+					break
+				}
+				msg = next
+			}
+			assert.Equal(t, sortIDs(wantHave), sortIDs(ini.Have()))
+			assert.Equal(t, tc.needBeforeShown, len(resp.Need()) > 0)
+			resp.Shown(ini.Have())
+			resp.Shown(ini.Have()) // twice: nothing is added again
+			assert.Equal(t, sortIDs(wantHave), sortIDs(resp.Need()))
+			resp.Shown([]ID{b[0].ID})
+			assert.Len(t, resp.Need(), len(wantHave), "an ID the responder holds is not needed")
+		})
+	}
+}

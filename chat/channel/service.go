@@ -16,6 +16,7 @@ import (
 	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fog-compute/fog/gossip"
@@ -109,6 +110,8 @@ type joined struct {
 	// run once more when it ends.
 	neighbours map[peer.ID]bool
 	syncing    map[peer.ID]bool
+	// pulls are the neighbours that showed messages this node lacks.
+	pulls pulls
 }
 
 // topicOf returns the channel's topic, nil while it is being joined.
@@ -167,6 +170,10 @@ func New(cfg Config, opts Options) (*Service, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	lim := cfg.Server
 	lim.Clock = s.clock
+	lim.Refuse = func(st network.Stream) {
+		s.log.Debug("channel: sync refused, busy", "peer", st.Conn().RemotePeer())
+		_ = st.Reset()
+	}
 	if s.srv, err = SyncProtocol.Handle(h, lim, s.serve); err != nil {
 		s.cancel()
 		return nil, err
@@ -761,9 +768,8 @@ func (s *Service) syncRound() {
 		p := peers[j.syncNext%len(peers)]
 		j.syncNext++
 		j.mu.Unlock()
-		if _, err := s.syncChannel(s.ctx, p, j); err != nil {
-			s.log.Debug("channel: periodic sync", "channel", j.name, "peer", p, "err", err)
-		}
+		st, err := s.syncChannel(s.ctx, p, j)
+		s.log.Debug("channel: periodic sync", "channel", j.name, "peer", p, "need", st.Need, "stored", st.Stored, "err", err)
 	}
 }
 

@@ -386,47 +386,65 @@ func TestPartitionHeals(t *testing.T) {
 // TestSyncSpreads checks that one sync floods what it brought, with no
 // periodic round and no neighbour check: node 1 pulls node 2's posts, fans
 // out to node 0, which syncs back and gets them; node 2, having seen
-// node 1's IDs it lacked, syncs back too.
+// node 1's IDs it lacked (in node 1's ID lists or shown at the end),
+// syncs back too.
 func TestSyncSpreads(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		cfg := TestConfig()
-		cfg.SyncInterval, cfg.NeighbourCheck = 0, 0
-		tn := newTestNet(t, 3, cfg)
-		for _, s := range tn.svcs {
-			require.NoError(t, s.Join(ctx, "lobby"))
-		}
-		tn.waitMesh("lobby", 0, 1, 2)
-		mn := tn.net.Mocknet
-		h := func(i int) peer.ID { return tn.net.Hosts[i].ID() }
-		for _, a := range []int{0, 1} {
-			require.NoError(t, tn.net.Cut(h(a), h(2)))
-			synctest.Wait()
-			require.NoError(t, tn.net.Cut(h(a), h(2)))
-		}
-		for i := range 6 {
-			_, err := tn.svcs[[]int{0, 2}[i%2]].Post(ctx, "lobby", fmt.Appendf(nil, "split %d", i))
-			require.NoError(t, err)
-			time.Sleep(300 * time.Millisecond)
-		}
-		time.Sleep(time.Second)
-		require.Len(t, ids(t, tn.svcs[0], "lobby"), 3)
-		require.Len(t, ids(t, tn.svcs[1], "lobby"), 3)
-		require.Len(t, ids(t, tn.svcs[2], "lobby"), 3)
+	for _, tc := range []struct {
+		name  string
+		posts int // per side
+	}{
+		// Few enough that the initiator sends its IDs: the responder sees
+		// what it lacks in them.
+		{"small histories", 3},
+		// More than IDListThreshold: the initiator sends fingerprints, the
+		// responder answers with its IDs, and only the initiator learns the
+		// difference; the responder must be shown it (before, it never was,
+		// and waited for its periodic round: the tail after a heal).
+		{"histories beyond the ID list threshold", 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				cfg := TestConfig()
+				cfg.SyncInterval, cfg.NeighbourCheck = 0, 0
+				cfg.Topic.Rate, cfg.Topic.Burst = 10, 10
+				tn := newTestNet(t, 3, cfg)
+				for _, s := range tn.svcs {
+					require.NoError(t, s.Join(ctx, "lobby"))
+				}
+				tn.waitMesh("lobby", 0, 1, 2)
+				mn := tn.net.Mocknet
+				h := func(i int) peer.ID { return tn.net.Hosts[i].ID() }
+				for _, a := range []int{0, 1} {
+					require.NoError(t, tn.net.Cut(h(a), h(2)))
+					synctest.Wait()
+					require.NoError(t, tn.net.Cut(h(a), h(2)))
+				}
+				for i := range 2 * tc.posts {
+					_, err := tn.svcs[[]int{0, 2}[i%2]].Post(ctx, "lobby", fmt.Appendf(nil, "split %d", i))
+					require.NoError(t, err)
+					time.Sleep(150 * time.Millisecond)
+				}
+				time.Sleep(time.Second)
+				require.Len(t, ids(t, tn.svcs[0], "lobby"), tc.posts)
+				require.Len(t, ids(t, tn.svcs[1], "lobby"), tc.posts)
+				require.Len(t, ids(t, tn.svcs[2], "lobby"), tc.posts)
 
-		_, err := mn.LinkPeers(h(1), h(2))
-		require.NoError(t, err)
-		require.NoError(t, tn.net.Connect(ctx, tn.net.Hosts[1], tn.net.Hosts[2]))
-		eventually(t, func() bool { return len(tn.net.Nodes[1].TopicPeers(Topic("lobby"))) == 2 }, "node 2 back in node 1's topic")
-		st, err := tn.svcs[1].Sync(ctx, h(2))
-		require.NoError(t, err)
-		require.Equal(t, 3, st.Stored)
-		eventually(t, func() bool {
-			return len(ids(t, tn.svcs[0], "lobby")) == 6 && len(ids(t, tn.svcs[2], "lobby")) == 6
-		}, "the fan-out and the sync back spread the posts")
-		assert.Equal(t, ids(t, tn.svcs[1], "lobby"), ids(t, tn.svcs[0], "lobby"))
-		assert.Equal(t, ids(t, tn.svcs[1], "lobby"), ids(t, tn.svcs[2], "lobby"))
-	})
+				_, err := mn.LinkPeers(h(1), h(2))
+				require.NoError(t, err)
+				require.NoError(t, tn.net.Connect(ctx, tn.net.Hosts[1], tn.net.Hosts[2]))
+				eventually(t, func() bool { return len(tn.net.Nodes[1].TopicPeers(Topic("lobby"))) == 2 }, "node 2 back in node 1's topic")
+				st, err := tn.svcs[1].Sync(ctx, h(2))
+				require.NoError(t, err)
+				require.Equal(t, tc.posts, st.Stored)
+				eventually(t, func() bool {
+					return len(ids(t, tn.svcs[0], "lobby")) == 2*tc.posts && len(ids(t, tn.svcs[2], "lobby")) == 2*tc.posts
+				}, "the fan-out and the sync back spread the posts")
+				assert.Equal(t, ids(t, tn.svcs[1], "lobby"), ids(t, tn.svcs[0], "lobby"))
+				assert.Equal(t, ids(t, tn.svcs[1], "lobby"), ids(t, tn.svcs[2], "lobby"))
+			})
+		})
+	}
 }
 
 // TestFanoutReachesEveryNeighbour: a hub with more neighbours than

@@ -4,13 +4,17 @@ import (
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fog-compute/fog/internal/clock"
 )
 
 // What spreads history between periodic rounds: a neighbour not seen
 // before is synced with at once (checkNeighbours); a sync that stored new
 // messages is followed by syncs with every other neighbour, SyncFanout at
-// most (fanout); and a responder that saw, in the initiator's ID lists,
-// IDs it lacks syncs back (serve). The initiator of a sync only pulls, so
+// most (fanout); and a responder that lacks some of the initiator's
+// messages — seen in its ID lists, or shown in its Done frame — pulls them
+// by syncing back (serve, pullSoon), apart from the other background
+// syncs (pull). The initiator of a sync only pulls, so
 // the fan-out's syncs carry nothing themselves: they show the neighbours
 // what this node has, and each neighbour that lacks some of it pulls it by
 // syncing back, then fans out in turn. The flood stops where a sync
@@ -18,6 +22,62 @@ import (
 // shown them, so the flood reaches every member the neighbour graph
 // connects; a fan-out to a neighbour whose sync is under way (and began
 // before the gain) runs again once it ends, so that none is skipped.
+
+// pullSoon records that p showed ids this node lacks and starts the
+// channel's puller if it is not running.
+func (s *Service) pullSoon(j *joined, p peer.ID, ids []ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	j.mu.Lock()
+	start := j.pulls.shown(p, ids)
+	j.mu.Unlock()
+	if start {
+		s.wg.Go(func() { s.pull(j) })
+	}
+}
+
+// pull syncs j with the neighbours that showed messages this node lacks,
+// one at a time, as j.pulls decides, until none is left.
+func (s *Service) pull(j *joined) {
+	for {
+		j.mu.Lock()
+		p, wait, ok := j.pulls.next()
+		j.mu.Unlock()
+		if !ok {
+			return
+		}
+		if wait > 0 {
+			t := s.clock.NewTimer(wait)
+			select {
+			case <-t.C():
+			case <-s.ctx.Done():
+				t.Stop()
+			}
+		}
+		if s.ctx.Err() != nil {
+			j.mu.Lock()
+			j.pulls.stop()
+			j.mu.Unlock()
+			return
+		}
+		began := s.clock.Now()
+		st, err := s.syncChannel(s.ctx, p, j)
+		s.log.Debug("channel: pull", "channel", j.name, "peer", p, "took", clock.Since(s.clock, began),
+			"need", st.Need, "stored", st.Stored, "err", err)
+		held := map[ID]bool{}
+		if items, ierr := s.hist.items(s.ctx, j.name); ierr == nil {
+			for _, it := range items {
+				held[it.ID] = true
+			}
+		}
+		j.mu.Lock()
+		j.pulls.done(p, err != nil, func(id ID) bool { return held[id] })
+		j.mu.Unlock()
+	}
+}
 
 // checkNeighbours syncs every joined channel with the neighbours that
 // appeared since the last check.
@@ -95,12 +155,14 @@ func (s *Service) syncSoon(j *joined, p peer.ID) {
 // another was asked for meanwhile; if not, p is no longer syncing.
 func (s *Service) syncOnce(j *joined, p peer.ID) bool {
 	ran := false
+	asked := s.clock.Now()
 	select {
 	case s.bgSem <- struct{}{}:
 		ran = true
-		if _, err := s.syncChannel(s.ctx, p, j); err != nil {
-			s.log.Debug("channel: sync", "channel", j.name, "peer", p, "err", err)
-		}
+		began := s.clock.Now()
+		st, err := s.syncChannel(s.ctx, p, j)
+		s.log.Debug("channel: background sync", "channel", j.name, "peer", p, "queued", began.Sub(asked),
+			"took", clock.Since(s.clock, began), "need", st.Need, "stored", st.Stored, "err", err)
 		<-s.bgSem
 	case <-s.ctx.Done():
 	}

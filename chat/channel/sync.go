@@ -203,7 +203,11 @@ func (s *Service) syncChannel(ctx context.Context, p peer.ID, j *joined) (st Syn
 			st.Stored++
 		}
 	}
-	if err := writeFrame(c, frame{kind: fDone}, limit); err != nil {
+	// Show the responder what it lacks: where it answered with its own ID
+	// list, only this side learnt the difference, and it pulls by syncing
+	// back.
+	have := ini.Have()
+	if err := writeFrame(c, frame{kind: fDone, ids: have[:min(len(have), maxShown)]}, limit); err != nil {
 		return st, err
 	}
 	if st.Stored > 0 {
@@ -334,9 +338,12 @@ func (s *Service) serve(stream network.Stream) {
 				return
 			}
 		case fDone:
-			if s.cfg.SyncFanout > 0 && len(resp.Need()) > 0 {
+			resp.Shown(f.ids)
+			need := resp.Need()
+			s.log.Debug("channel: served", "channel", j.name, "peer", remote, "lacked", len(need))
+			if s.cfg.SyncFanout > 0 && len(need) > 0 {
 				// The initiator holds messages this node lacks.
-				s.syncSoon(j, remote)
+				s.pullSoon(j, remote, need)
 			}
 			return
 		default:

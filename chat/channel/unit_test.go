@@ -2,6 +2,8 @@ package channel
 
 import (
 	"context"
+	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 
@@ -126,4 +128,44 @@ func TestRosterSealOpen(t *testing.T) {
 	moved.Seq = 2
 	_, err = openPost(&moved, key)
 	require.ErrorIs(t, err, ErrNoKey, "a ciphertext is bound to its message")
+}
+
+// TestDoneFrame: a Done frame shows 1..maxShown IDs or none, and the
+// decoder refuses any other count.
+func TestDoneFrame(t *testing.T) {
+	id := ID{7}
+	withCount := func(n uint64, ids int) []byte {
+		b := binary.AppendUvarint([]byte{fDone}, n)
+		for range ids {
+			b = append(b, id[:]...)
+		}
+		return b
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		want []ID
+		ok   bool
+	}{
+		{"empty", []byte{fDone}, nil, true},
+		{"one ID", withCount(1, 1), []ID{id}, true},
+		{"maxShown IDs", withCount(maxShown, maxShown), slices.Repeat([]ID{id}, maxShown), true},
+		{"explicit zero", withCount(0, 0), nil, false},
+		{"beyond maxShown", withCount(maxShown+1, maxShown+1), nil, false},
+		{"count overruns the frame", withCount(3, 2), nil, false},
+		{"trailing bytes", append(withCount(1, 1), 0), nil, false},
+		{"truncated ID", withCount(1, 1)[:20], nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := decodeFrame(tc.in)
+			if !tc.ok {
+				require.ErrorIs(t, err, ErrMalformed)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, f.ids)
+			assert.Equal(t, tc.in, f.encode())
+		})
+	}
 }

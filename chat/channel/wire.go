@@ -26,11 +26,19 @@ const (
 	fFetch = 5
 	// fMsgs (responder): uvarint n | n × (uvarint len, encoded message).
 	fMsgs = 6
-	// fDone (initiator): the conversation is over.
+	// fDone (initiator): the conversation is over; its payload is empty,
+	// or uvarint n (1..maxShown) | n × 32-byte ID: messages the initiator
+	// holds and the responder lacks, as reconciliation found them, so that
+	// the responder syncs back for them.
 	fDone = 7
 )
 
 const maxReason = 256
+
+// maxShown bounds the IDs a Done frame shows: enough for the responder to
+// tell whether it still lacks any (it then pulls them all by syncing
+// back), not a list of everything.
+const maxShown = 64
 
 type frame struct {
 	kind   byte
@@ -58,6 +66,13 @@ func (f frame) encode() []byte {
 		b = binary.AppendUvarint(b, uint64(len(f.ids)))
 		for _, id := range f.ids {
 			b = append(b, id[:]...)
+		}
+	case fDone:
+		if len(f.ids) > 0 {
+			b = binary.AppendUvarint(b, uint64(len(f.ids)))
+			for _, id := range f.ids {
+				b = append(b, id[:]...)
+			}
 		}
 	case fMsgs:
 		b = binary.AppendUvarint(b, uint64(len(f.msgs)))
@@ -112,6 +127,18 @@ func decodeFrame(b []byte) (frame, error) {
 			f.msgs = append(f.msgs, m)
 		}
 	case fDone:
+		if r.Len() == 0 {
+			break
+		}
+		n := r.Uvarint()
+		if r.Err() == nil && (n == 0 || n > maxShown || n > uint64(r.Len()/len(ID{}))) {
+			return frame{}, fmt.Errorf("%w: done showing %d IDs", ErrMalformed, n)
+		}
+		for range n {
+			var id ID
+			copy(id[:], fixed(r, len(id)))
+			f.ids = append(f.ids, id)
+		}
 	default:
 		if r.Err() == nil {
 			return frame{}, fmt.Errorf("%w: frame type %d", ErrMalformed, f.kind)

@@ -68,7 +68,7 @@ func (s *Service) Deposit(ctx context.Context, to peer.ID, chatKey *ecdh.PublicK
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrNoHost, err)
 	}
-	req := request{op: opDeposit, key: key, id: id, sealed: sealed}
+	req := request{op: opDeposit, key: key, id: id, expires: expiresOf(s.cfg.Clock.Now().Add(s.cfg.TTL)), sealed: sealed}
 	errs := make([]error, len(hosts))
 	var wg sync.WaitGroup
 	for i, p := range hosts {

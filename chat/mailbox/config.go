@@ -33,6 +33,8 @@ var (
 	ErrBusy = errors.New("mailbox: host busy")
 	// ErrExists: the host holds a different item under the same ID.
 	ErrExists = errors.New("mailbox: item ID taken")
+	// ErrExpired: the item's expiry had passed when the host got it.
+	ErrExpired = errors.New("mailbox: item expired")
 	// ErrNoHost: a deposit was stored by no host.
 	ErrNoHost = errors.New("mailbox: no host took the item")
 	// ErrClosed: the Service is closed.
@@ -67,8 +69,9 @@ type Config struct {
 	// Fetch asks: the K that were closest at the deposit, and more for
 	// peers that have joined closer since. Default 6 (2K). At least K.
 	FetchHosts int
-	// TTL is how long a host keeps an item after its deposit; it drops it
-	// then, delivered or not. Default 7 days: a node off for a week still
+	// TTL is how long an item is kept after its first deposit; every host
+	// drops it then, delivered or not (a copy handed on keeps the expiry
+	// of the copy it came from). Default 7 days: a node off for a week still
 	// gets its mail. A Fetch asks about every day within the TTL.
 	TTL time.Duration
 	// MaxItemBytes caps one sealed item (payload plus SealOverhead).

@@ -30,8 +30,11 @@
 //
 // Every node hosts. Items live in the node's store under
 // /chat/mailbox/<key hex>/<id hex> and a deposit is answered only once the
-// item is synced. A host keeps an item for Config.TTL after its deposit
-// (expired items are skipped on read and deleted by Run's sweep), and
+// item is synced. A deposit carries the item's expiry (a new item's is
+// Config.TTL after it is sent; a copy handed on keeps its own, so a handoff
+// never extends it); a host keeps an item until then, at most Config.TTL
+// after its deposit there (expired items are skipped on read and deleted
+// by Run's sweep), refuses one already expired, and
 // admits a deposit only within Config.MaxItemBytes, a quota per sender (the
 // peer that deposits: SenderItems, SenderBytes) and a total (HostItems,
 // HostBytes). The quota holds one peer back; a party with many identities
@@ -52,7 +55,7 @@
 // minimal uvarints; byte strings are prefixed with their length; keys (32
 // bytes), IDs (16) and signatures (64) are fixed.
 //
-//	deposit  = 1, key, id, sealed
+//	deposit  = 1, key, id, expires (unix seconds, 1..2⁴⁰), sealed
 //	fetch    = 2, key, day, owner, time, after, signature
 //	ack      = 3, key, day, owner, time, count, id…, signature
 //	response = status [, flags, count, (id, sealed)…, deleted]
@@ -61,7 +64,8 @@
 // (length-prefixed) and the request without it. A fetch returns the items
 // with IDs above after, ascending, up to Config.MaxFetchBytes, and flags 1
 // when more remain. The statuses are ok (1, the only one followed by
-// fields), malformed, too large, quota, full, denied, busy and ID taken.
+// fields), malformed, too large, quota, full, denied, busy, ID taken and
+// expired.
 // Each decoder accepts only what its encoder produces.
 //
 // # Invariants

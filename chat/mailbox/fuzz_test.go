@@ -97,6 +97,7 @@ func FuzzReadFrame(f *testing.F) {
 // what it accepts must re-encode to its input.
 func FuzzDecodeRecord(f *testing.F) {
 	id, _ := peer.Decode("12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq")
+	f.Add(record{from: id, expires: time.UnixMilli(1_700_000_000_000), sealed: make([]byte, SealOverhead)}.marshal())
 	f.Add(record{from: id, deposited: time.UnixMilli(1_700_000_000_000), sealed: make([]byte, SealOverhead)}.marshal())
 	f.Add([]byte{recordVersion})
 	f.Add([]byte{2, 0, 0, 0})

@@ -13,8 +13,9 @@ import (
 // copy. Peers that joined closer to a key after the deposit are the ones a
 // Fetch asks first, and a host that leaves takes its copy with it: so the
 // K copies follow the key. A copy handed on counts in the quota of this
-// node, as its depositor, at the receiving host, and its TTL runs from the
-// handoff. Run calls it every HandoffInterval.
+// node, as its depositor, at the receiving host, and keeps its expiry: a
+// handoff never extends an item's life. Run calls it every
+// HandoffInterval.
 func (s *Service) handoff(ctx context.Context) {
 	if s.router == nil {
 		return
@@ -45,8 +46,8 @@ func (s *Service) handoff(ctx context.Context) {
 			if s.handed[r] == nil {
 				s.handed[r] = map[peer.ID]bool{}
 			}
-			sealed, err := s.store.sealed(ctx, r)
-			if err != nil || sealed == nil {
+			sealed, expires, err := s.store.sealed(ctx, r)
+			if err != nil || sealed == nil || !now.Before(expires) {
 				continue
 			}
 			all := true
@@ -54,7 +55,7 @@ func (s *Service) handoff(ctx context.Context) {
 				if p == self || s.handed[r][p] {
 					continue
 				}
-				resp, err := s.call(ctx, p, request{op: opDeposit, key: key, id: id, sealed: sealed})
+				resp, err := s.call(ctx, p, request{op: opDeposit, key: key, id: id, expires: expiresOf(expires), sealed: sealed})
 				if err == nil {
 					err = resp.status.err()
 				}

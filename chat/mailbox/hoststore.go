@@ -22,8 +22,14 @@ import (
 // service (its store rooted at /chat): /mailbox/<key hex>/<id hex>.
 var storeRoot = ds.NewKey("/mailbox")
 
-// recordVersion starts every stored item's value.
-const recordVersion = 1
+// recordVersion starts every stored item's value. Version 1 held the
+// deposit time (the item expired a TTL later, a handed-off copy a TTL
+// after its handoff); version 2 holds the expiry itself, which a handoff
+// carries on. Version 1 records are still read.
+const (
+	recordVersion1 = 1
+	recordVersion  = 2
+)
 
 // itemKey is the datastore key of r.
 func itemKey(r ref) ds.Key {
@@ -47,27 +53,36 @@ func parseItemKey(k ds.Key) (ref, error) {
 	return r, nil
 }
 
-// record is a stored item's value: who deposited it, when, and the seal.
+// record is a stored item's value: who deposited it, until when it is
+// kept, and the seal. A version 1 record has deposited instead of
+// expires.
 type record struct {
 	from      peer.ID
-	deposited time.Time
+	expires   time.Time
+	deposited time.Time // version 1 only
 	sealed    []byte
 }
 
-// marshal encodes rec: the version, the sender's peer ID, the deposit
-// time (unix milliseconds) and the seal.
+// marshal encodes rec: the version, the sender's peer ID, the expiry
+// (unix milliseconds) and the seal; a version 1 record (deposited set,
+// expires not: one read from an older store) keeps its version and time.
 func (rec record) marshal() []byte {
-	b := []byte{recordVersion}
+	v, t := byte(recordVersion), rec.expires
+	if t.IsZero() && !rec.deposited.IsZero() {
+		v, t = recordVersion1, rec.deposited
+	}
+	b := []byte{v}
 	b = binenc.AppendString(b, string(rec.from))
-	b = binenc.AppendTime(b, rec.deposited)
+	b = binenc.AppendTime(b, t)
 	return binenc.AppendBytes(b, rec.sealed)
 }
 
 // decodeRecord decodes a stored item's value, rejecting with ErrMalformed
-// what marshal would not produce.
+// what marshal would not produce (or version 1's marshal did).
 func decodeRecord(b []byte) (record, error) {
 	d := binenc.NewReader(b, ErrMalformed)
-	if v := d.Byte(); d.Err() == nil && v != recordVersion {
+	v := d.Byte()
+	if d.Err() == nil && v != recordVersion && v != recordVersion1 {
 		d.Fail(fmt.Sprintf("record version %d", v))
 	}
 	var rec record
@@ -77,9 +92,14 @@ func decodeRecord(b []byte) (record, error) {
 		d.FailErr("sender", err)
 		rec.from = id
 	}
-	rec.deposited = d.Time()
-	if d.Err() == nil && rec.deposited.IsZero() {
-		d.Fail("no deposit time")
+	t := d.Time()
+	if d.Err() == nil && t.IsZero() {
+		d.Fail("no time")
+	}
+	if v == recordVersion1 {
+		rec.deposited = t
+	} else {
+		rec.expires = t
 	}
 	rec.sealed = d.Bytes()
 	if d.Err() == nil && (len(rec.sealed) < SealOverhead || len(rec.sealed) > MaxItemLimit) {
@@ -123,11 +143,14 @@ func openHostStore(ctx context.Context, d ds.Batching, q quotas, now time.Time) 
 			continue
 		}
 		rec, err := decodeRecord(e.Value)
-		if err != nil || !now.Before(rec.deposited.Add(q.ttl)) {
+		if err == nil && rec.expires.IsZero() {
+			rec.expires = rec.deposited.Add(q.ttl)
+		}
+		if err != nil || !now.Before(rec.expires) {
 			drop = append(drop, k)
 			continue
 		}
-		h.led.add(r, rec.from, rec.sealed, rec.deposited)
+		h.led.add(r, rec.from, rec.sealed, rec.expires)
 	}
 	res.Close()
 	if err := h.deleteKeys(ctx, drop); err != nil {
@@ -159,9 +182,10 @@ func (h *hostStore) deleteKeys(ctx context.Context, keys []ds.Key) error {
 	return nil
 }
 
-// deposit stores sealed under r for from at now, if the quotas admit it,
-// and returns the status to answer. statusOK means the item is durable.
-func (h *hostStore) deposit(ctx context.Context, r ref, from peer.ID, sealed []byte, now time.Time) (status, error) {
+// deposit stores sealed under r for from at now, to expire at expires (at
+// most the TTL from now), if the quotas admit it, and returns the status
+// to answer. statusOK means the item is durable.
+func (h *hostStore) deposit(ctx context.Context, r ref, from peer.ID, sealed []byte, expires, now time.Time) (status, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if e, ok := h.led.items[r]; ok && !now.Before(e.expires) {
@@ -170,18 +194,19 @@ func (h *hostStore) deposit(ctx context.Context, r ref, from peer.ID, sealed []b
 		}
 		h.led.remove(r)
 	}
-	st, fresh := h.led.admit(r, from, sealed, now)
+	expires = h.led.expiry(expires, now)
+	st, fresh := h.led.admit(r, from, sealed, expires, now)
 	if st != statusOK || !fresh {
 		return st, nil
 	}
 	k := itemKey(r)
-	if err := h.ds.Put(ctx, k, record{from: from, deposited: now, sealed: sealed}.marshal()); err != nil {
+	if err := h.ds.Put(ctx, k, record{from: from, expires: expires, sealed: sealed}.marshal()); err != nil {
 		return 0, fmt.Errorf("mailbox: store item: %w", err)
 	}
 	if err := h.ds.Sync(ctx, k); err != nil {
 		return 0, fmt.Errorf("mailbox: store item: %w", err)
 	}
-	h.led.add(r, from, sealed, now)
+	h.led.add(r, from, sealed, expires)
 	return statusOK, nil
 }
 
@@ -273,18 +298,25 @@ func (h *hostStore) held(now time.Time) map[Key][]ItemID {
 	return out
 }
 
-// sealed returns the sealed item r, nil if it is no longer held.
-func (h *hostStore) sealed(ctx context.Context, r ref) ([]byte, error) {
+// sealed returns the sealed item r and its expiry, nil if it is no longer
+// held.
+func (h *hostStore) sealed(ctx context.Context, r ref) ([]byte, time.Time, error) {
+	h.mu.Lock()
+	e, ok := h.led.items[r]
+	h.mu.Unlock()
+	if !ok {
+		return nil, time.Time{}, nil
+	}
 	v, err := h.ds.Get(ctx, itemKey(r))
 	if errors.Is(err, ds.ErrNotFound) {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mailbox: read item: %w", err)
+		return nil, time.Time{}, fmt.Errorf("mailbox: read item: %w", err)
 	}
 	rec, err := decodeRecord(v)
 	if err != nil {
-		return nil, fmt.Errorf("mailbox: read item %s/%s: %w", r.key, r.id, err)
+		return nil, time.Time{}, fmt.Errorf("mailbox: read item %s/%s: %w", r.key, r.id, err)
 	}
-	return rec.sealed, nil
+	return rec.sealed, e.expires, nil
 }

@@ -63,7 +63,7 @@ func TestHostStore(t *testing.T) {
 		{ref{k1, ItemID{1}}, bob, item(9, 60), t0, statusExists},
 		{ref{k1, ItemID{3}}, alice, item(4, 200), t0, statusTooLarge},
 	} {
-		st, err := h.deposit(ctx, dep.r, dep.from, dep.b, dep.at)
+		st, err := h.deposit(ctx, dep.r, dep.from, dep.b, dep.at.Add(q.ttl), dep.at)
 		require.NoError(t, err)
 		require.Equal(t, dep.want, st, "deposit %d", i)
 	}
@@ -82,10 +82,10 @@ func TestHostStore(t *testing.T) {
 	assert.Zero(t, dropped)
 	assert.Equal(t, usage{3, 180}, h2.usage())
 	assert.Equal(t, usage{2, 120}, h2.led.sender(alice))
-	st, err := h2.deposit(ctx, ref{k1, ItemID{7}}, alice, item(7, 100), t0.Add(time.Hour))
+	st, err := h2.deposit(ctx, ref{k1, ItemID{7}}, alice, item(7, 100), t0.Add(time.Hour+q.ttl), t0.Add(time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, statusOK, st)
-	st, err = h2.deposit(ctx, ref{k1, ItemID{8}}, alice, item(8, SealOverhead), t0.Add(time.Hour))
+	st, err = h2.deposit(ctx, ref{k1, ItemID{8}}, alice, item(8, SealOverhead), t0.Add(time.Hour+q.ttl), t0.Add(time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, statusQuota, st, "alice's items before the restart still count")
 
@@ -125,7 +125,7 @@ func TestHostStoreOpenDrops(t *testing.T) {
 	require.NoError(t, err)
 	alice := newIdentity(t).id
 	for i, at := range []time.Time{t0, t0.Add(3 * 24 * time.Hour)} {
-		st, err := h.deposit(ctx, ref{Key{1}, ItemID{byte(i)}}, alice, make([]byte, SealOverhead), at)
+		st, err := h.deposit(ctx, ref{Key{1}, ItemID{byte(i)}}, alice, make([]byte, SealOverhead), at.Add(q.ttl), at)
 		require.NoError(t, err)
 		require.Equal(t, statusOK, st)
 	}
@@ -137,4 +137,28 @@ func TestHostStoreOpenDrops(t *testing.T) {
 	assert.Equal(t, 3, dropped)
 	assert.Equal(t, 1, h2.usage().items)
 	assert.Len(t, keysIn(t, d), 1)
+}
+
+// TestHostStoreReadsVersion1: a record written before expiries were kept
+// (version 1: the deposit time) expires a TTL after its deposit, and
+// keeps that expiry when handed on.
+func TestHostStoreReadsVersion1(t *testing.T) {
+	ctx := context.Background()
+	d := memStore(t)
+	q := smallQuotas()
+	alice := newIdentity(t).id
+	r := ref{Key{1}, ItemID{1}}
+	v1 := record{from: alice, deposited: t0, sealed: make([]byte, SealOverhead)}.marshal()
+	require.Equal(t, byte(recordVersion1), v1[0])
+	require.NoError(t, d.Put(ctx, itemKey(r), v1))
+	h, dropped, err := openHostStore(ctx, d, q, t0.Add(time.Hour))
+	require.NoError(t, err)
+	assert.Zero(t, dropped)
+	sealed, expires, err := h.sealed(ctx, r)
+	require.NoError(t, err)
+	assert.Len(t, sealed, SealOverhead)
+	assert.True(t, t0.Add(q.ttl).Equal(expires), "expires %s", expires)
+	_, dropped, err = openHostStore(ctx, d, q, t0.Add(q.ttl))
+	require.NoError(t, err)
+	assert.Equal(t, 1, dropped, "expired a TTL after its deposit")
 }

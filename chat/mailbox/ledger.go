@@ -20,7 +20,7 @@ type entry struct {
 	from    peer.ID   // the peer that deposited it, whose quota it counts in
 	size    int       // the sealed item's bytes
 	sum     [32]byte  // SHA-256 of the sealed item, to tell a retry from a clash
-	expires time.Time // deposit time + TTL
+	expires time.Time // at most the deposit time + TTL; a handed-off copy keeps its own
 }
 
 // usage is a count of items and their bytes.
@@ -62,13 +62,27 @@ func newLedger(q quotas) *ledger {
 	return &ledger{q: q, items: map[ref]entry{}, byKey: map[Key]map[ItemID]struct{}{}, bySender: map[peer.ID]usage{}}
 }
 
-// admit decides a deposit of sealed under r by from at now: statusOK and
-// fresh if it is to be stored, statusOK and !fresh if the same item is
-// held already (a retry: nothing to do), or the refusal. An expired item
+// expiry is when an item deposited at now asking to expire at asked is
+// dropped: asked, but never beyond the TTL from now (a sender's clock
+// ahead of this host's, or a peer asking for more than the TTL).
+func (l *ledger) expiry(asked, now time.Time) time.Time {
+	if limit := now.Add(l.q.ttl); asked.After(limit) {
+		return limit
+	}
+	return asked
+}
+
+// admit decides a deposit of sealed under r by from at now, to expire at
+// expires: statusOK and fresh if it is to be stored, statusOK and !fresh
+// if the same item is held already (a retry: nothing to do), or the
+// refusal (statusExpired if expires is not after now). An expired item
 // under r no longer counts (the caller sweeps it first).
-func (l *ledger) admit(r ref, from peer.ID, sealed []byte, now time.Time) (st status, fresh bool) {
+func (l *ledger) admit(r ref, from peer.ID, sealed []byte, expires, now time.Time) (st status, fresh bool) {
 	if len(sealed) > l.q.maxItem {
 		return statusTooLarge, false
+	}
+	if !now.Before(expires) {
+		return statusExpired, false
 	}
 	if e, ok := l.items[r]; ok && now.Before(e.expires) {
 		if e.sum == sha256.Sum256(sealed) {
@@ -86,11 +100,11 @@ func (l *ledger) admit(r ref, from peer.ID, sealed []byte, now time.Time) (st st
 	return statusOK, true
 }
 
-// add records an item (admitted, or loaded from the store), replacing any
-// under r.
-func (l *ledger) add(r ref, from peer.ID, sealed []byte, deposited time.Time) {
+// add records an item (admitted, or loaded from the store) that expires
+// at expires, replacing any under r.
+func (l *ledger) add(r ref, from peer.ID, sealed []byte, expires time.Time) {
 	l.remove(r)
-	e := entry{from: from, size: len(sealed), sum: sha256.Sum256(sealed), expires: deposited.Add(l.q.ttl)}
+	e := entry{from: from, size: len(sealed), sum: sha256.Sum256(sealed), expires: expires}
 	l.items[r] = e
 	ids := l.byKey[r.key]
 	if ids == nil {

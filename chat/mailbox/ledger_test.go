@@ -11,8 +11,11 @@ import (
 
 var t0 = time.Date(2026, 5, 17, 12, 0, 0, 0, time.UTC)
 
+// ttl is smallQuotas' TTL.
+const ttl = 7 * 24 * time.Hour
+
 func smallQuotas() quotas {
-	return quotas{ttl: 7 * 24 * time.Hour, maxItem: 100, senderItems: 3, senderBytes: 250,
+	return quotas{ttl: ttl, maxItem: 100, senderItems: 3, senderBytes: 250,
 		hostItems: 5, hostBytes: 400, maxFetchSize: 300}
 }
 
@@ -45,10 +48,10 @@ func TestLedgerAdmit(t *testing.T) {
 			for i, d := range tc.deps {
 				r := ref{k, ItemID{d.id}}
 				now := t0.Add(d.at)
-				st, fresh := l.admit(r, d.from, sealed(d.size), now)
+				st, fresh := l.admit(r, d.from, sealed(d.size), now.Add(ttl), now)
 				require.Equal(t, d.want, st, "deposit %d", i)
 				if fresh {
-					l.add(r, d.from, sealed(d.size), now)
+					l.add(r, d.from, sealed(d.size), now.Add(ttl))
 				}
 			}
 		})
@@ -59,16 +62,16 @@ func TestLedgerAccounting(t *testing.T) {
 	l := newLedger(smallQuotas())
 	alice, bob := peer.ID("alice"), peer.ID("bob")
 	a, b, c := ref{Key{1}, ItemID{1}}, ref{Key{1}, ItemID{2}}, ref{Key{2}, ItemID{1}}
-	l.add(a, alice, make([]byte, 50), t0)
-	l.add(b, alice, make([]byte, 60), t0.Add(time.Hour))
-	l.add(c, bob, make([]byte, 70), t0.Add(2*time.Hour))
+	l.add(a, alice, make([]byte, 50), t0.Add(ttl))
+	l.add(b, alice, make([]byte, 60), t0.Add(time.Hour+ttl))
+	l.add(c, bob, make([]byte, 70), t0.Add(2*time.Hour+ttl))
 	assert.Equal(t, usage{2, 110}, l.sender(alice))
 	assert.Equal(t, usage{3, 180}, l.total)
 	assert.True(t, l.remove(a))
 	assert.False(t, l.remove(a))
 	assert.Equal(t, usage{1, 60}, l.sender(alice))
 	// a freed quota admits again
-	st, fresh := l.admit(a, alice, make([]byte, 100), t0)
+	st, fresh := l.admit(a, alice, make([]byte, 100), t0.Add(ttl), t0)
 	assert.Equal(t, statusOK, st)
 	assert.True(t, fresh)
 	assert.True(t, l.remove(b))
@@ -82,15 +85,15 @@ func TestLedgerExpiry(t *testing.T) {
 	q := smallQuotas()
 	l := newLedger(q)
 	a, b := ref{Key{1}, ItemID{1}}, ref{Key{1}, ItemID{2}}
-	l.add(a, "alice", make([]byte, 50), t0)
-	l.add(b, "alice", make([]byte, 50), t0.Add(time.Hour))
+	l.add(a, "alice", make([]byte, 50), t0.Add(ttl))
+	l.add(b, "alice", make([]byte, 50), t0.Add(time.Hour+ttl))
 	assert.Empty(t, l.expired(t0.Add(q.ttl-time.Nanosecond)))
 	assert.Equal(t, []ref{a}, l.expired(t0.Add(q.ttl)))
 	refs, more := l.page(Key{1}, ItemID{}, t0.Add(q.ttl))
 	assert.Equal(t, []ref{b}, refs, "an expired item is not given out")
 	assert.False(t, more)
 	// an expired item's ID is free again, whatever its bytes
-	st, fresh := l.admit(a, "bob", make([]byte, 10), t0.Add(q.ttl))
+	st, fresh := l.admit(a, "bob", make([]byte, 10), t0.Add(2*q.ttl), t0.Add(q.ttl))
 	assert.Equal(t, statusOK, st)
 	assert.True(t, fresh)
 }
@@ -99,9 +102,9 @@ func TestLedgerPage(t *testing.T) {
 	l := newLedger(smallQuotas()) // maxFetchSize 300: two items of 100 per page
 	k := Key{1}
 	for _, id := range []byte{5, 3, 9, 1} {
-		l.add(ref{k, ItemID{id}}, peer.ID([]byte{id}), make([]byte, 100), t0)
+		l.add(ref{k, ItemID{id}}, peer.ID([]byte{id}), make([]byte, 100), t0.Add(ttl))
 	}
-	l.add(ref{Key{2}, ItemID{4}}, "other", make([]byte, 10), t0)
+	l.add(ref{Key{2}, ItemID{4}}, "other", make([]byte, 10), t0.Add(ttl))
 	var got []byte
 	after := ItemID{}
 	for pages := 0; ; pages++ {
@@ -117,4 +120,38 @@ func TestLedgerPage(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []byte{1, 3, 5, 9}, got)
+}
+
+// TestLedgerAskedExpiry: a deposit keeps the expiry it asks for, never
+// beyond the TTL from its arrival, and one already past is refused.
+func TestLedgerAskedExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		asked time.Duration // after now
+		want  time.Duration // kept until, after now
+		st    status
+	}{
+		{"a new item: the TTL", ttl, ttl, statusOK},
+		{"a handed-off copy: what is left", time.Hour, time.Hour, statusOK},
+		{"beyond the TTL: cut to it", 2 * ttl, ttl, statusOK},
+		{"a second left", time.Second, time.Second, statusOK},
+		{"expiring now", 0, 0, statusExpired},
+		{"expired", -time.Hour, 0, statusExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLedger(smallQuotas())
+			r := ref{Key{1}, ItemID{1}}
+			expires := l.expiry(t0.Add(tc.asked), t0)
+			st, fresh := l.admit(r, "alice", make([]byte, 10), expires, t0)
+			require.Equal(t, tc.st, st)
+			if st != statusOK {
+				assert.False(t, fresh)
+				return
+			}
+			assert.Equal(t, t0.Add(tc.want), expires)
+			l.add(r, "alice", make([]byte, 10), expires)
+			assert.True(t, l.has(r, expires.Add(-time.Nanosecond)))
+			assert.False(t, l.has(r, expires))
+		})
+	}
 }

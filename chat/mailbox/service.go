@@ -262,7 +262,7 @@ func (s *Service) serve(ctx context.Context, from peer.ID, req request) response
 	now := s.cfg.Clock.Now()
 	switch req.op {
 	case opDeposit:
-		st, err := s.store.deposit(ctx, ref{req.key, req.id}, from, req.sealed, now)
+		st, err := s.store.deposit(ctx, ref{req.key, req.id}, from, req.sealed, expiryTime(req.expires), now)
 		if err != nil {
 			s.log.Warn("storing a mailbox item", "err", err)
 			return response{status: statusBusy}

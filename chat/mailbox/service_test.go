@@ -260,12 +260,17 @@ func TestRefusals(t *testing.T) {
 	_, err := a.svc.Deposit(ctx, bob.id, bob.chat.PublicKey(), make([]byte, cfg.MaxItemBytes-SealOverhead+1))
 	require.ErrorIs(t, err, ErrTooLarge, "refused before sealing")
 
+	expires := expiresOf(time.Now().Add(cfg.TTL))
 	deposit := func(size int) (response, error) {
-		return a.svc.call(ctx, h.h.ID(), request{op: opDeposit, key: MailboxKey(bob.id, 1), id: randomID(t), sealed: bytes.Repeat([]byte{1}, size)})
+		return a.svc.call(ctx, h.h.ID(), request{op: opDeposit, key: MailboxKey(bob.id, 1), id: randomID(t), expires: expires, sealed: bytes.Repeat([]byte{1}, size)})
 	}
 	resp, err := deposit(cfg.MaxItemBytes + 1)
 	require.NoError(t, err)
 	assert.ErrorIs(t, resp.status.err(), ErrTooLarge, "above the host's limit")
+	resp, err = a.svc.call(ctx, h.h.ID(), request{op: opDeposit, key: MailboxKey(bob.id, 1), id: randomID(t),
+		expires: expiresOf(time.Now().Add(-time.Second)), sealed: bytes.Repeat([]byte{1}, SealOverhead)})
+	require.NoError(t, err)
+	assert.ErrorIs(t, resp.status.err(), ErrExpired, "a copy whose expiry has passed")
 	for range cfg.SenderItems {
 		resp, err = deposit(SealOverhead)
 		require.NoError(t, err)
@@ -327,7 +332,8 @@ func TestExpiry(t *testing.T) {
 		key := MailboxKey(ids[0].id, day)
 		sealed, err := seal(nil, ids[0].chat.PublicKey(), key, ItemID{1}, []byte("late"))
 		require.NoError(t, err)
-		resp, err := bob.call(ctx, host.h.ID(), request{op: opDeposit, key: key, id: ItemID{1}, sealed: sealed})
+		// it asks for twice the TTL: the host keeps it for its own TTL
+		resp, err := bob.call(ctx, host.h.ID(), request{op: opDeposit, key: key, id: ItemID{1}, expires: expiresOf(time.Now().Add(2 * cfg.TTL)), sealed: sealed})
 		require.NoError(t, err)
 		require.Equal(t, statusOK, resp.status)
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -32,6 +33,9 @@ const (
 	maxOwnerLen = 64
 	// maxDay is far beyond any real day and keeps Day arithmetic safe.
 	maxDay = 1 << 32
+	// maxExpires bounds a deposit's expiry (unix seconds, about the year
+	// 36812): far beyond any real one, and safe to turn into a time.
+	maxExpires = 1 << 40
 )
 
 // request is one request: a deposit (key, id, sealed), a fetch (key, day,
@@ -40,8 +44,12 @@ type request struct {
 	op  byte
 	key Key
 	// deposit
-	id     ItemID
-	sealed []byte
+	id ItemID
+	// expires is when the item is to be dropped, in unix seconds: now +
+	// TTL for a new item, the copy's own expiry for a handoff, so that a
+	// handoff never extends an item's life.
+	expires uint64
+	sealed  []byte
 	// fetch and ack: the proof that the requester owns the mailbox
 	day   Day
 	owner []byte // the owner's identity public key, libp2p-marshalled
@@ -59,6 +67,7 @@ func (r *request) unsigned() []byte {
 	switch r.op {
 	case opDeposit:
 		b = append(b, r.id[:]...)
+		b = binary.AppendUvarint(b, r.expires)
 		return binenc.AppendBytes(b, r.sealed)
 	}
 	b = binary.AppendUvarint(b, uint64(r.day))
@@ -110,6 +119,10 @@ func decodeRequest(b []byte) (request, error) {
 	switch r.op {
 	case opDeposit:
 		readFixed(d, b, r.id[:])
+		r.expires = d.Uvarint()
+		if d.Err() == nil && (r.expires == 0 || r.expires > maxExpires) {
+			d.Fail(fmt.Sprintf("expiry %d out of range", r.expires))
+		}
 		r.sealed = d.Bytes()
 		if d.Err() == nil && (len(r.sealed) < SealOverhead || len(r.sealed) > MaxItemLimit) {
 			d.Fail(fmt.Sprintf("sealed item of %d bytes", len(r.sealed)))
@@ -157,6 +170,15 @@ func decodeRequest(b []byte) (request, error) {
 	return r, nil
 }
 
+// expiresOf is t in a deposit's expiry: unix seconds, rounded down, so
+// that the wire never lengthens an item's life.
+func expiresOf(t time.Time) uint64 {
+	return uint64(max(t.Unix(), 1))
+}
+
+// expiryTime is the time of a deposit's expiry.
+func expiryTime(expires uint64) time.Time { return time.Unix(int64(expires), 0) }
+
 // readFixed reads len(dst) bytes of in, which d reads, into dst.
 func readFixed(d *binenc.Reader, in, dst []byte) {
 	if d.Err() == nil && d.Len() >= len(dst) {
@@ -179,7 +201,8 @@ const (
 	statusDenied    status = 6 // no proof of owning the mailbox
 	statusBusy      status = 7 // the host serves as many streams as it may
 	statusExists    status = 8 // another item has this ID
-	maxStatus              = statusExists
+	statusExpired   status = 9 // the item's expiry has passed
+	maxStatus              = statusExpired
 )
 
 // err returns the sentinel error of a refusal, nil for statusOK.
@@ -199,6 +222,8 @@ func (s status) err() error {
 		return ErrBusy
 	case statusExists:
 		return ErrExists
+	case statusExpired:
+		return ErrExpired
 	}
 	return fmt.Errorf("%w: the host says our request was malformed", ErrMalformed)
 }

@@ -22,7 +22,7 @@ func sampleRequests(t testing.TB) []request {
 	ack := request{op: opAck, key: key, day: day, ids: []ItemID{{1}, {2}, {3}}}
 	require.NoError(t, ack.sign(owner.priv, host.id, now))
 	return []request{
-		{op: opDeposit, key: key, id: ItemID{9}, sealed: bytes.Repeat([]byte{7}, SealOverhead+5)},
+		{op: opDeposit, key: key, id: ItemID{9}, expires: expiresOf(now.Add(7 * 24 * time.Hour)), sealed: bytes.Repeat([]byte{7}, SealOverhead+5)},
 		fetch,
 		ack,
 	}
@@ -64,7 +64,12 @@ func TestResponseRoundTrip(t *testing.T) {
 func TestDecodeRejects(t *testing.T) {
 	reqs := sampleRequests(t)
 	dep, fetch, ack := reqs[0].marshal(), reqs[1].marshal(), reqs[2].marshal()
-	big := request{op: opDeposit, sealed: make([]byte, MaxItemLimit+1)}
+	big := request{op: opDeposit, expires: 1, sealed: make([]byte, MaxItemLimit+1)}
+	withExpiry := func(e uint64) []byte {
+		r := reqs[0]
+		r.expires = e
+		return r.marshal()
+	}
 	noIDs := reqs[2]
 	noIDs.ids = nil
 	tooMany := reqs[2]
@@ -79,7 +84,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"deposit truncated", dep[:len(dep)-1]},
 		{"deposit trailing", append(bytes.Clone(dep), 0)},
 		{"deposit item too large", big.marshal()},
-		{"deposit item shorter than a seal", (&request{op: opDeposit, sealed: []byte{1}}).marshal()},
+		{"deposit item shorter than a seal", (&request{op: opDeposit, expires: 1, sealed: []byte{1}}).marshal()},
+		{"deposit without expiry", withExpiry(0)},
+		{"deposit expiry beyond any time", withExpiry(maxExpires + 1)},
 		{"fetch without signature", fetch[:len(fetch)-64]},
 		{"fetch signature short", fetch[:len(fetch)-1]},
 		{"fetch trailing", append(bytes.Clone(fetch), 0)},
