@@ -114,6 +114,10 @@ type election struct {
 	mine       map[Account]Vote // this node's latest normal vote per representative
 	mineFinal  map[Account]Vote
 	winner     Hash
+	// resendAt is when Tick re-sends the election's candidates and this
+	// node's votes next; resendGap is the wait that led to it.
+	resendAt  time.Time
+	resendGap time.Duration
 }
 
 // NewNode returns a Node running elections over ledger l, voting with the
@@ -184,7 +188,7 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 	}
 	eff.Accepted = append(eff.Accepted, h)
 	eff.Records = append(eff.Records, Record{Hash: h, Block: b})
-	e := n.open(root)
+	e := n.open(root, now)
 	e.candidates = append(e.candidates, h)
 	n.voteFirst(e, now, &eff)
 	if vs := n.pending[h]; len(vs) > 0 {
@@ -204,8 +208,8 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 	return eff, nil
 }
 
-// open returns the election of root, opening it if needed.
-func (n *Node) open(root Hash) *election {
+// open returns the election of root, opening it at now if needed.
+func (n *Node) open(root Hash, now time.Time) *election {
 	e := n.elections[root]
 	if e == nil {
 		e = &election{
@@ -214,6 +218,8 @@ func (n *Node) open(root Hash) *election {
 			final:     make(map[Account]Hash),
 			mine:      make(map[Account]Vote),
 			mineFinal: make(map[Account]Vote),
+			resendAt:  now.Add(n.cfg.ResendAfter),
+			resendGap: n.cfg.ResendAfter,
 		}
 		n.elections[root] = e
 	}
@@ -255,7 +261,7 @@ func (n *Node) Resume(now time.Time) Effects {
 		if _, ok := n.elections[root]; !ok {
 			roots = append(roots, root)
 		}
-		e := n.open(root)
+		e := n.open(root, now)
 		if !slices.Contains(e.candidates, h) {
 			e.candidates = append(e.candidates, h)
 		}
@@ -541,10 +547,14 @@ func (n *Node) expire(now time.Time) {
 }
 
 // Tick samples the online weight for the trend, re-counts the open
-// elections (the online weight changes with time) and re-sends their
-// candidate blocks and this node's votes, so that peers that missed them,
-// as across a healed partition, catch up. The driver calls it at a fixed
-// interval well under OnlineWindow.
+// elections (the online weight changes with time) and re-sends the
+// candidate blocks and this node's votes of those open for ResendAfter or
+// longer, so that peers that missed them, as across a healed partition,
+// catch up: first ResendAfter after the election opened, then after
+// twice the previous wait, up to ResendMax. An election that settles in
+// the usual few hundred milliseconds is never re-sent: every node of the
+// network re-sending it would cost each node a check per node. The
+// driver calls it at a fixed interval well under OnlineWindow.
 func (n *Node) Tick(now time.Time) Effects {
 	var eff Effects
 	n.trend = append(n.trend, sample{now, n.OnlineWeight(now)})
@@ -578,6 +588,12 @@ func (n *Node) Tick(now time.Time) Effects {
 		if e == nil {
 			continue // settled by an earlier one this tick
 		}
+		if now.Before(e.resendAt) {
+			n.tally(e, now, &eff)
+			continue
+		}
+		e.resendGap = min(2*e.resendGap, n.cfg.ResendMax)
+		e.resendAt = now.Add(e.resendGap)
 		for _, c := range e.candidates {
 			if b, ok := n.l.Block(c); ok {
 				eff.Blocks = append(eff.Blocks, b)

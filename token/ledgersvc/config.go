@@ -81,6 +81,7 @@ func TestConfig() Config {
 	c.Node.OnlineWindow = 5 * time.Second
 	c.Node.TrendPeriod = time.Hour
 	c.Node.AnswerInterval = time.Second
+	c.Node.ResendAfter, c.Node.ResendMax = time.Second, 2*time.Second
 	c.EpochLength = time.Second
 	c.MaxBackdate = 5                                  // epochs of a second: a loaded test machine delays gossip by more than one
 	c.MaxSkew, c.MaxAge = 2*time.Second, 8*time.Second // within gossip.TestConfig's SeenTTL of 30 s
