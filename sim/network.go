@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -234,16 +235,20 @@ type Node struct {
 	boot  []int
 	group int
 
-	mu    sync.Mutex
-	store *store.DB // the "disk": survives crashes and restarts
-	node  *node.Node
+	// mu serialises Start, Stop and Crash, which hold it for as long as a
+	// node takes to boot or to shut down; running is read without it, so
+	// that a scenario picking nodes or reading their state never waits on
+	// a churning node's transition.
+	mu      sync.Mutex
+	store   *store.DB // the "disk": survives crashes and restarts
+	node    *node.Node
+	running atomic.Pointer[node.Node]
 }
 
-// Running returns the node while it runs, nil while it is down.
+// Running returns the node while it runs, nil while it is down, starting
+// or going down. It does not wait for a Start, Stop or Crash in progress.
 func (n *Node) Running() *node.Node {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.node
+	return n.running.Load()
 }
 
 // Network is an in-process network of real fog nodes on libp2p's mocknet.
@@ -406,6 +411,7 @@ func (nw *Network) Start(ctx context.Context, i int) error {
 		return fmt.Errorf("sim: start node %d: %w", i, err)
 	}
 	n.node = nd
+	n.running.Store(nd)
 	return nil
 }
 
@@ -485,6 +491,7 @@ func (nw *Network) Stop(i int) error {
 	if n.node == nil {
 		return nil
 	}
+	n.running.Store(nil)
 	// Unlink first: a peer that dialled the node while it was closing
 	// would keep a connection to a host whose handlers still answer.
 	nw.mu.Lock()
@@ -506,6 +513,7 @@ func (nw *Network) Crash(i int) error {
 	if n.node == nil {
 		return nil
 	}
+	n.running.Store(nil)
 	// Cut the node off first, so it can neither be reached nor tell anyone.
 	nw.mu.Lock()
 	nw.unlinkNode(i)
