@@ -218,12 +218,30 @@ func (n *Node) open(root Hash, now time.Time) *election {
 			final:     make(map[Account]Hash),
 			mine:      make(map[Account]Vote),
 			mineFinal: make(map[Account]Vote),
-			resendAt:  now.Add(n.cfg.ResendAfter),
-			resendGap: n.cfg.ResendAfter,
 		}
+		// A node that votes re-sends from ResendAfter on; one that only
+		// observes waits ResendMax: a network has a few representatives
+		// and many observers, and the representatives hold the blocks
+		// they voted for. The observers' re-sends are for blocks no
+		// representative has seen (a partition held every one away).
+		e.resendGap = n.cfg.ResendMax
+		if n.votes() {
+			e.resendGap = n.cfg.ResendAfter
+		}
+		e.resendAt = now.Add(e.resendGap)
 		n.elections[root] = e
 	}
 	return e
+}
+
+// votes reports whether one of the node's keys holds weight.
+func (n *Node) votes() bool {
+	for _, k := range n.keys {
+		if n.l.Weight(AccountOf(k.Public().(ed25519.PublicKey))) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // voteFirst has this node's representatives that have not voted in e
@@ -551,7 +569,8 @@ func (n *Node) expire(now time.Time) {
 // candidate blocks and this node's votes of those open for ResendAfter or
 // longer, so that peers that missed them, as across a healed partition,
 // catch up: first ResendAfter after the election opened, then after
-// twice the previous wait, up to ResendMax. An election that settles in
+// twice the previous wait, up to ResendMax (a node without voting weight:
+// every ResendMax from the opening on). An election that settles in
 // the usual few hundred milliseconds is never re-sent: every node of the
 // network re-sending it would cost each node a check per node. The
 // driver calls it at a fixed interval well under OnlineWindow.

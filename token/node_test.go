@@ -359,6 +359,23 @@ func TestNodeResendBackoff(t *testing.T) {
 	}
 	assert.Equal(t, want, at)
 
+	// A node without voting weight re-sends every ResendMax from the
+	// opening on: the representatives hold what they voted for.
+	o := observer(t, cfg)
+	ob, err := NewWallet(o.Ledger(), key(0)).Send(acct(1), 10, 0)
+	require.NoError(t, err)
+	_, err = o.ProcessBlock(ob, t0)
+	require.NoError(t, err)
+	at = nil
+	for d := time.Second; d <= 3*time.Minute; d += time.Second {
+		if eff := o.Tick(t0.Add(d)); len(eff.Blocks) > 0 {
+			at = append(at, d)
+			assert.Equal(t, []Block{ob}, eff.Blocks)
+			assert.Empty(t, eff.Votes, "an observer has no votes")
+		}
+	}
+	assert.Equal(t, []time.Duration{40 * time.Second, 80 * time.Second, 120 * time.Second, 160 * time.Second}, at)
+
 	// An election settled within ResendAfter is not re-sent.
 	m := observer(t, strict())
 	c, err := NewWallet(m.Ledger(), key(0)).Send(acct(1), 10, 0)
