@@ -163,6 +163,11 @@ type LedgerResult struct {
 	ValidatorIgnored  uint64  `json:"validator_ignored"`
 	ValidatorRejected uint64  `json:"validator_rejected"`
 
+	// StuckCloses counts the nodes whose Close did not return within its
+	// bound, left behind cut off (sim.ErrCloseStuck: a mocknet stream
+	// half open for good).
+	StuckCloses int `json:"stuck_closes"`
+
 	BootSeconds float64 `json:"boot_seconds"`
 	RunSeconds  float64 `json:"run_seconds"`
 	// Stalled names what did not finish within its bound when Run
@@ -321,6 +326,7 @@ func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResul
 		return res, err
 	}
 	r.summarize()
+	res.StuckCloses = nw.StuckCloses()
 	res.RunSeconds = clock.Since(clk, begin).Seconds()
 	if err != nil {
 		res.Stalled = err.Error()

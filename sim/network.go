@@ -258,6 +258,7 @@ type Network struct {
 	mn    mocknet.Mocknet
 	nodes []*Node
 	log   *slog.Logger
+	stuck atomic.Int64 // closes left behind (closeNode)
 
 	index map[peer.ID]int // immutable after New
 
@@ -497,10 +498,54 @@ func (nw *Network) Stop(i int) error {
 	nw.mu.Lock()
 	nw.unlinkNode(i)
 	nw.mu.Unlock()
-	err := n.node.Close()
+	ok, err := nw.closeNode(i, n.node)
 	n.node = nil
+	if !ok {
+		// The node left behind still holds its store: a restart gets a
+		// copy of it, as after a crash.
+		disk, serr := n.store.Snapshot(nw.cfg.Store)
+		if serr != nil {
+			return fmt.Errorf("sim: stop node %d: %w", i, serr)
+		}
+		n.store = disk
+		return fmt.Errorf("%w: node %d", ErrCloseStuck, i)
+	}
 	return err
 }
+
+// ErrCloseStuck is returned by Stop and Crash when the node's Close had
+// not returned closeTimeout after it was called: the node is left behind,
+// cut off from the network, and counts as down.
+var ErrCloseStuck = errors.New("sim: a node's close did not return")
+
+// closeTimeout bounds a node's Close in Stop and Crash, on the network's
+// clock. mocknet now and then leaves a stream for good half open: one
+// opened on a connection being torn down gets a remote end that no
+// handler ever reads, and its writer's Close then waits for ever; a
+// closing node's identify pushes to its peers are such streams, and the
+// host's Close waits for them. A node's Close takes seconds otherwise.
+const closeTimeout = time.Minute
+
+// closeNode closes node i's nd within closeTimeout; it returns false if
+// Close had not returned by then (it is left to itself).
+func (nw *Network) closeNode(i int, nd *node.Node) (bool, error) {
+	done := make(chan error, 1)
+	go func() { done <- nd.Close() }()
+	t := nw.cfg.Clock.NewTimer(closeTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return true, err
+	case <-t.C():
+		nw.stuck.Add(1)
+		nw.log.Warn("a node's close did not return: left behind, cut off", "node", i, "after", closeTimeout)
+		return false, nil
+	}
+}
+
+// StuckCloses returns how many times a node's Close did not return within
+// its bound (ErrCloseStuck).
+func (nw *Network) StuckCloses() int { return int(nw.stuck.Load()) }
 
 // Crash drops node i as a power cut would: what its store held at the
 // instant of the crash survives (the simulator copies it), nothing the node
@@ -526,10 +571,14 @@ func (nw *Network) Crash(i int) error {
 	if err != nil {
 		return fmt.Errorf("sim: crash node %d: %w", i, err)
 	}
-	_ = nd.Close() // writes made now go to the old store, which is dropped
+	// Writes made now go to the old store, which is dropped.
+	ok, _ := nw.closeNode(i, nd)
 	n.node = nil
 	old := n.store
 	n.store = disk
+	if !ok {
+		return fmt.Errorf("%w: node %d (crashed)", ErrCloseStuck, i) // the node left behind keeps the old store
+	}
 	return old.Close()
 }
 

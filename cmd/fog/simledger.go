@@ -112,6 +112,9 @@ The command fails if either does not hold.`,
 				}
 				fmt.Fprintf(w, "sum constant: %v (%d checks of %d micro-credits); converged: %v after %.1f s, %d sends unconfirmed somewhere\n",
 					res.SumConstant, res.SumChecks, res.Supply, res.Converged, res.SettleSeconds, res.Unconfirmed)
+				if res.StuckCloses > 0 {
+					fmt.Fprintf(w, "%d stops or crashes of a node whose close did not return (left behind, cut off)\n", res.StuckCloses)
+				}
 				return nil
 			})
 			if err != nil {
