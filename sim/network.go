@@ -606,6 +606,12 @@ func (nw *Network) Partition(groupOf func(i int) int) {
 		groups[i] = n.group
 	}
 	nw.mu.Unlock()
+	// The connections close side by side: each close resets the
+	// connection's streams one after the other and waits for each
+	// stream's goroutine, which on a loaded machine waits its turn behind
+	// every runnable goroutine of every node; one after the other, the
+	// 2,500 connections between the halves of 100 nodes took minutes.
+	var cut []network.Conn
 	for i, n := range nw.nodes {
 		nd := n.Running()
 		if nd == nil {
@@ -613,10 +619,20 @@ func (nw *Network) Partition(groupOf func(i int) int) {
 		}
 		for _, c := range nd.Host().Network().Conns() {
 			if j := nw.indexOf(c.RemotePeer()); j >= 0 && groups[j] != groups[i] {
-				_ = c.Close()
+				cut = append(cut, c)
 			}
 		}
 	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for _, c := range cut {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_ = c.Close()
+		})
+	}
+	wg.Wait()
 }
 
 // Heal relinks every pair of running nodes.
