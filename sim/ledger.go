@@ -79,6 +79,11 @@ type LedgerScenario struct {
 	// timers, the links' latencies and every time measured; 1 is full
 	// speed.
 	Slowdown float64
+
+	// booted, if set, is called once the ledger meshes have formed, with
+	// a context that ends before the network closes (tests: to hold a
+	// node's ledger busy).
+	booted func(ctx context.Context, nw *Network)
 }
 
 // DefaultLedgerScenario returns a scenario of n nodes: a sixth of them (3
@@ -158,8 +163,17 @@ type LedgerResult struct {
 	ValidatorIgnored  uint64  `json:"validator_ignored"`
 	ValidatorRejected uint64  `json:"validator_rejected"`
 
+	// StuckCloses counts the nodes whose Close did not return within its
+	// bound, left behind cut off (sim.ErrCloseStuck: a mocknet stream
+	// half open for good).
+	StuckCloses int `json:"stuck_closes"`
+
 	BootSeconds float64 `json:"boot_seconds"`
 	RunSeconds  float64 `json:"run_seconds"`
+	// Stalled names what did not finish within its bound when Run
+	// returned ErrStalled (empty otherwise); the figures above are then
+	// those of what had finished.
+	Stalled string `json:"stalled,omitempty"`
 
 	// For the plots.
 	LatenciesMs []float64 `json:"-"`
@@ -169,12 +183,27 @@ type LedgerResult struct {
 type ledgerSend struct {
 	from, to int
 	amount   uint64
+	done     chan struct{} // closed when send returns; the fields below are send's until then
 	at       time.Time
 	hash     token.Hash
 	err      error
 	latency  time.Duration
 	measured bool
 	late     bool
+}
+
+// made reports whether the send returned with a block made and handed to
+// gossip.
+func (m *ledgerSend) made() bool { return m.finished() && m.err == nil && !m.hash.IsZero() }
+
+// finished reports whether send has returned with m.
+func (m *ledgerSend) finished() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // doubleSpend is one double spender's pair of conflicting sends.
@@ -237,6 +266,12 @@ func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResul
 	// simulated nodes share one clock: TestConfig's 2 s of skew stay.
 	// gossip's SeenTTL of 2 minutes covers the 67 s reject age.
 	lc.MaxAge = 30 * time.Second
+	// Every node re-sends an open election's candidates (and the
+	// representatives their votes), each re-send a check on every node:
+	// with 100 nodes, 10,000 checks. Only elections open for two ticks
+	// are re-sent, those a partition holds open every 4 s at most (below
+	// TestConfig's OnlineWindow of 5 s, so their voters stay online).
+	lc.Node.ResendAfter, lc.Node.ResendMax = 2*time.Second, 4*time.Second
 	if s.Network.Ledger != nil {
 		lc = *s.Network.Ledger
 	}
@@ -249,6 +284,9 @@ func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResul
 		return res, err
 	}
 	defer nw.Close()
+	// What a stalled phase left running stops before the network closes.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	r := &ledgerRun{s: s, nw: nw, clk: clk, res: &res}
 	dir, err := os.MkdirTemp("", "fog-sim-ledger-")
 	if err != nil {
@@ -274,18 +312,59 @@ func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResul
 	if err := waitSeconds(ctx, clk, "ledger meshes forming", s.MeshWait, progress); err != nil {
 		return res, err
 	}
-	if err := r.transfers(ctx, progress); err != nil {
-		return res, err
+	if s.booted != nil {
+		s.booted(ctx, nw)
 	}
-	if err := r.doubleSpends(ctx, progress); err != nil {
-		return res, err
+	err = r.transfers(ctx, progress)
+	if err == nil {
+		err = r.doubleSpends(ctx, progress)
 	}
-	if err := r.settle(ctx, progress); err != nil {
+	if err == nil {
+		err = r.settle(ctx, progress)
+	}
+	if err != nil && !errors.Is(err, ErrStalled) {
 		return res, err
 	}
 	r.summarize()
+	res.StuckCloses = nw.StuckCloses()
 	res.RunSeconds = clock.Since(clk, begin).Seconds()
-	return res, nil
+	if err != nil {
+		res.Stalled = err.Error()
+	}
+	return res, err
+}
+
+// ErrStalled is returned by LedgerScenario.Run, with the figures of what
+// had finished, when a phase did not finish within its bound: a send not
+// made or not confirmed long after ConfirmTimeout, or the churn's last
+// stop or restart still going on SettleTimeout after the transfers.
+var ErrStalled = errors.New("sim: the ledger scenario stalled")
+
+// waitFor waits until done is closed (true), d has passed on clk (false)
+// or ctx ends.
+func waitFor(ctx context.Context, clk clock.Clock, done <-chan struct{}, d time.Duration) (bool, error) {
+	t := clk.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true, nil
+	case <-t.C():
+		select {
+		case <-done:
+			return true, nil
+		default:
+			return false, nil
+		}
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// boundCtx returns ctx cancelled after d on clk as well.
+func boundCtx(ctx context.Context, clk clock.Clock, d time.Duration) (context.Context, context.CancelFunc) {
+	bctx, cancel := context.WithCancel(ctx)
+	t := clk.AfterFunc(d, cancel)
+	return bctx, func() { t.Stop(); cancel() }
 }
 
 func (s LedgerScenario) validate() error {
@@ -426,62 +505,98 @@ func (r *ledgerRun) transfers(ctx context.Context, progress Progress) error {
 	}
 	start := clk.Now()
 	cctx, stopChurn := context.WithCancel(ctx)
-	var churnWG sync.WaitGroup
+	churnDone := make(chan struct{})
 	departures := 0
 	if len(churners) > 0 {
 		plan := churnPlan(nw, churners, start, start.Add(s.TransferFor), s.ChurnDown, s.ChurnUp, s.CrashShare)
-		churnWG.Go(func() { departures = runChurnPlan(cctx, nw, plan) })
+		go func() {
+			defer close(churnDone)
+			departures = runChurnPlan(cctx, nw, plan)
+		}()
+	} else {
+		close(churnDone)
 	}
-	stop := func() {
+	// stop ends the churn: its last stop or restart of a node, and the
+	// restarts of the nodes it took down, may take a while on a loaded
+	// machine, but not beyond SettleTimeout.
+	stop := func() error {
 		stopChurn()
-		churnWG.Wait()
+		ok, err := waitFor(ctx, clk, churnDone, s.SettleTimeout)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return fmt.Errorf("%w: the churn's last stop or restart of a node, or the restarts of the nodes it took down, did not end within SettleTimeout %s of the transfers' end", ErrStalled, s.SettleTimeout)
+		}
 		r.res.Departures = departures
+		return nil
 	}
 	progress.Phase("transfers under churn", s.Transfers)
 	every := s.TransferFor / time.Duration(s.Transfers)
-	var wg sync.WaitGroup
 	for k := range s.Transfers {
 		if d := clock.Until(clk, start.Add(time.Duration(k)*every)); d > 0 {
 			if err := sleepCtx(ctx, clk, d); err != nil {
-				wg.Wait()
-				stop()
-				return err
+				return errors.Join(err, stop())
 			}
 		}
 		from, to, ok := pickPair(nw, func(a, b int) bool { return !churning[a] && !churning[b] })
 		if !ok {
 			continue
 		}
-		m := &ledgerSend{from: from, to: to}
+		m := &ledgerSend{from: from, to: to, done: make(chan struct{})}
 		nw.Rand(func(rng *rand.Rand) { m.amount = 1 + rng.Uint64N(1000) })
 		r.sends = append(r.sends, m)
-		wg.Go(func() { r.send(ctx, m) })
+		go r.send(ctx, m)
 		progress.Step(1)
 	}
+	// Each send gives up ConfirmTimeout after it began; one that has not
+	// returned ConfirmTimeout after that is stuck (a node's lock held, a
+	// write that does not end).
 	progress.Phase("waiting for the confirmations", len(r.sends))
-	wg.Wait()
-	stop()
+	end := clk.Now().Add(2 * s.ConfirmTimeout)
+	stuck := 0
+	for _, m := range r.sends {
+		ok, err := waitFor(ctx, clk, m.done, clock.Until(clk, end))
+		if err != nil {
+			return errors.Join(err, stop())
+		}
+		if !ok {
+			stuck++
+			continue
+		}
+		progress.Step(1)
+	}
+	if err := stop(); err != nil {
+		return err
+	}
+	if stuck > 0 {
+		return fmt.Errorf("%w: %d of %d sends had not returned twice ConfirmTimeout (%s) after the last one began", ErrStalled, stuck, len(r.sends), 2*s.ConfirmTimeout)
+	}
 	return ctx.Err()
 }
 
 // send makes one send of the workload and waits until it is confirmed on
-// both ends (ConfirmTimeout at most).
+// both ends: ConfirmTimeout at most from the Send call, the Send itself
+// included (a node too busy to take the send counts as late).
 func (r *ledgerRun) send(ctx context.Context, m *ledgerSend) {
+	defer close(m.done)
 	clk := r.clk
 	m.at = clk.Now()
+	wctx, cancel := boundCtx(ctx, clk, r.s.ConfirmTimeout)
+	defer cancel()
 	l, err := ledgerOf(r.nw, m.from)
 	if err != nil {
 		m.err = err
 		return
 	}
-	m.hash, m.err = l.Send(ctx, r.accts[m.to], m.amount)
+	m.hash, m.err = l.Send(wctx, r.accts[m.to], m.amount)
 	if m.err != nil {
+		m.late = wctx.Err() != nil && ctx.Err() == nil
+		if m.late {
+			m.err = nil // made late or not at all: not a refusal
+		}
 		return
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	t := clk.AfterFunc(r.s.ConfirmTimeout, cancel)
-	defer t.Stop()
 	for _, i := range []int{m.from, m.to} {
 		l, err := ledgerOf(r.nw, i)
 		if err != nil {
@@ -511,16 +626,16 @@ func (r *ledgerRun) doubleSpends(ctx context.Context, progress Progress) error {
 		}
 	})
 	if s.Partition {
+		progress.Phase("partitioning", 1)
 		group := make([]int, n)
 		for _, i := range sides[1] {
 			group[i] = 1
 		}
 		nw.Partition(func(i int) int { return group[i] })
+		progress.Step(1)
 	}
 	all := append(slices.Clone(sides[0]), sides[1]...)
-	start := clk.Now()
 	progress.Phase("double spends", len(r.spends))
-	var wg sync.WaitGroup
 	for _, d := range r.spends {
 		var to [2]int
 		nw.Rand(func(rng *rand.Rand) {
@@ -536,17 +651,33 @@ func (r *ledgerRun) doubleSpends(ctx context.Context, progress Progress) error {
 				d.by[1] = rng.IntN(n)
 			}
 		})
+		// Both sends at once, each bounded by ConfirmTimeout; one that
+		// has not returned ConfirmTimeout after that is stuck.
+		var wg sync.WaitGroup
 		for side := range 2 {
 			wg.Go(func() {
+				sctx, cancel := boundCtx(ctx, clk, s.ConfirmTimeout)
+				defer cancel()
 				l, err := ledgerOf(nw, d.by[side])
 				if err != nil {
 					d.errs[side] = err
 					return
 				}
-				d.sends[side], d.errs[side] = l.SendFrom(ctx, d.key, r.accts[to[side]], spenderBalance)
+				d.sends[side], d.errs[side] = l.SendFrom(sctx, d.key, r.accts[to[side]], spenderBalance)
+				if sctx.Err() != nil && ctx.Err() == nil {
+					d.errs[side] = fmt.Errorf("%w: %w", ErrStalled, d.errs[side])
+				}
 			})
 		}
-		wg.Wait()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		ok, err := waitFor(ctx, clk, done, 2*s.ConfirmTimeout)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return fmt.Errorf("%w: a double spender's sends on nodes %d and %d had not returned after twice ConfirmTimeout (%s)", ErrStalled, d.by[0], d.by[1], 2*s.ConfirmTimeout)
+		}
 		for side := range 2 {
 			if d.errs[side] != nil {
 				return fmt.Errorf("sim: double spender's send on node %d: %w", d.by[side], d.errs[side])
@@ -557,8 +688,9 @@ func (r *ledgerRun) doubleSpends(ctx context.Context, progress Progress) error {
 	if !s.Partition {
 		return nil
 	}
+	// The partition holds PartitionFor from the last send on.
 	progress.Phase("partition: holding", int(s.PartitionFor/time.Second))
-	end := start.Add(s.PartitionFor)
+	end := clk.Now().Add(s.PartitionFor)
 	last := clk.Now()
 	for clk.Now().Before(end) {
 		r.sample()
@@ -615,7 +747,7 @@ func (r *ledgerRun) sample() bool {
 				done = false
 			}
 			for _, m := range r.sends {
-				if m.err == nil && !lg.Confirmed(m.hash) {
+				if m.made() && !lg.Confirmed(m.hash) {
 					done = false
 					break
 				}
@@ -702,7 +834,7 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 				}
 			}
 			for _, m := range r.sends {
-				if m.err == nil && !lg.Confirmed(m.hash) {
+				if m.made() && !lg.Confirmed(m.hash) {
 					unconfirmed[m.hash] = true
 				}
 			}
@@ -718,6 +850,8 @@ func (r *ledgerRun) summarize() {
 	for _, m := range r.sends {
 		res.Transfers++
 		switch {
+		case !m.finished():
+			res.Late++ // stalled: counted late
 		case m.err != nil:
 			res.SendErrors++
 		case m.measured:

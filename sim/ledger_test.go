@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fog-compute/fog/token"
 )
 
 // TestLedgerScenarioDoubleSpendAcrossPartition: eight nodes, three of
@@ -68,4 +70,47 @@ func TestLedgerScenarioValidates(t *testing.T) {
 			require.ErrorIs(t, err, ErrConfig)
 		})
 	}
+}
+
+// TestLedgerScenarioReportsAStall: a node whose ledger is held busy (its
+// lock taken, as a node drowning in checks holds it) cannot make the
+// sends it is given. The scenario must then end with ErrStalled and the
+// figures of what finished, not wait for ever: before the waits were
+// bounded, a send stuck on a busy node held the run in "waiting for the
+// confirmations" for good (seen at 100 nodes), and a Send that never got
+// the node's lock had no bound at all.
+func TestLedgerScenarioReportsAStall(t *testing.T) {
+	s := DefaultLedgerScenario(4)
+	s.Representatives = 4
+	s.Network.Links.LatencyMin, s.Network.Links.LatencyMax = 5*time.Millisecond, 10*time.Millisecond
+	s.Transfers, s.TransferFor, s.ConfirmTimeout = 4, 2*time.Second, 3*time.Second
+	s.Churn = 0
+	s.MeshWait = time.Second
+	held := make(chan struct{})
+	s.booted = func(ctx context.Context, nw *Network) {
+		// Every node's ledger is held until the run ends: every send is
+		// stuck before it is made.
+		for i := range nw.Nodes() {
+			l, err := ledgerOf(nw, i)
+			require.NoError(t, err)
+			got := make(chan struct{})
+			go l.View(func(*token.Ledger) {
+				close(got)
+				<-ctx.Done()
+			})
+			<-got
+		}
+		close(held)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := s.Run(ctx, nil)
+	<-held
+	require.ErrorIs(t, err, ErrStalled)
+	require.NoError(t, ctx.Err(), "the run ended on its own bound, not the test's")
+	assert.Contains(t, res.Stalled, "4 of 4 sends had not returned")
+	assert.Equal(t, 4, res.Transfers)
+	assert.Equal(t, 4, res.Late, "stuck sends count as late")
+	assert.Zero(t, res.Measured)
+	assert.Equal(t, 4, res.Nodes)
 }

@@ -47,6 +47,19 @@ type Config struct {
 	// the outcome within a tick or two of its own re-sends, seldom enough
 	// that answers to answers die out. 30 s, the shell's default tick.
 	AnswerInterval time.Duration
+	// ResendAfter is how long an election stays open before Tick first
+	// re-sends its candidate blocks and this node's votes; each later
+	// re-send waits twice as long as the one before, up to ResendMax.
+	// Every node re-sends what it holds, so one re-send costs every node
+	// of an N-node network N block checks: an election that settles in
+	// the usual second is not re-sent, and one held open (a partition, a
+	// fork) costs less and less. 30 s, the shell's default tick.
+	ResendAfter time.Duration
+	// ResendMax is the longest wait between two re-sends of one election.
+	// Below OnlineWindow, so that a representative voting in an election
+	// held open stays online (the quorum base does not need it: the trend
+	// keeps the peak): 2 minutes.
+	ResendMax time.Duration
 	// MaxTrendSamples bounds the online-weight samples kept; Tick takes one
 	// per call, and older ones than TrendPeriod go first. 20,160 holds two
 	// weeks of one tick a minute.
@@ -60,6 +73,8 @@ func DefaultConfig() Config {
 		TrendPeriod:      14 * 24 * time.Hour,
 		MinOnlinePercent: 50,
 		AnswerInterval:   30 * time.Second,
+		ResendAfter:      30 * time.Second,
+		ResendMax:        2 * time.Minute,
 		MaxElections:     100_000,
 		MaxPendingVotes:  10_000,
 		MaxUnchecked:     10_000,
@@ -79,6 +94,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MinOnlinePercent must be within 0 to 100", ErrConfig)
 	case c.AnswerInterval <= 0:
 		return fmt.Errorf("%w: AnswerInterval must be positive", ErrConfig)
+	case c.ResendAfter <= 0:
+		return fmt.Errorf("%w: ResendAfter must be positive", ErrConfig)
+	case c.ResendMax < c.ResendAfter:
+		return fmt.Errorf("%w: ResendMax must be at least ResendAfter", ErrConfig)
 	case c.MaxElections <= 0:
 		return fmt.Errorf("%w: MaxElections must be positive", ErrConfig)
 	case c.MaxPendingVotes < 0:

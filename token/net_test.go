@@ -78,6 +78,7 @@ func simConfig() Config {
 	c.OnlineWindow = 5 * time.Second
 	c.TrendPeriod = time.Hour
 	c.AnswerInterval = time.Second
+	c.ResendAfter, c.ResendMax = time.Second, 2*time.Second
 	return c
 }
 

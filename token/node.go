@@ -114,6 +114,10 @@ type election struct {
 	mine       map[Account]Vote // this node's latest normal vote per representative
 	mineFinal  map[Account]Vote
 	winner     Hash
+	// resendAt is when Tick re-sends the election's candidates and this
+	// node's votes next; resendGap is the wait that led to it.
+	resendAt  time.Time
+	resendGap time.Duration
 }
 
 // NewNode returns a Node running elections over ledger l, voting with the
@@ -184,7 +188,7 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 	}
 	eff.Accepted = append(eff.Accepted, h)
 	eff.Records = append(eff.Records, Record{Hash: h, Block: b})
-	e := n.open(root)
+	e := n.open(root, now)
 	e.candidates = append(e.candidates, h)
 	n.voteFirst(e, now, &eff)
 	if vs := n.pending[h]; len(vs) > 0 {
@@ -204,8 +208,8 @@ func (n *Node) ProcessBlock(b Block, now time.Time) (Effects, error) {
 	return eff, nil
 }
 
-// open returns the election of root, opening it if needed.
-func (n *Node) open(root Hash) *election {
+// open returns the election of root, opening it at now if needed.
+func (n *Node) open(root Hash, now time.Time) *election {
 	e := n.elections[root]
 	if e == nil {
 		e = &election{
@@ -215,9 +219,29 @@ func (n *Node) open(root Hash) *election {
 			mine:      make(map[Account]Vote),
 			mineFinal: make(map[Account]Vote),
 		}
+		// A node that votes re-sends from ResendAfter on; one that only
+		// observes waits ResendMax: a network has a few representatives
+		// and many observers, and the representatives hold the blocks
+		// they voted for. The observers' re-sends are for blocks no
+		// representative has seen (a partition held every one away).
+		e.resendGap = n.cfg.ResendMax
+		if n.votes() {
+			e.resendGap = n.cfg.ResendAfter
+		}
+		e.resendAt = now.Add(e.resendGap)
 		n.elections[root] = e
 	}
 	return e
+}
+
+// votes reports whether one of the node's keys holds weight.
+func (n *Node) votes() bool {
+	for _, k := range n.keys {
+		if n.l.Weight(AccountOf(k.Public().(ed25519.PublicKey))) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // voteFirst has this node's representatives that have not voted in e
@@ -255,7 +279,7 @@ func (n *Node) Resume(now time.Time) Effects {
 		if _, ok := n.elections[root]; !ok {
 			roots = append(roots, root)
 		}
-		e := n.open(root)
+		e := n.open(root, now)
 		if !slices.Contains(e.candidates, h) {
 			e.candidates = append(e.candidates, h)
 		}
@@ -541,10 +565,15 @@ func (n *Node) expire(now time.Time) {
 }
 
 // Tick samples the online weight for the trend, re-counts the open
-// elections (the online weight changes with time) and re-sends their
-// candidate blocks and this node's votes, so that peers that missed them,
-// as across a healed partition, catch up. The driver calls it at a fixed
-// interval well under OnlineWindow.
+// elections (the online weight changes with time) and re-sends the
+// candidate blocks and this node's votes of those open for ResendAfter or
+// longer, so that peers that missed them, as across a healed partition,
+// catch up: first ResendAfter after the election opened, then after
+// twice the previous wait, up to ResendMax (a node without voting weight:
+// every ResendMax from the opening on). An election that settles in
+// the usual few hundred milliseconds is never re-sent: every node of the
+// network re-sending it would cost each node a check per node. The
+// driver calls it at a fixed interval well under OnlineWindow.
 func (n *Node) Tick(now time.Time) Effects {
 	var eff Effects
 	n.trend = append(n.trend, sample{now, n.OnlineWeight(now)})
@@ -578,6 +607,12 @@ func (n *Node) Tick(now time.Time) Effects {
 		if e == nil {
 			continue // settled by an earlier one this tick
 		}
+		if now.Before(e.resendAt) {
+			n.tally(e, now, &eff)
+			continue
+		}
+		e.resendGap = min(2*e.resendGap, n.cfg.ResendMax)
+		e.resendAt = now.Add(e.resendGap)
 		for _, c := range e.candidates {
 			if b, ok := n.l.Block(c); ok {
 				eff.Blocks = append(eff.Blocks, b)

@@ -19,6 +19,8 @@ func TestConfigValidate(t *testing.T) {
 		{"TrendPeriod", func(c *Config) { c.TrendPeriod = c.OnlineWindow - 1 }},
 		{"MinOnlinePercent", func(c *Config) { c.MinOnlinePercent = 101 }},
 		{"AnswerInterval", func(c *Config) { c.AnswerInterval = 0 }},
+		{"ResendAfter", func(c *Config) { c.ResendAfter = 0 }},
+		{"ResendMax", func(c *Config) { c.ResendMax = c.ResendAfter - 1 }},
 		{"MaxElections", func(c *Config) { c.MaxElections = 0 }},
 		{"MaxPendingVotes", func(c *Config) { c.MaxPendingVotes = -1 }},
 		{"MaxUnchecked", func(c *Config) { c.MaxUnchecked = -1 }},
@@ -315,4 +317,79 @@ func TestNodeLateVoteOnline(t *testing.T) {
 	assert.Equal(t, uint64(900), n.OnlineWeight(late), "the late representative is online")
 	n.Tick(late)
 	assert.Equal(t, uint64(900), n.QuorumBase(late.Add(2*time.Minute)), "and in the trend")
+}
+
+// TestNodeResendBackoff: Tick re-sends an open election's candidates and
+// this node's votes only once it has been open for ResendAfter, then after
+// twice the previous wait, up to ResendMax; an election that settles
+// sooner is never re-sent. Before this, every Tick re-sent every open
+// election, so each block of a 100-node simulation that was open at a tick
+// went out again from every node (a check per node on every node) and the
+// simulation fell behind for good.
+func TestNodeResendBackoff(t *testing.T) {
+	cfg := strict()
+	cfg.ResendAfter, cfg.ResendMax = 10*time.Second, 40*time.Second
+	l := newLedger(t, 100, 200, 300, 400, 10)
+	n, err := NewNode(cfg, l, []ed25519.PrivateKey{key(0)})
+	require.NoError(t, err)
+	t0 := time.Unix(1000, 0)
+	b, err := NewWallet(l, key(4)).Send(acct(1), 10, 0)
+	require.NoError(t, err)
+	eff, err := n.ProcessBlock(b, t0)
+	require.NoError(t, err)
+	require.Len(t, eff.Votes, 1)
+	mine := eff.Votes[0]
+
+	// The election stays open: 100 of 1000 is no quorum. Ticks every
+	// second for five minutes; the re-sends come at 10, 30 (10 + 20), 70
+	// (30 + 40), then every 40 s.
+	var at []time.Duration
+	for d := time.Second; d <= 5*time.Minute; d += time.Second {
+		eff := n.Tick(t0.Add(d))
+		if len(eff.Blocks) == 0 && len(eff.Votes) == 0 {
+			continue
+		}
+		at = append(at, d)
+		assert.Equal(t, []Block{b}, eff.Blocks, "at %s", d)
+		assert.Equal(t, []Vote{mine}, eff.Votes, "at %s", d)
+	}
+	want := []time.Duration{10 * time.Second, 30 * time.Second, 70 * time.Second}
+	for d := 110 * time.Second; d <= 5*time.Minute; d += 40 * time.Second {
+		want = append(want, d)
+	}
+	assert.Equal(t, want, at)
+
+	// A node without voting weight re-sends every ResendMax from the
+	// opening on: the representatives hold what they voted for.
+	o := observer(t, cfg)
+	ob, err := NewWallet(o.Ledger(), key(0)).Send(acct(1), 10, 0)
+	require.NoError(t, err)
+	_, err = o.ProcessBlock(ob, t0)
+	require.NoError(t, err)
+	at = nil
+	for d := time.Second; d <= 3*time.Minute; d += time.Second {
+		if eff := o.Tick(t0.Add(d)); len(eff.Blocks) > 0 {
+			at = append(at, d)
+			assert.Equal(t, []Block{ob}, eff.Blocks)
+			assert.Empty(t, eff.Votes, "an observer has no votes")
+		}
+	}
+	assert.Equal(t, []time.Duration{40 * time.Second, 80 * time.Second, 120 * time.Second, 160 * time.Second}, at)
+
+	// An election settled within ResendAfter is not re-sent.
+	m := observer(t, strict())
+	c, err := NewWallet(m.Ledger(), key(0)).Send(acct(1), 10, 0)
+	require.NoError(t, err)
+	_, err = m.ProcessBlock(c, t0)
+	require.NoError(t, err)
+	eff = m.Tick(t0.Add(time.Second))
+	assert.Empty(t, eff.Blocks, "open for 1 s of ResendAfter's 30 s")
+	for _, rep := range []int{2, 3} {
+		_, err = m.ProcessVote(vote(rep, c, true, 0), t0.Add(2*time.Second))
+		require.NoError(t, err)
+	}
+	require.True(t, m.Ledger().Confirmed(c.Hash()))
+	eff = m.Tick(t0.Add(time.Minute))
+	assert.Empty(t, eff.Blocks)
+	assert.Empty(t, eff.Votes)
 }

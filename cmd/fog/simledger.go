@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -83,11 +84,19 @@ The command fails if either does not hold.`,
 				}
 			}
 			var res sim.LedgerResult
+			var stalled error
 			err := runScenario(cmd, a, &f, "ledger", func(ctx context.Context, p sim.Progress) (sim.LedgerResult, error) {
 				var err error
 				res, err = s.Run(ctx, p)
+				if errors.Is(err, sim.ErrStalled) {
+					// What was measured is printed, then the command fails.
+					stalled, err = err, nil
+				}
 				return res, err
 			}, writeLedgerPlots, func(w io.Writer, res sim.LedgerResult) error {
+				if res.Stalled != "" {
+					fmt.Fprintf(w, "STALLED: %s; the figures below are those of what had finished\n", res.Stalled)
+				}
 				fmt.Fprintf(w, "nodes %d (%d representatives), seed %d, slowdown %g, boot %.0f s, run %.0f s\n",
 					res.Nodes, res.Representatives, res.Seed, res.Slowdown, res.BootSeconds, res.RunSeconds)
 				fmt.Fprintf(w, "transfers %d (%d refused at Send), %d churners (%d departures)\n", res.Transfers, res.SendErrors, res.Churners, res.Departures)
@@ -103,12 +112,15 @@ The command fails if either does not hold.`,
 				}
 				fmt.Fprintf(w, "sum constant: %v (%d checks of %d micro-credits); converged: %v after %.1f s, %d sends unconfirmed somewhere\n",
 					res.SumConstant, res.SumChecks, res.Supply, res.Converged, res.SettleSeconds, res.Unconfirmed)
+				if res.StuckCloses > 0 {
+					fmt.Fprintf(w, "%d stops or crashes of a node whose close did not return (left behind, cut off)\n", res.StuckCloses)
+				}
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			return res.Check()
+			return errors.Join(stalled, res.Check())
 		},
 	}
 	def := sim.DefaultLedgerScenario(100)

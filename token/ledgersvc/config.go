@@ -33,7 +33,8 @@ type Config struct {
 	// A constant of the network.
 	MaxBackdate uint64
 	// TickInterval is how often the elections are ticked: the online
-	// weight sampled and open elections' candidates and votes re-sent. A
+	// weight sampled and the candidates and votes of the elections open
+	// for Node.ResendAfter re-sent (with doubling waits). A
 	// tenth of the default OnlineWindow, so a representative in an open
 	// election stays online.
 	TickInterval time.Duration
@@ -43,8 +44,8 @@ type Config struct {
 	// SeenTTL must cover the topics' reject age, 2·MaxAge + MaxSkew + 5
 	// heartbeats: 115 s within the default 2 minutes.
 	MaxSkew, MaxAge time.Duration
-	// Rate and Burst are each topic's per-publisher budget. A node re-sends
-	// the candidates and votes of every open election each tick; 500
+	// Rate and Burst are each topic's per-publisher budget. A node may
+	// re-send the candidates and votes of every open election in a tick; 500
 	// messages per second and a burst of 5,000 cover a thousand open
 	// elections.
 	Rate  float64
@@ -81,6 +82,7 @@ func TestConfig() Config {
 	c.Node.OnlineWindow = 5 * time.Second
 	c.Node.TrendPeriod = time.Hour
 	c.Node.AnswerInterval = time.Second
+	c.Node.ResendAfter, c.Node.ResendMax = time.Second, 2*time.Second
 	c.EpochLength = time.Second
 	c.MaxBackdate = 5                                  // epochs of a second: a loaded test machine delays gossip by more than one
 	c.MaxSkew, c.MaxAge = 2*time.Second, 8*time.Second // within gossip.TestConfig's SeenTTL of 30 s
