@@ -116,7 +116,10 @@ type Result struct {
 // relayed after them leaves), and wakes the core at its NextTick. It
 // satisfies the node's service interface (Name, Run, Health). Its methods
 // are safe for concurrent use; the core sees one input at a time, under
-// the Service's lock.
+// the Service's lock, which is never held across a wait for the lottery,
+// the store or a link: Run owns a schedule loop, a release loop (the
+// store's writes) and a sync loop (the lottery's epochs and the store's
+// reads), and a goroutine per link.
 type Service struct {
 	cfg   Config
 	o     Options
