@@ -149,11 +149,19 @@ type MixResult struct {
 	LinkLagMsP99 float64 `json:"link_lag_ms_p99"`
 	LagOK        bool    `json:"lag_ok"`
 
-	Frames      int     `json:"frames_observed"`
-	LinkDrops   uint64  `json:"link_drops"`
-	RateDrops   uint64  `json:"rate_drops"`
-	BootSeconds float64 `json:"boot_seconds"`
-	RunSeconds  float64 `json:"run_seconds"`
+	Frames    int    `json:"frames_observed"`
+	LinkDrops uint64 `json:"link_drops"`
+	RateDrops uint64 `json:"rate_drops"`
+	// Drops are the mixes' drops of packets of every kind (cover too) by
+	// reason (mixnet's Drop… reasons), and Duplicates the copies of
+	// messages their recipients had already (a retransmission whose first
+	// packet arrived, but its ACK late or lost), summed over the nodes
+	// from boot to the end: beside Retransmissions they say why first
+	// attempts failed.
+	Drops       map[string]uint64 `json:"drops"`
+	Duplicates  uint64            `json:"duplicates"`
+	BootSeconds float64           `json:"boot_seconds"`
+	RunSeconds  float64           `json:"run_seconds"`
 
 	// For the plots.
 	LatenciesMs       []float64 `json:"-"`
@@ -445,6 +453,13 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		st := r.Mix().Status()
 		res.LinkDrops += st.LinkDrops
 		res.RateDrops += st.RateDrops
+		res.Duplicates += st.Duplicates
+		for k, v := range st.Drops {
+			if res.Drops == nil {
+				res.Drops = map[string]uint64{}
+			}
+			res.Drops[k] += v
+		}
 	}
 	senders := map[int]bool{}
 	var first1 int

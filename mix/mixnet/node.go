@@ -508,6 +508,18 @@ func (n *Node) fill(b []byte) {
 	}
 }
 
+// RelayEpoch returns the epoch of a frame for a relay key: the epoch whose
+// relay key it needs, and false for a frame to an endpoint key (which no
+// epoch's key opens) or one too short to have a header. The shell asks it
+// to hold a frame back until that epoch's key is given, instead of letting
+// Receive drop it as DropUnknownKey. It does not check the frame further.
+func RelayEpoch(f []byte) (uint64, bool) {
+	if len(f) < frameHeader || f[0] != frameRelay {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(f[1:frameHeader]), true
+}
+
 func frame(k byte, epoch uint64, pkt []byte) []byte {
 	f := make([]byte, frameHeader, frameHeader+len(pkt))
 	f[0] = k

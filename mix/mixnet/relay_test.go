@@ -127,3 +127,25 @@ func TestBitFlipsAreRejected(t *testing.T) {
 	assert.NotZero(t, s.Drops[DropPayload], "payload flips are caught at the recipient")
 	assert.NotZero(t, first.Stats().Drops[DropMAC], "header flips are caught at the first hop")
 }
+
+func TestRelayEpoch(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		f     []byte
+		epoch uint64
+		ok    bool
+	}{
+		{"relay frame", frame(frameRelay, 7, []byte{1, 2, 3}), 7, true},
+		{"relay header only", frame(frameRelay, 1<<40, nil), 1 << 40, true},
+		{"endpoint frame", frame(frameEndpoint, 7, []byte{1, 2, 3}), 0, false},
+		{"unknown kind", frame(9, 7, []byte{1}), 0, false},
+		{"short", frame(frameRelay, 7, nil)[:frameHeader-1], 0, false},
+		{"empty", nil, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, ok := RelayEpoch(tc.f)
+			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.epoch, e)
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
@@ -30,6 +31,7 @@ type testMix struct {
 	mixes   []*Service
 	cancels []context.CancelFunc
 	dones   []chan error
+	opts    netOptions
 	mu      sync.Mutex
 }
 
@@ -66,6 +68,8 @@ type netOptions struct {
 	// one stream one link latency after another (it does not pipeline), so
 	// a benchmark of throughput over one stream needs it.
 	noLatency bool
+	// store, if set, wraps node i's mix store (a slow store).
+	store func(i int, ds datastore.Batching) datastore.Batching
 }
 
 // newMixnetWith is newMixnet with options.
@@ -94,7 +98,7 @@ func newMixnetWith(t testing.TB, n int, mc Config, o netOptions) *testMix {
 	for i, h := range net.Hosts {
 		ids[i] = h.ID()
 	}
-	m := &testMix{t: t, net: net, db: db, cfg: lotteryConfig(time.Now().Add(1500*time.Millisecond), ids)}
+	m := &testMix{t: t, net: net, db: db, cfg: lotteryConfig(time.Now().Add(1500*time.Millisecond), ids), opts: o}
 	if epoch > 0 {
 		sc := lottery.ScaledSimConfig(epoch)
 		m.cfg.EpochLength, m.cfg.ClaimWindow, m.cfg.RevealWindow, m.cfg.MaxClockSkew = sc.EpochLength, sc.ClaimWindow, sc.RevealWindow, sc.MaxClockSkew
@@ -127,7 +131,11 @@ func (m *testMix) ds(i int, kind string) *store.Datastore {
 
 // startMix (re)starts node i's mix Service.
 func (m *testMix) startMix(i int, mc Config) *Service {
-	s, err := New(mc, Options{Host: m.net.Hosts[i], Identity: m.net.Keys[i], Lottery: m.lots[i], Store: m.ds(i, "m")})
+	var ds datastore.Batching = m.ds(i, "m")
+	if m.opts.store != nil {
+		ds = m.opts.store(i, ds)
+	}
+	s, err := New(mc, Options{Host: m.net.Hosts[i], Identity: m.net.Keys[i], Lottery: m.lots[i], Store: ds})
 	require.NoError(m.t, err)
 	m.run(2*i+1, s.Run)
 	m.mixes[i] = s

@@ -61,42 +61,23 @@ func (s *Service) linkLocked(p peer.ID) *link {
 	return l
 }
 
-// warmLinksLocked opens links to the relays of a directory before packets
-// need them: the first packet on a new link would otherwise wait for a
-// dial (a DHT lookup, a handshake), seconds that look like a lost packet.
-// Their connections are protected from the connection manager's trimming
-// while the directory is in use.
-func (s *Service) warmLinksLocked(relays []mixnet.Relay) []peer.ID {
-	if s.ctx == nil || s.ctx.Err() != nil {
-		return nil
-	}
-	var ps []peer.ID
-	for _, r := range relays {
-		p, err := peerOf(r.ID)
-		if err != nil || p == s.o.Host.ID() {
-			continue
-		}
-		s.o.Host.ConnManager().Protect(p, connTag)
-		s.linkLocked(p)
-		ps = append(ps, p)
-	}
-	return ps
-}
-
-// unwarmLocked lifts the protection of the connections to epoch e's
-// relays, but for those that serve an epoch still in use.
-func (s *Service) unwarmLocked(e uint64) {
+// unwarmLocked forgets epoch e's relays and returns those whose
+// connections no epoch still in use needs protected, for the caller to
+// unprotect outside the lock.
+func (s *Service) unwarmLocked(e uint64) []peer.ID {
 	gone := s.warm[e]
 	delete(s.warm, e)
+	var out []peer.ID
 	for _, p := range gone {
 		kept := false
 		for _, ps := range s.warm {
 			kept = kept || slices.Contains(ps, p)
 		}
 		if !kept {
-			s.o.Host.ConnManager().Unprotect(p, connTag)
+			out = append(out, p)
 		}
 	}
+	return out
 }
 
 // connTag protects the connections to the relays of the directories in

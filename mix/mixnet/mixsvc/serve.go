@@ -1,13 +1,13 @@
 package mixsvc
 
 import (
-	"encoding/binary"
 	"io"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
 
+	"github.com/fog-compute/fog/mix/mixnet"
 	"github.com/fog-compute/fog/p2p"
 )
 
@@ -45,7 +45,10 @@ func (s *Service) frameSize() int {
 // stream limits still bound).
 const maxLimiters = 4096
 
-// receive hands a frame from p to the core, within p's frame rate.
+// receive hands a frame from p to the core, within p's frame rate, or
+// parks it until the sync loop gives the core its epoch. It never waits for
+// the lottery or the store: it runs on the reader of a link, whose next
+// frames wait behind it.
 func (s *Service) receive(p peer.ID, f []byte) {
 	if p != s.o.Host.ID() {
 		s.observe(p, s.o.Host.ID(), true)
@@ -64,10 +67,13 @@ func (s *Service) receive(p peer.ID, f []byte) {
 		s.mu.Unlock()
 		return
 	}
-	if len(f) >= 9 && !s.given[binary.BigEndian.Uint64(f[1:9])] && s.ctx != nil {
-		// A packet of an epoch this node has not synced yet: the lottery
-		// may have closed it since the last step.
-		s.syncEpochsLocked(s.ctx)
+	if e, ok := mixnet.RelayEpoch(f); ok && !s.given[e] && s.parkLocked(e, f) {
+		// A packet of an epoch whose directory the core does not have yet
+		// (its sender's lottery closed it first): it waits for the sync
+		// loop, which this reader does not wait for.
+		s.mu.Unlock()
+		s.wakeSync()
+		return
 	}
 	eff := s.node.Receive(s.clock.Now(), f)
 	s.mu.Unlock()

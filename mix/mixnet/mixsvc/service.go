@@ -51,7 +51,8 @@ var version11 = Protocol.ID(p2p.Version{Major: 1, Minor: 1})
 // Directories is what the service needs of the relay lottery (package
 // lotterysvc's Service satisfies it).
 type Directories interface {
-	// Epoch is the current epoch.
+	// Epoch is the current epoch. It must not wait (lotterysvc's is an
+	// atomic read): a frame's receipt asks it.
 	Epoch() uint64
 	// Directory is this node's directory of epoch e, if it holds it.
 	Directory(e uint64) (*lottery.Directory, bool)
@@ -115,7 +116,10 @@ type Result struct {
 // relayed after them leaves), and wakes the core at its NextTick. It
 // satisfies the node's service interface (Name, Run, Health). Its methods
 // are safe for concurrent use; the core sees one input at a time, under
-// the Service's lock.
+// the Service's lock, which is never held across a wait for the lottery,
+// the store or a link: Run owns a schedule loop, a release loop (the
+// store's writes) and a sync loop (the lottery's epochs and the store's
+// reads), and a goroutine per link.
 type Service struct {
 	cfg   Config
 	o     Options
@@ -126,10 +130,11 @@ type Service struct {
 
 	mu       sync.Mutex
 	node     *mixnet.Node
-	given    map[uint64]bool            // epochs whose directory the core has
-	closedCh map[uint64]<-chan struct{} // the lottery's Closed channels of epochs not given yet
-	keyed    map[uint64]int             // epochs whose relay key the core has: the layer
-	tags     []tagEntry                 // replay tags not yet persisted
+	given    map[uint64]bool     // epochs whose directory the core has
+	keyed    map[uint64]int      // epochs whose relay key the core has: the layer
+	parked   map[uint64][][]byte // relay frames of epochs not given yet, by epoch
+	nParked  int                 // the frames in parked
+	tags     []tagEntry          // replay tags not yet persisted
 	waiters  map[mixnet.MsgID][]chan Result
 	results  map[mixnet.MsgID]Result
 	resOrder []mixnet.MsgID
@@ -138,15 +143,15 @@ type Service struct {
 	limiters map[peer.ID]*rate.Limiter
 	links    map[peer.ID]*link
 	routes   []route
-	synced   time.Time            // when the loop last synced the lottery's epochs
 	warm     map[uint64][]peer.ID // the relays whose connections are protected, by epoch
 	ctx      context.Context      // Run's, for links
 	wg       sync.WaitGroup
 	stats    shellStats
 	lags     LagHistogram
 
-	wake    chan struct{}
-	running atomic.Bool
+	wake     chan struct{}
+	syncWake chan struct{} // a parked frame asks the sync loop to look again
+	running  atomic.Bool
 }
 
 type shellStats struct {
@@ -190,10 +195,10 @@ func New(cfg Config, o Options) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: n.ID(), pub: sk.Public().(ed25519.PublicKey),
-		node: n, given: map[uint64]bool{}, closedCh: map[uint64]<-chan struct{}{}, keyed: map[uint64]int{},
+		node: n, given: map[uint64]bool{}, keyed: map[uint64]int{}, parked: map[uint64][][]byte{},
 		waiters: map[mixnet.MsgID][]chan Result{}, results: map[mixnet.MsgID]Result{},
 		limiters: map[peer.ID]*rate.Limiter{}, links: map[peer.ID]*link{}, warm: map[uint64][]peer.ID{},
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -228,6 +233,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 	}
 	rel := make(chan release, releaseQueue)
 	s.wg.Go(func() { s.releaseLoop(ctx, rel) })
+	s.wg.Go(func() { s.syncLoop(ctx) })
 	defer func() {
 		Protocol.Unhandle(s.o.Host)
 		cancel()
@@ -250,7 +256,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 		case <-timer.C():
 		case <-s.wake:
 		}
-		next, r := s.step(ctx)
+		next, r := s.step()
 		select {
 		case rel <- r:
 		case <-ctx.Done():
@@ -261,18 +267,12 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 	}
 }
 
-// step brings the core's epochs up to date and ticks it. It returns when
-// to step next, and the tick's effects with the replay tags queued before
-// them, for the release loop to persist and then carry out.
-func (s *Service) step(ctx context.Context) (time.Time, release) {
+// step ticks the core. It returns when to step next, and the tick's
+// effects with the replay tags queued before them, for the release loop to
+// persist and then carry out. The epochs are the sync loop's.
+func (s *Service) step() (time.Time, release) {
 	now := s.clock.Now()
 	s.mu.Lock()
-	if now.Sub(s.synced) >= epochPoll {
-		// The lottery's epochs change rarely; a packet of an epoch not
-		// synced yet makes receive sync at once.
-		s.syncEpochsLocked(ctx)
-		s.synced = now
-	}
 	var r release
 	if nt := s.node.NextTick(); !nt.IsZero() && !now.Before(nt) {
 		r.due = nt // a tick that was due: the release loop says how late it ran
@@ -378,82 +378,6 @@ func (s *Service) poke() {
 	}
 }
 
-// epochPoll is how often the loop asks the lottery about its epochs.
-const epochPoll = 250 * time.Millisecond
-
-// graceEpochs is how many epochs after its own a relay key and its
-// directory are kept: packets and reply blocks made with a directory are
-// good until two epochs after it (a sender switches to the directory of
-// epoch e only once it closes, some time into e, so one epoch of grace
-// could leave a reply block made just before that switch a fraction of an
-// epoch to live).
-const graceEpochs = 2
-
-// syncEpochsLocked gives the core every closed directory of the current
-// and previous epochs, this node's relay keys for them with the replay
-// tags persisted earlier, and drops epochs older than graceEpochs.
-func (s *Service) syncEpochsLocked(ctx context.Context) {
-	cur := s.o.Lottery.Epoch()
-	for _, e := range []uint64{cur - 1, cur} {
-		if e > cur || s.given[e] {
-			continue
-		}
-		// Asked once per epoch: the lottery's lock may be held for a
-		// while by claims it verifies, and this runs several times a
-		// second under the mix's own lock.
-		ch, ok := s.closedCh[e]
-		if !ok {
-			ch = s.o.Lottery.Closed(e)
-			s.closedCh[e] = ch
-		}
-		select {
-		case <-ch:
-		default:
-			continue
-		}
-		if _, ok := s.o.Lottery.ClosedInfo(e); !ok {
-			continue
-		}
-		d, ok := s.o.Lottery.Directory(e)
-		if !ok {
-			continue
-		}
-		rs := relaysOf(d)
-		s.node.SetDirectory(e, rs)
-		s.given[e] = true
-		s.warm[e] = s.warmLinksLocked(rs)
-		if k, ok := s.o.Lottery.MixKey(e); ok {
-			if r, ok := d.Lookup(s.pub); ok {
-				tags, err := loadTags(ctx, s.o.Store, e)
-				if err != nil {
-					s.log.Warn("loading replay tags: not relaying this epoch", "epoch", e, "err", err)
-					continue
-				}
-				s.node.SetRelayKey(e, r.Layer, k, tags)
-				s.keyed[e] = r.Layer
-			}
-		}
-	}
-	for e := range s.closedCh {
-		if e+1 < cur {
-			delete(s.closedCh, e)
-		}
-	}
-	for e := range s.given {
-		if cur >= graceEpochs && e < cur-graceEpochs {
-			s.node.DropEpoch(e)
-			delete(s.given, e)
-			s.unwarmLocked(e)
-			if _, ok := s.keyed[e]; ok {
-				delete(s.keyed, e)
-				if err := dropTags(ctx, s.o.Store, e); err != nil {
-					s.log.Warn("dropping replay tags", "epoch", e, "err", err)
-				}
-			}
-		}
-	}
-}
-
 // relaysOf converts a lottery directory for the core.
 func relaysOf(d *lottery.Directory) []mixnet.Relay {
 	rs := d.Relays()
@@ -546,7 +470,6 @@ func (s *Service) Send(ctx context.Context, to peer.ID, body []byte, o mixnet.Se
 		return id, err
 	}
 	s.mu.Lock()
-	s.syncEpochsLocked(ctx)
 	id, eff, err := s.node.Send(s.clock.Now(), nid, body, o)
 	s.mu.Unlock()
 	if err != nil {
