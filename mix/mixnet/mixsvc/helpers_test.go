@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
@@ -70,6 +71,9 @@ type netOptions struct {
 	noLatency bool
 	// store, if set, wraps node i's mix store (a slow store).
 	store func(i int, ds datastore.Batching) datastore.Batching
+	// host, if set, wraps node i's host for its mix service (a host with
+	// a connection manager).
+	host func(i int, h host.Host) host.Host
 }
 
 // newMixnetWith is newMixnet with options.
@@ -135,7 +139,11 @@ func (m *testMix) startMix(i int, mc Config) *Service {
 	if m.opts.store != nil {
 		ds = m.opts.store(i, ds)
 	}
-	s, err := New(mc, Options{Host: m.net.Hosts[i], Identity: m.net.Keys[i], Lottery: m.lots[i], Store: ds})
+	var h host.Host = m.net.Hosts[i]
+	if m.opts.host != nil {
+		h = m.opts.host(i, h)
+	}
+	s, err := New(mc, Options{Host: h, Identity: m.net.Keys[i], Lottery: m.lots[i], Store: ds})
 	require.NoError(m.t, err)
 	m.run(2*i+1, s.Run)
 	m.mixes[i] = s

@@ -2,6 +2,7 @@ package mixsvc
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"time"
@@ -17,6 +18,14 @@ import (
 // (1.0.0). It ends after LinkIdle without frames, or when Run stops.
 type link struct {
 	q chan []byte
+	// tag protects the link's connection from the connection manager's
+	// trimming while the link lives: a frame written on a connection the
+	// manager then closes is lost without an error (seen in the simulator,
+	// whose nodes trim above 48 connections: a last hop's link to a
+	// recipient, which is no relay, was cut with frames in flight). One
+	// tag per link, so that a link ending after its successor started
+	// does not lift the successor's protection.
+	tag string
 }
 
 // openTimeout bounds opening a stream to a neighbour.
@@ -53,7 +62,9 @@ func (s *Service) transmit(t mixnet.Transmit) {
 func (s *Service) linkLocked(p peer.ID) *link {
 	l := s.links[p]
 	if l == nil {
-		l = &link{q: make(chan []byte, s.cfg.LinkQueue)}
+		s.linkSeq++
+		l = &link{q: make(chan []byte, s.cfg.LinkQueue), tag: fmt.Sprintf("%s-%d", linkTag, s.linkSeq)}
+		s.o.Host.ConnManager().Protect(p, l.tag)
 		s.links[p] = l
 		ctx := s.ctx
 		s.wg.Go(func() { s.runLink(ctx, p, l) })
@@ -84,6 +95,9 @@ func (s *Service) unwarmLocked(e uint64) []peer.ID {
 // use.
 const connTag = "mix-relay"
 
+// linkTag prefixes the tags that protect the connections of open links.
+const linkTag = "mix-link"
+
 func (s *Service) countLinkDrop() {
 	s.mu.Lock()
 	s.stats.linkDrops++
@@ -97,6 +111,7 @@ func (s *Service) runLink(ctx context.Context, p peer.ID, l *link) {
 		if st != nil {
 			_ = st.Close()
 		}
+		s.o.Host.ConnManager().Unprotect(p, l.tag)
 		s.mu.Lock()
 		if s.links[p] == l {
 			delete(s.links, p)

@@ -142,6 +142,7 @@ type Service struct {
 	seq      uint64
 	limiters map[peer.ID]*rate.Limiter
 	links    map[peer.ID]*link
+	linkSeq  uint64 // links started, for their connection tags
 	routes   []route
 	warm     map[uint64][]peer.ID // the relays whose connections are protected, by epoch
 	ctx      context.Context      // Run's, for links
