@@ -15,9 +15,12 @@ failed=0
 printf '%-42s %-32s %12s %10s %s\n' package target execs per_s result | tee "$report"
 for pkg in $($GO list "$PKGS"); do
 	for f in $($GO test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+		dir=$($GO list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$f
+		before=$(ls "$dir" 2>/dev/null | wc -l)
 		start=$(date +%s)
 		out=$($GO test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1)
 		rc=$?
+		after=$(ls "$dir" 2>/dev/null | wc -l)
 		secs=$(($(date +%s) - start))
 		# go test prints "fuzz: elapsed: Ns, execs: N (N/sec), ..." lines;
 		# the last one has the total.
@@ -25,6 +28,15 @@ for pkg in $($GO list "$PKGS"); do
 		# the highest rate reported (the last line may be a partial second)
 		rate=$(printf '%s\n' "$out" | grep -o '([0-9]*/sec)' | tr -d '(/sec)' | sort -n | tail -1)
 		result=ok
+		if [ $rc -ne 0 ] && [ "$after" -eq "$before" ] &&
+			printf '%s\n' "$out" | grep -q '^    context deadline exceeded$'; then
+			# Go 1.26's fuzzing coordinator can report its own -fuzztime
+			# deadline as a failure when a worker is mid-input (Go issue
+			# 75804, fixed in Go 1.27) and writes no failing input: not a
+			# finding. A count budget (1000000x) has no such deadline.
+			result=ok-deadline
+			rc=0
+		fi
 		if [ $rc -ne 0 ]; then
 			result=FAILED
 			failed=1
