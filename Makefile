@@ -90,8 +90,7 @@ tidy-check:
 # -race needs cgo; go turns cgo off by itself when it finds no C compiler.
 unit:
 	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1; then \
-		echo "$(GO) test -race -timeout 25m $(PKGS)"; \
-		$(GO) test -race -timeout 25m $(PKGS); \
+		GO=$(GO) scripts/race-test.sh -timeout 25m -- $(PKGS); \
 	else \
 		echo "make: the race detector needs cgo and a C compiler ('$$($(GO) env CC)' not found or CGO_ENABLED=0):"; \
 		echo "make: running the tests WITHOUT -race; install gcc (e.g. apt-get install gcc) for the full check"; \
