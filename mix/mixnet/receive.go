@@ -2,6 +2,7 @@ package mixnet
 
 import (
 	"container/heap"
+	"crypto/ecdh"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -23,22 +24,91 @@ const (
 	DropUnknownRef = "unknown_block"
 )
 
-// Receive handles a frame that arrived from another node.
+// Receive handles a frame that arrived from another node: Prepare, Open
+// and Finish in one call.
 func (n *Node) Receive(now time.Time, f []byte) []Effect {
+	o := n.Prepare(f)
+	o.Open()
+	return n.Finish(now, o)
+}
+
+// An Opening is a frame on its way in, split so that its public-key and
+// cipher work (Open) needs no access to the Node: a shell prepares and
+// finishes under the lock that guards its Node and opens between, so that
+// frames from many links are unwrapped at once and the Node's lock is held
+// only for table look-ups.
+type Opening struct {
+	c     *codec
+	key   *ecdh.PrivateKey
+	kind  byte
+	epoch uint64
+	pkt   []byte
+	drop  string // a reason to drop, found before opening
+	u     unwrapped
+	err   error
+	done  bool
+}
+
+// Prepare starts the receipt of frame f: it checks f's size and kind and
+// finds the key that opens it. It changes nothing in the Node.
+func (n *Node) Prepare(f []byte) *Opening {
+	o := &Opening{c: n.c}
+	if len(f) != n.FrameSize() {
+		o.drop = DropMalformed
+		return o
+	}
+	o.kind, o.epoch, o.pkt = f[0], binary.BigEndian.Uint64(f[1:frameHeader]), f[frameHeader:]
+	switch o.kind {
+	case frameRelay:
+		if k := n.relay[o.epoch]; k == nil {
+			o.drop = DropUnknownKey
+		} else {
+			o.key = k.key
+		}
+	case frameEndpoint:
+		o.key = n.ekey
+	default:
+		o.drop = DropMalformed
+	}
+	return o
+}
+
+// Open removes the frame's Sphinx layer (in place). It reads nothing of
+// the Node that prepared it, so it may run outside that Node's lock,
+// concurrently with other Openings; an Opening itself is for one goroutine.
+func (o *Opening) Open() {
+	if o.drop != "" || o.done {
+		return
+	}
+	o.done = true
+	o.u, o.err = o.c.unwrap(o.key, o.pkt)
+}
+
+// Finish ends the receipt of an opened frame: the replay check, the delay
+// queue, delivery and acknowledgement. A frame whose relay key left the
+// Node since Prepare (its epoch ended) is dropped as unknown_key.
+func (n *Node) Finish(now time.Time, o *Opening) []Effect {
 	n.tick(now)
 	n.stats.PacketsIn++
-	if len(f) != n.FrameSize() {
+	switch {
+	case o.drop != "":
+		return n.drop(o.drop)
+	case !o.done:
 		return n.drop(DropMalformed)
+	case o.kind == frameRelay && !n.holds(o.epoch, o.key):
+		return n.drop(DropUnknownKey)
+	case o.err != nil:
+		return n.unwrapDrop(o.err)
+	case o.kind == frameRelay:
+		return n.relayPacket(o.epoch, n.relay[o.epoch], o.u)
 	}
-	epoch := binary.BigEndian.Uint64(f[1:frameHeader])
-	pkt := f[frameHeader:]
-	switch f[0] {
-	case frameRelay:
-		return n.relayPacket(epoch, pkt)
-	case frameEndpoint:
-		return n.endpointPacket(pkt)
-	}
-	return n.drop(DropMalformed)
+	return n.endpointPacket(o.u)
+}
+
+// holds reports whether key is still the Node's relay key of epoch.
+func (n *Node) holds(epoch uint64, key *ecdh.PrivateKey) bool {
+	k := n.relay[epoch]
+	return k != nil && k.key.Equal(key)
 }
 
 func (n *Node) drop(reason string) []Effect {
@@ -59,17 +129,9 @@ func (n *Node) unwrapDrop(err error) []Effect {
 	return n.drop(DropMalformed)
 }
 
-// relayPacket unwraps one layer of a packet under this node's relay key
-// of the epoch and holds the rest for its delay.
-func (n *Node) relayPacket(epoch uint64, pkt []byte) []Effect {
-	k := n.relay[epoch]
-	if k == nil {
-		return n.drop(DropUnknownKey)
-	}
-	u, err := n.c.unwrap(k.key, pkt)
-	if err != nil {
-		return n.unwrapDrop(err)
-	}
+// relayPacket holds a packet unwrapped under this node's relay key k of
+// the epoch for its delay.
+func (n *Node) relayPacket(epoch uint64, k *relayKey, u unwrapped) []Effect {
 	if _, dup := k.tags[u.tag]; dup {
 		return n.drop(DropReplay)
 	}
@@ -103,11 +165,7 @@ func (n *Node) relayPacket(epoch uint64, pkt []byte) []Effect {
 
 // endpointPacket handles a packet at the end of its route: a message, an
 // ACK, a reply, a loop or drop cover.
-func (n *Node) endpointPacket(pkt []byte) []Effect {
-	u, err := n.c.unwrap(n.ekey, pkt)
-	if err != nil {
-		return n.unwrapDrop(err)
-	}
+func (n *Node) endpointPacket(u unwrapped) []Effect {
 	if !u.final {
 		return n.drop(DropMalformed)
 	}
@@ -118,6 +176,7 @@ func (n *Node) endpointPacket(pkt []byte) []Effect {
 			return n.drop(DropUnknownRef)
 		}
 		delete(n.blocks, *u.surbID)
+		var err error
 		if payload, err = n.c.openSURB(b.keys, payload); err != nil {
 			return n.drop(DropPayload)
 		}

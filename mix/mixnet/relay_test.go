@@ -149,3 +149,85 @@ func TestRelayEpoch(t *testing.T) {
 		})
 	}
 }
+
+// A frame prepared under a relay key that leaves the Node before Finish
+// (its epoch ended while the shell unwrapped it) is dropped as unknown_key,
+// not relayed under a key the Node no longer holds.
+func TestKeyDroppedWhileOpening(t *testing.T) {
+	tn := newTestNet(t, noCover(), 8, 2, 9)
+	pkt := captureFirst(tn)
+	tn.send(6, 7, "x", SendOptions{})
+	tn.run(10 * time.Second)
+	require.NotNil(t, *pkt)
+	var r *Node
+	for _, rl := range tn.relays {
+		if rl.Layer == 0 && tn.byID[rl.ID].Stats().Relayed > 0 {
+			r = tn.byID[rl.ID]
+		}
+	}
+	require.NotNil(t, r)
+	before := r.Stats()
+	o := r.Prepare(append([]byte(nil), (*pkt)...))
+	k := r.relay[1]
+	r.DropEpoch(1)
+	o.Open()
+	r.Finish(tn.now, o)
+	after := r.Stats()
+	assert.EqualValues(t, 1, after.Drops[DropUnknownKey]-before.Drops[DropUnknownKey])
+	assert.Equal(t, before.Relayed, after.Relayed)
+
+	// Given again while a frame opens (as after a restart: another value,
+	// the same key, no tags), the frame finishes under it and is relayed.
+	r.SetRelayKey(1, k.layer, k.key, nil)
+	o = r.Prepare(append([]byte(nil), (*pkt)...))
+	r.SetRelayKey(1, k.layer, k.key, nil)
+	o.Open()
+	r.Finish(tn.now, o)
+	assert.Equal(t, before.Relayed+1, r.Stats().Relayed, "%v", r.Stats().Drops)
+}
+
+// Open reads nothing of its Node: frames open on other goroutines while
+// the Node runs (the race detector checks it), with the same results as
+// Receive.
+func TestOpenRunsBesideTheNode(t *testing.T) {
+	tn := newTestNet(t, noCover(), 8, 2, 10)
+	pkt := captureFirst(tn)
+	tn.send(6, 7, "x", SendOptions{})
+	tn.run(10 * time.Second)
+	require.NotNil(t, *pkt)
+	var r *Node
+	for _, rl := range tn.relays {
+		if rl.Layer == 0 && tn.byID[rl.ID].Stats().Relayed > 0 {
+			r = tn.byID[rl.ID]
+		}
+	}
+	require.NotNil(t, r)
+	const n = 8
+	os := make([]*Opening, n)
+	for i := range os {
+		f := append([]byte(nil), (*pkt)...)
+		if i%2 == 1 {
+			f[len(f)-1] ^= 1 // payload: the relay cannot tell
+			f[frameHeader+40] ^= 1 // header: the MAC fails
+		}
+		os[i] = r.Prepare(f)
+	}
+	before := r.Stats()
+	done := make(chan struct{}, n)
+	for _, o := range os {
+		go func() { o.Open(); done <- struct{}{} }()
+	}
+	for range 50 {
+		r.Tick(tn.now.Add(time.Millisecond))
+	}
+	for range n {
+		<-done
+	}
+	for _, o := range os {
+		r.Finish(tn.now, o)
+	}
+	after := r.Stats()
+	assert.EqualValues(t, n/2, after.Drops[DropReplay]-before.Drops[DropReplay], "the copies of the packet are replays")
+	assert.EqualValues(t, n/2, after.Drops[DropMAC]-before.Drops[DropMAC])
+	assert.EqualValues(t, n, after.PacketsIn-before.PacketsIn)
+}

@@ -75,11 +75,22 @@ func (s *Service) receive(p peer.ID, f []byte) {
 		s.wakeSync()
 		return
 	}
-	eff := s.node.Receive(s.clock.Now(), f)
-	s.mu.Unlock()
+	eff := s.open(s.node.Prepare(f))
 	// The core holds every relayed packet for the next Tick, so nothing
 	// here is a relayed packet whose replay tag must be synced first: these
 	// are ACKs (without cover) and replay tags to queue.
 	s.apply(eff)
 	s.poke()
+}
+
+// open removes the Sphinx layer of a frame the core prepared, without the
+// lock, so that the readers of many links unwrap at once and the lock is
+// held only for the core's look-ups; then it finishes the frame in the core.
+// Called with s.mu held; returns with it released.
+func (s *Service) open(o *mixnet.Opening) []mixnet.Effect {
+	s.mu.Unlock()
+	o.Open()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.node.Finish(s.clock.Now(), o)
 }

@@ -236,13 +236,12 @@ func (s *Service) unparkLocked(e uint64) [][]byte {
 	return fs
 }
 
-// receiveParked hands parked frames to the core, one at a time under the
-// lock, as receive does.
+// receiveParked hands parked frames to the core, one at a time, as
+// receive does.
 func (s *Service) receiveParked(frames [][]byte) {
 	for _, f := range frames {
 		s.mu.Lock()
-		eff := s.node.Receive(s.clock.Now(), f)
-		s.mu.Unlock()
+		eff := s.open(s.node.Prepare(f))
 		s.apply(eff)
 	}
 	if len(frames) > 0 {
