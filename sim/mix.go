@@ -149,9 +149,14 @@ type MixResult struct {
 	LinkLagMsP99 float64 `json:"link_lag_ms_p99"`
 	LagOK        bool    `json:"lag_ok"`
 
-	Frames    int    `json:"frames_observed"`
-	LinkDrops uint64 `json:"link_drops"`
-	RateDrops uint64 `json:"rate_drops"`
+	Frames int `json:"frames_observed"`
+	// FramesUnread are frames the observer saw written on a link more than
+	// a second before the end and never read from it: lost between a
+	// link's writer and its reader (a connection closed with frames in
+	// flight), where no mix counts them.
+	FramesUnread int    `json:"frames_unread"`
+	LinkDrops    uint64 `json:"link_drops"`
+	RateDrops    uint64 `json:"rate_drops"`
 	// Drops are the mixes' drops of packets of every kind (cover too) by
 	// reason (mixnet's Drop… reasons), and Duplicates the copies of
 	// messages their recipients had already (a retransmission whose first
@@ -540,6 +545,15 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		tr.Events = append(tr.Events, LinkEvent{From: i, To: j, Sent: math.NaN(), Arrived: at})
 	}
 	res.Frames = len(tr.Events)
+	// Frames written on a link and never read from it, but for the last
+	// second's, which may still be on their way.
+	for _, q := range inFlight {
+		for _, k := range q {
+			if tr.Events[k].Sent < tr.End-1 {
+				res.FramesUnread++
+			}
+		}
+	}
 	res.LinkLagMsP99 = Percentile(linkLags, 99)
 	if len(linkLags) == 0 {
 		res.LinkLagMsP99 = 0

@@ -494,6 +494,7 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 					verdict = "TOO HIGH: the anonymity figures do not count"
 				}
 				fmt.Fprintf(w, "simulator lag p99 %.1f ms (ticks %.1f, links %.1f): %s\n", res.SimLagMsP99, res.TickLagMsP99, res.LinkLagMsP99, verdict)
+				fmt.Fprintf(w, "frames %d observed, %d written and never read; drops %v, %d duplicates\n", res.Frames, res.FramesUnread, res.Drops, res.Duplicates)
 				return nil
 			})
 		},

@@ -207,7 +207,7 @@ func TestOpenRunsBesideTheNode(t *testing.T) {
 	for i := range os {
 		f := append([]byte(nil), (*pkt)...)
 		if i%2 == 1 {
-			f[len(f)-1] ^= 1 // payload: the relay cannot tell
+			f[len(f)-1] ^= 1       // payload: the relay cannot tell
 			f[frameHeader+40] ^= 1 // header: the MAC fails
 		}
 		os[i] = r.Prepare(f)
