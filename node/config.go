@@ -152,11 +152,12 @@ type MixConfig struct {
 
 // ChatConfig is the [chat] section; see chatsvc.Config.
 type ChatConfig struct {
-	Enabled         bool     `toml:"enabled" comment:"Send and receive direct messages and channel posts (fog chat), and keep mail for absent nodes."`
-	ReadReceipts    bool     `toml:"read_receipts" comment:"Tell senders when you have read their direct messages (fog chat inbox marks them read)."`
-	HistoryMessages int      `toml:"history_messages" comment:"Most messages kept per channel; older ones are dropped."`
-	HistoryAge      Duration `toml:"history_age" comment:"Longest a channel message is kept."`
-	MailboxMiB      int      `toml:"mailbox_mib" comment:"Most mail this node keeps for absent nodes, in MiB."`
+	Enabled          bool     `toml:"enabled" comment:"Send and receive direct messages and channel posts (fog chat), and keep mail for absent nodes."`
+	ReadReceipts     bool     `toml:"read_receipts" comment:"Tell senders when you have read their direct messages (fog chat inbox marks them read)."`
+	HistoryMessages  int      `toml:"history_messages" comment:"Most messages kept per channel; older ones are dropped."`
+	HistoryAge       Duration `toml:"history_age" comment:"Longest a channel message is kept."`
+	MailboxMiB       int      `toml:"mailbox_mib" comment:"Most mail this node keeps for absent nodes, in MiB."`
+	MailboxPerSender int      `toml:"mailbox_per_sender" comment:"Most messages this node keeps for absent nodes from any one sender."`
 }
 
 // APIConfig is the [api] section.
@@ -244,6 +245,7 @@ func DefaultConfig() Config {
 		Chat: ChatConfig{
 			Enabled: true, ReadReceipts: chc.DM.ReadReceipts, HistoryMessages: chc.Channel.HistoryCount,
 			HistoryAge: Duration(chc.Channel.HistoryAge), MailboxMiB: int(mbc.HostBytes >> 20),
+			MailboxPerSender: mbc.SenderItems,
 		},
 		Files: defaultFilesConfig(),
 		API: APIConfig{Listen: "127.0.0.1:5151", MaxBodyBytes: 32 << 20, MaxBatch: 64,
@@ -332,6 +334,7 @@ func (c Config) chatConfig(base chatsvc.Config, mb mailbox.Config) (chatsvc.Conf
 	base.Channel.HistoryCount = c.Chat.HistoryMessages
 	base.Channel.HistoryAge = time.Duration(c.Chat.HistoryAge)
 	mb.HostBytes = int64(c.Chat.MailboxMiB) << 20
+	mb.SenderItems = c.Chat.MailboxPerSender
 	return base, mb
 }
 
@@ -468,6 +471,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: chat.history_age must be positive", ErrConfig)
 	case c.Chat.MailboxMiB < 1:
 		return fmt.Errorf("%w: chat.mailbox_mib %d must be positive", ErrConfig, c.Chat.MailboxMiB)
+	case c.Chat.MailboxPerSender < 1 || c.Chat.MailboxPerSender > mbc.HostItems:
+		return fmt.Errorf("%w: chat.mailbox_per_sender %d must be between 1 and %d", ErrConfig, c.Chat.MailboxPerSender, mbc.HostItems)
 	}
 	if err := chc.Validate(); err != nil {
 		return fmt.Errorf("%w: chat: %v", ErrConfig, err)

@@ -67,6 +67,9 @@ func TestParseConfig(t *testing.T) {
 		{"scratch off needs no space", "[compute]\nscratch = false\nscratch_mib = 0\n", ""},
 		{"memory below a task's default", "[compute]\nmemory_mib = 63\n", "compute.memory_mib 63"},
 		{"memory", "[compute]\nmemory_mib = 64\n", ""},
+		{"mailbox per sender", "[chat]\nmailbox_per_sender = 0\n", "chat.mailbox_per_sender 0 must be between 1 and 16384"},
+		{"mailbox per sender above the host's", "[chat]\nmailbox_per_sender = 16385\n", "chat.mailbox_per_sender 16385"},
+		{"mailbox per sender raised", "[chat]\nmailbox_per_sender = 1024\n", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
