@@ -72,15 +72,6 @@ func (c *codec) path(hops []hopSpec, surbID *[16]byte) ([]sphinx.PathHop, error)
 	return p, nil
 }
 
-// forward builds a packet carrying payload along hops.
-func (c *codec) forward(rnd io.Reader, hops []hopSpec, payload []byte) ([]byte, error) {
-	p, err := c.path(hops, nil)
-	if err != nil {
-		return nil, err
-	}
-	return sphinx.NewPacket(rnd, c.geo, p, payload)
-}
-
 // surb makes a reply block along hops (ending at this node) and returns
 // it with the keys that decrypt what comes back through it.
 func (c *codec) surb(rnd io.Reader, hops []hopSpec, id [16]byte) (surb, keys []byte, err error) {

@@ -110,6 +110,7 @@ func (tn *testNet) apply(from *Node, eff []Effect) {
 	for _, e := range eff {
 		switch e := e.(type) {
 		case Transmit:
+			require.NoError(tn.t, e.Seal())
 			to := tn.byID[e.To]
 			require.NotNil(tn.t, to, "a frame to an unknown node")
 			tn.frames++

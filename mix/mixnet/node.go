@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/fog-compute/fog/mix/sphinx"
 )
 
 // Sentinels a caller of Send and Reply branches on.
@@ -36,10 +38,55 @@ const (
 // Effect is what a Node asks its shell to do.
 type Effect interface{ isEffect() }
 
-// Transmit: send Frame to the node To now, over the mix protocol.
+// Transmit: send Frame to the node To now, over the mix protocol. The
+// Node may leave a packet's Sphinx wrapping (its public-key work) to its
+// shell: then Frame is nil until Seal builds it.
 type Transmit struct {
 	To    NodeID
 	Frame []byte
+	seal  *sealJob
+}
+
+// sealJob is a packet whose route, payload and randomness the Node chose,
+// to be wrapped by Seal.
+type sealJob struct {
+	c       *codec
+	epoch   uint64
+	path    []sphinx.PathHop
+	payload []byte
+	seed    [32]byte
+}
+
+// Seal builds the frame of a Transmit whose wrapping the Node left to its
+// shell, from what the Node chose (route, delays, payload, and a seed
+// drawn from its generator, so that runs stay reproducible). It reads
+// nothing of the Node: a shell calls it outside the lock that guards its
+// Node, and on many goroutines at once. A Transmit with a Frame is left as
+// it is.
+func (t *Transmit) Seal() error {
+	j := t.seal
+	if j == nil {
+		return nil
+	}
+	t.seal = nil
+	pkt, err := sphinx.NewPacket(rand.NewChaCha8(j.seed), j.c.geo, j.path, j.payload)
+	if err != nil {
+		return err
+	}
+	t.Frame = frame(frameRelay, j.epoch, pkt)
+	return nil
+}
+
+// sealLater returns the Transmit of a packet along hops carrying payload,
+// to the first hop, wrapped later by Seal.
+func (n *Node) sealLater(to NodeID, hops []hopSpec, payload []byte) (Transmit, error) {
+	path, err := n.c.path(hops, nil)
+	if err != nil {
+		return Transmit{}, err
+	}
+	j := &sealJob{c: n.c, epoch: n.sendDir, path: path, payload: payload}
+	_, _ = n.rnd.Read(j.seed[:])
+	return Transmit{To: to, seal: j}, nil
 }
 
 // Deliver: a message arrived for this node's user.
@@ -457,11 +504,8 @@ func (n *Node) packet(route []Hop, to NodeID, msg *message) (Transmit, time.Dura
 		return Transmit{}, 0, err
 	}
 	hops, total := n.hops(route, to, key)
-	pkt, err := n.c.forward(n.rnd, hops, pl)
-	if err != nil {
-		return Transmit{}, 0, err
-	}
-	return Transmit{To: route[0].ID, Frame: frame(frameRelay, n.sendDir, pkt)}, total, nil
+	t, err := n.sealLater(route[0].ID, hops, pl)
+	return t, total, err
 }
 
 // hops turns a route and its final endpoint into Sphinx hops.

@@ -231,3 +231,34 @@ func TestOpenRunsBesideTheNode(t *testing.T) {
 	assert.EqualValues(t, n/2, after.Drops[DropMAC]-before.Drops[DropMAC])
 	assert.EqualValues(t, n, after.PacketsIn-before.PacketsIn)
 }
+
+// A packet's Sphinx wrapping is left to the shell: Send's Transmit has no
+// frame until Seal, which runs beside the Node (the race detector checks
+// that it reads nothing of it) and gives a frame the network carries.
+func TestSealRunsBesideTheNode(t *testing.T) {
+	tn := newTestNet(t, noCover(), 8, 2, 11)
+	_, eff, err := tn.nodes[6].Send(tn.now, tn.nodes[7].ID(), []byte("sealed later"), SendOptions{})
+	require.NoError(t, err)
+	var ts []Transmit
+	for _, e := range eff {
+		if tr, ok := e.(Transmit); ok {
+			require.Nil(t, tr.Frame, "wrapped under the Node's lock")
+			ts = append(ts, tr)
+		}
+	}
+	require.Len(t, ts, 1)
+	done := make(chan error)
+	go func() { done <- ts[0].Seal() }()
+	for range 50 {
+		tn.nodes[6].Tick(tn.now.Add(time.Millisecond))
+	}
+	require.NoError(t, <-done)
+	require.Len(t, ts[0].Frame, tn.nodes[6].FrameSize())
+	f := ts[0].Frame
+	require.NoError(t, ts[0].Seal(), "a sealed Transmit is left as it is")
+	require.Equal(t, f, ts[0].Frame)
+	tn.apply(tn.nodes[6], []Effect{ts[0]})
+	tn.run(10 * time.Second)
+	require.Len(t, tn.inbox[tn.nodes[7].ID()], 1)
+	assert.Equal(t, "sealed later", string(tn.inbox[tn.nodes[7].ID()][0].Body))
+}

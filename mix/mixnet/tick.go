@@ -261,11 +261,8 @@ func (n *Node) cover(isLoop bool) (Transmit, bool) {
 		if err != nil {
 			return Transmit{}, false
 		}
-		pkt, err := n.c.forward(n.rnd, hops, pl)
-		if err != nil {
-			return Transmit{}, false
-		}
-		return Transmit{To: route[0].ID, Frame: frame(frameRelay, n.sendDir, pkt)}, true
+		t, err := n.sealLater(route[0].ID, hops, pl)
+		return t, err == nil
 	}
 	return n.loopOver(route)
 }

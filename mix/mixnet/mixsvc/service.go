@@ -357,6 +357,7 @@ func (s *Service) releaseLoop(ctx context.Context, rel <-chan release) {
 			continue
 		}
 		for i, r := range batch {
+			s.sealAll(r.eff)
 			if !r.due.IsZero() {
 				lag := s.clock.Now().Sub(r.due)
 				s.mu.Lock()
@@ -401,7 +402,9 @@ func (s *Service) apply(eff []mixnet.Effect) {
 	for _, e := range eff {
 		switch e := e.(type) {
 		case mixnet.Transmit:
-			s.transmit(e)
+			if s.seal(&e) {
+				s.transmit(e)
+			}
 		case mixnet.PersistTag:
 			s.mu.Lock()
 			s.tags = append(s.tags, tagEntry{epoch: e.Epoch, tag: e.Tag})
@@ -428,6 +431,31 @@ func (s *Service) apply(eff []mixnet.Effect) {
 			s.finish(e.ID, Result{Acked: &a})
 		case mixnet.Failed:
 			s.finish(e.ID, Result{Err: e.Err})
+		}
+	}
+}
+
+// seal builds a packet the core left for its shell to wrap (the Sphinx
+// public-key work, outside the lock: apply runs without it) and reports
+// whether it can be sent; a failure counts as a link drop.
+func (s *Service) seal(t *mixnet.Transmit) bool {
+	if err := t.Seal(); err != nil {
+		s.countLinkDrop()
+		s.log.Debug("mix seal", "err", err)
+		return false
+	}
+	return true
+}
+
+// sealAll builds every packet of eff that the core left unwrapped, in
+// place, before a tick's lag is measured: the wrapping is part of the
+// tick's work, as when the core did it.
+func (s *Service) sealAll(eff []mixnet.Effect) {
+	for i, e := range eff {
+		if t, ok := e.(mixnet.Transmit); ok {
+			if eff[i] = nil; s.seal(&t) {
+				eff[i] = t
+			}
 		}
 	}
 }
