@@ -78,6 +78,45 @@ func (t Trace) FlowCorrelations(pairs [][2]int, window, maxLag float64) []float6
 	return cs
 }
 
+// CommonMode returns how much every node's traffic rises and falls
+// together: the mean, over the nodes that sent frames, of the Pearson
+// correlation (lag 0) between a node's outgoing frame counts and the other
+// nodes' together, in windows of the given width. Independent Poisson
+// senders give about 0; a network that stalls and bursts as one (the
+// simulator's nodes share a process) gives more, and that raises every
+// flow correlation, those of pairs that do not talk too.
+func (t Trace) CommonMode(window float64) float64 {
+	out, _ := t.counts(window)
+	if len(out) == 0 {
+		return 0
+	}
+	total := make([]float64, len(out[0]))
+	for _, o := range out {
+		for k, c := range o {
+			total[k] += c
+		}
+	}
+	var sum float64
+	var n int
+	rest := make([]float64, len(total))
+	for _, o := range out {
+		var sent float64
+		for k, c := range o {
+			rest[k] = total[k] - c
+			sent += c
+		}
+		if sent == 0 {
+			continue
+		}
+		sum += pearson(o, rest)
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
 // pearson returns the correlation of x and y (of one length); 0 if either
 // is constant.
 func pearson(x, y []float64) float64 {

@@ -27,6 +27,24 @@ func TestFlowCorrelation(t *testing.T) {
 	assert.Greater(t, c[1], -0.1)
 }
 
+func TestCommonMode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	indep := Trace{Nodes: 10, End: 120}
+	together := Trace{Nodes: 10, End: 120}
+	for i := range 10 {
+		for range 240 {
+			indep.Events = append(indep.Events, LinkEvent{From: i, To: (i + 1) % 10, Sent: rng.Float64() * 120, Arrived: math.NaN()})
+			// Every node sends only in the first half of each second: the
+			// whole network stalls and bursts at once.
+			at := float64(rng.IntN(120)) + rng.Float64()*0.5
+			together.Events = append(together.Events, LinkEvent{From: i, To: (i + 1) % 10, Sent: at, Arrived: math.NaN()})
+		}
+	}
+	assert.InDelta(t, 0, indep.CommonMode(0.1), 0.05, "independent senders")
+	assert.Greater(t, together.CommonMode(0.1), 0.2, "a network that stalls as one")
+	assert.Zero(t, Trace{}.CommonMode(0.1))
+}
+
 // chain makes a trace of senders 3.. sending one frame each through relays
 // 0, 1, 2 (layers 0, 1, 2) to recipient 19, each relay holding a frame for
 // an exponential delay of the given mean; links take 10 ms. It returns the

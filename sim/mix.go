@@ -129,6 +129,10 @@ type MixResult struct {
 	// the same over pairs that do not communicate (the baseline).
 	FlowCorrelation      float64 `json:"flow_correlation"`
 	FlowCorrelationOther float64 `json:"flow_correlation_noncommunicating"`
+	// CommonMode says how much all nodes' traffic rises and falls together
+	// (Trace.CommonMode): what the non-communicating baseline measures
+	// when it is well above the noise of the best of 31 lags.
+	CommonMode float64 `json:"common_mode"`
 	// LinkingAccuracy is the share of delivered messages whose sender the
 	// observer's best guess names, next to 1/Senders (LinkingChance).
 	LinkingAccuracy float64 `json:"linking_accuracy"`
@@ -583,6 +587,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	res.Correlations = tr.FlowCorrelations(talk, s.Window.Seconds(), s.MaxLag.Seconds())
 	res.CorrelationsOther = tr.FlowCorrelations(other, s.Window.Seconds(), s.MaxLag.Seconds())
 	res.FlowCorrelation, res.FlowCorrelationOther = mean(res.Correlations), mean(res.CorrelationsOther)
+	res.CommonMode = tr.CommonMode(s.Window.Seconds())
 
 	// Linking: the observer traces each delivered message back.
 	dirMu.Lock()

@@ -486,7 +486,7 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 				fmt.Fprintf(w, "messages %d from %d senders: delivered %.2f%%, first attempt %.2f%%, %d retransmissions\n",
 					res.Messages, res.Senders, res.DeliveryRate*100, res.FirstAttemptRate*100, res.Retransmissions)
 				fmt.Fprintf(w, "latency p50 %.0f ms, p99 %.0f ms\n", res.LatencyMsP50, res.LatencyMsP99)
-				fmt.Fprintf(w, "flow correlation %.3f (pairs that do not talk: %.3f)\n", res.FlowCorrelation, res.FlowCorrelationOther)
+				fmt.Fprintf(w, "flow correlation %.3f (pairs that do not talk: %.3f; all nodes' traffic together: %.3f)\n", res.FlowCorrelation, res.FlowCorrelationOther, res.CommonMode)
 				fmt.Fprintf(w, "linking accuracy %.3f (chance 1/senders = %.3f)\n", res.LinkingAccuracy, res.LinkingChance)
 				fmt.Fprintf(w, "sender entropy %.2f bits (log2 senders = %.2f)\n", res.SenderEntropyBits, res.SenderEntropyMax)
 				verdict := "the anonymity figures count"
