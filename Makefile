@@ -116,9 +116,11 @@ bench:
 
 ## fuzz: every fuzz target for a budget, with the executions each made
 ## (FUZZTIME: 1000000x, a million executions each, by default; or a
-## duration such as 60s); FUZZ_REPORT=FILE keeps the table
+## duration such as 60s), a target stopped after FUZZCAP (default 5m) if
+## its budget is not spent by then; FUZZ_REPORT=FILE keeps the table
+FUZZCAP ?= 5m
 fuzz:
-	@FUZZTIME=$(if $(filter 5s,$(FUZZTIME)),1000000x,$(FUZZTIME)) PKGS='$(PKGS)' GO=$(GO) scripts/fuzz.sh
+	@FUZZTIME=$(if $(filter 5s,$(FUZZTIME)),1000000x,$(FUZZTIME)) FUZZCAP=$(FUZZCAP) PKGS='$(PKGS)' GO=$(GO) scripts/fuzz.sh
 
 ## fuzz-short: each fuzz target for FUZZTIME (default 5s)
 fuzz-short:

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of the module for a budget and prints, per target,
 # the executions it made: `make fuzz` (FUZZTIME=1000000x by default: a
-# million executions each; a duration such as 60s works too). A target that
+# million executions each; a duration such as 60s works too). FUZZCAP, if
+# set (a duration for timeout(1), such as 5m), stops a target that has not
+# spent its budget by then, as Ctrl-C would: the target is reported
+# "ok-capped" with the executions it made, unless it wrote a failing
+# input. A target that
 # fails leaves its failing input under its package's testdata/fuzz/FuzzX/,
 # where `go test` replays it from then on: commit it with the fix, and it
 # is a regression test. The table goes to stdout (and to $FUZZ_REPORT if
@@ -9,6 +13,7 @@
 set -u
 GO=${GO:-go}
 FUZZTIME=${FUZZTIME:-1000000x}
+FUZZCAP=${FUZZCAP:-}
 PKGS=${PKGS:-./...}
 report=${FUZZ_REPORT:-/dev/null}
 failed=0
@@ -18,7 +23,11 @@ for pkg in $($GO list "$PKGS"); do
 		dir=$($GO list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$f
 		before=$(ls "$dir" 2>/dev/null | wc -l)
 		start=$(date +%s)
-		out=$($GO test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1)
+		if [ -n "$FUZZCAP" ]; then
+			out=$(timeout -s INT -k 30s "$FUZZCAP" $GO test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1)
+		else
+			out=$($GO test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1)
+		fi
 		rc=$?
 		after=$(ls "$dir" 2>/dev/null | wc -l)
 		secs=$(($(date +%s) - start))
@@ -35,6 +44,11 @@ for pkg in $($GO list "$PKGS"); do
 			# 75804, fixed in Go 1.27) and writes no failing input: not a
 			# finding. A count budget (1000000x) has no such deadline.
 			result=ok-deadline
+			rc=0
+		fi
+		if [ $rc -eq 124 ] && [ "$after" -eq "$before" ]; then
+			# stopped at FUZZCAP before its budget, nothing found
+			result=ok-capped
 			rc=0
 		fi
 		if [ $rc -ne 0 ]; then
