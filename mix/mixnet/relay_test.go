@@ -150,11 +150,10 @@ func TestRelayEpoch(t *testing.T) {
 	}
 }
 
-// A frame prepared under a relay key that leaves the Node before Finish
-// (its epoch ended while the shell unwrapped it) is dropped as unknown_key,
-// not relayed under a key the Node no longer holds.
-func TestKeyDroppedWhileOpening(t *testing.T) {
-	tn := newTestNet(t, noCover(), 8, 2, 9)
+// firstHop sends a message from node 6 to node 7 and returns a copy of
+// its first frame and the relay of layer 0 that relayed it.
+func firstHop(t *testing.T, tn *testNet) ([]byte, *Node) {
+	t.Helper()
 	pkt := captureFirst(tn)
 	tn.send(6, 7, "x", SendOptions{})
 	tn.run(10 * time.Second)
@@ -166,8 +165,17 @@ func TestKeyDroppedWhileOpening(t *testing.T) {
 		}
 	}
 	require.NotNil(t, r)
+	return *pkt, r
+}
+
+// A frame prepared under a relay key that leaves the Node before Finish
+// (its epoch ended while the shell unwrapped it) is dropped as unknown_key,
+// not relayed under a key the Node no longer holds.
+func TestKeyDroppedWhileOpening(t *testing.T) {
+	tn := newTestNet(t, noCover(), 8, 2, 9)
+	pkt, r := firstHop(t, tn)
 	before := r.Stats()
-	o := r.Prepare(append([]byte(nil), (*pkt)...))
+	o := r.Prepare(append([]byte(nil), pkt...))
 	k := r.relay[1]
 	r.DropEpoch(1)
 	o.Open()
@@ -179,7 +187,7 @@ func TestKeyDroppedWhileOpening(t *testing.T) {
 	// Given again while a frame opens (as after a restart: another value,
 	// the same key, no tags), the frame finishes under it and is relayed.
 	r.SetRelayKey(1, k.layer, k.key, nil)
-	o = r.Prepare(append([]byte(nil), (*pkt)...))
+	o = r.Prepare(append([]byte(nil), pkt...))
 	r.SetRelayKey(1, k.layer, k.key, nil)
 	o.Open()
 	r.Finish(tn.now, o)
@@ -191,21 +199,11 @@ func TestKeyDroppedWhileOpening(t *testing.T) {
 // Receive.
 func TestOpenRunsBesideTheNode(t *testing.T) {
 	tn := newTestNet(t, noCover(), 8, 2, 10)
-	pkt := captureFirst(tn)
-	tn.send(6, 7, "x", SendOptions{})
-	tn.run(10 * time.Second)
-	require.NotNil(t, *pkt)
-	var r *Node
-	for _, rl := range tn.relays {
-		if rl.Layer == 0 && tn.byID[rl.ID].Stats().Relayed > 0 {
-			r = tn.byID[rl.ID]
-		}
-	}
-	require.NotNil(t, r)
+	pkt, r := firstHop(t, tn)
 	const n = 8
 	os := make([]*Opening, n)
 	for i := range os {
-		f := append([]byte(nil), (*pkt)...)
+		f := append([]byte(nil), pkt...)
 		if i%2 == 1 {
 			f[len(f)-1] ^= 1       // payload: the relay cannot tell
 			f[frameHeader+40] ^= 1 // header: the MAC fails
