@@ -24,9 +24,9 @@ const (
 
 var errMalformed = errors.New("malformed module binary")
 
-// inspectModule reads the import and memory sections of a module binary.
-// It is run on binaries wazero has already validated, but it never trusts
-// its input: any inconsistency is an error, never a panic.
+// inspectModule reads the import and memory sections of a module binary,
+// and checks every section's vector lengths against its size (bounds.go)
+// before wazero decodes it. Any inconsistency is an error, never a panic.
 func inspectModule(bin []byte) (moduleInfo, error) {
 	var info moduleInfo
 	r := reader{b: bin}
@@ -48,6 +48,10 @@ func inspectModule(bin []byte) (moduleInfo, error) {
 		}
 		sec := reader{b: r.b[:r.off+int(size)], off: r.off}
 		r.off += int(size)
+		check := sec
+		if err := checkSection(id, &check); err != nil {
+			return info, err
+		}
 		switch id {
 		case sectionImport:
 			if info.nonFuncImports, err = sec.nonFuncImports(); err != nil {
@@ -145,7 +149,7 @@ func (r *reader) limitsMin() (uint32, error) {
 // nonFuncImports walks an import section and counts the imports that are
 // not functions.
 func (r *reader) nonFuncImports() (int, error) {
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return 0, err
 	}

@@ -70,6 +70,70 @@ func TestInspectModuleRejectsMalformed(t *testing.T) {
 	}
 }
 
+// Modules that declare vectors far longer than their bytes are refused
+// before wazero decodes them: its decoder allocates at the declared length
+// first, and one such module (the data section's, found by FuzzCompile)
+// ended the process out of memory.
+func TestCompileRefusesHugeLengths(t *testing.T) {
+	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f} // 2³² − 1
+	section := func(id byte, content ...[]byte) []byte {
+		var c []byte
+		for _, p := range content {
+			c = append(c, p...)
+		}
+		require.Less(t, len(c), 128)
+		return append([]byte{id, byte(len(c))}, c...)
+	}
+	b := func(x ...byte) []byte { return x }
+	module := func(sections ...[]byte) []byte {
+		bin := []byte("\x00asm\x01\x00\x00\x00")
+		for _, s := range sections {
+			bin = append(bin, s...)
+		}
+		return bin
+	}
+	tests := map[string][]byte{
+		"data segments":        module(section(11, huge)),
+		"data bytes":           module(section(11, b(1, 1), huge)),
+		"types":                module(section(1, huge)),
+		"type parameters":      module(section(1, b(1, 0x60), huge)),
+		"imports":              module(section(2, huge)),
+		"import name":          module(section(2, b(1), huge)),
+		"functions":            module(section(3, huge)),
+		"tables":               module(section(4, huge)),
+		"table elements":       module(section(4, b(1, 0x70, 0, 0x80, 0x80, 0x80, 0x01))),
+		"memories":             module(section(5, huge)),
+		"globals":              module(section(6, huge)),
+		"exports":              module(section(7, huge)),
+		"export name":          module(section(7, b(1), huge)),
+		"element segments":     module(section(9, huge)),
+		"element functions":    module(section(9, b(1, 0, 0x41, 0, 0x0b), huge)),
+		"element expressions":  module(section(9, b(1, 5, 0x70), huge)),
+		"code entries":         module(section(10, huge)),
+		"code body":            module(section(10, b(1), huge)),
+		"locals":               module(section(10, b(1, 6, 1), huge, b(0x7f))),
+		"locals over 50,000":   module(section(10, b(1, 10, 2, 0xb0, 0xea, 0x01, 0x7f, 0xb0, 0xea, 0x01, 0x7f, 0x0b))),
+		"local declarations":   module(section(10, b(1, 6), huge)),
+		"tags":                 module(section(13, huge)),
+		"custom section name":  module(section(0, huge)),
+		"module name":          module(section(0, b(4), []byte("name"), b(0, 5), huge)),
+		"function names":       module(section(0, b(4), []byte("name"), b(1, 5), huge)),
+		"local names":          module(section(0, b(4), []byte("name"), b(2, 6, 1, 0), huge)),
+		"local names' entries": module(section(0, b(4), []byte("name"), b(2, 7, 1, 0, 1, 0), huge)),
+	}
+	e, err := New(context.Background(), TestConfig())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, e.Close()) })
+	for name, bin := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := inspectModule(bin)
+			require.ErrorIs(t, err, errMalformed)
+			_, err = e.Compile(context.Background(), bin)
+			require.ErrorIs(t, err, ErrInvalidModule)
+		})
+	}
+}
+
 // FuzzInspectModule feeds arbitrary bytes to the module inspector, which
 // reads binaries received from the network. It must never panic, and must
 // agree with itself on the bytes it accepts.
