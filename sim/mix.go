@@ -155,7 +155,7 @@ type MixResult struct {
 
 	Frames int `json:"frames_observed"`
 	// FramesUnread are frames the observer saw written on a link more than
-	// a second before the end and never read from it: lost between a
+	// 10 s before the end and never read from it: lost between a
 	// link's writer and its reader (a connection closed with frames in
 	// flight), where no mix counts them.
 	FramesUnread int    `json:"frames_unread"`
@@ -550,10 +550,10 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	}
 	res.Frames = len(tr.Events)
 	// Frames written on a link and never read from it, but for the last
-	// second's, which may still be on their way.
+	// 10 s's, which a lagging simulator may still have on their way.
 	for _, q := range inFlight {
 		for _, k := range q {
-			if tr.Events[k].Sent < tr.End-1 {
+			if tr.Events[k].Sent < tr.End-10 {
 				res.FramesUnread++
 			}
 		}
