@@ -62,24 +62,49 @@ func TestLinksProtectTheirConnections(t *testing.T) {
 			tag string
 		}
 		var links []held
+		var linkFrom []int
 		toRecipient := false
 		for i, s := range m.mixes {
 			s.mu.Lock()
 			for p, l := range s.links {
 				links = append(links, held{cms[i], p, l.tag})
+				linkFrom = append(linkFrom, i)
 				toRecipient = toRecipient || (p == to && i != 9)
 			}
 			s.mu.Unlock()
 		}
 		require.NotEmpty(t, links)
 		assert.True(t, toRecipient, "the last hop has a link to the recipient")
+		index := map[peer.ID]int{}
+		for i, h := range m.net.Hosts {
+			index[h.ID()] = i
+		}
 		for _, h := range links {
 			assert.True(t, h.cm.IsProtected(h.p, h.tag), "link to %s", h.p)
 		}
 		// Idle links end and lift their protection.
 		time.Sleep(3 * mc.LinkIdle)
-		for _, h := range links {
+		for i, h := range links {
 			assert.False(t, h.cm.IsProtected(h.p, h.tag), "link to %s still protected", h.p)
+			// Nor does a reader protect its side once the streams end.
+			from := m.net.Hosts[linkFrom[i]].ID()
+			assert.False(t, cms[index[h.p]].IsProtected(from, readTag), "link from %s still protected by %s", from, h.p)
 		}
+
+		// A reader protects its side of the connection while it reads a
+		// stream: its connection manager would otherwise close it with
+		// frames on their way.
+		a, b := m.net.Hosts[0], m.net.Hosts[1]
+		st, err := Protocol.Open(ctx, a, b.ID())
+		require.NoError(t, err)
+		_, err = st.Write(make([]byte, m.mixes[0].frameSize()))
+		require.NoError(t, err)
+		time.Sleep(time.Second) // the links' latency
+		synctest.Wait()
+		assert.True(t, cms[1].IsProtected(a.ID(), readTag), "a stream being read")
+		require.NoError(t, st.Close())
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.False(t, cms[1].IsProtected(a.ID(), readTag), "the stream ended")
 	})
 }

@@ -16,6 +16,7 @@ import (
 // stays silent.
 func (s *Service) handle(st network.Stream) {
 	defer func() { _ = st.Close() }()
+	defer s.reading(st.Conn().RemotePeer())()
 	size := s.frameSize()
 	stream := st.Protocol() == version11
 	for {
@@ -30,6 +31,31 @@ func (s *Service) handle(st network.Stream) {
 		s.receive(st.Conn().RemotePeer(), f)
 		if !stream {
 			return
+		}
+	}
+}
+
+// readTag protects the connections this node reads mix frames from.
+const readTag = "mix-read"
+
+// reading protects the connection from p from the connection manager's
+// trimming while a stream from p is read, and returns what lifts the
+// protection once the last such stream ends: the writer protects its side
+// (see link), but the reader's connection manager could otherwise close
+// the connection with frames on their way, lost where no one counts them.
+func (s *Service) reading(p peer.ID) func() {
+	s.mu.Lock()
+	s.readers[p]++
+	if s.readers[p] == 1 {
+		s.o.Host.ConnManager().Protect(p, readTag)
+	}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.readers[p]--; s.readers[p] == 0 {
+			delete(s.readers, p)
+			s.o.Host.ConnManager().Unprotect(p, readTag)
 		}
 	}
 }

@@ -143,6 +143,9 @@ type Service struct {
 	limiters map[peer.ID]*rate.Limiter
 	links    map[peer.ID]*link
 	linkSeq  uint64 // links started, for their connection tags
+	// readers counts the streams being read from each peer; while there
+	// is one, its connection is protected under readTag.
+	readers map[peer.ID]int
 	routes   []route
 	warm     map[uint64][]peer.ID // the relays whose connections are protected, by epoch
 	ctx      context.Context      // Run's, for links
@@ -198,7 +201,7 @@ func New(cfg Config, o Options) (*Service, error) {
 		cfg: cfg, o: o, log: o.Logger, clock: o.Clock, self: n.ID(), pub: sk.Public().(ed25519.PublicKey),
 		node: n, given: map[uint64]bool{}, keyed: map[uint64]int{}, parked: map[uint64][][]byte{},
 		waiters: map[mixnet.MsgID][]chan Result{}, results: map[mixnet.MsgID]Result{},
-		limiters: map[peer.ID]*rate.Limiter{}, links: map[peer.ID]*link{}, warm: map[uint64][]peer.ID{},
+		limiters: map[peer.ID]*rate.Limiter{}, links: map[peer.ID]*link{}, readers: map[peer.ID]int{}, warm: map[uint64][]peer.ID{},
 		wake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1),
 	}, nil
 }
