@@ -146,12 +146,12 @@ type Service struct {
 	// readers counts the streams being read from each peer; while there
 	// is one, its connection is protected under readTag.
 	readers map[peer.ID]int
-	routes   []route
-	warm     map[uint64][]peer.ID // the relays whose connections are protected, by epoch
-	ctx      context.Context      // Run's, for links
-	wg       sync.WaitGroup
-	stats    shellStats
-	lags     LagHistogram
+	routes  []route
+	warm    map[uint64][]peer.ID // the relays whose connections are protected, by epoch
+	ctx     context.Context      // Run's, for links
+	wg      sync.WaitGroup
+	stats   shellStats
+	lags    LagHistogram
 
 	wake     chan struct{}
 	syncWake chan struct{} // a parked frame asks the sync loop to look again
