@@ -68,6 +68,7 @@ type guard struct {
 	peers     map[peer.ID]*peerState
 	receivers []iface.Receiver
 	watchers  map[*watcher]struct{}
+	onSent    func(peer.ID, bsmsg.BitSwapMessage) // benchmarks: sees each message with wants sent
 }
 
 // watcher sees the wanted blocks that arrive while it is registered.
@@ -96,14 +97,17 @@ func (g *guard) watch(f func(p peer.ID, c cid.Cid, n int)) (stop func()) {
 	}
 }
 
-// noteWants remembers the CIDs m asks for.
-func (g *guard) noteWants(m bsmsg.BitSwapMessage) {
+// noteWants remembers the CIDs m, sent to p, asks for.
+func (g *guard) noteWants(p peer.ID, m bsmsg.BitSwapMessage) {
 	wl := m.Wantlist()
 	if len(wl) == 0 {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.onSent != nil {
+		g.onSent(p, m)
+	}
 	for _, e := range wl {
 		if e.Cancel {
 			continue
@@ -256,7 +260,7 @@ func (n *guardNet) Start(rs ...iface.Receiver) {
 
 // SendMessage notes the wants of m and sends it.
 func (n *guardNet) SendMessage(ctx context.Context, p peer.ID, m bsmsg.BitSwapMessage) error {
-	n.g.noteWants(m)
+	n.g.noteWants(p, m)
 	return n.BitSwapNetwork.SendMessage(ctx, p, m)
 }
 
@@ -266,16 +270,17 @@ func (n *guardNet) NewMessageSender(ctx context.Context, p peer.ID, o *iface.Mes
 	if err != nil {
 		return nil, err
 	}
-	return &guardSender{MessageSender: s, g: n.g}, nil
+	return &guardSender{MessageSender: s, g: n.g, p: p}, nil
 }
 
 type guardSender struct {
 	iface.MessageSender
 	g *guard
+	p peer.ID
 }
 
 func (s *guardSender) SendMsg(ctx context.Context, m bsmsg.BitSwapMessage) error {
-	s.g.noteWants(m)
+	s.g.noteWants(s.p, m)
 	return s.MessageSender.SendMsg(ctx, m)
 }
 
