@@ -237,7 +237,8 @@ func sharedOn(b *testing.B, data []byte, srcs ...*Service) cid.Cid {
 // used and the time its threads waited for a CPU, the part of a get's
 // time the machine's other load takes. Blocks and Badger in memory, or blocks on disk with
 // FOG_BENCH_DISK=1. FOG_BENCH_WINDOWS=WINDOWxWINDOWSxFIRST tunes the
-// windows. FOG_BENCH_TRACE=FILE appends each get's Bitswap events to FILE
+// windows, FOG_BENCH_BACKLOG (a duration) Config.SourceBacklog.
+// FOG_BENCH_TRACE=FILE appends each get's Bitswap events to FILE
 // (see sourceTrace).
 func BenchmarkSources(b *testing.B) {
 	const size = 32 << 20
@@ -246,6 +247,11 @@ func BenchmarkSources(b *testing.B) {
 	if s := os.Getenv("FOG_BENCH_WINDOWS"); s != "" {
 		_, err := fmt.Sscanf(s, "%dx%dx%d", &cfg.Window, &cfg.Windows, &cfg.FirstWindows)
 		require.NoError(b, err)
+	}
+	if s := os.Getenv("FOG_BENCH_BACKLOG"); s != "" {
+		d, err := time.ParseDuration(s)
+		require.NoError(b, err)
+		cfg.SourceBacklog = d
 	}
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("sources=%d", n), func(b *testing.B) {
