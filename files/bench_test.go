@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	bsmsg "github.com/ipfs/boxo/bitswap/message"
+	pb "github.com/ipfs/boxo/bitswap/message/pb"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/fog-compute/fog/compute/blob"
 	"github.com/fog-compute/fog/internal/clock"
+	"github.com/fog-compute/fog/internal/cputime"
 	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
@@ -230,9 +233,13 @@ func sharedOn(b *testing.B, data []byte, srcs ...*Service) cid.Cid {
 // each way, from one source and from three: the figure is the ratio of
 // their times; each get starts with the links' bursts drained (see
 // drainLinks). It reports the share of the blocks the busiest source sent
-// (of the last get). Blocks and Badger in memory, or blocks on disk with
+// (of the last get), and per get the CPU time the process (all the nodes)
+// used and the time its threads waited for a CPU, the part of a get's
+// time the machine's other load takes. Blocks and Badger in memory, or blocks on disk with
 // FOG_BENCH_DISK=1. FOG_BENCH_WINDOWS=WINDOWxWINDOWSxFIRST tunes the
-// windows.
+// windows, FOG_BENCH_BACKLOG (a duration) Config.SourceBacklog.
+// FOG_BENCH_TRACE=FILE appends each get's Bitswap events to FILE
+// (see sourceTrace).
 func BenchmarkSources(b *testing.B) {
 	const size = 32 << 20
 	data := content(5, size)
@@ -240,6 +247,11 @@ func BenchmarkSources(b *testing.B) {
 	if s := os.Getenv("FOG_BENCH_WINDOWS"); s != "" {
 		_, err := fmt.Sscanf(s, "%dx%dx%d", &cfg.Window, &cfg.Windows, &cfg.FirstWindows)
 		require.NoError(b, err)
+	}
+	if s := os.Getenv("FOG_BENCH_BACKLOG"); s != "" {
+		d, err := time.ParseDuration(s)
+		require.NoError(b, err)
+		cfg.SourceBacklog = d
 	}
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("sources=%d", n), func(b *testing.B) {
@@ -259,21 +271,51 @@ func BenchmarkSources(b *testing.B) {
 				mu   sync.Mutex
 				from = make(map[peer.ID]int)
 			)
+			tr := newSourceTrace(os.Getenv("FOG_BENCH_TRACE"))
 			defer dst.guard.watch(func(p peer.ID, _ cid.Cid, _ int) {
 				mu.Lock()
 				from[p]++
 				mu.Unlock()
+				tr.event(p, "block", 1)
 			})()
+			if tr != nil {
+				dst.guard.mu.Lock()
+				dst.guard.onSent = func(p peer.ID, m bsmsg.BitSwapMessage) {
+					wb, wh, cn := 0, 0, 0
+					for _, e := range m.Wantlist() {
+						switch {
+						case e.Cancel:
+							cn++
+						case e.WantType == pb.Message_Wantlist_Block:
+							wb++
+						default:
+							wh++
+						}
+					}
+					tr.event(p, "want-block", wb)
+					tr.event(p, "want-have", wh)
+					tr.event(p, "cancel", cn)
+				}
+				dst.guard.mu.Unlock()
+			}
 			b.SetBytes(size)
+			var cpu, wait time.Duration
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
 				tn.drainLinks()
+				cpu0, _ := cputime.Process()
+				wait0 := runqWait()
+				tr.start(n)
 				b.StartTimer()
 				prog, err := dst.Get(ctx, root, GetOptions{Providers: hints})
 				require.NoError(b, err)
 				require.Equal(b, n, prog.Peers)
 				b.StopTimer()
+				tr.end()
+				cpu1, _ := cputime.Process()
+				cpu += cpu1 - cpu0
+				wait += runqWait() - wait0
 				// The busiest source's share of the blocks: 1/n when the
 				// wants are spread evenly.
 				mu.Lock()
@@ -288,8 +330,33 @@ func BenchmarkSources(b *testing.B) {
 				require.NoError(b, err)
 				b.StartTimer()
 			}
+			// Where the time of a get goes besides the links: the CPU the
+			// process (all four nodes) used, and the time its threads were
+			// ready to run but waited for a CPU (the machine's other load).
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(wait.Milliseconds())/float64(b.N), "runq-wait-ms/op")
 		})
 	}
+}
+
+// runqWait returns the time the process's threads have spent ready to run
+// and waiting for a CPU (Linux's schedstat; 0 elsewhere).
+func runqWait() time.Duration {
+	tasks, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	var sum time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data))
+		if len(f) < 2 {
+			continue
+		}
+		ns, _ := strconv.ParseInt(f[1], 10, 64)
+		sum += time.Duration(ns)
+	}
+	return sum
 }
 
 // BenchmarkResume cuts a 64 MiB get (one source, mocknet) at half its
@@ -383,4 +450,65 @@ func BenchmarkContent(b *testing.B) {
 			}
 		})
 	}
+}
+
+// sourceTrace writes the Bitswap events of each get of BenchmarkSources
+// to a file (FOG_BENCH_TRACE): one line per event, milliseconds since the
+// get started, the source's index, the event and its count.
+type sourceTrace struct {
+	mu  sync.Mutex
+	f   *os.File
+	t0  time.Time
+	ids map[peer.ID]int
+	get int
+	on  bool
+}
+
+func newSourceTrace(path string) *sourceTrace {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		panic(err)
+	}
+	return &sourceTrace{f: f, ids: make(map[peer.ID]int)}
+}
+
+func (t *sourceTrace) start(n int) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.get++
+	t.t0, t.on = time.Now(), true
+	fmt.Fprintf(t.f, "get %d sources %d\n", t.get, n)
+	t.mu.Unlock()
+}
+
+func (t *sourceTrace) end() {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	fmt.Fprintf(t.f, "end %.1f\n", float64(time.Since(t.t0).Microseconds())/1000)
+	t.on = false
+	t.mu.Unlock()
+}
+
+func (t *sourceTrace) event(p peer.ID, what string, n int) {
+	if t == nil || n == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.on {
+		return
+	}
+	id, ok := t.ids[p]
+	if !ok {
+		id = len(t.ids)
+		t.ids[p] = id
+	}
+	fmt.Fprintf(t.f, "%.1f %d %s %d\n", float64(time.Since(t.t0).Microseconds())/1000, id, what, n)
 }

@@ -48,6 +48,20 @@ type Config struct {
 	// answers first, so many at once leave the other sources idle until
 	// that one has sent them. 4 (4 MiB asked of one source at the start).
 	FirstWindows int
+	// SourceBacklog caps the want-blocks outstanding at each source: at
+	// most what it sends in this time at the rate measured while it had
+	// wants outstanding, and at least two windows. A source at its cap has
+	// its HAVE answers held back until it is below, so that Bitswap, which
+	// gives a window to the first source to answer, gives it to one with
+	// room, and a source that answers fast cannot take most of a get. The
+	// smaller, the more evenly a get ends on its sources (each is left
+	// with at most its cap to send when no window is left to start).
+	// 100 ms: on links of 16 MB/s (61 leaves a second) the floor of two
+	// windows, 130 ms of sending, holds (BenchmarkSources: 250 ms left one
+	// source sending alone for up to 0.3 s at the end); a source on
+	// loopback (hundreds of leaves a second) may keep 40 or more blocks
+	// asked.
+	SourceBacklog time.Duration
 	// MaxGets bounds the gets that run at once; more wait. 4.
 	MaxGets int
 	// Stall ends a get with ErrStalled when no block has arrived for this
@@ -93,6 +107,7 @@ func DefaultConfig() Config {
 		Window:            4,
 		Windows:           16,
 		FirstWindows:      4,
+		SourceBacklog:     100 * time.Millisecond,
 		MaxGets:           4,
 		Stall:             2 * time.Minute,
 		FindProviders:     20,
@@ -139,6 +154,8 @@ func (c Config) Validate() error {
 		return bad("Windows %d must be at least 1", c.Windows)
 	case c.FirstWindows < 1:
 		return bad("FirstWindows %d must be at least 1", c.FirstWindows)
+	case c.SourceBacklog <= 0:
+		return bad("SourceBacklog %v must be positive", c.SourceBacklog)
 	case c.MaxGets < 1:
 		return bad("MaxGets %d must be at least 1", c.MaxGets)
 	case c.Stall <= 0:

@@ -21,6 +21,7 @@ func TestConfigValidate(t *testing.T) {
 		{"Window", func(c *Config) { c.Window = 0 }},
 		{"Windows", func(c *Config) { c.Windows = 0 }},
 		{"FirstWindows", func(c *Config) { c.FirstWindows = 0 }},
+		{"SourceBacklog", func(c *Config) { c.SourceBacklog = 0 }},
 		{"MaxGets", func(c *Config) { c.MaxGets = 0 }},
 		{"Stall", func(c *Config) { c.Stall = 0 }},
 		{"FindProviders", func(c *Config) { c.FindProviders = 0 }},

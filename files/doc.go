@@ -22,7 +22,11 @@
 // its wants to the first that does. A level starts with
 // Config.FirstWindows windows and one more starts for each that
 // completes, up to Config.Windows at once, so the first wave does not go
-// to one source whole. A block stored is never fetched
+// to one source whole. The want-blocks outstanding at each source are
+// capped (what it sends in Config.SourceBacklog at its measured rate, at
+// least two windows): the HAVEs of a source at its cap are held back
+// until it has room, so a window goes to a source that has room rather
+// than to the one that answers first. A block stored is never fetched
 // again, and a get pins its root (incomplete) before the rest arrives, so
 // a get cut short — by its context, or a crash of either side — resumes
 // from what was stored. Start runs a get in the background and writes the

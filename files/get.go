@@ -420,6 +420,7 @@ func (g *getter) fetchWindow(ctx context.Context, win []cid.Cid) ([]blocks.Block
 		return inner, nil
 	}
 	g.want(missing)
+	defer g.s.guard.group(missing)()
 	left := make(map[cid.Cid]struct{}, len(missing))
 	for _, c := range missing {
 		left[c] = struct{}{}

@@ -68,6 +68,8 @@ type guard struct {
 	peers     map[peer.ID]*peerState
 	receivers []iface.Receiver
 	watchers  map[*watcher]struct{}
+	src       *sources
+	onSent    func(peer.ID, bsmsg.BitSwapMessage) // tests and benchmarks: sees each message with wants sent
 }
 
 // watcher sees the wanted blocks that arrive while it is registered.
@@ -80,6 +82,7 @@ func newGuard(cfg Config, h host.Host, log *slog.Logger, onBad func(peer.ID, str
 		clk: cfg.Clock, maxBad: cfg.MaxBadBlocks, dropFor: cfg.DropFor, h: h, log: log, onBad: onBad,
 		asked: make(map[cid.Cid]struct{}), peers: make(map[peer.ID]*peerState),
 		watchers: make(map[*watcher]struct{}),
+		src:      newSources(cfg.SourceBacklog, 2*cfg.Window),
 	}
 }
 
@@ -96,14 +99,19 @@ func (g *guard) watch(f func(p peer.ID, c cid.Cid, n int)) (stop func()) {
 	}
 }
 
-// noteWants remembers the CIDs m asks for.
-func (g *guard) noteWants(m bsmsg.BitSwapMessage) {
+// noteWants remembers the CIDs m, sent to p, asks for, and counts its
+// want-blocks against p's cap.
+func (g *guard) noteWants(p peer.ID, m bsmsg.BitSwapMessage) {
 	wl := m.Wantlist()
 	if len(wl) == 0 {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.onSent != nil {
+		g.onSent(p, m)
+	}
+	g.src.sent(p, wl, g.clk.Now())
 	for _, e := range wl {
 		if e.Cancel {
 			continue
@@ -183,6 +191,7 @@ func (g *guard) check(p peer.ID, m bsmsg.BitSwapMessage) bool {
 func (g *guard) drop(p peer.ID) {
 	g.mu.Lock()
 	rs := slices.Clone(g.receivers)
+	g.src.gone(p, g.clk.Now())
 	g.mu.Unlock()
 	for _, r := range rs {
 		r.PeerDisconnected(p)
@@ -238,14 +247,10 @@ type guardNet struct {
 
 // Start starts the network with the receivers behind the guard.
 func (n *guardNet) Start(rs ...iface.Receiver) {
-	wrapped := make([]iface.Receiver, len(rs))
-	for i, r := range rs {
-		wrapped[i] = &guardReceiver{Receiver: r, g: n.g}
-	}
 	n.g.mu.Lock()
 	n.g.receivers = append(n.g.receivers, rs...)
 	n.g.mu.Unlock()
-	n.BitSwapNetwork.Start(wrapped...)
+	n.BitSwapNetwork.Start(&guardReceiver{rs: rs, g: n.g})
 	// boxo's network hears of connections made from now on; the node's
 	// host has been connecting since before (bootstrap peers), and a peer
 	// Bitswap never heard of is never asked.
@@ -256,7 +261,7 @@ func (n *guardNet) Start(rs ...iface.Receiver) {
 
 // SendMessage notes the wants of m and sends it.
 func (n *guardNet) SendMessage(ctx context.Context, p peer.ID, m bsmsg.BitSwapMessage) error {
-	n.g.noteWants(m)
+	n.g.noteWants(p, m)
 	return n.BitSwapNetwork.SendMessage(ctx, p, m)
 }
 
@@ -266,23 +271,24 @@ func (n *guardNet) NewMessageSender(ctx context.Context, p peer.ID, o *iface.Mes
 	if err != nil {
 		return nil, err
 	}
-	return &guardSender{MessageSender: s, g: n.g}, nil
+	return &guardSender{MessageSender: s, g: n.g, p: p}, nil
 }
 
 type guardSender struct {
 	iface.MessageSender
 	g *guard
+	p peer.ID
 }
 
 func (s *guardSender) SendMsg(ctx context.Context, m bsmsg.BitSwapMessage) error {
-	s.g.noteWants(m)
+	s.g.noteWants(s.p, m)
 	return s.MessageSender.SendMsg(ctx, m)
 }
 
-// guardReceiver passes a receiver what the guard lets through.
+// guardReceiver passes the receivers what the guard lets through.
 type guardReceiver struct {
-	iface.Receiver
-	g *guard
+	rs []iface.Receiver
+	g  *guard
 }
 
 func (r *guardReceiver) ReceiveMessage(ctx context.Context, p peer.ID, m bsmsg.BitSwapMessage) {
@@ -293,14 +299,118 @@ func (r *guardReceiver) ReceiveMessage(ctx context.Context, p peer.ID, m bsmsg.B
 		r.g.drop(p)
 		return
 	}
-	r.Receiver.ReceiveMessage(ctx, p, m)
+	m, rel := r.g.admit(p, m)
+	if m != nil {
+		for _, rc := range r.rs {
+			rc.ReceiveMessage(ctx, p, m)
+		}
+	}
+	for _, x := range rel {
+		hm := bsmsg.New(false)
+		for _, c := range x.cids {
+			hm.AddHave(c)
+		}
+		for _, rc := range r.rs {
+			rc.ReceiveMessage(ctx, x.p, hm)
+		}
+	}
+}
+
+func (r *guardReceiver) ReceiveError(err error) {
+	for _, rc := range r.rs {
+		rc.ReceiveError(err)
+	}
 }
 
 func (r *guardReceiver) PeerConnected(p peer.ID) {
 	if r.g.dropped(p) {
 		return
 	}
-	r.Receiver.PeerConnected(p)
+	for _, rc := range r.rs {
+		rc.PeerConnected(p)
+	}
+}
+
+func (r *guardReceiver) PeerDisconnected(p peer.ID) {
+	r.g.gone(p)
+	for _, rc := range r.rs {
+		rc.PeerDisconnected(p)
+	}
+}
+
+// admit counts the blocks and block presences of m from p against the
+// sources' caps (see sources). It returns m without the HAVEs held back
+// (nil if nothing is left of it), and the held HAVEs of the sources that
+// have room now, to pass on after it.
+func (g *guard) admit(p peer.ID, m bsmsg.BitSwapMessage) (bsmsg.BitSwapMessage, []release) {
+	blks := m.Blocks()
+	haves, dontHaves := m.Haves(), m.DontHaves()
+	if len(blks)+len(haves)+len(dontHaves) == 0 {
+		return m, nil
+	}
+	ks := make([]cid.Cid, len(blks))
+	for i, b := range blks {
+		ks[i] = b.Cid()
+	}
+	g.mu.Lock()
+	now := g.clk.Now()
+	held := g.src.received(p, ks, haves, dontHaves, now)
+	rel := g.src.releases(now)
+	g.mu.Unlock()
+	if len(held) == 0 {
+		return m, rel
+	}
+	return without(m, held), rel
+}
+
+// group tells the sources' caps that cs are asked in one session (see
+// sources); end forgets them.
+func (g *guard) group(cs []cid.Cid) (end func()) {
+	g.mu.Lock()
+	stop := g.src.group(cs)
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		stop()
+		g.mu.Unlock()
+	}
+}
+
+// gone forgets what p owed: it disconnected or was dropped.
+func (g *guard) gone(p peer.ID) {
+	g.mu.Lock()
+	g.src.gone(p, g.clk.Now())
+	g.mu.Unlock()
+}
+
+// without returns a copy of m less the block presences of cs, or nil if
+// nothing is left of it.
+func without(m bsmsg.BitSwapMessage, cs []cid.Cid) bsmsg.BitSwapMessage {
+	drop := make(map[cid.Cid]struct{}, len(cs))
+	for _, c := range cs {
+		drop[c] = struct{}{}
+	}
+	out := bsmsg.New(m.Full())
+	for _, e := range m.Wantlist() {
+		if e.Cancel {
+			out.Cancel(e.Cid)
+		} else {
+			out.AddEntry(e.Cid, e.Priority, e.WantType, e.SendDontHave)
+		}
+	}
+	for _, b := range m.Blocks() {
+		out.AddBlock(b)
+	}
+	for _, bp := range m.BlockPresences() {
+		if _, ok := drop[bp.Cid]; !ok {
+			out.AddBlockPresence(bp.Cid, bp.Type)
+		}
+	}
+	out.SetPendingBytes(m.PendingBytes())
+	if out.Empty() && !out.Full() {
+		return nil
+	}
+	return out
 }
 
 // limitedHost is the host as boxo's Bitswap network sees it: the stream

@@ -26,7 +26,7 @@ func TestGuardScores(t *testing.T) {
 		bad := blocks.NewBlock([]byte("not wanted"))
 		want := bsmsg.New(false)
 		want.AddEntry(good.Cid(), 1, pb.Message_Wantlist_Block, true)
-		g.noteWants(want)
+		g.noteWants("honest", want)
 
 		var got []peer.ID
 		stop := g.watch(func(p peer.ID, _ cid.Cid, _ int) { got = append(got, p) })
@@ -56,7 +56,7 @@ func TestGuardScores(t *testing.T) {
 		for i := range maxAsked {
 			w := bsmsg.New(false)
 			w.AddEntry(blocks.NewBlock([]byte{byte(i), byte(i >> 8), byte(i >> 16)}).Cid(), 1, pb.Message_Wantlist_Have, false)
-			g.noteWants(w)
+			g.noteWants("honest", w)
 		}
 		m = bsmsg.New(false)
 		m.AddBlock(good)
