@@ -162,6 +162,20 @@ type LedgerResult struct {
 	SettleSeconds     float64 `json:"settle_seconds"`
 	ValidatorIgnored  uint64  `json:"validator_ignored"`
 	ValidatorRejected uint64  `json:"validator_rejected"`
+	// ValidatorIgnoredByReason splits ValidatorIgnored by the validators'
+	// reason (ledgersvc.Reason: future, settled, backdated, no_weight);
+	// GossipIgnoredByRule counts the ledger topics' messages gossip's own
+	// rules ignored (time, seq, rate); CoreRefused the messages the
+	// validators let through that the ledger's core did not take, by its
+	// answer (ledgersvc.Refusal: gap, busy, duplicate, invalid, other).
+	// Over the running nodes, as ValidatorIgnored.
+	ValidatorIgnoredByReason map[string]uint64 `json:"validator_ignored_by_reason"`
+	GossipIgnoredByRule      map[string]uint64 `json:"gossip_ignored_by_rule"`
+	CoreRefused              map[string]uint64 `json:"core_refused"`
+	// LateSends describes each send of the workload that was not
+	// confirmed on both ends within ConfirmTimeout, as things stood when
+	// its wait ended.
+	LateSends []LateSend `json:"late_sends,omitempty"`
 
 	// StuckCloses counts the nodes whose Close did not return within its
 	// bound, left behind cut off (sim.ErrCloseStuck: a mocknet stream
@@ -179,6 +193,23 @@ type LedgerResult struct {
 	LatenciesMs []float64 `json:"-"`
 }
 
+// LateSend is where a late send of the workload stood when its wait
+// ended: Where names the first end that had not confirmed it (sender or
+// recipient; made: the Send call itself had not returned), Holding says
+// whether that end held the block at all, and RepsHolding and
+// RepsConfirmed count the running representatives (of RepsUp) that held
+// it and had confirmed it.
+type LateSend struct {
+	AtSeconds     float64 `json:"at_s"` // from the transfers' start
+	From          int     `json:"from"`
+	To            int     `json:"to"`
+	Where         string  `json:"where"`
+	Holding       bool    `json:"holding"`
+	RepsUp        int     `json:"reps_up"`
+	RepsHolding   int     `json:"reps_holding"`
+	RepsConfirmed int     `json:"reps_confirmed"`
+}
+
 // ledgerSend is one send of the workload.
 type ledgerSend struct {
 	from, to int
@@ -190,6 +221,7 @@ type ledgerSend struct {
 	latency  time.Duration
 	measured bool
 	late     bool
+	where    *LateSend // when late
 }
 
 // made reports whether the send returned with a block made and handed to
@@ -230,6 +262,7 @@ type ledgerRun struct {
 	sumBad  bool
 	sumMu   sync.Mutex
 	genesis token.Genesis
+	start   time.Time // the transfers' start
 }
 
 // nodeBalance is every node's genesis balance; spenderBalance each double
@@ -504,6 +537,7 @@ func (r *ledgerRun) transfers(ctx context.Context, progress Progress) error {
 		churning[i] = true
 	}
 	start := clk.Now()
+	r.start = start
 	cctx, stopChurn := context.WithCancel(ctx)
 	churnDone := make(chan struct{})
 	departures := 0
@@ -594,6 +628,7 @@ func (r *ledgerRun) send(ctx context.Context, m *ledgerSend) {
 		m.late = wctx.Err() != nil && ctx.Err() == nil
 		if m.late {
 			m.err = nil // made late or not at all: not a refusal
+			m.where = &LateSend{From: m.from, To: m.to, Where: "made"}
 		}
 		return
 	}
@@ -604,10 +639,39 @@ func (r *ledgerRun) send(ctx context.Context, m *ledgerSend) {
 		}
 		if err := l.WaitConfirmed(wctx, m.hash); err != nil {
 			m.late = wctx.Err() != nil && ctx.Err() == nil
+			if m.late {
+				m.where = r.lateState(m, i, l)
+			}
 			return
 		}
 	}
 	m.latency, m.measured = clock.Since(clk, m.at), true
+}
+
+// lateState looks at where send m stands: the end i (whose ledger is l)
+// has not confirmed it.
+func (r *ledgerRun) lateState(m *ledgerSend, i int, l *ledgersvc.Service) *LateSend {
+	ls := &LateSend{From: m.from, To: m.to, Where: "recipient"}
+	if i == m.from {
+		ls.Where = "sender"
+	}
+	l.View(func(lg *token.Ledger) { _, ls.Holding = lg.Block(m.hash) })
+	for _, rep := range r.reps {
+		rl, err := ledgerOf(r.nw, rep)
+		if err != nil {
+			continue
+		}
+		ls.RepsUp++
+		rl.View(func(lg *token.Ledger) {
+			if _, ok := lg.Block(m.hash); ok {
+				ls.RepsHolding++
+			}
+			if lg.Confirmed(m.hash) {
+				ls.RepsConfirmed++
+			}
+		})
+	}
+	return ls
 }
 
 // doubleSpends has each double spender's key make two conflicting sends
@@ -805,6 +869,9 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 		}
 	}
 	r.res.SettleSeconds = clock.Since(clk, start).Seconds()
+	r.res.ValidatorIgnoredByReason = map[string]uint64{}
+	r.res.GossipIgnoredByRule = map[string]uint64{}
+	r.res.CoreRefused = map[string]uint64{}
 	// What every running node confirmed of each pair, and the workload's
 	// sends some running node has not confirmed.
 	unconfirmed := map[token.Hash]bool{}
@@ -819,6 +886,15 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 		st := l.Stats()
 		r.res.ValidatorIgnored += st.Ignored
 		r.res.ValidatorRejected += st.Rejected
+		for k, v := range st.IgnoredBy {
+			r.res.ValidatorIgnoredByReason[string(k)] += v
+		}
+		for k, v := range st.GossipIgnored {
+			r.res.GossipIgnoredByRule[string(k)] += v
+		}
+		for k, v := range st.Refused {
+			r.res.CoreRefused[string(k)] += v
+		}
 		l.View(func(lg *token.Ledger) {
 			for _, d := range r.spends {
 				won := -1
@@ -859,6 +935,11 @@ func (r *ledgerRun) summarize() {
 			res.LatenciesMs = append(res.LatenciesMs, float64(m.latency)/float64(time.Millisecond))
 		case m.late:
 			res.Late++
+			if m.where != nil {
+				w := *m.where
+				w.AtSeconds = m.at.Sub(r.start).Seconds()
+				res.LateSends = append(res.LateSends, w)
+			}
 		}
 	}
 	if len(res.LatenciesMs) > 0 {

@@ -92,6 +92,7 @@ func TestBackdatedBlockIgnored(t *testing.T) {
 		err = check(old)
 		assert.True(t, errors.Is(err, gossip.ErrIgnore), "its rival, back-dated (and now the loser of a settled fork): %v", err)
 		assert.Equal(t, uint64(2), s.Stats().Ignored)
+		assert.Equal(t, map[Reason]uint64{IgnoredBackdated: 1, IgnoredSettled: 1}, s.Stats().IgnoredBy)
 
 		// What the node says of the settled epoch counts only the block it took.
 		last, ok := s.SettledBefore(time.Now())
