@@ -353,7 +353,11 @@ func (s *Service) publish(eff token.Effects) {
 }
 
 // TopicParams returns the gossip validator parameters of both ledger
-// topics under cfg.
+// topics under cfg. They are Unordered: every block and vote counts, not
+// only an author's latest, and a node's messages published one after the
+// other (a committer's batch, a tick's re-sends) overtake each other on
+// paths of different latencies; with gossip's seq rule a node that got a
+// later one first ignored, and did not relay, every earlier one.
 func TopicParams(cfg Config) gossip.TopicParams {
 	return gossip.TopicParams{
 		MaxSize:    MaxMessageSize,
@@ -363,6 +367,7 @@ func TopicParams(cfg Config) gossip.TopicParams {
 		Burst:      cfg.Burst,
 		MaxAuthors: 100_000,
 		Weight:     1,
+		Unordered:  true,
 	}
 }
 
