@@ -358,6 +358,7 @@ func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResul
 	if err != nil && !errors.Is(err, ErrStalled) {
 		return res, err
 	}
+	r.countValidators()
 	r.summarize()
 	res.StuckCloses = nw.StuckCloses()
 	res.RunSeconds = clock.Since(clk, begin).Seconds()
@@ -869,9 +870,6 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 		}
 	}
 	r.res.SettleSeconds = clock.Since(clk, start).Seconds()
-	r.res.ValidatorIgnoredByReason = map[string]uint64{}
-	r.res.GossipIgnoredByRule = map[string]uint64{}
-	r.res.CoreRefused = map[string]uint64{}
 	// What every running node confirmed of each pair, and the workload's
 	// sends some running node has not confirmed.
 	unconfirmed := map[token.Hash]bool{}
@@ -882,18 +880,6 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 		l, err := ledgerOf(r.nw, i)
 		if err != nil {
 			continue
-		}
-		st := l.Stats()
-		r.res.ValidatorIgnored += st.Ignored
-		r.res.ValidatorRejected += st.Rejected
-		for k, v := range st.IgnoredBy {
-			r.res.ValidatorIgnoredByReason[string(k)] += v
-		}
-		for k, v := range st.GossipIgnored {
-			r.res.GossipIgnoredByRule[string(k)] += v
-		}
-		for k, v := range st.Refused {
-			r.res.CoreRefused[string(k)] += v
 		}
 		l.View(func(lg *token.Ledger) {
 			for _, d := range r.spends {
@@ -918,6 +904,34 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 	}
 	r.res.Unconfirmed = len(unconfirmed)
 	return nil
+}
+
+// countValidators adds up the running nodes' validator counters; Run
+// calls it at the end, after a stall too.
+func (r *ledgerRun) countValidators() {
+	res := r.res
+	res.ValidatorIgnored, res.ValidatorRejected = 0, 0
+	res.ValidatorIgnoredByReason = map[string]uint64{}
+	res.GossipIgnoredByRule = map[string]uint64{}
+	res.CoreRefused = map[string]uint64{}
+	for i := range r.nw.Nodes() {
+		l, err := ledgerOf(r.nw, i)
+		if err != nil {
+			continue
+		}
+		st := l.Stats()
+		res.ValidatorIgnored += st.Ignored
+		res.ValidatorRejected += st.Rejected
+		for k, v := range st.IgnoredBy {
+			res.ValidatorIgnoredByReason[string(k)] += v
+		}
+		for k, v := range st.GossipIgnored {
+			res.GossipIgnoredByRule[string(k)] += v
+		}
+		for k, v := range st.Refused {
+			res.CoreRefused[string(k)] += v
+		}
+	}
 }
 
 // summarize computes the figures.
