@@ -117,6 +117,7 @@ The command fails if either does not hold.`,
 					res.SumConstant, res.SumChecks, res.Supply, res.Converged, res.SettleSeconds, res.Unconfirmed)
 				fmt.Fprintf(w, "validators ignored %d (%s), rejected %d; gossip's rules ignored %s; the core refused %s\n",
 					res.ValidatorIgnored, byKey(res.ValidatorIgnoredByReason), res.ValidatorRejected, byKey(res.GossipIgnoredByRule), byKey(res.CoreRefused))
+				fmt.Fprintf(w, "pubsub dropped: %s\n", byKey(res.GossipDropped))
 				if len(res.LateSends) > 0 {
 					where := map[string]uint64{}
 					for _, l := range res.LateSends {
