@@ -83,6 +83,9 @@ type Service struct {
 	counts   counts
 	// gossipPast is what the topics of Runs that ended ignored.
 	gossipPast Stats
+	// testHookSync, set by tests before Run, is called by the catch-up
+	// goroutine before each catch-up with a peer that connected.
+	testHookSync func()
 }
 
 // outbox holds effects to publish once the first upto records are durable.

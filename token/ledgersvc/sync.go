@@ -153,6 +153,9 @@ func (s *Service) startSync(ctx context.Context) (func(), error) {
 			case <-ctx.Done():
 				return
 			case p := <-queue:
+				if s.testHookSync != nil {
+					s.testHookSync()
+				}
 				_ = s.syncWith(ctx, p)
 			case <-t.C():
 				// A block settled while this node missed its gossip (a
