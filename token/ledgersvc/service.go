@@ -81,8 +81,14 @@ type Service struct {
 	running  atomic.Bool
 	syncTurn int // the peer of the next periodic catch-up; sync.go's goroutine's
 	counts   counts
+	// statsMu guards gossipPast and statTopics, which Stats reads
+	// without the Service's lock (a node drowning in checks holds that
+	// for long).
+	statsMu sync.Mutex
 	// gossipPast is what the topics of Runs that ended ignored.
 	gossipPast Stats
+	// statTopics are the running topics (blocks, votes), nil between Runs.
+	statTopics []*gossip.Topic[*Message]
 	// testHookSync, set by tests before Run, is called by the catch-up
 	// goroutine before each catch-up with a peer that connected.
 	testHookSync func()
@@ -167,12 +173,11 @@ func (s *Service) View(f func(l *token.Ledger)) {
 // Stats returns the validators' and the core's counters since New.
 func (s *Service) Stats() Stats {
 	st := s.counts.stats()
-	s.mu.Lock()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	maps.Copy(st.GossipIgnored, s.gossipPast.GossipIgnored)
-	blocks, votes := s.blocks, s.votes
-	s.mu.Unlock()
-	if blocks != nil {
-		st.addGossip(blocks.Stats(), votes.Stats())
+	for _, t := range s.statTopics {
+		st.addGossip(t.Stats())
 	}
 	return st
 }
@@ -471,16 +476,22 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 	s.mu.Lock()
 	s.ctx, s.blocks, s.votes, s.cancel, s.done = ctx, blocks, votes, cancel, done
 	s.mu.Unlock()
+	s.statsMu.Lock()
+	s.statTopics = []*gossip.Topic[*Message]{blocks, votes}
+	s.statsMu.Unlock()
 	var committer sync.WaitGroup
 	committer.Go(func() { s.commit(ctx) })
 	defer func() {
 		cancel()
 		committer.Wait()
-		s.mu.Lock()
+		s.statsMu.Lock()
 		if s.gossipPast.GossipIgnored == nil {
 			s.gossipPast.GossipIgnored = map[gossip.Rule]uint64{}
 		}
 		s.gossipPast.addGossip(blocks.Stats(), votes.Stats())
+		s.statTopics = nil
+		s.statsMu.Unlock()
+		s.mu.Lock()
 		s.ctx, s.blocks, s.votes, s.cancel, s.done = nil, nil, nil, nil, nil
 		// What was not written is not acknowledged; a restart rebuilds
 		// the ledger from the store.
