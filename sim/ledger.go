@@ -206,7 +206,10 @@ type LedgerResult struct {
 // recipient; made: the Send call itself had not returned), Holding says
 // whether that end held the block at all, and RepsHolding and
 // RepsConfirmed count the running representatives (of RepsUp) that held
-// it and had confirmed it.
+// it and had confirmed it. The nodes are looked at only if their ledger
+// is not busy at that instant (the diagnostics must not hold a send
+// behind a busy node): EndBusy says the end was, RepsBusy counts the
+// representatives that were (not in RepsUp).
 type LateSend struct {
 	AtSeconds     float64 `json:"at_s"` // from the transfers' start
 	From          int     `json:"from"`
@@ -216,6 +219,8 @@ type LateSend struct {
 	RepsUp        int     `json:"reps_up"`
 	RepsHolding   int     `json:"reps_holding"`
 	RepsConfirmed int     `json:"reps_confirmed"`
+	EndBusy       bool    `json:"end_busy,omitempty"`
+	RepsBusy      int     `json:"reps_busy,omitempty"`
 }
 
 // ledgerSend is one send of the workload.
@@ -669,14 +674,13 @@ func (r *ledgerRun) lateState(m *ledgerSend, i int, l *ledgersvc.Service) *LateS
 	if i == m.from {
 		ls.Where = "sender"
 	}
-	l.View(func(lg *token.Ledger) { _, ls.Holding = lg.Block(m.hash) })
+	ls.EndBusy = !l.TryView(func(lg *token.Ledger) { _, ls.Holding = lg.Block(m.hash) })
 	for _, rep := range r.reps {
 		rl, err := ledgerOf(r.nw, rep)
 		if err != nil {
 			continue
 		}
-		ls.RepsUp++
-		rl.View(func(lg *token.Ledger) {
+		looked := rl.TryView(func(lg *token.Ledger) {
 			if _, ok := lg.Block(m.hash); ok {
 				ls.RepsHolding++
 			}
@@ -684,6 +688,11 @@ func (r *ledgerRun) lateState(m *ledgerSend, i int, l *ledgersvc.Service) *LateS
 				ls.RepsConfirmed++
 			}
 		})
+		if looked {
+			ls.RepsUp++
+		} else {
+			ls.RepsBusy++
+		}
 	}
 	return ls
 }

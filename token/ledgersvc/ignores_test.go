@@ -1,11 +1,14 @@
 package ledgersvc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/fog-compute/fog/gossip"
 	"github.com/fog-compute/fog/token"
@@ -41,4 +44,22 @@ func TestCounts(t *testing.T) {
 		gossip.TopicStats{Ignored: map[gossip.Rule]uint64{gossip.RuleSeq: 1, gossip.RuleTime: 2}, Rejected: map[gossip.Rule]uint64{gossip.RuleRate: 5}},
 	)
 	assert.Equal(t, map[gossip.Rule]uint64{gossip.RuleSeq: 5, gossip.RuleTime: 2}, st.GossipIgnored)
+}
+
+// TestTryView: TryView reads the ledger when the lock is free and gives
+// up at once when it is held.
+func TestTryView(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 1, 1)
+		s, err := New(context.Background(), TestConfig(), Options{Gossip: c.net.Nodes[0], Store: c.ds(0), Genesis: c.genesis, Identity: c.net.Keys[0]})
+		require.NoError(t, err)
+		var supply uint64
+		assert.True(t, s.TryView(func(l *token.Ledger) { supply = l.Supply() }))
+		assert.Equal(t, uint64(funds), supply)
+		s.mu.Lock()
+		called := false
+		assert.False(t, s.TryView(func(*token.Ledger) { called = true }))
+		s.mu.Unlock()
+		assert.False(t, called)
+	})
 }

@@ -170,6 +170,18 @@ func (s *Service) View(f func(l *token.Ledger)) {
 	f(s.node.Ledger())
 }
 
+// TryView calls f as View does if the Service's lock is free now, and
+// reports whether it did: for observers that must not wait behind a busy
+// node (the simulator's diagnostics).
+func (s *Service) TryView(f func(l *token.Ledger)) bool {
+	if !s.mu.TryLock() {
+		return false
+	}
+	defer s.mu.Unlock()
+	f(s.node.Ledger())
+	return true
+}
+
 // Stats returns the validators' and the core's counters since New.
 func (s *Service) Stats() Stats {
 	st := s.counts.stats()
