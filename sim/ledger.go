@@ -314,8 +314,8 @@ func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResul
 	lc.MaxAge = 30 * time.Second
 	// And a block gossip still takes is not ignored as back-dated: with
 	// TestConfig's 5 epochs of 1 s, a block that took more than 5 s to
-	// reach a loaded node was ignored there, not relayed, and in a
-	// 40-node run a third of the sends never reached one representative.
+	// reach a loaded node was ignored there and not relayed (23,220
+	// such ignores in a 40-node run).
 	lc.MaxBackdate = max(lc.MaxBackdate, lc.AgeBackdate())
 	// Every node re-sends an open election's candidates (and the
 	// representatives their votes), each re-send a check on every node:
