@@ -183,6 +183,13 @@ type TopicParams struct {
 	// Weight is the topic's weight in the peer score (P1, P2, P4 of this
 	// topic are multiplied by it).
 	Weight float64
+	// Unordered skips the seq rule: for a topic whose messages each stand
+	// on their own (the ledger's blocks and votes), not one that only
+	// wants an author's latest (adverts). On such a topic a message
+	// overtaken on a faster path by a later one of its author is still
+	// taken; pubsub's seen cache (SeenTTL covers RejectAge) and the time
+	// rule still stop replays.
+	Unordered bool
 }
 
 // RejectAge is the age beyond which a message is rejected (penalised)

@@ -31,6 +31,7 @@ type Header struct {
 //     Reject beyond now+2·MaxSkew or RejectAge (no honest relay forwards it)
 //  5. topic  the topic's own check                         else Reject (Ignore if it says so)
 //  6. seq    Seq > last accepted Seq of the author         else Ignore
+//     (skipped on an Unordered topic)
 //  7. rate   the author's token bucket has a token         else Reject if the
 //     author itself sent it to us, Ignore if a relay did
 //
@@ -110,7 +111,7 @@ func (c *chain[T]) run(src, from peer.ID, data []byte, local bool) (T, *RuleErro
 			return zero, c.fail(RuleTopic, v, err)
 		}
 	}
-	if rule, v, err := c.authors.admit(h.Author, h.Seq, now, src == from, c.params.Rate, c.params.Burst); err != nil {
+	if rule, v, err := c.authors.admit(h.Author, h.Seq, now, src == from, c.params.Rate, c.params.Burst, c.params.Unordered); err != nil {
 		return zero, c.fail(rule, v, err)
 	}
 	c.counts.accepted.Add(1)
@@ -191,8 +192,8 @@ func newAuthorBook(max int, ttl time.Duration) *authorBook {
 
 // admit applies the seq and rate rules to a message of author and, if both
 // pass, records seq and takes a token. direct says the author itself sent
-// the message to us.
-func (b *authorBook) admit(author peer.ID, seq uint64, now time.Time, direct bool, rate float64, burst int) (Rule, Verdict, error) {
+// the message to us; unordered skips the seq rule.
+func (b *authorBook) admit(author peer.ID, seq uint64, now time.Time, direct bool, rate float64, burst int, unordered bool) (Rule, Verdict, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.m[author]
@@ -203,7 +204,7 @@ func (b *authorBook) admit(author peer.ID, seq uint64, now time.Time, direct boo
 		return "", Accept, nil
 	}
 	st := e.Value.(*authorState)
-	if seq <= st.seq {
+	if seq <= st.seq && !unordered {
 		return RuleSeq, Ignore, fmt.Errorf("%w: %d, last %d", ErrStaleSeq, seq, st.seq)
 	}
 	tokens := st.tokens
@@ -217,7 +218,7 @@ func (b *authorBook) admit(author peer.ID, seq uint64, now time.Time, direct boo
 		}
 		return RuleRate, v, fmt.Errorf("%w: %g messages/s, burst %d", ErrRateLimited, rate, burst)
 	}
-	st.tokens, st.seq = tokens-1, seq
+	st.tokens, st.seq = tokens-1, max(st.seq, seq)
 	if now.After(st.last) {
 		st.last = now
 	}

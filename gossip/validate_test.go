@@ -177,6 +177,41 @@ func TestChainTopicCheckIgnore(t *testing.T) {
 	assert.Equal(t, Ignore, rerr.Verdict)
 }
 
+// TestChainUnordered: on an Unordered topic a message overtaken by a later
+// one of its author is taken, and one taken before is still a duplicate
+// only to pubsub's seen cache, not to the chain; the rate rule still
+// holds. On an ordered topic the overtaken one is ignored.
+func TestChainUnordered(t *testing.T) {
+	for _, unordered := range []bool{false, true} {
+		cfg := DefaultConfig()
+		clk := newClock()
+		tc := CapacityConfig(cfg)
+		tc.Params.Unordered = unordered
+		tc.Params.Rate, tc.Params.Burst = 1, 3
+		c := newChain(tc.Params, cfg.Heartbeat, tc.Decode, tc.Header, nil, clk.Now)
+		p, relay := newPeerID(t), newPeerID(t)
+		run := func(seq uint64) *RuleError {
+			b, err := EncodeAdvert(testAdvert(p, seq, clk.Now()))
+			require.NoError(t, err)
+			_, rerr := c.run(relay, p, b, false)
+			return rerr
+		}
+		require.Nil(t, run(6), "unordered %v", unordered)
+		rerr := run(5) // overtaken on a faster path by 6
+		if unordered {
+			require.Nil(t, rerr, "an overtaken message on an unordered topic")
+			require.Nil(t, run(7))
+			rerr = run(8) // the fourth within a second from a burst of 3
+			require.NotNil(t, rerr)
+			assert.Equal(t, RuleRate, rerr.Rule)
+			continue
+		}
+		require.NotNil(t, rerr, "an overtaken message on an ordered topic")
+		assert.Equal(t, RuleSeq, rerr.Rule)
+		assert.Equal(t, Ignore, rerr.Verdict)
+	}
+}
+
 func TestChainTellsCheckOwnPublish(t *testing.T) {
 	cfg := DefaultConfig()
 	clk := newClock()
@@ -204,25 +239,25 @@ func TestAuthorBookBounded(t *testing.T) {
 		ids[i] = peer.ID(fmt.Sprint("author-", i))
 	}
 	for i, id := range ids[:3] {
-		_, v, err := b.admit(id, uint64(i+1), clk.Now(), true, 1, 1)
+		_, v, err := b.admit(id, uint64(i+1), clk.Now(), true, 1, 1, false)
 		require.NoError(t, err)
 		require.Equal(t, Accept, v)
 	}
 	// Hearing from ids[0] again makes ids[1] the least recently heard.
 	clk.Add(2 * time.Second)
-	_, _, err := b.admit(ids[0], 10, clk.Now(), true, 1, 1)
+	_, _, err := b.admit(ids[0], 10, clk.Now(), true, 1, 1, false)
 	require.NoError(t, err)
-	_, _, err = b.admit(ids[3], 1, clk.Now(), true, 1, 1)
+	_, _, err = b.admit(ids[3], 1, clk.Now(), true, 1, 1, false)
 	require.NoError(t, err)
 	assert.Equal(t, 3, b.len())
 	// ids[1] was evicted: its old seq is accepted again (the time rule,
 	// not this book, protects against such replays after eviction).
-	_, v, err := b.admit(ids[1], 1, clk.Now(), true, 1, 1)
+	_, v, err := b.admit(ids[1], 1, clk.Now(), true, 1, 1, false)
 	require.NoError(t, err)
 	assert.Equal(t, Accept, v)
 	// Silent authors expire.
 	clk.Add(2 * time.Minute)
-	_, _, err = b.admit(ids[4], 1, clk.Now(), true, 1, 1)
+	_, _, err = b.admit(ids[4], 1, clk.Now(), true, 1, 1, false)
 	require.NoError(t, err)
 	assert.LessOrEqual(t, b.len(), 2)
 }

@@ -36,6 +36,7 @@ type subsystemCollector struct {
 	eventsDropped, eventsSubscribers                           *prometheus.Desc
 	gossipMessages, gossipRejected, dhtPeers                   *prometheus.Desc
 	dhtLookups, dhtLatency, relayWonTotal, relayClaimFailures  *prometheus.Desc
+	ledgerIgnored, ledgerRejected, ledgerRefused               *prometheus.Desc
 }
 
 func newSubsystemCollector(n *Node) *subsystemCollector {
@@ -71,6 +72,9 @@ func newSubsystemCollector(n *Node) *subsystemCollector {
 		dhtPeers:           d("dht_peers", "Peers in the DHT's routing table, by DHT (wan, lan).", "dht"),
 		dhtLookups:         d("dht_lookups_total", "DHT lookups and publications of this node, by kind (find_peer, closest_peers, find_providers, provide, get_record, put_record) and outcome (ok, not_found, cancelled, error).", "kind", "outcome"),
 		dhtLatency:         d("dht_lookup_duration_seconds", "Time the DHT's lookups and publications took, by kind.", "kind"),
+		ledgerIgnored:      d("ledger_ignored_total", "Ledger blocks and votes dropped without penalty, by reason: the ledger's validators' (future, settled, backdated, no_weight) and gossip's own rules' (gossip_time, gossip_seq, gossip_rate).", "reason"),
+		ledgerRejected:     d("ledger_rejected_total", "Ledger blocks and votes the validators refused, their senders penalised."),
+		ledgerRefused:      d("ledger_refused_total", "Ledger blocks and votes let through that the ledger's core did not take, by its answer (gap, busy, duplicate, invalid, other).", "answer"),
 	}
 }
 
@@ -82,6 +86,7 @@ func (c *subsystemCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.storeBytes, c.diskFree, c.diskTotal, c.eventsDropped, c.eventsSubscribers,
 		c.gossipMessages, c.gossipRejected, c.dhtPeers,
 		c.dhtLookups, c.dhtLatency, c.relayWonTotal, c.relayClaimFailures,
+		c.ledgerIgnored, c.ledgerRejected, c.ledgerRefused,
 	} {
 		ch <- d
 	}
@@ -133,6 +138,19 @@ func (c *subsystemCollector) Collect(ch chan<- prometheus.Metric) {
 				counter(c.dhtLookups, v, kind, outcome)
 			}
 			ch <- prometheus.MustNewConstHistogram(c.dhtLatency, l.Count, l.Seconds, l.Buckets, kind)
+		}
+	}
+	if n.ledger != nil {
+		st := n.ledger.Stats()
+		for reason, v := range st.IgnoredBy {
+			counter(c.ledgerIgnored, v, string(reason))
+		}
+		for rule, v := range st.GossipIgnored {
+			counter(c.ledgerIgnored, v, "gossip_"+string(rule))
+		}
+		counter(c.ledgerRejected, st.Rejected)
+		for answer, v := range st.Refused {
+			counter(c.ledgerRefused, v, string(answer))
 		}
 	}
 	if n.lottery != nil {

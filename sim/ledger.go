@@ -34,7 +34,8 @@ import (
 // weight vote. The others validate blocks and count votes.
 type LedgerScenario struct {
 	// Network is the simulated network; its Ledger (nil:
-	// ledgersvc.TestConfig with TickInterval 1 s and MaxAge 30 s) is every node's ledger timers. The scenario writes the genesis and names it in
+	// ledgersvc.TestConfig with TickInterval 1 s, MaxAge 30 s and MaxBackdate
+	// its AgeBackdate, 30 epochs) is every node's ledger timers. The scenario writes the genesis and names it in
 	// Network.Node.Token.
 	Network Config
 	// Representatives is how many nodes, drawn from the seed, are the
@@ -162,6 +163,27 @@ type LedgerResult struct {
 	SettleSeconds     float64 `json:"settle_seconds"`
 	ValidatorIgnored  uint64  `json:"validator_ignored"`
 	ValidatorRejected uint64  `json:"validator_rejected"`
+	// ValidatorIgnoredByReason splits ValidatorIgnored by the validators'
+	// reason (ledgersvc.Reason: future, settled, backdated, no_weight);
+	// GossipIgnoredByRule counts the ledger topics' messages gossip's own
+	// rules ignored (time, seq, rate); CoreRefused the messages the
+	// validators let through that the ledger's core did not take, by its
+	// answer (ledgersvc.Refusal: gap, busy, duplicate, invalid, other).
+	// Over the running nodes, as ValidatorIgnored.
+	ValidatorIgnoredByReason map[string]uint64 `json:"validator_ignored_by_reason"`
+	GossipIgnoredByRule      map[string]uint64 `json:"gossip_ignored_by_rule"`
+	CoreRefused              map[string]uint64 `json:"core_refused"`
+	// GossipDropped counts, over the running nodes and all their topics
+	// (the ledger's are nearly all of the traffic here), the messages
+	// pubsub dropped: by its reason ("validation ignored", "validation
+	// throttled", "validation queue full", ...), and "undeliverable" for
+	// those validated and relayed that a subscription's handler fell too
+	// far behind to take.
+	GossipDropped map[string]uint64 `json:"gossip_dropped"`
+	// LateSends describes each send of the workload that was not
+	// confirmed on both ends within ConfirmTimeout, as things stood when
+	// its wait ended.
+	LateSends []LateSend `json:"late_sends,omitempty"`
 
 	// StuckCloses counts the nodes whose Close did not return within its
 	// bound, left behind cut off (sim.ErrCloseStuck: a mocknet stream
@@ -179,6 +201,28 @@ type LedgerResult struct {
 	LatenciesMs []float64 `json:"-"`
 }
 
+// LateSend is where a late send of the workload stood when its wait
+// ended: Where names the first end that had not confirmed it (sender or
+// recipient; made: the Send call itself had not returned), Holding says
+// whether that end held the block at all, and RepsHolding and
+// RepsConfirmed count the running representatives (of RepsUp) that held
+// it and had confirmed it. The nodes are looked at only if their ledger
+// is not busy at that instant (the diagnostics must not hold a send
+// behind a busy node): EndBusy says the end was, RepsBusy counts the
+// representatives that were (not in RepsUp).
+type LateSend struct {
+	AtSeconds     float64 `json:"at_s"` // from the transfers' start
+	From          int     `json:"from"`
+	To            int     `json:"to"`
+	Where         string  `json:"where"`
+	Holding       bool    `json:"holding"`
+	RepsUp        int     `json:"reps_up"`
+	RepsHolding   int     `json:"reps_holding"`
+	RepsConfirmed int     `json:"reps_confirmed"`
+	EndBusy       bool    `json:"end_busy,omitempty"`
+	RepsBusy      int     `json:"reps_busy,omitempty"`
+}
+
 // ledgerSend is one send of the workload.
 type ledgerSend struct {
 	from, to int
@@ -190,6 +234,7 @@ type ledgerSend struct {
 	latency  time.Duration
 	measured bool
 	late     bool
+	where    *LateSend // when late
 }
 
 // made reports whether the send returned with a block made and handed to
@@ -230,6 +275,7 @@ type ledgerRun struct {
 	sumBad  bool
 	sumMu   sync.Mutex
 	genesis token.Genesis
+	start   time.Time // the transfers' start
 }
 
 // nodeBalance is every node's genesis balance; spenderBalance each double
@@ -266,6 +312,11 @@ func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResul
 	// simulated nodes share one clock: TestConfig's 2 s of skew stay.
 	// gossip's SeenTTL of 2 minutes covers the 67 s reject age.
 	lc.MaxAge = 30 * time.Second
+	// And a block gossip still takes is not ignored as back-dated: with
+	// TestConfig's 5 epochs of 1 s, a block that took more than 5 s to
+	// reach a loaded node was ignored there and not relayed (23,220
+	// such ignores in a 40-node run).
+	lc.MaxBackdate = max(lc.MaxBackdate, lc.AgeBackdate())
 	// Every node re-sends an open election's candidates (and the
 	// representatives their votes), each re-send a check on every node:
 	// with 100 nodes, 10,000 checks. Only elections open for two ticks
@@ -325,6 +376,7 @@ func (s LedgerScenario) Run(ctx context.Context, progress Progress) (LedgerResul
 	if err != nil && !errors.Is(err, ErrStalled) {
 		return res, err
 	}
+	r.countValidators()
 	r.summarize()
 	res.StuckCloses = nw.StuckCloses()
 	res.RunSeconds = clock.Since(clk, begin).Seconds()
@@ -504,6 +556,7 @@ func (r *ledgerRun) transfers(ctx context.Context, progress Progress) error {
 		churning[i] = true
 	}
 	start := clk.Now()
+	r.start = start
 	cctx, stopChurn := context.WithCancel(ctx)
 	churnDone := make(chan struct{})
 	departures := 0
@@ -526,7 +579,7 @@ func (r *ledgerRun) transfers(ctx context.Context, progress Progress) error {
 		case err != nil:
 			return err
 		case !ok:
-			return fmt.Errorf("%w: the churn's last stop or restart of a node, or the restarts of the nodes it took down, did not end within SettleTimeout %s of the transfers' end", ErrStalled, s.SettleTimeout)
+			return fmt.Errorf("%w: the churn's last stop or restart of a node, or the restarts of the nodes it took down, did not end within SettleTimeout %s of the transfers' end (nodes starting or stopping then: %v)", ErrStalled, s.SettleTimeout, nw.busy())
 		}
 		r.res.Departures = departures
 		return nil
@@ -594,6 +647,7 @@ func (r *ledgerRun) send(ctx context.Context, m *ledgerSend) {
 		m.late = wctx.Err() != nil && ctx.Err() == nil
 		if m.late {
 			m.err = nil // made late or not at all: not a refusal
+			m.where = &LateSend{From: m.from, To: m.to, Where: "made"}
 		}
 		return
 	}
@@ -604,10 +658,43 @@ func (r *ledgerRun) send(ctx context.Context, m *ledgerSend) {
 		}
 		if err := l.WaitConfirmed(wctx, m.hash); err != nil {
 			m.late = wctx.Err() != nil && ctx.Err() == nil
+			if m.late {
+				m.where = r.lateState(m, i, l)
+			}
 			return
 		}
 	}
 	m.latency, m.measured = clock.Since(clk, m.at), true
+}
+
+// lateState looks at where send m stands: the end i (whose ledger is l)
+// has not confirmed it.
+func (r *ledgerRun) lateState(m *ledgerSend, i int, l *ledgersvc.Service) *LateSend {
+	ls := &LateSend{From: m.from, To: m.to, Where: "recipient"}
+	if i == m.from {
+		ls.Where = "sender"
+	}
+	ls.EndBusy = !l.TryView(func(lg *token.Ledger) { _, ls.Holding = lg.Block(m.hash) })
+	for _, rep := range r.reps {
+		rl, err := ledgerOf(r.nw, rep)
+		if err != nil {
+			continue
+		}
+		looked := rl.TryView(func(lg *token.Ledger) {
+			if _, ok := lg.Block(m.hash); ok {
+				ls.RepsHolding++
+			}
+			if lg.Confirmed(m.hash) {
+				ls.RepsConfirmed++
+			}
+		})
+		if looked {
+			ls.RepsUp++
+		} else {
+			ls.RepsBusy++
+		}
+	}
+	return ls
 }
 
 // doubleSpends has each double spender's key make two conflicting sends
@@ -816,9 +903,6 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 		if err != nil {
 			continue
 		}
-		st := l.Stats()
-		r.res.ValidatorIgnored += st.Ignored
-		r.res.ValidatorRejected += st.Rejected
 		l.View(func(lg *token.Ledger) {
 			for _, d := range r.spends {
 				won := -1
@@ -844,6 +928,44 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 	return nil
 }
 
+// countValidators adds up the running nodes' validator counters; Run
+// calls it at the end, after a stall too.
+func (r *ledgerRun) countValidators() {
+	res := r.res
+	res.ValidatorIgnored, res.ValidatorRejected = 0, 0
+	res.ValidatorIgnoredByReason = map[string]uint64{}
+	res.GossipIgnoredByRule = map[string]uint64{}
+	res.CoreRefused = map[string]uint64{}
+	res.GossipDropped = map[string]uint64{}
+	for i := range r.nw.Nodes() {
+		if nd := r.nw.Node(i).Running(); nd != nil && nd.Gossip() != nil {
+			gs := nd.Gossip().Stats()
+			for k, v := range gs.Rejected {
+				res.GossipDropped[k] += v
+			}
+			if gs.Undeliverable > 0 {
+				res.GossipDropped["undeliverable"] += gs.Undeliverable
+			}
+		}
+		l, err := ledgerOf(r.nw, i)
+		if err != nil {
+			continue
+		}
+		st := l.Stats()
+		res.ValidatorIgnored += st.Ignored
+		res.ValidatorRejected += st.Rejected
+		for k, v := range st.IgnoredBy {
+			res.ValidatorIgnoredByReason[string(k)] += v
+		}
+		for k, v := range st.GossipIgnored {
+			res.GossipIgnoredByRule[string(k)] += v
+		}
+		for k, v := range st.Refused {
+			res.CoreRefused[string(k)] += v
+		}
+	}
+}
+
 // summarize computes the figures.
 func (r *ledgerRun) summarize() {
 	res := r.res
@@ -859,6 +981,11 @@ func (r *ledgerRun) summarize() {
 			res.LatenciesMs = append(res.LatenciesMs, float64(m.latency)/float64(time.Millisecond))
 		case m.late:
 			res.Late++
+			if m.where != nil {
+				w := *m.where
+				w.AtSeconds = m.at.Sub(r.start).Seconds()
+				res.LateSends = append(res.LateSends, w)
+			}
 		}
 	}
 	if len(res.LatenciesMs) > 0 {

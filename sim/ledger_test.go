@@ -113,4 +113,8 @@ func TestLedgerScenarioReportsAStall(t *testing.T) {
 	assert.Equal(t, 4, res.Late, "stuck sends count as late")
 	assert.Zero(t, res.Measured)
 	assert.Equal(t, 4, res.Nodes)
+	// The validators are counted after a stall too, without the nodes'
+	// ledger locks (held here until the run ends).
+	assert.NotNil(t, res.ValidatorIgnoredByReason)
+	assert.NotNil(t, res.GossipDropped)
 }

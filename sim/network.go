@@ -582,6 +582,19 @@ func (nw *Network) Crash(i int) error {
 	return old.Close()
 }
 
+// busy returns the nodes on which a Start, Stop or Crash is under way.
+func (nw *Network) busy() []int {
+	var out []int
+	for i, n := range nw.nodes {
+		if !n.mu.TryLock() {
+			out = append(out, i)
+			continue
+		}
+		n.mu.Unlock()
+	}
+	return out
+}
+
 // Partition splits the network: node i goes to group groupOf(i), links and
 // connections between groups are cut until Heal.
 func (nw *Network) Partition(groupOf func(i int) int) {

@@ -393,3 +393,50 @@ func TestNodeResendBackoff(t *testing.T) {
 	assert.Empty(t, eff.Blocks)
 	assert.Empty(t, eff.Votes)
 }
+
+// TestNodeResendSuppressed: a candidate another node re-sent since this
+// node's last re-send (it came in again) is not re-sent at the next one,
+// the node's own votes still are, and the one after re-sends it again if
+// nobody did meanwhile. Without this, every node holding an open election
+// re-sent its blocks: in a 40-node simulation those copies were three
+// times as many block checks as every vote of the run.
+func TestNodeResendSuppressed(t *testing.T) {
+	cfg := strict()
+	cfg.ResendAfter, cfg.ResendMax = 10*time.Second, 10*time.Second
+	l := newLedger(t, 100, 200, 300, 400, 10)
+	n, err := NewNode(cfg, l, []ed25519.PrivateKey{key(0)})
+	require.NoError(t, err)
+	t0 := time.Unix(1000, 0)
+	b, err := NewWallet(l, key(4)).Send(acct(1), 10, 0)
+	require.NoError(t, err)
+	eff, err := n.ProcessBlock(b, t0)
+	require.NoError(t, err)
+	require.Len(t, eff.Votes, 1)
+	mine := eff.Votes[0]
+
+	// Another node's re-send comes in at 5 s: the re-send due at 10 s
+	// carries the vote only.
+	_, err = n.ProcessBlock(b, t0.Add(5*time.Second))
+	require.ErrorIs(t, err, ErrDuplicate)
+	eff = n.Tick(t0.Add(10 * time.Second))
+	assert.Empty(t, eff.Blocks, "re-sent by another node")
+	assert.Equal(t, []Vote{mine}, eff.Votes)
+	// Nobody re-sends it before 20 s: this node does.
+	eff = n.Tick(t0.Add(20 * time.Second))
+	assert.Equal(t, []Block{b}, eff.Blocks)
+	assert.Equal(t, []Vote{mine}, eff.Votes)
+
+	// An observer: the same, with no votes.
+	o := observer(t, cfg)
+	ob, err := NewWallet(o.Ledger(), key(0)).Send(acct(1), 10, 0)
+	require.NoError(t, err)
+	_, err = o.ProcessBlock(ob, t0)
+	require.NoError(t, err)
+	_, err = o.ProcessBlock(ob, t0.Add(9*time.Second))
+	require.ErrorIs(t, err, ErrDuplicate)
+	eff = o.Tick(t0.Add(10 * time.Second))
+	assert.Empty(t, eff.Blocks)
+	assert.Empty(t, eff.Votes)
+	eff = o.Tick(t0.Add(20 * time.Second))
+	assert.Equal(t, []Block{ob}, eff.Blocks)
+}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,6 +115,16 @@ The command fails if either does not hold.`,
 				}
 				fmt.Fprintf(w, "sum constant: %v (%d checks of %d micro-credits); converged: %v after %.1f s, %d sends unconfirmed somewhere\n",
 					res.SumConstant, res.SumChecks, res.Supply, res.Converged, res.SettleSeconds, res.Unconfirmed)
+				fmt.Fprintf(w, "validators ignored %d (%s), rejected %d; gossip's rules ignored %s; the core refused %s\n",
+					res.ValidatorIgnored, byKey(res.ValidatorIgnoredByReason), res.ValidatorRejected, byKey(res.GossipIgnoredByRule), byKey(res.CoreRefused))
+				fmt.Fprintf(w, "pubsub dropped: %s\n", byKey(res.GossipDropped))
+				if len(res.LateSends) > 0 {
+					where := map[string]uint64{}
+					for _, l := range res.LateSends {
+						where[l.Where]++
+					}
+					fmt.Fprintf(w, "late sends by the end that had not confirmed them: %s\n", byKey(where))
+				}
 				if res.StuckCloses > 0 {
 					fmt.Fprintf(w, "%d stops or crashes of a node whose close did not return (left behind, cut off)\n", res.StuckCloses)
 				}
@@ -149,4 +162,18 @@ func writeLedgerPlots(dir string, res sim.LedgerResult) error {
 		return nil
 	}
 	return sim.CDF(filepath.Join(dir, "ledger-confirm-cdf.png"), fmt.Sprintf("ledger confirmation latency, %d nodes, %d representatives", res.Nodes, res.Representatives), "ms", res.LatenciesMs)
+}
+
+// byKey prints counts as "key n, key n" in the keys' order ("none" when
+// there are none).
+func byKey(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -17,7 +17,7 @@ import (
 // it by the catch-up if it was confirmed after all.
 func (s *Service) checkBackdate(b *token.Block, now time.Time) error {
 	if e := s.cfg.Epoch(now); b.Epoch+s.cfg.MaxBackdate < e {
-		return s.ignore(fmt.Errorf("block of epoch %d at epoch %d, more than %d back", b.Epoch, e, s.cfg.MaxBackdate))
+		return s.ignore(IgnoredBackdated, fmt.Errorf("block of epoch %d at epoch %d, more than %d back", b.Epoch, e, s.cfg.MaxBackdate))
 	}
 	return nil
 }

@@ -92,6 +92,7 @@ func TestBackdatedBlockIgnored(t *testing.T) {
 		err = check(old)
 		assert.True(t, errors.Is(err, gossip.ErrIgnore), "its rival, back-dated (and now the loser of a settled fork): %v", err)
 		assert.Equal(t, uint64(2), s.Stats().Ignored)
+		assert.Equal(t, map[Reason]uint64{IgnoredBackdated: 1, IgnoredSettled: 1}, s.Stats().IgnoredBy)
 
 		// What the node says of the settled epoch counts only the block it took.
 		last, ok := s.SettledBefore(time.Now())
@@ -99,5 +100,43 @@ func TestBackdatedBlockIgnored(t *testing.T) {
 		require.GreaterOrEqual(t, last, recent.Epoch)
 		st := s.Stakes(last, 0)
 		assert.Equal(t, uint64(40), st.Weight(sa))
+	})
+}
+
+// TestAgeBackdate: with MaxBackdate at AgeBackdate, a block whose first
+// publication gossip still takes (its message MaxAge old, dated with the
+// author's epoch then) is not ignored as back-dated, on any offset of its
+// making within an epoch; with a MaxBackdate below it, as the simulator
+// had (1-second epochs, MaxAge 30 s, MaxBackdate 5), such a block is
+// ignored and dies out (here MaxAge 12 s).
+func TestAgeBackdate(t *testing.T) {
+	assert.Equal(t, uint64(1), DefaultConfig().AgeBackdate())
+	assert.Equal(t, uint64(8), TestConfig().AgeBackdate())
+	synctest.Test(t, func(t *testing.T) {
+		staker := ed25519.NewKeyFromSeed([]byte("ledgersvc age backdate staker..."))
+		sa := token.AccountOf(staker.Public().(ed25519.PublicKey))
+		c := newCluster(t, 1, 1, token.Allocation{Account: sa.String(), Balance: 100})
+		cfg := TestConfig()
+		cfg.MaxAge = 12 * time.Second // within gossip.TestConfig's SeenTTL
+		// Not run: only its validator is called.
+		s, err := New(context.Background(), cfg, Options{Gossip: c.net.Nodes[0], Store: c.ds(0), Genesis: c.genesis, Identity: c.net.Keys[0]})
+		require.NoError(t, err)
+		l, err := token.NewLedger(c.genesis)
+		require.NoError(t, err)
+		w := token.NewWallet(l, staker)
+		check := func(made time.Time) error {
+			b, err := w.Stake(40, s.cfg.Epoch(made))
+			require.NoError(t, err)
+			return s.checkBlock(&Message{Block: &b}, made.Add(s.cfg.MaxAge), false)
+		}
+		// Well after the epoch zero, at offsets within an epoch.
+		base := s.cfg.EpochStart(s.cfg.Epoch(time.Now()) + 100)
+		for _, off := range []time.Duration{0, 300 * time.Millisecond, 999 * time.Millisecond} {
+			s.cfg.MaxBackdate = 5
+			err := check(base.Add(off))
+			assert.True(t, errors.Is(err, gossip.ErrIgnore), "MaxBackdate 5, offset %s: %v", off, err)
+			s.cfg.MaxBackdate = s.cfg.AgeBackdate()
+			assert.NoError(t, check(base.Add(off)), "MaxBackdate %d, offset %s", s.cfg.MaxBackdate, off)
+		}
 	})
 }

@@ -120,7 +120,9 @@ func TestValidators(t *testing.T) {
 			}
 			assert.True(t, errors.Is(err, tt.want), "%s: %v", tt.name, err)
 		}
-		assert.Equal(t, uint64(5), s.Stats().Rejected)
-		assert.Equal(t, uint64(3), s.Stats().Ignored)
+		st := s.Stats()
+		assert.Equal(t, uint64(5), st.Rejected)
+		assert.Equal(t, uint64(3), st.Ignored)
+		assert.Equal(t, map[Reason]uint64{IgnoredSettled: 1, IgnoredFuture: 1, IgnoredNoWeight: 1}, st.IgnoredBy)
 	})
 }

@@ -116,6 +116,25 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// AgeBackdate returns the least MaxBackdate under which no block is
+// ignored as back-dated while gossip still takes its first publication:
+// the epochs MaxAge spans, rounded up. A block is dated with its author's
+// epoch when it publishes it, and gossip takes the message until it is
+// MaxAge old by the receiver's clock (skew included), so by then the
+// receiver's epoch is at most that many epochs past the block's. With
+// DefaultConfig it is 1 (40 s of a one-minute epoch), MaxBackdate's
+// value; TestConfig's 1-second epochs and 8 s keep 5 (its tests hold
+// gossip well within 5 s), and a configuration that raises MaxAge for
+// loaded nodes raises MaxBackdate with it (the simulator does): else a
+// block that takes more than MaxBackdate epochs to reach a node is
+// ignored there and not relayed, and dies out.
+func (c Config) AgeBackdate() uint64 {
+	if c.EpochLength <= 0 || c.MaxAge <= 0 {
+		return 0
+	}
+	return uint64((c.MaxAge + c.EpochLength - 1) / c.EpochLength)
+}
+
 // Settled returns the first epoch from whose start on no honest node takes
 // a new block dated e or earlier from gossip, on any clock within MaxSkew
 // of this one: e + MaxBackdate + 1, plus the epochs MaxSkew spans. From

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,12 +47,6 @@ type Options struct {
 	Identity crypto.PrivKey
 }
 
-// Stats counts what the validators decided.
-type Stats struct {
-	Rejected uint64 // blocks and votes refused, their senders penalised
-	Ignored  uint64 // dropped without penalty (a settled fork's loser, a vote without weight, a block from the future)
-}
-
 // Service runs a token.Node on a node: blocks and votes from gossip into
 // the Node, its records into the store (synced) before its votes and
 // blocks go out, its ticks on the clock, and the node's own wallet.
@@ -85,8 +80,18 @@ type Service struct {
 	seq      uint64
 	running  atomic.Bool
 	syncTurn int // the peer of the next periodic catch-up; sync.go's goroutine's
-	rejected atomic.Uint64
-	ignored  atomic.Uint64
+	counts   counts
+	// statsMu guards gossipPast and statTopics, which Stats reads
+	// without the Service's lock (a node drowning in checks holds that
+	// for long).
+	statsMu sync.Mutex
+	// gossipPast is what the topics of Runs that ended ignored.
+	gossipPast Stats
+	// statTopics are the running topics (blocks, votes), nil between Runs.
+	statTopics []*gossip.Topic[*Message]
+	// testHookSync, set by tests before Run, is called by the catch-up
+	// goroutine before each catch-up with a peer that connected.
+	testHookSync func()
 }
 
 // outbox holds effects to publish once the first upto records are durable.
@@ -165,9 +170,28 @@ func (s *Service) View(f func(l *token.Ledger)) {
 	f(s.node.Ledger())
 }
 
-// Stats returns the validators' counters.
+// TryView calls f as View does if the Service's lock is free now, and
+// reports whether it did: for observers that must not wait behind a busy
+// node (the simulator's diagnostics).
+func (s *Service) TryView(f func(l *token.Ledger)) bool {
+	if !s.mu.TryLock() {
+		return false
+	}
+	defer s.mu.Unlock()
+	f(s.node.Ledger())
+	return true
+}
+
+// Stats returns the validators' and the core's counters since New.
 func (s *Service) Stats() Stats {
-	return Stats{Rejected: s.rejected.Load(), Ignored: s.ignored.Load()}
+	st := s.counts.stats()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	maps.Copy(st.GossipIgnored, s.gossipPast.GossipIgnored)
+	for _, t := range s.statTopics {
+		st.addGossip(t.Stats())
+	}
+	return st
 }
 
 // Wait returns once cond, called with the ledger under the lock, has
@@ -349,7 +373,11 @@ func (s *Service) publish(eff token.Effects) {
 }
 
 // TopicParams returns the gossip validator parameters of both ledger
-// topics under cfg.
+// topics under cfg. They are Unordered: every block and vote counts, not
+// only an author's latest, and a node's messages published one after the
+// other (a committer's batch, a tick's re-sends) overtake each other on
+// paths of different latencies; with gossip's seq rule a node that got a
+// later one first ignored, and did not relay, every earlier one.
 func TopicParams(cfg Config) gossip.TopicParams {
 	return gossip.TopicParams{
 		MaxSize:    MaxMessageSize,
@@ -359,6 +387,7 @@ func TopicParams(cfg Config) gossip.TopicParams {
 		Burst:      cfg.Burst,
 		MaxAuthors: 100_000,
 		Weight:     1,
+		Unordered:  true,
 	}
 }
 
@@ -374,12 +403,12 @@ func (s *Service) topic(name string, check func(*Message, time.Time, bool) error
 }
 
 func (s *Service) reject(err error) error {
-	s.rejected.Add(1)
+	s.counts.rejected.Add(1)
 	return fmt.Errorf("%w: %w", gossip.ErrInvalid, err)
 }
 
-func (s *Service) ignore(err error) error {
-	s.ignored.Add(1)
+func (s *Service) ignore(r Reason, err error) error {
+	s.counts.ignore(r)
 	return fmt.Errorf("%w: %w", gossip.ErrIgnore, err)
 }
 
@@ -398,7 +427,7 @@ func (s *Service) checkBlock(m *Message, now time.Time, local bool) error {
 		return nil
 	}
 	if e := s.cfg.Epoch(now); m.Block.Epoch > e+1 {
-		return s.ignore(fmt.Errorf("block of epoch %d at epoch %d", m.Block.Epoch, e))
+		return s.ignore(IgnoredFuture, fmt.Errorf("block of epoch %d at epoch %d", m.Block.Epoch, e))
 	}
 	s.mu.Lock()
 	_, err := s.node.Ledger().Validate(*m.Block)
@@ -409,7 +438,7 @@ func (s *Service) checkBlock(m *Message, now time.Time, local bool) error {
 	case err == nil, errors.Is(err, token.ErrFork), errors.Is(err, token.ErrGap):
 		return s.checkBackdate(m.Block, now)
 	case errors.Is(err, token.ErrSettled):
-		return s.ignore(err)
+		return s.ignore(IgnoredSettled, err)
 	default:
 		return s.reject(err)
 	}
@@ -431,7 +460,7 @@ func (s *Service) checkVote(m *Message, _ time.Time, local bool) error {
 	w := s.node.Ledger().Weight(m.Vote.Rep)
 	s.mu.Unlock()
 	if w == 0 {
-		return s.ignore(fmt.Errorf("vote by %s, without weight", m.Vote.Rep))
+		return s.ignore(IgnoredNoWeight, fmt.Errorf("vote by %s, without weight", m.Vote.Rep))
 	}
 	return nil
 }
@@ -459,11 +488,21 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 	s.mu.Lock()
 	s.ctx, s.blocks, s.votes, s.cancel, s.done = ctx, blocks, votes, cancel, done
 	s.mu.Unlock()
+	s.statsMu.Lock()
+	s.statTopics = []*gossip.Topic[*Message]{blocks, votes}
+	s.statsMu.Unlock()
 	var committer sync.WaitGroup
 	committer.Go(func() { s.commit(ctx) })
 	defer func() {
 		cancel()
 		committer.Wait()
+		s.statsMu.Lock()
+		if s.gossipPast.GossipIgnored == nil {
+			s.gossipPast.GossipIgnored = map[gossip.Rule]uint64{}
+		}
+		s.gossipPast.addGossip(blocks.Stats(), votes.Stats())
+		s.statTopics = nil
+		s.statsMu.Unlock()
 		s.mu.Lock()
 		s.ctx, s.blocks, s.votes, s.cancel, s.done = nil, nil, nil, nil, nil
 		// What was not written is not acknowledged; a restart rebuilds
@@ -477,10 +516,15 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 			return
 		}
 		_, _ = s.step(func(now time.Time) (token.Effects, error) {
+			var eff token.Effects
+			var err error
 			if r.Msg.Block != nil {
-				return s.node.ProcessBlock(*r.Msg.Block, now)
+				eff, err = s.node.ProcessBlock(*r.Msg.Block, now)
+			} else {
+				eff, err = s.node.ProcessVote(*r.Msg.Vote, now)
 			}
-			return s.node.ProcessVote(*r.Msg.Vote, now)
+			s.counts.refuse(err)
+			return eff, err
 		})
 	}
 	bsub, err := blocks.Subscribe(handle)

@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -308,5 +309,50 @@ func testCatchUpRefusesForgedBlocks(t *testing.T) {
 		_, ok := l.Block(forged.Hash())
 		assert.False(t, ok, "the forged block is not taken")
 		assert.Equal(t, l.Supply(), l.Total()+l.InFlight())
+	})
+}
+
+// TestStopWhileCatchingUp: while Run stops and waits for a catch-up still
+// under way, the host's connectedness events do not block: the
+// subscription that fed the catch-ups is closed first. The host's event
+// bus sends to a subscription under a lock that a catch-up's dial takes
+// to announce its connection, so with the subscription left open until
+// the catch-up ended, a full subscription and a dialling catch-up waited
+// for each other for good (a node's stop in a 100-node simulation hung
+// there).
+func TestStopWhileCatchingUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 2, 9)
+		c.start(1)
+		s, err := New(context.Background(), TestConfig(), Options{Gossip: c.net.Nodes[0], Store: c.ds(0), Genesis: c.genesis, Identity: c.net.Keys[0]})
+		require.NoError(t, err)
+		release := make(chan struct{})
+		s.testHookSync = func() { <-release }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx, nil) }()
+		synctest.Wait() // the catch-up with node 1 waits in the hook
+
+		cancel()
+		synctest.Wait() // Run stops and waits for the catch-up
+		em, err := c.net.Hosts[0].EventBus().Emitter(new(event.EvtPeerConnectednessChanged))
+		require.NoError(t, err)
+		emitted := make(chan struct{})
+		go func() {
+			defer close(emitted)
+			for range 64 { // beyond the subscription's buffer
+				_ = em.Emit(event.EvtPeerConnectednessChanged{Peer: c.net.Hosts[1].ID(), Connectedness: network.Connected})
+			}
+		}()
+		synctest.Wait()
+		select {
+		case <-emitted:
+		default:
+			t.Error("the host's connectedness events block while the ledger stops")
+		}
+		close(release)
+		<-emitted
+		require.NoError(t, em.Close())
+		require.NoError(t, <-done)
 	})
 }
