@@ -95,7 +95,9 @@ func TestLinksProtectTheirConnections(t *testing.T) {
 		// stream: its connection manager would otherwise close it with
 		// frames on their way.
 		a, b := m.net.Hosts[0], m.net.Hosts[1]
-		st, err := Protocol.Open(ctx, a, b.ID())
+		octx, ocancel := context.WithTimeout(context.Background(), time.Minute)
+		defer ocancel()
+		st, err := Protocol.Open(octx, a, b.ID())
 		require.NoError(t, err)
 		_, err = st.Write(make([]byte, m.mixes[0].frameSize()))
 		require.NoError(t, err)
