@@ -319,16 +319,11 @@ func TestNodeLateVoteOnline(t *testing.T) {
 	assert.Equal(t, uint64(900), n.QuorumBase(late.Add(2*time.Minute)), "and in the trend")
 }
 
-// TestNodeResendBackoff: Tick re-sends an open election's candidates and
-// this node's votes only once it has been open for ResendAfter, then after
-// twice the previous wait, up to ResendMax; an election that settles
-// sooner is never re-sent. Before this, every Tick re-sent every open
-// election, so each block of a 100-node simulation that was open at a tick
-// went out again from every node (a check per node on every node) and the
-// simulation fell behind for good.
-func TestNodeResendBackoff(t *testing.T) {
-	cfg := strict()
-	cfg.ResendAfter, cfg.ResendMax = 10*time.Second, 40*time.Second
+// openElection gives a node with 100 of 1,000 voting weight a send to
+// elect: the election stays open (no quorum). It returns the node, the
+// block, the node's own vote and the time it opened.
+func openElection(t *testing.T, cfg Config) (*Node, Block, Vote, time.Time) {
+	t.Helper()
 	l := newLedger(t, 100, 200, 300, 400, 10)
 	n, err := NewNode(cfg, l, []ed25519.PrivateKey{key(0)})
 	require.NoError(t, err)
@@ -339,6 +334,20 @@ func TestNodeResendBackoff(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, eff.Votes, 1)
 	mine := eff.Votes[0]
+	return n, b, mine, t0
+}
+
+// TestNodeResendBackoff: Tick re-sends an open election's candidates and
+// this node's votes only once it has been open for ResendAfter, then after
+// twice the previous wait, up to ResendMax; an election that settles
+// sooner is never re-sent. Before this, every Tick re-sent every open
+// election, so each block of a 100-node simulation that was open at a tick
+// went out again from every node (a check per node on every node) and the
+// simulation fell behind for good.
+func TestNodeResendBackoff(t *testing.T) {
+	cfg := strict()
+	cfg.ResendAfter, cfg.ResendMax = 10*time.Second, 40*time.Second
+	n, b, mine, t0 := openElection(t, cfg)
 
 	// The election stays open: 100 of 1000 is no quorum. Ticks every
 	// second for five minutes; the re-sends come at 10, 30 (10 + 20), 70
@@ -382,7 +391,7 @@ func TestNodeResendBackoff(t *testing.T) {
 	require.NoError(t, err)
 	_, err = m.ProcessBlock(c, t0)
 	require.NoError(t, err)
-	eff = m.Tick(t0.Add(time.Second))
+	eff := m.Tick(t0.Add(time.Second))
 	assert.Empty(t, eff.Blocks, "open for 1 s of ResendAfter's 30 s")
 	for _, rep := range []int{2, 3} {
 		_, err = m.ProcessVote(vote(rep, c, true, 0), t0.Add(2*time.Second))
@@ -403,22 +412,13 @@ func TestNodeResendBackoff(t *testing.T) {
 func TestNodeResendSuppressed(t *testing.T) {
 	cfg := strict()
 	cfg.ResendAfter, cfg.ResendMax = 10*time.Second, 10*time.Second
-	l := newLedger(t, 100, 200, 300, 400, 10)
-	n, err := NewNode(cfg, l, []ed25519.PrivateKey{key(0)})
-	require.NoError(t, err)
-	t0 := time.Unix(1000, 0)
-	b, err := NewWallet(l, key(4)).Send(acct(1), 10, 0)
-	require.NoError(t, err)
-	eff, err := n.ProcessBlock(b, t0)
-	require.NoError(t, err)
-	require.Len(t, eff.Votes, 1)
-	mine := eff.Votes[0]
+	n, b, mine, t0 := openElection(t, cfg)
 
 	// Another node's re-send comes in at 5 s: the re-send due at 10 s
 	// carries the vote only.
-	_, err = n.ProcessBlock(b, t0.Add(5*time.Second))
+	_, err := n.ProcessBlock(b, t0.Add(5*time.Second))
 	require.ErrorIs(t, err, ErrDuplicate)
-	eff = n.Tick(t0.Add(10 * time.Second))
+	eff := n.Tick(t0.Add(10 * time.Second))
 	assert.Empty(t, eff.Blocks, "re-sent by another node")
 	assert.Equal(t, []Vote{mine}, eff.Votes)
 	// Nobody re-sends it before 20 s: this node does.
