@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # race-test.sh FLAGS... -- PACKAGES...
 #
-# Runs `go test -race FLAGS PACKAGES`. Go 1.26's race detector can die of
-# its own internal check ("ThreadSanitizer: CHECK failed" in the runtime's
-# tsan, Go issue 78156, seen with testing/synctest) before a package's tests
-# run: that is not a verdict on fog's code. A package that failed that way,
+# Runs `go test -race FLAGS PACKAGES`. Go 1.26's race runtime can die with
+# testing/synctest of its own faults: its internal check ("ThreadSanitizer:
+# CHECK failed", Go issue 78156), or a SIGSEGV inside the runtime's timer
+# code (runtime.(*timer).maybeRunChan) on a bubble's goroutine: that is not
+# a verdict on fog's code. A package that failed that way,
 # and only that way, is run again (at most twice) and the result of the rerun
 # counts; any other failure fails at once, as it would without this script.
 set -u
@@ -32,9 +33,11 @@ run() {
 tsan_only() {
 	awk -F'\t' '
 		/ThreadSanitizer: CHECK failed/ { tsan = 1 }
+		/^SIGSEGV: segmentation violation/ { segv = 1 }
+		segv && /^runtime\.\(\*timer\)\.maybeRunChan\(/ { tsan = 1 }
 		$1 ~ /^(ok|FAIL|\?) *$/ && NF >= 2 {
 			if ($1 == "FAIL") { if (tsan) crashed[++n] = $2; else other = 1 }
-			tsan = 0
+			tsan = 0; segv = 0
 		}
 		END { if (!other) for (i = 1; i <= n; i++) print crashed[i] }
 	' "$log"
@@ -45,7 +48,7 @@ rc=$?
 for attempt in 1 2; do
 	mapfile -t again < <(tsan_only)
 	[ ${#again[@]} -gt 0 ] || exit "$rc"
-	echo "make: the race detector itself crashed in ${again[*]} (ThreadSanitizer CHECK, Go issue 78156): running again ($attempt of 2)"
+	echo "make: the race runtime itself crashed in ${again[*]} (ThreadSanitizer CHECK or a SIGSEGV in its timer code, Go issue 78156): running again ($attempt of 2)"
 	run "${again[@]}" && exit 0
 	rc=$?
 done
