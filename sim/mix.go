@@ -153,7 +153,10 @@ type MixResult struct {
 	LinkLagMsP99 float64 `json:"link_lag_ms_p99"`
 	LagOK        bool    `json:"lag_ok"`
 
-	Frames int `json:"frames_observed"`
+	// ObservedSeconds is how long the observer watched: Duration, on the
+	// scenario's clock.
+	ObservedSeconds float64 `json:"observed_seconds"`
+	Frames          int     `json:"frames_observed"`
 	// FramesUnread are frames the observer saw written on a link more than
 	// 10 s before the end and never read from it: lost between a
 	// link's writer and its reader (a connection closed with frames in
@@ -176,6 +179,11 @@ type MixResult struct {
 	LatenciesMs       []float64 `json:"-"`
 	Correlations      []float64 `json:"-"`
 	CorrelationsOther []float64 `json:"-"`
+	// Trace is what the observer saw, and LayerAt the layers node i
+	// served in the directories in use at a time of the trace (a bit
+	// per layer): for analyses beyond the figures above.
+	Trace   Trace                         `json:"-"`
+	LayerAt func(i int, at float64) uint8 `json:"-"`
 }
 
 // observer collects every node's mix frames while on.
@@ -387,7 +395,9 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	}
 	steps := int(s.Duration / time.Second)
 	progress.Phase("exchanging messages", steps)
-	tick := time.NewTicker(time.Second)
+	// On the scenario's clock: slowed, a real-time ticker would end the
+	// observation after Duration/Slowdown of the scenario's time.
+	tick := clk.NewTicker(time.Second)
 	half := false
 	for done := 0; done < steps; done++ {
 		select {
@@ -396,7 +406,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 			stopSending()
 			wg.Wait()
 			return res, ctx.Err()
-		case <-tick.C:
+		case <-tick.C():
 		}
 		progress.Step(1)
 		saveDirs()
@@ -521,6 +531,7 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	// The histogram's last bucket is open: 1,000 ms means 1 s or more.
 	res.TickLagMsP99 = float64(min(lags.Quantile(0.99), time.Second)) / float64(time.Millisecond)
 	tr := Trace{Nodes: n, End: end.Sub(start).Seconds()}
+	res.ObservedSeconds = tr.End
 	type pair struct{ from, to int }
 	inFlight := map[pair][]int{} // events not yet arrived, by link
 	var linkLags []float64
@@ -602,18 +613,20 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		layerOf[e] = m
 	}
 	dirMu.Unlock()
+	layerAt := func(i int, at float64) uint8 {
+		e, _ := ep.EpochAt(start.Add(time.Duration(at * float64(time.Second))))
+		b := layerOf[e][i]
+		if e > 0 {
+			b |= layerOf[e-1][i]
+		}
+		return b
+	}
+	res.Trace, res.LayerAt = tr, layerAt
 	l := NewLinker(Linker{
 		Hops:      mc.Layers,
 		MeanDelay: mc.MeanDelay.Seconds() + 0.001,
 		Latency:   func(i, j int) float64 { return nw.latency(i, j).Seconds() },
-		Layer: func(i int, at float64) uint8 {
-			e, _ := ep.EpochAt(start.Add(time.Duration(at * float64(time.Second))))
-			b := layerOf[e][i]
-			if e > 0 {
-				b |= layerOf[e-1][i]
-			}
-			return b
-		},
+		Layer:     layerAt,
 	}, tr)
 	res.LinkingChance = 1 / float64(max(res.Senders, 1))
 	res.SenderEntropyMax = math.Log2(float64(max(res.Senders, 1)))

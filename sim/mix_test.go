@@ -15,6 +15,9 @@ func TestMixScenarioDeliversAndMeasures(t *testing.T) {
 	s.Network.Links.LatencyMin, s.Network.Links.LatencyMax = 5*time.Millisecond, 30*time.Millisecond
 	s.TargetRelays, s.EpochLength, s.GenesisDelay = 8, 6*time.Second, 4*time.Second
 	s.MessageRate, s.Duration, s.Deadline = 0.2, 15*time.Second, 30*time.Second
+	// Slowed, every time is the scenario's: the observer watches for
+	// Duration of it, not Duration of real time.
+	s.Slowdown = 1.5
 	res, err := s.Run(context.Background(), nil)
 	require.NoError(t, err)
 	t.Logf("%+v", res)
@@ -27,6 +30,7 @@ func TestMixScenarioDeliversAndMeasures(t *testing.T) {
 	assert.Positive(t, res.LatencyMsP50)
 	assert.GreaterOrEqual(t, res.LatencyMsP99, res.LatencyMsP50)
 	assert.Positive(t, res.Frames)
+	assert.InDelta(t, s.Duration.Seconds(), res.ObservedSeconds, 1.5, "watched for Duration of the scenario's time")
 	for _, x := range []float64{res.FlowCorrelation, res.FlowCorrelationOther} {
 		assert.False(t, math.IsNaN(x))
 		assert.LessOrEqual(t, x, 1.0)
