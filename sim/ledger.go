@@ -158,11 +158,15 @@ type LedgerResult struct {
 	// nodes, what their ledger validators dropped without and with a
 	// penalty (ledgersvc.Stats; a restarted node's count from its
 	// restart).
-	Unconfirmed       int     `json:"unconfirmed"`
-	Converged         bool    `json:"converged"`
-	SettleSeconds     float64 `json:"settle_seconds"`
-	ValidatorIgnored  uint64  `json:"validator_ignored"`
-	ValidatorRejected uint64  `json:"validator_rejected"`
+	Unconfirmed int `json:"unconfirmed"`
+	// UnconfirmedNodes are the running nodes that had not confirmed every
+	// send of the workload at the end: how many each missed, and whether
+	// the churn took it down during the transfers.
+	UnconfirmedNodes  []UnconfirmedNode `json:"unconfirmed_nodes,omitempty"`
+	Converged         bool              `json:"converged"`
+	SettleSeconds     float64           `json:"settle_seconds"`
+	ValidatorIgnored  uint64            `json:"validator_ignored"`
+	ValidatorRejected uint64            `json:"validator_rejected"`
 	// ValidatorIgnoredByReason splits ValidatorIgnored by the validators'
 	// reason (ledgersvc.Reason: future, settled, backdated, no_weight);
 	// GossipIgnoredByRule counts the ledger topics' messages gossip's own
@@ -275,7 +279,16 @@ type ledgerRun struct {
 	sumBad  bool
 	sumMu   sync.Mutex
 	genesis token.Genesis
-	start   time.Time // the transfers' start
+	start   time.Time    // the transfers' start
+	churned map[int]bool // the nodes the churn took down and up
+}
+
+// UnconfirmedNode is a running node that had not confirmed every send of
+// the workload when the ledger scenario ended.
+type UnconfirmedNode struct {
+	Node    int  `json:"node"`
+	Missing int  `json:"missing"`
+	Churned bool `json:"churned"`
 }
 
 // nodeBalance is every node's genesis balance; spenderBalance each double
@@ -555,6 +568,7 @@ func (r *ledgerRun) transfers(ctx context.Context, progress Progress) error {
 	for _, i := range churners {
 		churning[i] = true
 	}
+	r.churned = churning
 	start := clk.Now()
 	r.start = start
 	cctx, stopChurn := context.WithCancel(ctx)
@@ -917,10 +931,16 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 					d.everyone = -1
 				}
 			}
+			missing := 0
 			for _, m := range r.sends {
 				if m.made() && !lg.Confirmed(m.hash) {
 					unconfirmed[m.hash] = true
+					missing++
 				}
+			}
+			if missing > 0 {
+				r.res.UnconfirmedNodes = append(r.res.UnconfirmedNodes,
+					UnconfirmedNode{Node: i, Missing: missing, Churned: r.churned[i]})
 			}
 		})
 	}
