@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fog-compute/fog/chat/channel"
 	"github.com/fog-compute/fog/chat/chatsvc"
 	"github.com/fog-compute/fog/chat/dm"
 	"github.com/fog-compute/fog/compute"
@@ -28,6 +29,7 @@ const (
 	EventMixReceived      = "mix.received"      // MixEvent
 	EventChatReceived     = "chat.received"     // ChatEvent
 	EventChatState        = "chat.state"        // ChatStateEvent
+	EventChatPost         = "chat.post"         // ChatPostEvent
 	// EventStreamOpened is the first event of every stream, whatever its
 	// filter: from then on the client misses nothing published.
 	EventStreamOpened = "stream.opened" // StreamEvent
@@ -256,4 +258,23 @@ func (s *eventSource) directory(ctx context.Context) {
 		case <-updated:
 		}
 	}
+}
+
+// ChatPostEvent is the data of chat.post: a new post of a joined channel
+// was stored here (chat.history has its text).
+type ChatPostEvent struct {
+	Channel string  `json:"channel"`
+	ID      string  `json:"id"`
+	Author  peer.ID `json:"author"`
+	Bytes   int     `json:"bytes"`
+	// Readable is false for a private post whose key this node lacks.
+	Readable bool `json:"readable"`
+	// Synced says the post came by history sync rather than gossip.
+	Synced bool `json:"synced"`
+}
+
+// chatPosted publishes a new channel post.
+func (n *Node) chatPosted(p channel.Post) {
+	n.events.Publish(EventChatPost, ChatPostEvent{Channel: p.Channel, ID: p.ID.String(), Author: p.Author,
+		Bytes: len(p.Text), Readable: p.Readable, Synced: p.Synced})
 }

@@ -155,6 +155,26 @@ func TestEventStreamChat(t *testing.T) {
 	}
 }
 
+func TestEventStreamChatPost(t *testing.T) {
+	// Gossip that remembers messages long enough for a channel's topic.
+	dir, cfg := initTestDir(t, nil)
+	a := startAttackedNode(t, dir, cfg)
+	dir, cfg = initTestDir(t, func(c *Config) { c.P2P.Bootstrap = []string{a.p2pAddr()} })
+	b := startAttackedNode(t, dir, cfg)
+	chats := openEvents(t, b, "chat")
+	// A post on a channel both joined reaches b's stream, by gossip or by
+	// history sync (a new neighbour in the channel).
+	for _, n := range []*testNode{a, b} {
+		require.NoError(t, n.client(t).Call(context.Background(), "chat.join", ChatChannelParams{Channel: "lobby"}, nil))
+	}
+	var id string
+	require.NoError(t, a.client(t).Call(context.Background(), "chat.post", ChatChannelParams{Channel: "lobby", Text: "hi all"}, &id))
+	ev := chats.await(t, EventChatPost, nil)
+	var pe ChatPostEvent
+	require.NoError(t, json.Unmarshal(ev.Data, &pe))
+	assert.Equal(t, ChatPostEvent{Channel: "lobby", ID: id, Author: a.Host().ID(), Bytes: len("hi all"), Readable: true, Synced: pe.Synced}, pe)
+}
+
 func TestEventStreamRefusals(t *testing.T) {
 	n := startTestNode(t, nil)
 	get := func(path, auth string) int {

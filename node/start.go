@@ -297,6 +297,7 @@ func (s *starter) startChat(ctx context.Context) error {
 	o := chatsvc.Options{
 		Host: n.host, Identity: s.priv, Records: n.dht, Gossip: n.gossip, Store: ds, Space: n.store.CheckSpace, Mailboxes: mb,
 		Keys: &keys, Clock: clk, Logger: n.log.With("subsystem", "chat"), Received: n.chatReceived, StateChanged: n.chatState,
+		Posted: n.chatPosted,
 	}
 	if n.mix != nil {
 		o.Mix = n.mix

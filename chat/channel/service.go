@@ -46,6 +46,10 @@ type Options struct {
 	Rand io.Reader
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
+	// Posted, if set, is called with each new post stored here (from
+	// gossip, from history sync, or this node's own), as subscribers get
+	// it; it must not block (the node's event stream).
+	Posted func(Post)
 }
 
 // Post is a post as a subscriber or History sees it.
@@ -675,6 +679,9 @@ func (sub *Subscription) closeLocked() {
 }
 
 func (s *Service) deliver(p Post) {
+	if s.opts.Posted != nil {
+		s.opts.Posted(p)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for sub := range s.subs {

@@ -106,6 +106,9 @@ type Options struct {
 	// (sent, delivered, read, failed), on the service's goroutines; it
 	// must not block (the node's event stream).
 	StateChanged func(id dm.MsgID, to peer.ID, state dm.State)
+	// Posted, if set, is called with each new post of a joined channel
+	// (channel.Options.Posted); it must not block.
+	Posted func(channel.Post)
 }
 
 // mixPrefix starts the body of a chat envelope sent over the mix.
@@ -202,7 +205,7 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 	}
 	ch, err := channel.New(s.cfg.Channel, channel.Options{
 		Gossip: s.o.Gossip, Store: s.o.Store, Identity: s.o.Identity, ChatKey: keys.Private,
-		Clock: s.clock, Rand: s.o.Rand, Logger: s.log.With("part", "channel"),
+		Clock: s.clock, Rand: s.o.Rand, Logger: s.log.With("part", "channel"), Posted: s.o.Posted,
 	})
 	if err != nil {
 		return err
