@@ -60,6 +60,15 @@ type Config struct {
 	// held open stays online (the quorum base does not need it: the trend
 	// keeps the peak): 2 minutes.
 	ResendMax time.Duration
+	// ResendSalt, if set, spreads this node's re-sends over the second
+	// half of each wait, at a point drawn from a hash of the salt, the
+	// root and the re-send's number: Trickle's random point (RFC 6206).
+	// Nodes that took a block at about the same moment would otherwise
+	// re-send it in the same tick, before any of them heard another's
+	// copy, and the suppression above would suppress nothing. The shell
+	// passes the node's account; empty, every wait is whole (the same on
+	// every node).
+	ResendSalt []byte
 	// MaxTrendSamples bounds the online-weight samples kept; Tick takes one
 	// per call, and older ones than TrendPeriod go first. 20,160 holds two
 	// weeks of one tick a minute.

@@ -3,6 +3,8 @@ package token
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -118,6 +120,7 @@ type election struct {
 	// node's votes next; resendGap is the wait that led to it.
 	resendAt  time.Time
 	resendGap time.Duration
+	resends   uint64 // re-sends so far
 	// heard holds the candidates another node re-sent (they came in
 	// again, as duplicates) since this node's last re-send: Tick does not
 	// re-send those.
@@ -234,10 +237,29 @@ func (n *Node) open(root Hash, now time.Time) *election {
 		if n.votes() {
 			e.resendGap = n.cfg.ResendAfter
 		}
-		e.resendAt = now.Add(e.resendGap)
+		e.resendAt = now.Add(n.resendWait(e))
 		n.elections[root] = e
 	}
 	return e
+}
+
+// resendWait returns how long after now e's next re-send comes: its
+// whole gap without a ResendSalt, else a point in the gap's second half
+// drawn from the salt, the root and the re-send's number (Trickle's
+// random point, deterministic so that the core stays a function of its
+// inputs).
+func (n *Node) resendWait(e *election) time.Duration {
+	if len(n.cfg.ResendSalt) == 0 {
+		return e.resendGap
+	}
+	h := sha256.New()
+	h.Write(n.cfg.ResendSalt)
+	h.Write(e.root[:])
+	h.Write(binary.BigEndian.AppendUint64(nil, e.resends))
+	var sum [sha256.Size]byte
+	u := binary.BigEndian.Uint64(h.Sum(sum[:0]))
+	half := e.resendGap / 2
+	return e.resendGap - half + time.Duration(u%uint64(half+1))
 }
 
 // heard notes that candidate h of e came in again: a node re-sent it.
@@ -584,7 +606,8 @@ func (n *Node) expire(now time.Time) {
 // longer, so that peers that missed them, as across a healed partition,
 // catch up: first ResendAfter after the election opened, then after
 // twice the previous wait, up to ResendMax (a node without voting weight:
-// every ResendMax from the opening on). An election that settles in
+// every ResendMax from the opening on); with a ResendSalt, at a point in
+// the second half of each wait. An election that settles in
 // the usual few hundred milliseconds is never re-sent: every node of the
 // network re-sending it would cost each node a check per node. Nor is a
 // candidate another node re-sent since this node's last re-send (it came
@@ -628,7 +651,8 @@ func (n *Node) Tick(now time.Time) Effects {
 			continue
 		}
 		e.resendGap = min(2*e.resendGap, n.cfg.ResendMax)
-		e.resendAt = now.Add(e.resendGap)
+		e.resends++
+		e.resendAt = now.Add(n.resendWait(e))
 		// A candidate another node re-sent since this node's last re-send
 		// reached every node that missed it as well as this one: one more
 		// copy would only cost every node another check (the suppression

@@ -440,3 +440,72 @@ func TestNodeResendSuppressed(t *testing.T) {
 	eff = o.Tick(t0.Add(20 * time.Second))
 	assert.Equal(t, []Block{ob}, eff.Blocks)
 }
+
+// TestNodeResendSpread has ten observers take one block at the same
+// moment and re-send it while it stays open; a re-send reaches the others
+// at once. With a salt each, one re-sends at a point within the wait's
+// second half and the others hear it first; without, all ten re-send in
+// the same tick and the suppression suppresses nothing.
+func TestNodeResendSpread(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		salted bool
+		most   int // the most re-sends of the first round
+	}{
+		{"salted", true, 1},
+		{"unsalted", false, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := strict()
+			cfg.ResendAfter, cfg.ResendMax = 10*time.Second, 10*time.Second
+			t0 := time.Unix(1_700_000_000, 0)
+			var nodes []*Node
+			var b Block
+			for i := range 10 {
+				c := cfg
+				if tc.salted {
+					c.ResendSalt = []byte{byte(i)}
+				}
+				n := observer(t, c)
+				if i == 0 {
+					var err error
+					b, err = NewWallet(n.Ledger(), key(0)).Send(acct(1), 10, 0)
+					require.NoError(t, err)
+				}
+				_, err := n.ProcessBlock(b, t0)
+				require.NoError(t, err)
+				nodes = append(nodes, n)
+			}
+			var first []time.Duration // when each re-send of the first round came
+			for at := time.Duration(0); at <= 10*time.Second && len(first) == 0; at += 100 * time.Millisecond {
+				var senders []int
+				for i, n := range nodes {
+					if eff := n.Tick(t0.Add(at)); len(eff.Blocks) > 0 {
+						senders = append(senders, i)
+					}
+				}
+				for range senders {
+					first = append(first, at)
+				}
+				// Every copy reaches every other node.
+				for _, s := range senders {
+					for j, n := range nodes {
+						if j != s {
+							_, err := n.ProcessBlock(b, t0.Add(at))
+							require.ErrorIs(t, err, ErrDuplicate)
+						}
+					}
+				}
+			}
+			require.NotEmpty(t, first, "the block was re-sent")
+			assert.LessOrEqual(t, len(first), tc.most, "re-sends of the first round")
+			assert.GreaterOrEqual(t, first[0], 5*time.Second, "not before half the wait")
+			// The others heard it: none re-sends in the rest of the round.
+			for at := first[0] + 100*time.Millisecond; at < 10*time.Second; at += 100 * time.Millisecond {
+				for _, n := range nodes {
+					assert.Empty(t, n.Tick(t0.Add(at)).Blocks)
+				}
+			}
+		})
+	}
+}

@@ -131,7 +131,12 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	node, err := token.NewNode(cfg.Node, l, []ed25519.PrivateKey{key})
+	nc := cfg.Node
+	if len(nc.ResendSalt) == 0 {
+		// Each node re-sends at its own point of a wait (Trickle).
+		nc.ResendSalt = ed25519.PrivateKey(key).Public().(ed25519.PublicKey)
+	}
+	node, err := token.NewNode(nc, l, []ed25519.PrivateKey{key})
 	if err != nil {
 		return nil, err
 	}
