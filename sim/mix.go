@@ -179,11 +179,6 @@ type MixResult struct {
 	LatenciesMs       []float64 `json:"-"`
 	Correlations      []float64 `json:"-"`
 	CorrelationsOther []float64 `json:"-"`
-	// Trace is what the observer saw, and LayerAt the layers node i
-	// served in the directories in use at a time of the trace (a bit
-	// per layer): for analyses beyond the figures above.
-	Trace   Trace                         `json:"-"`
-	LayerAt func(i int, at float64) uint8 `json:"-"`
 }
 
 // observer collects every node's mix frames while on.
@@ -621,7 +616,6 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		}
 		return b
 	}
-	res.Trace, res.LayerAt = tr, layerAt
 	l := NewLinker(Linker{
 		Hops:      mc.Layers,
 		MeanDelay: mc.MeanDelay.Seconds() + 0.001,

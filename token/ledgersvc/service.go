@@ -131,10 +131,11 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	acct := token.AccountOf(key.Public().(ed25519.PublicKey))
 	nc := cfg.Node
 	if len(nc.ResendSalt) == 0 {
 		// Each node re-sends at its own point of a wait (Trickle).
-		nc.ResendSalt = ed25519.PrivateKey(key).Public().(ed25519.PublicKey)
+		nc.ResendSalt = acct[:]
 	}
 	node, err := token.NewNode(nc, l, []ed25519.PrivateKey{key})
 	if err != nil {
@@ -142,7 +143,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, g: opts.Gossip, self: self, key: key,
-		acct: token.AccountOf(key.Public().(ed25519.PublicKey)),
+		acct: acct,
 		node: node, st: st, wallet: token.NewWallet(l, key),
 		changed: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
