@@ -41,6 +41,22 @@ func FuzzDecodeVote(f *testing.F) {
 	})
 }
 
+func FuzzDecodeVoteBatch(f *testing.F) {
+	b := VoteBatch{Votes: []BatchVote{{Root: Hash{1}, Block: Hash{2}, Seq: 3}, {Root: Hash{1}, Block: Hash{2}, Final: true}}}
+	b.Sign(key(0))
+	f.Add(b.Encode())
+	f.Fuzz(func(t *testing.T, in []byte) {
+		b, err := DecodeVoteBatch(in)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(b.Encode(), in) {
+			t.Fatalf("%x re-encodes as %x", in, b.Encode())
+		}
+		_ = b.Verify()
+	})
+}
+
 func FuzzDecodeProposal(f *testing.F) {
 	p := Proposal{Param: "epoch_length", Value: 60, Start: 1, End: 9, ExecDelay: 1}
 	p.Sign(key(0))

@@ -401,6 +401,34 @@ func (n *Node) ProcessVote(v Vote, now time.Time) (Effects, error) {
 	if n.l.Weight(v.Rep) == 0 {
 		return eff, nil
 	}
+	err := n.vote(v, now, &eff)
+	return eff, err
+}
+
+// ProcessVoteBatch takes a representative's batch of votes: its signature checked
+// once, then each vote as ProcessVote takes it. A vote that names a block
+// of another root is an error wrapping ErrInvalid (the batch's other
+// votes still count: they are signed by the same representative).
+func (n *Node) ProcessVoteBatch(b VoteBatch, now time.Time) (Effects, error) {
+	var eff Effects
+	if err := b.Verify(); err != nil {
+		return eff, err
+	}
+	if n.l.Weight(b.Rep) == 0 {
+		return eff, nil
+	}
+	var errs error
+	for i := range b.Votes {
+		if err := n.vote(b.Vote(i), now, &eff); err != nil && errs == nil {
+			errs = err
+		}
+	}
+	return eff, errs
+}
+
+// vote takes a vote whose signature was checked, by a representative with
+// weight.
+func (n *Node) vote(v Vote, now time.Time, eff *Effects) error {
 	e := n.elections[v.Root]
 	if t, ok := n.settledAt[v.Root]; e != nil || (ok && now.Sub(t) <= n.cfg.OnlineWindow) {
 		// A vote in an open election, or one arriving within
@@ -418,22 +446,22 @@ func (n *Node) ProcessVote(v Vote, now time.Time) (Effects, error) {
 	}
 	if e == nil {
 		if w, ok := n.l.successor[v.Root]; ok && n.l.Confirmed(w) {
-			n.answer(v.Root, w, w != v.Block, now, &eff)
-			return eff, nil
+			n.answer(v.Root, w, w != v.Block, now, eff)
+			return nil
 		}
 		n.pend(v, now)
-		return eff, nil
+		return nil
 	}
 	if !slices.Contains(e.candidates, v.Block) {
 		if b, ok := n.l.Block(v.Block); ok && Root(&b) != v.Root {
-			return eff, fmt.Errorf("%w: vote by %s names root %s for block %s", ErrInvalid, v.Rep, v.Root, v.Block)
+			return fmt.Errorf("%w: vote by %s names root %s for block %s", ErrInvalid, v.Rep, v.Root, v.Block)
 		}
 		n.pend(v, now)
-		return eff, nil
+		return nil
 	}
 	n.record(e, v, now)
-	n.tally(e, now, &eff)
-	return eff, nil
+	n.tally(e, now, eff)
+	return nil
 }
 
 func (n *Node) pend(v Vote, now time.Time) {
@@ -676,4 +704,46 @@ func (n *Node) Tick(now time.Time) Effects {
 		n.tally(e, now, &eff)
 	}
 	return eff
+}
+
+// Batch packs this node's votes (an Effects' Votes, or several Effects'
+// in the order made) into batches of at most MaxBatchVotes per
+// representative, each signed by its key: the driver publishes a batch
+// where it would have published each vote. Of two votes of a
+// representative of one kind on one root the later is kept (a normal
+// vote's higher Seq replaces the lower one). Votes by a representative
+// whose key the node does not hold are left out.
+func (n *Node) Batch(votes []Vote) []VoteBatch {
+	type slot struct {
+		root  Hash
+		final bool
+	}
+	var out []VoteBatch
+	for _, k := range n.keys {
+		rep := AccountOf(k.Public().(ed25519.PublicKey))
+		at := make(map[slot]int)
+		var mine []BatchVote
+		for _, v := range votes {
+			if v.Rep != rep {
+				continue
+			}
+			bv := BatchVote{Root: v.Root, Block: v.Block, Final: v.Final, Seq: v.Seq}
+			if i, ok := at[slot{v.Root, v.Final}]; ok {
+				if v.Final || v.Seq >= mine[i].Seq {
+					mine[i] = bv
+				}
+				continue
+			}
+			at[slot{v.Root, v.Final}] = len(mine)
+			mine = append(mine, bv)
+		}
+		for len(mine) > 0 {
+			c := min(len(mine), MaxBatchVotes)
+			b := VoteBatch{Votes: mine[:c:c]}
+			b.Sign(k)
+			out = append(out, b)
+			mine = mine[c:]
+		}
+	}
+	return out
 }

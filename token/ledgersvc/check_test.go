@@ -76,8 +76,8 @@ func TestValidators(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, s.WaitConfirmed(ctx, s1.Hash()))
 
-		vote := func(k ed25519.PrivateKey) *token.Vote {
-			v := token.Vote{Root: s1.Previous, Block: s1.Hash(), Final: true}
+		vote := func(k ed25519.PrivateKey) *token.VoteBatch {
+			v := token.VoteBatch{Votes: []token.BatchVote{{Root: s1.Previous, Block: s1.Hash(), Final: true}}}
 			v.Sign(k)
 			return &v
 		}
@@ -92,7 +92,7 @@ func TestValidators(t *testing.T) {
 		s3, err := w.Send(s.Account(), 1, epoch)
 		require.NoError(t, err)
 
-		msg := func(b *token.Block, v *token.Vote) *Message { return &Message{Block: b, Vote: v} }
+		msg := func(b *token.Block, v *token.VoteBatch) *Message { return &Message{Block: b, Votes: v} }
 		tests := []struct {
 			name  string
 			check func(*Message, time.Time, bool) error

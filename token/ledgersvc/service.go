@@ -22,7 +22,7 @@ import (
 // The ledger's gossip topics.
 const (
 	BlocksTopic = "/fog/ledger/1"
-	VotesTopic  = "/fog/ledger/votes/1"
+	VotesTopic  = "/fog/ledger/votes/2"
 )
 
 var (
@@ -352,17 +352,23 @@ func (s *Service) commit(ctx context.Context) {
 		close(s.changed)
 		s.changed = make(chan struct{})
 		s.mu.Unlock()
+		// The votes of every step this commit covers go out together:
+		// one batch per representative, not a message per vote.
+		var pub token.Effects
 		for _, o := range outs {
-			s.publish(o.eff)
+			pub.Blocks = append(pub.Blocks, o.eff.Blocks...)
+			pub.Votes = append(pub.Votes, o.eff.Votes...)
 		}
+		s.publish(pub)
 	}
 }
 
-// publish sends the effects' blocks and votes on their topics; the
-// committer calls it.
+// publish sends the effects' blocks, and their votes in batches, on their
+// topics; the committer calls it.
 func (s *Service) publish(eff token.Effects) {
 	s.mu.Lock()
 	ctx, blocks, votes := s.ctx, s.blocks, s.votes
+	batches := s.node.Batch(eff.Votes)
 	s.mu.Unlock()
 	if ctx == nil {
 		return
@@ -372,9 +378,9 @@ func (s *Service) publish(eff token.Effects) {
 		s.seq++
 		_ = blocks.Publish(ctx, &Message{Author: s.self, Seq: s.seq, Time: now, Block: &eff.Blocks[i]})
 	}
-	for i := range eff.Votes {
+	for i := range batches {
 		s.seq++
-		_ = votes.Publish(ctx, &Message{Author: s.self, Seq: s.seq, Time: now, Vote: &eff.Votes[i]})
+		_ = votes.Publish(ctx, &Message{Author: s.self, Seq: s.seq, Time: now, Votes: &batches[i]})
 	}
 }
 
@@ -450,23 +456,23 @@ func (s *Service) checkBlock(m *Message, now time.Time, local bool) error {
 	}
 }
 
-// checkVote is the votes topic's validator: a forged vote is rejected; a
-// vote by a representative without weight here is ignored.
+// checkVote is the votes topic's validator: a forged batch of votes is
+// rejected; a batch by a representative without weight here is ignored.
 func (s *Service) checkVote(m *Message, _ time.Time, local bool) error {
-	if m.Vote == nil {
+	if m.Votes == nil {
 		return s.reject(errors.New("a block on the votes topic"))
 	}
 	if local {
 		return nil
 	}
-	if err := m.Vote.Verify(); err != nil {
+	if err := m.Votes.Verify(); err != nil {
 		return s.reject(err)
 	}
 	s.mu.Lock()
-	w := s.node.Ledger().Weight(m.Vote.Rep)
+	w := s.node.Ledger().Weight(m.Votes.Rep)
 	s.mu.Unlock()
 	if w == 0 {
-		return s.ignore(IgnoredNoWeight, fmt.Errorf("vote by %s, without weight", m.Vote.Rep))
+		return s.ignore(IgnoredNoWeight, fmt.Errorf("votes by %s, without weight", m.Votes.Rep))
 	}
 	return nil
 }
@@ -527,7 +533,7 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 			if r.Msg.Block != nil {
 				eff, err = s.node.ProcessBlock(*r.Msg.Block, now)
 			} else {
-				eff, err = s.node.ProcessVote(*r.Msg.Vote, now)
+				eff, err = s.node.ProcessVoteBatch(*r.Msg.Votes, now)
 			}
 			s.counts.refuse(err)
 			return eff, err

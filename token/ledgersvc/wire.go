@@ -15,42 +15,42 @@ import (
 var ErrMalformed = errors.New("ledgersvc: malformed message")
 
 // Message is what the ledger's topics carry: a block (on BlocksTopic) or
-// a vote (on VotesTopic) with the gossip header of the node that
-// published it. Blocks and votes carry their own signatures; the
-// publisher is whoever relays them (an election's candidates are re-sent
-// by every node that holds them).
+// a representative's batch of votes (on VotesTopic) with the gossip
+// header of the node that published it. Blocks and batches carry their
+// own signatures; the publisher is whoever relays them (an election's
+// candidates are re-sent by every node that holds them).
 type Message struct {
 	Author peer.ID   // the publisher, who signed the gossip envelope
 	Seq    uint64    // grows with each message of the author
 	Time   time.Time // when the author published it
 	Block  *token.Block
-	Vote   *token.Vote
+	Votes  *token.VoteBatch
 }
 
 const (
 	wireVersion = 1
 	tagBlock    = 1
-	tagVote     = 2
+	tagVotes    = 3 // 2 was a single vote, before batches
 	maxIDLen    = 64
 	// MaxMessageSize is the largest encoded message.
-	MaxMessageSize = 2 + 1 + maxIDLen + 8 + 8 + token.MaxBlockSize
+	MaxMessageSize = 2 + 1 + maxIDLen + 8 + 8 + max(token.MaxBlockSize, token.MaxBatchSize)
 )
 
 // Encode returns the message's canonical encoding: version, tag, the
 // author's ID with its length (one byte), the sequence number and the
-// time in Unix nanoseconds (big-endian), then the block or vote encoding.
+// time in Unix nanoseconds (big-endian), then the block or batch encoding.
 func (m *Message) Encode() ([]byte, error) {
 	id := []byte(m.Author)
 	if len(id) == 0 || len(id) > maxIDLen {
 		return nil, fmt.Errorf("%w: author ID of %d bytes", ErrMalformed, len(id))
 	}
-	if (m.Block == nil) == (m.Vote == nil) {
-		return nil, fmt.Errorf("%w: a message holds a block or a vote", ErrMalformed)
+	if (m.Block == nil) == (m.Votes == nil) {
+		return nil, fmt.Errorf("%w: a message holds a block or a batch of votes", ErrMalformed)
 	}
 	b := make([]byte, 0, MaxMessageSize)
 	tag := byte(tagBlock)
-	if m.Vote != nil {
-		tag = tagVote
+	if m.Votes != nil {
+		tag = tagVotes
 	}
 	b = append(b, wireVersion, tag, byte(len(id)))
 	b = append(b, id...)
@@ -59,11 +59,11 @@ func (m *Message) Encode() ([]byte, error) {
 	if m.Block != nil {
 		return m.Block.Append(b), nil
 	}
-	return append(b, m.Vote.Encode()...), nil
+	return append(b, m.Votes.Encode()...), nil
 }
 
 // DecodeMessage decodes a canonical message. It checks the block's or
-// vote's layout, not their signatures.
+// batch's layout, not their signatures.
 func DecodeMessage(p []byte) (*Message, error) {
 	if len(p) < 3 || len(p) > MaxMessageSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(p))
@@ -94,12 +94,12 @@ func DecodeMessage(p []byte) (*Message, error) {
 			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		m.Block = &b
-	case tagVote:
-		v, err := token.DecodeVote(body)
+	case tagVotes:
+		v, err := token.DecodeVoteBatch(body)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
-		m.Vote = &v
+		m.Votes = &v
 	default:
 		return nil, fmt.Errorf("%w: tag %d", ErrMalformed, tag)
 	}

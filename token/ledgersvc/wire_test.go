@@ -26,12 +26,12 @@ func sampleMessages(t testing.TB) []*Message {
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
 	b := token.Block{Kind: token.KindSend, Previous: token.Hash{1}, Representative: token.Account{2}, Balance: 5, Link: [32]byte{3}, Epoch: 9}
 	b.Sign(key)
-	v := token.Vote{Root: token.Hash{1}, Block: b.Hash(), Seq: 2}
+	v := token.VoteBatch{Votes: []token.BatchVote{{Root: token.Hash{1}, Block: b.Hash(), Seq: 2}, {Root: token.Hash{4}, Block: token.Hash{5}, Final: true}}}
 	v.Sign(key)
 	at := time.Unix(1_800_000_000, 123)
 	return []*Message{
 		{Author: testID(t), Seq: 1, Time: at, Block: &b},
-		{Author: testID(t), Seq: 2, Time: at, Vote: &v},
+		{Author: testID(t), Seq: 2, Time: at, Votes: &v},
 	}
 }
 
@@ -45,14 +45,14 @@ func TestMessageRoundTrip(t *testing.T) {
 		assert.Equal(t, m.Seq, got.Seq)
 		assert.True(t, m.Time.Equal(got.Time))
 		assert.Equal(t, m.Block, got.Block)
-		assert.Equal(t, m.Vote, got.Vote)
+		assert.Equal(t, m.Votes, got.Votes)
 		again, err := got.Encode()
 		require.NoError(t, err)
 		assert.Equal(t, enc, again)
 	}
 	m := sampleMessages(t)[0]
 	both := *m
-	both.Vote = sampleMessages(t)[1].Vote
+	both.Votes = sampleMessages(t)[1].Votes
 	_, err := both.Encode()
 	require.ErrorIs(t, err, ErrMalformed)
 	anon := *m
@@ -64,17 +64,18 @@ func TestMessageRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	set := func(off int, v byte) []byte { c := bytes.Clone(enc); c[off] = v; return c }
 	for name, in := range map[string][]byte{
-		"empty":          nil,
-		"version":        set(0, 2),
-		"tag":            set(1, 9),
-		"vote tag":       set(1, tagVote),
-		"no author":      set(2, 0),
-		"long author":    set(2, 200),
-		"truncated":      enc[:len(enc)-1],
-		"trailing":       append(bytes.Clone(enc), 0),
-		"time overflow":  set(3+int(enc[2])+8, 0x80),
-		"bad block":      set(len(enc)-token.BlockSize+1, 0),
-		"garbage author": set(3, 0xff),
+		"empty":           nil,
+		"version":         set(0, 2),
+		"tag":             set(1, 9),
+		"votes tag":       set(1, tagVotes),
+		"single vote tag": set(1, 2),
+		"no author":       set(2, 0),
+		"long author":     set(2, 200),
+		"truncated":       enc[:len(enc)-1],
+		"trailing":        append(bytes.Clone(enc), 0),
+		"time overflow":   set(3+int(enc[2])+8, 0x80),
+		"bad block":       set(len(enc)-token.BlockSize+1, 0),
+		"garbage author":  set(3, 0xff),
 	} {
 		_, err := DecodeMessage(in)
 		assert.ErrorIs(t, err, ErrMalformed, name)
