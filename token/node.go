@@ -229,9 +229,10 @@ func (n *Node) open(root Hash, now time.Time) *election {
 			mineFinal: make(map[Account]Vote),
 		}
 		// A node that votes re-sends from ResendAfter on; one that only
-		// observes waits ResendMax: a network has a few representatives
-		// and many observers, and the representatives hold the blocks
-		// they voted for. The observers' re-sends are for blocks no
+		// observes waits ResendMax, and re-sends only its own accounts'
+		// blocks (Tick): a network has a few representatives and many
+		// observers, and the representatives hold the blocks they voted
+		// for. An observer's re-sends are for its blocks that no
 		// representative has seen (a partition held every one away).
 		e.resendGap = n.cfg.ResendMax
 		if n.votes() {
@@ -268,6 +269,16 @@ func (n *Node) heard(e *election, h Hash) {
 		e.heard = make(map[Hash]bool, 1)
 	}
 	e.heard[h] = true
+}
+
+// owns reports whether a is the account of one of the node's keys.
+func (n *Node) owns(a Account) bool {
+	for _, k := range n.keys {
+		if AccountOf(k.Public().(ed25519.PublicKey)) == a {
+			return true
+		}
+	}
+	return false
 }
 
 // votes reports whether one of the node's keys holds weight.
@@ -639,10 +650,16 @@ func (n *Node) expire(now time.Time) {
 // the usual few hundred milliseconds is never re-sent: every node of the
 // network re-sending it would cost each node a check per node. Nor is a
 // candidate another node re-sent since this node's last re-send (it came
-// in again through ProcessBlock). The driver calls it at a fixed interval
-// well under OnlineWindow.
+// in again through ProcessBlock). A node without voting weight re-sends
+// only the blocks of its own accounts (those of its keys): the
+// representatives re-send what they voted for, and an observer that
+// missed an election's final votes learns the outcome from the
+// representatives' answers to those re-sends or from the driver's
+// catch-up, not by flooding every node with the block again. The driver
+// calls it at a fixed interval well under OnlineWindow.
 func (n *Node) Tick(now time.Time) Effects {
 	var eff Effects
+	voter := n.votes()
 	n.trend = append(n.trend, sample{now, n.OnlineWeight(now)})
 	drop := 0
 	for drop < len(n.trend) && (now.Sub(n.trend[drop].at) > n.cfg.TrendPeriod || len(n.trend)-drop > n.cfg.MaxTrendSamples) {
@@ -688,7 +705,7 @@ func (n *Node) Tick(now time.Time) Effects {
 		// election re-sent its blocks, and in a 100-node simulation the
 		// re-sends became most of what the nodes checked.
 		for _, c := range e.candidates {
-			if b, ok := n.l.Block(c); ok && !e.heard[c] {
+			if b, ok := n.l.Block(c); ok && !e.heard[c] && (voter || n.owns(b.Account)) {
 				eff.Blocks = append(eff.Blocks, b)
 			}
 		}

@@ -47,6 +47,20 @@ func observer(t *testing.T, cfg Config) *Node {
 	return n
 }
 
+// holder returns a Node without voting weight that holds the key of
+// account 4 (balance 10, delegated to account 3), over a ledger where
+// accounts 0..3 weigh 100, 200, 300 and 410.
+func holder(t *testing.T, cfg Config) *Node {
+	g := genesisOf(100, 200, 300, 400, 10)
+	g.Accounts[4].Representative = hexAcct(3)
+	l, err := NewLedger(g)
+	require.NoError(t, err)
+	n, err := NewNode(cfg, l, []ed25519.PrivateKey{key(4)})
+	require.NoError(t, err)
+	require.Zero(t, l.Weight(acct(4)))
+	return n
+}
+
 func vote(rep int, b Block, final bool, seq uint64) Vote {
 	v := Vote{Root: Root(&b), Block: b.Hash(), Final: final, Seq: seq}
 	v.Sign(key(rep))
@@ -368,10 +382,20 @@ func TestNodeResendBackoff(t *testing.T) {
 	}
 	assert.Equal(t, want, at)
 
-	// A node without voting weight re-sends every ResendMax from the
-	// opening on: the representatives hold what they voted for.
-	o := observer(t, cfg)
-	ob, err := NewWallet(o.Ledger(), key(0)).Send(acct(1), 10, 0)
+	// A node without voting weight re-sends its own account's blocks
+	// every ResendMax from the opening on (the representatives hold what
+	// they voted for), and nobody else's.
+	other := observer(t, cfg)
+	ob, err := NewWallet(other.Ledger(), key(0)).Send(acct(1), 10, 0)
+	require.NoError(t, err)
+	_, err = other.ProcessBlock(ob, t0)
+	require.NoError(t, err)
+	for d := time.Second; d <= 3*time.Minute; d += time.Second {
+		eff := other.Tick(t0.Add(d))
+		require.Empty(t, eff.Blocks, "not the observer's block, at %s", d)
+	}
+	o := holder(t, cfg)
+	ob, err = NewWallet(o.Ledger(), key(4)).Send(acct(1), 10, 0)
 	require.NoError(t, err)
 	_, err = o.ProcessBlock(ob, t0)
 	require.NoError(t, err)
@@ -426,9 +450,9 @@ func TestNodeResendSuppressed(t *testing.T) {
 	assert.Equal(t, []Block{b}, eff.Blocks)
 	assert.Equal(t, []Vote{mine}, eff.Votes)
 
-	// An observer: the same, with no votes.
-	o := observer(t, cfg)
-	ob, err := NewWallet(o.Ledger(), key(0)).Send(acct(1), 10, 0)
+	// An observer re-sending its own block: the same, with no votes.
+	o := holder(t, cfg)
+	ob, err := NewWallet(o.Ledger(), key(4)).Send(acct(1), 10, 0)
 	require.NoError(t, err)
 	_, err = o.ProcessBlock(ob, t0)
 	require.NoError(t, err)
@@ -441,9 +465,9 @@ func TestNodeResendSuppressed(t *testing.T) {
 	assert.Equal(t, []Block{ob}, eff.Blocks)
 }
 
-// TestNodeResendSpread has ten observers take one block at the same
-// moment and re-send it while it stays open; a re-send reaches the others
-// at once. With a salt each, one re-sends at a point within the wait's
+// TestNodeResendSpread has ten representatives take one block at the
+// same moment and re-send it while it stays open (their votes alone are
+// no quorum); a re-send reaches the others at once. With a salt each, one re-sends at a point within the wait's
 // second half and the others hear it first; without, all ten re-send in
 // the same tick and the suppression suppresses nothing.
 func TestNodeResendSpread(t *testing.T) {
@@ -466,13 +490,13 @@ func TestNodeResendSpread(t *testing.T) {
 				if tc.salted {
 					c.ResendSalt = []byte{byte(i)}
 				}
-				n := observer(t, c)
+				n, err := NewNode(c, newLedger(t, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 10), []ed25519.PrivateKey{key(i)})
+				require.NoError(t, err)
 				if i == 0 {
-					var err error
-					b, err = NewWallet(n.Ledger(), key(0)).Send(acct(1), 10, 0)
+					b, err = NewWallet(n.Ledger(), key(10)).Send(acct(1), 10, 0)
 					require.NoError(t, err)
 				}
-				_, err := n.ProcessBlock(b, t0)
+				_, err = n.ProcessBlock(b, t0)
 				require.NoError(t, err)
 				nodes = append(nodes, n)
 			}

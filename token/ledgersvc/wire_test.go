@@ -99,3 +99,21 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestMessageSizes: the largest block and the largest batch of votes fit
+// MaxMessageSize, whose figure docs/token.md gives.
+func TestMessageSizes(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	full := token.VoteBatch{Votes: make([]token.BatchVote, token.MaxBatchVotes)}
+	for i := range full.Votes {
+		full.Votes[i].Root[0] = byte(i)
+	}
+	full.Sign(key)
+	id := make([]byte, maxIDLen)
+	m := &Message{Author: peer.ID(id), Seq: 1, Time: time.Unix(1, 0), Votes: &full}
+	enc, err := m.Encode()
+	require.NoError(t, err)
+	assert.Len(t, enc, MaxMessageSize)
+	assert.Equal(t, 3602, token.MaxBatchSize)
+	assert.Equal(t, 3685, MaxMessageSize)
+}
