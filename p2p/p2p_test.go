@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -373,6 +375,49 @@ func TestProtocolNegotiatesHighestCommon(t *testing.T) {
 		_, err := ParseVersion(bad)
 		assert.Error(t, err, bad)
 	}
+}
+
+// TestOpenAccepted: OpenAccepted returns once the peer took the stream —
+// its handler runs before anything is written (Open's stream, once the
+// peer is known to speak the protocol, reaches the handler only with the
+// first write) — on the highest common version, and fails on a peer that
+// speaks none.
+func TestOpenAccepted(t *testing.T) {
+	v1, v2 := Version{Major: 1}, Version{Major: 1, Minor: 1}
+	srv := newTestHost(t, nil)
+	cli := newTestHost(t, nil)
+	served := make(chan protocol.ID, 1)
+	_, err := MustProtocol("echo", v1, v2).Handle(srv.Host, testLimits(), func(s network.Stream) {
+		served <- s.Protocol()
+		_, _ = io.Copy(io.Discard, s)
+		s.Close()
+	})
+	require.NoError(t, err)
+	require.NoError(t, cli.Connect(context.Background(), srv.AddrInfo()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Identify has run: Open would now send the header with the first write.
+	s, err := MustProtocol("echo", v1).Open(ctx, cli.Host, srv.ID())
+	require.NoError(t, err)
+	require.NoError(t, s.Reset())
+
+	s, err = MustProtocol("echo", v2, v1).OpenAccepted(ctx, cli.Host, srv.ID())
+	require.NoError(t, err)
+	assert.Equal(t, "/fog/echo/1.1.0", string(s.Protocol()))
+	select {
+	case got := <-served:
+		assert.Equal(t, s.Protocol(), got)
+	case <-ctx.Done():
+		t.Fatal("the handler did not run before the first write")
+	}
+	_, err = s.Write([]byte{1})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	_, err = MustProtocol("other", v1).OpenAccepted(ctx, cli.Host, srv.ID())
+	require.Error(t, err)
+	_, err = MustProtocol("echo", Version{Major: 2}).OpenAccepted(ctx, cli.Host, srv.ID())
+	require.Error(t, err)
 }
 
 // A second host told to listen on a TCP or UDP port another host holds

@@ -2,16 +2,19 @@ package p2p
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	msmux "github.com/multiformats/go-multistream"
 )
 
 // Version is a protocol version major.minor.patch.
@@ -129,6 +132,51 @@ func (p Protocol) Open(ctx context.Context, h host.Host, id peer.ID) (network.St
 		return nil, fmt.Errorf("p2p: open %s to %s: %w", p.name, id, err)
 	}
 	// A peer we use is worth its connection, as one that uses us is.
+	h.ConnManager().TagPeer(id, p.tag(), TagValue)
+	return s, nil
+}
+
+// negotiateTimeout bounds OpenAccepted's negotiation when ctx has no
+// deadline.
+const negotiateTimeout = 10 * time.Second
+
+// OpenAccepted opens a stream as Open does, but returns only once the
+// peer has accepted it: the version is negotiated before the first write,
+// so the peer's handler for the stream runs. Open returns at once for a
+// protocol the peer is known to speak (libp2p sends the header with the
+// first write), so if the peer closed the connection meanwhile, as its
+// connection manager may when trimming, what is written first is lost
+// with no error to the writer. A long-lived stream that carries data with
+// no reply (the mix's links) opens so, at the cost of one round trip.
+func (p Protocol) OpenAccepted(ctx context.Context, h host.Host, id peer.ID) (network.Stream, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, negotiateTimeout)
+		defer cancel()
+	}
+	if err := h.Connect(ctx, peer.AddrInfo{ID: id}); err != nil {
+		return nil, fmt.Errorf("p2p: open %s to %s: %w", p.name, id, err)
+	}
+	s, err := h.Network().NewStream(network.WithNoDial(ctx, "connected"), id)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: open %s to %s: %w", p.name, id, err)
+	}
+	dl, _ := ctx.Deadline()
+	_ = s.SetDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	selected, err := msmux.SelectOneOf(p.IDs(), s)
+	if !stop() {
+		err = errors.Join(err, ctx.Err())
+	}
+	if err == nil {
+		err = s.SetProtocol(selected)
+	}
+	if err != nil {
+		_ = s.Reset()
+		return nil, fmt.Errorf("p2p: open %s to %s: %w", p.name, id, err)
+	}
+	_ = s.SetDeadline(time.Time{})
+	_ = h.Peerstore().AddProtocols(id, selected)
 	h.ConnManager().TagPeer(id, p.tag(), TagValue)
 	return s, nil
 }
