@@ -66,6 +66,7 @@ type Ledger struct {
 	escrows   map[Hash]*escrow
 	frozen    map[Account]bool
 	weight    map[Account]uint64
+	sigs      *SigCache
 }
 
 // NewLedger returns a Ledger holding the genesis allocation g.
@@ -258,8 +259,8 @@ func (l *Ledger) apply(b Block, commit bool) (Hash, error) {
 	// not cover it, and a forged copy of a known block must not pass as a
 	// duplicate (a relay would forward it).
 	h := b.Hash()
-	if err := b.verifyHash(h); err != nil {
-		return h, err
+	if !l.sigs.verify(b.Account, h, &b.Signature) {
+		return h, fmt.Errorf("%w: block %s", ErrSignature, h)
 	}
 	if _, ok := l.blocks[h]; ok {
 		return h, fmt.Errorf("%w: %s", ErrDuplicate, h)

@@ -422,7 +422,7 @@ func (n *Node) ProcessVote(v Vote, now time.Time) (Effects, error) {
 // votes still count: they are signed by the same representative).
 func (n *Node) ProcessVoteBatch(b VoteBatch, now time.Time) (Effects, error) {
 	var eff Effects
-	if err := b.Verify(); err != nil {
+	if err := n.l.sigs.VerifyBatch(&b); err != nil {
 		return eff, err
 	}
 	if n.l.Weight(b.Rep) == 0 {

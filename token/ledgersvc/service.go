@@ -56,6 +56,7 @@ type Service struct {
 	self peer.ID
 	key  ed25519.PrivateKey
 	acct token.Account
+	sigs *token.SigCache // shared by the validators and the Node's ledger
 
 	mu      sync.Mutex
 	node    *token.Node
@@ -94,6 +95,11 @@ type Service struct {
 	testHookSync func()
 }
 
+// sigCacheSize bounds the signatures the validators found valid and the
+// Node may meet again: they meet a message within moments, so a few
+// thousand cover a burst.
+const sigCacheSize = 8192
+
 // outbox holds effects to publish once the first upto records are durable.
 type outbox struct {
 	eff  token.Effects
@@ -131,6 +137,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What the validators check, the Node does not check again.
+	sigs := token.NewSigCache(sigCacheSize)
+	l.SetSigCache(sigs)
 	acct := token.AccountOf(key.Public().(ed25519.PublicKey))
 	nc := cfg.Node
 	if len(nc.ResendSalt) == 0 {
@@ -143,7 +152,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, g: opts.Gossip, self: self, key: key,
-		acct: acct,
+		acct: acct, sigs: sigs,
 		node: node, st: st, wallet: token.NewWallet(l, key),
 		changed: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
@@ -441,6 +450,11 @@ func (s *Service) checkBlock(m *Message, now time.Time, local bool) error {
 	if e := s.cfg.Epoch(now); m.Block.Epoch > e+1 {
 		return s.ignore(IgnoredFuture, fmt.Errorf("block of epoch %d at epoch %d", m.Block.Epoch, e))
 	}
+	// The signature outside the lock (the ledger's check below finds it
+	// in the cache), so that validators check in parallel.
+	if _, err := s.sigs.VerifyBlock(m.Block); err != nil {
+		return s.reject(err)
+	}
 	s.mu.Lock()
 	_, err := s.node.Ledger().Validate(*m.Block)
 	s.mu.Unlock()
@@ -465,7 +479,7 @@ func (s *Service) checkVote(m *Message, _ time.Time, local bool) error {
 	if local {
 		return nil
 	}
-	if err := m.Votes.Verify(); err != nil {
+	if err := s.sigs.VerifyBatch(m.Votes); err != nil {
 		return s.reject(err)
 	}
 	s.mu.Lock()
