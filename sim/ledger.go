@@ -177,6 +177,9 @@ type LedgerResult struct {
 	ValidatorIgnoredByReason map[string]uint64 `json:"validator_ignored_by_reason"`
 	GossipIgnoredByRule      map[string]uint64 `json:"gossip_ignored_by_rule"`
 	CoreRefused              map[string]uint64 `json:"core_refused"`
+	// RepAsks counts the representatives the nodes asked for the outcome
+	// of an election they held open past a re-send (ledgersvc.Stats.Asks).
+	RepAsks uint64 `json:"rep_asks"`
 	// GossipDropped counts, over the running nodes and all their topics
 	// (the ledger's are nearly all of the traffic here), the messages
 	// pubsub dropped: by its reason ("validation ignored", "validation
@@ -952,7 +955,7 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 // calls it at the end, after a stall too.
 func (r *ledgerRun) countValidators() {
 	res := r.res
-	res.ValidatorIgnored, res.ValidatorRejected = 0, 0
+	res.ValidatorIgnored, res.ValidatorRejected, res.RepAsks = 0, 0, 0
 	res.ValidatorIgnoredByReason = map[string]uint64{}
 	res.GossipIgnoredByRule = map[string]uint64{}
 	res.CoreRefused = map[string]uint64{}
@@ -974,6 +977,7 @@ func (r *ledgerRun) countValidators() {
 		st := l.Stats()
 		res.ValidatorIgnored += st.Ignored
 		res.ValidatorRejected += st.Rejected
+		res.RepAsks += st.Asks
 		for k, v := range st.IgnoredBy {
 			res.ValidatorIgnoredByReason[string(k)] += v
 		}

@@ -1,8 +1,11 @@
 package token
 
 import (
+	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"fmt"
+	"slices"
 )
 
 // AccountInfo is an account's state at the head of its chain in a Ledger.
@@ -162,6 +165,24 @@ func (l *Ledger) Confirmed(h Hash) bool {
 // Weight returns the voting weight delegated to representative rep: the
 // balances and stakes of the accounts naming it.
 func (l *Ledger) Weight(rep Account) uint64 { return l.weight[rep] }
+
+// Representatives returns up to limit of the representatives with the
+// most weight, the heaviest first (ties: the smaller account first).
+func (l *Ledger) Representatives(limit int) []Account {
+	reps := make([]Account, 0, len(l.weight))
+	for a, w := range l.weight {
+		if w > 0 {
+			reps = append(reps, a)
+		}
+	}
+	slices.SortFunc(reps, func(x, y Account) int {
+		if wx, wy := l.weight[x], l.weight[y]; wx != wy {
+			return cmp.Compare(wy, wx)
+		}
+		return bytes.Compare(x[:], y[:])
+	})
+	return reps[:min(len(reps), max(limit, 0))]
+}
 
 // Pending returns the sends to account a that it has not received.
 func (l *Ledger) Pending(a Account) []Hash {

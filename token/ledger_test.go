@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -351,4 +352,19 @@ func TestLedgerValidateDoesNotApply(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalid)
 	require.NotErrorIs(t, err, ErrSettled)
 	conserved(t, l)
+}
+
+func TestLedgerRepresentatives(t *testing.T) {
+	g := genesisOf(300, 100, 300, 50, 0)
+	g.Accounts[3].Representative = hexAcct(1) // account 1 weighs 150
+	l, err := NewLedger(g)
+	require.NoError(t, err)
+	first := acct(0)
+	second := acct(2)
+	if bytes.Compare(first[:], second[:]) > 0 {
+		first, second = second, first
+	}
+	assert.Equal(t, []Account{first, second, acct(1)}, l.Representatives(10))
+	assert.Equal(t, []Account{first}, l.Representatives(1))
+	assert.Empty(t, l.Representatives(0))
 }

@@ -22,6 +22,11 @@ type Effects struct {
 	Confirmed []Hash  // blocks confirmed, in the order confirmed
 	Blocks    []Block // blocks to publish (election candidates re-sent, or a confirmed winner shown to a peer that missed it)
 	Votes     []Vote  // this node's votes to publish
+	// Stale names the accounts whose next block has had an election open
+	// here past a re-send that this node could not make (it holds no
+	// weight and the block is not its own): most likely it missed the
+	// final votes. The driver may ask the representatives for the outcome.
+	Stale []Account
 }
 
 // Record is one change of a Ledger, as a Node made it: a block taken
@@ -53,6 +58,7 @@ func (e *Effects) merge(o Effects) {
 	e.Confirmed = append(e.Confirmed, o.Confirmed...)
 	e.Blocks = append(e.Blocks, o.Blocks...)
 	e.Votes = append(e.Votes, o.Votes...)
+	e.Stale = append(e.Stale, o.Stale...)
 }
 
 // Node is one node's open representative voting (ORV), as Nano's: every
@@ -228,16 +234,14 @@ func (n *Node) open(root Hash, now time.Time) *election {
 			mine:      make(map[Account]Vote),
 			mineFinal: make(map[Account]Vote),
 		}
-		// A node that votes re-sends from ResendAfter on; one that only
-		// observes waits ResendMax, and re-sends only its own accounts'
-		// blocks (Tick): a network has a few representatives and many
-		// observers, and the representatives hold the blocks they voted
-		// for. An observer's re-sends are for its blocks that no
-		// representative has seen (a partition held every one away).
-		e.resendGap = n.cfg.ResendMax
-		if n.votes() {
-			e.resendGap = n.cfg.ResendAfter
-		}
+		// A node re-sends from ResendAfter on; one that only observes
+		// re-sends only its own accounts' blocks (Tick): a network has a
+		// few representatives and many observers, and the
+		// representatives hold the blocks they voted for. An observer's
+		// re-sends are for its blocks that no representative has seen (a
+		// partition held every one away); for the others' it reports the
+		// election Stale instead.
+		e.resendGap = n.cfg.ResendAfter
 		e.resendAt = now.Add(n.resendWait(e))
 		n.elections[root] = e
 	}
@@ -644,19 +648,18 @@ func (n *Node) expire(now time.Time) {
 // candidate blocks and this node's votes of those open for ResendAfter or
 // longer, so that peers that missed them, as across a healed partition,
 // catch up: first ResendAfter after the election opened, then after
-// twice the previous wait, up to ResendMax (a node without voting weight:
-// every ResendMax from the opening on); with a ResendSalt, at a point in
+// twice the previous wait, up to ResendMax; with a ResendSalt, at a point in
 // the second half of each wait. An election that settles in
 // the usual few hundred milliseconds is never re-sent: every node of the
 // network re-sending it would cost each node a check per node. Nor is a
 // candidate another node re-sent since this node's last re-send (it came
 // in again through ProcessBlock). A node without voting weight re-sends
-// only the blocks of its own accounts (those of its keys): the
-// representatives re-send what they voted for, and an observer that
-// missed an election's final votes learns the outcome from the
-// representatives' answers to those re-sends or from the driver's
-// catch-up, not by flooding every node with the block again. The driver
-// calls it at a fixed interval well under OnlineWindow.
+// only the blocks of its own accounts (those of its keys), and names the
+// accounts of the others in Effects.Stale: the representatives re-send
+// what they voted for, and an observer that missed an election's final
+// votes asks the representatives for them (the driver does), instead of
+// flooding every node with the block again. The driver calls it at a
+// fixed interval well under OnlineWindow.
 func (n *Node) Tick(now time.Time) Effects {
 	var eff Effects
 	voter := n.votes()
@@ -704,10 +707,23 @@ func (n *Node) Tick(now time.Time) Effects {
 		// of Trickle, RFC 6206). Without it, every node holding an open
 		// election re-sent its blocks, and in a 100-node simulation the
 		// re-sends became most of what the nodes checked.
+		var acct Account
+		mine := voter
 		for _, c := range e.candidates {
-			if b, ok := n.l.Block(c); ok && !e.heard[c] && (voter || n.owns(b.Account)) {
-				eff.Blocks = append(eff.Blocks, b)
+			b, ok := n.l.Block(c)
+			if !ok {
+				continue
 			}
+			acct = b.Account
+			if voter || n.owns(b.Account) {
+				mine = true
+				if !e.heard[c] {
+					eff.Blocks = append(eff.Blocks, b)
+				}
+			}
+		}
+		if !mine && !slices.Contains(eff.Stale, acct) {
+			eff.Stale = append(eff.Stale, acct)
 		}
 		clear(e.heard)
 		for _, k := range n.keys {

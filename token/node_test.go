@@ -382,18 +382,25 @@ func TestNodeResendBackoff(t *testing.T) {
 	}
 	assert.Equal(t, want, at)
 
-	// A node without voting weight re-sends its own account's blocks
-	// every ResendMax from the opening on (the representatives hold what
-	// they voted for), and nobody else's.
+	// A node without voting weight re-sends its own account's blocks on
+	// the same schedule (the representatives hold what they voted for),
+	// and nobody else's: those it reports Stale, for the driver to ask
+	// the representatives.
 	other := observer(t, cfg)
 	ob, err := NewWallet(other.Ledger(), key(0)).Send(acct(1), 10, 0)
 	require.NoError(t, err)
 	_, err = other.ProcessBlock(ob, t0)
 	require.NoError(t, err)
+	var stale []time.Duration
 	for d := time.Second; d <= 3*time.Minute; d += time.Second {
 		eff := other.Tick(t0.Add(d))
 		require.Empty(t, eff.Blocks, "not the observer's block, at %s", d)
+		if len(eff.Stale) > 0 {
+			stale = append(stale, d)
+			assert.Equal(t, []Account{acct(0)}, eff.Stale)
+		}
 	}
+	assert.Equal(t, want[:5], stale)
 	o := holder(t, cfg)
 	ob, err = NewWallet(o.Ledger(), key(4)).Send(acct(1), 10, 0)
 	require.NoError(t, err)
@@ -401,13 +408,15 @@ func TestNodeResendBackoff(t *testing.T) {
 	require.NoError(t, err)
 	at = nil
 	for d := time.Second; d <= 3*time.Minute; d += time.Second {
-		if eff := o.Tick(t0.Add(d)); len(eff.Blocks) > 0 {
+		eff := o.Tick(t0.Add(d))
+		assert.Empty(t, eff.Stale, "its own block")
+		if len(eff.Blocks) > 0 {
 			at = append(at, d)
 			assert.Equal(t, []Block{ob}, eff.Blocks)
 			assert.Empty(t, eff.Votes, "an observer has no votes")
 		}
 	}
-	assert.Equal(t, []time.Duration{40 * time.Second, 80 * time.Second, 120 * time.Second, 160 * time.Second}, at)
+	assert.Equal(t, want[:5], at)
 
 	// An election settled within ResendAfter is not re-sent.
 	m := observer(t, strict())

@@ -55,6 +55,7 @@ var (
 
 // counts holds the validators' and the core's counters.
 type counts struct {
+	asks     atomic.Uint64
 	rejected atomic.Uint64
 	ignored  [len(reasons)]atomic.Uint64
 	refused  [len(refusals)]atomic.Uint64
@@ -109,10 +110,13 @@ type Stats struct {
 	// Refused counts the messages the validators let through and the
 	// core did not take, by its answer.
 	Refused map[Refusal]uint64
+	// Asks counts the representatives asked for the outcome of an
+	// election the Node reported Stale.
+	Asks uint64
 }
 
 func (c *counts) stats() Stats {
-	st := Stats{Rejected: c.rejected.Load(), IgnoredBy: map[Reason]uint64{}, GossipIgnored: map[gossip.Rule]uint64{}, Refused: map[Refusal]uint64{}}
+	st := Stats{Asks: c.asks.Load(), Rejected: c.rejected.Load(), IgnoredBy: map[Reason]uint64{}, GossipIgnored: map[gossip.Rule]uint64{}, Refused: map[Refusal]uint64{}}
 	for i, r := range reasons {
 		if n := c.ignored[i].Load(); n > 0 {
 			st.IgnoredBy[r] = n

@@ -62,13 +62,15 @@ type Service struct {
 	node    *token.Node
 	st      *ledgerstore.Store // written by the committer only
 	wallet  *token.Wallet
-	queue   []token.Record // made by the Node, not yet written
-	outbox  []outbox       // effects waiting for their records to be durable
-	made    uint64         // records made since New
-	durable uint64         // records written and synced
-	changed chan struct{}  // closed and replaced when records become durable
-	kick    chan struct{}  // wakes the committer
-	done    chan struct{}  // closed when Run ends
+	queue   []token.Record  // made by the Node, not yet written
+	outbox  []outbox        // effects waiting for their records to be durable
+	made    uint64          // records made since New
+	durable uint64          // records written and synced
+	changed chan struct{}   // closed and replaced when records become durable
+	kick    chan struct{}   // wakes the committer
+	stale   []token.Account // accounts the Node reported Stale, for the asker
+	askKick chan struct{}   // wakes the asker
+	done    chan struct{}   // closed when Run ends
 	ctx     context.Context
 	blocks  *gossip.Topic[*Message]
 	votes   *gossip.Topic[*Message]
@@ -156,6 +158,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		node: node, st: st, wallet: token.NewWallet(l, key),
 		changed: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
+		askKick: make(chan struct{}, 1),
 	}
 	// Above any number published before a restart.
 	s.seq = uint64(cfg.Clock.Now().UnixNano())
@@ -314,6 +317,7 @@ func (s *Service) step(f func(now time.Time) (token.Effects, error)) (uint64, er
 	}
 	s.queue = append(s.queue, eff.Records...)
 	s.made += uint64(len(eff.Records))
+	s.noteStaleLocked(eff.Stale)
 	if len(eff.Blocks) > 0 || len(eff.Votes) > 0 {
 		s.outbox = append(s.outbox, outbox{eff: token.Effects{Blocks: eff.Blocks, Votes: eff.Votes}, upto: s.made})
 	}

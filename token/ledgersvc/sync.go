@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -146,6 +148,16 @@ func (s *Service) startSync(ctx context.Context) (func(), error) {
 		}
 	})
 	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.askKick:
+				s.askReps(ctx)
+			}
+		}
+	})
+	wg.Go(func() {
 		t := s.cfg.Clock.NewTicker(s.syncInterval())
 		defer t.Stop()
 		for {
@@ -199,23 +211,7 @@ func (s *Service) syncWith(ctx context.Context, p peer.ID) error {
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
 	defer stop()
 	defer st.Close()
-	ask := func(req SyncRequest) (SyncResponse, error) {
-		if err := writeFrame(st, req.Encode()); err != nil {
-			return SyncResponse{}, err
-		}
-		b, err := readFrame(st)
-		if err != nil {
-			return SyncResponse{}, err
-		}
-		resp, err := DecodeSyncResponse(b)
-		if err != nil {
-			return SyncResponse{}, err
-		}
-		if resp.Kind != req.Kind {
-			return SyncResponse{}, fmt.Errorf("%w: kind %d answers %d", errSyncPeer, resp.Kind, req.Kind)
-		}
-		return resp, nil
-	}
+	ask := asker(st)
 	pulled := 0
 	for range syncRounds {
 		before := s.confirmedCount()
@@ -253,6 +249,124 @@ func (s *Service) syncWith(ctx context.Context, p peer.ID) error {
 		}
 	}
 	return nil
+}
+
+// asker returns the function that sends a request on st and reads its
+// answer.
+func asker(st network.Stream) func(SyncRequest) (SyncResponse, error) {
+	return func(req SyncRequest) (SyncResponse, error) {
+		if err := writeFrame(st, req.Encode()); err != nil {
+			return SyncResponse{}, err
+		}
+		b, err := readFrame(st)
+		if err != nil {
+			return SyncResponse{}, err
+		}
+		resp, err := DecodeSyncResponse(b)
+		if err != nil {
+			return SyncResponse{}, err
+		}
+		if resp.Kind != req.Kind {
+			return SyncResponse{}, fmt.Errorf("%w: kind %d answers %d", errSyncPeer, resp.Kind, req.Kind)
+		}
+		return resp, nil
+	}
+}
+
+const (
+	// maxAskReps bounds the representatives asked for one stale election
+	// (the heaviest first).
+	maxAskReps = 32
+	// maxStale bounds the accounts waiting for an ask.
+	maxStale = 256
+	// askTimeout bounds the ask of one representative.
+	askTimeout = 10 * time.Second
+)
+
+// noteStale queues the accounts the Node reported Stale for the asker;
+// s.mu is held.
+func (s *Service) noteStaleLocked(accts []token.Account) {
+	for _, a := range accts {
+		if len(s.stale) < maxStale && !slices.Contains(s.stale, a) {
+			s.stale = append(s.stale, a)
+		}
+	}
+	if len(accts) > 0 {
+		select {
+		case s.askKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// askReps asks the representatives, the heaviest first, for the next
+// confirmed block of each account the Node reported Stale (an election
+// open here past a re-send, most likely for final votes this node missed:
+// a full validation queue drops them, and gossip does not send them
+// again), each with the representative's final vote, until every such
+// block is confirmed here or maxAskReps were asked. A point-to-point
+// answer from the few representatives replaces what a re-send of the
+// block to every node used to bring (their answers, to every node).
+func (s *Service) askReps(ctx context.Context) {
+	s.mu.Lock()
+	accts := s.stale
+	s.stale = nil
+	s.mu.Unlock()
+	type want struct {
+		acct   token.Account
+		height uint64
+	}
+	var wants []want
+	var reps []token.Account
+	s.View(func(l *token.Ledger) {
+		for _, a := range accts {
+			f, _ := l.ConfirmedFrontier(a)
+			wants = append(wants, want{a, f.Height + 1})
+		}
+		reps = l.Representatives(maxAskReps)
+	})
+	for _, r := range reps {
+		s.View(func(l *token.Ledger) {
+			wants = slices.DeleteFunc(wants, func(w want) bool {
+				f, _ := l.ConfirmedFrontier(w.acct)
+				return f.Height >= w.height
+			})
+		})
+		if len(wants) == 0 || ctx.Err() != nil {
+			return
+		}
+		p, err := peerOfAccount(r)
+		if err != nil || p == s.self {
+			continue
+		}
+		s.counts.asks.Add(1)
+		actx, cancel := context.WithTimeout(ctx, askTimeout)
+		st, err := SyncProtocol.Open(actx, s.g.Host(), p)
+		if err != nil {
+			cancel()
+			continue
+		}
+		stop := context.AfterFunc(actx, func() { _ = st.Reset() })
+		ask := asker(st)
+		for _, w := range wants {
+			if _, err := s.pullChain(token.Frontier{Account: w.acct, Height: w.height}, ask, syncMaxBlocks); err != nil {
+				break
+			}
+		}
+		stop()
+		_ = st.Close()
+		cancel()
+	}
+}
+
+// peerOfAccount returns the peer ID whose key is account a (a node votes
+// with its identity key).
+func peerOfAccount(a token.Account) (peer.ID, error) {
+	k, err := crypto.UnmarshalEd25519PublicKey(a[:])
+	if err != nil {
+		return "", err
+	}
+	return peer.IDFromPublicKey(k)
 }
 
 // confirmedCount returns how many blocks are confirmed here.
