@@ -159,15 +159,8 @@ func (b *Block) Sign(priv ed25519.PrivateKey) {
 
 // Verify checks the block's signature by its account and returns its hash.
 func (b *Block) Verify() (Hash, error) {
-	h := b.Hash()
-	return h, b.verifyHash(h)
-}
-
-func (b *Block) verifyHash(h Hash) error {
-	if !ed25519.Verify(b.Account[:], h[:], b.Signature[:]) {
-		return fmt.Errorf("%w: block %s", ErrSignature, h)
-	}
-	return nil
+	var none *SigCache
+	return none.VerifyBlock(b)
 }
 
 // DecodeBlock decodes a canonical block encoding. It checks the layout and

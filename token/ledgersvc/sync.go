@@ -283,7 +283,7 @@ const (
 	askTimeout = 10 * time.Second
 )
 
-// noteStale queues the accounts the Node reported Stale for the asker;
+// noteStaleLocked queues the accounts the Node reported Stale for the asker;
 // s.mu is held.
 func (s *Service) noteStaleLocked(accts []token.Account) {
 	for _, a := range accts {
