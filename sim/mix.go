@@ -164,6 +164,12 @@ type MixResult struct {
 	FramesUnread int    `json:"frames_unread"`
 	LinkDrops    uint64 `json:"link_drops"`
 	RateDrops    uint64 `json:"rate_drops"`
+	// StreamsRefused and StreamsTimedOut are the mixes' inbound link
+	// streams reset for their limits or idleness, and ReadErrors those
+	// that ended in an error (summed over the nodes; mixsvc.Status).
+	StreamsRefused  uint64 `json:"streams_refused"`
+	StreamsTimedOut uint64 `json:"streams_timed_out"`
+	ReadErrors      uint64 `json:"read_errors"`
 	// Drops are the mixes' drops of packets of every kind (cover too) by
 	// reason (mixnet's Drop… reasons), and Duplicates the copies of
 	// messages their recipients had already (a retransmission whose first
@@ -467,6 +473,9 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		st := r.Mix().Status()
 		res.LinkDrops += st.LinkDrops
 		res.RateDrops += st.RateDrops
+		res.StreamsRefused += st.Streams.Refused
+		res.StreamsTimedOut += st.Streams.TimedOut
+		res.ReadErrors += st.ReadErrors
 		res.Duplicates += st.Duplicates
 		for k, v := range st.Drops {
 			if res.Drops == nil {
@@ -533,6 +542,12 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	obs.mu.Lock()
 	all := obs.obs
 	obs.mu.Unlock()
+	// In the order they happened, not the order the nodes' goroutines
+	// reported them: a reader may report a frame's arrival before its
+	// descheduled writer reports the write, and pairing in report order
+	// would then leave that write unread and pair every later frame of
+	// its link with an earlier write.
+	slices.SortStableFunc(all, func(a, b mixsvc.Observation) int { return a.At.Compare(b.At) })
 	for _, o := range all {
 		i, j := nw.indexOf(o.From), nw.indexOf(o.To)
 		if i < 0 || j < 0 {

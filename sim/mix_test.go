@@ -40,4 +40,8 @@ func TestMixScenarioDeliversAndMeasures(t *testing.T) {
 	assert.Greater(t, res.SenderEntropyBits, 0.0)
 	assert.LessOrEqual(t, res.SenderEntropyBits, math.Log2(11)+1e-9)
 	assert.Positive(t, res.TickLagMsP99)
+	// Every frame written is read (no connection is trimmed at 12 nodes),
+	// and none faster than its link's latency.
+	assert.Zero(t, res.FramesUnread)
+	assert.GreaterOrEqual(t, res.LinkLagMsP99, 0.0)
 }

@@ -770,6 +770,28 @@ func (h *simHost) SetStreamHandlerMatch(pid protocol.ID, match func(protocol.ID)
 // NewStream opens a stream, losing attempts with the link's loss
 // probability: each lost attempt costs a retransmission timeout.
 func (h *simHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
+	return h.open(ctx, p, func() (network.Stream, error) { return h.Host.NewStream(ctx, p, pids...) })
+}
+
+// Network returns the host's network, whose NewStream opens streams as the
+// host's does (lagged, lossy): p2p.Protocol.OpenAccepted opens its streams
+// there, to negotiate them before it returns.
+func (h *simHost) Network() network.Network { return simNetwork{Network: h.Host.Network(), h: h} }
+
+// simNetwork is a simHost's network.
+type simNetwork struct {
+	network.Network
+	h *simHost
+}
+
+// NewStream opens a stream on an open connection to p, as simHost.NewStream.
+func (n simNetwork) NewStream(ctx context.Context, p peer.ID) (network.Stream, error) {
+	return n.h.open(ctx, p, func() (network.Stream, error) { return n.Network.NewStream(ctx, p) })
+}
+
+// open opens a stream to p with newStream after the link's losses, and
+// gives it the link's latency.
+func (h *simHost) open(ctx context.Context, p peer.ID, newStream func() (network.Stream, error)) (network.Stream, error) {
 	loss := h.nw.cfg.Links.Loss
 	if loss > 0 {
 		j := h.nw.indexOf(p)
@@ -791,7 +813,7 @@ func (h *simHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID)
 			}
 		}
 	}
-	s, err := h.Host.NewStream(ctx, p, pids...)
+	s, err := newStream()
 	if err != nil {
 		return nil, err
 	}

@@ -2,14 +2,18 @@ package sim
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/fog-compute/fog/node"
+	"github.com/fog-compute/fog/p2p"
 	"github.com/fog-compute/fog/store"
 )
 
@@ -255,4 +259,39 @@ func TestRunningDoesNotWaitForATransition(t *testing.T) {
 	assert.NotNil(t, n.Running(), "still running: no transition has begun to stop it")
 	_, _, ok := pickPair(nw, func(a, b int) bool { return a == 1 || b == 1 })
 	assert.True(t, ok)
+}
+
+// TestStreamsOpenedAcceptedHaveTheLinksLatency: a stream opened with
+// p2p.Protocol.OpenAccepted, which opens it on the host's network rather
+// than with the host's NewStream, still carries the link's latency (the mix
+// opened its links so, and its frames crossed the simulator at once).
+func TestStreamsOpenedAcceptedHaveTheLinksLatency(t *testing.T) {
+	nw := smallNet(t, 2)
+	proto, err := p2p.NewProtocol("latency-test", p2p.Version{Major: 1})
+	require.NoError(t, err)
+	got := make(chan time.Time, 1)
+	srv := nw.Node(1).Running().Host()
+	_, err = proto.Handle(srv, p2p.Limits{Streams: 1, StreamsPerPeer: 1, Idle: time.Minute, Lifetime: time.Minute}, func(s network.Stream) {
+		var b [1]byte
+		if _, err := io.ReadFull(s, b[:]); err == nil {
+			got <- time.Now()
+		}
+		_ = s.Close()
+	})
+	require.NoError(t, err)
+	defer proto.Unhandle(srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := proto.OpenAccepted(ctx, nw.Node(0).Running().Host(), nw.Node(1).ID)
+	require.NoError(t, err)
+	defer func() { _ = s.Close() }()
+	sent := time.Now()
+	_, err = s.Write([]byte{1})
+	require.NoError(t, err)
+	select {
+	case at := <-got:
+		assert.GreaterOrEqual(t, at.Sub(sent), nw.Latency(0, 1), "the byte took at least the link's latency")
+	case <-ctx.Done():
+		t.Fatal("the byte never arrived")
+	}
 }

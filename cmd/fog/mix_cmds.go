@@ -207,6 +207,8 @@ func (a *app) mixStatsCmd() *cobra.Command {
 					fmt.Fprintf(tw, "relay loops\t%.2g/s while relaying; %d sent\n", st.RelayLoopRate, st.RelayLoops)
 				}
 				fmt.Fprintf(tw, "links\t%d open, %d frames dropped, %d refused over rate\n", st.Links, st.LinkDrops, st.RateDrops)
+				fmt.Fprintf(tw, "inbound streams\t%d served, %d refused over limits, %d idle, %d ended in error\n",
+					st.Streams.Served, st.Streams.Refused, st.Streams.TimedOut, st.ReadErrors)
 				return tw.Flush()
 			})
 		},

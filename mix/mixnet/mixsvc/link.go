@@ -184,12 +184,16 @@ func (s *Service) write(ctx context.Context, p peer.ID, st network.Stream, f []b
 				return nil, err
 			}
 		}
-		_ = st.SetWriteDeadline(s.clock.Now().Add(openTimeout))
+		at := s.clock.Now()
+		_ = st.SetWriteDeadline(at.Add(openTimeout))
 		_, err := st.Write(f)
 		if err == nil {
-			// On the wire now, where an observer of the link sees it
-			// (a frame waiting for its link to open is not on one yet).
-			s.observe(s.o.Host.ID(), p, false)
+			// On the wire since the write began, where an observer of the
+			// link sees it (a frame waiting for its link to open is not
+			// on one yet). Stamped before the write: a writer descheduled
+			// after it returns would otherwise see its frame leave after
+			// the reader saw it arrive.
+			s.observeAt(s.o.Host.ID(), p, false, at)
 		}
 		if err == nil && st.Protocol() == version11 {
 			return st, nil

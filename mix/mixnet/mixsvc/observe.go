@@ -21,7 +21,14 @@ type Observation struct {
 // observe reports a frame to Options.Observe, if set.
 func (s *Service) observe(from, to peer.ID, received bool) {
 	if s.o.Observe != nil {
-		s.o.Observe(Observation{From: from, To: to, At: s.clock.Now(), Received: received})
+		s.observeAt(from, to, received, s.clock.Now())
+	}
+}
+
+// observeAt reports a frame seen at at.
+func (s *Service) observeAt(from, to peer.ID, received bool, at time.Time) {
+	if s.o.Observe != nil {
+		s.o.Observe(Observation{From: from, To: to, At: at, Received: received})
 	}
 }
 

@@ -23,7 +23,12 @@ func (s *Service) handle(st network.Stream) {
 		f := make([]byte, size)
 		if _, err := io.ReadFull(st, f); err != nil {
 			if err != io.EOF {
+				// A reset (by the writer, the connection's end or the
+				// server's idle watch) or a partial frame.
 				_ = st.Reset()
+				s.mu.Lock()
+				s.stats.readErrors++
+				s.mu.Unlock()
 			}
 			return
 		}

@@ -156,6 +156,7 @@ type Service struct {
 	wake     chan struct{}
 	syncWake chan struct{} // a parked frame asks the sync loop to look again
 	running  atomic.Bool
+	server   atomic.Pointer[p2p.Server] // Run's, for Status
 }
 
 type shellStats struct {
@@ -165,6 +166,7 @@ type shellStats struct {
 	lateTicks  uint64
 	lagMax     time.Duration
 	openErrors uint64
+	readErrors uint64 // inbound link streams that ended in an error, not EOF
 }
 
 // New returns a Service; Run starts it.
@@ -229,12 +231,14 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 	s.mu.Lock()
 	s.ctx = ctx
 	s.mu.Unlock()
-	if _, err := Protocol.Handle(s.o.Host, p2p.Limits{
+	srv, err := Protocol.Handle(s.o.Host, p2p.Limits{
 		Streams: 512, StreamsPerPeer: 8, Idle: s.cfg.LinkIdle + 10*time.Second,
 		Lifetime: time.Hour, Clock: s.clock,
-	}, s.handle); err != nil {
+	}, s.handle)
+	if err != nil {
 		return fmt.Errorf("mixsvc: serve: %w", err)
 	}
+	s.server.Store(srv)
 	rel := make(chan release, releaseQueue)
 	s.wg.Go(func() { s.releaseLoop(ctx, rel) })
 	s.wg.Go(func() { s.syncLoop(ctx) })

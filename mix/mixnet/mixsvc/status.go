@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/fog-compute/fog/p2p"
 )
 
 // Status is what mix.status reports: the relay side, the sender side and
@@ -46,6 +48,13 @@ type Status struct {
 	LinkDrops  uint64 `json:"link_drops"`
 	RateDrops  uint64 `json:"rate_drops"`
 	OpenErrors uint64 `json:"open_errors"`
+	// Streams are the inbound link streams' counters: served, refused
+	// beyond the per-peer or total limits (reset after the version was
+	// agreed, so the writer's first frame on it is lost), and reset for
+	// idleness. ReadErrors counts inbound streams that ended in an error
+	// rather than at the writer's close.
+	Streams    p2p.ServerStats `json:"streams"`
+	ReadErrors uint64          `json:"read_errors"`
 	TagSyncs   uint64 `json:"tag_syncs"`
 	// MaxLagMS is the longest a tick ran behind the core's schedule: how
 	// late delays and the Poisson streams were kept on this machine.
@@ -71,12 +80,15 @@ func (s *Service) Status() Status {
 		Queued: n.Queued, Pending: n.Pending,
 		Cover: s.cfg.Cover, SendRate: s.cfg.SendRate, LoopRate: s.cfg.LoopRate, DropRate: s.cfg.DropRate, RelayLoopRate: s.cfg.RelayLoopRate,
 		Links: len(s.links), LinkDrops: s.stats.linkDrops, RateDrops: s.stats.rateDrops,
-		OpenErrors: s.stats.openErrors, TagSyncs: s.stats.tagSyncs,
+		OpenErrors: s.stats.openErrors, TagSyncs: s.stats.tagSyncs, ReadErrors: s.stats.readErrors,
 		MaxLagMS:    float64(s.stats.lagMax) / float64(time.Millisecond),
 		Directories: slices.Sorted(maps.Keys(s.given)),
 	}
 	if n.Relayed > 0 {
 		st.MeanDelayMS = float64(n.DelaySum) / float64(n.Relayed) / float64(time.Millisecond)
+	}
+	if srv := s.server.Load(); srv != nil {
+		st.Streams = srv.Stats()
 	}
 	for _, e := range slices.Sorted(maps.Keys(s.keyed)) {
 		st.Relaying = append(st.Relaying, RelayEpoch{Epoch: e, Layer: s.keyed[e]})
