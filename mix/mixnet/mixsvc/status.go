@@ -55,7 +55,7 @@ type Status struct {
 	// rather than at the writer's close.
 	Streams    p2p.ServerStats `json:"streams"`
 	ReadErrors uint64          `json:"read_errors"`
-	TagSyncs   uint64 `json:"tag_syncs"`
+	TagSyncs   uint64          `json:"tag_syncs"`
 	// MaxLagMS is the longest a tick ran behind the core's schedule: how
 	// late delays and the Poisson streams were kept on this machine.
 	MaxLagMS float64 `json:"max_lag_ms"`
