@@ -120,14 +120,16 @@ func (s *starter) startLedger(ctx context.Context) error {
 	if n.wallet, err = openWalletKeys(s.opts.Dir); err != nil {
 		return err
 	}
-	if err := n.sup.start(ctx, ledgerService{l}); err != nil {
-		return err
-	}
+	// The DAO first: the ledger's first catch-up pulls the proposals
+	// published while this node was away.
 	d, err := ledgersvc.NewDAO(ctx, l, n.gossip, ds)
 	if err != nil {
 		return err
 	}
 	n.dao = d
+	if err := n.sup.start(ctx, ledgerService{l}); err != nil {
+		return err
+	}
 	return n.sup.start(ctx, d)
 }
 

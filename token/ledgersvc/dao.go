@@ -1,6 +1,7 @@
 package ledgersvc
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -87,11 +88,11 @@ func DecodeProposalMsg(p []byte) (*ProposalMsg, error) {
 	return m, nil
 }
 
-// DAO holds the network's proposals: those made here and those heard on
-// DAOTopic, persisted (synced) in the ledger's Datastore, and tallies them
-// over the Service's ledger. Votes are KindVote blocks of the node's
-// account. A node that was offline when a proposal was published does not
-// learn it (no catch-up yet).
+// DAO holds the network's proposals: those made here, those heard on
+// DAOTopic and those pulled from peers by the ledger's catch-up (a node
+// offline when a proposal was published learns it there), persisted
+// (synced) in the ledger's Datastore, and tallies them over the Service's
+// ledger. Votes are KindVote blocks of the node's account.
 type DAO struct {
 	svc   *Service
 	g     *gossip.Gossip
@@ -108,7 +109,8 @@ type DAO struct {
 }
 
 // NewDAO opens the proposals stored in ds (the ledger's Datastore) for
-// the Service svc; Run joins DAOTopic.
+// the Service svc, whose catch-up then serves and pulls them (make it
+// before svc runs, so that its first catch-up does); Run joins DAOTopic.
 func NewDAO(ctx context.Context, svc *Service, g *gossip.Gossip, ds datastore.Batching) (*DAO, error) {
 	d := &DAO{svc: svc, g: g, ds: ds, rules: token.DefaultRules(), props: map[token.Hash]token.Proposal{}}
 	res, err := ds.Query(ctx, query.Query{Prefix: "/" + kindProposal})
@@ -127,6 +129,7 @@ func NewDAO(ctx context.Context, svc *Service, g *gossip.Gossip, ds datastore.Ba
 		d.props[p.ID()] = p
 	}
 	d.seq = uint64(svc.cfg.Clock.Now().UnixNano())
+	svc.dao.Store(d)
 	return d, nil
 }
 
@@ -185,6 +188,33 @@ func (d *DAO) Run(ctx context.Context, ready func()) (err error) {
 	ready()
 	<-ctx.Done()
 	return nil
+}
+
+// holds reports whether the DAO holds proposal id.
+func (d *DAO) holds(id token.Hash) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.props[id]
+	return ok
+}
+
+// after returns at most n of the proposals held whose IDs follow after, in
+// increasing order of ID (the catch-up's pages).
+func (d *DAO) after(after token.Hash, n int) []token.Proposal {
+	d.mu.Lock()
+	ids := make([]token.Hash, 0, len(d.props))
+	for id := range d.props {
+		if bytes.Compare(id[:], after[:]) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b token.Hash) int { return bytes.Compare(a[:], b[:]) })
+	out := make([]token.Proposal, 0, min(n, len(ids)))
+	for _, id := range ids[:min(n, len(ids))] {
+		out = append(out, d.props[id])
+	}
+	d.mu.Unlock()
+	return out
 }
 
 // add stores a verified proposal, once.

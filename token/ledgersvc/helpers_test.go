@@ -91,11 +91,15 @@ func (c *cluster) ds(i int) datastore.Batching {
 	return c.db.Datastore(store.Prefix(fmt.Sprintf("/token%d", i)))
 }
 
-// start opens and runs node i's Service and waits until it is ready.
-func (c *cluster) start(i int) *Service {
+// start opens and runs node i's Service and waits until it is ready;
+// before, if given, sees the Service before it runs.
+func (c *cluster) start(i int, before ...func(*Service)) *Service {
 	c.t.Helper()
 	s, err := New(context.Background(), TestConfig(), Options{Gossip: c.net.Nodes[i], Store: c.ds(i), Genesis: c.genesis, Identity: c.net.Keys[i]})
 	require.NoError(c.t, err)
+	for _, f := range before {
+		f(s)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &run{cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan struct{})

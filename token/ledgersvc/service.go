@@ -92,6 +92,9 @@ type Service struct {
 	gossipPast Stats
 	// statTopics are the running topics (blocks, votes), nil between Runs.
 	statTopics []*gossip.Topic[*Message]
+	// dao holds this node's DAO proposals once NewDAO made it: the
+	// catch-up serves and pulls them.
+	dao atomic.Pointer[DAO]
 	// testHookSync, set by tests before Run, is called by the catch-up
 	// goroutine before each catch-up with a peer that connected.
 	testHookSync func()

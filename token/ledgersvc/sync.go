@@ -1,6 +1,7 @@
 package ledgersvc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,11 +19,12 @@ import (
 )
 
 // SyncProtocol is the ledger's catch-up protocol (/fog/ledger/sync/1.0.0):
-// a node that was offline asks its peers for their accounts' confirmed
-// frontiers, then for the confirmed blocks it lacks, each with the peer's
-// final vote, and feeds them to its Node as if they came by gossip, so
-// validation stays in one place. It runs when the Service starts and
-// when a peer connects.
+// a node that was offline asks its peers for the DAO proposals it lacks,
+// for their accounts' confirmed frontiers, then for the confirmed blocks
+// it lacks, each with the peer's final vote, and feeds them to its Node
+// as if they came by gossip, so validation stays in one place. It runs
+// when the Service starts, when a peer connects, and every syncInterval
+// with one peer in turn.
 var SyncProtocol = p2p.MustProtocol("ledger/sync", p2p.Version{Major: 1})
 
 const (
@@ -39,6 +41,8 @@ const (
 	syncRounds = 3
 	// syncQueue bounds the peers waiting for a catch-up.
 	syncQueue = 64
+	// syncMaxProposals bounds the proposals one catch-up pulls.
+	syncMaxProposals = 4096
 )
 
 // syncInterval is how often a node catches up with one of its peers
@@ -82,10 +86,16 @@ func (s *Service) serveSync(st network.Stream) {
 // frontiers, or confirmed blocks with this node's final votes for them
 // (the votes a settled election's answer carries).
 func (s *Service) answerSync(req SyncRequest) SyncResponse {
+	resp := SyncResponse{Kind: req.Kind}
+	if req.Kind == SyncProposals {
+		if d := s.dao.Load(); d != nil {
+			resp.Proposals = d.after(token.Hash(req.After), MaxSyncProposals)
+		}
+		return resp
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.node.Ledger()
-	resp := SyncResponse{Kind: req.Kind}
 	if req.Kind == SyncFrontiers {
 		resp.Frontiers = l.Frontiers(token.Account(req.After), MaxSyncFrontiers)
 		return resp
@@ -212,6 +222,9 @@ func (s *Service) syncWith(ctx context.Context, p peer.ID) error {
 	defer stop()
 	defer st.Close()
 	ask := asker(st)
+	if err := s.pullProposals(ctx, ask); err != nil {
+		return err
+	}
 	pulled := 0
 	for range syncRounds {
 		before := s.confirmedCount()
@@ -245,6 +258,46 @@ func (s *Service) syncWith(ctx context.Context, p peer.ID) error {
 			}
 		}
 		if s.confirmedCount() == before || pulled >= syncMaxBlocks {
+			return nil
+		}
+	}
+	return nil
+}
+
+// pullProposals takes the DAO proposals the peer answering ask holds and
+// this node's DAO lacks (a node offline when one was published on DAOTopic
+// never hears it there), at most syncMaxProposals. A proposal with a bad
+// signature ends the catch-up with that peer.
+func (s *Service) pullProposals(ctx context.Context, ask func(SyncRequest) (SyncResponse, error)) error {
+	d := s.dao.Load()
+	if d == nil {
+		return nil
+	}
+	var after token.Hash
+	for n := 0; n < syncMaxProposals; {
+		resp, err := ask(SyncRequest{Kind: SyncProposals, After: after})
+		if err != nil {
+			return err
+		}
+		for i := range resp.Proposals {
+			p := &resp.Proposals[i]
+			id := p.ID()
+			if bytes.Compare(id[:], after[:]) <= 0 {
+				return fmt.Errorf("%w: proposal %s not after %s", errSyncPeer, id, after)
+			}
+			after = id
+			if d.holds(id) {
+				continue
+			}
+			if err := p.Verify(); err != nil {
+				return fmt.Errorf("%w: %w", errSyncPeer, err)
+			}
+			if err := d.add(ctx, *p); err != nil {
+				return err
+			}
+		}
+		n += len(resp.Proposals)
+		if len(resp.Proposals) < MaxSyncProposals {
 			return nil
 		}
 	}

@@ -356,3 +356,62 @@ func TestStopWhileCatchingUp(t *testing.T) {
 		require.NoError(t, <-done)
 	})
 }
+
+// TestCatchUpPullsProposals: node 2 is down while node 0's DAO takes more
+// proposals than one page of the catch-up holds; restarted, node 2's DAO
+// pulls them all from its peers at its first catch-up. A peer answering a
+// forged or out-of-order proposal ends the catch-up with it, and nothing of
+// its answer is kept.
+func TestCatchUpPullsProposals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 3
+		c := newCluster(t, n, 7)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		s0 := c.start(0)
+		c.start(1)
+		d0, err := NewDAO(ctx, s0, c.net.Nodes[0], c.ds(0))
+		require.NoError(t, err)
+		key := edKey(t, c.net.Keys[0])
+		var want []token.Proposal
+		for i := range MaxSyncProposals + 1 {
+			p := token.Proposal{Param: token.ParamTargetRelays, Value: uint64(10 + i), Start: 5, End: 9, ExecDelay: 3}
+			p.Sign(key)
+			require.NoError(t, d0.add(ctx, p))
+			want = append(want, p)
+		}
+
+		var d2 *DAO
+		c.start(2, func(s *Service) {
+			d2, err = NewDAO(ctx, s, c.net.Nodes[2], c.ds(2))
+			require.NoError(t, err)
+		})
+		for len(d2.Proposals()) < len(want) {
+			ch := d2.Changed()
+			if len(d2.Proposals()) == len(want) {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				t.Fatalf("node 2 holds %d of %d proposals", len(d2.Proposals()), len(want))
+			}
+		}
+		assert.ElementsMatch(t, want, d2.Proposals())
+
+		// A hostile peer's answers, straight to the puller.
+		forged := want[0]
+		forged.Value++ // the signature no longer covers it
+		answer := func(ps ...token.Proposal) func(SyncRequest) (SyncResponse, error) {
+			return func(SyncRequest) (SyncResponse, error) {
+				return SyncResponse{Kind: SyncProposals, Proposals: ps}, nil
+			}
+		}
+		d1, err := NewDAO(ctx, c.svcs[1], c.net.Nodes[1], c.ds(1))
+		require.NoError(t, err)
+		require.ErrorIs(t, c.svcs[1].pullProposals(ctx, answer(forged)), errSyncPeer)
+		require.ErrorIs(t, c.svcs[1].pullProposals(ctx, answer(want[0], want[0])), errSyncPeer, "the same ID twice")
+		assert.Len(t, d1.Proposals(), 1, "only the first, honest proposal is kept")
+		require.NoError(t, c.svcs[1].pullProposals(ctx, answer(want[0])))
+	})
+}

@@ -18,11 +18,15 @@ const (
 	SyncFrontiers = 1
 	// SyncChain asks for an account's confirmed blocks after a block.
 	SyncChain = 2
+	// SyncProposals asks for the DAO proposals held, by ID, after an ID.
+	SyncProposals = 3
 
 	// MaxSyncFrontiers is the most frontiers one response holds.
 	MaxSyncFrontiers = 512
 	// MaxSyncBlocks is the most blocks one response holds.
 	MaxSyncBlocks = 64
+	// MaxSyncProposals is the most proposals one response holds.
+	MaxSyncProposals = 64
 	frontierSize  = 32 + 32 + 8
 	// MaxSyncFrame bounds a frame: the largest response, a chain page of
 	// claim blocks each with a vote.
@@ -31,7 +35,8 @@ const (
 
 // SyncRequest is a catch-up request: Kind SyncFrontiers names After (the
 // zero account: from the first); SyncChain names Account and After (the
-// zero hash: from the chain's first block).
+// zero hash: from the chain's first block); SyncProposals names After (a
+// proposal ID; zero: from the first).
 type SyncRequest struct {
 	Kind    byte
 	Account token.Account
@@ -50,10 +55,13 @@ type SyncResponse struct {
 	Kind      byte
 	Frontiers []token.Frontier
 	Blocks    []SyncBlock
+	// Proposals are in increasing order of ID.
+	Proposals []token.Proposal
 }
 
 // Encode returns the request's encoding: version, kind, then the zero-padded
-// fields of the kind (32 bytes for frontiers, 64 for a chain).
+// fields of the kind (32 bytes for frontiers and proposals, 64 for a
+// chain).
 func (r *SyncRequest) Encode() []byte {
 	b := []byte{syncVersion, r.Kind}
 	if r.Kind == SyncChain {
@@ -69,7 +77,7 @@ func DecodeSyncRequest(p []byte) (SyncRequest, error) {
 	}
 	r := SyncRequest{Kind: p[1]}
 	switch {
-	case r.Kind == SyncFrontiers && len(p) == 2+32:
+	case (r.Kind == SyncFrontiers || r.Kind == SyncProposals) && len(p) == 2+32:
 		copy(r.After[:], p[2:])
 	case r.Kind == SyncChain && len(p) == 2+64:
 		copy(r.Account[:], p[2:34])
@@ -84,8 +92,9 @@ func DecodeSyncRequest(p []byte) (SyncRequest, error) {
 }
 
 // Encode returns the response's encoding: version, kind, a 2-byte count,
-// then each frontier (account, head, height) or each block (its length in
-// 2 bytes, the block, 1 and a vote or 0).
+// then each frontier (account, head, height), each block (its length in
+// 2 bytes, the block, 1 and a vote or 0) or each proposal (its length in 2
+// bytes, the proposal).
 func (r *SyncResponse) Encode() ([]byte, error) {
 	b := []byte{syncVersion, r.Kind}
 	switch r.Kind {
@@ -115,6 +124,16 @@ func (r *SyncResponse) Encode() ([]byte, error) {
 			b = append(b, 1)
 			b = append(b, sb.Vote.Encode()...)
 		}
+	case SyncProposals:
+		if len(r.Proposals) > MaxSyncProposals {
+			return nil, fmt.Errorf("%w: %d proposals", ErrMalformed, len(r.Proposals))
+		}
+		b = binary.BigEndian.AppendUint16(b, uint16(len(r.Proposals)))
+		for i := range r.Proposals {
+			enc := r.Proposals[i].Encode()
+			b = binary.BigEndian.AppendUint16(b, uint16(len(enc)))
+			b = append(b, enc...)
+		}
 	default:
 		return nil, fmt.Errorf("%w: sync response kind %d", ErrMalformed, r.Kind)
 	}
@@ -123,8 +142,9 @@ func (r *SyncResponse) Encode() ([]byte, error) {
 
 // DecodeSyncResponse decodes a canonical response: frontiers in strictly
 // increasing account order with positive heights, blocks and votes in
-// their canonical layouts (signatures are checked by the ledger), no
-// trailing bytes.
+// their canonical layouts (signatures are checked by the ledger),
+// proposals in strictly increasing order of ID (signatures are checked by
+// the DAO), no trailing bytes.
 func DecodeSyncResponse(p []byte) (SyncResponse, error) {
 	if len(p) < 4 || len(p) > MaxSyncFrame || p[0] != syncVersion {
 		return SyncResponse{}, fmt.Errorf("%w: sync response header", ErrMalformed)
@@ -183,6 +203,35 @@ func DecodeSyncResponse(p []byte) (SyncResponse, error) {
 			default:
 				return SyncResponse{}, fmt.Errorf("%w: vote flag %d", ErrMalformed, flag)
 			}
+		}
+		if len(rest) != 0 {
+			return SyncResponse{}, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest))
+		}
+	case SyncProposals:
+		if n > MaxSyncProposals {
+			return SyncResponse{}, fmt.Errorf("%w: %d proposals", ErrMalformed, n)
+		}
+		r.Proposals = make([]token.Proposal, n)
+		var last token.Hash
+		for i := range n {
+			if len(rest) < 2 {
+				return SyncResponse{}, fmt.Errorf("%w: proposal %d", ErrMalformed, i)
+			}
+			l := int(binary.BigEndian.Uint16(rest))
+			if len(rest) < 2+l {
+				return SyncResponse{}, fmt.Errorf("%w: proposal %d", ErrMalformed, i)
+			}
+			pr, err := token.DecodeProposal(rest[2 : 2+l])
+			if err != nil {
+				return SyncResponse{}, fmt.Errorf("%w: proposal %d: %w", ErrMalformed, i, err)
+			}
+			id := pr.ID()
+			if i > 0 && bytes.Compare(last[:], id[:]) >= 0 {
+				return SyncResponse{}, fmt.Errorf("%w: proposal %d out of order", ErrMalformed, i)
+			}
+			last = id
+			r.Proposals[i] = pr
+			rest = rest[2+l:]
 		}
 		if len(rest) != 0 {
 			return SyncResponse{}, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest))
