@@ -27,7 +27,7 @@ const (
 	MaxSyncBlocks = 64
 	// MaxSyncProposals is the most proposals one response holds.
 	MaxSyncProposals = 64
-	frontierSize  = 32 + 32 + 8
+	frontierSize     = 32 + 32 + 8
 	// MaxSyncFrame bounds a frame: the largest response, a chain page of
 	// claim blocks each with a vote.
 	MaxSyncFrame = 4 + MaxSyncBlocks*(2+token.MaxBlockSize+1+token.VoteSize)
