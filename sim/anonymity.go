@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"math/rand/v2"
 	"sort"
 )
 
@@ -338,4 +339,81 @@ func Hit(p map[int]float64, truth int) float64 {
 		return 1 / float64(ties)
 	}
 	return 0
+}
+
+// PerfectMix describes the observer's best case against an ideal mix
+// network: Nodes nodes each sending Poisson streams totalling Rate packets
+// per second into it, every packet held by Hops relays for independent
+// exponential delays of mean MeanDelay (seconds) in one pool shared by all
+// (so that routes tell nothing), and an observer who sees when each packet
+// enters and when a message reaches its recipient. Its distribution over a
+// message's senders weighs each packet by the density of the sum of the
+// delays (a gamma density) at the time between its entry and the
+// delivery. Any real network with these rates and delays tells the
+// observer at least as much (the relays a packet took, the links'
+// latencies), so its linking accuracy and sender entropy bound what the
+// mix network can reach at those rates.
+type PerfectMix struct {
+	Nodes     int
+	Rate      float64
+	MeanDelay float64
+	Hops      int
+}
+
+// Bound draws messages (each riding a random packet of the streams over
+// 200 s) and returns the observer's mean linking accuracy and sender
+// entropy in bits (Hit and Entropy, as the linker's), from the seed.
+func (m PerfectMix) Bound(messages int, seed uint64) (linking, entropy float64) {
+	if m.Nodes < 2 || m.Rate <= 0 || m.MeanDelay <= 0 || m.Hops < 1 || messages < 1 {
+		return math.NaN(), math.NaN()
+	}
+	const horizon = 200.0
+	r := rand.New(rand.NewPCG(seed, 0x6d6978))
+	type packet struct {
+		at   float64
+		node int
+	}
+	var ps []packet
+	for i := range m.Nodes {
+		for t := r.ExpFloat64() / m.Rate; t < horizon; t += r.ExpFloat64() / m.Rate {
+			ps = append(ps, packet{t, i})
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].at < ps[j].at })
+	span := 40 * m.MeanDelay * float64(m.Hops)
+	var n int
+	for n < messages {
+		k := r.IntN(len(ps))
+		p := ps[k]
+		if p.at < span || p.at > horizon-span {
+			continue
+		}
+		t := p.at
+		for range m.Hops {
+			t += r.ExpFloat64() * m.MeanDelay
+		}
+		lo := sort.Search(len(ps), func(i int) bool { return ps[i].at >= t-span })
+		w := map[int]float64{}
+		var sum float64
+		for _, q := range ps[lo:] {
+			x := t - q.at
+			if x <= 0 {
+				break
+			}
+			// The gamma density of x, but for factors common to all.
+			f := math.Pow(x, float64(m.Hops-1)) * math.Exp(-x/m.MeanDelay)
+			w[q.node] += f
+			sum += f
+		}
+		if sum == 0 {
+			continue
+		}
+		for i := range w {
+			w[i] /= sum
+		}
+		linking += Hit(w, p.node)
+		entropy += Entropy(w)
+		n++
+	}
+	return linking / float64(n), entropy / float64(n)
 }

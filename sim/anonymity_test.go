@@ -121,3 +121,32 @@ func TestEntropyAndHit(t *testing.T) {
 	assert.Equal(t, 0.5, Hit(map[int]float64{1: .5, 2: .5}, 2))
 	assert.Equal(t, 0.0, Hit(map[int]float64{1: .5, 2: .5}, 3))
 }
+
+func TestPerfectMixBound(t *testing.T) {
+	base := PerfectMix{Nodes: 100, Rate: 2, MeanDelay: 0.05, Hops: 3}
+	link, h := base.Bound(2000, 1)
+	t.Logf("100 nodes, 2 packets/s, 3 hops of 50 ms: linking %.3f, entropy %.2f bits", link, h)
+	assert.Greater(t, h, 0.0)
+	assert.Less(t, h, math.Log2(100))
+	assert.Greater(t, link, 0.01, "better than a guess at random")
+
+	// Delays far shorter than the gaps between packets: every message
+	// is linked.
+	short := base
+	short.MeanDelay = 1e-6
+	l, e := short.Bound(500, 1)
+	assert.Greater(t, l, 0.99)
+	assert.Less(t, e, 0.05)
+
+	// More delay, or more packets, hide a sender better.
+	for _, more := range []PerfectMix{
+		{Nodes: 100, Rate: 2, MeanDelay: 0.2, Hops: 3},
+		{Nodes: 100, Rate: 8, MeanDelay: 0.05, Hops: 3},
+	} {
+		l, e := more.Bound(2000, 1)
+		assert.Less(t, l, link, "%+v", more)
+		assert.Greater(t, e, h, "%+v", more)
+	}
+	l, e = PerfectMix{Nodes: 1, Rate: 2, MeanDelay: 0.05, Hops: 3}.Bound(10, 1)
+	assert.True(t, math.IsNaN(l) && math.IsNaN(e), "one node: no bound")
+}

@@ -141,6 +141,14 @@ type MixResult struct {
 	// over senders, next to log2(Senders) (SenderEntropyMax).
 	SenderEntropyBits float64 `json:"sender_entropy_bits"`
 	SenderEntropyMax  float64 `json:"sender_entropy_max_bits"`
+	// PerfectMixLinking and PerfectMixEntropyBits are what the observer
+	// reaches against an ideal mix at the nodes' rates and the relays'
+	// delays (PerfectMix.Bound: one shared pool, the observer seeing only
+	// when packets enter and when the message arrives): the best any
+	// mix network with these rates and delays can do, so the bound of
+	// the two figures above. Absent without cover or without delays.
+	PerfectMixLinking     float64 `json:"perfect_mix_linking,omitempty"`
+	PerfectMixEntropyBits float64 `json:"perfect_mix_entropy_bits,omitempty"`
 
 	// SimLagMsP99 is the larger of TickLagMsP99 (how late the mix's timers
 	// ran against their schedule, upper bound of a 0.1 ms bucket below
@@ -654,6 +662,12 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 	if len(toLink) > 0 {
 		res.LinkingAccuracy = hit / float64(len(toLink))
 		res.SenderEntropyBits = h / float64(len(toLink))
+	}
+	if mc.Cover && mc.MeanDelay > 0 {
+		res.PerfectMixLinking, res.PerfectMixEntropyBits = PerfectMix{
+			Nodes: n, Rate: mc.SendRate + mc.LoopRate + mc.DropRate,
+			MeanDelay: mc.MeanDelay.Seconds(), Hops: mc.Layers,
+		}.Bound(2000, s.Network.Seed)
 	}
 	res.RunSeconds = clock.Since(clk, begin).Seconds()
 	return res, nil

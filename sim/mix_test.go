@@ -40,6 +40,8 @@ func TestMixScenarioDeliversAndMeasures(t *testing.T) {
 	assert.Greater(t, res.SenderEntropyBits, 0.0)
 	assert.LessOrEqual(t, res.SenderEntropyBits, math.Log2(11)+1e-9)
 	assert.Positive(t, res.TickLagMsP99)
+	assert.Positive(t, res.PerfectMixEntropyBits, "the bound of a perfect mix at the scenario's rates")
+	assert.LessOrEqual(t, res.PerfectMixEntropyBits, math.Log2(12))
 	// Every frame written is read (no connection is trimmed at 12 nodes),
 	// and none faster than its link's latency.
 	assert.Zero(t, res.FramesUnread)

@@ -489,6 +489,10 @@ simulator itself ran behind schedule, is under 10 % of the mean delay per hop.
 				fmt.Fprintf(w, "flow correlation %.3f (pairs that do not talk: %.3f; all nodes' traffic together: %.3f)\n", res.FlowCorrelation, res.FlowCorrelationOther, res.CommonMode)
 				fmt.Fprintf(w, "linking accuracy %.3f (chance 1/senders = %.3f)\n", res.LinkingAccuracy, res.LinkingChance)
 				fmt.Fprintf(w, "sender entropy %.2f bits (log2 senders = %.2f)\n", res.SenderEntropyBits, res.SenderEntropyMax)
+				if res.PerfectMixEntropyBits > 0 {
+					fmt.Fprintf(w, "a perfect mix at these rates and delays: linking %.3f, entropy %.2f bits (the best reachable)\n",
+						res.PerfectMixLinking, res.PerfectMixEntropyBits)
+				}
 				verdict := "the anonymity figures count"
 				if !res.LagOK {
 					verdict = "TOO HIGH: the anonymity figures do not count"
