@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -162,11 +163,14 @@ type LedgerResult struct {
 	// UnconfirmedNodes are the running nodes that had not confirmed every
 	// send of the workload at the end: how many each missed, and whether
 	// the churn took it down during the transfers.
-	UnconfirmedNodes  []UnconfirmedNode `json:"unconfirmed_nodes,omitempty"`
-	Converged         bool              `json:"converged"`
-	SettleSeconds     float64           `json:"settle_seconds"`
-	ValidatorIgnored  uint64            `json:"validator_ignored"`
-	ValidatorRejected uint64            `json:"validator_rejected"`
+	UnconfirmedNodes []UnconfirmedNode `json:"unconfirmed_nodes,omitempty"`
+	// Diverged are the running nodes that kept Converged false: a fork
+	// held, or confirmed heads other than most nodes'.
+	Diverged          []DivergedNode `json:"diverged,omitempty"`
+	Converged         bool           `json:"converged"`
+	SettleSeconds     float64        `json:"settle_seconds"`
+	ValidatorIgnored  uint64         `json:"validator_ignored"`
+	ValidatorRejected uint64         `json:"validator_rejected"`
 	// ValidatorIgnoredByReason splits ValidatorIgnored by the validators'
 	// reason (ledgersvc.Reason: future, settled, backdated, no_weight);
 	// GossipIgnoredByRule counts the ledger topics' messages gossip's own
@@ -292,6 +296,19 @@ type UnconfirmedNode struct {
 	Node    int  `json:"node"`
 	Missing int  `json:"missing"`
 	Churned bool `json:"churned"`
+}
+
+// DivergedNode is a running node that, at the end, held a fork or a
+// confirmed head other than most nodes' for some account: Behind counts
+// the accounts whose confirmed height it has below theirs, Ahead those
+// above, Other those at the same height with another block.
+type DivergedNode struct {
+	Node    int  `json:"node"`
+	Churned bool `json:"churned"`
+	Forks   int  `json:"forks,omitempty"`
+	Behind  int  `json:"behind,omitempty"`
+	Ahead   int  `json:"ahead,omitempty"`
+	Other   int  `json:"other,omitempty"`
 }
 
 // nodeBalance is every node's genesis balance; spenderBalance each double
@@ -948,7 +965,80 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 		})
 	}
 	r.res.Unconfirmed = len(unconfirmed)
+	if !r.res.Converged {
+		r.res.Diverged = r.diverged()
+	}
 	return nil
+}
+
+// diverged compares every running node's confirmed frontiers with the
+// most common head of each account.
+func (r *ledgerRun) diverged() []DivergedNode {
+	type view struct {
+		forks int
+		heads map[token.Account]token.Frontier
+	}
+	views := map[int]view{}
+	votes := map[token.Account]map[token.Frontier]int{}
+	for i := range r.nw.Nodes() {
+		l, err := ledgerOf(r.nw, i)
+		if err != nil {
+			continue
+		}
+		v := view{heads: map[token.Account]token.Frontier{}}
+		l.View(func(lg *token.Ledger) {
+			v.forks = lg.Forks()
+			var after token.Account
+			for {
+				fs := lg.Frontiers(after, 512)
+				for _, f := range fs {
+					v.heads[f.Account] = f
+				}
+				if len(fs) < 512 {
+					break
+				}
+				after = fs[len(fs)-1].Account
+			}
+		})
+		views[i] = v
+		for a, f := range v.heads {
+			if votes[a] == nil {
+				votes[a] = map[token.Frontier]int{}
+			}
+			votes[a][f]++
+		}
+	}
+	common := map[token.Account]token.Frontier{}
+	for a, fs := range votes {
+		var bf token.Frontier
+		best := -1
+		for f, n := range fs {
+			if n > best || (n == best && bytes.Compare(f.Head[:], bf.Head[:]) < 0) {
+				best, bf = n, f
+			}
+		}
+		common[a] = bf
+	}
+	var out []DivergedNode
+	for _, i := range slices.Sorted(maps.Keys(views)) {
+		v := views[i]
+		d := DivergedNode{Node: i, Churned: r.churned[i], Forks: v.forks}
+		for a, c := range common {
+			f, ok := v.heads[a]
+			switch {
+			case !ok || f.Height < c.Height:
+				d.Behind++
+			case f.Height > c.Height:
+				d.Ahead++
+			case f.Head != c.Head:
+				d.Other++
+			}
+		}
+		if d.Forks+d.Behind+d.Ahead+d.Other > 0 {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // countValidators adds up the running nodes' validator counters; Run
