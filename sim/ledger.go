@@ -302,13 +302,18 @@ type UnconfirmedNode struct {
 // confirmed head other than most nodes' for some account: Behind counts
 // the accounts whose confirmed height it has below theirs, Ahead those
 // above, Other those at the same height with another block.
+// Elections, Asks and Peers are the node's open elections, the
+// representatives it asked, and its connected peers at the end.
 type DivergedNode struct {
-	Node    int  `json:"node"`
-	Churned bool `json:"churned"`
-	Forks   int  `json:"forks,omitempty"`
-	Behind  int  `json:"behind,omitempty"`
-	Ahead   int  `json:"ahead,omitempty"`
-	Other   int  `json:"other,omitempty"`
+	Node      int    `json:"node"`
+	Churned   bool   `json:"churned"`
+	Forks     int    `json:"forks,omitempty"`
+	Behind    int    `json:"behind,omitempty"`
+	Ahead     int    `json:"ahead,omitempty"`
+	Other     int    `json:"other,omitempty"`
+	Elections int    `json:"elections"`
+	Asks      uint64 `json:"asks"`
+	Peers     int    `json:"peers"`
 }
 
 // nodeBalance is every node's genesis balance; spenderBalance each double
@@ -1035,6 +1040,12 @@ func (r *ledgerRun) diverged() []DivergedNode {
 			}
 		}
 		if d.Forks+d.Behind+d.Ahead+d.Other > 0 {
+			if l, err := ledgerOf(r.nw, i); err == nil {
+				d.Elections, d.Asks = l.Elections(), l.Stats().Asks
+			}
+			if nd := r.nw.Node(i).Running(); nd != nil {
+				d.Peers = len(nd.Host().Network().Peers())
+			}
 			out = append(out, d)
 		}
 	}

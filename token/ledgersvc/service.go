@@ -203,6 +203,13 @@ func (s *Service) TryView(f func(l *token.Ledger)) bool {
 	return true
 }
 
+// Elections returns how many elections the node holds open.
+func (s *Service) Elections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.node.Elections()
+}
+
 // Stats returns the validators' and the core's counters since New.
 func (s *Service) Stats() Stats {
 	st := s.counts.stats()
