@@ -18,14 +18,19 @@ import (
 	"github.com/fog-compute/fog/token"
 )
 
-// SyncProtocol is the ledger's catch-up protocol (/fog/ledger/sync/1.0.0):
+// SyncProtocol is the ledger's catch-up protocol (/fog/ledger/sync/1.1.0,
+// and 1.0.0, which has no SyncProposals, for nodes that predate it):
 // a node that was offline asks its peers for the DAO proposals it lacks,
 // for their accounts' confirmed frontiers, then for the confirmed blocks
 // it lacks, each with the peer's final vote, and feeds them to its Node
 // as if they came by gossip, so validation stays in one place. It runs
 // when the Service starts, when a peer connects, and every syncInterval
 // with one peer in turn.
-var SyncProtocol = p2p.MustProtocol("ledger/sync", p2p.Version{Major: 1})
+var SyncProtocol = p2p.MustProtocol("ledger/sync", p2p.Version{Major: 1, Minor: 1}, p2p.Version{Major: 1})
+
+// syncWithProposals is the version of the catch-up that carries DAO
+// proposals (SyncProposals).
+var syncWithProposals = SyncProtocol.ID(p2p.Version{Major: 1, Minor: 1})
 
 const (
 	// syncTimeout bounds one catch-up with one peer.
@@ -69,7 +74,7 @@ func (s *Service) serveSync(st network.Stream) {
 			return
 		}
 		req, err := DecodeSyncRequest(p)
-		if err != nil {
+		if err != nil || (req.Kind == SyncProposals && st.Protocol() != syncWithProposals) {
 			_ = st.Reset()
 			return
 		}
@@ -222,8 +227,10 @@ func (s *Service) syncWith(ctx context.Context, p peer.ID) error {
 	defer stop()
 	defer st.Close()
 	ask := asker(st)
-	if err := s.pullProposals(ctx, ask); err != nil {
-		return err
+	if st.Protocol() == syncWithProposals {
+		if err := s.pullProposals(ctx, ask); err != nil {
+			return err
+		}
 	}
 	pulled := 0
 	for range syncRounds {

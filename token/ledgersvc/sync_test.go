@@ -415,3 +415,39 @@ func TestCatchUpPullsProposals(t *testing.T) {
 		require.NoError(t, c.svcs[1].pullProposals(ctx, answer(want[0])))
 	})
 }
+
+// TestSyncVersions: the catch-up is served at 1.1.0 and at 1.0.0, and only
+// 1.1.0 carries proposals: a node that predates them (1.0.0) gets its
+// frontiers, and a request for proposals on 1.0.0 ends the stream.
+func TestSyncVersions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 2, 11)
+		s0 := c.start(0)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		d0, err := NewDAO(ctx, s0, c.net.Nodes[0], c.ds(0))
+		require.NoError(t, err)
+		p := token.Proposal{Param: token.ParamTargetRelays, Value: 9, Start: 1, End: 2, ExecDelay: 3}
+		p.Sign(edKey(t, c.net.Keys[0]))
+		require.NoError(t, d0.add(ctx, p))
+
+		// One request per stream, each stream ended before the next (a
+		// peer is served two at a time).
+		ask := func(v p2p.Version, req SyncRequest) (SyncResponse, error) {
+			st, err := c.net.Hosts[1].NewStream(ctx, c.net.Hosts[0].ID(), SyncProtocol.ID(v))
+			require.NoError(t, err)
+			defer func() { _ = st.Reset() }()
+			return asker(st)(req)
+		}
+		for _, v := range []p2p.Version{{Major: 1}, {Major: 1, Minor: 1}} {
+			resp, err := ask(v, SyncRequest{Kind: SyncFrontiers})
+			require.NoError(t, err, "version %s", v)
+			assert.Equal(t, byte(SyncFrontiers), resp.Kind, "version %s", v)
+		}
+		resp, err := ask(p2p.Version{Major: 1, Minor: 1}, SyncRequest{Kind: SyncProposals})
+		require.NoError(t, err)
+		assert.Equal(t, []token.Proposal{p}, resp.Proposals)
+		_, err = ask(p2p.Version{Major: 1}, SyncRequest{Kind: SyncProposals})
+		require.Error(t, err, "no proposals on 1.0.0")
+	})
+}
