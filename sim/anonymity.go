@@ -361,13 +361,16 @@ type PerfectMix struct {
 }
 
 // Bound draws messages (each riding a random packet of the streams over
-// 200 s) and returns the observer's mean linking accuracy and sender
-// entropy in bits (Hit and Entropy, as the linker's), from the seed.
+// at least 200 s) and returns the observer's mean linking accuracy and
+// sender entropy in bits (Hit and Entropy, as the linker's), from the
+// seed; NaN for a network without a bound (fewer than two nodes, no
+// packets, no delay).
 func (m PerfectMix) Bound(messages int, seed uint64) (linking, entropy float64) {
 	if m.Nodes < 2 || m.Rate <= 0 || m.MeanDelay <= 0 || m.Hops < 1 || messages < 1 {
 		return math.NaN(), math.NaN()
 	}
-	const horizon = 200.0
+	span := 40 * m.MeanDelay * float64(m.Hops)
+	horizon := max(200.0, 4*span)
 	r := rand.New(rand.NewPCG(seed, 0x6d6978))
 	type packet struct {
 		at   float64
@@ -380,9 +383,8 @@ func (m PerfectMix) Bound(messages int, seed uint64) (linking, entropy float64) 
 		}
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].at < ps[j].at })
-	span := 40 * m.MeanDelay * float64(m.Hops)
 	var n int
-	for n < messages {
+	for tries := 0; n < messages && tries < 100*messages && len(ps) > 0; tries++ {
 		k := r.IntN(len(ps))
 		p := ps[k]
 		if p.at < span || p.at > horizon-span {
@@ -414,6 +416,9 @@ func (m PerfectMix) Bound(messages int, seed uint64) (linking, entropy float64) 
 		linking += Hit(w, p.node)
 		entropy += Entropy(w)
 		n++
+	}
+	if n == 0 {
+		return math.NaN(), math.NaN()
 	}
 	return linking / float64(n), entropy / float64(n)
 }

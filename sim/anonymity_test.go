@@ -149,4 +149,8 @@ func TestPerfectMixBound(t *testing.T) {
 	}
 	l, e = PerfectMix{Nodes: 1, Rate: 2, MeanDelay: 0.05, Hops: 3}.Bound(10, 1)
 	assert.True(t, math.IsNaN(l) && math.IsNaN(e), "one node: no bound")
+	l, e = PerfectMix{Nodes: 10, Rate: 1e-9, MeanDelay: 0.05, Hops: 3}.Bound(10, 1)
+	assert.True(t, math.IsNaN(l) && math.IsNaN(e), "no packets: no bound")
+	l, _ = PerfectMix{Nodes: 10, Rate: 2, MeanDelay: 2, Hops: 3}.Bound(50, 1)
+	assert.False(t, math.IsNaN(l), "delays beyond the default horizon: a longer one")
 }

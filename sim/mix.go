@@ -664,10 +664,13 @@ func (s MixScenario) Run(ctx context.Context, progress Progress) (MixResult, err
 		res.SenderEntropyBits = h / float64(len(toLink))
 	}
 	if mc.Cover && mc.MeanDelay > 0 {
-		res.PerfectMixLinking, res.PerfectMixEntropyBits = PerfectMix{
+		l, e := PerfectMix{
 			Nodes: n, Rate: mc.SendRate + mc.LoopRate + mc.DropRate,
 			MeanDelay: mc.MeanDelay.Seconds(), Hops: mc.Layers,
 		}.Bound(2000, s.Network.Seed)
+		if !math.IsNaN(l) { // JSON has no NaN
+			res.PerfectMixLinking, res.PerfectMixEntropyBits = l, e
+		}
 	}
 	res.RunSeconds = clock.Since(clk, begin).Seconds()
 	return res, nil
