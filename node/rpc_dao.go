@@ -75,6 +75,10 @@ type DAOProposal struct {
 	TotalStake uint64 `json:"total_stake"`
 	Quorum     bool   `json:"quorum"`
 	Accepted   bool   `json:"accepted"`
+	// Unbacked says the proposer's stake at the window's end is below
+	// the stake proposing needs: the proposal is not accepted, whatever
+	// its votes.
+	Unbacked bool `json:"unbacked,omitempty"`
 	// Ballots, in dao.show only, are the votes counted.
 	Ballots []DAOBallot `json:"ballots,omitempty"`
 }
@@ -111,7 +115,7 @@ func (n *Node) registerDAOMethods() error {
 			start := n.ledger.Epoch()
 			prop, err := d.Propose(ctx, p.Param, p.Value, start, start+p.WindowEpochs-1, p.ExecDelay)
 			switch {
-			case errors.Is(err, token.ErrMalformed), errors.Is(err, token.ErrInvalid):
+			case errors.Is(err, token.ErrMalformed), errors.Is(err, token.ErrInvalid), errors.Is(err, token.ErrRefused):
 				return DAOProposal{}, invalidParams("%v", err)
 			case err != nil:
 				return DAOProposal{}, ledgerError(err)
@@ -208,6 +212,7 @@ func (n *Node) daoProposal(d *ledgersvc.DAO, p *token.Proposal, ballots bool) DA
 		ID: p.ID().String(), Proposer: p.Proposer.String(), Param: p.Param, Value: p.Value,
 		Start: p.Start, End: p.End, ExecuteAt: p.ExecuteAt(), Epoch: e,
 		Yes: res.Yes, No: res.No, Abstain: res.Abstain, TotalStake: res.TotalStake, Quorum: res.Quorum, Accepted: res.Accepted,
+		Unbacked: res.Unbacked,
 	}
 	_, out.Applies = token.EffectiveAt(p, d.MinExecDelay())
 	if out.Applies && p.Param == token.ParamEpochLength && n.lottery != nil {

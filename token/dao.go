@@ -133,7 +133,9 @@ func DecodeProposal(b []byte) (Proposal, error) {
 	return p, nil
 }
 
-// Rules are the DAO's acceptance rules, in basis points (1/10,000).
+// Rules are the DAO's acceptance rules: the approval rules in basis
+// points (1/10,000), and the admission rules that bound what one
+// proposer can make every node store.
 type Rules struct {
 	// QuorumBP is the turnout needed: the stake voting (yes, no or
 	// abstain) must be at least QuorumBP/10,000 of all stake.
@@ -141,11 +143,24 @@ type Rules struct {
 	// ThresholdBP is the approval needed: yes must be more than
 	// ThresholdBP/10,000 of yes plus no.
 	ThresholdBP uint64
+	// ProposerStake is the stake, in micro-credits, a proposer must
+	// hold: a node stores a proposal only if its proposer holds it, and
+	// a proposal whose proposer's stake at the window's end is lower is
+	// never accepted (Cosmos asks a deposit; here the stake stands in).
+	ProposerStake uint64
+	// MaxPending is the most proposals of one proposer a node holds
+	// whose votes are not yet settled; of more, it keeps those with the
+	// smallest IDs, so that every node that has seen them all keeps the
+	// same ones.
+	MaxPending int
 }
 
-// DefaultRules returns Cosmos governance's defaults: a turnout of 33.4%
-// and more than 50% yes.
-func DefaultRules() Rules { return Rules{QuorumBP: 3340, ThresholdBP: 5000} }
+// DefaultRules returns Cosmos governance's defaults, a turnout of 33.4%
+// and more than 50% yes, with a proposer stake of a tenth of a credit and
+// four pending proposals per proposer.
+func DefaultRules() Rules {
+	return Rules{QuorumBP: 3340, ThresholdBP: 5000, ProposerStake: 100_000, MaxPending: 4}
+}
 
 // Validate checks the rules; its errors wrap ErrConfig.
 func (r Rules) Validate() error {
@@ -155,7 +170,68 @@ func (r Rules) Validate() error {
 	if r.ThresholdBP >= 10000 {
 		return fmt.Errorf("%w: ThresholdBP must be below 10000", ErrConfig)
 	}
+	if r.MaxPending < 1 {
+		return fmt.Errorf("%w: MaxPending must be at least 1", ErrConfig)
+	}
 	return nil
+}
+
+// Admission is what a node knows of a proposal that reaches it, for
+// Rules.Admit.
+type Admission struct {
+	// Stake is the proposer's stake at the window's end, or now if the
+	// window has not ended.
+	Stake uint64
+	// Settled reports whether the votes of the window are settled; then
+	// Accepted is the proposal's final tally.
+	Settled, Accepted bool
+	// Pending are the IDs of the proposer's proposals the node holds
+	// whose votes are not settled.
+	Pending []Hash
+}
+
+// Admit decides whether a node stores proposal p: its proposer holds
+// ProposerStake; a proposal whose votes are settled is stored only if
+// accepted (a rejected one can change nothing); and at most MaxPending of
+// one proposer's unsettled proposals are held, those with the smallest
+// IDs. It returns the held proposal to drop for p, if any, and an error
+// wrapping ErrRefused if p is not stored. The decision uses no clock: the
+// caller says what is settled.
+func (r Rules) Admit(p *Proposal, a Admission) (evict *Hash, err error) {
+	id := p.ID()
+	if a.Stake < r.ProposerStake {
+		return nil, fmt.Errorf("%w: proposal %s: its proposer holds a stake of %d, and proposing needs %d", ErrRefused, id, a.Stake, r.ProposerStake)
+	}
+	if a.Settled {
+		if !a.Accepted {
+			return nil, fmt.Errorf("%w: proposal %s: its window is settled and it was not accepted", ErrRefused, id)
+		}
+		return nil, nil
+	}
+	if len(a.Pending) < r.MaxPending {
+		return nil, nil
+	}
+	worst := a.Pending[0]
+	for _, h := range a.Pending[1:] {
+		if bytes.Compare(h[:], worst[:]) > 0 {
+			worst = h
+		}
+	}
+	if bytes.Compare(id[:], worst[:]) >= 0 {
+		return nil, fmt.Errorf("%w: proposal %s: its proposer has %d proposals pending, the most a node holds", ErrRefused, id, len(a.Pending))
+	}
+	return &worst, nil
+}
+
+// TallyProposal is Tally for proposal p, whose proposer's stake at the
+// window's end is proposerStake: a proposal whose proposer then held less
+// than ProposerStake is not accepted, whatever its votes.
+func TallyProposal(ballots []Ballot, totalStake, proposerStake uint64, r Rules) Result {
+	res := Tally(ballots, totalStake, r)
+	if proposerStake < r.ProposerStake {
+		res.Accepted, res.Unbacked = false, true
+	}
+	return res
 }
 
 // Ballot is one account's vote with its weight.
@@ -171,6 +247,7 @@ type Result struct {
 	TotalStake       uint64 // all stake at the window's end
 	Quorum           bool   // the turnout reached the quorum
 	Accepted         bool   // quorum reached and yes above the threshold
+	Unbacked         bool   // the proposer's stake was below ProposerStake (TallyProposal)
 }
 
 // Tally counts ballots against the total stake under rules r, in integer

@@ -1,6 +1,8 @@
 package token
 
 import (
+	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -124,4 +126,68 @@ func TestLedgerBallots(t *testing.T) {
 	assert.True(t, res.Quorum, "a turnout of 500 of 1050")
 	assert.False(t, res.Accepted, "200 yes against 300 no")
 	assert.Equal(t, Result{Yes: 200, No: 300, TotalStake: 1050, Quorum: true}, res)
+}
+
+// TestRulesAdmit: a proposer without the stake is refused; a settled
+// proposal is taken only if accepted; of more than MaxPending unsettled
+// proposals of one proposer, those with the smallest IDs are held,
+// whatever the order they come in.
+func TestRulesAdmit(t *testing.T) {
+	r := DefaultRules()
+	r.MaxPending = 2
+	var ps []Proposal
+	for v := range uint64(3) {
+		p := Proposal{Param: ParamTargetRelays, Value: 10 + v, Start: 1, End: 5, ExecDelay: 8}
+		p.Sign(key(4))
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b Proposal) int { x, y := a.ID(), b.ID(); return bytes.Compare(x[:], y[:]) })
+	id := func(i int) Hash { return ps[i].ID() }
+	staked := r.ProposerStake
+	tests := []struct {
+		name  string
+		p     int
+		a     Admission
+		evict *Hash
+		ok    bool
+	}{
+		{"no stake", 0, Admission{}, nil, false},
+		{"a micro-credit short", 0, Admission{Stake: staked - 1}, nil, false},
+		{"staked", 0, Admission{Stake: staked}, nil, true},
+		{"settled, rejected", 0, Admission{Stake: staked, Settled: true}, nil, false},
+		{"settled, accepted", 0, Admission{Stake: staked, Settled: true, Accepted: true}, nil, true},
+		{"settled, accepted, proposer unstaked", 0, Admission{Settled: true, Accepted: true}, nil, false},
+		{"one pending", 2, Admission{Stake: staked, Pending: []Hash{id(0)}}, nil, true},
+		{"full, largest ID", 2, Admission{Stake: staked, Pending: []Hash{id(0), id(1)}}, nil, false},
+		{"full, smallest ID displaces the largest", 0, Admission{Stake: staked, Pending: []Hash{id(2), id(1)}}, new(id(2)), true},
+		{"full, middle ID displaces the largest", 1, Admission{Stake: staked, Pending: []Hash{id(0), id(2)}}, new(id(2)), true},
+		{"settled ones do not count as pending", 2, Admission{Stake: staked, Settled: true, Accepted: true, Pending: []Hash{id(0), id(1)}}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evict, err := r.Admit(&ps[tt.p], tt.a)
+			if !tt.ok {
+				require.ErrorIs(t, err, ErrRefused)
+				assert.Nil(t, evict)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.evict, evict)
+		})
+	}
+	require.ErrorIs(t, Rules{MaxPending: 0}.Validate(), ErrConfig)
+}
+
+// TestTallyProposalUnbacked: votes accept a proposal only if its proposer
+// held ProposerStake at the window's end.
+func TestTallyProposalUnbacked(t *testing.T) {
+	r := DefaultRules()
+	ballots := []Ballot{{Choice: Yes, Weight: 90}}
+	res := TallyProposal(ballots, 100, r.ProposerStake, r)
+	assert.True(t, res.Accepted)
+	assert.False(t, res.Unbacked)
+	res = TallyProposal(ballots, 100, r.ProposerStake-1, r)
+	assert.False(t, res.Accepted)
+	assert.True(t, res.Unbacked)
+	assert.Equal(t, uint64(90), res.Yes, "the votes are still counted")
 }

@@ -32,6 +32,9 @@ var (
 	// ErrBusy reports a block refused because MaxElections elections are
 	// open.
 	ErrBusy = errors.New("token: too many open elections")
+	// ErrRefused reports a valid proposal a node does not store: its
+	// proposer lacks stake or has too many pending (Rules.Admit).
+	ErrRefused = errors.New("token: proposal refused")
 	// ErrGenesis reports an invalid genesis file.
 	ErrGenesis = errors.New("token: invalid genesis")
 )

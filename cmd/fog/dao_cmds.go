@@ -60,7 +60,9 @@ func (a *app) daoProposeCmd() *cobra.Command {
   compute.min_price      least max price of a paid task, micro-credits per
                          CPU-second
 
-A value the network cannot apply is refused. An accepted change applies from
+Proposing needs a confirmed stake of 0.1 credit (fog stake lock 100000) and
+at most four of your proposals still being voted or settled. A value the
+network cannot apply is refused. An accepted change applies from
 ledger epoch window end + delay + 1; a new epoch length from the second
 lottery epoch boundary after that epoch starts (epoch numbers and seeds run
 on).`,

@@ -99,6 +99,7 @@ type DAO struct {
 	ds    datastore.Batching
 	rules token.Rules
 
+	addMu   sync.Mutex // serialises add's admission and store
 	mu      sync.Mutex
 	props   map[token.Hash]token.Proposal
 	topic   *gossip.Topic[*ProposalMsg]
@@ -127,6 +128,9 @@ func NewDAO(ctx context.Context, svc *Service, g *gossip.Gossip, ds datastore.Ba
 			return nil, fmt.Errorf("ledgersvc: stored proposal %s: %w", r.Key, err)
 		}
 		d.props[p.ID()] = p
+	}
+	if err := d.dropDisplaced(ctx); err != nil {
+		return nil, err
 	}
 	d.seq = uint64(svc.cfg.Clock.Now().UnixNano())
 	svc.dao.Store(d)
@@ -160,6 +164,12 @@ func (d *DAO) Run(ctx context.Context, ready func()) (err error) {
 			}
 			if err := m.Proposal.Verify(); err != nil {
 				return fmt.Errorf("%w: %w", gossip.ErrInvalid, err)
+			}
+			if _, err := d.admission(&m.Proposal); err != nil {
+				// A proposal this node does not store is not relayed
+				// either; its sender is not to blame (this node may not
+				// yet see the proposer's stake).
+				return fmt.Errorf("%w: %w", gossip.ErrIgnore, err)
 			}
 			return nil
 		},
@@ -217,14 +227,24 @@ func (d *DAO) after(after token.Hash, n int) []token.Proposal {
 	return out
 }
 
-// add stores a verified proposal, once.
+// add stores a verified proposal, once, if the rules admit it
+// (token.Rules.Admit); a proposal it displaces is deleted. Its errors wrap
+// token.ErrRefused for a proposal the rules refuse.
 func (d *DAO) add(ctx context.Context, p token.Proposal) error {
 	id := p.ID()
-	d.mu.Lock()
-	_, known := d.props[id]
-	d.mu.Unlock()
-	if known {
+	if d.holds(id) {
 		return nil
+	}
+	// One add at a time: the pending set admission reads must not change
+	// before the proposal is stored.
+	d.addMu.Lock()
+	defer d.addMu.Unlock()
+	if d.holds(id) {
+		return nil
+	}
+	evict, err := d.admission(&p)
+	if err != nil {
+		return err
 	}
 	k := store.Key(kindProposal, id.String())
 	if err := d.ds.Put(ctx, k, p.Encode()); err != nil {
@@ -235,16 +255,54 @@ func (d *DAO) add(ctx context.Context, p token.Proposal) error {
 	}
 	d.mu.Lock()
 	d.props[id] = p
+	if evict != nil {
+		delete(d.props, *evict)
+	}
 	d.mu.Unlock()
+	if evict != nil {
+		// Held in memory no more; a copy left on disk by a crash here is
+		// displaced again when the DAO reopens.
+		if err := d.ds.Delete(ctx, store.Key(kindProposal, evict.String())); err != nil {
+			return fmt.Errorf("ledgersvc: drop proposal: %w", err)
+		}
+	}
 	d.changed.Notify()
 	return nil
+}
+
+// admission applies the DAO's admission rules to p with what this node
+// knows now: the proposer's confirmed stake at the window's end (or now,
+// before it ends), whether its votes are settled and then its tally, and
+// the proposer's unsettled proposals held. It returns the proposal p
+// would displace.
+func (d *DAO) admission(p *token.Proposal) (*token.Hash, error) {
+	now := d.svc.cfg.Clock.Now()
+	last, anySettled := d.svc.cfg.SettledBefore(now)
+	settled := func(q *token.Proposal) bool { return anySettled && last >= q.End }
+	a := token.Admission{Settled: settled(p)}
+	at := min(p.End, d.svc.cfg.Epoch(now))
+	d.svc.View(func(l *token.Ledger) { a.Stake = l.StakeAt(p.Proposer, at) })
+	if a.Stake >= d.rules.ProposerStake && a.Settled {
+		_, res := d.Tally(p)
+		a.Accepted = res.Accepted
+	}
+	d.mu.Lock()
+	for id, q := range d.props {
+		if q.Proposer == p.Proposer && !settled(&q) {
+			a.Pending = append(a.Pending, id)
+		}
+	}
+	d.mu.Unlock()
+	return d.rules.Admit(p, a)
 }
 
 // Propose signs a proposal by the node's account setting param to value,
 // with a voting window of the epochs [start, end] and the change applying
 // execDelay epochs after; it is stored, then published. A proposal that
 // could never take effect (an unknown parameter, a value out of bounds, a
-// delay below MinExecDelay) is refused with token.ErrInvalid.
+// delay below MinExecDelay) is refused with token.ErrInvalid; one the
+// admission rules refuse (a stake below Rules.ProposerStake, MaxPending
+// proposals of this account unsettled) with token.ErrRefused.
 func (d *DAO) Propose(ctx context.Context, param string, value, start, end, execDelay uint64) (token.Proposal, error) {
 	if err := d.checkProposal(param, value, execDelay); err != nil {
 		return token.Proposal{}, err
@@ -253,6 +311,14 @@ func (d *DAO) Propose(ctx context.Context, param string, value, start, end, exec
 	p.Sign(d.svc.key)
 	if err := p.Verify(); err != nil {
 		return token.Proposal{}, err
+	}
+	var stake uint64
+	d.svc.View(func(l *token.Ledger) { stake = l.StakeAt(p.Proposer, d.svc.Epoch()) })
+	if stake < d.rules.ProposerStake {
+		return token.Proposal{}, fmt.Errorf("%w: proposing needs a confirmed stake of %d micro-credits and this account holds %d (lock more with stake.lock)", token.ErrRefused, d.rules.ProposerStake, stake)
+	}
+	if n := d.pendingOf(p.Proposer); n >= d.rules.MaxPending {
+		return token.Proposal{}, fmt.Errorf("%w: this account has %d proposals whose votes are not settled, the most a node holds; propose again when one is", token.ErrRefused, n)
 	}
 	if err := d.add(ctx, p); err != nil {
 		return token.Proposal{}, err
@@ -327,9 +393,53 @@ func (d *DAO) Vote(ctx context.Context, id token.Hash, c token.Choice) (token.Ha
 // blocks this node holds.
 func (d *DAO) Tally(p *token.Proposal) ([]token.Ballot, token.Result) {
 	var (
-		ballots []token.Ballot
-		total   uint64
+		ballots       []token.Ballot
+		total, pstake uint64
 	)
-	d.svc.View(func(l *token.Ledger) { ballots, total = l.Ballots(p) })
-	return ballots, token.Tally(ballots, total, d.rules)
+	d.svc.View(func(l *token.Ledger) {
+		ballots, total = l.Ballots(p)
+		pstake = l.StakeAt(p.Proposer, p.End)
+	})
+	return ballots, token.TallyProposal(ballots, total, pstake, d.rules)
+}
+
+// pendingOf returns how many of a's proposals the DAO holds whose votes
+// are not settled.
+func (d *DAO) pendingOf(a token.Account) int {
+	last, anySettled := d.svc.cfg.SettledBefore(d.svc.cfg.Clock.Now())
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, q := range d.props {
+		if q.Proposer == a && !(anySettled && last >= q.End) {
+			n++
+		}
+	}
+	return n
+}
+
+// dropDisplaced forgets, at opening, the unsettled proposals beyond
+// Rules.MaxPending of each proposer (the largest IDs): those a crash left
+// on disk after add displaced them.
+func (d *DAO) dropDisplaced(ctx context.Context) error {
+	last, anySettled := d.svc.cfg.SettledBefore(d.svc.cfg.Clock.Now())
+	by := map[token.Account][]token.Hash{}
+	for id, q := range d.props {
+		if !(anySettled && last >= q.End) {
+			by[q.Proposer] = append(by[q.Proposer], id)
+		}
+	}
+	for _, ids := range by {
+		if len(ids) <= d.rules.MaxPending {
+			continue
+		}
+		slices.SortFunc(ids, func(a, b token.Hash) int { return bytes.Compare(a[:], b[:]) })
+		for _, id := range ids[d.rules.MaxPending:] {
+			delete(d.props, id)
+			if err := d.ds.Delete(ctx, store.Key(kindProposal, id.String())); err != nil {
+				return fmt.Errorf("ledgersvc: drop proposal: %w", err)
+			}
+		}
+	}
+	return nil
 }

@@ -52,6 +52,22 @@ func accountOf(t testing.TB, k crypto.PrivKey) token.Account {
 	return token.AccountOf(edKey(t, k).Public().(ed25519.PublicKey))
 }
 
+// stakers returns n keys derived from seed and genesis allocations
+// giving each a stake of token.DefaultRules().ProposerStake: proposers
+// that are not nodes.
+func stakers(n int, seed byte) ([]ed25519.PrivateKey, []token.Allocation) {
+	keys := make([]ed25519.PrivateKey, n)
+	allocs := make([]token.Allocation, n)
+	for i := range keys {
+		var s [ed25519.SeedSize]byte
+		s[0], s[1] = seed, byte(i)
+		keys[i] = ed25519.NewKeyFromSeed(s[:])
+		a := token.AccountOf(keys[i].Public().(ed25519.PublicKey))
+		allocs[i] = token.Allocation{Account: hex.EncodeToString(a[:]), Staked: token.DefaultRules().ProposerStake}
+	}
+	return keys, allocs
+}
+
 // newCluster starts a gossip network of n nodes and a genesis funding
 // each node's account with funds, each its own representative.
 func newCluster(t *testing.T, n int, seed uint64, extra ...token.Allocation) *cluster {

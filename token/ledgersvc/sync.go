@@ -274,7 +274,9 @@ func (s *Service) syncWith(ctx context.Context, p peer.ID) error {
 // pullProposals takes the DAO proposals the peer answering ask holds and
 // this node's DAO lacks (a node offline when one was published on DAOTopic
 // never hears it there), at most syncMaxProposals. A proposal with a bad
-// signature ends the catch-up with that peer.
+// signature ends the catch-up with that peer; one the DAO's admission
+// rules refuse is skipped (the peer may hold it rightly: this node may
+// not see its proposer's stake yet, and asks again at the next catch-up).
 func (s *Service) pullProposals(ctx context.Context, ask func(SyncRequest) (SyncResponse, error)) error {
 	d := s.dao.Load()
 	if d == nil {
@@ -299,7 +301,7 @@ func (s *Service) pullProposals(ctx context.Context, ask func(SyncRequest) (Sync
 			if err := p.Verify(); err != nil {
 				return fmt.Errorf("%w: %w", errSyncPeer, err)
 			}
-			if err := d.add(ctx, *p); err != nil {
+			if err := d.add(ctx, *p); err != nil && !errors.Is(err, token.ErrRefused) {
 				return err
 			}
 		}

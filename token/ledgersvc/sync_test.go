@@ -365,18 +365,22 @@ func TestStopWhileCatchingUp(t *testing.T) {
 func TestCatchUpPullsProposals(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 3
-		c := newCluster(t, n, 7)
+		// More proposals than a page, from staked proposers each within
+		// the pending limit.
+		rules := token.DefaultRules()
+		keys, allocs := stakers((MaxSyncProposals+1+rules.MaxPending-1)/rules.MaxPending, 1)
+		c := newCluster(t, n, 7, allocs...)
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		s0 := c.start(0)
 		c.start(1)
 		d0, err := NewDAO(ctx, s0, c.net.Nodes[0], c.ds(0))
 		require.NoError(t, err)
-		key := edKey(t, c.net.Keys[0])
 		var want []token.Proposal
+		e := s0.Epoch() // windows open long enough for the test
 		for i := range MaxSyncProposals + 1 {
-			p := token.Proposal{Param: token.ParamTargetRelays, Value: uint64(10 + i), Start: 5, End: 9, ExecDelay: 3}
-			p.Sign(key)
+			p := token.Proposal{Param: token.ParamTargetRelays, Value: uint64(10 + i), Start: e, End: e + 100, ExecDelay: 3}
+			p.Sign(keys[i/rules.MaxPending])
 			require.NoError(t, d0.add(ctx, p))
 			want = append(want, p)
 		}
@@ -421,14 +425,16 @@ func TestCatchUpPullsProposals(t *testing.T) {
 // frontiers, and a request for proposals on 1.0.0 ends the stream.
 func TestSyncVersions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := newCluster(t, 2, 11)
+		keys, allocs := stakers(1, 2)
+		c := newCluster(t, 2, 11, allocs...)
 		s0 := c.start(0)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		d0, err := NewDAO(ctx, s0, c.net.Nodes[0], c.ds(0))
 		require.NoError(t, err)
-		p := token.Proposal{Param: token.ParamTargetRelays, Value: 9, Start: 1, End: 2, ExecDelay: 3}
-		p.Sign(edKey(t, c.net.Keys[0]))
+		e := s0.Epoch()
+		p := token.Proposal{Param: token.ParamTargetRelays, Value: 9, Start: e, End: e + 100, ExecDelay: 3}
+		p.Sign(keys[0])
 		require.NoError(t, d0.add(ctx, p))
 
 		// One request per stream, each stream ended before the next (a
