@@ -314,7 +314,20 @@ type DivergedNode struct {
 	Elections int    `json:"elections"`
 	Asks      uint64 `json:"asks"`
 	Peers     int    `json:"peers"`
+	// Traces says, for the first few accounts the node is behind on,
+	// where the next block stands there (token.AccountTrace) and the
+	// height the other nodes agree on.
+	Traces []BehindTrace `json:"traces,omitempty"`
 }
+
+// BehindTrace is one account a diverged node is behind on.
+type BehindTrace struct {
+	Height uint64 `json:"height"` // the height most nodes have confirmed
+	token.AccountTrace
+}
+
+// maxTraces bounds DivergedNode.Traces.
+const maxTraces = 4
 
 // nodeBalance is every node's genesis balance; spenderBalance each double
 // spender's.
@@ -1028,11 +1041,13 @@ func (r *ledgerRun) diverged() []DivergedNode {
 	for _, i := range slices.Sorted(maps.Keys(views)) {
 		v := views[i]
 		d := DivergedNode{Node: i, Churned: r.churned[i], Forks: v.forks}
+		var behind []token.Account
 		for a, c := range common {
 			f, ok := v.heads[a]
 			switch {
 			case !ok || f.Height < c.Height:
 				d.Behind++
+				behind = append(behind, a)
 			case f.Height > c.Height:
 				d.Ahead++
 			case f.Head != c.Head:
@@ -1042,6 +1057,10 @@ func (r *ledgerRun) diverged() []DivergedNode {
 		if d.Forks+d.Behind+d.Ahead+d.Other > 0 {
 			if l, err := ledgerOf(r.nw, i); err == nil {
 				d.Elections, d.Asks = l.Elections(), l.Stats().Asks
+				slices.SortFunc(behind, func(a, b token.Account) int { return bytes.Compare(a[:], b[:]) })
+				for _, a := range behind[:min(len(behind), maxTraces)] {
+					d.Traces = append(d.Traces, BehindTrace{Height: common[a].Height, AccountTrace: l.Trace(a)})
+				}
 			}
 			if nd := r.nw.Node(i).Running(); nd != nil {
 				d.Peers = len(nd.Host().Network().Peers())

@@ -322,6 +322,13 @@ func (l *Ledger) apply(b Block, commit bool) (Hash, error) {
 }
 
 // predecessor returns the account's state that b builds on and b's height.
+// isGenesisRoot reports whether h is genesis account a's root, the
+// previous of its first block.
+func (l *Ledger) isGenesisRoot(a Account, h Hash) bool {
+	s, ok := l.accounts[a]
+	return ok && s.genesis && h == genesisRoot(l.g.digest, a)
+}
+
 func (l *Ledger) predecessor(h Hash, b *Block) (accountState, uint64, error) {
 	if b.Kind == KindOpen {
 		if s, ok := l.accounts[b.Account]; ok && s.genesis {
@@ -329,13 +336,11 @@ func (l *Ledger) predecessor(h Hash, b *Block) (accountState, uint64, error) {
 		}
 		return accountState{AccountInfo: AccountInfo{Representative: b.Representative}}, 1, nil
 	}
-	if s, ok := l.accounts[b.Account]; ok && s.genesis {
-		if b.Previous == genesisRoot(l.g.digest, b.Account) {
-			g := l.genesisAccount(b.Account)
-			return accountState{genesis: true, AccountInfo: AccountInfo{
-				Head: b.Previous, Balance: g.balance, Staked: g.staked, Representative: g.rep,
-			}}, 1, nil
-		}
+	if l.isGenesisRoot(b.Account, b.Previous) {
+		g := l.genesisAccount(b.Account)
+		return accountState{genesis: true, AccountInfo: AccountInfo{
+			Head: b.Previous, Balance: g.balance, Staked: g.staked, Representative: g.rep,
+		}}, 1, nil
 	}
 	p, ok := l.blocks[b.Previous]
 	if !ok {

@@ -350,7 +350,8 @@ func (n *Node) wait(b Block, now time.Time) {
 		return
 	}
 	deps := make([]Hash, 0, 2)
-	if b.Kind != KindOpen {
+	if b.Kind != KindOpen && !n.l.isGenesisRoot(b.Account, b.Previous) {
+		// (A genesis root is never a block: nothing would retry b there.)
 		deps = append(deps, b.Previous)
 	}
 	switch b.Kind {
@@ -779,4 +780,89 @@ func (n *Node) Batch(votes []Vote) []VoteBatch {
 		}
 	}
 	return out
+}
+
+// AccountTrace says where an account's next block stands on this node:
+// a diagnostic for a node that stays behind its peers.
+type AccountTrace struct {
+	// ConfirmedHeight is the account's confirmed height here.
+	ConfirmedHeight uint64 `json:"confirmed_height"`
+	// Held says the ledger holds a block after the confirmed head.
+	Held bool `json:"held"`
+	// Election says an election is open on the confirmed head; Winner
+	// that it has a winner waiting for its previous block's
+	// confirmation; Candidates, Final and Support are its candidates
+	// and the final and all votes' weight of the leading one; Half is
+	// half the quorum base now.
+	Election   bool   `json:"election"`
+	Winner     bool   `json:"winner"`
+	Candidates int    `json:"candidates,omitempty"`
+	Final      uint64 `json:"final,omitempty"`
+	Support    uint64 `json:"support,omitempty"`
+	Half       uint64 `json:"half"`
+	// Waiting counts the account's blocks waiting for a dependency,
+	// and WaitingHeld those of them whose dependency the ledger holds
+	// (unconfirmed); the others wait for a block this node lacks.
+	Waiting     int `json:"waiting,omitempty"`
+	WaitingHeld int `json:"waiting_held,omitempty"`
+	// PendingVotes counts votes held for blocks this node lacks.
+	PendingVotes int `json:"pending_votes,omitempty"`
+}
+
+// Trace returns where account a's next block stands on this node.
+func (n *Node) Trace(a Account, now time.Time) AccountTrace {
+	t := AccountTrace{Half: n.QuorumBase(now) / 2}
+	var root Hash
+	if f, ok := n.l.ConfirmedFrontier(a); ok {
+		t.ConfirmedHeight, root = f.Height, f.Head
+	} else if st, ok := n.l.accounts[a]; ok {
+		// Nothing confirmed: the root of the chain's first block.
+		root = st.Head
+		for e := n.l.blocks[root]; e != nil; e = n.l.blocks[root] {
+			root = Root(&e.block)
+		}
+	} else {
+		root = Hash(a)
+	}
+	if h, ok := n.l.successor[root]; ok {
+		_, t.Held = n.l.blocks[h]
+	}
+	if e := n.elections[root]; e != nil {
+		t.Election, t.Winner, t.Candidates = true, !e.winner.IsZero(), len(e.candidates)
+		// Counted as tally counts.
+		support := map[Hash]uint64{}
+		final := map[Hash]uint64{}
+		for rep, b := range e.normal {
+			if _, ok := e.final[rep]; !ok {
+				support[b.block] += n.l.Weight(rep)
+			}
+		}
+		for rep, b := range e.final {
+			support[b] += n.l.Weight(rep)
+			final[b] += n.l.Weight(rep)
+		}
+		for _, c := range e.candidates {
+			if final[c] > t.Final || (final[c] == t.Final && support[c] > t.Support) {
+				t.Final, t.Support = final[c], support[c]
+			}
+		}
+	}
+	for dep, ws := range n.unchecked {
+		for _, w := range ws {
+			if w.b.Account == a {
+				t.Waiting++
+				if _, ok := n.l.blocks[dep]; ok {
+					t.WaitingHeld++
+				}
+			}
+		}
+	}
+	for _, vs := range n.pending {
+		for _, w := range vs {
+			if w.v.Root == root {
+				t.PendingVotes++
+			}
+		}
+	}
+	return t
 }

@@ -542,3 +542,32 @@ func TestNodeResendSpread(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeTrace: Trace follows an account's next block from a vote that
+// came first, through its election with final votes short of the quorum,
+// to its confirmation, and counts a receive waiting for its send.
+func TestNodeTrace(t *testing.T) {
+	n := observer(t, strict())
+	now := time.Unix(1000, 0)
+	b, err := NewWallet(n.Ledger(), key(0)).Send(acct(1), 10, 0)
+	require.NoError(t, err)
+	assert.Equal(t, AccountTrace{Half: 500}, n.Trace(acct(0), now), "nothing yet")
+	_, err = n.ProcessVote(vote(3, b, true, 0), now)
+	require.NoError(t, err)
+	assert.Equal(t, AccountTrace{Half: 500, PendingVotes: 1}, n.Trace(acct(0), now), "a vote ahead of its block")
+	_, err = n.ProcessBlock(b, now)
+	require.NoError(t, err)
+	assert.Equal(t, AccountTrace{Half: 500, Held: true, Election: true, Candidates: 1, Final: 400, Support: 400}, n.Trace(acct(0), now))
+
+	// The send's receive waits for the send's confirmation.
+	rcv, err := NewWallet(n.Ledger(), key(1)).Receive(b.Hash(), 0)
+	require.NoError(t, err)
+	_, err = n.ProcessBlock(rcv, now)
+	require.ErrorIs(t, err, ErrGap)
+	assert.Equal(t, AccountTrace{Half: 500, Waiting: 1, WaitingHeld: 1}, n.Trace(acct(1), now))
+
+	_, err = n.ProcessVote(vote(1, b, true, 0), now)
+	require.NoError(t, err)
+	assert.Equal(t, AccountTrace{ConfirmedHeight: 1, Half: 500}, n.Trace(acct(0), now), "confirmed")
+	assert.Equal(t, AccountTrace{Half: 500, Held: true, Election: true, Candidates: 1}, n.Trace(acct(1), now), "the receive's election opened")
+}

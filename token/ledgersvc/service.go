@@ -607,3 +607,11 @@ func (s *Service) Run(ctx context.Context, ready func()) (err error) {
 		}
 	}
 }
+
+// Trace returns where account a's next block stands on this node
+// (token.Node.Trace): a diagnostic for the simulator.
+func (s *Service) Trace(a token.Account) token.AccountTrace {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.node.Trace(a, s.cfg.Clock.Now())
+}
