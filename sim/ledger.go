@@ -313,7 +313,11 @@ type DivergedNode struct {
 	Other     int    `json:"other,omitempty"`
 	Elections int    `json:"elections"`
 	Asks      uint64 `json:"asks"`
-	Peers     int    `json:"peers"`
+	// AskFailures and AskBlocks are the node's failed asks and the
+	// blocks its asks brought (ledgersvc.Stats).
+	AskFailures uint64 `json:"ask_failures"`
+	AskBlocks   uint64 `json:"ask_blocks"`
+	Peers       int    `json:"peers"`
 	// Traces says, for the first few accounts the node is behind on,
 	// where the next block stands there (token.AccountTrace) and the
 	// height the other nodes agree on.
@@ -1056,7 +1060,8 @@ func (r *ledgerRun) diverged() []DivergedNode {
 		}
 		if d.Forks+d.Behind+d.Ahead+d.Other > 0 {
 			if l, err := ledgerOf(r.nw, i); err == nil {
-				d.Elections, d.Asks = l.Elections(), l.Stats().Asks
+				st := l.Stats()
+				d.Elections, d.Asks, d.AskFailures, d.AskBlocks = l.Elections(), st.Asks, st.AskFailures, st.AskBlocks
 				slices.SortFunc(behind, func(a, b token.Account) int { return bytes.Compare(a[:], b[:]) })
 				for _, a := range behind[:min(len(behind), maxTraces)] {
 					d.Traces = append(d.Traces, BehindTrace{Height: common[a].Height, AccountTrace: l.Trace(a)})

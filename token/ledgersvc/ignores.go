@@ -56,6 +56,8 @@ var (
 // counts holds the validators' and the core's counters.
 type counts struct {
 	asks     atomic.Uint64
+	askFails atomic.Uint64
+	askBlks  atomic.Uint64
 	rejected atomic.Uint64
 	ignored  [len(reasons)]atomic.Uint64
 	refused  [len(refusals)]atomic.Uint64
@@ -111,12 +113,15 @@ type Stats struct {
 	// core did not take, by its answer.
 	Refused map[Refusal]uint64
 	// Asks counts the representatives asked for the outcome of an
-	// election the Node reported Stale.
-	Asks uint64
+	// election the Node reported Stale; AskFailures those asks that
+	// ended in an error (no stream, a reset, a timeout); AskBlocks the
+	// blocks the answers brought, each with its representative's final
+	// vote.
+	Asks, AskFailures, AskBlocks uint64
 }
 
 func (c *counts) stats() Stats {
-	st := Stats{Asks: c.asks.Load(), Rejected: c.rejected.Load(), IgnoredBy: map[Reason]uint64{}, GossipIgnored: map[gossip.Rule]uint64{}, Refused: map[Refusal]uint64{}}
+	st := Stats{Asks: c.asks.Load(), AskFailures: c.askFails.Load(), AskBlocks: c.askBlks.Load(), Rejected: c.rejected.Load(), IgnoredBy: map[Reason]uint64{}, GossipIgnored: map[gossip.Rule]uint64{}, Refused: map[Refusal]uint64{}}
 	for i, r := range reasons {
 		if n := c.ignored[i].Load(); n > 0 {
 			st.IgnoredBy[r] = n

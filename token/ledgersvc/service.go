@@ -70,12 +70,14 @@ type Service struct {
 	kick    chan struct{}   // wakes the committer
 	stale   []token.Account // accounts the Node reported Stale, for the asker
 	askKick chan struct{}   // wakes the asker
-	done    chan struct{}   // closed when Run ends
-	ctx     context.Context
-	blocks  *gossip.Topic[*Message]
-	votes   *gossip.Topic[*Message]
-	failed  error
-	cancel  context.CancelFunc
+	// askTimeout is askTimeout (tests shorten it).
+	askTimeout time.Duration
+	done       chan struct{} // closed when Run ends
+	ctx        context.Context
+	blocks     *gossip.Topic[*Message]
+	votes      *gossip.Topic[*Message]
+	failed     error
+	cancel     context.CancelFunc
 
 	// seq is the last sequence number published. Only the committer
 	// publishes, one message after the other, so the numbers grow in the
@@ -159,9 +161,10 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		cfg: cfg, g: opts.Gossip, self: self, key: key,
 		acct: acct, sigs: sigs,
 		node: node, st: st, wallet: token.NewWallet(l, key),
-		changed: make(chan struct{}),
-		kick:    make(chan struct{}, 1),
-		askKick: make(chan struct{}, 1),
+		changed:    make(chan struct{}),
+		kick:       make(chan struct{}, 1),
+		askKick:    make(chan struct{}, 1),
+		askTimeout: askTimeout,
 	}
 	// Above any number published before a restart.
 	s.seq = uint64(cfg.Clock.Now().UnixNano())

@@ -341,8 +341,12 @@ const (
 	maxAskReps = 32
 	// maxStale bounds the accounts waiting for an ask.
 	maxStale = 256
-	// askTimeout bounds the ask of one representative.
+	// askTimeout bounds each request of an ask: the stream to a
+	// representative is reset when one answer takes longer. The whole
+	// ask of one representative is bounded by syncTimeout.
 	askTimeout = 10 * time.Second
+	// askParallel is how many representatives are asked at once.
+	askParallel = 4
 )
 
 // noteStaleLocked queues the accounts the Node reported Stale for the asker;
@@ -361,35 +365,41 @@ func (s *Service) noteStaleLocked(accts []token.Account) {
 	}
 }
 
-// askReps asks the representatives, the heaviest first, for the next
-// confirmed block of each account the Node reported Stale (an election
-// open here past a re-send, most likely for final votes this node missed:
-// a full validation queue drops them, and gossip does not send them
-// again), each with the representative's final vote, until every such
-// block is confirmed here or maxAskReps were asked. A point-to-point
-// answer from the few representatives replaces what a re-send of the
-// block to every node used to bring (their answers, to every node).
+// staleWant is an account's next block an ask wants confirmed.
+type staleWant struct {
+	acct   token.Account
+	height uint64
+}
+
+// askReps asks the representatives, the heaviest alone first (its answer
+// is often a quorum), then askParallel at a time, for the next confirmed
+// block of each account the Node
+// reported Stale (an election open here past a re-send, most likely for
+// final votes this node missed: a full validation queue drops them, and
+// gossip does not send them again), each with the representative's final
+// vote, until every such block is confirmed here or maxAskReps were
+// asked. A point-to-point answer from the few representatives replaces
+// what a re-send of the block to every node used to bring (their
+// answers, to every node). Each representative takes the accounts from a
+// different starting point, so that one whose ask ends early (a timeout,
+// a reset) leaves different accounts unasked than the next.
 func (s *Service) askReps(ctx context.Context) {
 	s.mu.Lock()
 	accts := s.stale
 	s.stale = nil
 	s.mu.Unlock()
-	type want struct {
-		acct   token.Account
-		height uint64
-	}
-	var wants []want
+	var wants []staleWant
 	var reps []token.Account
 	s.View(func(l *token.Ledger) {
 		for _, a := range accts {
 			f, _ := l.ConfirmedFrontier(a)
-			wants = append(wants, want{a, f.Height + 1})
+			wants = append(wants, staleWant{a, f.Height + 1})
 		}
 		reps = l.Representatives(maxAskReps)
 	})
-	for _, r := range reps {
+	for i, n := 0, 1; i < len(reps); i, n = i+n, askParallel {
 		s.View(func(l *token.Ledger) {
-			wants = slices.DeleteFunc(wants, func(w want) bool {
+			wants = slices.DeleteFunc(wants, func(w staleWant) bool {
 				f, _ := l.ConfirmedFrontier(w.acct)
 				return f.Height >= w.height
 			})
@@ -397,27 +407,49 @@ func (s *Service) askReps(ctx context.Context) {
 		if len(wants) == 0 || ctx.Err() != nil {
 			return
 		}
-		p, err := peerOfAccount(r)
-		if err != nil || p == s.self {
-			continue
+		var wg sync.WaitGroup
+		for j, r := range reps[i:min(i+n, len(reps))] {
+			k := (i + j) % len(wants)
+			turn := append(slices.Clone(wants[k:]), wants[:k]...)
+			wg.Go(func() { s.askRep(ctx, r, turn) })
 		}
-		s.counts.asks.Add(1)
-		actx, cancel := context.WithTimeout(ctx, askTimeout)
-		st, err := SyncProtocol.Open(actx, s.g.Host(), p)
+		wg.Wait()
+	}
+}
+
+// askRep asks representative r for the next confirmed block of each of
+// wants, in order, on one stream.
+func (s *Service) askRep(ctx context.Context, r token.Account, wants []staleWant) {
+	p, err := peerOfAccount(r)
+	if err != nil || p == s.self {
+		return
+	}
+	s.counts.asks.Add(1)
+	actx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	// Each request gets askTimeout: the watchdog resets the stream when
+	// one answer is late.
+	watchdog := time.AfterFunc(s.askTimeout, cancel)
+	defer watchdog.Stop()
+	st, err := SyncProtocol.Open(actx, s.g.Host(), p)
+	if err != nil {
+		s.counts.askFails.Add(1)
+		return
+	}
+	stop := context.AfterFunc(actx, func() { _ = st.Reset() })
+	defer stop()
+	defer st.Close()
+	ask := asker(st)
+	for _, w := range wants {
+		if !watchdog.Reset(s.askTimeout) {
+			break // fired: the stream is reset
+		}
+		n, err := s.pullChain(token.Frontier{Account: w.acct, Height: w.height}, ask, syncMaxBlocks)
+		s.counts.askBlks.Add(uint64(n))
 		if err != nil {
-			cancel()
-			continue
+			s.counts.askFails.Add(1)
+			return
 		}
-		stop := context.AfterFunc(actx, func() { _ = st.Reset() })
-		ask := asker(st)
-		for _, w := range wants {
-			if _, err := s.pullChain(token.Frontier{Account: w.acct, Height: w.height}, ask, syncMaxBlocks); err != nil {
-				break
-			}
-		}
-		stop()
-		_ = st.Close()
-		cancel()
 	}
 }
 
