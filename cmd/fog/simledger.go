@@ -116,8 +116,8 @@ The command fails if either does not hold.`,
 				fmt.Fprintf(w, "sum constant: %v (%d checks of %d micro-credits); converged: %v after %.1f s, %d sends unconfirmed somewhere\n",
 					res.SumConstant, res.SumChecks, res.Supply, res.Converged, res.SettleSeconds, res.Unconfirmed)
 				for _, d := range res.Diverged {
-					fmt.Fprintf(w, "  node %d (churned %v): %d forks held; accounts behind %d, ahead %d, on another head %d; %d elections open, %d asks, %d peers\n",
-						d.Node, d.Churned, d.Forks, d.Behind, d.Ahead, d.Other, d.Elections, d.Asks, d.Peers)
+					fmt.Fprintf(w, "  node %d (churned %v): %d forks held; accounts behind %d, ahead %d, on another head %d; %d elections open, %d asks (%d failed, %d blocks), %d peers\n",
+						d.Node, d.Churned, d.Forks, d.Behind, d.Ahead, d.Other, d.Elections, d.Asks, d.AskFailures, d.AskBlocks, d.Peers)
 				}
 				fmt.Fprintf(w, "validators ignored %d (%s), rejected %d; gossip's rules ignored %s; the core refused %s\n",
 					res.ValidatorIgnored, byKey(res.ValidatorIgnoredByReason), res.ValidatorRejected, byKey(res.GossipIgnoredByRule), byKey(res.CoreRefused))
