@@ -276,23 +276,14 @@ func (d *DAO) add(ctx context.Context, p token.Proposal) error {
 // the proposer's unsettled proposals held. It returns the proposal p
 // would displace.
 func (d *DAO) admission(p *token.Proposal) (*token.Hash, error) {
-	now := d.svc.cfg.Clock.Now()
-	last, anySettled := d.svc.cfg.SettledBefore(now)
-	settled := func(q *token.Proposal) bool { return anySettled && last >= q.End }
-	a := token.Admission{Settled: settled(p)}
-	at := min(p.End, d.svc.cfg.Epoch(now))
+	settled := d.settledNow()
+	a := token.Admission{Settled: settled(p), Pending: d.pending(p.Proposer, settled)}
+	at := min(p.End, d.svc.Epoch())
 	d.svc.View(func(l *token.Ledger) { a.Stake = l.StakeAt(p.Proposer, at) })
 	if a.Stake >= d.rules.ProposerStake && a.Settled {
 		_, res := d.Tally(p)
 		a.Accepted = res.Accepted
 	}
-	d.mu.Lock()
-	for id, q := range d.props {
-		if q.Proposer == p.Proposer && !settled(&q) {
-			a.Pending = append(a.Pending, id)
-		}
-	}
-	d.mu.Unlock()
 	return d.rules.Admit(p, a)
 }
 
@@ -317,7 +308,7 @@ func (d *DAO) Propose(ctx context.Context, param string, value, start, end, exec
 	if stake < d.rules.ProposerStake {
 		return token.Proposal{}, fmt.Errorf("%w: proposing needs a confirmed stake of %d micro-credits and this account holds %d (lock more with stake.lock)", token.ErrRefused, d.rules.ProposerStake, stake)
 	}
-	if n := d.pendingOf(p.Proposer); n >= d.rules.MaxPending {
+	if n := len(d.pending(p.Proposer, d.settledNow())); n >= d.rules.MaxPending {
 		return token.Proposal{}, fmt.Errorf("%w: this account has %d proposals whose votes are not settled, the most a node holds; propose again when one is", token.ErrRefused, n)
 	}
 	if err := d.add(ctx, p); err != nil {
@@ -403,29 +394,34 @@ func (d *DAO) Tally(p *token.Proposal) ([]token.Ballot, token.Result) {
 	return ballots, token.TallyProposal(ballots, total, pstake, d.rules)
 }
 
-// pendingOf returns how many of a's proposals the DAO holds whose votes
-// are not settled.
-func (d *DAO) pendingOf(a token.Account) int {
-	last, anySettled := d.svc.cfg.SettledBefore(d.svc.cfg.Clock.Now())
+// settledNow returns whether a proposal's votes are settled now.
+func (d *DAO) settledNow() func(q *token.Proposal) bool {
+	last, ok := d.svc.cfg.SettledBefore(d.svc.cfg.Clock.Now())
+	return func(q *token.Proposal) bool { return ok && last >= q.End }
+}
+
+// pending returns the IDs of a's proposals held whose votes are not
+// settled.
+func (d *DAO) pending(a token.Account, settled func(*token.Proposal) bool) []token.Hash {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := 0
-	for _, q := range d.props {
-		if q.Proposer == a && !(anySettled && last >= q.End) {
-			n++
+	var ids []token.Hash
+	for id, q := range d.props {
+		if q.Proposer == a && !settled(&q) {
+			ids = append(ids, id)
 		}
 	}
-	return n
+	return ids
 }
 
 // dropDisplaced forgets, at opening, the unsettled proposals beyond
 // Rules.MaxPending of each proposer (the largest IDs): those a crash left
 // on disk after add displaced them.
 func (d *DAO) dropDisplaced(ctx context.Context) error {
-	last, anySettled := d.svc.cfg.SettledBefore(d.svc.cfg.Clock.Now())
+	settled := d.settledNow()
 	by := map[token.Account][]token.Hash{}
 	for id, q := range d.props {
-		if !(anySettled && last >= q.End) {
+		if !settled(&q) {
 			by[q.Proposer] = append(by[q.Proposer], id)
 		}
 	}
