@@ -51,7 +51,7 @@ func TestLotterySchedule(t *testing.T) {
 }
 
 // TestDAOEpochLengthOnLottery: three staked nodes stand in the relay
-// lottery with 8-second epochs, and the DAO votes 12-second epochs
+// lottery with 12-second epochs, and the DAO votes 16-second epochs
 // (windows wide enough for a loaded test machine's gossip). Every
 // node switches at the same lottery epoch, the second boundary after the
 // change's ledger epoch starts; the seed chain runs on across it (every
@@ -61,12 +61,12 @@ func TestLotterySchedule(t *testing.T) {
 func TestDAOEpochLengthOnLottery(t *testing.T) {
 	nodes := startLedgerNet(t, 3, func(_ int, c *Config) {
 		c.Relay.Candidate = true
-		c.Relay.EpochLength = Duration(8 * time.Second)
+		c.Relay.EpochLength = Duration(12 * time.Second)
 	})
 	ctx := context.Background()
 	rc := nodes[0].Lottery().Config().Config
 	require.NotNil(t, rc.Epochs, "the DAO governs the lottery's epochs")
-	// ScaledSimConfig(8 s): 3.2 s claims, 1.6 s reveals, 40 ms skew
+	// ScaledSimConfig(12 s): 4.8 s claims, 2.4 s reveals, 60 ms skew
 	short := uint64((rc.ClaimWindow+rc.RevealWindow+4*rc.MaxClockSkew)/time.Millisecond) - 1
 	code, msg := rpcCode(t, nodes[0].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamEpochLength, Value: short}, nil))
 	assert.Equal(t, jrpc2.InvalidParams, code)
@@ -77,7 +77,7 @@ func TestDAOEpochLengthOnLottery(t *testing.T) {
 		require.NoError(t, n.client(t).Call(ctx, "stake.lock", StakeParams{Amount: stakes[i], Wait: true}, nil))
 	}
 	var prop DAOProposal
-	require.NoError(t, nodes[0].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamEpochLength, Value: 12000, WindowEpochs: 20}, &prop))
+	require.NoError(t, nodes[0].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamEpochLength, Value: 16000, WindowEpochs: 20}, &prop))
 	require.True(t, prop.Applies)
 	for _, n := range nodes {
 		waitFor(t, n.dao.Changed, func() bool { return len(n.dao.Proposals()) == 1 })
@@ -97,7 +97,7 @@ func TestDAOEpochLengthOnLottery(t *testing.T) {
 	segs := sched(nodes[0])
 	require.Len(t, segs, 2, "the change applies")
 	from := segs[1].From
-	assert.Equal(t, 12*time.Second, segs[1].Length)
+	assert.Equal(t, 16*time.Second, segs[1].Length)
 	for i, n := range nodes {
 		assert.Equal(t, segs, sched(n), "node %d: the same schedule", i)
 	}
@@ -126,8 +126,8 @@ func TestDAOEpochLengthOnLottery(t *testing.T) {
 	for i, n := range nodes {
 		st := n.Lottery().Status()
 		assert.GreaterOrEqual(t, st.Current.Epoch, from+2, "node %d", i)
-		assert.Equal(t, 12*time.Second, st.Current.End.Sub(st.Current.Start), "node %d: the current epoch's length", i)
+		assert.Equal(t, 16*time.Second, st.Current.End.Sub(st.Current.Start), "node %d: the current epoch's length", i)
 		assert.Equal(t, rc.Epochs.EpochStart(from), n.Lottery().Config().EpochStart(from), "node %d", i)
-		assert.Equal(t, 8*time.Second, n.Lottery().Config().EpochStart(from).Sub(n.Lottery().Config().EpochStart(from-1)), "node %d: epochs before the change keep their length", i)
+		assert.Equal(t, 12*time.Second, n.Lottery().Config().EpochStart(from).Sub(n.Lottery().Config().EpochStart(from-1)), "node %d: epochs before the change keep their length", i)
 	}
 }
