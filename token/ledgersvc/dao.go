@@ -165,6 +165,9 @@ func (d *DAO) Run(ctx context.Context, ready func()) (err error) {
 			if err := m.Proposal.Verify(); err != nil {
 				return fmt.Errorf("%w: %w", gossip.ErrInvalid, err)
 			}
+			if d.holds(m.Proposal.ID()) {
+				return nil // admitted already: relayed as any copy
+			}
 			if _, err := d.admission(&m.Proposal); err != nil {
 				// A proposal this node does not store is not relayed
 				// either; its sender is not to blame (this node may not
