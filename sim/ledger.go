@@ -909,15 +909,22 @@ func (r *ledgerRun) sample() bool {
 // frontierDigest encodes every confirmed head of l.
 func frontierDigest(l *token.Ledger) []byte {
 	var b []byte
+	for _, f := range allFrontiers(l) {
+		b = append(b, f.Account[:]...)
+		b = append(b, f.Head[:]...)
+	}
+	return append(b, 0) // never nil
+}
+
+// allFrontiers returns every confirmed head of l, in account order.
+func allFrontiers(l *token.Ledger) []token.Frontier {
+	var out []token.Frontier
 	var after token.Account
 	for {
 		fs := l.Frontiers(after, 512)
-		for _, f := range fs {
-			b = append(b, f.Account[:]...)
-			b = append(b, f.Head[:]...)
-		}
+		out = append(out, fs...)
 		if len(fs) < 512 {
-			return append(b, 0) // never nil
+			return out
 		}
 		after = fs[len(fs)-1].Account
 	}
@@ -997,6 +1004,7 @@ func (r *ledgerRun) settle(ctx context.Context, progress Progress) error {
 // most common head of each account.
 func (r *ledgerRun) diverged() []DivergedNode {
 	type view struct {
+		l     *ledgersvc.Service
 		forks int
 		heads map[token.Account]token.Frontier
 	}
@@ -1007,19 +1015,11 @@ func (r *ledgerRun) diverged() []DivergedNode {
 		if err != nil {
 			continue
 		}
-		v := view{heads: map[token.Account]token.Frontier{}}
+		v := view{l: l, heads: map[token.Account]token.Frontier{}}
 		l.View(func(lg *token.Ledger) {
 			v.forks = lg.Forks()
-			var after token.Account
-			for {
-				fs := lg.Frontiers(after, 512)
-				for _, f := range fs {
-					v.heads[f.Account] = f
-				}
-				if len(fs) < 512 {
-					break
-				}
-				after = fs[len(fs)-1].Account
+			for _, f := range allFrontiers(lg) {
+				v.heads[f.Account] = f
 			}
 		})
 		views[i] = v
@@ -1059,13 +1059,11 @@ func (r *ledgerRun) diverged() []DivergedNode {
 			}
 		}
 		if d.Forks+d.Behind+d.Ahead+d.Other > 0 {
-			if l, err := ledgerOf(r.nw, i); err == nil {
-				st := l.Stats()
-				d.Elections, d.Asks, d.AskFailures, d.AskBlocks = l.Elections(), st.Asks, st.AskFailures, st.AskBlocks
-				slices.SortFunc(behind, func(a, b token.Account) int { return bytes.Compare(a[:], b[:]) })
-				for _, a := range behind[:min(len(behind), maxTraces)] {
-					d.Traces = append(d.Traces, BehindTrace{Height: common[a].Height, AccountTrace: l.Trace(a)})
-				}
+			st := v.l.Stats()
+			d.Elections, d.Asks, d.AskFailures, d.AskBlocks = v.l.Elections(), st.Asks, st.AskFailures, st.AskBlocks
+			slices.SortFunc(behind, func(a, b token.Account) int { return bytes.Compare(a[:], b[:]) })
+			for _, a := range behind[:min(len(behind), maxTraces)] {
+				d.Traces = append(d.Traces, BehindTrace{Height: common[a].Height, AccountTrace: v.l.Trace(a)})
 			}
 			if nd := r.nw.Node(i).Running(); nd != nil {
 				d.Peers = len(nd.Host().Network().Peers())

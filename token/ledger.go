@@ -321,7 +321,6 @@ func (l *Ledger) apply(b Block, commit bool) (Hash, error) {
 	return h, nil
 }
 
-// predecessor returns the account's state that b builds on and b's height.
 // isGenesisRoot reports whether h is genesis account a's root, the
 // previous of its first block.
 func (l *Ledger) isGenesisRoot(a Account, h Hash) bool {
@@ -329,6 +328,7 @@ func (l *Ledger) isGenesisRoot(a Account, h Hash) bool {
 	return ok && s.genesis && h == genesisRoot(l.g.digest, a)
 }
 
+// predecessor returns the account's state that b builds on and b's height.
 func (l *Ledger) predecessor(h Hash, b *Block) (accountState, uint64, error) {
 	if b.Kind == KindOpen {
 		if s, ok := l.accounts[b.Account]; ok && s.genesis {

@@ -527,18 +527,7 @@ func lessHash(a, b Hash) bool { return bytes.Compare(a[:], b[:]) < 0 }
 
 func (n *Node) tally(e *election, now time.Time, eff *Effects) {
 	half := n.QuorumBase(now) / 2
-	support := make(map[Hash]uint64, len(e.candidates))
-	final := make(map[Hash]uint64, len(e.candidates))
-	for rep, b := range e.normal {
-		if _, ok := e.final[rep]; !ok {
-			support[b.block] += n.l.Weight(rep)
-		}
-	}
-	for rep, b := range e.final {
-		w := n.l.Weight(rep)
-		support[b] += w
-		final[b] += w
-	}
+	support, final := n.weights(e)
 	for _, c := range e.candidates {
 		if final[c] > half {
 			e.winner = c
@@ -581,6 +570,25 @@ func (n *Node) tally(e *election, now time.Time, eff *Effects) {
 	if again {
 		n.tally(e, now, eff)
 	}
+}
+
+// weights returns the weight behind each candidate of e: support counts
+// each representative's final vote, or its normal vote if it has none;
+// final counts the final votes only.
+func (n *Node) weights(e *election) (support, final map[Hash]uint64) {
+	support = make(map[Hash]uint64, len(e.candidates))
+	final = make(map[Hash]uint64, len(e.candidates))
+	for rep, b := range e.normal {
+		if _, ok := e.final[rep]; !ok {
+			support[b.block] += n.l.Weight(rep)
+		}
+	}
+	for rep, b := range e.final {
+		w := n.l.Weight(rep)
+		support[b] += w
+		final[b] += w
+	}
+	return support, final
 }
 
 // settle confirms the winner of e if its previous block is confirmed, then
@@ -829,18 +837,7 @@ func (n *Node) Trace(a Account, now time.Time) AccountTrace {
 	}
 	if e := n.elections[root]; e != nil {
 		t.Election, t.Winner, t.Candidates = true, !e.winner.IsZero(), len(e.candidates)
-		// Counted as tally counts.
-		support := map[Hash]uint64{}
-		final := map[Hash]uint64{}
-		for rep, b := range e.normal {
-			if _, ok := e.final[rep]; !ok {
-				support[b.block] += n.l.Weight(rep)
-			}
-		}
-		for rep, b := range e.final {
-			support[b] += n.l.Weight(rep)
-			final[b] += n.l.Weight(rep)
-		}
+		support, final := n.weights(e)
 		for _, c := range e.candidates {
 			if final[c] > t.Final || (final[c] == t.Final && support[c] > t.Support) {
 				t.Final, t.Support = final[c], support[c]

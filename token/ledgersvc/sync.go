@@ -373,12 +373,11 @@ type staleWant struct {
 
 // askReps asks the representatives, the heaviest alone first (its answer
 // is often a quorum), then askParallel at a time, for the next confirmed
-// block of each account the Node
-// reported Stale (an election open here past a re-send, most likely for
-// final votes this node missed: a full validation queue drops them, and
-// gossip does not send them again), each with the representative's final
-// vote, until every such block is confirmed here or maxAskReps were
-// asked. A point-to-point answer from the few representatives replaces
+// block of each account the Node reported Stale (an election open here
+// past a re-send, most likely for final votes this node missed: a full
+// validation queue drops them, and gossip does not send them again), each
+// with the representative's final vote, until every such block is
+// confirmed here or maxAskReps were asked. A point-to-point answer from the few representatives replaces
 // what a re-send of the block to every node used to bring (their
 // answers, to every node). Each representative takes the accounts from a
 // different starting point, so that one whose ask ends early (a timeout,
