@@ -65,10 +65,11 @@ func startLedgerNode(t *testing.T, dir DataDir, cfg Config) *testNode {
 	return &testNode{Node: n, dir: dir, cfg: cfg}
 }
 
-// awaitLedger waits until cond holds on n's ledger (and is durable).
+// awaitLedger waits until cond holds on n's ledger (and is durable), a
+// minute at most.
 func awaitLedger(t *testing.T, n *testNode, cond func(l *token.Ledger) bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, n.Ledger().Wait(ctx, cond))
 }

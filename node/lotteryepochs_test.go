@@ -77,7 +77,11 @@ func TestDAOEpochLengthOnLottery(t *testing.T) {
 		require.NoError(t, n.client(t).Call(ctx, "stake.lock", StakeParams{Amount: stakes[i], Wait: true}, nil))
 	}
 	var prop DAOProposal
-	require.NoError(t, nodes[0].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamEpochLength, Value: 16000, WindowEpochs: 20}, &prop))
+	// A window of 40 one-second ledger epochs: the first lottery epoch
+	// compared below (two before the change) takes its stake snapshot
+	// up to two 12 s epochs and the ledger's 8-epoch settling before the
+	// change, and that must come after the stakes above.
+	require.NoError(t, nodes[0].client(t).Call(ctx, "dao.propose", DAOProposeParams{Param: token.ParamEpochLength, Value: 16000, WindowEpochs: 40}, &prop))
 	require.True(t, prop.Applies)
 	for _, n := range nodes {
 		waitFor(t, n.dao.Changed, func() bool { return len(n.dao.Proposals()) == 1 })
